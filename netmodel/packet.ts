@@ -1,0 +1,88 @@
+/**
+ * Packets as immutable values. A stage that changes a packet returns a new one, so a trace can show
+ * the packet before and after every stage.
+ */
+import type { Family, IP } from './addr.js';
+import { joinHostPort } from './addr.js';
+
+export type L4Proto = 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6';
+
+export interface TcpFlags {
+  readonly syn: boolean;
+  readonly ack: boolean;
+  readonly fin: boolean;
+  readonly rst: boolean;
+}
+
+export interface Packet {
+  readonly family: Family;
+  readonly proto: L4Proto;
+  readonly src: IP;
+  readonly dst: IP;
+  /** Source and destination ports; 0 for ICMP (see `icmp`). */
+  readonly sport: number;
+  readonly dport: number;
+  /** TCP flags; undefined for other protocols. */
+  readonly tcp?: TcpFlags;
+  /** ICMP type/code/id when proto is icmp/icmpv6. */
+  readonly icmp?: { readonly type: number; readonly code: number; readonly id: number };
+  /** Total length on the wire at layer 3, bytes. */
+  readonly length: number;
+  /** The skb mark (nfmark). */
+  readonly mark: number;
+  /** Input interface (set once the packet arrives on a device) and output interface (after routing). */
+  readonly iif?: string;
+  readonly oif?: string;
+}
+
+export const SYN: TcpFlags = { syn: true, ack: false, fin: false, rst: false };
+export const SYN_ACK: TcpFlags = { syn: true, ack: true, fin: false, rst: false };
+export const ACK: TcpFlags = { syn: false, ack: true, fin: false, rst: false };
+export const FIN_ACK: TcpFlags = { syn: false, ack: true, fin: true, rst: false };
+export const RST: TcpFlags = { syn: false, ack: false, fin: false, rst: true };
+
+export interface PacketInit {
+  proto: L4Proto;
+  src: IP;
+  dst: IP;
+  sport?: number;
+  dport?: number;
+  tcp?: TcpFlags;
+  icmp?: { type: number; code: number; id: number };
+  length?: number;
+  mark?: number;
+  iif?: string;
+  oif?: string;
+}
+
+export function packet(init: PacketInit): Packet {
+  if (init.src.family !== init.dst.family) {
+    throw new RangeError(`packet: source ${init.src.text} and destination ${init.dst.text} are different families`);
+  }
+  const p: Packet = {
+    family: init.src.family,
+    proto: init.proto,
+    src: init.src,
+    dst: init.dst,
+    sport: init.sport ?? 0,
+    dport: init.dport ?? 0,
+    length: init.length ?? 60,
+    mark: init.mark ?? 0,
+    ...(init.proto === 'tcp' ? { tcp: init.tcp ?? SYN } : {}),
+    ...(init.icmp ? { icmp: init.icmp } : {}),
+    ...(init.iif !== undefined ? { iif: init.iif } : {}),
+    ...(init.oif !== undefined ? { oif: init.oif } : {}),
+  };
+  return p;
+}
+
+/** A copy with some fields replaced. */
+export function withFields(p: Packet, changes: Partial<Packet>): Packet {
+  return { ...p, ...changes };
+}
+
+/** `tcp 10.244.0.5:40000 -> 10.96.0.10:53`. */
+export function describePacket(p: Packet): string {
+  if (p.proto === 'icmp' || p.proto === 'icmpv6') return `${p.proto} ${p.src.text} -> ${p.dst.text}`;
+  return `${p.proto} ${joinHostPort(p.src, p.sport)} -> ${joinHostPort(p.dst, p.dport)}`;
+}
