@@ -1,0 +1,26 @@
+/** Options and helpers shared by commands. */
+import type { Argv } from 'yargs';
+import { formatDiagnostic, type ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { loadCluster } from '../../proxy/manifest-files.js';
+import { EXIT, type CliIO } from '../io.js';
+
+export function withFiles<T>(y: Argv<T>) {
+  return y.option('f', {
+    alias: 'filename',
+    type: 'string',
+    array: true,
+    description: 'manifest file or directory (repeatable); default: the bundled example cluster',
+  });
+}
+
+/** Build the cluster; on errors print them all and return the exit status instead. */
+export function loadOrReport(files: readonly string[] | undefined, io: CliIO): ClusterSnapshot | number {
+  const r = loadCluster(files ?? [], io.cwd);
+  for (const d of r.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
+  if (!r.ok) {
+    const n = r.diagnostics.filter((d) => d.severity === 'error').length;
+    io.err(`${n} error${n === 1 ? '' : 's'}; nothing was loaded\n`);
+    return EXIT.INVALID;
+  }
+  return r.snapshot;
+}

@@ -1,0 +1,166 @@
+/**
+ * Model objects -> kubectl-shaped Kubernetes objects, as written plus what kpath derived (allocated
+ * cluster IPs and node ports, scheduled nodes, pod IPs, EndpointSlices).
+ */
+import type {
+  ClusterSnapshot,
+  EndpointSlice,
+  Meta,
+  Namespace,
+  Node,
+  Pod,
+  Service,
+} from '../../netmodel/cluster/index.js';
+
+type Obj = Record<string, unknown>;
+
+function clone(o: Obj): Obj {
+  return structuredClone(o) as Obj;
+}
+
+function metaOut(m: Meta, extra: Obj = {}): Obj {
+  const out: Obj = { name: m.name };
+  if (m.namespace) out.namespace = m.namespace;
+  if (Object.keys(m.labels).length) out.labels = { ...m.labels };
+  if (Object.keys(m.annotations).length) out.annotations = { ...m.annotations };
+  out.uid = m.uid;
+  if (m.ownerReferences?.length) {
+    out.ownerReferences = m.ownerReferences.map((o) => ({
+      apiVersion: o.kind === 'Service' ? 'v1' : 'apps/v1',
+      kind: o.kind,
+      name: o.name,
+      uid: o.uid,
+      controller: o.controller,
+      blockOwnerDeletion: true,
+    }));
+  }
+  if (m.deletionTimestamp) out.deletionTimestamp = m.deletionTimestamp;
+  if (m.creationTimestamp) out.creationTimestamp = m.creationTimestamp;
+  return { ...out, ...extra };
+}
+
+export function podToK8s(p: Pod, snap: ClusterSnapshot): Obj {
+  const raw = clone(p.raw);
+  const spec = { ...((raw.spec as Obj) ?? {}) };
+  if (p.nodeName) spec.nodeName = p.nodeName;
+  if (p.hostname && !spec.hostname) spec.hostname = p.hostname;
+  if (p.subdomain && !spec.subdomain) spec.subdomain = p.subdomain;
+  if (p.tolerations.length) spec.tolerations = p.tolerations.map((t) => ({ ...t }));
+  const node = p.nodeName ? snap.node(p.nodeName) : undefined;
+  const status: Obj = { ...((raw.status as Obj) ?? {}), phase: p.phase };
+  status.conditions = [
+    { type: 'PodScheduled', status: p.nodeName ? 'True' : 'False' },
+    { type: 'Ready', status: p.ready ? 'True' : 'False' },
+  ];
+  if (node?.internalIPs[0]) status.hostIP = node.internalIPs[0].text;
+  if (p.podIPs.length) {
+    status.podIP = p.podIPs[0]!.text;
+    status.podIPs = p.podIPs.map((ip) => ({ ip: ip.text }));
+  }
+  return { apiVersion: 'v1', kind: 'Pod', metadata: metaOut(p.meta), spec, status };
+}
+
+export function serviceToK8s(s: Service): Obj {
+  const raw = clone(s.raw);
+  const spec: Obj = { ...((raw.spec as Obj) ?? {}) };
+  spec.type = s.type;
+  if (s.type !== 'ExternalName') {
+    spec.clusterIP = s.headless ? 'None' : (s.clusterIPs[0]?.text ?? '');
+    spec.clusterIPs = s.headless ? ['None'] : s.clusterIPs.map((ip) => ip.text);
+    spec.ipFamilies = s.ipFamilies.map((f) => (f === 4 ? 'IPv4' : 'IPv6'));
+    spec.ipFamilyPolicy = s.ipFamilyPolicy;
+    spec.sessionAffinity = s.sessionAffinity;
+    if (s.sessionAffinity === 'ClientIP') spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: s.affinityTimeoutSeconds } };
+    spec.internalTrafficPolicy = s.internalTrafficPolicy;
+  }
+  if (s.type === 'NodePort' || s.type === 'LoadBalancer' || s.externalIPs.length) spec.externalTrafficPolicy = s.externalTrafficPolicy;
+  if (s.healthCheckNodePort !== null) spec.healthCheckNodePort = s.healthCheckNodePort;
+  spec.ports = s.ports.map((p) => ({
+    ...(p.name ? { name: p.name } : {}),
+    protocol: p.protocol,
+    port: p.port,
+    targetPort: p.targetPort,
+    ...(p.nodePort !== null ? { nodePort: p.nodePort } : {}),
+    ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+  }));
+  const status: Obj = { loadBalancer: s.loadBalancerIngress.length ? { ingress: s.loadBalancerIngress.map((ip) => ({ ip: ip.text, ipMode: 'VIP' })) } : {} };
+  return { apiVersion: 'v1', kind: 'Service', metadata: metaOut(s.meta), spec, status };
+}
+
+export function nodeToK8s(n: Node): Obj {
+  const raw = clone(n.raw);
+  const spec: Obj = { ...((raw.spec as Obj) ?? {}) };
+  if (n.podCIDRs.length) {
+    spec.podCIDR = n.podCIDRs[0]!.text;
+    spec.podCIDRs = n.podCIDRs.map((p) => p.text);
+  }
+  const status: Obj = { ...((raw.status as Obj) ?? {}) };
+  status.addresses = n.addresses.map((a) => ({ ...a }));
+  status.conditions = [{ type: 'Ready', status: n.ready ? 'True' : 'False' }];
+  return { apiVersion: 'v1', kind: 'Node', metadata: metaOut(n.meta), spec, status };
+}
+
+export function sliceToK8s(s: EndpointSlice): Obj {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: metaOut(s.meta),
+    addressType: s.addressType,
+    endpoints: s.endpoints.map((e) => ({
+      addresses: e.addresses.map((a) => a.text),
+      conditions: { ...e.conditions },
+      ...(e.hostname ? { hostname: e.hostname } : {}),
+      ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+      ...(e.zone ? { zone: e.zone } : {}),
+      ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
+    })),
+    ports: s.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) })),
+  };
+}
+
+/** core/v1 Endpoints as the endpoints controller would write them from the same pods. */
+export function endpointsToK8s(svc: Service, slices: readonly EndpointSlice[]): Obj {
+  const subsets = new Map<string, { addresses: Obj[]; notReadyAddresses: Obj[]; ports: Obj[] }>();
+  for (const sl of slices) {
+    if (sl.addressType === 'FQDN') continue;
+    const key = sl.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',');
+    const sub = subsets.get(key) ?? {
+      addresses: [],
+      notReadyAddresses: [],
+      ports: sl.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol })),
+    };
+    for (const e of sl.endpoints) {
+      if (e.conditions.terminating && !svc.publishNotReadyAddresses) continue;
+      for (const a of e.addresses) {
+        const addr: Obj = {
+          ip: a.text,
+          ...(e.hostname ? { hostname: e.hostname } : {}),
+          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+          ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
+        };
+        (e.conditions.ready ? sub.addresses : sub.notReadyAddresses).push(addr);
+      }
+    }
+    subsets.set(key, sub);
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: metaOut({ ...svc.meta, ownerReferences: [] }),
+    subsets: [...subsets.values()]
+      .filter((s) => s.addresses.length + s.notReadyAddresses.length > 0)
+      .map((s) => ({
+        ...(s.addresses.length ? { addresses: s.addresses } : {}),
+        ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses } : {}),
+        ports: s.ports,
+      })),
+  };
+}
+
+export function namespaceToK8s(n: Namespace): Obj {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: metaOut(n.meta), status: { phase: 'Active' } };
+}
+
+export function list(items: Obj[]): Obj {
+  return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
+}

@@ -1,0 +1,73 @@
+/**
+ * The CLI: `main(argv, io)` parses with yargs, runs one command and returns its exit status.
+ * Only bin.ts exits the process, so tests call main directly.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs, { type Argv } from 'yargs';
+import { isKpathError } from '../netmodel/errors.js';
+import * as getCmd from './commands/get.js';
+import * as validateCmd from './commands/validate.js';
+import { EXIT, type CliIO } from './io.js';
+
+interface CommandModule {
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv<unknown>;
+  run: (args: never, io: CliIO) => Promise<number>;
+}
+
+const COMMANDS: readonly CommandModule[] = [getCmd as unknown as CommandModule, validateCmd as unknown as CommandModule];
+
+export function version(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [resolve(here, '../package.json'), resolve(here, '../../package.json')]) {
+    try {
+      return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
+    } catch {
+      // next
+    }
+  }
+  return 'unknown';
+}
+
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  let selected: (() => Promise<number>) | undefined;
+  const y = yargs([...argv])
+    .scriptName('kpath')
+    .usage('$0 <command> [options]\n\nA userspace Kubernetes service proxy and packet-path emulator.')
+    .exitProcess(false)
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .version(version())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 110));
+  for (const c of COMMANDS) {
+    y.command(c.command, c.describe, c.builder as (y: Argv) => Argv, (args) => {
+      selected = () => c.run(args as never, io);
+    });
+  }
+  let parseError: Error | undefined;
+  let output = '';
+  y.parse([...argv], {}, (err, _args, out) => {
+    parseError = err ?? undefined;
+    output = out ?? '';
+  });
+  if (parseError) {
+    io.err(`${output ? `${output}\n\n` : ''}error: ${parseError.message}\n`);
+    return EXIT.INVALID;
+  }
+  if (output) io.out(`${output}\n`);
+  if (!selected) return EXIT.OK;
+  try {
+    return await selected();
+  } catch (e) {
+    if (isKpathError(e)) {
+      io.err(`error: ${e.message} [${e.code}]\n`);
+      return EXIT.FAILURE;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,153 @@
+/** kpath's Cluster object and kube-proxy's KubeProxyConfiguration. */
+import { type Prefix, prefixOverlaps, prefixSize, tryParsePrefix } from '../addr.js';
+import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
+import type { Fields } from './fields.js';
+import { dns1123Subdomain } from './names.js';
+import type { ClusterConfig, LoopbackMapping, ProxyConfig } from './objects.js';
+
+function cidrList(f: Fields, path: (string | number)[], text: string, what: string): Prefix[] {
+  const out: Prefix[] = [];
+  const parts = text.split(',').map((t) => t.trim());
+  for (const t of parts) {
+    const p = tryParsePrefix(t, { strict: true });
+    if (!p || !t.includes('/')) f.error(path, `"${t}" is not a valid CIDR with zero host bits (${what})`);
+    else out.push(p);
+  }
+  if (out.length === 2 && out[0]!.ip.family === out[1]!.ip.family) f.error(path, 'a dual-stack list needs one IPv4 and one IPv6 CIDR');
+  if (out.length > 2) f.error(path, 'at most two CIDRs (one per family)');
+  return out;
+}
+
+export function decodeClusterConfig(f: Fields): ClusterConfig {
+  const s = f.at(['spec']);
+  const d = CLUSTER_DEFAULTS;
+  const domainText = s.str(['domain']);
+  let domain = d.domain;
+  if (domainText !== undefined) {
+    const bare = domainText.replace(/\.$/, '');
+    const e = dns1123Subdomain(bare);
+    if (e) s.error(['domain'], `invalid domain "${domainText}": ${e}`);
+    else domain = bare;
+  }
+  const podText = s.str(['podCIDR']);
+  const podCIDRs = podText !== undefined ? cidrList(s, ['podCIDR'], podText, 'e.g. 10.244.0.0/16') : d.podCIDRs;
+  const svcText = s.str(['serviceCIDR']);
+  const serviceCIDRs = svcText !== undefined ? cidrList(s, ['serviceCIDR'], svcText, 'e.g. 10.96.0.0/12 or 10.96.0.0/12,fd00:10:96::/112') : d.serviceCIDRs;
+  for (const p of serviceCIDRs) {
+    if (p.ip.family === 4 && p.bits < 8) s.error(['serviceCIDR'], `${p.text} is too large (at most /8... use /12 or smaller)`);
+    if (prefixSize(p) < 8n) s.error(['serviceCIDR'], `${p.text} is too small for a service range (at least 8 addresses)`);
+  }
+  for (const a of podCIDRs) for (const b of serviceCIDRs) {
+    if (prefixOverlaps(a, b)) s.error(['serviceCIDR'], `${b.text} overlaps the pod CIDR ${a.text}`);
+  }
+  const nodeText = s.str(['nodeCIDR']);
+  const nodeCIDR = nodeText !== undefined ? (cidrList(s, ['nodeCIDR'], nodeText, 'e.g. 10.0.0.0/24')[0] ?? d.nodeCIDR) : d.nodeCIDR;
+  const maskV4 = s.int(['nodeCIDRMaskSize'], { min: 8, max: 30 }) ?? d.nodeCIDRMaskSize.v4;
+  for (const p of podCIDRs) {
+    if (p.ip.family === 4 && p.bits > maskV4) s.error(['podCIDR'], `${p.text} is smaller than one node's /${maskV4}`);
+  }
+  let nodePortRange = d.nodePortRange;
+  const npr = s.get(['nodePortRange']);
+  if (npr !== undefined && npr !== null) {
+    const m = typeof npr === 'string' ? /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(npr) : null;
+    const min = m ? Number(m[1]) : Number.NaN;
+    const max = m ? Number(m[2]) : Number.NaN;
+    if (!m || min < 1 || max > 65535 || min > max) s.error(['nodePortRange'], `"${String(npr)}" is not a port range such as 30000-32767`);
+    else nodePortRange = { min, max };
+  }
+  const poolText = s.str(['loadBalancerPool']);
+  const loadBalancerPool = poolText !== undefined ? cidrList(s, ['loadBalancerPool'], poolText, 'e.g. 10.250.0.0/24') : d.loadBalancerPool;
+  const dns = s.at(['dns']);
+  const pods = dns.oneOf(['pods'], ['insecure', 'verified', 'disabled'] as const) ?? d.dns.pods;
+  const ttl = dns.int(['ttl'], { min: 0, max: 3600 }) ?? d.dns.ttl;
+  const loopbackMap: LoopbackMapping[] = [];
+  (s.array(['loopbackMap']) ?? []).forEach((_, i) => {
+    const m = s.at(['loopbackMap', i]);
+    const model = tryParsePrefix(m.str(['model']) ?? '', { strict: true });
+    const loopback = tryParsePrefix(m.str(['loopback']) ?? '', { strict: true });
+    if (!model) m.error(['model'], 'required: the model prefix, e.g. 172.17.0.0/16');
+    if (!loopback) m.error(['loopback'], 'required: a loopback prefix of the same size, e.g. 127.17.0.0/16');
+    if (!model || !loopback) return;
+    if (loopback.ip.family !== 4 || loopback.bits < 8 || loopback.ip.n >>> 24 !== 127) {
+      m.error(['loopback'], `${loopback.text} is not inside 127.0.0.0/8`);
+    } else if (model.bits !== loopback.bits || model.ip.family !== 4) {
+      m.error(['loopback'], `must be the same size as ${model.text}`);
+    } else loopbackMap.push({ model, loopback });
+  });
+  return {
+    name: f.str(['metadata', 'name']) ?? d.name,
+    domain,
+    podCIDRs,
+    nodeCIDRMaskSize: { v4: maskV4, v6: d.nodeCIDRMaskSize.v6 },
+    serviceCIDRs,
+    nodeCIDR,
+    nodePortRange,
+    loadBalancerPool,
+    dns: { pods, ttl },
+    loopbackMap,
+    ...(f.origin ? { origin: f.origin } : {}),
+  };
+}
+
+export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh'] as const;
+
+export function decodeProxyConfig(f: Fields): ProxyConfig {
+  const d = PROXY_DEFAULTS;
+  const modeText = f.str(['mode']);
+  let mode = d.mode;
+  if (modeText !== undefined && modeText !== '') {
+    const m = f.oneOf(['mode'], ['iptables', 'ipvs', 'userspace', 'nftables'] as const);
+    if (m) mode = m;
+  }
+  const ccText = f.str(['clusterCIDR']);
+  const clusterCIDRs = ccText ? cidrList(f, ['clusterCIDR'], ccText, 'e.g. 10.244.0.0/16') : d.clusterCIDRs;
+  const ipt = f.at(['iptables']);
+  const masqueradeBit = ipt.int(['masqueradeBit'], { min: 0, max: 31 }) ?? d.masqueradeBit;
+  const ipvs = f.at(['ipvs']);
+  const schedText = ipvs.str(['scheduler']);
+  let ipvsScheduler = d.ipvsScheduler;
+  if (schedText) ipvsScheduler = ipvs.oneOf(['scheduler'], IPVS_SCHEDULERS) ?? d.ipvsScheduler;
+  const nodePortAddresses: (Prefix | 'primary')[] = [];
+  (f.strArray(['nodePortAddresses']) ?? []).forEach((t, i) => {
+    if (t === 'primary') {
+      nodePortAddresses.push('primary');
+      return;
+    }
+    const p = tryParsePrefix(t, { strict: true });
+    if (!p || !t.includes('/')) f.error(['nodePortAddresses', i], `"${t}" is not a CIDR (e.g. 10.0.0.0/24) or "primary"`);
+    else nodePortAddresses.push(p);
+  });
+  const detectLocalMode =
+    f.oneOf(['detectLocalMode'], ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'] as const) ?? d.detectLocalMode;
+  const dl = f.at(['detectLocal']);
+  const bridgeInterface = dl.str(['bridgeInterface']);
+  const interfaceNamePrefix = dl.str(['interfaceNamePrefix']);
+  if (detectLocalMode === 'BridgeInterface' && !bridgeInterface) dl.error(['bridgeInterface'], 'required when detectLocalMode is BridgeInterface');
+  if (detectLocalMode === 'InterfaceNamePrefix' && !interfaceNamePrefix) {
+    dl.error(['interfaceNamePrefix'], 'required when detectLocalMode is InterfaceNamePrefix');
+  }
+  const syncText = ipt.str(['syncPeriod']);
+  let syncPeriodSeconds = d.syncPeriodSeconds;
+  if (syncText !== undefined) {
+    const m = /^(\d+)(s|m)$/.exec(syncText);
+    if (!m) ipt.error(['syncPeriod'], `"${syncText}" is not a duration such as 30s or 1m`);
+    else syncPeriodSeconds = Number(m[1]) * (m[2] === 'm' ? 60 : 1);
+  }
+  return {
+    mode,
+    clusterCIDRs,
+    masqueradeAll: ipt.bool(['masqueradeAll']) ?? d.masqueradeAll,
+    masqueradeBit,
+    localhostNodePorts: ipt.bool(['localhostNodePorts']) ?? d.localhostNodePorts,
+    ipvsScheduler,
+    ipvsStrictARP: ipvs.bool(['strictARP']) ?? d.ipvsStrictARP,
+    nodePortAddresses,
+    detectLocalMode,
+    detectLocal: {
+      ...(bridgeInterface ? { bridgeInterface } : {}),
+      ...(interfaceNamePrefix ? { interfaceNamePrefix } : {}),
+    },
+    syncPeriodSeconds,
+    ...(f.origin ? { origin: f.origin } : {}),
+  };
+}

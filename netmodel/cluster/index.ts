@@ -1,0 +1,26 @@
+// The cluster model's public surface, listed by hand.
+export { allocateNodes, allocatePodIPs, allocateServices, OffsetAllocator, staticBand } from './allocate.js';
+export { BUILTIN_NAMESPACES, type BuildResult, buildCluster } from './build.js';
+export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
+export { DEFAULT_AFFINITY_TIMEOUT, MAX_AFFINITY_TIMEOUT } from './decode-service.js';
+export { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
+export {
+  type Diagnostic,
+  type FieldPath,
+  formatDiagnostic,
+  formatObjectRef,
+  formatPath,
+  type ObjectRef,
+  type Origin,
+  Reporter,
+  type SourcePos,
+} from './diagnostics.js';
+export { deriveEndpointSlices, podIsEndpointCandidate, resolveTargetPort } from './endpoints.js';
+export { canonicalJson, fnv1a32, podTemplateHash, randomSuffix, SAFE_ALPHABET, safeEncode, uidFor } from './hash.js';
+export { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
+export * from './names.js';
+export * from './objects.js';
+export { formatSelector, isEmptySelector, matchesRequirement, matchesSelector, selectorFromMap } from './selector.js';
+export { Scheduler, tolerates, unfitReason, unschedulableMessage } from './scheduler.js';
+export { ClusterSnapshot, type SnapshotParts } from './snapshot.js';
+export { type ClusterChange, ClusterStore, diffSnapshots, fingerprint, isEmptyChange, type KindDiff } from './store.js';

@@ -1,0 +1,131 @@
+/**
+ * Workloads -> pods, named as Kubernetes names them:
+ *   Deployment  -> ReplicaSet <deploy>-<pod-template-hash> -> pods <rs>-<5 chars>
+ *   ReplicaSet  -> pods <rs>-<5 chars>
+ *   StatefulSet -> pods <sts>-0 .. <sts>-(n-1), hostname = pod name, subdomain = serviceName
+ *   DaemonSet   -> one pod <ds>-<5 chars> per eligible node (placed by the scheduler)
+ * The 5-character suffixes come from a hash of the owner and the replica index, so identical input
+ * gives identical names. pod-template-hash has Kubernetes' shape (FNV-1a, safe alphabet) but is taken
+ * over kpath's canonical JSON of the template, not Go's struct dump, so values differ from a real cluster.
+ */
+import { Fields } from './fields.js';
+import { Reporter } from './diagnostics.js';
+import { decodePodSpec } from './decode-pod.js';
+import { podTemplateHash, randomSuffix, uidFor } from './hash.js';
+import type { Meta, Pod, Workload } from './objects.js';
+
+export function expandWorkload(w: Workload): Pod[] {
+  const tmplMeta = (w.template.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
+  // Template already validated when the workload was decoded; decode again silently for the spec parts.
+  const spec = decodePodSpec(new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()));
+  const ns = w.meta.namespace;
+  const makePod = (name: string, labels: Record<string, string>, owner: { kind: string; name: string; uid: string }, extra: Partial<Pod> = {}): Pod => {
+    const meta: Meta = {
+      name,
+      namespace: ns,
+      labels,
+      annotations: { ...(tmplMeta.annotations ?? {}) },
+      uid: uidFor(`Pod/${ns}/${name}`),
+      ownerReferences: [{ ...owner, controller: true }],
+    };
+    return {
+      kind: 'Pod',
+      meta,
+      ...spec,
+      phase: 'Running',
+      ready: true,
+      podIPs: [],
+      terminating: false,
+      raw: { apiVersion: 'v1', kind: 'Pod', metadata: { ...((w.template.metadata as object) ?? {}) }, spec: w.template.spec ?? {} },
+      derived: true,
+      ...extra,
+    };
+  };
+  const baseLabels = { ...(tmplMeta.labels ?? {}) };
+  const pods: Pod[] = [];
+  switch (w.kind) {
+    case 'Deployment': {
+      const hash = podTemplateHash(w.template);
+      const rsName = `${w.meta.name}-${hash}`;
+      const rsUid = uidFor(`ReplicaSet/${ns}/${rsName}`);
+      const labels = { ...baseLabels, 'pod-template-hash': hash };
+      for (let i = 0; i < w.replicas; i++) {
+        pods.push(makePod(uniqueName(rsName, i, pods), labels, { kind: 'ReplicaSet', name: rsName, uid: rsUid }));
+      }
+      break;
+    }
+    case 'ReplicaSet': {
+      for (let i = 0; i < w.replicas; i++) {
+        pods.push(makePod(uniqueName(w.meta.name, i, pods), baseLabels, { kind: 'ReplicaSet', name: w.meta.name, uid: w.meta.uid }));
+      }
+      break;
+    }
+    case 'StatefulSet': {
+      const revision = `${w.meta.name}-${podTemplateHash(w.template)}`;
+      for (let i = 0; i < w.replicas; i++) {
+        const name = `${w.meta.name}-${i}`;
+        const labels = {
+          ...baseLabels,
+          'apps.kubernetes.io/pod-index': String(i),
+          'controller-revision-hash': revision,
+          'statefulset.kubernetes.io/pod-name': name,
+        };
+        pods.push(
+          makePod(name, labels, { kind: 'StatefulSet', name: w.meta.name, uid: w.meta.uid }, {
+            hostname: name,
+            ...(w.serviceName ? { subdomain: w.serviceName } : {}),
+          }),
+        );
+      }
+      break;
+    }
+    case 'DaemonSet':
+      // Placed per node by the scheduler (daemonSetPods).
+      break;
+  }
+  return pods;
+}
+
+/** `<base>-<5 safe chars>`, re-drawn on the (unlikely) collision with a sibling. */
+function uniqueName(base: string, index: number, siblings: readonly Pod[]): string {
+  for (let attempt = 0; ; attempt++) {
+    const name = `${base}-${randomSuffix(`${base}#${index}#${attempt}`)}`;
+    if (!siblings.some((p) => p.meta.name === name)) return name;
+  }
+}
+
+/** Tolerations the DaemonSet controller adds to every daemon pod. */
+export const DAEMONSET_TOLERATIONS = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+] as const;
+
+export function daemonSetPod(w: Workload, nodeName: string): Pod {
+  const tmplMeta = (w.template.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
+  const spec = decodePodSpec(new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()));
+  const name = `${w.meta.name}-${randomSuffix(`${w.meta.namespace}/${w.meta.name}@${nodeName}`)}`;
+  return {
+    kind: 'Pod',
+    meta: {
+      name,
+      namespace: w.meta.namespace,
+      labels: { ...(tmplMeta.labels ?? {}), 'controller-revision-hash': podTemplateHash(w.template), 'pod-template-generation': '1' },
+      annotations: { ...(tmplMeta.annotations ?? {}) },
+      uid: uidFor(`Pod/${w.meta.namespace}/${name}`),
+      ownerReferences: [{ kind: 'DaemonSet', name: w.meta.name, uid: w.meta.uid, controller: true }],
+    },
+    ...spec,
+    tolerations: [...spec.tolerations, ...DAEMONSET_TOLERATIONS],
+    nodeName,
+    phase: 'Running',
+    ready: true,
+    podIPs: [],
+    terminating: false,
+    raw: { apiVersion: 'v1', kind: 'Pod', metadata: { ...((w.template.metadata as object) ?? {}) }, spec: w.template.spec ?? {} },
+    derived: true,
+  };
+}
