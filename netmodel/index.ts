@@ -5,3 +5,4 @@ export * from './clock.js';
 export * from './errors.js';
 export * from './packet.js';
 export * from './rng.js';
+export * from './twins.js';
