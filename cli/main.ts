@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { isKpathError } from '../netmodel/errors.js';
+import * as dnsCmd from './commands/dns.js';
 import * as getCmd from './commands/get.js';
 import * as validateCmd from './commands/validate.js';
 import { EXIT, type CliIO } from './io.js';
@@ -18,7 +19,7 @@ interface CommandModule {
   run: (args: never, io: CliIO) => Promise<number>;
 }
 
-const COMMANDS: readonly CommandModule[] = [getCmd as unknown as CommandModule, validateCmd as unknown as CommandModule];
+const COMMANDS: readonly CommandModule[] = [getCmd, validateCmd, dnsCmd] as unknown as CommandModule[];
 
 export function version(): string {
   const here = dirname(fileURLToPath(import.meta.url));

@@ -21,6 +21,7 @@ export type {
   ZoneOptions,
 } from './view.js';
 export { ZONE_DEFAULTS } from './view.js';
+export { dnsViewOf, kubeDnsAddresses, zoneOptionsOf } from './from-snapshot.js';
 export {
   className,
   EDNS_SIZE,
