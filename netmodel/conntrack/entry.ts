@@ -1,0 +1,94 @@
+/**
+ * A conntrack entry (struct nf_conn): original and reply tuples, status bits, the TCP state, the
+ * expiry time, ctmark and counters. The table owns entries and mutates them; everyone else gets the
+ * read-only `ConntrackEntryView`.
+ */
+
+import type { CtDirection } from './status.js';
+import { CtStatus } from './status.js';
+import type { TcpFlagIndex, TcpState } from './tcp.js';
+import type { Tuple } from './tuple.js';
+
+export interface CtCounter {
+  readonly packets: number;
+  readonly bytes: number;
+}
+
+/** What netfilter and the printers may read of an entry. */
+export interface ConntrackEntryView {
+  /** Unique per table, in creation order (the kernel's id is a hash; this one is stable). */
+  readonly id: number;
+  readonly original: Tuple;
+  readonly reply: Tuple;
+  /** CtStatus bits. */
+  readonly status: number;
+  /** ctmark (CONNMARK). */
+  readonly mark: number;
+  /** TCP only. */
+  readonly tcpState: TcpState | undefined;
+  /** When the entry expires, ms on the caller's clock. */
+  readonly expiresAt: number;
+  readonly createdAt: number;
+  /** Per-direction counters; undefined when nf_conntrack_acct was 0 when the entry was created. */
+  readonly counters: { readonly original: CtCounter; readonly reply: CtCounter } | undefined;
+  /** The output device a MASQUERADE binding was made on (masq_index). */
+  readonly masqueradeDevice: string | undefined;
+}
+
+interface MutableCounter {
+  packets: number;
+  bytes: number;
+}
+
+/** The table's own mutable entry. */
+export class CtEntry implements ConntrackEntryView {
+  readonly id: number;
+  readonly original: Tuple;
+  reply: Tuple;
+  status = 0;
+  mark = 0;
+  tcpState: TcpState | undefined;
+  expiresAt: number;
+  readonly createdAt: number;
+  readonly counters: { original: MutableCounter; reply: MutableCounter } | undefined;
+  masqueradeDevice: string | undefined;
+
+  // TCP tracker memory (struct ip_ct_tcp, minus the window data).
+  lastIndex: TcpFlagIndex = 'NONE';
+  lastDir: CtDirection = 'ORIGINAL';
+  /** IP_CT_TCP_FLAG_CLOSE_INIT per direction: that side sent the first FIN. */
+  closeInit = { ORIGINAL: false, REPLY: false };
+  simultaneousOpen = false;
+  challengeAckExpected = false;
+  /** UDP: after this time a replied flow counts as a stream (stream_ts = created + 2 s). */
+  udpStreamAt = 0;
+
+  constructor(id: number, original: Tuple, reply: Tuple, now: number, acct: boolean) {
+    this.id = id;
+    this.original = original;
+    this.reply = reply;
+    this.createdAt = now;
+    this.expiresAt = now;
+    this.counters = acct
+      ? { original: { packets: 0, bytes: 0 }, reply: { packets: 0, bytes: 0 } }
+      : undefined;
+    this.tcpState = original.proto === 'tcp' ? 'NONE' : undefined;
+  }
+
+  has(bit: number): boolean {
+    return (this.status & bit) !== 0;
+  }
+
+  get confirmed(): boolean {
+    return this.has(CtStatus.CONFIRMED);
+  }
+
+  tuple(dir: CtDirection): Tuple {
+    return dir === 'ORIGINAL' ? this.original : this.reply;
+  }
+}
+
+/** Seconds left, as `conntrack -L` prints them (rounded down, never negative). */
+export function secondsLeft(e: ConntrackEntryView, now: number): number {
+  return Math.max(0, Math.floor((e.expiresAt - now) / 1000));
+}

@@ -1,0 +1,508 @@
+/**
+ * The conntrack table of one node (nf_conntrack_core.c): lookup of a packet in either direction,
+ * creation of unconfirmed entries, the explicit confirm step, NAT setup, protocol trackers, expiry
+ * from `now`, the nf_conntrack_max limit with early drop, deletion filters and flush.
+ *
+ * Nothing here throws for traffic: every packet gets a `CtResult` value.
+ */
+import type { Packet } from '../packet.js';
+import { SYN } from '../packet.js';
+import type { Rng } from '../rng.js';
+import type { ConntrackEntryView } from './entry.js';
+import { CtEntry } from './entry.js';
+import type { ConntrackFilter } from './filter.js';
+import { matchesFilter } from './filter.js';
+import type { NatManip, NatRange } from './nat.js';
+import { chooseNatTuple, sameSourceCandidate } from './nat.js';
+import type { CtDirection, CtInfo, CtState } from './status.js';
+import { CtStatus, ctinfoState } from './status.js';
+import type { ConntrackSysctls } from './sysctls.js';
+import { conntrackSysctls } from './sysctls.js';
+import { tcpFlagIndex, tcpFlagsValid, tcpStateOrder, tcpStateTimeout, tcpTableNext } from './tcp.js';
+import type { Tuple } from './tuple.js';
+import { icmpIsError, icmpValidNew, invertTuple, isIcmp, tupleEquals, tupleKey, tupleOf } from './tuple.js';
+
+/** The kernel's log line when the table is full and nothing could be evicted. */
+export const TABLE_FULL_MESSAGE = 'nf_conntrack: table full, dropping packet';
+
+/** What conntrack made of one packet. */
+export type CtResult =
+  | {
+      readonly kind: 'tracked';
+      readonly ctinfo: CtInfo;
+      readonly ctstate: CtState;
+      readonly dir: CtDirection;
+      readonly entry: ConntrackEntryView;
+      /** The entry was created by this packet and is unconfirmed until `confirm`. */
+      readonly created: boolean;
+    }
+  | { readonly kind: 'invalid'; readonly ctstate: 'INVALID'; readonly reason: string }
+  | { readonly kind: 'untracked'; readonly ctstate: 'UNTRACKED' }
+  | { readonly kind: 'drop'; readonly reason: 'table-full'; readonly message: string };
+
+export type ConfirmResult =
+  | { readonly kind: 'confirmed'; readonly entry: ConntrackEntryView }
+  | { readonly kind: 'drop'; readonly reason: 'clash' | 'dying'; readonly message: string };
+
+export type NatSetupResult =
+  | { readonly kind: 'mapped'; readonly changed: boolean; readonly reply: Tuple }
+  /** The entry is confirmed or this manip was done already: the kernel leaves it alone. */
+  | { readonly kind: 'unchanged'; readonly reason: 'confirmed' | 'already-done' };
+
+export interface ProcessOptions {
+  /** The raw table's NOTRACK / CT --notrack target hit this packet. */
+  readonly notrack?: boolean;
+  /**
+   * For an ICMP error: the packet it quotes (the offending packet as it was sent). kpath packets do
+   * not embed it, so the caller passes it here.
+   */
+  readonly icmpInner?: Packet;
+}
+
+export interface NatContext {
+  readonly now: number;
+  readonly rng: Rng;
+  /** MASQUERADE: the output device, remembered so that its entries go when it goes down. */
+  readonly masqueradeDevice?: string;
+}
+
+/** Counters like `conntrack -S` prints (found, invalid, insert_failed, drop, early_drop). */
+export interface CtStats {
+  found: number;
+  invalid: number;
+  insertFailed: number;
+  drop: number;
+  earlyDrop: number;
+}
+
+type L4Verdict = 'ok' | 'ignore' | 'invalid' | 'reopen' | 'kill';
+
+interface Hit {
+  readonly entry: CtEntry;
+  readonly dir: CtDirection;
+}
+
+export class ConntrackTable {
+  readonly sysctls: ConntrackSysctls;
+  private nextId = 1;
+  /** Confirmed entries in creation order. */
+  private readonly live = new Map<number, CtEntry>();
+  /** Both tuples of every confirmed entry. */
+  private readonly byTuple = new Map<string, Hit>();
+  /** Confirmed entries without ASSURED, oldest first: early_drop candidates. */
+  private readonly unassured = new Set<CtEntry>();
+  /** SNAT'd entries by original source address/port (nf_nat_bysource). */
+  private readonly bySource = new Map<string, Set<CtEntry>>();
+  /** Every entry this table created. */
+  private readonly mine = new WeakSet<CtEntry>();
+  /** Relative timeout of unconfirmed entries, applied at confirm (the kernel adds the clock then). */
+  private readonly pendingTimeout = new WeakMap<CtEntry, number>();
+  private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
+
+  constructor(opts: { sysctls?: Partial<ConntrackSysctls> } = {}) {
+    this.sysctls = conntrackSysctls(opts.sysctls);
+  }
+
+  /** Entries in the table, expired ones included until `gc` or a lookup removes them. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  statistics(): Readonly<CtStats> {
+    return { ...this.stats };
+  }
+
+  // ---- packets -------------------------------------------------------------------------------
+
+  /** nf_conntrack_in for one packet at PREROUTING or OUTPUT. */
+  process(p: Packet, now: number, opts: ProcessOptions = {}): CtResult {
+    if (opts.notrack) return { kind: 'untracked', ctstate: 'UNTRACKED' };
+    if (isIcmp(p.proto) && p.icmp && icmpIsError(p.proto, p.icmp.type))
+      return this.related(p, now, opts.icmpInner);
+    if (p.proto === 'tcp' && !tcpFlagsValid(p.tcp ?? SYN))
+      return this.invalid('invalid tcp flag combination');
+    const t = tupleOf(p);
+    const hit = this.findKey(tupleKey(t), now);
+    if (!hit) return this.create(p, t, now);
+    this.stats.found++;
+    const e = hit.entry;
+    const ctinfo: CtInfo =
+      hit.dir === 'REPLY' ? 'ESTABLISHED_REPLY' : e.has(CtStatus.SEEN_REPLY) ? 'ESTABLISHED' : 'NEW';
+    const verdict = this.l4(e, hit.dir, p, now);
+    switch (verdict.v) {
+      case 'invalid':
+        return this.invalid(verdict.reason);
+      case 'reopen':
+        this.kill(e);
+        return this.process(p, now, opts);
+      case 'kill':
+        this.kill(e);
+        break;
+      case 'ignore':
+      case 'ok':
+        break;
+    }
+    if (hit.dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
+    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir: hit.dir, entry: e, created: false };
+  }
+
+  /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
+  lookup(t: Tuple | Packet, now: number): { entry: ConntrackEntryView; dir: CtDirection } | undefined {
+    const tuple = 'length' in t ? tupleOf(t) : t;
+    return this.findKey(tupleKey(tuple), now);
+  }
+
+  /**
+   * __nf_conntrack_confirm: insert an entry created by `process` once its first packet leaves
+   * POSTROUTING or INPUT. Confirming twice is harmless (a looped packet). A tuple that another entry
+   * took meanwhile drops the packet (insert_failed).
+   */
+  confirm(view: ConntrackEntryView, now: number): ConfirmResult {
+    const e = this.own(view);
+    if (e.confirmed) return { kind: 'confirmed', entry: e };
+    if (e.has(CtStatus.DYING)) {
+      return { kind: 'drop', reason: 'dying', message: 'conntrack entry was killed before it was confirmed' };
+    }
+    const ko = tupleKey(e.original);
+    const kr = tupleKey(e.reply);
+    if (this.findKey(ko, now) || this.findKey(kr, now)) {
+      this.stats.insertFailed++;
+      return {
+        kind: 'drop',
+        reason: 'clash',
+        message: 'nf_conntrack: tuple already in table (insert_failed)',
+      };
+    }
+    e.status |= CtStatus.CONFIRMED;
+    e.expiresAt = now + (this.pendingTimeout.get(e) ?? 0);
+    this.pendingTimeout.delete(e);
+    this.live.set(e.id, e);
+    this.byTuple.set(ko, { entry: e, dir: 'ORIGINAL' });
+    this.byTuple.set(kr, { entry: e, dir: 'REPLY' });
+    if (!e.has(CtStatus.ASSURED)) this.unassured.add(e);
+    if (e.has(CtStatus.SRC_NAT_DONE)) {
+      const k = sourceKey(e.original);
+      const set = this.bySource.get(k) ?? new Set<CtEntry>();
+      set.add(e);
+      this.bySource.set(k, set);
+    }
+    return { kind: 'confirmed', entry: e };
+  }
+
+  // ---- NAT -----------------------------------------------------------------------------------
+
+  /** Whether the nat table must be consulted for this manip (a NEW flow not bound yet). */
+  needsNat(view: ConntrackEntryView, manip: NatManip): boolean {
+    const done = manip === 'SRC' ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE;
+    return (view.status & (CtStatus.CONFIRMED | done)) === 0;
+  }
+
+  /**
+   * nf_nat_setup_info: bind a SNAT/MASQUERADE (SRC) or DNAT (DST) decision to an unconfirmed entry.
+   * The reply tuple is rewritten so that replies find the entry; later packets follow it through
+   * `translate` without the nat table.
+   */
+  setupNat(view: ConntrackEntryView, manip: NatManip, range: NatRange, ctx: NatContext): NatSetupResult {
+    const e = this.own(view);
+    if (e.confirmed) return { kind: 'unchanged', reason: 'confirmed' };
+    const done = manip === 'SRC' ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE;
+    if (e.has(done)) return { kind: 'unchanged', reason: 'already-done' };
+    const current = invertTuple(e.reply);
+    if (!current) return { kind: 'unchanged', reason: 'already-done' };
+    const taken = (cand: Tuple): boolean => {
+      const rep = invertTuple(cand);
+      return rep !== undefined && this.findKey(tupleKey(rep), ctx.now) !== undefined;
+    };
+    let sameSource: Tuple | undefined;
+    if (manip === 'SRC') {
+      for (const other of this.bySource.get(sourceKey(current)) ?? []) {
+        if (other.expiresAt <= ctx.now || other.has(CtStatus.DYING)) continue;
+        sameSource = sameSourceCandidate(other.reply, current);
+        break;
+      }
+    }
+    const chosen = chooseNatTuple(current, manip, range, taken, ctx.rng, sameSource);
+    const changed = !tupleEquals(chosen, current);
+    if (changed) {
+      e.reply = invertTuple(chosen)!;
+      e.status |= manip === 'SRC' ? CtStatus.SRC_NAT : CtStatus.DST_NAT;
+    }
+    e.status |= done;
+    if (ctx.masqueradeDevice !== undefined) e.masqueradeDevice = ctx.masqueradeDevice;
+    return { kind: 'mapped', changed, reply: e.reply };
+  }
+
+  /**
+   * nf_nat_alloc_null_binding: no nat rule matched the first packet. The addresses stay, but a source
+   * port that would clash with another entry's reply tuple is still moved.
+   */
+  nullBinding(view: ConntrackEntryView, manip: NatManip, ctx: NatContext): NatSetupResult {
+    const ip = manip === 'SRC' ? view.reply.dst : view.reply.src;
+    return this.setupNat(view, manip, { minAddr: ip, maxAddr: ip }, ctx);
+  }
+
+  /** CONNMARK --set-mark and friends. */
+  setMark(view: ConntrackEntryView, mark: number): void {
+    this.own(view).mark = mark >>> 0;
+  }
+
+  // ---- housekeeping --------------------------------------------------------------------------
+
+  /** Live entries in creation order (expired ones skipped). */
+  entries(now: number): ConntrackEntryView[] {
+    const out: ConntrackEntryView[] = [];
+    for (const e of this.live.values()) if (e.expiresAt > now) out.push(e);
+    return out;
+  }
+
+  /** Remove expired entries; returns how many went. */
+  gc(now: number): number {
+    let n = 0;
+    for (const e of [...this.live.values()]) {
+      if (e.expiresAt <= now) {
+        this.kill(e);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** `conntrack -D` with filters; returns the number of entries deleted. */
+  delete(filter: ConntrackFilter, now: number): number {
+    let n = 0;
+    for (const e of [...this.live.values()]) {
+      if (e.expiresAt <= now) {
+        this.kill(e);
+        continue;
+      }
+      if (matchesFilter(e, filter)) {
+        this.kill(e);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** `conntrack -F`. */
+  flush(): number {
+    const n = this.live.size;
+    for (const e of [...this.live.values()]) this.kill(e);
+    return n;
+  }
+
+  /** The device a MASQUERADE binding used went down: forget its flows (nf_nat_masquerade). */
+  flushMasquerade(device: string): number {
+    let n = 0;
+    for (const e of [...this.live.values()]) {
+      if (e.masqueradeDevice === device) {
+        this.kill(e);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private own(view: ConntrackEntryView): CtEntry {
+    if (!(view instanceof CtEntry) || !this.mine.has(view)) {
+      throw new Error('kpath internal error: conntrack entry does not belong to this table');
+    }
+    return view;
+  }
+
+  private invalid(reason: string): CtResult {
+    this.stats.invalid++;
+    return { kind: 'invalid', ctstate: 'INVALID', reason };
+  }
+
+  private findKey(key: string, now: number): Hit | undefined {
+    const hit = this.byTuple.get(key);
+    if (!hit) return undefined;
+    if (hit.entry.expiresAt <= now) {
+      this.kill(hit.entry);
+      return undefined;
+    }
+    return hit;
+  }
+
+  private kill(e: CtEntry): void {
+    e.status |= CtStatus.DYING;
+    if (this.live.get(e.id) === e) {
+      this.live.delete(e.id);
+      this.byTuple.delete(tupleKey(e.original));
+      this.byTuple.delete(tupleKey(e.reply));
+      this.unassured.delete(e);
+      const k = sourceKey(e.original);
+      const set = this.bySource.get(k);
+      if (set) {
+        set.delete(e);
+        if (set.size === 0) this.bySource.delete(k);
+      }
+    }
+  }
+
+  /** early_drop: evict the oldest entry that is not ASSURED. */
+  private earlyDrop(now: number): boolean {
+    for (const e of this.unassured) {
+      this.kill(e);
+      if (e.expiresAt > now) this.stats.earlyDrop++;
+      return true;
+    }
+    return false;
+  }
+
+  private create(p: Packet, t: Tuple, now: number): CtResult {
+    if (isIcmp(p.proto) && !icmpValidNew(p.proto, t.icmpType ?? -1)) {
+      return this.invalid(`${p.proto} type ${t.icmpType} cannot start a connection`);
+    }
+    const reply = invertTuple(t);
+    if (!reply) return this.invalid('tuple cannot be inverted');
+    if (p.proto === 'tcp') {
+      const next = tcpTableNext('ORIGINAL', tcpFlagIndex(p.tcp ?? SYN), 'NONE');
+      if (next === 'IV' || next === 'IG')
+        return this.invalid('invalid new: TCP packet cannot start a connection');
+      if (next !== 'SYN_SENT' && this.sysctls.nf_conntrack_tcp_loose === 0) {
+        return this.invalid('not a SYN and nf_conntrack_tcp_loose=0: no mid-stream pickup');
+      }
+    }
+    const max = this.sysctls.nf_conntrack_max;
+    if (max > 0 && this.live.size >= max && !this.earlyDrop(now)) {
+      this.stats.drop++;
+      return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
+    }
+    const e = new CtEntry(this.nextId++, t, reply, now, this.sysctls.nf_conntrack_acct === 1);
+    if (p.proto === 'udp') e.udpStreamAt = now + 2000;
+    this.mine.add(e);
+    this.l4(e, 'ORIGINAL', p, now);
+    return { kind: 'tracked', ctinfo: 'NEW', ctstate: 'NEW', dir: 'ORIGINAL', entry: e, created: true };
+  }
+
+  /** icmp_error_message: an ICMP error quoting a packet of a tracked flow is RELATED to it. */
+  private related(p: Packet, now: number, inner: Packet | undefined): CtResult {
+    if (!inner) return this.invalid('ICMP error without the quoted packet');
+    const quoted = invertTuple(tupleOf(inner));
+    const hit = quoted ? this.findKey(tupleKey(quoted), now) : undefined;
+    if (!hit) return this.invalid('ICMP error about an untracked flow');
+    const ctinfo: CtInfo = hit.dir === 'REPLY' ? 'RELATED_REPLY' : 'RELATED';
+    void p;
+    return { kind: 'tracked', ctinfo, ctstate: 'RELATED', dir: hit.dir, entry: hit.entry, created: false };
+  }
+
+  /** nf_ct_refresh_acct. */
+  private refresh(e: CtEntry, dir: CtDirection, p: Packet, now: number, seconds: number): void {
+    if (e.confirmed) e.expiresAt = now + seconds * 1000;
+    else {
+      this.pendingTimeout.set(e, seconds * 1000);
+      e.expiresAt = now + seconds * 1000;
+    }
+    if (e.counters) {
+      const c = dir === 'ORIGINAL' ? e.counters.original : e.counters.reply;
+      c.packets++;
+      c.bytes += p.length;
+    }
+  }
+
+  private setAssured(e: CtEntry): void {
+    e.status |= CtStatus.ASSURED;
+    this.unassured.delete(e);
+  }
+
+  private l4(e: CtEntry, dir: CtDirection, p: Packet, now: number): { v: L4Verdict; reason: string } {
+    const s = this.sysctls;
+    switch (p.proto) {
+      case 'tcp':
+        return this.tcp(e, dir, p, now);
+      case 'udp': {
+        if (e.has(CtStatus.SEEN_REPLY)) {
+          let extra = s.nf_conntrack_udp_timeout;
+          let stream = false;
+          if (now > e.udpStreamAt) {
+            extra = s.nf_conntrack_udp_timeout_stream;
+            stream = !e.has(CtStatus.ASSURED);
+          }
+          this.refresh(e, dir, p, now, extra);
+          if (stream && !e.has(CtStatus.NAT_CLASH)) this.setAssured(e);
+        } else {
+          this.refresh(e, dir, p, now, s.nf_conntrack_udp_timeout);
+        }
+        return { v: 'ok', reason: '' };
+      }
+      case 'icmp':
+        this.refresh(e, dir, p, now, s.nf_conntrack_icmp_timeout);
+        return { v: 'ok', reason: '' };
+      case 'icmpv6':
+        this.refresh(e, dir, p, now, s.nf_conntrack_icmpv6_timeout);
+        return { v: 'ok', reason: '' };
+      case 'sctp':
+        this.refresh(e, dir, p, now, s.nf_conntrack_generic_timeout);
+        return { v: 'ok', reason: '' };
+    }
+  }
+
+  /** nf_conntrack_tcp_packet without window tracking. */
+  private tcp(e: CtEntry, dir: CtDirection, p: Packet, now: number): { v: L4Verdict; reason: string } {
+    const flags = p.tcp ?? SYN;
+    const index = tcpFlagIndex(flags);
+    const old = e.tcpState ?? 'NONE';
+    let next = tcpTableNext(dir, index, old);
+    if (next === 'SYN_SENT' && tcpStateOrder(old) >= tcpStateOrder('TIME_WAIT')) {
+      // A new SYN on a closed or aborted connection: forget the old entry and start again.
+      if (e.closeInit.ORIGINAL || e.closeInit.REPLY || (e.lastDir === dir && e.lastIndex === 'RST')) {
+        return { v: 'reopen', reason: '' };
+      }
+      next = 'IG';
+    }
+    if (next === 'IG') {
+      e.lastIndex = index;
+      e.lastDir = dir;
+      if (index === 'SYN' && dir === 'ORIGINAL') e.challengeAckExpected = old === 'LAST_ACK';
+      return { v: 'ignore', reason: '' };
+    }
+    if (next === 'IV') return { v: 'invalid', reason: `invalid state: ${index} from ${dir} side in ${old}` };
+    if (
+      next === 'TIME_WAIT' &&
+      old === 'LAST_ACK' &&
+      index === 'ACK' &&
+      e.lastDir !== dir &&
+      e.lastIndex === 'SYN' &&
+      e.challengeAckExpected
+    ) {
+      // An RFC 5961 challenge ACK answering a SYN, not the last ACK.
+      e.challengeAckExpected = false;
+      return { v: 'ignore', reason: '' };
+    }
+    if (next === 'SYN_SENT2') e.simultaneousOpen = true;
+    if (next === 'SYN_RECV' && dir === 'REPLY' && index === 'ACK' && e.simultaneousOpen) next = 'ESTABLISHED';
+    e.lastIndex = index;
+    e.lastDir = dir;
+    e.tcpState = next;
+    if (old !== next && next === 'FIN_WAIT') e.closeInit[dir] = true;
+    const s = this.sysctls;
+    let timeout = index === 'RST' ? s.nf_conntrack_tcp_timeout_close : tcpStateTimeout(next, s);
+    if (!e.has(CtStatus.SEEN_REPLY)) {
+      if (flags.rst) {
+        // The only answer was a RST: no connection, delete the entry at once.
+        this.refresh(e, dir, p, now, timeout);
+        return { v: 'kill', reason: '' };
+      }
+      // Mid-stream pickup without a reply yet: no 5-day timeout.
+      if (next === 'ESTABLISHED' && timeout > s.nf_conntrack_tcp_timeout_unacknowledged) {
+        timeout = s.nf_conntrack_tcp_timeout_unacknowledged;
+      }
+    } else if (
+      !e.has(CtStatus.ASSURED) &&
+      (old === 'SYN_RECV' || old === 'ESTABLISHED') &&
+      next === 'ESTABLISHED'
+    ) {
+      this.setAssured(e);
+    }
+    this.refresh(e, dir, p, now, timeout);
+    return { v: 'ok', reason: '' };
+  }
+}
+
+function sourceKey(t: Tuple): string {
+  const ip = t.src.family === 4 ? t.src.n.toString(16) : t.src.big.toString(16);
+  return `${t.family}${t.proto}|${ip}|${t.sport}`;
+}
