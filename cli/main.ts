@@ -10,7 +10,7 @@ import { isKpathError } from '../netmodel/errors.js';
 import * as dnsCmd from './commands/dns.js';
 import * as getCmd from './commands/get.js';
 import * as validateCmd from './commands/validate.js';
-import { EXIT, type CliIO } from './io.js';
+import { type CliIO, EXIT } from './io.js';
 
 interface CommandModule {
   command: string;

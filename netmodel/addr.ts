@@ -71,7 +71,10 @@ export function tryParseIP(text: string, opts: { sloppy?: boolean } = {}): IP | 
 export function parseIP(text: string, opts: { sloppy?: boolean } = {}): IP {
   const ip = tryParseIP(text, opts);
   if (!ip) {
-    throw new KpathError(ErrorCodes.ADDRESS, `"${text}" is not a valid IP address (expected e.g. 10.96.0.10 or fd00::10)`);
+    throw new KpathError(
+      ErrorCodes.ADDRESS,
+      `"${text}" is not a valid IP address (expected e.g. 10.96.0.10 or fd00::10)`,
+    );
   }
   return ip;
 }
@@ -102,7 +105,10 @@ export function prefixOf(ip: IP, bits: number): Prefix {
  * Parse `a.b.c.d/n` or `x::/n`. A bare address is a host prefix (/32 or /128). With `strict`, host
  * bits must be zero (the apiserver's rule for CIDR fields); otherwise they are cleared.
  */
-export function tryParsePrefix(text: string, opts: { strict?: boolean; sloppy?: boolean } = {}): Prefix | undefined {
+export function tryParsePrefix(
+  text: string,
+  opts: { strict?: boolean; sloppy?: boolean } = {},
+): Prefix | undefined {
   const s = opts.sloppy ? text.trim() : text;
   const slash = s.indexOf('/');
   const ipText = slash < 0 ? s : s.slice(0, slash);
@@ -147,7 +153,7 @@ export function compareIP(a: IP, b: IP): number {
 
 export function prefixContains(p: Prefix, ip: IP): boolean {
   if (p.ip.family === 4) {
-    return ip.family === 4 && ((ip.n & maskV4(p.bits)) >>> 0) === p.ip.n;
+    return ip.family === 4 && (ip.n & maskV4(p.bits)) >>> 0 === p.ip.n;
   }
   return ip.family === 6 && (ip.big & maskV6(p.bits)) === p.ip.big;
 }
@@ -229,4 +235,3 @@ export function isCanonicalIPText(text: string): boolean {
   const ip = tryParseIP(text);
   return ip !== undefined && ip.text === text;
 }
-

@@ -38,8 +38,12 @@ export class KpathError extends Error {
 }
 
 export function isKpathError(e: unknown): e is KpathError {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
-    String((e as { code: string }).code).startsWith('KPATH_E_');
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    String((e as { code: string }).code).startsWith('KPATH_E_')
+  );
 }
 
 /** An invariant of kpath itself. Failing one is a bug, never bad input. */

@@ -57,7 +57,9 @@ export interface PacketInit {
 
 export function packet(init: PacketInit): Packet {
   if (init.src.family !== init.dst.family) {
-    throw new RangeError(`packet: source ${init.src.text} and destination ${init.dst.text} are different families`);
+    throw new RangeError(
+      `packet: source ${init.src.text} and destination ${init.dst.text} are different families`,
+    );
   }
   const p: Packet = {
     family: init.src.family,

@@ -4,7 +4,15 @@
  * bytes (10.a.b.c <-> 127.a.b.c). The Cluster's loopbackMap adds more prefixes (e.g.
  * 172.17.0.0/16 <-> 127.17.0.0/16). Addresses with no twin are emulated only.
  */
-import { type IP, type IPv4, type Prefix, parsePrefix, prefixContains, prefixOffset, prefixNth } from './addr.js';
+import {
+  type IP,
+  type IPv4,
+  type Prefix,
+  parsePrefix,
+  prefixContains,
+  prefixNth,
+  prefixOffset,
+} from './addr.js';
 import type { LoopbackMapping } from './cluster/objects.js';
 
 export const BUILTIN_TWIN: LoopbackMapping = Object.freeze({

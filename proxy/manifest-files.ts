@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildCluster, type BuildResult, type ManifestSource } from '../netmodel/cluster/index.js';
+import { type BuildResult, buildCluster, type ManifestSource } from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
@@ -22,7 +22,10 @@ export function exampleClusterPath(): string {
       // try the next one
     }
   }
-  throw new KpathError(ErrorCodes.NOT_FOUND, 'the bundled example cluster (examples/demo) is missing from this installation; pass -f PATH');
+  throw new KpathError(
+    ErrorCodes.NOT_FOUND,
+    'the bundled example cluster (examples/demo) is missing from this installation; pass -f PATH',
+  );
 }
 
 /** Expand the paths into files, reading each. Errors name the path and what to do. */
@@ -37,7 +40,9 @@ export function readManifestSources(paths: readonly string[], cwd = process.cwd(
       const code = (e as NodeJS.ErrnoException).code;
       throw new KpathError(
         ErrorCodes.MANIFEST,
-        code === 'ENOENT' ? `${p}: no such file or directory (check the -f path)` : `${p}: cannot read (${code ?? String(e)})`,
+        code === 'ENOENT'
+          ? `${p}: no such file or directory (check the -f path)`
+          : `${p}: cannot read (${code ?? String(e)})`,
         { cause: e },
       );
     }
@@ -54,7 +59,11 @@ export function readManifestSources(paths: readonly string[], cwd = process.cwd(
       try {
         out.push({ file: f.shown, text: readFileSync(f.abs, 'utf8') });
       } catch (e) {
-        throw new KpathError(ErrorCodes.MANIFEST, `${f.shown}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+        throw new KpathError(
+          ErrorCodes.MANIFEST,
+          `${f.shown}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+          { cause: e },
+        );
       }
     }
   }

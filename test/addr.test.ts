@@ -59,7 +59,9 @@ describe('addresses', () => {
 });
 
 describe('loopback twins', () => {
-  const twins = new TwinMap([{ model: parsePrefix('172.17.0.0/16'), loopback: parsePrefix('127.17.0.0/16') }]);
+  const twins = new TwinMap([
+    { model: parsePrefix('172.17.0.0/16'), loopback: parsePrefix('127.17.0.0/16') },
+  ]);
   it('10.a.b.c <-> 127.a.b.c', () => {
     expect(twins.toLoopback(parseIP('10.96.0.10'))!.text).toBe('127.96.0.10');
     expect(twins.toModel(parseIP('127.244.1.5'))!.text).toBe('10.244.1.5');

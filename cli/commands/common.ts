@@ -1,8 +1,8 @@
 /** Options and helpers shared by commands. */
 import type { Argv } from 'yargs';
-import { formatDiagnostic, type ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { type ClusterSnapshot, formatDiagnostic } from '../../netmodel/cluster/index.js';
 import { loadCluster } from '../../proxy/manifest-files.js';
-import { EXIT, type CliIO } from '../io.js';
+import { type CliIO, EXIT } from '../io.js';
 
 export function withFiles<T>(y: Argv<T>) {
   return y.option('f', {

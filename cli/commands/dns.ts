@@ -9,41 +9,57 @@ import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseIP, tryParseHostPort } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { formatDiagnostic } from '../../netmodel/cluster/index.js';
 import {
+  buildZone,
   createAnswerer,
   dnsViewOf,
   formatDig,
   kubeDnsAddresses,
   parseTypeName,
   podResolvConf,
-  resolveFromPod,
   rdataText,
+  resolveFromPod,
   typeName,
-  zoneOptionsOf,
-  buildZone,
   type ZoneOptions,
+  zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { TwinMap } from '../../netmodel/twins.js';
-import { startDnsServer, type DnsServer } from '../../proxy/dns/index.js';
+import { type DnsServer, startDnsServer } from '../../proxy/dns/index.js';
 import { exampleClusterPath, loadCluster } from '../../proxy/manifest-files.js';
-import { EXIT, type CliIO } from '../io.js';
+import { type CliIO, EXIT } from '../io.js';
 import { rootLogger } from '../logger.js';
 import { loadOrReport, withFiles } from './common.js';
-import { formatDiagnostic } from '../../netmodel/cluster/index.js';
 
 export const command = 'dns <action> [name] [type]';
-export const describe = 'cluster DNS: serve (a real server), query NAME [TYPE] (offline, dig layout), resolve NAME --from pod/NS/NAME';
+export const describe =
+  'cluster DNS: serve (a real server), query NAME [TYPE] (offline, dig layout), resolve NAME --from pod/NS/NAME';
 
 export function builder(y: Argv) {
   return withFiles(y)
     .positional('action', { choices: ['serve', 'query', 'resolve'] as const, description: 'what to do' })
     .positional('name', { type: 'string', description: 'the name to query or resolve' })
     .positional('type', { type: 'string', description: 'record type for query (default A)' })
-    .option('listen', { type: 'string', array: true, description: 'serve: ADDR:PORT to listen on (loopback), repeatable', default: ['127.0.0.1:5353'] })
-    .option('upstream', { type: 'string', description: 'serve: forward names outside the cluster to this loopback ADDR:PORT (default: REFUSED)' })
-    .option('twins', { type: 'boolean', default: false, description: 'answer with loopback twins (127.a.b.c) so curl to a resolved name works' })
-    .option('from', { type: 'string', description: 'resolve: the pod whose resolver to follow, pod/NAMESPACE/NAME' });
+    .option('listen', {
+      type: 'string',
+      array: true,
+      description: 'serve: ADDR:PORT to listen on (loopback), repeatable',
+      default: ['127.0.0.1:5353'],
+    })
+    .option('upstream', {
+      type: 'string',
+      description: 'serve: forward names outside the cluster to this loopback ADDR:PORT (default: REFUSED)',
+    })
+    .option('twins', {
+      type: 'boolean',
+      default: false,
+      description: 'answer with loopback twins (127.a.b.c) so curl to a resolved name works',
+    })
+    .option('from', {
+      type: 'string',
+      description: 'resolve: the pod whose resolver to follow, pod/NAMESPACE/NAME',
+    });
 }
 
 interface DnsArgs {
@@ -66,7 +82,9 @@ function zoneOpts(snap: ClusterSnapshot, twins: boolean): ZoneOptions {
 export async function run(args: DnsArgs, io: CliIO): Promise<number> {
   if (args.action === 'serve') return serve(args, io);
   if (!args.name) {
-    io.err(`error: dns ${args.action} needs a NAME, e.g. kpath dns ${args.action} web.default.svc.cluster.local\n`);
+    io.err(
+      `error: dns ${args.action} needs a NAME, e.g. kpath dns ${args.action} web.default.svc.cluster.local\n`,
+    );
     return EXIT.INVALID;
   }
   const snap = loadOrReport(args.f, io);
@@ -94,7 +112,8 @@ export async function run(args: DnsArgs, io: CliIO): Promise<number> {
     return EXIT.FAILURE;
   }
   const nameservers = kubeDnsAddresses(snap);
-  if (nameservers.length === 0) io.err('warning: no kube-system/kube-dns service; the pod would have no cluster nameserver\n');
+  if (nameservers.length === 0)
+    io.err('warning: no kube-system/kube-dns service; the pod would have no cluster nameserver\n');
   const conf = podResolvConf({ namespace: pod.meta.namespace, domain: snap.config.domain, nameservers });
   const result = resolveFromPod(answerer, args.name, conf);
   io.out(`# /etc/resolv.conf in pod ${pod.meta.namespace}/${pod.meta.name}\n${conf.text}\n`);
@@ -108,9 +127,15 @@ export async function run(args: DnsArgs, io: CliIO): Promise<number> {
   result.queries.forEach((q, i) => {
     const answers = q.reply.answers.map((rr) => `${typeName(rr.type)} ${rdataText(rr.data)}`);
     const what = q.rcode === 'NOERROR' && q.answerCount === 0 ? 'NOERROR (no records: NODATA)' : q.rcode;
-    io.out(`${String(i + 1).padStart(2)}  ${q.type.padEnd(4)} ${q.name.padEnd(50)} ${what}${answers.length ? `  ${answers.join(', ')}` : ''}\n`);
+    io.out(
+      `${String(i + 1).padStart(2)}  ${q.type.padEnd(4)} ${q.name.padEnd(50)} ${what}${answers.length ? `  ${answers.join(', ')}` : ''}\n`,
+    );
   });
-  io.out(result.resolved ? `\nresolved as ${result.resolved} after ${result.queries.length} queries\n` : `\nnot resolved after ${result.queries.length} queries\n`);
+  io.out(
+    result.resolved
+      ? `\nresolved as ${result.resolved} after ${result.queries.length} queries\n`
+      : `\nnot resolved after ${result.queries.length} queries\n`,
+  );
   return result.resolved ? EXIT.OK : EXIT.FAILURE;
 }
 
@@ -118,7 +143,8 @@ async function serve(args: DnsArgs, io: CliIO): Promise<number> {
   const log = rootLogger().child({ component: 'dns' });
   const listen = (args.listen ?? []).map((l) => {
     const hp = tryParseHostPort(l);
-    if (!hp) throw new KpathError(ErrorCodes.USAGE, `--listen ${l}: expected ADDR:PORT such as 127.0.0.1:5353`);
+    if (!hp)
+      throw new KpathError(ErrorCodes.USAGE, `--listen ${l}: expected ADDR:PORT such as 127.0.0.1:5353`);
     return { host: hp.ip.text, port: hp.port };
   });
   const paths = args.f?.length ? args.f : [exampleClusterPath()];
@@ -131,17 +157,23 @@ async function serve(args: DnsArgs, io: CliIO): Promise<number> {
     logger: log,
     ...(args.upstream ? { upstream: args.upstream } : {}),
   });
-  for (const a of server.addresses) io.err(`serving ${snap.config.domain} on ${a.protocol} ${a.host}:${a.port}\n`);
+  for (const a of server.addresses)
+    io.err(`serving ${snap.config.domain} on ${a.protocol} ${a.host}:${a.port}\n`);
   let version = snap.version;
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     const r = loadCluster(paths, io.cwd, version + 1);
     if (!r.ok) {
-      log.error({ errors: r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic) }, 'reload failed; still serving the previous cluster');
+      log.error(
+        { errors: r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic) },
+        'reload failed; still serving the previous cluster',
+      );
       return;
     }
     version = r.snapshot.version;
-    server.reload(createAnswerer(buildZone(dnsViewOf(r.snapshot), zoneOpts(r.snapshot, args.twins ?? false))));
+    server.reload(
+      createAnswerer(buildZone(dnsViewOf(r.snapshot), zoneOpts(r.snapshot, args.twins ?? false))),
+    );
     log.info({ version }, 'reloaded');
   };
   const watchers = paths.map((p) =>

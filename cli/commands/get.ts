@@ -1,10 +1,26 @@
 /** `kpath get RESOURCE`: kubectl's tables, or a kubectl-shaped List with everything kpath derived. */
-import type { Argv } from 'yargs';
+
 import { stringify } from 'yaml';
+import type { Argv } from 'yargs';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
-import { EXIT, type CliIO } from '../io.js';
-import { endpointsToK8s, list, namespaceToK8s, nodeToK8s, podToK8s, serviceToK8s, sliceToK8s } from '../format/k8s.js';
-import { endpointsTable, nodesTable, podsTable, servicesTable, sliceTable, type TableOpts } from '../format/get-tables.js';
+import {
+  endpointsTable,
+  nodesTable,
+  podsTable,
+  servicesTable,
+  sliceTable,
+  type TableOpts,
+} from '../format/get-tables.js';
+import {
+  endpointsToK8s,
+  list,
+  namespaceToK8s,
+  nodeToK8s,
+  podToK8s,
+  serviceToK8s,
+  sliceToK8s,
+} from '../format/k8s.js';
+import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
 
 const RESOURCES: Record<string, string> = {
@@ -28,7 +44,8 @@ const RESOURCES: Record<string, string> = {
 };
 
 export const command = 'get <resource> [name]';
-export const describe = 'list pods, services (svc), endpoints, endpointslices, nodes, namespaces or all, as kubectl does';
+export const describe =
+  'list pods, services (svc), endpoints, endpointslices, nodes, namespaces or all, as kubectl does';
 
 export function builder(y: Argv) {
   return withFiles(y)
@@ -36,7 +53,12 @@ export function builder(y: Argv) {
     .positional('name', { type: 'string', description: 'only the object with this name' })
     .option('namespace', { alias: 'n', type: 'string', description: 'namespace (default: default)' })
     .option('all-namespaces', { alias: 'A', type: 'boolean', default: false, description: 'every namespace' })
-    .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml', 'name'], description: 'output format' });
+    .option('output', {
+      alias: 'o',
+      type: 'string',
+      choices: ['wide', 'json', 'yaml', 'name'],
+      description: 'output format',
+    });
 }
 
 interface GetArgs {
@@ -51,7 +73,11 @@ interface GetArgs {
 export async function run(args: GetArgs, io: CliIO): Promise<number> {
   const kind = RESOURCES[args.resource.toLowerCase()];
   if (!kind) {
-    io.err(`error: the server doesn't have a resource type "${args.resource}" (try: ${Object.keys(RESOURCES).filter((k) => k.length > 3).join(', ')})\n`);
+    io.err(
+      `error: the server doesn't have a resource type "${args.resource}" (try: ${Object.keys(RESOURCES)
+        .filter((k) => k.length > 3)
+        .join(', ')})\n`,
+    );
     return EXIT.FAILURE;
   }
   const snap = loadOrReport(args.f, io);
@@ -61,7 +87,8 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
   const ns = args.namespace ?? 'default';
   const inNs = <T extends { meta: { namespace: string; name: string } }>(xs: readonly T[]) =>
     xs.filter((x) => (all || x.meta.namespace === ns) && (!args.name || x.meta.name === args.name));
-  const byName = <T extends { meta: { name: string } }>(xs: readonly T[]) => xs.filter((x) => !args.name || x.meta.name === args.name);
+  const byName = <T extends { meta: { name: string } }>(xs: readonly T[]) =>
+    xs.filter((x) => !args.name || x.meta.name === args.name);
   const sortKey = <T extends { meta: { namespace: string; name: string } }>(xs: T[]) =>
     xs.sort((a, b) => (a.meta.namespace + '/' + a.meta.name < b.meta.namespace + '/' + b.meta.name ? -1 : 1));
 
@@ -83,9 +110,11 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
   if (args.output === 'name') {
     const names: string[] = [];
     if (kind === 'pods' || kind === 'all') names.push(...sel.pods.map((p) => `pod/${p.meta.name}`));
-    if (kind === 'services' || kind === 'all') names.push(...sel.services.map((s) => `service/${s.meta.name}`));
+    if (kind === 'services' || kind === 'all')
+      names.push(...sel.services.map((s) => `service/${s.meta.name}`));
     if (kind === 'endpoints') names.push(...sel.services.map((s) => `endpoints/${s.meta.name}`));
-    if (kind === 'endpointslices') names.push(...sel.slices.map((s) => `endpointslice.discovery.k8s.io/${s.meta.name}`));
+    if (kind === 'endpointslices')
+      names.push(...sel.slices.map((s) => `endpointslice.discovery.k8s.io/${s.meta.name}`));
     if (kind === 'nodes') names.push(...sel.nodes.map((n) => `node/${n.meta.name}`));
     if (kind === 'namespaces') names.push(...sel.namespaces.map((n) => `namespace/${n.meta.name}`));
     io.out(names.map((n) => `${n}\n`).join(''));
@@ -126,7 +155,8 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
       parts.push(nodesTable(sel.nodes, { ...opts, wide: true, kindPrefix: 'node' }));
       if (sel.pods.length) parts.push(podsTable(sel.pods, { ...opts, wide: true, kindPrefix: 'pod' }));
       if (sel.services.length) parts.push(servicesTable(sel.services, { ...opts, kindPrefix: 'service' }));
-      if (sel.services.length) parts.push(endpointsTable(snap, sel.services, { ...opts, kindPrefix: 'endpoints' }));
+      if (sel.services.length)
+        parts.push(endpointsTable(snap, sel.services, { ...opts, kindPrefix: 'endpoints' }));
       if (parts.length === 1 && sel.pods.length === 0 && sel.services.length === 0 && !all) {
         io.err(`No resources found in ${ns} namespace.\n`);
       }
@@ -154,7 +184,9 @@ function objectsFor(
     case 'services':
       return sel.services.map(serviceToK8s);
     case 'endpoints':
-      return sel.services.filter((s) => s.type !== 'ExternalName').map((s) => endpointsToK8s(s, snap.slicesFor(s)));
+      return sel.services
+        .filter((s) => s.type !== 'ExternalName')
+        .map((s) => endpointsToK8s(s, snap.slicesFor(s)));
     case 'endpointslices':
       return sel.slices.map(sliceToK8s);
     case 'nodes':

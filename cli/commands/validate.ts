@@ -5,10 +5,16 @@ import { EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
 
 export const command = 'validate';
-export const describe = 'check manifests as the apiserver would: every error with file:line:column, exit status 2';
+export const describe =
+  'check manifests as the apiserver would: every error with file:line:column, exit status 2';
 
 export function builder(y: Argv) {
-  return withFiles(y).option('quiet', { alias: 'q', type: 'boolean', default: false, description: 'print nothing on success' });
+  return withFiles(y).option('quiet', {
+    alias: 'q',
+    type: 'boolean',
+    default: false,
+    description: 'print nothing on success',
+  });
 }
 
 export async function run(args: { f?: string[]; quiet?: boolean }, io: CliIO): Promise<number> {

@@ -20,13 +20,27 @@ function nameOf(opts: TableOpts, name: string): string {
 }
 
 export function podsTable(pods: readonly Pod[], opts: TableOpts): string {
-  const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'];
+  const headers = [
+    ...(opts.allNamespaces ? ['NAMESPACE'] : []),
+    'NAME',
+    'READY',
+    'STATUS',
+    'RESTARTS',
+    'AGE',
+  ];
   if (opts.wide) headers.push('IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES');
   const rows = pods.map((p) => {
     const total = p.containers.length;
     const ready = p.ready && p.phase === 'Running' ? total : 0;
     const status = p.terminating ? 'Terminating' : p.phase;
-    const row = [...nsCol(opts, p.meta.namespace), nameOf(opts, p.meta.name), `${ready}/${total}`, status, '0', AGE];
+    const row = [
+      ...nsCol(opts, p.meta.namespace),
+      nameOf(opts, p.meta.name),
+      `${ready}/${total}`,
+      status,
+      '0',
+      AGE,
+    ];
     if (opts.wide) row.push(p.podIPs[0]?.text ?? '<none>', p.nodeName ?? '<none>', '<none>', '<none>');
     return row;
   });
@@ -35,7 +49,9 @@ export function podsTable(pods: readonly Pod[], opts: TableOpts): string {
 
 export function formatServicePorts(s: Service): string {
   if (s.ports.length === 0) return '<none>';
-  return s.ports.map((p) => (p.nodePort !== null ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`)).join(',');
+  return s.ports
+    .map((p) => (p.nodePort !== null ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`))
+    .join(',');
 }
 
 export function externalIPCell(s: Service): string {
@@ -52,13 +68,40 @@ export function externalIPCell(s: Service): string {
 }
 
 export function servicesTable(services: readonly Service[], opts: TableOpts): string {
-  const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'];
+  const headers = [
+    ...(opts.allNamespaces ? ['NAMESPACE'] : []),
+    'NAME',
+    'TYPE',
+    'CLUSTER-IP',
+    'EXTERNAL-IP',
+    'PORT(S)',
+    'AGE',
+  ];
   if (opts.wide) headers.push('SELECTOR');
   const rows = services.map((s) => {
-    const clusterIP = s.type === 'ExternalName' ? '<none>' : s.headless ? 'None' : s.clusterIPs.map((ip) => ip.text).join(',');
-    const row = [...nsCol(opts, s.meta.namespace), nameOf(opts, s.meta.name), s.type, clusterIP, externalIPCell(s), formatServicePorts(s), AGE];
+    const clusterIP =
+      s.type === 'ExternalName'
+        ? '<none>'
+        : s.headless
+          ? 'None'
+          : s.clusterIPs.map((ip) => ip.text).join(',');
+    const row = [
+      ...nsCol(opts, s.meta.namespace),
+      nameOf(opts, s.meta.name),
+      s.type,
+      clusterIP,
+      externalIPCell(s),
+      formatServicePorts(s),
+      AGE,
+    ];
     if (opts.wide) {
-      row.push(s.selector ? Object.entries(s.selector).map(([k, v]) => `${k}=${v}`).join(',') : '<none>');
+      row.push(
+        s.selector
+          ? Object.entries(s.selector)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')
+          : '<none>',
+      );
     }
     return row;
   });
@@ -79,7 +122,8 @@ export function endpointsCell(svc: Service, slices: readonly EndpointSlice[]): s
       if (!e.conditions.ready) continue;
       for (const a of e.addresses) {
         if (sl.ports.length === 0) items.push(a.text);
-        for (const p of sl.ports) items.push(a.family === 6 ? `[${a.text}]:${p.port}` : `${a.text}:${p.port}`);
+        for (const p of sl.ports)
+          items.push(a.family === 6 ? `[${a.text}]:${p.port}` : `${a.text}:${p.port}`);
       }
     }
   }
@@ -91,12 +135,24 @@ export function endpointsTable(snap: ClusterSnapshot, services: readonly Service
   const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'ENDPOINTS', 'AGE'];
   const rows = services
     .filter((s) => s.type !== 'ExternalName')
-    .map((s) => [...nsCol(opts, s.meta.namespace), nameOf(opts, s.meta.name), endpointsCell(s, snap.slicesFor(s)), AGE]);
+    .map((s) => [
+      ...nsCol(opts, s.meta.namespace),
+      nameOf(opts, s.meta.name),
+      endpointsCell(s, snap.slicesFor(s)),
+      AGE,
+    ]);
   return renderTable(headers, rows);
 }
 
 export function sliceTable(slices: readonly EndpointSlice[], opts: TableOpts): string {
-  const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE'];
+  const headers = [
+    ...(opts.allNamespaces ? ['NAMESPACE'] : []),
+    'NAME',
+    'ADDRESSTYPE',
+    'PORTS',
+    'ENDPOINTS',
+    'AGE',
+  ];
   const rows = slices.map((s) => [
     ...nsCol(opts, s.meta.namespace),
     nameOf(opts, s.meta.name),
@@ -117,11 +173,23 @@ export function nodesTable(nodes: readonly Node[], opts: TableOpts): string {
       .map((k) => k.slice('node-role.kubernetes.io/'.length))
       .sort();
     const status = `${n.ready ? 'Ready' : 'NotReady'}${n.unschedulable ? ',SchedulingDisabled' : ''}`;
-    const info = ((n.raw.status as Record<string, unknown> | undefined)?.nodeInfo ?? {}) as { kubeletVersion?: string };
-    const row = [nameOf(opts, n.meta.name), status, roles.length ? roles.join(',') : '<none>', AGE, info.kubeletVersion ?? '<none>'];
+    const info = ((n.raw.status as Record<string, unknown> | undefined)?.nodeInfo ?? {}) as {
+      kubeletVersion?: string;
+    };
+    const row = [
+      nameOf(opts, n.meta.name),
+      status,
+      roles.length ? roles.join(',') : '<none>',
+      AGE,
+      info.kubeletVersion ?? '<none>',
+    ];
     if (opts.wide) {
       const ext = n.addresses.filter((a) => a.type === 'ExternalIP').map((a) => a.address);
-      row.push(n.internalIPs.map((ip) => ip.text).join(',') || '<none>', ext.length ? ext.join(',') : '<none>', n.podCIDRs.map((p) => p.text).join(',') || '<none>');
+      row.push(
+        n.internalIPs.map((ip) => ip.text).join(',') || '<none>',
+        ext.length ? ext.join(',') : '<none>',
+        n.podCIDRs.map((p) => p.text).join(',') || '<none>',
+      );
     }
     return row;
   });

@@ -70,10 +70,12 @@ export function serviceToK8s(s: Service): Obj {
     spec.ipFamilies = s.ipFamilies.map((f) => (f === 4 ? 'IPv4' : 'IPv6'));
     spec.ipFamilyPolicy = s.ipFamilyPolicy;
     spec.sessionAffinity = s.sessionAffinity;
-    if (s.sessionAffinity === 'ClientIP') spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: s.affinityTimeoutSeconds } };
+    if (s.sessionAffinity === 'ClientIP')
+      spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: s.affinityTimeoutSeconds } };
     spec.internalTrafficPolicy = s.internalTrafficPolicy;
   }
-  if (s.type === 'NodePort' || s.type === 'LoadBalancer' || s.externalIPs.length) spec.externalTrafficPolicy = s.externalTrafficPolicy;
+  if (s.type === 'NodePort' || s.type === 'LoadBalancer' || s.externalIPs.length)
+    spec.externalTrafficPolicy = s.externalTrafficPolicy;
   if (s.healthCheckNodePort !== null) spec.healthCheckNodePort = s.healthCheckNodePort;
   spec.ports = s.ports.map((p) => ({
     ...(p.name ? { name: p.name } : {}),
@@ -83,7 +85,11 @@ export function serviceToK8s(s: Service): Obj {
     ...(p.nodePort !== null ? { nodePort: p.nodePort } : {}),
     ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
   }));
-  const status: Obj = { loadBalancer: s.loadBalancerIngress.length ? { ingress: s.loadBalancerIngress.map((ip) => ({ ip: ip.text, ipMode: 'VIP' })) } : {} };
+  const status: Obj = {
+    loadBalancer: s.loadBalancerIngress.length
+      ? { ingress: s.loadBalancerIngress.map((ip) => ({ ip: ip.text, ipMode: 'VIP' })) }
+      : {},
+  };
   return { apiVersion: 'v1', kind: 'Service', metadata: metaOut(s.meta), spec, status };
 }
 
@@ -114,7 +120,12 @@ export function sliceToK8s(s: EndpointSlice): Obj {
       ...(e.zone ? { zone: e.zone } : {}),
       ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
     })),
-    ports: s.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) })),
+    ports: s.ports.map((p) => ({
+      name: p.name,
+      protocol: p.protocol,
+      port: p.port,
+      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+    })),
   };
 }
 
@@ -127,7 +138,11 @@ export function endpointsToK8s(svc: Service, slices: readonly EndpointSlice[]): 
     const sub = subsets.get(key) ?? {
       addresses: [],
       notReadyAddresses: [],
-      ports: sl.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol })),
+      ports: sl.ports.map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        protocol: p.protocol,
+      })),
     };
     for (const e of sl.endpoints) {
       if (e.conditions.terminating && !svc.publishNotReadyAddresses) continue;

@@ -9,9 +9,9 @@
 import {
   type Family,
   type IP,
-  type Prefix,
   ipEquals,
   maxBits,
+  type Prefix,
   prefixContains,
   prefixNth,
   prefixOf,
@@ -93,7 +93,13 @@ export function allocateNodes(nodes: readonly Node[], config: ClusterConfig, rep
     : [
         {
           kind: 'Node',
-          meta: { name: 'node-1', namespace: '', labels: { 'kubernetes.io/hostname': 'node-1', 'kubernetes.io/os': 'linux' }, annotations: {}, uid: uidFor('Node//node-1') },
+          meta: {
+            name: 'node-1',
+            namespace: '',
+            labels: { 'kubernetes.io/hostname': 'node-1', 'kubernetes.io/os': 'linux' },
+            annotations: {},
+            uid: uidFor('Node//node-1'),
+          },
           podCIDRs: [],
           internalIPs: [],
           addresses: [],
@@ -107,7 +113,8 @@ export function allocateNodes(nodes: readonly Node[], config: ClusterConfig, rep
   const sorted = list.map((n, i) => ({ n, i })).sort((a, b) => (a.n.meta.name < b.n.meta.name ? -1 : 1));
   // Pod CIDRs.
   const cidrAlloc = config.podCIDRs.map((p) => {
-    const mask = p.ip.family === 4 ? config.nodeCIDRMaskSize.v4 : Math.max(config.nodeCIDRMaskSize.v6, p.bits);
+    const mask =
+      p.ip.family === 4 ? config.nodeCIDRMaskSize.v4 : Math.max(config.nodeCIDRMaskSize.v6, p.bits);
     const count = 1n << BigInt(Math.max(0, mask - p.bits));
     return { cluster: p, mask, used: new Set<bigint>(), count };
   });
@@ -117,25 +124,43 @@ export function allocateNodes(nodes: readonly Node[], config: ClusterConfig, rep
       const a = cidrAlloc.find((x) => x.cluster.ip.family === c.ip.family);
       if (!a) continue;
       if (!(prefixContains(a.cluster, c.ip) && c.bits >= a.cluster.bits)) {
-        report.error(n.meta.origin, { kind: 'Node', name: n.meta.name }, ['spec', 'podCIDR'], `${c.text} is outside the cluster pod CIDR ${a.cluster.text}`);
+        report.error(
+          n.meta.origin,
+          { kind: 'Node', name: n.meta.name },
+          ['spec', 'podCIDR'],
+          `${c.text} is outside the cluster pod CIDR ${a.cluster.text}`,
+        );
         continue;
       }
       const idx = prefixOffset(a.cluster, c.ip) >> BigInt(maxBits(c.ip.family) - a.mask);
       if (c.bits === a.mask && !a.used.has(idx)) a.used.add(idx);
       else if (c.bits === a.mask) {
-        report.error(n.meta.origin, { kind: 'Node', name: n.meta.name }, ['spec', 'podCIDR'], `${c.text} is already assigned to another node`);
+        report.error(
+          n.meta.origin,
+          { kind: 'Node', name: n.meta.name },
+          ['spec', 'podCIDR'],
+          `${c.text} is already assigned to another node`,
+        );
       }
     }
     result.set(i, { podCIDRs: [...n.podCIDRs], internalIPs: [...n.internalIPs] });
   }
   const overlapCheck: { node: string; p: Prefix }[] = [];
-  for (const { n } of sorted) for (const p of n.podCIDRs) {
-    const other = overlapCheck.find((o) => o.p.ip.family === p.ip.family && (prefixContains(o.p, p.ip) || prefixContains(p, o.p.ip)));
-    if (other && other.p.bits !== p.bits) {
-      report.error(n.meta.origin, { kind: 'Node', name: n.meta.name }, ['spec', 'podCIDR'], `${p.text} overlaps ${other.p.text} of node ${other.node}`);
+  for (const { n } of sorted)
+    for (const p of n.podCIDRs) {
+      const other = overlapCheck.find(
+        (o) => o.p.ip.family === p.ip.family && (prefixContains(o.p, p.ip) || prefixContains(p, o.p.ip)),
+      );
+      if (other && other.p.bits !== p.bits) {
+        report.error(
+          n.meta.origin,
+          { kind: 'Node', name: n.meta.name },
+          ['spec', 'podCIDR'],
+          `${p.text} overlaps ${other.p.text} of node ${other.node}`,
+        );
+      }
+      overlapCheck.push({ node: n.meta.name, p });
     }
-    overlapCheck.push({ node: n.meta.name, p });
-  }
   for (const { n, i } of sorted) {
     const r = result.get(i)!;
     for (const a of cidrAlloc) {
@@ -143,7 +168,12 @@ export function allocateNodes(nodes: readonly Node[], config: ClusterConfig, rep
       let idx = 0n;
       while (idx < a.count && a.used.has(idx)) idx++;
       if (idx >= a.count) {
-        report.error(n.meta.origin, { kind: 'Node', name: n.meta.name }, ['spec', 'podCIDR'], `no free /${a.mask} left in ${a.cluster.text}; give a larger Cluster spec.podCIDR`);
+        report.error(
+          n.meta.origin,
+          { kind: 'Node', name: n.meta.name },
+          ['spec', 'podCIDR'],
+          `no free /${a.mask} left in ${a.cluster.text}; give a larger Cluster spec.podCIDR`,
+        );
         continue;
       }
       a.used.add(idx);
@@ -158,9 +188,15 @@ export function allocateNodes(nodes: readonly Node[], config: ClusterConfig, rep
   for (const { n, i } of sorted) {
     const r = result.get(i)!;
     if (r.internalIPs.some((ip) => ip.family === config.nodeCIDR.ip.family)) continue;
-    while (next < prefixSize(config.nodeCIDR) - 1n && taken.has(prefixNth(config.nodeCIDR, next).text)) next++;
+    while (next < prefixSize(config.nodeCIDR) - 1n && taken.has(prefixNth(config.nodeCIDR, next).text))
+      next++;
     if (next >= prefixSize(config.nodeCIDR) - 1n) {
-      report.error(n.meta.origin, { kind: 'Node', name: n.meta.name }, ['status', 'addresses'], `no free address left in the node CIDR ${config.nodeCIDR.text}`);
+      report.error(
+        n.meta.origin,
+        { kind: 'Node', name: n.meta.name },
+        ['status', 'addresses'],
+        `no free address left in the node CIDR ${config.nodeCIDR.text}`,
+      );
       continue;
     }
     const ip = prefixNth(config.nodeCIDR, next++);
@@ -177,7 +213,9 @@ export function allocateNodes(nodes: readonly Node[], config: ClusterConfig, rep
       ...n,
       podCIDRs: r.podCIDRs.sort((a, b) => a.ip.family - b.ip.family),
       internalIPs: r.internalIPs,
-      addresses: hasHostname ? addresses : [...addresses, { type: 'Hostname' as const, address: n.meta.name }],
+      addresses: hasHostname
+        ? addresses
+        : [...addresses, { type: 'Hostname' as const, address: n.meta.name }],
     };
   });
 }
@@ -190,13 +228,21 @@ function svcRef(s: Service) {
  * Cluster IPs, node ports, health-check node ports and LoadBalancer ingress addresses. Given values
  * are checked (inside the CIDR or range, not taken twice) and reserved before anything is allocated.
  */
-export function allocateServices(services: readonly Service[], config: ClusterConfig, report: Reporter): Service[] {
+export function allocateServices(
+  services: readonly Service[],
+  config: ClusterConfig,
+  report: Reporter,
+): Service[] {
   const ipAllocs = new Map<Family, { cidr: Prefix; alloc: OffsetAllocator; owner: Map<bigint, string> }>();
   for (const cidr of config.serviceCIDRs) {
     const size = prefixSize(cidr);
     // IPv4: the network and broadcast addresses are never allocated; IPv6: only the subnet-router anycast (offset 0).
     const hi = cidr.ip.family === 4 ? size - 2n : size - 1n;
-    ipAllocs.set(cidr.ip.family, { cidr, alloc: new OffsetAllocator(1n, hi, staticBand(size)), owner: new Map() });
+    ipAllocs.set(cidr.ip.family, {
+      cidr,
+      alloc: new OffsetAllocator(1n, hi, staticBand(size)),
+      owner: new Map(),
+    });
   }
   const { min, max } = config.nodePortRange;
   const npSize = BigInt(max - min + 1);
@@ -206,13 +252,18 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
   })();
   const ports = new OffsetAllocator(BigInt(min), BigInt(max), npBand);
   const portOwner = new Map<number, string>();
-  const lbAlloc = config.loadBalancerPool.map((p) => ({ p, alloc: new OffsetAllocator(1n, prefixSize(p) - 2n, 0n) }));
+  const lbAlloc = config.loadBalancerPool.map((p) => ({
+    p,
+    alloc: new OffsetAllocator(1n, prefixSize(p) - 2n, 0n),
+  }));
 
-  const sorted = services.map((s, i) => ({ s, i })).sort((a, b) => {
-    const ka = `${a.s.meta.namespace}/${a.s.meta.name}`;
-    const kb = `${b.s.meta.namespace}/${b.s.meta.name}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
+  const sorted = services
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => {
+      const ka = `${a.s.meta.namespace}/${a.s.meta.name}`;
+      const kb = `${b.s.meta.namespace}/${b.s.meta.name}`;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
   const out = new Map<number, Service>();
 
   // Pass 1: reserve given values.
@@ -222,7 +273,12 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
       const path = s.clusterIPs.length > 1 ? ['spec', 'clusterIPs', i] : ['spec', 'clusterIP'];
       const a = ipAllocs.get(ip.family);
       if (!a) {
-        report.error(s.meta.origin, svcRef(s), path, `${ip.text} is ${familyName(ip.family)} but the cluster has no ${familyName(ip.family)} service CIDR (Cluster spec.serviceCIDR)`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `${ip.text} is ${familyName(ip.family)} but the cluster has no ${familyName(ip.family)} service CIDR (Cluster spec.serviceCIDR)`,
+        );
         return;
       }
       if (!prefixContains(a.cidr, ip)) {
@@ -231,11 +287,21 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
       }
       const o = prefixOffset(a.cidr, ip);
       if (!a.alloc.inRange(o)) {
-        report.error(s.meta.origin, svcRef(s), path, `${ip.text} is the ${o === 0n ? 'network' : 'broadcast'} address of ${a.cidr.text} and cannot be used`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `${ip.text} is the ${o === 0n ? 'network' : 'broadcast'} address of ${a.cidr.text} and cannot be used`,
+        );
         return;
       }
       if (!a.alloc.reserve(o)) {
-        report.error(s.meta.origin, svcRef(s), path, `${ip.text} is already allocated to service ${a.owner.get(o)}`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `${ip.text} is already allocated to service ${a.owner.get(o)}`,
+        );
         return;
       }
       a.owner.set(o, key);
@@ -245,16 +311,32 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
       if (p.nodePort === null) return;
       const path = ['spec', 'ports', i, 'nodePort'];
       if (p.nodePort < min || p.nodePort > max) {
-        report.error(s.meta.origin, svcRef(s), path, `${p.nodePort} is not in the node port range ${min}-${max} (Cluster spec.nodePortRange)`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `${p.nodePort} is not in the node port range ${min}-${max} (Cluster spec.nodePortRange)`,
+        );
         return;
       }
       const mine = reservedHere.get(p.nodePort);
       if (mine !== undefined) {
-        if (mine === p.protocol) report.error(s.meta.origin, svcRef(s), path, `duplicate node port ${p.nodePort}/${p.protocol} in this service`);
+        if (mine === p.protocol)
+          report.error(
+            s.meta.origin,
+            svcRef(s),
+            path,
+            `duplicate node port ${p.nodePort}/${p.protocol} in this service`,
+          );
         return; // the same node port for another protocol of the same service is allowed
       }
       if (!ports.reserve(BigInt(p.nodePort))) {
-        report.error(s.meta.origin, svcRef(s), path, `provided port ${p.nodePort} is already allocated to service ${portOwner.get(p.nodePort)}`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `provided port ${p.nodePort} is already allocated to service ${portOwner.get(p.nodePort)}`,
+        );
         return;
       }
       reservedHere.set(p.nodePort, p.protocol);
@@ -263,9 +345,19 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
     if (s.healthCheckNodePort !== null) {
       const path = ['spec', 'healthCheckNodePort'];
       if (s.healthCheckNodePort < min || s.healthCheckNodePort > max) {
-        report.error(s.meta.origin, svcRef(s), path, `${s.healthCheckNodePort} is not in the node port range ${min}-${max}`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `${s.healthCheckNodePort} is not in the node port range ${min}-${max}`,
+        );
       } else if (!ports.reserve(BigInt(s.healthCheckNodePort))) {
-        report.error(s.meta.origin, svcRef(s), path, `provided port ${s.healthCheckNodePort} is already allocated to service ${portOwner.get(s.healthCheckNodePort)}`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          path,
+          `provided port ${s.healthCheckNodePort} is already allocated to service ${portOwner.get(s.healthCheckNodePort)}`,
+        );
       } else portOwner.set(s.healthCheckNodePort, key);
     }
     for (const ip of s.loadBalancerIngress) {
@@ -283,30 +375,53 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
       const available = config.serviceCIDRs.map((c) => c.ip.family);
       if (ipFamilies.length === 0) {
         ipFamilies = s.ipFamilyPolicy === 'SingleStack' ? available.slice(0, 1) : available.slice(0, 2);
-      } else if (s.ipFamilyPolicy === 'PreferDualStack' && ipFamilies.length === 1 && available.length === 2) {
+      } else if (
+        s.ipFamilyPolicy === 'PreferDualStack' &&
+        ipFamilies.length === 1 &&
+        available.length === 2
+      ) {
         ipFamilies.push(available.find((f) => f !== ipFamilies[0])!);
       }
       if (s.ipFamilyPolicy === 'RequireDualStack' && available.length < 2) {
-        report.error(s.meta.origin, svcRef(s), ['spec', 'ipFamilyPolicy'], 'RequireDualStack needs a dual-stack cluster (Cluster spec.serviceCIDR with one IPv4 and one IPv6 CIDR)');
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          ['spec', 'ipFamilyPolicy'],
+          'RequireDualStack needs a dual-stack cluster (Cluster spec.serviceCIDR with one IPv4 and one IPv6 CIDR)',
+        );
       }
       for (const fam of ipFamilies) {
         if (clusterIPs.some((ip) => ip.family === fam)) continue;
         const a = ipAllocs.get(fam);
         if (!a) {
-          report.error(s.meta.origin, svcRef(s), ['spec', 'ipFamilies'], `the cluster has no ${familyName(fam)} service CIDR`);
+          report.error(
+            s.meta.origin,
+            svcRef(s),
+            ['spec', 'ipFamilies'],
+            `the cluster has no ${familyName(fam)} service CIDR`,
+          );
           continue;
         }
         const o = a.alloc.allocate(`${key}/${fam}`);
         if (o === undefined) {
-          report.error(s.meta.origin, svcRef(s), ['spec', 'clusterIP'], `the service CIDR ${a.cidr.text} is full; give a larger Cluster spec.serviceCIDR`);
+          report.error(
+            s.meta.origin,
+            svcRef(s),
+            ['spec', 'clusterIP'],
+            `the service CIDR ${a.cidr.text} is full; give a larger Cluster spec.serviceCIDR`,
+          );
           continue;
         }
         a.owner.set(o, key);
         clusterIPs.push(prefixNth(a.cidr, o));
       }
-      clusterIPs = ipFamilies.map((f) => clusterIPs.find((ip) => ip.family === f)).filter((x): x is IP => x !== undefined);
+      clusterIPs = ipFamilies
+        .map((f) => clusterIPs.find((ip) => ip.family === f))
+        .filter((x): x is IP => x !== undefined);
     } else if (s.headless && ipFamilies.length === 0) {
-      ipFamilies = config.serviceCIDRs.map((c) => c.ip.family).slice(0, s.ipFamilyPolicy === 'SingleStack' ? 1 : 2);
+      ipFamilies = config.serviceCIDRs
+        .map((c) => c.ip.family)
+        .slice(0, s.ipFamilyPolicy === 'SingleStack' ? 1 : 2);
     }
     const external = s.type === 'NodePort' || s.type === 'LoadBalancer';
     const allocatedByNumber = new Map<number, number>();
@@ -317,7 +432,12 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
       if (same >= 0 && allocatedByNumber.has(same)) return { ...p, nodePort: allocatedByNumber.get(same)! };
       const o = ports.allocate(`${key}:${p.name}:${p.port}/${p.protocol}`);
       if (o === undefined) {
-        report.error(s.meta.origin, svcRef(s), ['spec', 'ports', pi, 'nodePort'], `the node port range ${min}-${max} is full`);
+        report.error(
+          s.meta.origin,
+          svcRef(s),
+          ['spec', 'ports', pi, 'nodePort'],
+          `the node port range ${min}-${max} is full`,
+        );
         return p;
       }
       portOwner.set(Number(o), key);
@@ -337,7 +457,12 @@ export function allocateServices(services: readonly Service[], config: ClusterCo
         if (a && o !== undefined) loadBalancerIngress.push(prefixNth(a.p, o));
       }
       if (loadBalancerIngress.length === 0) {
-        report.warning(s.meta.origin, svcRef(s), ['status', 'loadBalancer'], 'no LoadBalancer address could be allocated (Cluster spec.loadBalancerPool)');
+        report.warning(
+          s.meta.origin,
+          svcRef(s),
+          ['status', 'loadBalancer'],
+          'no LoadBalancer address could be allocated (Cluster spec.loadBalancerPool)',
+        );
       }
     }
     if (s.type !== 'LoadBalancer') loadBalancerIngress = [];
@@ -363,13 +488,24 @@ export function allocatePodIPs(pods: readonly Pod[], nodes: readonly Node[], rep
       const path = p.podIPs.length > 1 ? ['status', 'podIPs', i] : ['status', 'podIP'];
       const cidr = node?.podCIDRs.find((c) => c.ip.family === ip.family);
       if (node && cidr && !prefixContains(cidr, ip)) {
-        report.error(p.meta.origin, podRef(p), path, `${ip.text} is not in node ${node.meta.name}'s pod CIDR ${cidr.text}`);
+        report.error(
+          p.meta.origin,
+          podRef(p),
+          path,
+          `${ip.text} is not in node ${node.meta.name}'s pod CIDR ${cidr.text}`,
+        );
       }
       if (node && cidr && (ipEquals(ip, cidr.ip) || ipEquals(ip, prefixNth(cidr, 1n)))) {
-        report.error(p.meta.origin, podRef(p), path, `${ip.text} is reserved on node ${node.meta.name} (network address or the cni0 bridge's gateway)`);
+        report.error(
+          p.meta.origin,
+          podRef(p),
+          path,
+          `${ip.text} is reserved on node ${node.meta.name} (network address or the cni0 bridge's gateway)`,
+        );
       }
       const prev = owner.get(ip.text);
-      if (prev) report.error(p.meta.origin, podRef(p), path, `${ip.text} is already the address of pod ${prev}`);
+      if (prev)
+        report.error(p.meta.origin, podRef(p), path, `${ip.text} is already the address of pod ${prev}`);
       owner.set(ip.text, `${p.meta.namespace}/${p.meta.name}`);
       const set = used.get(p.nodeName!) ?? new Set<string>();
       set.add(ip.text);
@@ -392,7 +528,12 @@ export function allocatePodIPs(pods: readonly Pod[], nodes: readonly Node[], rep
       const last = prefixSize(cidr) - (cidr.ip.family === 4 ? 2n : 1n);
       while (o <= last && set.has(prefixNth(cidr, o).text)) o++;
       if (o > last) {
-        report.error(p.meta.origin, podRef(p), ['status', 'podIP'], `node ${node.meta.name}'s pod CIDR ${cidr.text} is full`);
+        report.error(
+          p.meta.origin,
+          podRef(p),
+          ['status', 'podIP'],
+          `node ${node.meta.name}'s pod CIDR ${cidr.text} is full`,
+        );
         continue;
       }
       const ip = prefixNth(cidr, o);
@@ -404,4 +545,3 @@ export function allocatePodIPs(pods: readonly Pod[], nodes: readonly Node[], rep
     return { ...p, podIPs };
   });
 }
-

@@ -5,11 +5,12 @@
  *   EndpointSlices (derived from selectors, or given) -> snapshot.
  * Every error is collected; if there is any, no snapshot is produced.
  */
-import { Reporter, type Diagnostic } from './diagnostics.js';
-import { decodeAll } from './decode.js';
-import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
-import { MANAGED_BY_LABEL } from './decode-endpoints.js';
+
 import { allocateNodes, allocatePodIPs, allocateServices } from './allocate.js';
+import { decodeAll } from './decode.js';
+import { MANAGED_BY_LABEL } from './decode-endpoints.js';
+import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
+import { type Diagnostic, Reporter } from './diagnostics.js';
 import { deriveEndpointSlices } from './endpoints.js';
 import { uidFor } from './hash.js';
 import { type ManifestSource, parseManifests } from './manifest.js';
@@ -24,7 +25,10 @@ export type BuildResult =
 
 export const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
-export function buildCluster(sources: readonly ManifestSource[], opts: { version?: number } = {}): BuildResult {
+export function buildCluster(
+  sources: readonly ManifestSource[],
+  opts: { version?: number } = {},
+): BuildResult {
   const diags: Diagnostic[] = [];
   const report = new Reporter(diags);
   const raws = parseManifests(sources, diags);
@@ -47,7 +51,12 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
   for (const p of d.pods) {
     podKeys.set(`${p.meta.namespace}/${p.meta.name}`, 'a Pod in the manifests');
     if (p.nodeName && !nodeNames.has(p.nodeName)) {
-      report.error(p.meta.origin, podRef(p), ['spec', 'nodeName'], `node "${p.nodeName}" does not exist (nodes: ${[...nodeNames].join(', ')})`);
+      report.error(
+        p.meta.origin,
+        podRef(p),
+        ['spec', 'nodeName'],
+        `node "${p.nodeName}" does not exist (nodes: ${[...nodeNames].join(', ')})`,
+      );
     }
     pods.push(p);
   }
@@ -62,7 +71,11 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
     const key = `${p.meta.namespace}/${p.meta.name}`;
     const prev = podKeys.get(key);
     if (prev) {
-      diags.push({ severity: 'error', object: podRef(p), message: `pod name ${key} from ${owner} collides with ${prev}; rename one of them` });
+      diags.push({
+        severity: 'error',
+        object: podRef(p),
+        message: `pod name ${key} from ${owner} collides with ${prev}; rename one of them`,
+      });
       return;
     }
     podKeys.set(key, owner);
@@ -73,7 +86,12 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
     if (p.nodeName) return p;
     const n = scheduler.place(p);
     if (!n) {
-      report.warning(p.meta.origin, podRef(p), ['spec'], `unschedulable, stays Pending: ${unschedulableMessage(p, nodes)}`);
+      report.warning(
+        p.meta.origin,
+        podRef(p),
+        ['spec'],
+        `unschedulable, stays Pending: ${unschedulableMessage(p, nodes)}`,
+      );
       return { ...p, phase: 'Pending' as const, ready: false };
     }
     return { ...p, nodeName: n };
@@ -86,7 +104,12 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
       const probe = daemonSetPod(w, '');
       const eligible = scheduler.eligibleNodes(probe);
       if (eligible.length === 0) {
-        report.warning(w.meta.origin, { kind: w.kind, namespace: w.meta.namespace, name: w.meta.name }, ['spec', 'template'], `no eligible node: ${unschedulableMessage(probe, nodes)}`);
+        report.warning(
+          w.meta.origin,
+          { kind: w.kind, namespace: w.meta.namespace, name: w.meta.name },
+          ['spec', 'template'],
+          `no eligible node: ${unschedulableMessage(probe, nodes)}`,
+        );
       }
       for (const n of eligible) {
         const p = daemonSetPod(w, n.meta.name);
@@ -99,7 +122,12 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
       const n = p.nodeName && nodeNames.has(p.nodeName) ? p.nodeName : scheduler.place(p);
       if (p.nodeName && nodeNames.has(p.nodeName)) scheduler.account(p, p.nodeName);
       if (!n) {
-        report.warning(w.meta.origin, { kind: w.kind, namespace: w.meta.namespace, name: w.meta.name }, ['spec', 'template'], `pod ${p.meta.name} is unschedulable, stays Pending: ${unschedulableMessage(p, nodes)}`);
+        report.warning(
+          w.meta.origin,
+          { kind: w.kind, namespace: w.meta.namespace, name: w.meta.name },
+          ['spec', 'template'],
+          `pod ${p.meta.name} is unschedulable, stays Pending: ${unschedulableMessage(p, nodes)}`,
+        );
         addDerived({ ...p, nodeName: null, phase: 'Pending', ready: false }, owner);
       } else addDerived({ ...p, nodeName: n }, owner);
     }
@@ -115,7 +143,12 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
     if (!sl.serviceName) continue;
     const key = `${sl.meta.namespace}/${sl.serviceName}`;
     if (!svcKeys.has(key)) {
-      report.warning(sl.meta.origin, { kind: 'EndpointSlice', namespace: sl.meta.namespace, name: sl.meta.name }, ['metadata', 'labels'], `service ${key} does not exist; the slice is kept but nothing uses it`);
+      report.warning(
+        sl.meta.origin,
+        { kind: 'EndpointSlice', namespace: sl.meta.namespace, name: sl.meta.name },
+        ['metadata', 'labels'],
+        `service ${key} does not exist; the slice is kept but nothing uses it`,
+      );
     }
     const svc = services.find((s) => `${s.meta.namespace}/${s.meta.name}` === key);
     if (svc?.selector && sl.source === 'mirror') {
@@ -135,7 +168,13 @@ export function buildCluster(sources: readonly ManifestSource[], opts: { version
     if (nsNames.has(name)) continue;
     namespaces.push({
       kind: 'Namespace',
-      meta: { name, namespace: '', labels: { 'kubernetes.io/metadata.name': name }, annotations: {}, uid: uidFor(`Namespace//${name}`) },
+      meta: {
+        name,
+        namespace: '',
+        labels: { 'kubernetes.io/metadata.name': name },
+        annotations: {},
+        uid: uidFor(`Namespace//${name}`),
+      },
       raw: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
       derived: true,
     });

@@ -13,7 +13,8 @@ function cidrList(f: Fields, path: (string | number)[], text: string, what: stri
     if (!p || !t.includes('/')) f.error(path, `"${t}" is not a valid CIDR with zero host bits (${what})`);
     else out.push(p);
   }
-  if (out.length === 2 && out[0]!.ip.family === out[1]!.ip.family) f.error(path, 'a dual-stack list needs one IPv4 and one IPv6 CIDR');
+  if (out.length === 2 && out[0]!.ip.family === out[1]!.ip.family)
+    f.error(path, 'a dual-stack list needs one IPv4 and one IPv6 CIDR');
   if (out.length > 2) f.error(path, 'at most two CIDRs (one per family)');
   return out;
 }
@@ -30,21 +31,32 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
     else domain = bare;
   }
   const podText = s.str(['podCIDR']);
-  const podCIDRs = podText !== undefined ? cidrList(s, ['podCIDR'], podText, 'e.g. 10.244.0.0/16') : d.podCIDRs;
+  const podCIDRs =
+    podText !== undefined ? cidrList(s, ['podCIDR'], podText, 'e.g. 10.244.0.0/16') : d.podCIDRs;
   const svcText = s.str(['serviceCIDR']);
-  const serviceCIDRs = svcText !== undefined ? cidrList(s, ['serviceCIDR'], svcText, 'e.g. 10.96.0.0/12 or 10.96.0.0/12,fd00:10:96::/112') : d.serviceCIDRs;
+  const serviceCIDRs =
+    svcText !== undefined
+      ? cidrList(s, ['serviceCIDR'], svcText, 'e.g. 10.96.0.0/12 or 10.96.0.0/12,fd00:10:96::/112')
+      : d.serviceCIDRs;
   for (const p of serviceCIDRs) {
-    if (p.ip.family === 4 && p.bits < 8) s.error(['serviceCIDR'], `${p.text} is too large (at most /8... use /12 or smaller)`);
-    if (prefixSize(p) < 8n) s.error(['serviceCIDR'], `${p.text} is too small for a service range (at least 8 addresses)`);
+    if (p.ip.family === 4 && p.bits < 8)
+      s.error(['serviceCIDR'], `${p.text} is too large (at most /8... use /12 or smaller)`);
+    if (prefixSize(p) < 8n)
+      s.error(['serviceCIDR'], `${p.text} is too small for a service range (at least 8 addresses)`);
   }
-  for (const a of podCIDRs) for (const b of serviceCIDRs) {
-    if (prefixOverlaps(a, b)) s.error(['serviceCIDR'], `${b.text} overlaps the pod CIDR ${a.text}`);
-  }
+  for (const a of podCIDRs)
+    for (const b of serviceCIDRs) {
+      if (prefixOverlaps(a, b)) s.error(['serviceCIDR'], `${b.text} overlaps the pod CIDR ${a.text}`);
+    }
   const nodeText = s.str(['nodeCIDR']);
-  const nodeCIDR = nodeText !== undefined ? (cidrList(s, ['nodeCIDR'], nodeText, 'e.g. 10.0.0.0/24')[0] ?? d.nodeCIDR) : d.nodeCIDR;
+  const nodeCIDR =
+    nodeText !== undefined
+      ? (cidrList(s, ['nodeCIDR'], nodeText, 'e.g. 10.0.0.0/24')[0] ?? d.nodeCIDR)
+      : d.nodeCIDR;
   const maskV4 = s.int(['nodeCIDRMaskSize'], { min: 8, max: 30 }) ?? d.nodeCIDRMaskSize.v4;
   for (const p of podCIDRs) {
-    if (p.ip.family === 4 && p.bits > maskV4) s.error(['podCIDR'], `${p.text} is smaller than one node's /${maskV4}`);
+    if (p.ip.family === 4 && p.bits > maskV4)
+      s.error(['podCIDR'], `${p.text} is smaller than one node's /${maskV4}`);
   }
   let nodePortRange = d.nodePortRange;
   const npr = s.get(['nodePortRange']);
@@ -52,11 +64,15 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
     const m = typeof npr === 'string' ? /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(npr) : null;
     const min = m ? Number(m[1]) : Number.NaN;
     const max = m ? Number(m[2]) : Number.NaN;
-    if (!m || min < 1 || max > 65535 || min > max) s.error(['nodePortRange'], `"${String(npr)}" is not a port range such as 30000-32767`);
+    if (!m || min < 1 || max > 65535 || min > max)
+      s.error(['nodePortRange'], `"${String(npr)}" is not a port range such as 30000-32767`);
     else nodePortRange = { min, max };
   }
   const poolText = s.str(['loadBalancerPool']);
-  const loadBalancerPool = poolText !== undefined ? cidrList(s, ['loadBalancerPool'], poolText, 'e.g. 10.250.0.0/24') : d.loadBalancerPool;
+  const loadBalancerPool =
+    poolText !== undefined
+      ? cidrList(s, ['loadBalancerPool'], poolText, 'e.g. 10.250.0.0/24')
+      : d.loadBalancerPool;
   const dns = s.at(['dns']);
   const pods = dns.oneOf(['pods'], ['insecure', 'verified', 'disabled'] as const) ?? d.dns.pods;
   const ttl = dns.int(['ttl'], { min: 0, max: 3600 }) ?? d.dns.ttl;
@@ -89,7 +105,19 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
   };
 }
 
-export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh'] as const;
+export const IPVS_SCHEDULERS = [
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'lblcr',
+  'dh',
+  'sh',
+  'sed',
+  'nq',
+  'mh',
+] as const;
 
 export function decodeProxyConfig(f: Fields): ProxyConfig {
   const d = PROXY_DEFAULTS;
@@ -114,15 +142,22 @@ export function decodeProxyConfig(f: Fields): ProxyConfig {
       return;
     }
     const p = tryParsePrefix(t, { strict: true });
-    if (!p || !t.includes('/')) f.error(['nodePortAddresses', i], `"${t}" is not a CIDR (e.g. 10.0.0.0/24) or "primary"`);
+    if (!p || !t.includes('/'))
+      f.error(['nodePortAddresses', i], `"${t}" is not a CIDR (e.g. 10.0.0.0/24) or "primary"`);
     else nodePortAddresses.push(p);
   });
   const detectLocalMode =
-    f.oneOf(['detectLocalMode'], ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'] as const) ?? d.detectLocalMode;
+    f.oneOf(['detectLocalMode'], [
+      'ClusterCIDR',
+      'NodeCIDR',
+      'BridgeInterface',
+      'InterfaceNamePrefix',
+    ] as const) ?? d.detectLocalMode;
   const dl = f.at(['detectLocal']);
   const bridgeInterface = dl.str(['bridgeInterface']);
   const interfaceNamePrefix = dl.str(['interfaceNamePrefix']);
-  if (detectLocalMode === 'BridgeInterface' && !bridgeInterface) dl.error(['bridgeInterface'], 'required when detectLocalMode is BridgeInterface');
+  if (detectLocalMode === 'BridgeInterface' && !bridgeInterface)
+    dl.error(['bridgeInterface'], 'required when detectLocalMode is BridgeInterface');
   if (detectLocalMode === 'InterfaceNamePrefix' && !interfaceNamePrefix) {
     dl.error(['interfaceNamePrefix'], 'required when detectLocalMode is InterfaceNamePrefix');
   }

@@ -17,7 +17,8 @@ function decodePorts(f: Fields, path: (string | number)[]): EndpointPort[] {
     const name = p.str(['name']) ?? '';
     if (name !== '') {
       const e = ianaSvcName(name);
-      if (e && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) p.error(['name'], `invalid port name "${name}": ${e}`);
+      if (e && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
+        p.error(['name'], `invalid port name "${name}": ${e}`);
     }
     if (port === undefined) {
       if (!p.has(['port'])) p.error(['port'], 'required: a port number 1-65535');
@@ -33,7 +34,10 @@ export function decodeEndpointSlice(f: Fields, meta: Meta): EndpointSlice {
   if (!addressType && !f.has(['addressType'])) f.error(['addressType'], 'required: IPv4, IPv6 or FQDN');
   const serviceName = meta.labels[SERVICE_NAME_LABEL] ?? '';
   if (!serviceName) {
-    f.warning(['metadata', 'labels'], `no "${SERVICE_NAME_LABEL}" label: this slice belongs to no service and is ignored`);
+    f.warning(
+      ['metadata', 'labels'],
+      `no "${SERVICE_NAME_LABEL}" label: this slice belongs to no service and is ignored`,
+    );
   }
   const endpoints: Endpoint[] = [];
   (f.array(['endpoints']) ?? []).forEach((_, i) => {
@@ -143,7 +147,11 @@ export function decodeEndpoints(f: Fields, meta: Meta): EndpointSlice[] {
         meta: {
           ...meta,
           name: `${meta.name}-${i}${fam === 6 ? '-v6' : ''}`,
-          labels: { ...meta.labels, [SERVICE_NAME_LABEL]: meta.name, [MANAGED_BY_LABEL]: 'endpointslicemirroring-controller.k8s.io' },
+          labels: {
+            ...meta.labels,
+            [SERVICE_NAME_LABEL]: meta.name,
+            [MANAGED_BY_LABEL]: 'endpointslicemirroring-controller.k8s.io',
+          },
         },
         serviceName: meta.name,
         addressType: fam === 4 ? 'IPv4' : 'IPv6',

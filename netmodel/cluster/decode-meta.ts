@@ -15,7 +15,8 @@ export function decodeMeta(f: Fields, kind: string, opts: { namespaced: boolean;
   if (!f.has(['metadata'])) f.error(['metadata'], 'required: every object needs metadata.name');
   const name = m.str(['name']) ?? '';
   if (name === '') {
-    if (f.has(['metadata'])) m.error(['name'], 'required: a name (generateName is not supported; give the name)');
+    if (f.has(['metadata']))
+      m.error(['name'], 'required: a name (generateName is not supported; give the name)');
   } else {
     const e = checkName(opts.nameRule, name);
     if (e) m.error(['name'], `invalid name "${name}": ${e}`);

@@ -15,7 +15,8 @@ export function decodeNode(f: Fields, meta: Meta): Node {
   texts.forEach((t, i) => {
     const p = tryParsePrefix(t, { strict: true });
     const path = cidrTexts.length ? ['podCIDRs', i] : ['podCIDR'];
-    if (!p || !t.includes('/')) s.error(path, `"${t}" is not a valid CIDR with zero host bits (e.g. 10.244.1.0/24)`);
+    if (!p || !t.includes('/'))
+      s.error(path, `"${t}" is not a valid CIDR with zero host bits (e.g. 10.244.1.0/24)`);
     else podCIDRs.push(p);
   });
   const taints: Taint[] = [];
@@ -24,7 +25,8 @@ export function decodeNode(f: Fields, meta: Meta): Node {
     const key = t.str(['key']);
     if (!key) t.error(['key'], 'required: a taint key');
     const effect = t.oneOf(['effect'], ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const);
-    if (!effect && !t.has(['effect'])) t.error(['effect'], 'required: NoSchedule, PreferNoSchedule or NoExecute');
+    if (!effect && !t.has(['effect']))
+      t.error(['effect'], 'required: NoSchedule, PreferNoSchedule or NoExecute');
     if (key && effect) taints.push({ key, value: t.str(['value']) ?? '', effect });
   });
   const st = f.at(['status']);
@@ -32,7 +34,13 @@ export function decodeNode(f: Fields, meta: Meta): Node {
   const internalIPs: IP[] = [];
   (st.array(['addresses']) ?? []).forEach((_, i) => {
     const a = st.at(['addresses', i]);
-    const type = a.oneOf(['type'], ['InternalIP', 'ExternalIP', 'Hostname', 'InternalDNS', 'ExternalDNS'] as const);
+    const type = a.oneOf(['type'], [
+      'InternalIP',
+      'ExternalIP',
+      'Hostname',
+      'InternalDNS',
+      'ExternalDNS',
+    ] as const);
     const address = a.str(['address']);
     if (!type || address === undefined) return;
     if (type === 'InternalIP' || type === 'ExternalIP') {
@@ -43,7 +51,8 @@ export function decodeNode(f: Fields, meta: Meta): Node {
       }
       if (type === 'InternalIP' && !internalIPs.some((x) => x.family === ip.family)) internalIPs.push(ip);
     }
-    if (type === 'InternalIP' || type === 'ExternalIP' || type === 'Hostname') addresses.push({ type, address });
+    if (type === 'InternalIP' || type === 'ExternalIP' || type === 'Hostname')
+      addresses.push({ type, address });
   });
   let ready = true;
   (st.array(['conditions']) ?? []).forEach((_, i) => {

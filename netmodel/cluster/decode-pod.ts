@@ -38,19 +38,25 @@ export function decodePodSpec(f: Fields): PodSpecParts {
       containerNames.add(name);
     }
     const image = c.str(['image']) ?? '';
-    if (image === '') c.error(['image'], 'required: an image (any string; kpath runs a built-in echo server unless command is given)');
+    if (image === '')
+      c.error(
+        ['image'],
+        'required: an image (any string; kpath runs a built-in echo server unless command is given)',
+      );
     const ports: ContainerPort[] = [];
     (c.array(['ports']) ?? []).forEach((_, j) => {
       const p = c.at(['ports', j]);
       const containerPort = p.int(['containerPort'], { min: 1, max: 65535 });
-      if (containerPort === undefined && !p.has(['containerPort'])) p.error(['containerPort'], 'required: a port number 1-65535');
+      if (containerPort === undefined && !p.has(['containerPort']))
+        p.error(['containerPort'], 'required: a port number 1-65535');
       const protocol = (p.oneOf(['protocol'], PROTOCOLS) ?? 'TCP') as Protocol;
       const pname = p.str(['name']);
       if (pname !== undefined) {
         const e = ianaSvcName(pname);
         if (e) p.error(['name'], `invalid port name "${pname}": ${e}`);
         const prev = portNames.get(pname);
-        if (prev !== undefined) p.error(['name'], `duplicate port name "${pname}" in this pod (also in container ${prev})`);
+        if (prev !== undefined)
+          p.error(['name'], `duplicate port name "${pname}" in this pod (also in container ${prev})`);
         portNames.set(pname, name);
       }
       const hostPort = p.int(['hostPort'], { min: 1, max: 65535 });
@@ -128,7 +134,8 @@ export function decodePodSpec(f: Fields): PodSpecParts {
 export function decodePod(f: Fields, meta: Meta): Pod {
   const spec = decodePodSpec(f);
   const st = f.at(['status']);
-  const phase = st.oneOf(['phase'], ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const) ?? 'Running';
+  const phase =
+    st.oneOf(['phase'], ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const) ?? 'Running';
   let ready = phase === 'Running';
   const conds = st.array(['conditions']);
   if (conds) {
@@ -148,7 +155,9 @@ export function decodePod(f: Fields, meta: Meta): Pod {
     else if (!podIPs.some((p) => p.text === ip.text)) podIPs.push(ip);
   };
   addIP(['podIP'], st.str(['podIP']));
-  (st.array(['podIPs']) ?? []).forEach((_, i) => addIP(['podIPs', i, 'ip'], st.at(['podIPs', i]).str(['ip'])));
+  (st.array(['podIPs']) ?? []).forEach((_, i) => {
+    addIP(['podIPs', i, 'ip'], st.at(['podIPs', i]).str(['ip']));
+  });
   if (podIPs.length === 2 && podIPs[0]!.family === podIPs[1]!.family) {
     st.error(['podIPs'], 'may hold at most one address of each family');
   }

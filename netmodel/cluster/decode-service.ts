@@ -2,7 +2,7 @@
  * Service: everything the apiserver checks on one Service by itself. Cross-object checks (CIDR
  * membership, duplicate cluster IPs and node ports) happen at allocation.
  */
-import { type Family, type IP, type Prefix, isLoopback, tryParseIP, tryParsePrefix } from '../addr.js';
+import { type Family, type IP, isLoopback, type Prefix, tryParseIP, tryParsePrefix } from '../addr.js';
 import type { Fields } from './fields.js';
 import { dns1123Label, dns1123Subdomain, ianaSvcName } from './names.js';
 import type { Meta, Protocol, Service, ServicePort, ServiceType } from './objects.js';
@@ -27,11 +27,18 @@ export function decodeService(f: Fields, meta: Meta): Service {
   const clusterIPsText = s.strArray(['clusterIPs']);
   let headless = false;
   const clusterIPs: IP[] = [];
-  if (clusterIPText !== undefined && clusterIPsText && clusterIPsText.length > 0 && clusterIPsText[0] !== clusterIPText) {
+  if (
+    clusterIPText !== undefined &&
+    clusterIPsText &&
+    clusterIPsText.length > 0 &&
+    clusterIPsText[0] !== clusterIPText
+  ) {
     s.error(['clusterIPs', 0], `must match spec.clusterIP ("${clusterIPText}")`);
   }
-  const ipTexts = clusterIPsText && clusterIPsText.length > 0 ? clusterIPsText : clusterIPText ? [clusterIPText] : [];
-  const ipPath = (i: number) => (clusterIPsText && clusterIPsText.length > 0 ? ['clusterIPs', i] : ['clusterIP']);
+  const ipTexts =
+    clusterIPsText && clusterIPsText.length > 0 ? clusterIPsText : clusterIPText ? [clusterIPText] : [];
+  const ipPath = (i: number) =>
+    clusterIPsText && clusterIPsText.length > 0 ? ['clusterIPs', i] : ['clusterIP'];
   ipTexts.forEach((t, i) => {
     if (t === 'None') {
       if (i > 0) s.error(ipPath(i), '"None" may only be the first and only value');
@@ -40,10 +47,15 @@ export function decodeService(f: Fields, meta: Meta): Service {
     }
     if (t === '') return;
     const ip = tryParseIP(t);
-    if (!ip) s.error(ipPath(i), `"${t}" is not a valid IP address (give an address inside the service CIDR, "None" for a headless service, or leave it out to allocate one)`);
+    if (!ip)
+      s.error(
+        ipPath(i),
+        `"${t}" is not a valid IP address (give an address inside the service CIDR, "None" for a headless service, or leave it out to allocate one)`,
+      );
     else clusterIPs.push(ip);
   });
-  if (headless && clusterIPs.length > 0) s.error(['clusterIPs'], 'a headless service ("None") cannot also have addresses');
+  if (headless && clusterIPs.length > 0)
+    s.error(['clusterIPs'], 'a headless service ("None") cannot also have addresses');
   if (clusterIPs.length === 2 && clusterIPs[0]!.family === clusterIPs[1]!.family) {
     s.error(['clusterIPs'], 'dual-stack clusterIPs must be one IPv4 and one IPv6 address');
   }
@@ -66,10 +78,18 @@ export function decodeService(f: Fields, meta: Meta): Service {
       s.error(['ipFamilies', i], `must match the family of clusterIPs[${i}] (${ip.text})`);
     }
   });
-  let ipFamilyPolicy = s.oneOf(['ipFamilyPolicy'], ['SingleStack', 'PreferDualStack', 'RequireDualStack'] as const);
-  if (!ipFamilyPolicy) ipFamilyPolicy = clusterIPs.length === 2 || ipFamilies.length === 2 ? 'RequireDualStack' : 'SingleStack';
+  let ipFamilyPolicy = s.oneOf(['ipFamilyPolicy'], [
+    'SingleStack',
+    'PreferDualStack',
+    'RequireDualStack',
+  ] as const);
+  if (!ipFamilyPolicy)
+    ipFamilyPolicy = clusterIPs.length === 2 || ipFamilies.length === 2 ? 'RequireDualStack' : 'SingleStack';
   if (ipFamilyPolicy === 'SingleStack' && (clusterIPs.length > 1 || ipFamilies.length > 1)) {
-    s.error(['ipFamilyPolicy'], 'SingleStack allows only one address family; use RequireDualStack or PreferDualStack');
+    s.error(
+      ['ipFamilyPolicy'],
+      'SingleStack allows only one address family; use RequireDualStack or PreferDualStack',
+    );
   }
 
   // Ports.
@@ -83,7 +103,8 @@ export function decodeService(f: Fields, meta: Meta): Service {
   portList.forEach((_, i) => {
     const p = s.at(['ports', i]);
     const name = p.str(['name']) ?? '';
-    if (name === '' && portList.length > 1) p.error(['name'], 'required: a name for each port when the service has more than one');
+    if (name === '' && portList.length > 1)
+      p.error(['name'], 'required: a name for each port when the service has more than one');
     if (name !== '') {
       const e = dns1123Label(name);
       if (e) p.error(['name'], `invalid port name "${name}": ${e}`);
@@ -95,17 +116,22 @@ export function decodeService(f: Fields, meta: Meta): Service {
     if (port === undefined && !p.has(['port'])) p.error(['port'], 'required: a port number 1-65535');
     if (port !== undefined) {
       const key = `${port}/${protocol}`;
-      if (seenPorts.has(key)) p.error([], `duplicate port ${port}/${protocol} (each port and protocol pair may appear once)`);
+      if (seenPorts.has(key))
+        p.error([], `duplicate port ${port}/${protocol} (each port and protocol pair may appear once)`);
       seenPorts.add(key);
     }
     let targetPort: number | string = port ?? 0;
     const tp = p.get(['targetPort']);
     if (typeof tp === 'number') {
-      if (!Number.isInteger(tp) || tp < 1 || tp > 65535) p.error(['targetPort'], `must be between 1 and 65535, inclusive (got ${tp})`);
+      if (!Number.isInteger(tp) || tp < 1 || tp > 65535)
+        p.error(['targetPort'], `must be between 1 and 65535, inclusive (got ${tp})`);
       else targetPort = tp;
     } else if (typeof tp === 'string') {
       if (/^\d+$/.test(tp)) {
-        p.error(['targetPort'], `"${tp}" is a string; write the number without quotes (a string targetPort names a container port)`);
+        p.error(
+          ['targetPort'],
+          `"${tp}" is a string; write the number without quotes (a string targetPort names a container port)`,
+        );
       } else {
         const e = ianaSvcName(tp);
         if (e) p.error(['targetPort'], `invalid named port "${tp}": ${e}`);
@@ -118,13 +144,21 @@ export function decodeService(f: Fields, meta: Meta): Service {
     if (p.has(['nodePort'])) {
       const np = p.int(['nodePort'], { min: 1, max: 65535 });
       if (np !== undefined) {
-        if (!external) p.error(['nodePort'], `may not be used when type is "${type}" (use NodePort or LoadBalancer)`);
+        if (!external)
+          p.error(['nodePort'], `may not be used when type is "${type}" (use NodePort or LoadBalancer)`);
         else nodePort = np;
       }
     }
     const appProtocol = p.str(['appProtocol']);
     if (port !== undefined) {
-      ports.push({ name, protocol, port, targetPort, nodePort, ...(appProtocol !== undefined ? { appProtocol } : {}) });
+      ports.push({
+        name,
+        protocol,
+        port,
+        targetPort,
+        nodePort,
+        ...(appProtocol !== undefined ? { appProtocol } : {}),
+      });
     }
   });
 
@@ -135,7 +169,10 @@ export function decodeService(f: Fields, meta: Meta): Service {
     if (sessionAffinity === 'None') {
       s.error(['sessionAffinityConfig'], 'must not be set when sessionAffinity is None');
     } else {
-      const t = s.int(['sessionAffinityConfig', 'clientIP', 'timeoutSeconds'], { min: 1, max: MAX_AFFINITY_TIMEOUT });
+      const t = s.int(['sessionAffinityConfig', 'clientIP', 'timeoutSeconds'], {
+        min: 1,
+        max: MAX_AFFINITY_TIMEOUT,
+      });
       if (t !== undefined) affinityTimeoutSeconds = t;
     }
   }
@@ -144,16 +181,21 @@ export function decodeService(f: Fields, meta: Meta): Service {
   const externallyAccessible = external || s.has(['externalIPs']);
   let externalTrafficPolicy = s.oneOf(['externalTrafficPolicy'], ['Cluster', 'Local'] as const);
   if (externalTrafficPolicy && !externallyAccessible) {
-    s.error(['externalTrafficPolicy'], 'may only be set for externally-accessible services (NodePort, LoadBalancer, or with externalIPs)');
+    s.error(
+      ['externalTrafficPolicy'],
+      'may only be set for externally-accessible services (NodePort, LoadBalancer, or with externalIPs)',
+    );
     externalTrafficPolicy = undefined;
   }
-  const internalTrafficPolicy = s.oneOf(['internalTrafficPolicy'], ['Cluster', 'Local'] as const) ?? 'Cluster';
+  const internalTrafficPolicy =
+    s.oneOf(['internalTrafficPolicy'], ['Cluster', 'Local'] as const) ?? 'Cluster';
 
   const externalIPs: IP[] = [];
   (s.strArray(['externalIPs']) ?? []).forEach((t, i) => {
     const ip = tryParseIP(t);
     if (!ip) s.error(['externalIPs', i], `"${t}" is not a valid IP address`);
-    else if (isLoopback(ip)) s.error(['externalIPs', i], 'may not be in the loopback range (127.0.0.0/8, ::1/128)');
+    else if (isLoopback(ip))
+      s.error(['externalIPs', i], 'may not be in the loopback range (127.0.0.0/8, ::1/128)');
     else externalIPs.push(ip);
   });
 
@@ -163,7 +205,8 @@ export function decodeService(f: Fields, meta: Meta): Service {
     const p = strictP ?? tryParsePrefix(t, { sloppy: true });
     if (!p) s.error(['loadBalancerSourceRanges', i], `"${t}" is not a valid CIDR (e.g. 203.0.113.0/24)`);
     else {
-      if (!strictP) s.warning(['loadBalancerSourceRanges', i], `"${t}" was normalised to ${p.text} (as kube-proxy does)`);
+      if (!strictP)
+        s.warning(['loadBalancerSourceRanges', i], `"${t}" was normalised to ${p.text} (as kube-proxy does)`);
       loadBalancerSourceRanges.push(p);
     }
   });
@@ -190,7 +233,10 @@ export function decodeService(f: Fields, meta: Meta): Service {
     const h = s.int(['healthCheckNodePort'], { min: 1, max: 65535 });
     if (h !== undefined) {
       if (type !== 'LoadBalancer' || externalTrafficPolicy !== 'Local') {
-        s.error(['healthCheckNodePort'], 'may only be set when type is LoadBalancer and externalTrafficPolicy is Local');
+        s.error(
+          ['healthCheckNodePort'],
+          'may only be set when type is LoadBalancer and externalTrafficPolicy is Local',
+        );
       } else healthCheckNodePort = h;
     }
   }
@@ -198,7 +244,8 @@ export function decodeService(f: Fields, meta: Meta): Service {
   let externalName: string | null = null;
   if (type === 'ExternalName') {
     const n = s.str(['externalName']);
-    if (!n) s.error(['externalName'], 'required for ExternalName services: a DNS name such as db.example.com');
+    if (!n)
+      s.error(['externalName'], 'required for ExternalName services: a DNS name such as db.example.com');
     else {
       const bare = n.endsWith('.') ? n.slice(0, -1) : n;
       const e = dns1123Subdomain(bare);

@@ -1,5 +1,5 @@
 /** Raw objects -> typed objects, by kind and apiVersion. Unknown kinds are warned about and ignored. */
-import type { ObjectRef, Reporter } from './diagnostics.js';
+
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
 import { decodeMeta, type NameRule } from './decode-meta.js';
@@ -7,9 +7,20 @@ import { decodeNode } from './decode-node.js';
 import { decodePod } from './decode-pod.js';
 import { decodeService } from './decode-service.js';
 import { decodeWorkload } from './decode-workload.js';
+import type { ObjectRef, Reporter } from './diagnostics.js';
 import { Fields } from './fields.js';
 import type { RawObject } from './manifest.js';
-import type { ClusterConfig, EndpointSlice, Namespace, NetworkPolicy, Node, Pod, ProxyConfig, Service, Workload } from './objects.js';
+import type {
+  ClusterConfig,
+  EndpointSlice,
+  Namespace,
+  NetworkPolicy,
+  Node,
+  Pod,
+  ProxyConfig,
+  Service,
+  Workload,
+} from './objects.js';
 
 export interface Decoded {
   config?: ClusterConfig;
@@ -44,12 +55,23 @@ const KINDS: Record<string, KindInfo> = {
 };
 
 export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded {
-  const out: Decoded = { namespaces: [], nodes: [], pods: [], services: [], slices: [], workloads: [], policies: [] };
+  const out: Decoded = {
+    namespaces: [],
+    nodes: [],
+    pods: [],
+    services: [],
+    slices: [],
+    workloads: [],
+    policies: [],
+  };
   const seen = new Map<string, string>();
   for (const raw of raws) {
     const kind = typeof raw.body.kind === 'string' ? raw.body.kind : undefined;
     const apiVersion = typeof raw.body.apiVersion === 'string' ? raw.body.apiVersion : undefined;
-    const anonymous: ObjectRef = { kind: kind ?? '(no kind)', name: String((raw.body.metadata as { name?: unknown })?.name ?? '(no name)') };
+    const anonymous: ObjectRef = {
+      kind: kind ?? '(no kind)',
+      name: String((raw.body.metadata as { name?: unknown })?.name ?? '(no name)'),
+    };
     const f0 = new Fields(raw.body, raw.origin, anonymous, report);
     if (!kind) {
       f0.error(['kind'], 'required: every object needs a kind (e.g. Service)');
@@ -60,16 +82,19 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       continue;
     }
     if (kind === 'Cluster' && apiVersion.startsWith('kpath.dev/')) {
-      if (apiVersion !== 'kpath.dev/v1alpha1') f0.error(['apiVersion'], `"${apiVersion}" is not served; use kpath.dev/v1alpha1`);
+      if (apiVersion !== 'kpath.dev/v1alpha1')
+        f0.error(['apiVersion'], `"${apiVersion}" is not served; use kpath.dev/v1alpha1`);
       else if (out.config) f0.error([], 'a second Cluster object (give exactly one)');
-      else out.config = decodeClusterConfig(new Fields(raw.body, raw.origin, { kind, name: 'cluster' }, report));
+      else
+        out.config = decodeClusterConfig(new Fields(raw.body, raw.origin, { kind, name: 'cluster' }, report));
       continue;
     }
     if (kind === 'KubeProxyConfiguration') {
       if (apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1') {
         f0.error(['apiVersion'], `"${apiVersion}" is not served; use kubeproxy.config.k8s.io/v1alpha1`);
       } else if (out.proxy) f0.error([], 'a second KubeProxyConfiguration (give exactly one)');
-      else out.proxy = decodeProxyConfig(new Fields(raw.body, raw.origin, { kind, name: 'kube-proxy' }, report));
+      else
+        out.proxy = decodeProxyConfig(new Fields(raw.body, raw.origin, { kind, name: 'kube-proxy' }, report));
       continue;
     }
     const info = KINDS[kind];
@@ -78,19 +103,28 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       continue;
     }
     if (!info.apiVersions.includes(apiVersion)) {
-      f0.error(['apiVersion'], `"${apiVersion}" is not served for ${kind}; use ${info.apiVersions.join(' or ')}`);
+      f0.error(
+        ['apiVersion'],
+        `"${apiVersion}" is not served for ${kind}; use ${info.apiVersions.join(' or ')}`,
+      );
       continue;
     }
     const refName = String((raw.body.metadata as { name?: unknown } | undefined)?.name ?? '');
-    const refNs = info.namespaced ? String((raw.body.metadata as { namespace?: unknown } | undefined)?.namespace ?? 'default') : undefined;
-    const ref: ObjectRef = refNs !== undefined ? { kind, namespace: refNs, name: refName } : { kind, name: refName };
+    const refNs = info.namespaced
+      ? String((raw.body.metadata as { namespace?: unknown } | undefined)?.namespace ?? 'default')
+      : undefined;
+    const ref: ObjectRef =
+      refNs !== undefined ? { kind, namespace: refNs, name: refName } : { kind, name: refName };
     const f = new Fields(raw.body, raw.origin, ref, report);
     const meta = decodeMeta(f, kind, info);
     if (meta.name) {
       const key = `${kind}/${meta.namespace}/${meta.name}`;
       const prev = seen.get(key);
       if (prev) {
-        f.error(['metadata', 'name'], `duplicate ${kind} "${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}" (first defined at ${prev})`);
+        f.error(
+          ['metadata', 'name'],
+          `duplicate ${kind} "${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}" (first defined at ${prev})`,
+        );
         continue;
       }
       const p = raw.origin.locate([]);

@@ -20,7 +20,8 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export function resolveTargetPort(pod: Pod, sp: ServicePort): number | undefined {
   if (typeof sp.targetPort === 'number') return sp.targetPort;
   for (const c of pod.containers) {
-    for (const p of c.ports) if (p.name === sp.targetPort && p.protocol === sp.protocol) return p.containerPort;
+    for (const p of c.ports)
+      if (p.name === sp.targetPort && p.protocol === sp.protocol) return p.containerPort;
   }
   return undefined;
 }
@@ -32,21 +33,35 @@ export function podIsEndpointCandidate(pod: Pod): boolean {
   return true;
 }
 
-export function deriveEndpointSlices(svc: Service, pods: readonly Pod[], nodes: readonly Node[]): EndpointSlice[] {
+export function deriveEndpointSlices(
+  svc: Service,
+  pods: readonly Pod[],
+  nodes: readonly Node[],
+): EndpointSlice[] {
   if (!svc.selector || svc.type === 'ExternalName') return [];
   const sel = selectorFromMap(svc.selector);
   const zoneOf = new Map(nodes.map((n) => [n.meta.name, n.meta.labels[ZONE_LABEL]]));
   const families: Family[] = svc.ipFamilies.length ? [...svc.ipFamilies] : [4];
   const groups = new Map<string, { family: Family; ports: EndpointPort[]; endpoints: Endpoint[] }>();
   const selected = pods
-    .filter((p) => p.meta.namespace === svc.meta.namespace && matchesSelector(sel, p.meta.labels) && podIsEndpointCandidate(p))
+    .filter(
+      (p) =>
+        p.meta.namespace === svc.meta.namespace &&
+        matchesSelector(sel, p.meta.labels) &&
+        podIsEndpointCandidate(p),
+    )
     .sort((a, b) => (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0));
   for (const pod of selected) {
     const ports: EndpointPort[] = [];
     for (const sp of svc.ports) {
       const n = resolveTargetPort(pod, sp);
       if (n === undefined) continue;
-      ports.push({ name: sp.name, protocol: sp.protocol, port: n, ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) });
+      ports.push({
+        name: sp.name,
+        protocol: sp.protocol,
+        port: n,
+        ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}),
+      });
     }
     if (svc.ports.length > 0 && ports.length === 0) continue;
     const serving = pod.ready;

@@ -13,7 +13,13 @@ export class Fields {
   /** Prefix of every path (a Pod template inside a Deployment reads under spec.template). */
   readonly base: FieldPath;
 
-  constructor(body: Record<string, unknown>, origin: Origin | undefined, ref: ObjectRef, report: Reporter, base: FieldPath = []) {
+  constructor(
+    body: Record<string, unknown>,
+    origin: Origin | undefined,
+    ref: ObjectRef,
+    report: Reporter,
+    base: FieldPath = [],
+  ) {
     this.body = body;
     this.origin = origin;
     this.ref = ref;
@@ -79,7 +85,10 @@ export class Fields {
       return undefined;
     }
     if (range && ((range.min !== undefined && v < range.min) || (range.max !== undefined && v > range.max))) {
-      this.error(path, `must be between ${range.min ?? '-inf'} and ${range.max ?? 'inf'}, inclusive (got ${v})`);
+      this.error(
+        path,
+        `must be between ${range.min ?? '-inf'} and ${range.max ?? 'inf'}, inclusive (got ${v})`,
+      );
       return undefined;
     }
     return v;
@@ -100,7 +109,10 @@ export class Fields {
     const v = this.str(path);
     if (v === undefined) return undefined;
     if (!(allowed as readonly string[]).includes(v)) {
-      this.error(path, `unsupported value "${v}": supported values: ${allowed.map((a) => `"${a}"`).join(', ')}`);
+      this.error(
+        path,
+        `unsupported value "${v}": supported values: ${allowed.map((a) => `"${a}"`).join(', ')}`,
+      );
       return undefined;
     }
     return v as T;

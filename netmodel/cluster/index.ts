@@ -16,11 +16,32 @@ export {
   type SourcePos,
 } from './diagnostics.js';
 export { deriveEndpointSlices, podIsEndpointCandidate, resolveTargetPort } from './endpoints.js';
-export { canonicalJson, fnv1a32, podTemplateHash, randomSuffix, SAFE_ALPHABET, safeEncode, uidFor } from './hash.js';
+export {
+  canonicalJson,
+  fnv1a32,
+  podTemplateHash,
+  randomSuffix,
+  SAFE_ALPHABET,
+  safeEncode,
+  uidFor,
+} from './hash.js';
 export { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
 export * from './names.js';
 export * from './objects.js';
-export { formatSelector, isEmptySelector, matchesRequirement, matchesSelector, selectorFromMap } from './selector.js';
 export { Scheduler, tolerates, unfitReason, unschedulableMessage } from './scheduler.js';
+export {
+  formatSelector,
+  isEmptySelector,
+  matchesRequirement,
+  matchesSelector,
+  selectorFromMap,
+} from './selector.js';
 export { ClusterSnapshot, type SnapshotParts } from './snapshot.js';
-export { type ClusterChange, ClusterStore, diffSnapshots, fingerprint, isEmptyChange, type KindDiff } from './store.js';
+export {
+  type ClusterChange,
+  ClusterStore,
+  diffSnapshots,
+  fingerprint,
+  isEmptyChange,
+  type KindDiff,
+} from './store.js';

@@ -2,7 +2,7 @@
  * Manifest text -> raw Kubernetes objects, each remembering where it came from so that any field can be
  * reported as file:line:column. Pure: the caller reads the files and hands over their text.
  */
-import { isMap, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { type Document, isMap, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import type { Diagnostic, FieldPath, Origin, SourcePos } from './diagnostics.js';
 
 export interface ManifestSource {
@@ -71,7 +71,11 @@ export function parseManifests(sources: readonly ManifestSource[], diags: Diagno
       }
       for (const w of doc.warnings) {
         const p = lc.linePos(w.pos[0]);
-        diags.push({ severity: 'warning', pos: { file: src.file, line: p.line, col: p.col }, message: w.message });
+        diags.push({
+          severity: 'warning',
+          pos: { file: src.file, line: p.line, col: p.col },
+          message: w.message,
+        });
       }
       if (doc.contents === null) continue; // an empty document (e.g. a trailing ---)
       let body: unknown;
@@ -95,16 +99,29 @@ export function parseManifests(sources: readonly ManifestSource[], diags: Diagno
         });
         continue;
       }
-      if (body.kind === 'List' || (typeof body.kind === 'string' && body.kind.endsWith('List') && Array.isArray(body.items))) {
+      if (
+        body.kind === 'List' ||
+        (typeof body.kind === 'string' && body.kind.endsWith('List') && Array.isArray(body.items))
+      ) {
         const items = body.items;
         if (!Array.isArray(items)) {
-          diags.push({ severity: 'error', pos: origin.locate(['items']), field: 'items', message: 'a List needs an items array' });
+          diags.push({
+            severity: 'error',
+            pos: origin.locate(['items']),
+            field: 'items',
+            message: 'a List needs an items array',
+          });
           continue;
         }
         items.forEach((item, i) => {
           const itemOrigin = makeOrigin(src.file, doc, lc, ['items', i]);
           if (!isPlainObject(item)) {
-            diags.push({ severity: 'error', pos: itemOrigin.locate([]), field: `items[${i}]`, message: 'a List item must be an object' });
+            diags.push({
+              severity: 'error',
+              pos: itemOrigin.locate([]),
+              field: `items[${i}]`,
+              message: 'a List item must be an object',
+            });
             return;
           }
           out.push({ body: item, origin: itemOrigin });

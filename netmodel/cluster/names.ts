@@ -36,7 +36,8 @@ export function dns1035Label(v: string): string | undefined {
 /** IANA_SVC_NAME: a port name (RFC 6335): at most 15 characters, [a-z0-9-], a letter, no '--', no '-' at either end. */
 export function ianaSvcName(v: string): string | undefined {
   if (v.length > 15) return `must be no more than 15 characters (got ${v.length})`;
-  if (!/^[-a-z0-9]+$/.test(v)) return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)";
+  if (!/^[-a-z0-9]+$/.test(v))
+    return 'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)';
   if (v.includes('--')) return 'must not contain consecutive hyphens';
   if (!/[a-z]/.test(v)) return 'must contain at least one letter (a-z)';
   if (v.startsWith('-') || v.endsWith('-')) return 'must not begin or end with a hyphen';

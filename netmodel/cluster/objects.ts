@@ -157,7 +157,12 @@ export interface Endpoint {
   readonly hostname?: string;
   readonly nodeName?: string;
   readonly zone?: string;
-  readonly targetRef?: { readonly kind: string; readonly namespace: string; readonly name: string; readonly uid: string };
+  readonly targetRef?: {
+    readonly kind: string;
+    readonly namespace: string;
+    readonly name: string;
+    readonly uid: string;
+  };
 }
 
 export interface EndpointPort {

@@ -14,11 +14,15 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
 /** Why a node rejects a pod, in kube-scheduler's words, or undefined if it fits. */
 export function unfitReason(pod: Pod, node: Node): string | undefined {
   if (node.unschedulable) {
-    const ok = pod.tolerations.some((t) => tolerates(t, { key: 'node.kubernetes.io/unschedulable', value: '', effect: 'NoSchedule' }));
+    const ok = pod.tolerations.some((t) =>
+      tolerates(t, { key: 'node.kubernetes.io/unschedulable', value: '', effect: 'NoSchedule' }),
+    );
     if (!ok) return 'node(s) were unschedulable';
   }
   if (!node.ready) {
-    const ok = pod.tolerations.some((t) => tolerates(t, { key: 'node.kubernetes.io/not-ready', value: '', effect: 'NoSchedule' }));
+    const ok = pod.tolerations.some((t) =>
+      tolerates(t, { key: 'node.kubernetes.io/not-ready', value: '', effect: 'NoSchedule' }),
+    );
     if (!ok) return 'node(s) had untolerated taint {node.kubernetes.io/not-ready: }';
   }
   for (const [k, v] of Object.entries(pod.nodeSelector)) {
@@ -55,7 +59,9 @@ export class Scheduler {
   private readonly byOwner = new Map<string, number>();
 
   constructor(nodes: readonly Node[]) {
-    this.nodes = [...nodes].sort((a, b) => (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0));
+    this.nodes = [...nodes].sort((a, b) =>
+      a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : 0,
+    );
   }
 
   /** Count a pod that is already bound (given nodeName). */
@@ -72,7 +78,10 @@ export class Scheduler {
     let bestScore: [number, number] = [Infinity, Infinity];
     for (const n of this.nodes) {
       if (unfitReason(pod, n)) continue;
-      const score: [number, number] = [ok ? (this.byOwner.get(`${ok}@${n.meta.name}`) ?? 0) : 0, this.total.get(n.meta.name) ?? 0];
+      const score: [number, number] = [
+        ok ? (this.byOwner.get(`${ok}@${n.meta.name}`) ?? 0) : 0,
+        this.total.get(n.meta.name) ?? 0,
+      ];
       if (score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) {
         best = n;
         bestScore = score;

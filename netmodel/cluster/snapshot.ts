@@ -74,7 +74,14 @@ export class ClusterSnapshot implements SnapshotParts {
     this.podByKey = new Map(parts.pods.map((p) => [`${p.meta.namespace}/${p.meta.name}`, p]));
     this.nodeByName = new Map(parts.nodes.map((n) => [n.meta.name, n]));
     // Origins hold closures over YAML documents; freeze the model objects, not those.
-    for (const list of [parts.namespaces, parts.nodes, parts.pods, parts.services, parts.endpointSlices, parts.workloads]) {
+    for (const list of [
+      parts.namespaces,
+      parts.nodes,
+      parts.pods,
+      parts.services,
+      parts.endpointSlices,
+      parts.workloads,
+    ]) {
       Object.freeze(list);
       for (const o of list as readonly { meta: unknown }[]) {
         Object.freeze(o);

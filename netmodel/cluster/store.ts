@@ -65,7 +65,10 @@ export function diffSnapshots(from: ClusterSnapshot | undefined, to: ClusterSnap
     endpointSlices: diffBy(from?.endpointSlices, to.endpointSlices),
     pods: diffBy(from?.pods, to.pods),
     nodes: diffBy(from?.nodes, to.nodes),
-    configChanged: !from || fingerprint(from.config) !== fingerprint(to.config) || fingerprint(from.proxy) !== fingerprint(to.proxy),
+    configChanged:
+      !from ||
+      fingerprint(from.config) !== fingerprint(to.config) ||
+      fingerprint(from.proxy) !== fingerprint(to.proxy),
   };
 }
 

@@ -8,18 +8,29 @@
  * gives identical names. pod-template-hash has Kubernetes' shape (FNV-1a, safe alphabet) but is taken
  * over kpath's canonical JSON of the template, not Go's struct dump, so values differ from a real cluster.
  */
-import { Fields } from './fields.js';
-import { Reporter } from './diagnostics.js';
+
 import { decodePodSpec } from './decode-pod.js';
+import { Reporter } from './diagnostics.js';
+import { Fields } from './fields.js';
 import { podTemplateHash, randomSuffix, uidFor } from './hash.js';
 import type { Meta, Pod, Workload } from './objects.js';
 
 export function expandWorkload(w: Workload): Pod[] {
-  const tmplMeta = (w.template.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
+  const tmplMeta = (w.template.metadata ?? {}) as {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   // Template already validated when the workload was decoded; decode again silently for the spec parts.
-  const spec = decodePodSpec(new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()));
+  const spec = decodePodSpec(
+    new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()),
+  );
   const ns = w.meta.namespace;
-  const makePod = (name: string, labels: Record<string, string>, owner: { kind: string; name: string; uid: string }, extra: Partial<Pod> = {}): Pod => {
+  const makePod = (
+    name: string,
+    labels: Record<string, string>,
+    owner: { kind: string; name: string; uid: string },
+    extra: Partial<Pod> = {},
+  ): Pod => {
     const meta: Meta = {
       name,
       namespace: ns,
@@ -36,7 +47,12 @@ export function expandWorkload(w: Workload): Pod[] {
       ready: true,
       podIPs: [],
       terminating: false,
-      raw: { apiVersion: 'v1', kind: 'Pod', metadata: { ...((w.template.metadata as object) ?? {}) }, spec: w.template.spec ?? {} },
+      raw: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...((w.template.metadata as object) ?? {}) },
+        spec: w.template.spec ?? {},
+      },
       derived: true,
       ...extra,
     };
@@ -50,13 +66,21 @@ export function expandWorkload(w: Workload): Pod[] {
       const rsUid = uidFor(`ReplicaSet/${ns}/${rsName}`);
       const labels = { ...baseLabels, 'pod-template-hash': hash };
       for (let i = 0; i < w.replicas; i++) {
-        pods.push(makePod(uniqueName(rsName, i, pods), labels, { kind: 'ReplicaSet', name: rsName, uid: rsUid }));
+        pods.push(
+          makePod(uniqueName(rsName, i, pods), labels, { kind: 'ReplicaSet', name: rsName, uid: rsUid }),
+        );
       }
       break;
     }
     case 'ReplicaSet': {
       for (let i = 0; i < w.replicas; i++) {
-        pods.push(makePod(uniqueName(w.meta.name, i, pods), baseLabels, { kind: 'ReplicaSet', name: w.meta.name, uid: w.meta.uid }));
+        pods.push(
+          makePod(uniqueName(w.meta.name, i, pods), baseLabels, {
+            kind: 'ReplicaSet',
+            name: w.meta.name,
+            uid: w.meta.uid,
+          }),
+        );
       }
       break;
     }
@@ -71,10 +95,15 @@ export function expandWorkload(w: Workload): Pod[] {
           'statefulset.kubernetes.io/pod-name': name,
         };
         pods.push(
-          makePod(name, labels, { kind: 'StatefulSet', name: w.meta.name, uid: w.meta.uid }, {
-            hostname: name,
-            ...(w.serviceName ? { subdomain: w.serviceName } : {}),
-          }),
+          makePod(
+            name,
+            labels,
+            { kind: 'StatefulSet', name: w.meta.name, uid: w.meta.uid },
+            {
+              hostname: name,
+              ...(w.serviceName ? { subdomain: w.serviceName } : {}),
+            },
+          ),
         );
       }
       break;
@@ -105,15 +134,24 @@ export const DAEMONSET_TOLERATIONS = [
 ] as const;
 
 export function daemonSetPod(w: Workload, nodeName: string): Pod {
-  const tmplMeta = (w.template.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
-  const spec = decodePodSpec(new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()));
+  const tmplMeta = (w.template.metadata ?? {}) as {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  const spec = decodePodSpec(
+    new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()),
+  );
   const name = `${w.meta.name}-${randomSuffix(`${w.meta.namespace}/${w.meta.name}@${nodeName}`)}`;
   return {
     kind: 'Pod',
     meta: {
       name,
       namespace: w.meta.namespace,
-      labels: { ...(tmplMeta.labels ?? {}), 'controller-revision-hash': podTemplateHash(w.template), 'pod-template-generation': '1' },
+      labels: {
+        ...(tmplMeta.labels ?? {}),
+        'controller-revision-hash': podTemplateHash(w.template),
+        'pod-template-generation': '1',
+      },
       annotations: { ...(tmplMeta.annotations ?? {}) },
       uid: uidFor(`Pod/${w.meta.namespace}/${name}`),
       ownerReferences: [{ kind: 'DaemonSet', name: w.meta.name, uid: w.meta.uid, controller: true }],
@@ -125,7 +163,12 @@ export function daemonSetPod(w: Workload, nodeName: string): Pod {
     ready: true,
     podIPs: [],
     terminating: false,
-    raw: { apiVersion: 'v1', kind: 'Pod', metadata: { ...((w.template.metadata as object) ?? {}) }, spec: w.template.spec ?? {} },
+    raw: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...((w.template.metadata as object) ?? {}) },
+      spec: w.template.spec ?? {},
+    },
     derived: true,
   };
 }

@@ -34,7 +34,13 @@ export function dnsViewOf(snap: ClusterSnapshot): DnsClusterView {
       ),
   }));
   const pods: DnsPod[] = snap.pods
-    .filter((p) => !p.terminating && (p.phase === 'Running' || p.phase === 'Pending') && p.podIPs.length > 0 && !p.hostNetwork)
+    .filter(
+      (p) =>
+        !p.terminating &&
+        (p.phase === 'Running' || p.phase === 'Pending') &&
+        p.podIPs.length > 0 &&
+        !p.hostNetwork,
+    )
     .map((p) => ({ namespace: p.meta.namespace, name: p.meta.name, ips: p.podIPs.map((ip) => ip.text) }));
   return {
     domain: snap.config.domain,

@@ -15,11 +15,17 @@ describe('kpath get', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\s+INTERNAL-IP/m);
     expect(r.out).toMatch(/^node\/worker-1\s+Ready\s+<none>.*10\.0\.0\.12\s+<none>\s+10\.244\.1\.0\/24$/m);
-    expect(r.out).toMatch(/^kube-system\s+service\/kube-dns\s+ClusterIP\s+10\.96\.0\.10\s+<none>\s+53\/UDP,53\/TCP,9153\/TCP/m);
-    expect(r.out).toMatch(/^default\s+service\/web-nodeport\s+NodePort\s+10\.\d+\.\d+\.\d+\s+<none>\s+80:30080\/TCP/m);
+    expect(r.out).toMatch(
+      /^kube-system\s+service\/kube-dns\s+ClusterIP\s+10\.96\.0\.10\s+<none>\s+53\/UDP,53\/TCP,9153\/TCP/m,
+    );
+    expect(r.out).toMatch(
+      /^default\s+service\/web-nodeport\s+NodePort\s+10\.\d+\.\d+\.\d+\s+<none>\s+80:30080\/TCP/m,
+    );
     expect(r.out).toMatch(/^shop\s+service\/payments\s+ExternalName\s+<none>\s+payments\.example\.com/m);
     expect(r.out).toMatch(/^data\s+service\/db\s+ClusterIP\s+None/m);
-    expect(r.out).toMatch(/^default\s+pod\/web-[a-z0-9]+-[a-z0-9]{5}\s+1\/1\s+Running\s+0\s+<unknown>\s+10\.244\.[12]\.\d+\s+worker-[12]/m);
+    expect(r.out).toMatch(
+      /^default\s+pod\/web-[a-z0-9]+-[a-z0-9]{5}\s+1\/1\s+Running\s+0\s+<unknown>\s+10\.244\.[12]\.\d+\s+worker-[12]/m,
+    );
     expect(r.out).toMatch(/^default\s+endpoints\/web\s+10\.244\.\d+\.\d+:8080,/m);
     // The control-plane taint keeps workloads off it, except CoreDNS which tolerates it.
     const cp = r.out.split('\n').filter((l) => /\scontrol-plane\s/.test(l) && l.includes('pod/'));
@@ -28,7 +34,9 @@ describe('kpath get', () => {
 
   it('get pods -o wide in one namespace, and -A', async () => {
     const r = await kpath('get', 'pods', '-n', 'data', '-o', 'wide');
-    expect(r.out.split('\n')[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/);
+    expect(r.out.split('\n')[0]).toMatch(
+      /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/,
+    );
     expect(r.out).toMatch(/^db-0\s+1\/1\s+Running/m);
     expect(r.out).toMatch(/^db-1\s+1\/1\s+Running/m);
     const all = await kpath('get', 'po', '-A');
@@ -38,7 +46,10 @@ describe('kpath get', () => {
 
   it('-o json is a kubectl List of full objects with what kpath derived', async () => {
     const r = await kpath('get', 'svc', '-n', 'default', '-o', 'json');
-    const list = JSON.parse(r.out) as { kind: string; items: { metadata: { name: string }; spec: Record<string, unknown> }[] };
+    const list = JSON.parse(r.out) as {
+      kind: string;
+      items: { metadata: { name: string }; spec: Record<string, unknown> }[];
+    };
     expect(list.kind).toBe('List');
     const np = list.items.find((i) => i.metadata.name === 'web-nodeport')!;
     expect(np.spec.clusterIP).toMatch(/^10\./);
@@ -70,10 +81,18 @@ describe('kpath validate', () => {
     const r = await kpath('validate', '-f', 'test/fixtures/manifests/broken.yaml');
     expect(r.code).toBe(2);
     const lines = r.err.trim().split('\n');
-    expect(lines.slice(0, -1).every((l) => /^test\/fixtures\/manifests\/broken\.yaml:\d+:\d+: error: /.test(l))).toBe(true);
-    expect(r.err).toContain('broken.yaml:10:13: error: Service default/Web_Front: spec.ports[0].port: must be between 1 and 65535');
-    expect(r.err).toContain('broken.yaml:20:14: error: Service default/sticky: spec.clusterIP: 10.200.0.5 is not in the service CIDR');
-    expect(r.err).toContain('broken.yaml:40:9: error: Deployment default/api: spec.template.metadata.labels: selector (app=api) does not match');
+    expect(
+      lines.slice(0, -1).every((l) => /^test\/fixtures\/manifests\/broken\.yaml:\d+:\d+: error: /.test(l)),
+    ).toBe(true);
+    expect(r.err).toContain(
+      'broken.yaml:10:13: error: Service default/Web_Front: spec.ports[0].port: must be between 1 and 65535',
+    );
+    expect(r.err).toContain(
+      'broken.yaml:20:14: error: Service default/sticky: spec.clusterIP: 10.200.0.5 is not in the service CIDR',
+    );
+    expect(r.err).toContain(
+      'broken.yaml:40:9: error: Deployment default/api: spec.template.metadata.labels: selector (app=api) does not match',
+    );
     expect(lines.at(-1)).toBe('8 errors; nothing was loaded');
     expect(r.out).toBe('');
   });
@@ -112,7 +131,9 @@ describe('kpath dns (offline)', () => {
 
   it('resolve shows the search-path amplification', async () => {
     const r = await kpath('dns', 'resolve', 'cart.shop', '--from', 'pod/default/client');
-    expect(r.out).toContain('nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5');
+    expect(r.out).toContain(
+      'nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5',
+    );
     expect(r.out).toMatch(/ 1 {2}A {4}cart\.shop\.default\.svc\.cluster\.local\.\s+NXDOMAIN/);
     expect(r.out).toMatch(/ 3 {2}A {4}cart\.shop\.svc\.cluster\.local\.\s+NOERROR {2}A 10\./);
     expect(r.out).toMatch(/resolved as cart\.shop\.svc\.cluster\.local\. after 4 queries/);

@@ -12,7 +12,7 @@ describe('allocation', () => {
     for (const ip of ips) {
       expect(prefixContains(cidr, ip)).toBe(true);
       // The lower 256 addresses (static band for a /12) are left for hand-picked IPs.
-      expect(ip.family === 4 && ip.n - cidr.ip.n).toBeGreaterThan(256);
+      expect(ip.family === 4 && cidr.ip.family === 4 ? ip.n - cidr.ip.n : 0).toBeGreaterThan(256);
     }
     expect(new Set(ips.map((i) => i.text)).size).toBe(3);
   });
@@ -21,7 +21,9 @@ describe('allocation', () => {
     const before = snapshotOf(svc('a'), svc('b'));
     const after = snapshotOf(svc('a'), svc('zzz'), svc('b'));
     for (const n of ['a', 'b']) {
-      expect(after.service('default', n)!.clusterIPs[0]!.text).toBe(before.service('default', n)!.clusterIPs[0]!.text);
+      expect(after.service('default', n)!.clusterIPs[0]!.text).toBe(
+        before.service('default', n)!.clusterIPs[0]!.text,
+      );
     }
   });
 
@@ -34,7 +36,10 @@ describe('allocation', () => {
   });
 
   it('a small service CIDR fills up with a clear error', () => {
-    const docs = [clusterCfg({ serviceCIDR: '10.96.0.0/29' }), ...Array.from({ length: 7 }, (_, i) => svc(`s${i}`))];
+    const docs = [
+      clusterCfg({ serviceCIDR: '10.96.0.0/29' }),
+      ...Array.from({ length: 7 }, (_, i) => svc(`s${i}`)),
+    ];
     const errs = errorsOf(...docs);
     expect(errs).toHaveLength(1);
     expect(errs[0]!.message).toMatch(/service CIDR 10\.96\.0\.0\/29 is full/);
@@ -59,7 +64,14 @@ describe('allocation', () => {
 
   it('node ports: allocated in range for NodePort and LoadBalancer, shared by TCP and UDP of one port', () => {
     const s = snapshotOf(
-      svc('np', { type: 'NodePort', ports: [{ name: 'u', port: 53, protocol: 'UDP' }, { name: 't', port: 53 }, { name: 'h', port: 80 }] }),
+      svc('np', {
+        type: 'NodePort',
+        ports: [
+          { name: 'u', port: 53, protocol: 'UDP' },
+          { name: 't', port: 53 },
+          { name: 'h', port: 80 },
+        ],
+      }),
       svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }),
       svc('ci'),
     );
@@ -75,7 +87,9 @@ describe('allocation', () => {
   });
 
   it('LoadBalancer ingress from status is kept', () => {
-    const s = snapshotOf(svc('lb', { type: 'LoadBalancer' }, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.7' }] } } }));
+    const s = snapshotOf(
+      svc('lb', { type: 'LoadBalancer' }, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.7' }] } } }),
+    );
     expect(s.service('default', 'lb')!.loadBalancerIngress.map((i) => i.text)).toEqual(['192.0.2.7']);
   });
 
@@ -105,7 +119,11 @@ describe('allocation', () => {
   });
 
   it('pod CIDR exhaustion is reported', () => {
-    const errs = errorsOf(clusterCfg({ podCIDR: '10.244.0.0/30', nodeCIDRMaskSize: 30 }), node('n1'), deployment('web', 3));
+    const errs = errorsOf(
+      clusterCfg({ podCIDR: '10.244.0.0/30', nodeCIDRMaskSize: 30 }),
+      node('n1'),
+      deployment('web', 3),
+    );
     expect(errs.some((e) => /pod CIDR 10\.244\.0\.0\/30 is full/.test(e.message))).toBe(true);
   });
 });

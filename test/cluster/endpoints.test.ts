@@ -6,7 +6,15 @@ const n1 = node('n1', { podCIDR: '10.244.1.0/24' });
 
 function endpointsOf(s: ReturnType<typeof snapshotOf>, name: string) {
   const slices = s.slicesFor(s.service('default', name)!);
-  return slices.flatMap((sl) => sl.endpoints.map((e) => ({ ip: e.addresses[0]!.text, ...e.conditions, ports: sl.ports.map((p) => p.port), pod: e.targetRef?.name, hostname: e.hostname })));
+  return slices.flatMap((sl) =>
+    sl.endpoints.map((e) => ({
+      ip: e.addresses[0]!.text,
+      ...e.conditions,
+      ports: sl.ports.map((p) => p.port),
+      pod: e.targetRef?.name,
+      hostname: e.hostname,
+    })),
+  );
 }
 
 describe('EndpointSlices derived like the endpoint-slice controller', () => {
@@ -21,7 +29,9 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
     const slices = s.slicesFor(s.service('default', 'web')!);
     expect(slices).toHaveLength(1);
     expect(slices[0]!.meta.labels[SERVICE_NAME_LABEL]).toBe('web');
-    expect(slices[0]!.meta.labels['endpointslice.kubernetes.io/managed-by']).toBe('endpointslice-controller.k8s.io');
+    expect(slices[0]!.meta.labels['endpointslice.kubernetes.io/managed-by']).toBe(
+      'endpointslice-controller.k8s.io',
+    );
     expect(slices[0]!.meta.name).toMatch(/^web-[a-z0-9]{5}$/);
     expect(endpointsOf(s, 'web').map((e) => e.pod)).toEqual(['a']);
   });
@@ -30,8 +40,16 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
     const s = snapshotOf(
       n1,
       pod('ready', { nodeName: 'n1', labels: { app: 'web' } }),
-      pod('unready', { nodeName: 'n1', labels: { app: 'web' }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] } }),
-      pod('leaving', { nodeName: 'n1', labels: { app: 'web' }, metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } }),
+      pod('unready', {
+        nodeName: 'n1',
+        labels: { app: 'web' },
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] },
+      }),
+      pod('leaving', {
+        nodeName: 'n1',
+        labels: { app: 'web' },
+        metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' },
+      }),
       pod('done', { nodeName: 'n1', labels: { app: 'web' }, status: { phase: 'Succeeded' } }),
       svc('web'),
     );
@@ -45,7 +63,11 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
   it('publishNotReadyAddresses makes every endpoint ready', () => {
     const s = snapshotOf(
       n1,
-      pod('unready', { nodeName: 'n1', labels: { app: 'web' }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] } }),
+      pod('unready', {
+        nodeName: 'n1',
+        labels: { app: 'web' },
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] },
+      }),
       svc('web', { publishNotReadyAddresses: true }),
     );
     expect(endpointsOf(s, 'web')[0]).toMatchObject({ ready: true, serving: false });
@@ -56,8 +78,16 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
       n1,
       pod('v1', { nodeName: 'n1', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: 8080 }] }),
       pod('v2', { nodeName: 'n1', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: 9090 }] }),
-      pod('none', { nodeName: 'n1', labels: { app: 'web' }, ports: [{ name: 'metrics', containerPort: 9100 }] }),
-      pod('udp', { nodeName: 'n1', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: 7070, protocol: 'UDP' }] }),
+      pod('none', {
+        nodeName: 'n1',
+        labels: { app: 'web' },
+        ports: [{ name: 'metrics', containerPort: 9100 }],
+      }),
+      pod('udp', {
+        nodeName: 'n1',
+        labels: { app: 'web' },
+        ports: [{ name: 'http', containerPort: 7070, protocol: 'UDP' }],
+      }),
       svc('web', { ports: [{ port: 80, targetPort: 'http' }] }),
     );
     const eps = endpointsOf(s, 'web');
@@ -75,7 +105,9 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
     const eps = Object.fromEntries(endpointsOf(s, 'db').map((e) => [e.pod, e]));
     expect(eps.a!.hostname).toBe('a');
     expect(eps.b!.hostname).toBeUndefined();
-    expect(s.slicesFor(s.service('default', 'db')!)[0]!.meta.labels['service.kubernetes.io/headless']).toBe('');
+    expect(s.slicesFor(s.service('default', 'db')!)[0]!.meta.labels['service.kubernetes.io/headless']).toBe(
+      '',
+    );
   });
 
   it('pods without an IP (unscheduled) are not endpoints; a service with none still has an empty slice', () => {
@@ -86,7 +118,12 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
   });
 
   it('more than 100 endpoints are split into slices of at most 100', () => {
-    const s = snapshotOf(node('n1', { podCIDR: '10.244.0.0/24' }), node('n2', { podCIDR: '10.244.1.0/24' }), deployment('web', 250), svc('web'));
+    const s = snapshotOf(
+      node('n1', { podCIDR: '10.244.0.0/24' }),
+      node('n2', { podCIDR: '10.244.1.0/24' }),
+      deployment('web', 250),
+      svc('web'),
+    );
     const slices = s.slicesFor(s.service('default', 'web')!);
     expect(slices.map((x) => x.endpoints.length)).toEqual([100, 100, 50]);
   });
@@ -107,7 +144,13 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
         apiVersion: 'v1',
         kind: 'Endpoints',
         metadata: { name: 'legacy' },
-        subsets: [{ addresses: [{ ip: '10.10.1.1' }], notReadyAddresses: [{ ip: '10.10.1.2' }], ports: [{ port: 80 }] }],
+        subsets: [
+          {
+            addresses: [{ ip: '10.10.1.1' }],
+            notReadyAddresses: [{ ip: '10.10.1.2' }],
+            ports: [{ port: 80 }],
+          },
+        ],
       },
     );
     expect(endpointsOf(s, 'ext').map((e) => [e.ip, e.ready])).toEqual([
@@ -121,7 +164,13 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
   });
 
   it('affinity defaults to 10800 s and accepts the maximum', () => {
-    const s = snapshotOf(svc('a', { sessionAffinity: 'ClientIP' }), svc('b', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: MAX_AFFINITY_TIMEOUT } } }));
+    const s = snapshotOf(
+      svc('a', { sessionAffinity: 'ClientIP' }),
+      svc('b', {
+        sessionAffinity: 'ClientIP',
+        sessionAffinityConfig: { clientIP: { timeoutSeconds: MAX_AFFINITY_TIMEOUT } },
+      }),
+    );
     expect(s.service('default', 'a')!.affinityTimeoutSeconds).toBe(10800);
     expect(s.service('default', 'b')!.affinityTimeoutSeconds).toBe(86400);
   });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { formatSelector, type LabelSelector, matchesSelector } from '../../netmodel/cluster/index.js';
 
-const sel = (matchLabels: Record<string, string>, matchExpressions: LabelSelector['matchExpressions'] = []): LabelSelector => ({
+const sel = (
+  matchLabels: Record<string, string>,
+  matchExpressions: LabelSelector['matchExpressions'] = [],
+): LabelSelector => ({
   matchLabels,
   matchExpressions,
 });
@@ -29,10 +32,14 @@ describe('label selectors (apimachinery semantics)', () => {
     expect(matchesSelector(s, { env: 'prod' })).toBe(false);
   });
   it('Exists and DoesNotExist look only at the key', () => {
-    expect(matchesSelector(sel({}, [{ key: 'gpu', operator: 'Exists', values: [] }]), { gpu: '' })).toBe(true);
+    expect(matchesSelector(sel({}, [{ key: 'gpu', operator: 'Exists', values: [] }]), { gpu: '' })).toBe(
+      true,
+    );
     expect(matchesSelector(sel({}, [{ key: 'gpu', operator: 'Exists', values: [] }]), {})).toBe(false);
     expect(matchesSelector(sel({}, [{ key: 'gpu', operator: 'DoesNotExist', values: [] }]), {})).toBe(true);
-    expect(matchesSelector(sel({}, [{ key: 'gpu', operator: 'DoesNotExist', values: [] }]), { gpu: 'a' })).toBe(false);
+    expect(
+      matchesSelector(sel({}, [{ key: 'gpu', operator: 'DoesNotExist', values: [] }]), { gpu: 'a' }),
+    ).toBe(false);
   });
   it('all requirements are ANDed', () => {
     const s = sel({ app: 'web' }, [
@@ -48,10 +55,12 @@ describe('label selectors (apimachinery semantics)', () => {
   });
   it('prints like kubectl', () => {
     expect(
-      formatSelector(sel({ app: 'web' }, [
-        { key: 'env', operator: 'In', values: ['b', 'a'] },
-        { key: 'x', operator: 'DoesNotExist', values: [] },
-      ])),
+      formatSelector(
+        sel({ app: 'web' }, [
+          { key: 'env', operator: 'In', values: ['b', 'a'] },
+          { key: 'x', operator: 'DoesNotExist', values: [] },
+        ]),
+      ),
     ).toBe('app=web,env in (a,b),!x');
   });
 });

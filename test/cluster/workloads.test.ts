@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SAFE_ALPHABET } from '../../netmodel/cluster/index.js';
+import { buildCluster, SAFE_ALPHABET } from '../../netmodel/cluster/index.js';
 import { deployment, node, pod, snapshotOf, yamlOf } from '../helpers/cluster.js';
-import { buildCluster } from '../../netmodel/cluster/index.js';
 
 const SAFE = `[${SAFE_ALPHABET}]`;
 
@@ -13,7 +12,11 @@ describe('workload expansion and naming', () => {
       expect(p.meta.name).toMatch(new RegExp(`^web-${SAFE}{6,10}-${SAFE}{5}$`));
       const hash = p.meta.labels['pod-template-hash']!;
       expect(p.meta.name.startsWith(`web-${hash}-`)).toBe(true);
-      expect(p.meta.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', name: `web-${hash}`, controller: true });
+      expect(p.meta.ownerReferences?.[0]).toMatchObject({
+        kind: 'ReplicaSet',
+        name: `web-${hash}`,
+        controller: true,
+      });
     }
     expect(new Set(s.pods.map((p) => p.meta.name)).size).toBe(3);
   });
@@ -32,7 +35,8 @@ describe('workload expansion and naming', () => {
     const docs = [node('n1'), node('n2'), deployment('web', 4), deployment('api', 2)];
     const one = snapshotOf(...docs);
     const two = snapshotOf(...docs);
-    const view = (s: typeof one) => s.pods.map((p) => `${p.meta.name} ${p.nodeName} ${p.podIPs.map((i) => i.text)}`).sort();
+    const view = (s: typeof one) =>
+      s.pods.map((p) => `${p.meta.name} ${p.nodeName} ${p.podIPs.map((i) => i.text)}`).sort();
     expect(view(two)).toEqual(view(one));
     const reordered = snapshotOf(docs[3]!, docs[1]!, docs[2]!, docs[0]!);
     expect(view(reordered)).toEqual(view(one));
@@ -66,7 +70,10 @@ describe('workload expansion and naming', () => {
       metadata: { name: 'agent', namespace: 'kube-system' },
       spec: {
         selector: { matchLabels: { app: 'agent' } },
-        template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+        template: {
+          metadata: { labels: { app: 'agent' } },
+          spec: { containers: [{ name: 'c', image: 'i' }] },
+        },
       },
     };
     const s = snapshotOf(
@@ -86,7 +93,11 @@ describe('workload expansion and naming', () => {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name: 'db' },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+      },
     };
     const r = buildCluster([{ file: 't.yaml', text: yamlOf(node('n1'), pod('db-0'), sts) }]);
     expect(r.ok).toBe(false);
@@ -103,9 +114,17 @@ describe('scheduler', () => {
   });
 
   it('honours nodeName, nodeSelector, taints and tolerations', () => {
-    const tainted = node('gpu', { labels: { accel: 'gpu' }, taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] });
+    const tainted = node('gpu', {
+      labels: { accel: 'gpu' },
+      taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }],
+    });
     const plain = deployment('plain', 3);
-    const picky = deployment('picky', 2, { podSpec: { nodeSelector: { accel: 'gpu' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] } });
+    const picky = deployment('picky', 2, {
+      podSpec: {
+        nodeSelector: { accel: 'gpu' },
+        tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }],
+      },
+    });
     const s = snapshotOf(node('n1'), tainted, plain, picky, pod('pinned', { nodeName: 'gpu' }));
     for (const p of s.pods.filter((p) => p.meta.labels.app === 'plain')) expect(p.nodeName).toBe('n1');
     for (const p of s.pods.filter((p) => p.meta.labels.app === 'picky')) expect(p.nodeName).toBe('gpu');
@@ -113,14 +132,25 @@ describe('scheduler', () => {
   });
 
   it('a pod that fits nowhere stays Pending without an IP and with the scheduler message', () => {
-    const r = buildCluster([{ file: 't.yaml', text: yamlOf(node('n1'), deployment('x', 1, { podSpec: { nodeSelector: { zone: 'mars' } } })) }]);
+    const r = buildCluster([
+      {
+        file: 't.yaml',
+        text: yamlOf(node('n1'), deployment('x', 1, { podSpec: { nodeSelector: { zone: 'mars' } } })),
+      },
+    ]);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const p = r.snapshot.pods[0]!;
     expect(p.phase).toBe('Pending');
     expect(p.nodeName).toBeNull();
     expect(p.podIPs).toEqual([]);
-    expect(r.diagnostics.some((d) => d.severity === 'warning' && d.message.includes("0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector"))).toBe(true);
+    expect(
+      r.diagnostics.some(
+        (d) =>
+          d.severity === 'warning' &&
+          d.message.includes("0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector"),
+      ),
+    ).toBe(true);
   });
 
   it('with no Node objects, one node is assumed', () => {

@@ -23,7 +23,16 @@ export function errorsOf(...docs: Obj[]): Diagnostic[] {
   return r.diagnostics.filter((d) => d.severity === 'error');
 }
 
-export function node(name: string, extra: { podCIDR?: string; ip?: string; labels?: Record<string, string>; taints?: Obj[]; unschedulable?: boolean } = {}): Obj {
+export function node(
+  name: string,
+  extra: {
+    podCIDR?: string;
+    ip?: string;
+    labels?: Record<string, string>;
+    taints?: Obj[];
+    unschedulable?: boolean;
+  } = {},
+): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -47,11 +56,27 @@ export function svc(name: string, spec: Obj = {}, opts: { namespace?: string; st
   };
 }
 
-export function pod(name: string, opts: { labels?: Record<string, string>; nodeName?: string; ports?: Obj[]; status?: Obj; namespace?: string; spec?: Obj; metadata?: Obj } = {}): Obj {
+export function pod(
+  name: string,
+  opts: {
+    labels?: Record<string, string>;
+    nodeName?: string;
+    ports?: Obj[];
+    status?: Obj;
+    namespace?: string;
+    spec?: Obj;
+    metadata?: Obj;
+  } = {},
+): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: opts.namespace ?? 'default', labels: opts.labels ?? {}, ...(opts.metadata ?? {}) },
+    metadata: {
+      name,
+      namespace: opts.namespace ?? 'default',
+      labels: opts.labels ?? {},
+      ...(opts.metadata ?? {}),
+    },
     spec: {
       ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
       containers: [{ name: 'c', image: 'kpath/echo', ...(opts.ports ? { ports: opts.ports } : {}) }],
@@ -61,7 +86,11 @@ export function pod(name: string, opts: { labels?: Record<string, string>; nodeN
   };
 }
 
-export function deployment(name: string, replicas: number, opts: { labels?: Record<string, string>; ports?: Obj[]; namespace?: string; podSpec?: Obj } = {}): Obj {
+export function deployment(
+  name: string,
+  replicas: number,
+  opts: { labels?: Record<string, string>; ports?: Obj[]; namespace?: string; podSpec?: Obj } = {},
+): Obj {
   const labels = opts.labels ?? { app: name };
   return {
     apiVersion: 'apps/v1',
@@ -72,7 +101,10 @@ export function deployment(name: string, replicas: number, opts: { labels?: Reco
       selector: { matchLabels: labels },
       template: {
         metadata: { labels },
-        spec: { containers: [{ name: 'c', image: 'kpath/echo', ...(opts.ports ? { ports: opts.ports } : {}) }], ...(opts.podSpec ?? {}) },
+        spec: {
+          containers: [{ name: 'c', image: 'kpath/echo', ...(opts.ports ? { ports: opts.ports } : {}) }],
+          ...(opts.podSpec ?? {}),
+        },
       },
     },
   };
