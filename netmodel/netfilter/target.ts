@@ -1,0 +1,88 @@
+/** Targets as typed data (`-j NAME ...` / `-g CHAIN`). */
+import type { IP } from '../addr.js';
+
+export const REJECT_WITH_V4 = [
+  'icmp-net-unreachable',
+  'icmp-host-unreachable',
+  'icmp-port-unreachable',
+  'icmp-proto-unreachable',
+  'icmp-net-prohibited',
+  'icmp-host-prohibited',
+  'tcp-reset',
+  'icmp-admin-prohibited',
+] as const;
+export const REJECT_WITH_V6 = [
+  'icmp6-no-route',
+  'icmp6-adm-prohibited',
+  'icmp6-addr-unreachable',
+  'icmp6-port-unreachable',
+  'tcp-reset',
+  'icmp6-policy-fail',
+  'icmp6-reject-route',
+] as const;
+export type RejectWith = (typeof REJECT_WITH_V4)[number] | (typeof REJECT_WITH_V6)[number];
+
+/** LOG option flags as the kernel numbers them (NF_LOG_*). */
+export const LogFlag = {
+  TCPSEQ: 0x01,
+  TCPOPT: 0x02,
+  IPOPT: 0x04,
+  UID: 0x08,
+  MACDECODE: 0x20,
+} as const;
+
+/** An address and/or port range of a NAT target. Absent parts are left unchanged. */
+export interface NatRange {
+  readonly minIp?: IP;
+  readonly maxIp?: IP;
+  readonly minPort?: number;
+  readonly maxPort?: number;
+}
+
+export type Target =
+  | { readonly kind: 'ACCEPT' }
+  | { readonly kind: 'DROP' }
+  | { readonly kind: 'RETURN' }
+  | { readonly kind: 'jump'; readonly chain: string }
+  | { readonly kind: 'goto'; readonly chain: string }
+  | { readonly kind: 'REJECT'; readonly with: RejectWith }
+  | { readonly kind: 'LOG'; readonly prefix?: string; readonly level: number; readonly flags: number }
+  /** MARK in the kernel's form: mark = (mark & ~mask) ^ value. */
+  | { readonly kind: 'MARK'; readonly value: number; readonly mask: number }
+  | { readonly kind: 'CONNMARK'; readonly mode: 'set'; readonly value: number; readonly mask: number }
+  | {
+      readonly kind: 'CONNMARK';
+      readonly mode: 'save' | 'restore';
+      readonly nfmask: number;
+      readonly ctmask: number;
+    }
+  | {
+      readonly kind: 'DNAT' | 'SNAT';
+      readonly range: NatRange;
+      readonly random: boolean;
+      readonly randomFully: boolean;
+      readonly persistent: boolean;
+    }
+  | {
+      readonly kind: 'MASQUERADE';
+      readonly minPort?: number;
+      readonly maxPort?: number;
+      readonly random: boolean;
+      readonly randomFully: boolean;
+    }
+  | {
+      readonly kind: 'REDIRECT';
+      readonly minPort?: number;
+      readonly maxPort?: number;
+      readonly random: boolean;
+    }
+  | { readonly kind: 'NOTRACK' }
+  /** `-j CT --notrack` (the only CT form modelled). */
+  | { readonly kind: 'CT'; readonly notrack: true };
+
+export type TargetKind = Target['kind'];
+
+/** The kernel's MARK arithmetic: (mark & ~mask) ^ value, as uint32. */
+export function xmark(mark: number, value: number, mask: number): number {
+  return ((mark & ~mask) ^ value) >>> 0;
+}
