@@ -1,0 +1,455 @@
+/**
+ * The packet walker: moves one packet through one node in the kernel's order.
+ *
+ *   arriving on an interface                        generated on the node
+ *   ------------------------                        ---------------------
+ *   PREROUTING raw                                  route lookup (ip_route_output)
+ *   [conntrack: lookup or create]                   OUTPUT raw
+ *   PREROUTING mangle                               [conntrack: lookup or create]
+ *   PREROUTING nat        (DNAT; first packet only) OUTPUT mangle
+ *   routing decision ----------+                    OUTPUT nat   (DNAT; first packet only)
+ *     local: INPUT mangle      | forward:           OUTPUT filter
+ *            INPUT filter      |  FORWARD mangle    re-route if the destination changed
+ *            INPUT nat (SNAT)  |  FORWARD filter          |
+ *            [confirm]         |  POSTROUTING mangle      v
+ *            -> delivered      |  POSTROUTING nat  <------+ POSTROUTING mangle, nat (SNAT/MASQUERADE)
+ *                              |  [confirm] -> sent        [confirm] -> sent, or via lo back in:
+ *                                                          PREROUTING raw, mangle; INPUT ... delivered
+ *
+ * nat chains see only the first packet of a connection (conntrack NEW with no binding yet); every
+ * other packet, both directions, is translated from the conntrack entry. A DROP or REJECT anywhere
+ * ends the walk; nothing throws for traffic.
+ */
+import { type IP, ipEquals } from '../addr.js';
+import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
+import { natPacket } from '../conntrack/index.js';
+import {
+  type BuiltinChain,
+  type CtView,
+  type EvalContext,
+  type EvalResult,
+  evaluate,
+  HOOK_ORDER,
+  type NatRequest,
+  type TableName,
+} from '../netfilter/index.js';
+import type { Packet } from '../packet.js';
+import { withFields } from '../packet.js';
+import type { Rng } from '../rng.js';
+import type { KernelNode } from './node.js';
+import type { Outcome, Stage, WalkResult } from './outcome.js';
+
+export interface WalkEnv {
+  /** ms on the caller's clock. */
+  readonly now: number;
+  readonly rng: Rng;
+  /** Record chains and matched rules with their iptables-save text. */
+  readonly trace?: boolean;
+  /** Bridge ports for the physdev match, when the packet came through a bridge. */
+  readonly physdev?: { readonly in?: string; readonly out?: string };
+}
+
+interface Flow {
+  ct?: ConntrackEntryView;
+  dir?: CtDirection;
+  state: CtView['state'];
+  /** This packet created the entry (it is the first packet of the flow). */
+  created: boolean;
+  notrack: boolean;
+}
+
+class Walk {
+  readonly stages: Stage[] = [];
+  readonly flow: Flow = { state: 'INVALID', created: false, notrack: false };
+  constructor(
+    readonly node: KernelNode,
+    readonly env: WalkEnv,
+    readonly input: Packet,
+  ) {}
+
+  ctView(): CtView | undefined {
+    const f = this.flow;
+    if (f.notrack) return { state: 'UNTRACKED' };
+    if (!f.ct) return undefined;
+    const e = f.ct;
+    return {
+      state: f.state,
+      ...(f.dir ? { dir: f.dir } : {}),
+      status: e.status,
+      mark: e.mark,
+      orig: e.original,
+      reply: e.reply,
+    };
+  }
+
+  evalCtx(): EvalContext {
+    const ct = this.ctView();
+    return {
+      now: this.env.now,
+      rng: this.env.rng,
+      state: this.node.nf,
+      addrType: (ip, dev) => this.node.routing.addrType(ip, dev),
+      ...(ct ? { ct } : {}),
+      ...(this.env.physdev ? { physdev: this.env.physdev } : {}),
+      ...(this.env.trace ? { trace: true } : {}),
+    };
+  }
+
+  /** Run one table on one hook; a CONNMARK change is written back to the entry. */
+  table(hook: BuiltinChain, table: TableName, p: Packet): EvalResult {
+    const rs = this.node.rules(p.family);
+    const r = evaluate(rs, table, hook, p, this.evalCtx());
+    if (r.ctMark !== undefined && this.flow.ct) this.node.conntrack.setMark(this.flow.ct, r.ctMark);
+    this.stages.push({
+      kind: 'table',
+      hook,
+      table,
+      verdict: r.verdict,
+      byPolicy: r.byPolicy,
+      before: p,
+      after: r.packet,
+      trace: r.trace,
+      logs: r.logs,
+      ...(r.nat ? { nat: r.nat } : {}),
+    });
+    return r;
+  }
+
+  conntrack(hook: BuiltinChain, p: Packet, notrack: boolean): CtResult {
+    const r = this.node.conntrack.process(p, this.env.now, { notrack });
+    const f = this.flow;
+    f.notrack = r.kind === 'untracked';
+    if (r.kind === 'tracked') {
+      f.ct = r.entry;
+      f.dir = r.dir;
+      f.state = r.ctstate;
+      f.created = r.created;
+      this.stages.push({
+        kind: 'conntrack',
+        hook,
+        state: r.ctstate,
+        dir: r.dir,
+        created: r.created,
+        entryId: r.entry.id,
+      });
+    } else if (r.kind === 'untracked') {
+      f.state = 'UNTRACKED';
+      this.stages.push({
+        kind: 'conntrack',
+        hook,
+        state: 'UNTRACKED',
+        created: false,
+        note: 'NOTRACK in the raw table',
+      });
+    } else if (r.kind === 'invalid') {
+      f.state = 'INVALID';
+      this.stages.push({ kind: 'conntrack', hook, state: 'INVALID', created: false, note: r.reason });
+    }
+    return r;
+  }
+
+  /**
+   * A nat hook (nf_nat_inet_fn): for the first packet of a flow, run the nat table and bind its
+   * decision (or a null binding) to the entry; then rewrite the packet from the entry.
+   */
+  nat(
+    hook: BuiltinChain,
+    p: Packet,
+    inDev: string | undefined,
+    outDev: string | undefined,
+    nextHop: IP | undefined,
+  ): Packet | Outcome {
+    const f = this.flow;
+    const manip = hook === 'PREROUTING' || hook === 'OUTPUT' ? 'DST' : 'SRC';
+    if (!f.ct || f.notrack) return p; // no conntrack entry: nat does nothing
+    const ct = this.node.conntrack;
+    if (f.created && ct.needsNat(f.ct, manip)) {
+      const r = this.table(hook, 'nat', p);
+      if (r.verdict.kind === 'DROP')
+        return { kind: 'dropped', reason: 'dropped by the nat table', hook, table: 'nat' };
+      if (r.verdict.kind === 'REJECT') return { kind: 'rejected', with: r.verdict.with, hook, table: 'nat' };
+      p = r.packet;
+      const range = r.nat ? this.natRange(r.nat, manip, p, inDev, outDev, nextHop) : undefined;
+      if (range === 'drop') {
+        return {
+          kind: 'dropped',
+          reason: `MASQUERADE found no address on ${outDev ?? '?'} (the kernel drops it)`,
+          hook,
+          table: 'nat',
+        };
+      }
+      const ctx = {
+        now: this.env.now,
+        rng: this.env.rng,
+        ...(r.nat?.kind === 'MASQUERADE' && outDev ? { masqueradeDevice: outDev } : {}),
+      };
+      if (range) ct.setupNat(f.ct, manip, range, ctx);
+      else ct.nullBinding(f.ct, manip, ctx);
+      const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
+      if (after !== p)
+        this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
+      return after;
+    }
+    this.stages.push({
+      kind: 'nat-skipped',
+      hook,
+      reason: `not the first packet of the flow (conntrack ${f.state}): the nat table is not consulted`,
+    });
+    const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
+    if (after !== p) this.stages.push({ kind: 'nat', hook, manip, binding: 'existing', before: p, after });
+    return after;
+  }
+
+  natRange(
+    req: NatRequest,
+    manip: 'SRC' | 'DST',
+    p: Packet,
+    inDev: string | undefined,
+    outDev: string | undefined,
+    nextHop: IP | undefined,
+  ): NatRange | 'drop' | undefined {
+    switch (req.kind) {
+      case 'DNAT':
+      case 'SNAT': {
+        if ((req.kind === 'DNAT') !== (manip === 'DST')) return undefined;
+        return {
+          ...(req.ip ? { minAddr: req.ip, maxAddr: req.ip } : {}),
+          ...(req.port !== undefined ? { minPort: req.port, maxPort: req.port } : {}),
+          random: req.random,
+          randomFully: req.randomFully,
+          persistent: req.persistent,
+        };
+      }
+      case 'MASQUERADE': {
+        if (manip !== 'SRC' || !outDev) return undefined;
+        const addr = this.node.routing.masqueradeSource(outDev, nextHop ?? p.dst);
+        if (!addr) return 'drop';
+        return {
+          minAddr: addr,
+          maxAddr: addr,
+          ...(req.port !== undefined ? { minPort: req.port, maxPort: req.port } : {}),
+          random: req.random,
+          randomFully: req.randomFully,
+        };
+      }
+      case 'REDIRECT': {
+        if (manip !== 'DST') return undefined;
+        // PREROUTING: the primary address of the incoming interface; OUTPUT: 127.0.0.1 / ::1.
+        const addr = inDev
+          ? this.node.routing.selectSource(inDev, undefined, 'host', p.family)
+          : p.family === 4
+            ? ({ family: 4, n: 0x7f000001, text: '127.0.0.1' } as const)
+            : ({ family: 6, big: 1n, text: '::1' } as const);
+        if (!addr) return 'drop';
+        return {
+          minAddr: addr,
+          maxAddr: addr,
+          ...(req.port !== undefined ? { minPort: req.port, maxPort: req.port } : {}),
+          random: req.random,
+        };
+      }
+    }
+  }
+
+  /** The non-nat tables of a hook, in order; returns the packet or how it ended. */
+  tables(
+    hook: BuiltinChain,
+    p: Packet,
+    only: readonly TableName[] | undefined,
+    inDev?: string,
+    outDev?: string,
+    nextHop?: IP,
+  ): Packet | Outcome {
+    for (const step of HOOK_ORDER[hook]) {
+      if (only && !only.includes(step.table)) continue;
+      if (step.table === 'nat') {
+        const r = this.nat(hook, p, inDev, outDev, nextHop);
+        if (isOutcome(r)) return r;
+        p = r;
+        continue;
+      }
+      const r = this.table(hook, step.table, p);
+      if (r.verdict.kind === 'DROP')
+        return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
+      if (r.verdict.kind === 'REJECT')
+        return { kind: 'rejected', with: r.verdict.with, hook, table: step.table };
+      p = r.packet;
+      if (hook === 'PREROUTING' && step.table === 'raw') {
+        const ct = this.conntrack(hook, p, r.notrack);
+        if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
+      }
+      if (hook === 'OUTPUT' && step.table === 'raw') {
+        const ct = this.conntrack(hook, p, r.notrack);
+        if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
+      }
+    }
+    return p;
+  }
+
+  confirm(hook: BuiltinChain): Outcome | undefined {
+    const f = this.flow;
+    if (!f.ct || !f.created) return undefined;
+    const r = this.node.conntrack.confirm(f.ct, this.env.now);
+    this.stages.push({
+      kind: 'confirm',
+      hook,
+      ok: r.kind === 'confirmed',
+      ...(r.kind === 'drop' ? { note: r.message } : {}),
+    });
+    if (r.kind === 'drop') return { kind: 'dropped', reason: r.message, hook };
+    f.created = false;
+    return undefined;
+  }
+
+  finish(outcome: Outcome): WalkResult {
+    const f = this.flow;
+    const verdict =
+      outcome.kind === 'rejected'
+        ? 'REJECT'
+        : outcome.kind === 'dropped' || outcome.kind === 'unreachable'
+          ? 'DROP'
+          : 'ACCEPT';
+    let dnat: WalkResult['dnat'];
+    let snat: WalkResult['snat'];
+    if (f.ct && f.dir === 'ORIGINAL') {
+      const to = f.ct.reply;
+      const orig = f.ct.original;
+      if (!ipEquals(orig.dst, to.src) || orig.dport !== to.sport) dnat = { ip: to.src, port: to.sport };
+      if (!ipEquals(orig.src, to.dst) || orig.sport !== to.dport) snat = { ip: to.dst, port: to.dport };
+    }
+    return {
+      outcome,
+      stages: this.stages,
+      input: this.input,
+      verdict,
+      ...(f.ct ? { ct: f.ct } : {}),
+      ...(f.dir ? { ctDir: f.dir } : {}),
+      ...(dnat ? { dnat } : {}),
+      ...(snat ? { snat } : {}),
+    };
+  }
+}
+
+function isOutcome(x: Packet | Outcome): x is Outcome {
+  return 'kind' in x && !('proto' in x);
+}
+
+/** Forwarding and local delivery, shared by both entry points after the DNAT stage. */
+function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
+  const rt = w.node.routing.routeInput(p.dst, iif);
+  switch (rt.kind) {
+    case 'local': {
+      w.stages.push({
+        kind: 'route',
+        decision: `local delivery (${p.dst.text} is an address of ${w.node.name})`,
+      });
+      const r = w.tables('INPUT', p, undefined, iif);
+      if (isOutcome(r)) return w.finish(r);
+      const c = w.confirm('INPUT');
+      if (c) return w.finish(c);
+      return w.finish({ kind: 'delivered', packet: r });
+    }
+    case 'forward': {
+      const nextHop = rt.gateway ?? p.dst;
+      w.stages.push({
+        kind: 'route',
+        decision: `forward out of ${rt.dev}${rt.gateway ? ` via ${rt.gateway.text}` : ' (on-link)'} (route ${rt.route.dst.text})`,
+        dev: rt.dev,
+        nextHop,
+      });
+      const withOif = withFields(p, { oif: rt.dev });
+      const f = w.tables('FORWARD', withOif, undefined, iif, rt.dev, nextHop);
+      if (isOutcome(f)) return w.finish(f);
+      const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
+      if (isOutcome(post)) return w.finish(post);
+      const c = w.confirm('POSTROUTING');
+      if (c) return w.finish(c);
+      return w.finish({ kind: 'sent', dev: rt.dev, nextHop, packet: post, forwarded: true });
+    }
+    case 'drop':
+      w.stages.push({ kind: 'route', decision: `dropped: ${rt.reason}` });
+      return w.finish({ kind: 'dropped', reason: rt.reason });
+    case 'icmp-unreachable':
+      w.stages.push({ kind: 'route', decision: `unreachable: ${rt.reason}` });
+      return w.finish({ kind: 'unreachable', icmpCode: rt.icmpCode, reason: rt.reason });
+  }
+}
+
+/** A packet arriving on interface `iif` of the node. */
+export function receive(node: KernelNode, packet: Packet, iif: string, env: WalkEnv): WalkResult {
+  const p0 = withFields(packet, { iif });
+  const w = new Walk(node, env, p0);
+  const p = w.tables('PREROUTING', p0, undefined, iif);
+  if (isOutcome(p)) return w.finish(p);
+  return afterPrerouting(w, p, iif);
+}
+
+/** A packet generated by a process on the node (its source may be any local address, or unset by the caller). */
+export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult {
+  const w = new Walk(node, env, packet);
+  let rt = node.routing.route(packet.dst);
+  if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
+    w.stages.push({ kind: 'route', decision: `no route to ${packet.dst.text} (${rt.errno})` });
+    return w.finish({
+      kind: 'unreachable',
+      icmpCode: rt.kind === 'blackhole' ? 0 : rt.icmpCode,
+      reason: rt.errno,
+    });
+  }
+  w.stages.push({ kind: 'route', decision: describeRoute(rt), dev: rt.dev });
+  let p: Packet = withFields(packet, { oif: rt.dev });
+  const out = w.tables(
+    'OUTPUT',
+    p,
+    undefined,
+    undefined,
+    rt.dev,
+    rt.kind === 'unicast' ? (rt.gateway ?? packet.dst) : packet.dst,
+  );
+  if (isOutcome(out)) return w.finish(out);
+  p = out;
+  if (!ipEquals(p.dst, packet.dst)) {
+    // ip_route_me_harder: the destination changed in OUTPUT (DNAT), so route again.
+    rt = node.routing.route(p.dst);
+    if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
+      w.stages.push({
+        kind: 'route',
+        decision: `re-route after DNAT: no route to ${p.dst.text} (${rt.errno})`,
+      });
+      return w.finish({
+        kind: 'unreachable',
+        icmpCode: rt.kind === 'blackhole' ? 0 : rt.icmpCode,
+        reason: rt.errno,
+      });
+    }
+    w.stages.push({ kind: 'route', decision: `re-route after DNAT: ${describeRoute(rt)}`, dev: rt.dev });
+    p = withFields(p, { oif: rt.dev });
+  }
+  const nextHop = rt.kind === 'unicast' ? (rt.gateway ?? p.dst) : p.dst;
+  const post = w.tables('POSTROUTING', p, undefined, undefined, rt.dev, nextHop);
+  if (isOutcome(post)) return w.finish(post);
+  const c = w.confirm('POSTROUTING');
+  if (c) return w.finish(c);
+  if (rt.kind === 'local' || rt.kind === 'broadcast') {
+    // Looped back through lo: PREROUTING raw and mangle see it (conntrack is already attached, so no
+    // new lookup and no nat), then INPUT.
+    const back = withFields(post, { iif: 'lo' });
+    const pre = w.tables('PREROUTING', back, ['raw', 'mangle'], 'lo');
+    if (isOutcome(pre)) return w.finish(pre);
+    const inp = w.tables('INPUT', pre, undefined, 'lo');
+    if (isOutcome(inp)) return w.finish(inp);
+    return w.finish({ kind: 'delivered', packet: inp });
+  }
+  return w.finish({ kind: 'sent', dev: rt.dev, nextHop, packet: post, forwarded: false });
+}
+
+function describeRoute(rt: {
+  kind: string;
+  dev: string;
+  gateway?: IP | undefined;
+  src?: IP | undefined;
+}): string {
+  if (rt.kind === 'local') return `local (to this node, via lo)`;
+  if (rt.kind === 'broadcast') return `broadcast on ${rt.dev}`;
+  return `out of ${rt.dev}${rt.gateway ? ` via ${rt.gateway.text}` : ' (on-link)'}${rt.src ? `, source ${rt.src.text}` : ''}`;
+}
