@@ -7,8 +7,12 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { isKpathError } from '../netmodel/errors.js';
+import * as affinityCmd from './commands/affinity.js';
+import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
+import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
+import * as upCmd from './commands/up.js';
 import * as validateCmd from './commands/validate.js';
 import { type CliIO, EXIT } from './io.js';
 
@@ -19,7 +23,15 @@ interface CommandModule {
   run: (args: never, io: CliIO) => Promise<number>;
 }
 
-const COMMANDS: readonly CommandModule[] = [getCmd, validateCmd, dnsCmd] as unknown as CommandModule[];
+const COMMANDS: readonly CommandModule[] = [
+  getCmd,
+  validateCmd,
+  upCmd,
+  dnsCmd,
+  conntrackCmd,
+  affinityCmd,
+  endpointsCmd,
+] as unknown as CommandModule[];
 
 export function version(): string {
   const here = dirname(fileURLToPath(import.meta.url));

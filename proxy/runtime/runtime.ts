@@ -1,0 +1,422 @@
+/**
+ * `kpath up` in-process: startRuntime(opts) -> { ready, stop(), ... }.
+ *
+ *   load manifests (or take a snapshot) -> choose the mode (flag, KubeProxyConfiguration, iptables)
+ *   -> start pods on their twins -> effective snapshot (pod readiness from probes and processes
+ *   folded into the EndpointSlices) -> mode.sync -> listeners -> health/metrics/admin servers -> ready
+ *
+ *   manifest change (debounced) -> rebuild; errors: logged, the old cluster keeps serving
+ *     -> start new/changed pods -> mode.sync + listeners -> stop removed pods
+ *   readiness change -> effective snapshot -> mode.sync (endpoints only)
+ *   stop() -> close listeners (stop accepting) -> drain open connections until drainTimeoutMs,
+ *     then close the rest -> stop pods -> close admin servers
+ */
+import type { Logger } from 'pino';
+import pino from 'pino';
+import type { IP } from '../../netmodel/addr.js';
+import type { Clock } from '../../netmodel/clock.js';
+import {
+  type ClusterSnapshot,
+  ClusterStore,
+  deriveEndpointSlices,
+  formatDiagnostic,
+  type SnapshotParts,
+} from '../../netmodel/cluster/index.js';
+import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
+import { type Rng, SeededRng } from '../../netmodel/rng.js';
+import { TwinMap } from '../../netmodel/twins.js';
+import { loadCluster } from '../manifest-files.js';
+import { AdminServers, type Endpoint } from './admin.js';
+import { conntrackJson, LiveConntrack } from './conntrack.js';
+import { allEndpoints } from './eligibility.js';
+import type { ForwardContext, ForwardLimits } from './forward-context.js';
+import { desiredListeners, type ListenerInfo, Listeners } from './listeners.js';
+import { RuntimeMetrics } from './metrics.js';
+import { chooseMode, createMode, type ModeChoice } from './modes/select.js';
+import type { ProxyMode } from './modes/types.js';
+import type { ContainerTimings } from './pods/container.js';
+import { PodManager, type PodStatus } from './pods/manager.js';
+import { watchManifests } from './watch.js';
+
+/** Defaults, each with its unit. */
+export const RUNTIME_DEFAULTS = Object.freeze({
+  /** kube-proxy --healthz-bind-address */
+  health: { host: '127.0.0.1', port: 10256 } as Endpoint,
+  /** kube-proxy --metrics-bind-address; the admin API shares it */
+  metrics: { host: '127.0.0.1', port: 10249 } as Endpoint,
+  limits: {
+    /** bytes per socket buffer in each direction */
+    highWaterMark: 64 * 1024,
+    /** ms; 0: no idle timeout */
+    idleTimeoutMs: 0,
+    /** ms before the first keepalive probe */
+    keepAliveMs: 60_000,
+    /** 0: unlimited */
+    maxConnections: 0,
+    /** ms a dropped TCP connection is held before the proxy closes it */
+    dropHoldMs: 60_000,
+    /** ms; kube-proxy userspace --udp-timeout */
+    udpIdleTimeoutMs: 250,
+  } satisfies ForwardLimits,
+  timings: {
+    /** ms; kubelet's crash-loop back-off starts at 10 s ... */
+    backoffInitialMs: 10_000,
+    /** ... and doubles up to 5 min */
+    backoffMaxMs: 300_000,
+    /** ms a container must run before its back-off resets (kubelet: 10 min) */
+    backoffResetMs: 600_000,
+    /** ms between SIGTERM and SIGKILL */
+    killGraceMs: 2_000,
+    /** multiplier on probe seconds */
+    probeTimeScale: 1,
+  } satisfies ContainerTimings,
+  /** ms of quiet after a manifest change before reloading */
+  watchDebounceMs: 200,
+  /** ms stop() waits for open connections before closing them */
+  drainTimeoutMs: 5_000,
+});
+
+export interface RuntimeOptions {
+  /** Manifest paths (files or directories); watched for changes unless `watch` is false. */
+  readonly files?: readonly string[];
+  readonly cwd?: string;
+  /** A cluster to run instead of files (not watched). */
+  readonly snapshot?: ClusterSnapshot;
+  /** The --mode flag; unset: the KubeProxyConfiguration's mode, else iptables. */
+  readonly mode?: string;
+  readonly logger?: Logger;
+  /** Clock for affinity and conntrack ages (ms). Default Date.now. */
+  readonly clock?: Clock;
+  /** Randomness for the userspace shuffle. Default: seeded from `seed` or the time. */
+  readonly rng?: Rng;
+  readonly seed?: number;
+  /** null disables the server. */
+  readonly health?: Endpoint | null;
+  readonly metrics?: Endpoint | null;
+  /** The node a process on "the host" (127.0.0.1) is on. Default: the first Ready node without NoSchedule taints, else the first node. */
+  readonly node?: string;
+  readonly limits?: Partial<ForwardLimits>;
+  readonly timings?: Partial<ContainerTimings>;
+  readonly watch?: boolean;
+  readonly watchDebounceMs?: number;
+  readonly drainTimeoutMs?: number;
+  /** Include Node process metrics (heap, event loop lag) in /metrics. */
+  readonly processMetrics?: boolean;
+}
+
+export interface Runtime {
+  /** Resolves once pods, listeners and the admin servers are up; rejects with KPATH_E_LISTEN etc. */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+  readonly mode: ProxyMode | undefined;
+  readonly conntrack: LiveConntrack;
+  readonly metrics: RuntimeMetrics;
+  snapshot(): ClusterSnapshot | undefined;
+  /** host:port of the health and metrics servers once ready (ephemeral ports resolved). */
+  addresses(): { health?: string; metrics?: string };
+  listeners(): ListenerInfo[];
+  pods(): PodStatus[];
+  /** Crash a pod's container(s); they restart per restartPolicy. */
+  kill(pod: string, container?: string): boolean;
+  /** Re-read the manifests now; false if they were rejected (the old cluster keeps serving). */
+  reload(): Promise<boolean>;
+  /** Bytes sitting in the proxy's socket buffers across all open connections. */
+  buffered(): number;
+}
+
+function pickDefaultNode(snap: ClusterSnapshot, wanted: string | undefined): string {
+  if (wanted && snap.node(wanted)) return wanted;
+  const ok = snap.nodes.find((n) => n.ready && !n.taints.some((t) => t.effect === 'NoSchedule'));
+  return (ok ?? snap.nodes[0])?.meta.name ?? '';
+}
+
+/** The snapshot with runtime pod readiness folded in and controller EndpointSlices re-derived. */
+function effectiveParts(base: ClusterSnapshot, readiness: Map<string, boolean>): SnapshotParts {
+  let changed = false;
+  const pods = base.pods.map((p) => {
+    const r = readiness.get(`${p.meta.namespace}/${p.meta.name}`);
+    if (r === undefined || (p.ready && r) === p.ready) return p;
+    changed = true;
+    return { ...p, ready: p.ready && r };
+  });
+  let slices = base.endpointSlices;
+  if (changed) {
+    const derivedFor = new Set(
+      base.services.filter((s) => s.selector).map((s) => `${s.meta.namespace}/${s.meta.name}`),
+    );
+    slices = [
+      ...base.endpointSlices.filter(
+        (s) => s.source !== 'controller' || !derivedFor.has(`${s.meta.namespace}/${s.serviceName}`),
+      ),
+      ...base.services.flatMap((s) => (s.selector ? deriveEndpointSlices(s, pods, base.nodes) : [])),
+    ];
+  }
+  return { ...base, pods, endpointSlices: slices, warnings: base.warnings };
+}
+
+export function startRuntime(opts: RuntimeOptions = {}): Runtime {
+  const log = opts.logger ?? pino({ level: 'silent' });
+  const clock: Clock = opts.clock ?? { now: () => Date.now() };
+  const rng = opts.rng ?? new SeededRng(opts.seed ?? Date.now() >>> 0);
+  const limits: ForwardLimits = { ...RUNTIME_DEFAULTS.limits, ...opts.limits };
+  const timings: ContainerTimings = { ...RUNTIME_DEFAULTS.timings, ...opts.timings };
+  const cwd = opts.cwd ?? process.cwd();
+  const files = opts.files ?? [];
+  const metrics = new RuntimeMetrics({ processMetrics: opts.processMetrics ?? false });
+  const conntrack = new LiveConntrack(clock);
+  const store = new ClusterStore();
+  const open = new Set<{ destroy(): void; buffered(): number }>();
+  let base: ClusterSnapshot | undefined;
+  let twins = new TwinMap();
+  let mode: ProxyMode | undefined;
+  let modeChoice: ModeChoice | undefined;
+  let defaultNode = '';
+  let healthy = false;
+  let lastUpdated = 0;
+  let stopped = false;
+  let unwatch: (() => void) | undefined;
+  let syncing: Promise<unknown> = Promise.resolve();
+
+  const eff = () => store.current();
+  const nodeIPOf = (snap: ClusterSnapshot | undefined, name: string): IP | undefined =>
+    snap?.node(name)?.internalIPs.find((x) => x.family === 4);
+
+  const ctx: ForwardContext = {
+    mode: () => mode!,
+    twins: () => twins,
+    nodeOf(ip) {
+      const snap = eff();
+      if (!snap) return undefined;
+      for (const n of snap.nodes) if (n.internalIPs.some((x) => x.text === ip.text)) return n.meta.name;
+      for (const p of snap.pods)
+        if (p.nodeName && p.podIPs.some((x) => x.text === ip.text)) return p.nodeName;
+      return undefined;
+    },
+    nodeIP: (name) => nodeIPOf(eff(), name),
+    defaultNode: () => defaultNode,
+    conntrack,
+    metrics,
+    log: log.child({ component: 'forward' }),
+    clock,
+    limits,
+    open,
+  };
+  const listeners = new Listeners(ctx, limits.highWaterMark);
+  let readinessQueued = false;
+  const pods = new PodManager(
+    () => twins,
+    timings,
+    log.child({ component: 'pods' }),
+    () => {
+      // Coalesce bursts of probe results into one endpoint update.
+      if (readinessQueued) return;
+      readinessQueued = true;
+      setImmediate(() => {
+        readinessQueued = false;
+        if (!stopped && base) applyEffective();
+      });
+    },
+  );
+
+  store.subscribe((change) => {
+    mode?.sync(change.to);
+  });
+
+  function applyEffective(): void {
+    if (!base) return;
+    const before = eff();
+    store.apply(effectiveParts(base, pods.readiness()));
+    const after = eff();
+    if (after !== before && before) {
+      const eps = (s: ClusterSnapshot) =>
+        s.services.flatMap((svc) =>
+          svc.ports.flatMap((sp) =>
+            allEndpoints(s, svc, sp)
+              .filter((e) => e.ready)
+              .map((e) => e.key),
+          ),
+        );
+      const a = new Set(eps(before));
+      const b = new Set(eps(after!));
+      const added = [...b].filter((k) => !a.has(k));
+      const removed = [...a].filter((k) => !b.has(k));
+      if (added.length || removed.length) log.info({ added, removed }, 'endpoints changed');
+    }
+  }
+
+  async function sync(next: ClusterSnapshot): Promise<KpathError[]> {
+    const t0 = performance.now();
+    base = next;
+    twins = new TwinMap(next.config.loopbackMap);
+    defaultNode = pickDefaultNode(next, opts.node);
+    const errors = await pods.startNew(next);
+    applyEffective();
+    const { specs, conflicts } = desiredListeners(eff()!, twins, defaultNode);
+    for (const c of conflicts) log.warn(c);
+    errors.push(...(await listeners.reconcile(specs)));
+    await pods.stopGone(next);
+    metrics.syncDuration.observe((performance.now() - t0) / 1000);
+    metrics.lastSync.set(Date.now() / 1000);
+    lastUpdated = Date.now();
+    return errors;
+  }
+
+  function load(): ClusterSnapshot {
+    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1);
+    for (const d of r.diagnostics) {
+      if (d.severity === 'error') continue;
+      log.warn({ diagnostic: formatDiagnostic(d) }, 'manifest warning');
+    }
+    if (!r.ok) {
+      const errs = r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+      throw Object.assign(
+        new KpathError(
+          ErrorCodes.INVALID,
+          `${errs.length} manifest error${errs.length === 1 ? '' : 's'}; nothing was loaded:\n${errs.join('\n')}`,
+        ),
+        { diagnostics: errs },
+      );
+    }
+    return r.snapshot;
+  }
+
+  async function reload(): Promise<boolean> {
+    if (stopped || opts.snapshot) return false;
+    let next: ClusterSnapshot;
+    try {
+      next = load();
+    } catch (e) {
+      metrics.reloadErrors.inc();
+      const diagnostics = (e as { diagnostics?: string[] }).diagnostics;
+      log.error(
+        { err: isKpathError(e) ? e.message : String(e), diagnostics },
+        'manifests rejected; still serving the previous cluster',
+      );
+      return false;
+    }
+    const run = syncing.then(() => (stopped ? [] : sync(next)));
+    syncing = run.catch(() => {});
+    const errors = await run;
+    for (const e of errors) log.error({ code: e.code }, e.message);
+    log.info(
+      { version: next.version, services: next.services.length, pods: next.pods.length },
+      'cluster reloaded',
+    );
+    return true;
+  }
+
+  const admin = new AdminServers({
+    healthy: () => ({ ok: healthy, lastUpdated }),
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+    proxyMode: () => mode?.name ?? '',
+    api: {
+      conntrack: () => ({
+        mode: mode?.name,
+        entries: conntrack.list().map((c) => conntrackJson(c, clock.now())),
+      }),
+      affinity: () => ({ mode: mode?.name, entries: mode?.affinity() ?? [] }),
+      endpoints: () => {
+        const snap = eff();
+        const order = new Map((mode?.endpoints() ?? []).map((m) => [m.servicePort, m]));
+        return {
+          mode: mode?.name,
+          servicePorts: (snap?.services ?? [])
+            .filter((s) => s.type !== 'ExternalName')
+            .flatMap((svc) =>
+              svc.ports.map((sp) => {
+                const key = `${svc.meta.namespace}/${svc.meta.name}:${sp.name}`;
+                const m = order.get(key);
+                return {
+                  servicePort: key,
+                  protocol: sp.protocol,
+                  sessionAffinity: svc.sessionAffinity,
+                  endpoints: allEndpoints(snap!, svc, sp).map((e) => ({
+                    address: e.key,
+                    pod: e.pod ?? null,
+                    node: e.nodeName ?? null,
+                    ready: e.ready,
+                    serving: e.serving,
+                    terminating: e.terminating,
+                  })),
+                  rotation: m ? m.endpoints : [],
+                  next: m?.next ?? null,
+                };
+              }),
+            ),
+        };
+      },
+      listeners: () => ({ listeners: listeners.list() }),
+      pods: () => ({ pods: pods.list() }),
+    },
+  });
+
+  const ready = (async () => {
+    const first = opts.snapshot ?? load();
+    modeChoice = chooseMode(opts.mode, first);
+    mode = createMode(modeChoice, { clock, rng });
+    log.info({ mode: mode.name, from: modeChoice.from }, 'proxy mode');
+    const errors = await sync(first);
+    if (errors.length) throw errors[0];
+    await admin.start(
+      opts.health === undefined ? RUNTIME_DEFAULTS.health : opts.health,
+      opts.metrics === undefined ? RUNTIME_DEFAULTS.metrics : opts.metrics,
+    );
+    healthy = true;
+    if (files.length && !opts.snapshot && opts.watch !== false) {
+      unwatch = watchManifests(
+        files,
+        cwd,
+        opts.watchDebounceMs ?? RUNTIME_DEFAULTS.watchDebounceMs,
+        () => void reload(),
+        (e) => log.warn({ err: e.message }, 'cannot watch manifests'),
+      );
+    }
+    log.info({ listeners: listeners.list().length, pods: pods.list().length, ...admin }, 'kpath up: ready');
+  })();
+  ready.catch(() => {});
+
+  async function stop(): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    healthy = false;
+    unwatch?.();
+    await ready.catch(() => {});
+    await syncing;
+    await listeners.closeAll();
+    const deadline = opts.drainTimeoutMs ?? RUNTIME_DEFAULTS.drainTimeoutMs;
+    if (open.size > 0) {
+      log.info({ open: open.size, deadlineMs: deadline }, 'draining connections');
+      const t0 = Date.now();
+      while (open.size > 0 && Date.now() - t0 < deadline) await new Promise((r) => setTimeout(r, 25));
+      if (open.size > 0) log.info({ closed: open.size }, 'drain deadline passed; closing the rest');
+      for (const c of [...open]) c.destroy();
+    }
+    await pods.stopAll();
+    mode?.close();
+    await admin.stop();
+    log.info('kpath up: stopped');
+  }
+
+  return {
+    ready,
+    stop,
+    get mode() {
+      return mode;
+    },
+    conntrack,
+    metrics,
+    snapshot: eff,
+    addresses: () => ({
+      ...(admin.healthAddress ? { health: admin.healthAddress } : {}),
+      ...(admin.metricsAddress ? { metrics: admin.metricsAddress } : {}),
+    }),
+    listeners: () => listeners.list(),
+    pods: () => pods.list(),
+    kill: (pod, container) => pods.kill(pod, container),
+    reload,
+    buffered: () => [...open].reduce((n, c) => n + c.buffered(), 0),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The one place that opens sockets towards backends. Every upstream TCP connection and UDP flow is
+ * created here, and each asserts that both its local and its remote address are loopback: the twin
+ * plan guarantees it, and this is where a bug in that plan would otherwise reach a real network.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, isIPv4, type NetConnectOpts, type Socket } from 'node:net';
+import { assert } from '../../netmodel/errors.js';
+
+export function isLoopbackText(addr: string): boolean {
+  if (isIPv4(addr)) return addr.startsWith('127.');
+  return addr === '::1' || addr === '::ffff:127.0.0.1';
+}
+
+function assertLoopback(local: string, remote: string): void {
+  assert(isLoopbackText(remote), `upstream target ${remote} is not a loopback address`);
+  assert(isLoopbackText(local), `upstream source ${local} is not a loopback address`);
+}
+
+export interface DialOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly localAddress: string;
+  readonly timeoutMs: number;
+  readonly highWaterMark: number;
+}
+
+export type DialResult = { ok: true; socket: Socket } | { ok: false; code: string; message: string };
+
+/** Connect within timeoutMs. The socket is half-open capable and paused until the caller pipes it. */
+export function dialTcp(o: DialOptions): Promise<DialResult> {
+  assertLoopback(o.localAddress, o.host);
+  return new Promise((resolve) => {
+    const s = connect({
+      host: o.host,
+      port: o.port,
+      localAddress: o.localAddress,
+      allowHalfOpen: true,
+      noDelay: true,
+      highWaterMark: o.highWaterMark,
+    } as NetConnectOpts);
+    const timer = setTimeout(
+      () => finish({ ok: false, code: 'ETIMEDOUT', message: `no answer within ${o.timeoutMs} ms` }),
+      o.timeoutMs,
+    );
+    const onError = (e: NodeJS.ErrnoException) =>
+      finish({ ok: false, code: e.code ?? 'ERROR', message: e.message });
+    function finish(r: DialResult) {
+      clearTimeout(timer);
+      s.off('error', onError);
+      s.off('connect', onConnect);
+      if (!r.ok) s.destroy();
+      resolve(r);
+    }
+    function onConnect() {
+      s.pause();
+      finish({ ok: true, socket: s });
+    }
+    s.once('error', onError);
+    s.once('connect', onConnect);
+  });
+}
+
+/** A UDP socket bound to localAddress (any port) and connected to host:port. */
+export function openUdpFlow(o: { host: string; port: number; localAddress: string }): Promise<UdpSocket> {
+  assertLoopback(o.localAddress, o.host);
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    const fail = (e: Error) => {
+      s.close();
+      reject(e);
+    };
+    s.once('error', fail);
+    s.bind({ address: o.localAddress, port: 0 }, () => {
+      s.connect(o.port, o.host, () => {
+        s.off('error', fail);
+        resolve(s);
+      });
+    });
+  });
+}
