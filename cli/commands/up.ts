@@ -57,6 +57,12 @@ export function builder(y: Argv) {
       type: 'boolean',
       default: true,
       description: 'reload when the manifests change (--no-watch to disable)',
+    })
+    .option('dns-twins', {
+      type: 'boolean',
+      default: false,
+      description:
+        'the built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works',
     });
 }
 
@@ -71,6 +77,7 @@ interface UpArgs {
   idleTimeout: number;
   maxConnections: number;
   watch: boolean;
+  dnsTwins?: boolean;
 }
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
@@ -97,6 +104,7 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     limits: { idleTimeoutMs: args.idleTimeout * 1000, maxConnections: args.maxConnections },
     watch: args.watch,
     processMetrics: true,
+    dnsTwins: args.dnsTwins ?? false,
   });
   try {
     await rt.ready;

@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import pino from 'pino';
-import type { IP } from '../../netmodel/addr.js';
+import { type IP, tryParseIP } from '../../netmodel/addr.js';
 import type { Clock } from '../../netmodel/clock.js';
 import {
   type ClusterSnapshot,
@@ -22,6 +22,13 @@ import {
   formatDiagnostic,
   type SnapshotParts,
 } from '../../netmodel/cluster/index.js';
+import {
+  type Answerer,
+  buildZone,
+  createAnswerer,
+  dnsViewOf,
+  zoneOptionsOf,
+} from '../../netmodel/dns/index.js';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
@@ -35,6 +42,7 @@ import { RuntimeMetrics } from './metrics.js';
 import { chooseMode, createMode, type ModeChoice } from './modes/select.js';
 import type { ProxyMode } from './modes/types.js';
 import type { ContainerTimings } from './pods/container.js';
+import type { DnsSource } from './pods/dns.js';
 import { PodManager, type PodStatus } from './pods/manager.js';
 import { watchManifests } from './watch.js';
 
@@ -102,6 +110,8 @@ export interface RuntimeOptions {
   readonly drainTimeoutMs?: number;
   /** Include Node process metrics (heap, event loop lag) in /metrics. */
   readonly processMetrics?: boolean;
+  /** The built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works. */
+  readonly dnsTwins?: boolean;
 }
 
 export interface Runtime {
@@ -203,6 +213,34 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   };
   const listeners = new Listeners(ctx, limits.highWaterMark);
   let readinessQueued = false;
+  // The built-in kube-dns: one answerer for every DNS pod, rebuilt lazily after each cluster change.
+  let dnsAnswerer: Answerer | undefined;
+  const dnsSubscribers = new Set<() => void>();
+  const dnsSource: DnsSource = {
+    answerer() {
+      if (!dnsAnswerer) {
+        const snap = eff() ?? base!;
+        const t = twins;
+        const options = zoneOptionsOf(
+          snap,
+          opts.dnsTwins
+            ? {
+                mapAddress: (a: string) => {
+                  const ip = tryParseIP(a);
+                  return (ip && t.toLoopback(ip)?.text) ?? a;
+                },
+              }
+            : {},
+        );
+        dnsAnswerer = createAnswerer(buildZone(dnsViewOf(snap), options));
+      }
+      return dnsAnswerer;
+    },
+    subscribe(cb) {
+      dnsSubscribers.add(cb);
+      return () => dnsSubscribers.delete(cb);
+    },
+  };
   const pods = new PodManager(
     () => twins,
     timings,
@@ -216,10 +254,14 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
         if (!stopped && base) applyEffective();
       });
     },
+    process.env,
+    dnsSource,
   );
 
   store.subscribe((change) => {
     mode?.sync(change.to);
+    dnsAnswerer = undefined;
+    for (const cb of [...dnsSubscribers]) cb();
   });
 
   function applyEffective(): void {

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { Container, Pod } from '../../../netmodel/cluster/index.js';
 import type { TwinMap } from '../../../netmodel/twins.js';
+import { DnsContainer, type DnsSource, dnsPorts, isDnsImage } from './dns.js';
 import { EchoContainer, type PodIdentity } from './echo.js';
 import { ProbeRunner, type ProbeSpec, parseProbe } from './probes.js';
 
@@ -24,7 +25,7 @@ export interface ContainerTimings {
 
 export interface ContainerStatus {
   readonly name: string;
-  readonly kind: 'echo' | 'process';
+  readonly kind: 'echo' | 'process' | 'dns';
   readonly state: 'running' | 'waiting' | 'terminated';
   readonly ready: boolean;
   readonly restarts: number;
@@ -34,6 +35,7 @@ export interface ContainerStatus {
 
 export class ContainerRunner {
   private echo: EchoContainer | undefined;
+  private dns: DnsContainer | undefined;
   private child: ChildProcess | undefined;
   private readiness: ProbeRunner | undefined;
   private liveness: ProbeRunner | undefined;
@@ -46,7 +48,7 @@ export class ContainerRunner {
   private lastExit: string | undefined;
   private readonly readinessSpec: ProbeSpec | undefined;
   private readonly livenessSpec: ProbeSpec | undefined;
-  readonly kind: 'echo' | 'process';
+  readonly kind: 'echo' | 'process' | 'dns';
 
   constructor(
     private readonly pod: Pod,
@@ -57,8 +59,14 @@ export class ContainerRunner {
     private readonly t: ContainerTimings,
     private readonly log: Logger,
     private readonly onChange: () => void,
+    private readonly dnsSource?: DnsSource,
   ) {
-    this.kind = c.command && c.command.length > 0 ? 'process' : 'echo';
+    this.kind =
+      c.command && c.command.length > 0
+        ? 'process'
+        : dnsSource && isDnsImage(c.image) && dnsPorts(c.ports).length > 0
+          ? 'dns'
+          : 'echo';
     const probe = (raw: Readonly<Record<string, unknown>> | undefined, what: string) => {
       if (!raw) return undefined;
       const p = parseProbe(raw, c, t.probeTimeScale);
@@ -96,10 +104,28 @@ export class ContainerRunner {
   private async run(): Promise<void> {
     this.restartTimer = undefined;
     if (this.stopping) return;
-    if (this.kind === 'echo') {
-      const echo = new EchoContainer(this.id, this.c.name, this.c.ports, this.twins);
+    if (this.kind === 'echo' || this.kind === 'dns') {
+      const dnsOnly = this.kind === 'dns' ? new Set(dnsPorts(this.c.ports)) : new Set<number>();
+      const echoPorts = this.c.ports.filter((p) => !dnsOnly.has(p.containerPort));
+      const echo = new EchoContainer(this.id, this.c.name, echoPorts, this.twins);
       await echo.start();
       this.echo = echo;
+      if (this.kind === 'dns') {
+        const dns = new DnsContainer(
+          this.id.loopbackIP,
+          [...dnsOnly],
+          this.dnsSource!,
+          this.log.child({ container: this.c.name, component: 'dns' }),
+        );
+        try {
+          await dns.start();
+        } catch (e) {
+          this.echo = undefined;
+          await echo.stop();
+          throw e;
+        }
+        this.dns = dns;
+      }
     } else {
       const [cmd, ...rest] = this.c.command!;
       const child = spawn(cmd!, [...rest, ...(this.c.args ?? [])], {
@@ -206,10 +232,13 @@ export class ContainerRunner {
   /** Kill the container as a crash would (it restarts per restartPolicy). */
   kill(reason = 'killed'): void {
     if (!this.running) return;
-    if (this.kind === 'echo') {
+    if (this.kind === 'echo' || this.kind === 'dns') {
       const echo = this.echo;
+      const dns = this.dns;
       this.echo = undefined;
+      this.dns = undefined;
       void echo?.stop();
+      void dns?.stop();
       this.exited(137, reason);
     } else {
       this.child?.kill('SIGKILL');
@@ -222,11 +251,13 @@ export class ContainerRunner {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.stopProbes();
-    if (this.echo) {
+    if (this.echo || this.dns) {
       const echo = this.echo;
+      const dns = this.dns;
       this.echo = undefined;
+      this.dns = undefined;
       this.running = false;
-      await echo.stop();
+      await Promise.all([echo?.stop(), dns?.stop()]);
       this.onChange();
     }
     const child = this.child;

@@ -9,6 +9,7 @@ import type { ClusterSnapshot, Pod } from '../../../netmodel/cluster/index.js';
 import type { KpathError } from '../../../netmodel/errors.js';
 import type { TwinMap } from '../../../netmodel/twins.js';
 import { ContainerRunner, type ContainerStatus, type ContainerTimings } from './container.js';
+import type { DnsSource } from './dns.js';
 import { containerEnv } from './env.js';
 
 interface Running {
@@ -46,6 +47,7 @@ export class PodManager {
     private readonly log: Logger,
     private readonly onReadinessChange: () => void,
     private readonly baseEnv: Readonly<Record<string, string | undefined>> = process.env,
+    private readonly dnsSource?: DnsSource,
   ) {}
 
   private wanted(snap: ClusterSnapshot): Map<string, { pod: Pod; loopbackIP: string; nodeIP: string }> {
@@ -96,6 +98,7 @@ export class PodManager {
                 this.timings,
                 log,
                 () => this.onReadinessChange(),
+                this.dnsSource,
               ),
           );
           const r: Running = { fp, pod: w.pod, containers, loopbackIP: w.loopbackIP };
