@@ -17,6 +17,12 @@ import {
 } from '../netfilter/index.js';
 import { RoutingNode } from '../routing/index.js';
 
+/**
+ * iptables-nft's table order in iptables-save output (enum nft_table_type: mangle, security, raw,
+ * filter, nat; kpath has no security table).
+ */
+export const SAVE_ORDER = ['mangle', 'raw', 'filter', 'nat'] as const;
+
 export interface KernelNodeOptions {
   readonly name: string;
   /** net.ipv4.ip_forward (default true: a Kubernetes node forwards). */
@@ -70,9 +76,11 @@ export class KernelNode {
       tables?: readonly ('raw' | 'mangle' | 'nat' | 'filter')[];
     } = {},
   ): string {
-    return renderSave(this.rules(opts.family ?? 4), {
+    // Tables in the order iptables-nft prints them (enum nft_table_type), whatever order they were made in.
+    const rs = this.rules(opts.family ?? 4);
+    return renderSave(rs, {
       ...(opts.counters !== undefined ? { counters: opts.counters } : {}),
-      ...(opts.tables ? { tables: opts.tables } : {}),
+      tables: opts.tables ?? SAVE_ORDER.filter((t) => rs.tables.has(t)),
     });
   }
 

@@ -1,4 +1,6 @@
 // kube-proxy's iptables mode, rendering part: the public surface, listed by hand.
+
+export { applyFullSync, applyPartialSync, setupRestore } from './apply.js';
 export {
   formatMark,
   type LocalDetector,
