@@ -12,6 +12,7 @@ import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
+import * as rulesCmd from './commands/rules.js';
 import * as upCmd from './commands/up.js';
 import * as validateCmd from './commands/validate.js';
 import { type CliIO, EXIT } from './io.js';
@@ -26,6 +27,7 @@ interface CommandModule {
 const COMMANDS: readonly CommandModule[] = [
   getCmd,
   validateCmd,
+  rulesCmd,
   upCmd,
   dnsCmd,
   conntrackCmd,

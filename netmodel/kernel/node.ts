@@ -28,6 +28,8 @@ export interface KernelNodeOptions {
   /** net.ipv4.ip_forward (default true: a Kubernetes node forwards). */
   readonly ipForward?: boolean;
   readonly conntrack?: Partial<ConntrackSysctls>;
+  /** Carry state over from a previous incarnation of the node (a topology rebuild keeps flows and recent lists). */
+  readonly keep?: KernelNode;
 }
 
 export class KernelNode {
@@ -41,8 +43,12 @@ export class KernelNode {
   constructor(opts: KernelNodeOptions) {
     this.name = opts.name;
     this.routing = new RoutingNode({ ipForward: opts.ipForward ?? true });
-    this.conntrack = new ConntrackTable(opts.conntrack ? { sysctls: opts.conntrack } : {});
-    this.nf = new NetfilterState(new RecentTables(), new IpSetStore(), new NfAcct());
+    this.conntrack = opts.keep?.conntrack ?? new ConntrackTable(opts.conntrack ? { sysctls: opts.conntrack } : {});
+    this.nf = opts.keep?.nf ?? new NetfilterState(new RecentTables(), new IpSetStore(), new NfAcct());
+    if (opts.keep) {
+      this.rules4 = opts.keep.rules4;
+      this.rules6 = opts.keep.rules6;
+    }
   }
 
   rules(family: Family = 4): Ruleset {

@@ -139,3 +139,41 @@ describe('kpath dns (offline)', () => {
     expect(r.out).toMatch(/resolved as cart\.shop\.svc\.cluster\.local\. after 4 queries/);
   });
 });
+
+describe('kpath rules', () => {
+  it('prints what iptables-save shows on the node, with kube-proxy chains and jumps', async () => {
+    const r = await kpath('rules', '--node', 'worker-1');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^\*mangle\n/);
+    expect(r.out).toContain(
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    );
+    // kube-dns: the well-known chain names of real clusters.
+    expect(r.out).toContain(':KUBE-SVC-TCOU7JCQXEZGVUNU - [0:0]');
+    expect(r.out).toContain(':KUBE-SVC-ERIFXISQEP7F7OF4 - [0:0]');
+    expect(r.out).toMatch(
+      /-A KUBE-SERVICES -d 10\.96\.0\.10\/32 -p udp -m comment --comment "kube-system\/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU/,
+    );
+    expect(r.out).toContain(
+      '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    );
+  });
+
+  it('--format restore --table nat is the payload kube-proxy writes, --diff the partial sync', async () => {
+    const r = await kpath('rules', '--format', 'restore', '--table', 'nat');
+    expect(r.out).toMatch(/^\*nat\n/);
+    expect(r.out).toMatch(
+      /-A KUBE-SERVICES -m comment --comment "kube-system\/kube-dns:dns cluster IP" -m udp -p udp -d 10\.96\.0\.10 --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU/,
+    );
+    expect(r.out.trim().endsWith('COMMIT')).toBe(true);
+    const d = await kpath('rules', '--diff', 'examples/demo', '--node', 'worker-1');
+    expect(d.code).toBe(0);
+    expect(d.err).toMatch(/0 service\(s\) rewritten, 0 chain\(s\) deleted/);
+  });
+
+  it('an unknown node is named with the ones that exist', async () => {
+    const r = await kpath('rules', '--node', 'nope');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/node "nope" does not exist \(nodes: control-plane, worker-1, worker-2\)/);
+  });
+});

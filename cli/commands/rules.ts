@@ -1,0 +1,99 @@
+/**
+ * `kpath rules`: the iptables rules of one node as kube-proxy (iptables mode) writes them.
+ *   default            what `iptables-save` prints on that node after kube-proxy's full sync
+ *   --format restore   the payload kube-proxy hands to `iptables-restore --noflush`
+ *   --diff OTHER.yaml  the partial-sync payload kube-proxy writes when the cluster changes to OTHER
+ */
+import type { Argv } from 'yargs';
+import { KernelNode } from '../../netmodel/kernel/index.js';
+import { applyFullSync, renderNode, renderPartialSync } from '../../proxy/iptables/index.js';
+import { type CliIO, EXIT } from '../io.js';
+import { loadOrReport, withFiles } from './common.js';
+
+export const command = 'rules';
+export const describe =
+  "a node's iptables rules as kube-proxy writes them: iptables-save output, the restore payload, or a partial-sync diff";
+
+export function builder(y: Argv) {
+  return withFiles(y)
+    .option('node', { type: 'string', description: 'the node (default: the first node)' })
+    .option('table', { type: 'string', choices: ['nat', 'filter', 'mangle'], description: 'only this table' })
+    .option('format', {
+      type: 'string',
+      choices: ['save', 'restore'],
+      default: 'save',
+      description: 'save: what iptables-save shows; restore: what kube-proxy sends to iptables-restore',
+    })
+    .option('diff', {
+      type: 'string',
+      description: 'print the partial-sync payload from -f to this cluster file',
+    })
+    .option('counters', {
+      type: 'boolean',
+      default: false,
+      description: 'save format with [packets:bytes] counters (all zero)',
+    });
+}
+
+interface RulesArgs {
+  f?: string[];
+  node?: string;
+  table?: 'nat' | 'filter' | 'mangle';
+  format: 'save' | 'restore';
+  diff?: string;
+  counters: boolean;
+}
+
+/** Keep only one `*table ... COMMIT` block of iptables-save or restore text. */
+export function onlyTable(text: string, table: string | undefined): string {
+  if (!table) return text;
+  const out: string[] = [];
+  let keep = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) keep = line === `*${table}`;
+    if (keep) out.push(line);
+    if (line === 'COMMIT') keep = false;
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
+export async function run(args: RulesArgs, io: CliIO): Promise<number> {
+  const snap = loadOrReport(args.f, io);
+  if (typeof snap === 'number') return snap;
+  const nodeName = args.node ?? snap.nodes[0]?.meta.name;
+  if (!nodeName || !snap.node(nodeName)) {
+    io.err(
+      `error: node "${args.node}" does not exist (nodes: ${snap.nodes.map((n) => n.meta.name).join(', ')})\n`,
+    );
+    return EXIT.FAILURE;
+  }
+  if (snap.proxy.mode !== 'iptables') {
+    io.err(
+      `note: the KubeProxyConfiguration says mode: ${snap.proxy.mode}; showing what iptables mode would write\n`,
+    );
+  }
+  const full = renderNode(snap, nodeName);
+  if (args.diff) {
+    const other = loadOrReport([args.diff], io);
+    if (typeof other === 'number') return other;
+    if (!other.node(nodeName)) {
+      io.err(`error: node "${nodeName}" is not in ${args.diff}\n`);
+      return EXIT.FAILURE;
+    }
+    const partial = renderPartialSync(snap, other, nodeName, full.state);
+    io.err(
+      `# partial sync on ${nodeName}: ${partial.updatedServices.length} service(s) rewritten` +
+        `${partial.updatedServices.length ? ` (${partial.updatedServices.join(', ')})` : ''}, ${partial.deletedChains.length} chain(s) deleted\n`,
+    );
+    io.out(onlyTable(partial.restore, args.table));
+    return EXIT.OK;
+  }
+  if (args.format === 'restore') {
+    io.out(onlyTable(full.restore, args.table));
+    return EXIT.OK;
+  }
+  const k = new KernelNode({ name: nodeName });
+  applyFullSync(k, full);
+  io.out(k.save({ counters: args.counters, ...(args.table ? { tables: [args.table] } : {}) }));
+  return EXIT.OK;
+}

@@ -1,0 +1,2 @@
+// Pod networking in the emulated nodes. Public surface, listed by hand.
+export { BRIDGE, buildHostNetwork, type HostNetwork, UPLINK, vethName } from './host-network.js';

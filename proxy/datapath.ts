@@ -1,0 +1,108 @@
+/**
+ * The emulated datapath of a whole cluster: every node's kernel (interfaces and routes from cni/,
+ * rules from the proxy mode) built from a snapshot, and kept in step with later snapshots the way
+ * kube-proxy keeps a node in step (a full sync first, partial syncs after). Conntrack and `recent`
+ * state survive updates, as they do on a real node.
+ */
+import { buildHostNetwork, type HostNetwork } from '../cni/index.js';
+import type { ClusterSnapshot } from '../netmodel/cluster/index.js';
+import { ErrorCodes, KpathError } from '../netmodel/errors.js';
+import type { KernelNode } from '../netmodel/kernel/index.js';
+import {
+  applyFullSync,
+  applyPartialSync,
+  type NodeRender,
+  type RenderOptions,
+  renderNode,
+  renderPartialSync,
+  type SyncState,
+} from './iptables/index.js';
+
+export interface DatapathOptions {
+  readonly render?: RenderOptions;
+}
+
+export class ClusterDatapath {
+  private net: HostNetwork;
+  private snap: ClusterSnapshot;
+  private readonly states = new Map<string, SyncState>();
+  private readonly full = new Map<string, NodeRender>();
+
+  private constructor(
+    snap: ClusterSnapshot,
+    private readonly opts: DatapathOptions,
+  ) {
+    this.snap = snap;
+    this.net = buildHostNetwork(snap);
+    for (const [name, node] of this.net.nodes) {
+      const r = renderNode(snap, name, opts.render);
+      applyFullSync(node, r);
+      this.states.set(name, r.state);
+      this.full.set(name, r);
+    }
+  }
+
+  /** iptables mode only for now; ipvs and nftables are refused with what to use instead. */
+  static build(snap: ClusterSnapshot, opts: DatapathOptions = {}): ClusterDatapath {
+    if (snap.proxy.mode !== 'iptables' && snap.proxy.mode !== 'userspace') {
+      throw new KpathError(
+        ErrorCodes.UNSUPPORTED,
+        `the emulated datapath models kube-proxy's iptables mode; this cluster's KubeProxyConfiguration says mode: ${snap.proxy.mode} (set mode: iptables to emulate it)`,
+      );
+    }
+    return new ClusterDatapath(snap, opts);
+  }
+
+  get snapshot(): ClusterSnapshot {
+    return this.snap;
+  }
+
+  get network(): HostNetwork {
+    return this.net;
+  }
+
+  node(name: string): KernelNode {
+    const n = this.net.nodes.get(name);
+    if (!n) {
+      throw new KpathError(
+        ErrorCodes.NOT_FOUND,
+        `node "${name}" does not exist (nodes: ${[...this.net.nodes.keys()].join(', ')})`,
+      );
+    }
+    return n;
+  }
+
+  /** The last full render of a node (the payload kube-proxy wrote at startup). */
+  render(name: string): NodeRender {
+    this.node(name);
+    return this.full.get(name)!;
+  }
+
+  /**
+   * Move to a new snapshot: rebuild interfaces and routes (pods come and go) keeping each node's
+   * conntrack, recent lists and rules, then a kube-proxy partial sync of the rules.
+   */
+  update(next: ClusterSnapshot, changedServices?: Iterable<string>): void {
+    const prev = this.snap;
+    this.net = buildHostNetwork(next, this.net.nodes);
+    const changed = changedServices ? [...changedServices] : undefined;
+    for (const [name, node] of this.net.nodes) {
+      const state = this.states.get(name);
+      if (!state) {
+        const r = renderNode(next, name, this.opts.render);
+        applyFullSync(node, r);
+        this.states.set(name, r.state);
+        this.full.set(name, r);
+        continue;
+      }
+      const r = renderPartialSync(prev, next, name, state, {
+        ...this.opts.render,
+        ...(changed ? { changedServices: changed } : {}),
+      });
+      applyPartialSync(node, r);
+      this.states.set(name, r.state);
+    }
+    for (const name of [...this.states.keys()]) if (!this.net.nodes.has(name)) this.states.delete(name);
+    this.snap = next;
+  }
+}
