@@ -13,6 +13,7 @@ import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
 import * as rulesCmd from './commands/rules.js';
+import * as traceCmd from './commands/trace.js';
 import * as upCmd from './commands/up.js';
 import * as validateCmd from './commands/validate.js';
 import { type CliIO, EXIT } from './io.js';
@@ -28,6 +29,7 @@ const COMMANDS: readonly CommandModule[] = [
   getCmd,
   validateCmd,
   rulesCmd,
+  traceCmd,
   upCmd,
   dnsCmd,
   conntrackCmd,

@@ -8,6 +8,17 @@
 export interface Rng {
   /** A uniformly distributed integer in [0, 2^32). */
   uint32(): number;
+  /**
+   * Optional: decide a random event of probability p31 / 2^31 directly (the statistic match's test).
+   * Tracers that enumerate every path implement it to choose each branch; when absent, callers draw
+   * `(uint32() & 0x7FFFFFFF) < p31` as the kernel does.
+   */
+  bernoulli?(p31: number): boolean;
+}
+
+/** The kernel's random test for a 31-bit fixed-point probability, honouring `Rng.bernoulli`. */
+export function chance31(rng: Rng, p31: number): boolean {
+  return rng.bernoulli ? rng.bernoulli(p31) : (rng.uint32() & 0x7fffffff) < p31;
 }
 
 function splitmix32(seed: number): () => number {
