@@ -12,6 +12,7 @@
  * at most `maxTcpConnections` connections.
  */
 import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Answerer, AnswerOutcome, Transport } from '../../netmodel/dns/answer.js';
@@ -241,13 +242,26 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
 
   const bindUdp = (host: string, port: number): Promise<dgram.Socket> =>
     new Promise((resolve, reject) => {
-      const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+      const family = host.includes(':') ? 6 : 4;
+      // Replies go to a datagram's source, always an IP literal: resolve it synchronously instead of
+      // dgram's default dns.lookup, which defers every send by a process.nextTick (hot path).
+      const lookup = (
+        name: string,
+        _o: unknown,
+        cb: (e: Error | null, a: string, f: number) => void,
+      ): void => {
+        if (net.isIP(name)) cb(null, name, family);
+        else dns.lookup(name, { family }, (e, a, f) => cb(e, a, f));
+      };
+      const sock = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup });
       sock.once('error', reject);
       sock.on('message', (msg, rinfo) => {
         try {
           const r = handle(msg, 'udp');
+          // No send callback: it would cost another nextTick per reply. A failed send is then emitted
+          // as the socket's 'error' event, which is logged (the listener is installed once bound).
           const reply = (b: Uint8Array | undefined): void => {
-            if (b) sock.send(b, rinfo.port, rinfo.address, () => undefined);
+            if (b) sock.send(b, rinfo.port, rinfo.address);
           };
           if (r instanceof Promise) r.then(reply, () => undefined);
           else reply(r);
