@@ -84,9 +84,11 @@ export function buildHostNetwork(
         if (gw && onLink) r.addRoute({ dst: cidr.text, via: gw.text, dev: UPLINK });
       }
     }
+    // A default route via the first address of the node's network (its router), as nodes have.
     const primary = n.internalIPs.find((ip) => ip.family === 4);
-    if (primary && prefixContains(nodeCIDR, primary)) {
-      const gw = prefixNth(nodeCIDR, 1n);
+    if (primary) {
+      const bits = prefixContains(nodeCIDR, primary) ? nodeCIDR.bits : 24;
+      const gw = prefixNth(prefixOf(primary, bits), 1n);
       if (!ipEquals(gw, primary)) r.addRoute({ dst: 'default', via: gw.text, dev: UPLINK });
     }
     nodes.set(n.meta.name, k);

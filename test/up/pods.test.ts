@@ -155,12 +155,12 @@ describe('pods', () => {
 });
 
 describe('startup errors', () => {
-  it('refuses iptables and ipvs with a clear message, from the flag or the KubeProxyConfiguration', async () => {
-    const file = writeCluster(baseCluster(SLOT + 10, '', 'iptables')).file;
+  it('refuses ipvs and nftables with a clear message, from the flag or the KubeProxyConfiguration', async () => {
+    const file = writeCluster(baseCluster(SLOT + 10, '', 'nftables')).file;
     const rt1 = startRuntime({ files: [file], health: null, metrics: null });
     await expect(rt1.ready).rejects.toMatchObject({
       code: 'KPATH_E_UNSUPPORTED',
-      message: expect.stringMatching(/mode: iptables in the KubeProxyConfiguration.*--mode userspace/),
+      message: expect.stringMatching(/mode: nftables in the KubeProxyConfiguration.*--mode iptables/),
     });
     await rt1.stop();
     const rt2 = startRuntime({ files: [file], mode: 'ipvs', health: null, metrics: null });

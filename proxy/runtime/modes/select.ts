@@ -1,10 +1,12 @@
 /**
  * Which proxy mode `kpath up` runs: the --mode flag, else the KubeProxyConfiguration's mode, else
- * iptables (kube-proxy's default on Linux). Only userspace runs real traffic today; iptables and ipvs
- * are refused with a message until they are wired to the emulated kernel.
+ * iptables (kube-proxy's default on Linux). userspace is the old userspace proxier;
+ * iptables decides each flow in the emulated kernel; ipvs and nftables are refused with a message
+ * until they are modelled.
  */
 import type { ClusterSnapshot } from '../../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../../netmodel/errors.js';
+import { IptablesMode } from './iptables.js';
 import type { ModeName, ProxyMode } from './types.js';
 import { UserspaceMode, type UserspaceOptions } from './userspace.js';
 
@@ -33,12 +35,13 @@ export function createMode(choice: ModeChoice, opts: UserspaceOptions): ProxyMod
     case 'userspace':
       return new UserspaceMode(opts);
     case 'iptables':
+      return new IptablesMode(opts);
     case 'ipvs':
     case 'nftables':
       throw new KpathError(
         ErrorCodes.UNSUPPORTED,
         `proxy mode ${where}: kpath up cannot run real traffic through the emulated ${choice.mode} datapath yet; ` +
-          `run \`kpath up --mode userspace\` (the old userspace proxier: round-robin, ClientIP affinity, backends see the node address)`,
+          `run \`kpath up --mode iptables\` (kube-proxy's iptables rules, emulated) or \`--mode userspace\` (the old userspace proxier)`,
       );
     default:
       throw new KpathError(

@@ -1,0 +1,190 @@
+/**
+ * iptables mode for real traffic: every new connection or UDP flow is decided by the entry node's
+ * emulated kernel, programmed with the rules kube-proxy writes (proxy/datapath). The first packet
+ * is walked through the node exactly as `kpath trace` walks it; the verdict (DNAT target, masquerade
+ * or not, REJECT, DROP) is what the real sockets then do. The reply and the handshake's last ACK are
+ * walked too, so the emulated conntrack entry becomes ESTABLISHED like the kernel's.
+ *
+ * Differences from the kernel, by necessity: a DROP leaves the client connected but unanswered (the
+ * runtime cannot withhold a SYN-ACK on a loopback socket); a refused DNAT target resets the client
+ * instead of retransmitting SYNs.
+ */
+import { type IP, prefixContains, v4 } from '../../../netmodel/addr.js';
+import type { Clock } from '../../../netmodel/clock.js';
+import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
+import { receive, send, type WalkResult } from '../../../netmodel/kernel/index.js';
+import { ACK, packet, SYN, SYN_ACK } from '../../../netmodel/packet.js';
+import type { Rng } from '../../../netmodel/rng.js';
+import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
+import { ClusterDatapath } from '../../datapath.js';
+import type { AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } from './types.js';
+
+export interface IptablesModeOptions {
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+/** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
+export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
+
+export class IptablesMode implements ProxyMode {
+  readonly name = 'iptables' as const;
+  readonly dialTimeoutsMs = KERNEL_DIAL_TIMEOUTS_MS;
+  private dp: ClusterDatapath | undefined;
+  private snap: ClusterSnapshot | undefined;
+  /** recent-list name (KUBE-SEP-...) -> service port and endpoint, for `kpath affinity`. */
+  private sepOwners = new Map<string, { servicePort: string; endpoint: string; seconds: number }>();
+
+  constructor(private readonly opts: IptablesModeOptions) {}
+
+  sync(snap: ClusterSnapshot): void {
+    if (!this.dp) this.dp = ClusterDatapath.build(snap);
+    else this.dp.update(snap);
+    this.snap = snap;
+    this.sepOwners = new Map();
+    for (const n of snap.nodes) {
+      const r = this.dp.render(n.meta.name);
+      for (const sp of r.services) {
+        if (sp.view.affinitySeconds === null) continue;
+        for (const chain of sp.natChains) {
+          if (!chain.startsWith('KUBE-SEP-')) continue;
+          const line = sp.natChainRules.find((l) => l.startsWith(`-A ${chain} `) && l.includes('DNAT'));
+          const ep = line ? / --to-destination (\S+)/.exec(line)?.[1] : undefined;
+          this.sepOwners.set(chain, {
+            servicePort: sp.view.name,
+            endpoint: ep ?? '?',
+            seconds: sp.view.affinitySeconds,
+          });
+        }
+      }
+    }
+  }
+
+  decide(flow: FlowRequest, attempt: number): Decision {
+    if (attempt > 0)
+      return { kind: 'reject', reason: 'the endpoint the kernel chose refused the connection' };
+    const dp = this.dp;
+    if (!dp) return { kind: 'reject', reason: 'no cluster loaded' };
+    const node = dp.node(flow.entryNode);
+    const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
+    const env = { now: this.opts.clock.now(), rng: this.opts.rng };
+    const src = flow.client.ip;
+    const first = packet({
+      proto,
+      src,
+      dst: flow.destination.ip,
+      sport: flow.client.port,
+      dport: flow.destination.port,
+      ...(proto === 'tcp' ? { tcp: SYN } : {}),
+    });
+    const local = flow.clientIsNodeProcess || node.isLocal(src);
+    const iif = this.ingressOf(flow.entryNode, src);
+    const r = local ? send(node, first, env) : receive(node, first, iif, env);
+    const d = this.verdict(r, src);
+    if (d.kind === 'forward') this.completeHandshake(flow, r, local, iif);
+    return d;
+  }
+
+  private ingressOf(nodeName: string, src: IP): string {
+    const n = this.snap?.node(nodeName);
+    return n?.podCIDRs.some((c) => prefixContains(c, src)) ? 'cni0' : 'eth0';
+  }
+
+  private verdict(r: WalkResult, src: IP): Decision {
+    switch (r.outcome.kind) {
+      case 'rejected':
+        return {
+          kind: 'reject',
+          reason: `REJECT in ${r.outcome.table} ${r.outcome.hook} (${r.outcome.with})`,
+        };
+      case 'dropped':
+        return { kind: 'drop', reason: r.outcome.reason };
+      case 'unreachable':
+        return { kind: 'reject', reason: `unreachable: ${r.outcome.reason}` };
+      case 'sent':
+      case 'delivered': {
+        if (!r.dnat)
+          return {
+            kind: 'reject',
+            reason: 'no kube-proxy rule rewrote the destination: nothing listens there',
+          };
+        return { kind: 'forward', endpoint: { ip: r.dnat.ip, port: r.dnat.port }, source: r.snat?.ip ?? src };
+      }
+    }
+  }
+
+  /** Walk the reply (and the client's ACK) so the conntrack entry is ESTABLISHED, as on a real node. */
+  private completeHandshake(flow: FlowRequest, r: WalkResult, local: boolean, iif: string): void {
+    const dp = this.dp!;
+    const node = dp.node(flow.entryNode);
+    const env = { now: this.opts.clock.now(), rng: this.opts.rng };
+    const ct = r.ct;
+    if (!ct) return;
+    const reply = ct.reply;
+    const endpointLocal =
+      this.snap?.node(flow.entryNode)?.podCIDRs.some((c) => prefixContains(c, reply.src)) ?? false;
+    const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
+    const back = packet({
+      proto,
+      src: reply.src,
+      dst: reply.dst,
+      sport: reply.sport,
+      dport: reply.dport,
+      ...(proto === 'tcp' ? { tcp: SYN_ACK } : {}),
+    });
+    if (node.isLocal(reply.src)) send(node, back, env);
+    else receive(node, back, endpointLocal ? 'cni0' : 'eth0', env);
+    if (proto === 'tcp') {
+      const ack = { ...r.input, tcp: ACK };
+      if (local) send(node, ack, env);
+      else receive(node, ack, iif, env);
+    }
+  }
+
+  affinity(): AffinityEntry[] {
+    const dp = this.dp;
+    if (!dp || !this.snap) return [];
+    const now = this.opts.clock.now();
+    const out: AffinityEntry[] = [];
+    for (const n of this.snap.nodes) {
+      const recent = dp.node(n.meta.name).nf.recent;
+      for (const name of recent.names()) {
+        const owner = this.sepOwners.get(name);
+        if (!owner) continue;
+        for (const e of recent.list(name).list()) {
+          const last = e.stamps.at(-1) ?? 0;
+          const remainingMs = owner.seconds * 1000 - (now - last);
+          if (remainingMs <= 0) continue;
+          const clientIP = /^\d+$/.test(e.addr) ? v4(Number(e.addr)).text : e.addr;
+          out.push({
+            servicePort: owner.servicePort,
+            clientIP,
+            endpoint: owner.endpoint,
+            remainingMs,
+            timeoutSeconds: owner.seconds,
+          });
+        }
+      }
+    }
+    return out.sort((a, b) => (a.servicePort + a.clientIP < b.servicePort + b.clientIP ? -1 : 1));
+  }
+
+  endpoints(): ModeEndpoints[] {
+    const snap = this.snap;
+    if (!snap) return [];
+    const node = snap.nodes[0]?.meta.name ?? '';
+    return servicePortViews(snap, node).map((v) => {
+      const c = categorizeEndpoints(v);
+      return {
+        servicePort: v.name,
+        protocol: v.protocol as Protocol,
+        endpoints: c.clusterEndpoints.map((e) => e.text),
+        sessionAffinity: v.affinitySeconds === null ? 'None' : 'ClientIP',
+      };
+    });
+  }
+
+  close(): void {
+    this.dp = undefined;
+  }
+}
