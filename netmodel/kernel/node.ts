@@ -30,6 +30,41 @@ export interface KernelNodeOptions {
   readonly conntrack?: Partial<ConntrackSysctls>;
   /** Carry state over from a previous incarnation of the node (a topology rebuild keeps flows and recent lists). */
   readonly keep?: KernelNode;
+  /**
+   * Track connections only while a loaded rule needs conntrack, as Linux does: the hooks are
+   * registered in a namespace by the rules that take a reference on it (a NAT target, a conntrack,
+   * state or connmark match, CONNMARK, CT/NOTRACK); with none loaded no entry is made and the nat
+   * chains never run. Default false (always track): kpath's nodes carry kube-proxy's rules, and the
+   * proxy keeps its connections in the table in every mode.
+   */
+  readonly conntrackOnDemand?: boolean;
+}
+
+const CT_MATCHES: ReadonlySet<string> = new Set(['conntrack', 'state', 'connmark']);
+const CT_TARGETS: ReadonlySet<string> = new Set([
+  'DNAT',
+  'SNAT',
+  'MASQUERADE',
+  'REDIRECT',
+  'CONNMARK',
+  'CT',
+  'NOTRACK',
+]);
+const ctUse = new WeakMap<Ruleset, boolean>();
+
+/** Does any rule of the ruleset (referenced or not) need conntrack in the namespace? */
+function rulesNeedConntrack(rs: Ruleset): boolean {
+  let v = ctUse.get(rs);
+  if (v === undefined) {
+    v = false;
+    for (const t of rs.tables.values())
+      for (const c of t.chains.values())
+        for (const r of c.rules)
+          if ((r.target && CT_TARGETS.has(r.target.kind)) || r.matches.some((m) => CT_MATCHES.has(m.kind)))
+            v = true;
+    ctUse.set(rs, v);
+  }
+  return v;
 }
 
 export class KernelNode {
@@ -37,18 +72,26 @@ export class KernelNode {
   readonly routing: RoutingNode;
   readonly conntrack: ConntrackTable;
   readonly nf: NetfilterState;
+  readonly conntrackOnDemand: boolean;
   private rules4: Ruleset = emptyRuleset(4);
   private rules6: Ruleset = emptyRuleset(6);
 
   constructor(opts: KernelNodeOptions) {
     this.name = opts.name;
     this.routing = new RoutingNode({ ipForward: opts.ipForward ?? true });
-    this.conntrack = opts.keep?.conntrack ?? new ConntrackTable(opts.conntrack ? { sysctls: opts.conntrack } : {});
+    this.conntrack =
+      opts.keep?.conntrack ?? new ConntrackTable(opts.conntrack ? { sysctls: opts.conntrack } : {});
     this.nf = opts.keep?.nf ?? new NetfilterState(new RecentTables(), new IpSetStore(), new NfAcct());
+    this.conntrackOnDemand = opts.conntrackOnDemand ?? opts.keep?.conntrackOnDemand ?? false;
     if (opts.keep) {
       this.rules4 = opts.keep.rules4;
       this.rules6 = opts.keep.rules6;
     }
+  }
+
+  /** Is connection tracking hooked in for this family (always, unless conntrackOnDemand)? */
+  conntrackActive(family: Family = 4): boolean {
+    return !this.conntrackOnDemand || rulesNeedConntrack(this.rules(family));
   }
 
   rules(family: Family = 4): Ruleset {
