@@ -10,6 +10,8 @@
  */
 import type { Match } from './match.js';
 import { IPPROTO } from './match.js';
+import type { Program } from './program.js';
+import { buildProgram } from './program.js';
 import type { Chain, Rule, Table } from './ruleset.js';
 import type { Target } from './target.js';
 
@@ -19,7 +21,7 @@ export interface CRule {
   readonly target: Target | undefined;
   /** For jump/goto: the chain. */
   jumpTo: CChain | undefined;
-  /** The matches as closures, built by the evaluator on first use (comments dropped). */
+  /** Unused since evaluation runs the flat `program`; kept (always undefined) for type compatibility. */
   tests: ((env: never) => boolean)[] | undefined;
 }
 
@@ -42,6 +44,8 @@ export interface CChain {
 export interface CompiledTable {
   readonly table: Table;
   readonly chains: ReadonlyMap<string, CChain>;
+  /** The same table laid out flat for the fast evaluator (program.ts). */
+  readonly program: Program;
 }
 
 export const MIN_RUN = 4;
@@ -87,7 +91,13 @@ function indexKey(r: Rule): { dst: number; key: number } | undefined {
   return { dst, key: (proto << 16) | dport };
 }
 
-function buildRuns(rules: readonly Rule[]): (IndexRun | undefined)[] {
+interface RunKeys {
+  readonly start: number;
+  readonly end: number;
+  readonly keys: readonly { dst: number; key: number }[];
+}
+
+function buildRuns(rules: readonly Rule[], flat: RunKeys[]): (IndexRun | undefined)[] {
   const runAt: (IndexRun | undefined)[] = new Array(rules.length).fill(undefined);
   let i = 0;
   while (i < rules.length) {
@@ -99,8 +109,10 @@ function buildRuns(rules: readonly Rule[]): (IndexRun | undefined)[] {
     while (j < rules.length && indexKey(rules[j]!)) j++;
     if (j - i >= MIN_RUN) {
       const map = new Map<number, Map<number, number[]>>();
+      const keys: { dst: number; key: number }[] = [];
       for (let k = i; k < j; k++) {
         const { dst, key } = indexKey(rules[k]!)!;
+        keys.push({ dst, key });
         let inner = map.get(dst);
         if (!inner) {
           inner = new Map();
@@ -111,6 +123,7 @@ function buildRuns(rules: readonly Rule[]): (IndexRun | undefined)[] {
         else inner.set(key, [k]);
       }
       const run: IndexRun = { start: i, end: j, map };
+      flat.push({ start: i, end: j, keys });
       for (let k = i; k < j; k++) runAt[k] = run;
     }
     i = j;
@@ -119,13 +132,24 @@ function buildRuns(rules: readonly Rule[]): (IndexRun | undefined)[] {
 }
 
 const cache = new WeakMap<Table, CompiledTable>();
+/** The last table compiled or looked up: evaluation usually sees the same table many times in a row. */
+let last: CompiledTable | undefined;
 
-/** Compiles (once per Table object) for evaluation. */
+/**
+ * Compiles (once per Table object; tables are immutable, loading rules builds new ones) for evaluation.
+ */
 export function compileTable(table: Table): CompiledTable {
+  if (last?.table === table) return last;
   const hit = cache.get(table);
-  if (hit) return hit;
+  if (hit) {
+    last = hit;
+    return hit;
+  }
   const chains = new Map<string, CChain>();
+  const runKeys = new Map<string, RunKeys[]>();
   for (const c of table.chains.values()) {
+    const flat: RunKeys[] = [];
+    runKeys.set(c.name, flat);
     chains.set(c.name, {
       chain: c,
       name: c.name,
@@ -137,7 +161,7 @@ export function compileTable(table: Table): CompiledTable {
         jumpTo: undefined,
         tests: undefined,
       })),
-      runAt: buildRuns(c.rules),
+      runAt: buildRuns(c.rules, flat),
     });
   }
   for (const c of chains.values()) {
@@ -146,7 +170,9 @@ export function compileTable(table: Table): CompiledTable {
       if (t && (t.kind === 'jump' || t.kind === 'goto')) r.jumpTo = chains.get(t.chain);
     }
   }
-  const out: CompiledTable = { table, chains };
+  const program = buildProgram(table, (name) => runKeys.get(name) ?? []);
+  const out: CompiledTable = { table, chains, program };
   cache.set(table, out);
+  last = out;
   return out;
 }

@@ -12,31 +12,39 @@
  *
  * Nothing here throws for traffic; an unknown jump target cannot exist (the loader refuses it).
  */
-import type { IP } from '../addr.js';
-import { prefixContains, v4, v6 } from '../addr.js';
-import { assert } from '../errors.js';
+import type { IP, IPv4 } from '../addr.js';
+import { prefixContains } from '../addr.js';
 import type { Packet } from '../packet.js';
-import type { CChain, CRule } from './compile.js';
+import type { CChain } from './compile.js';
 import { compileTable } from './compile.js';
 import type { CtView, EvalContext, EvalResult, LogLine, NatRequest, TraceEntry, Verdict } from './context.js';
 import type { IpSetElement } from './ipset.js';
 import { IPSET_DIMENSIONS } from './ipset.js';
 import type { AddrType, ConntrackMatch, Match, PhysdevMatch, PortMatch, RecentMatch } from './match.js';
 import { addrTypeBit, CtStateBit, CtStatus, IPPROTO, TcpFlag } from './match.js';
+import type { FlatRun, Program } from './program.js';
+import { runHash } from './program.js';
 import { protoName } from './protocols.js';
 import { renderRuleSave } from './render.js';
-import type { BuiltinChain, Ruleset, TableName } from './ruleset.js';
-import { xmark } from './target.js';
+import type { BuiltinChain, Counters, Rule, Ruleset, TableName } from './ruleset.js';
+import type { Target } from './target.js';
+import { natRequest, xmark } from './target.js';
 
 const PROTO_NUM: Record<Packet['proto'], number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58 };
 
 /** Mutable per-evaluation state. */
 interface Env {
-  pkt: Packet;
+  readonly pkt: Packet;
   readonly proto: number;
   mark: number;
   ctmark: number;
   readonly ctx: EvalContext;
+  readonly table: TableName;
+  /** Allocated only when ctx.trace. */
+  readonly trace: TraceEntry[] | undefined;
+  logs: LogLine[] | undefined;
+  notrack: boolean;
+  ctmarkChanged: boolean;
 }
 
 function ifaceMatches(pattern: string, name: string | undefined): boolean {
@@ -273,7 +281,9 @@ function matchOne(m: Match, env: Env): boolean {
       if (m.mode === 'random') return (env.ctx.rng.uint32() & 0x7fffffff) < m.probability31 !== m.neg;
       let st = env.ctx.state.nth.get(m);
       if (!st) {
-        st = { count: m.packet };
+        // iptables loads count = (every - 1) - packet (libxt_statistic), so --packet P matches the
+        // (P+1)th packet, then every `every`th.
+        st = { count: m.every - 1 - m.packet };
         env.ctx.state.nth.set(m, st);
       }
       st.count = st.count === m.every - 1 ? 0 : st.count + 1;
@@ -299,103 +309,152 @@ function matchOne(m: Match, env: Env): boolean {
   }
 }
 
-function pick(rng: EvalContext['rng'], lo: number, hi: number): number {
-  return hi > lo ? lo + (rng.uint32() % (hi - lo + 1)) : lo;
-}
-
-function pickIp(rng: EvalContext['rng'], lo: IP | undefined, hi: IP | undefined): IP | undefined {
-  if (!lo || !hi || lo.text === hi.text) return lo;
-  if (lo.family === 4 && hi.family === 4) return v4(pick(rng, lo.n, hi.n));
-  if (lo.family === 6 && hi.family === 6) {
-    // IPv6 ranges wider than 2^32 addresses are sampled in their first 2^32 only.
-    const span = hi.big - lo.big;
-    return v6(lo.big + (span >= 0xffffffffn ? BigInt(rng.uint32()) : BigInt(rng.uint32()) % (span + 1n)));
-  }
-  return lo;
-}
-
 function logText(prefix: string, p: Packet, mark: number): string {
   const ports = p.proto === 'icmp' || p.proto === 'icmpv6' ? '' : ` SPT=${p.sport} DPT=${p.dport}`;
   const markText = mark ? ` MARK=0x${mark.toString(16)}` : '';
   return `${prefix}IN=${p.iif ?? ''} OUT=${p.oif ?? ''} SRC=${p.src.text} DST=${p.dst.text} LEN=${p.length} PROTO=${protoName(PROTO_NUM[p.proto]).toUpperCase()}${ports}${markText}`;
 }
 
-type MatchFn = (env: Env) => boolean;
-
-function maskOf(bits: number): number {
-  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-}
-
-/** A match as a closure over its constants (monomorphic and cache-friendly on the hot path). */
-function compileMatch(m: Match): MatchFn | undefined {
-  switch (m.kind) {
-    case 'comment':
-      return undefined;
-    case 'src':
-    case 'dst': {
-      if (m.prefix.ip.family !== 4) break;
-      const net = m.prefix.ip.n;
-      const mask = maskOf(m.prefix.bits);
-      const neg = m.neg;
-      if (m.kind === 'src')
-        return (env) => (env.pkt.src.family === 4 && (env.pkt.src.n & mask) >>> 0 === net) !== neg;
-      return (env) => (env.pkt.dst.family === 4 && (env.pkt.dst.n & mask) >>> 0 === net) !== neg;
-    }
-    case 'proto': {
-      const proto = m.proto;
-      const neg = m.neg;
-      return (env) => (env.proto === proto) !== neg;
-    }
-    case 'tcp':
-    case 'udp':
-    case 'sctp': {
-      if (m.kind === 'tcp' && m.flags) break;
-      const want = m.kind === 'tcp' ? IPPROTO.TCP : m.kind === 'udp' ? IPPROTO.UDP : IPPROTO.SCTP;
-      const sp = m.sport;
-      const dp = m.dport;
-      if (!sp && !dp) return (env) => env.proto === want;
-      if (!sp && dp) {
-        const { lo, hi, neg } = dp;
-        return (env) => env.proto === want && (env.pkt.dport >= lo && env.pkt.dport <= hi) !== neg;
-      }
-      break;
-    }
-    case 'mark': {
-      const { value, mask, neg } = m;
-      return (env) => ((env.mark & mask) >>> 0 === value) !== neg;
-    }
-    case 'statistic':
-      if (m.mode === 'random') {
-        const { probability31, neg } = m;
-        return (env) => (env.ctx.rng.uint32() & 0x7fffffff) < probability31 !== neg;
-      }
-      break;
-    default:
-      break;
-  }
-  return (env) => matchOne(m, env);
-}
-
-function testsOf(r: CRule): MatchFn[] {
-  let t = r.tests as MatchFn[] | undefined;
-  if (!t) {
-    t = [];
-    for (const m of r.matches) {
-      const fn = compileMatch(m);
-      if (fn) t.push(fn);
-    }
-    r.tests = t as ((env: never) => boolean)[];
-  }
-  return t;
-}
-
 const ACCEPT: Verdict = { kind: 'ACCEPT' };
 const DROP: Verdict = { kind: 'DROP' };
 const EMPTY: readonly never[] = [];
 
+function newEnv(table: TableName, chain: string, packet: Packet, ctx: EvalContext): Env {
+  return {
+    pkt: packet,
+    proto: PROTO_NUM[packet.proto],
+    mark: packet.mark,
+    ctmark: ctx.ct?.mark ?? 0,
+    ctx,
+    table,
+    trace: ctx.trace === true ? [{ kind: 'chain', table, chain }] : undefined,
+    logs: undefined,
+    notrack: false,
+    ctmarkChanged: false,
+  };
+}
+
+/** The result; the packet is copied only when its mark changed. Optional keys only when present. */
+function finish(env: Env, verdict: Verdict, byPolicy: boolean, nat: NatRequest | undefined): EvalResult {
+  const packet = env.pkt;
+  const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
+  const notrack = env.notrack;
+  const trace = env.trace ?? EMPTY;
+  const logs = env.logs ?? EMPTY;
+  if (nat) {
+    if (env.ctmarkChanged)
+      return { verdict, byPolicy, packet: pkt, nat, ctMark: env.ctmark, notrack, trace, logs };
+    return { verdict, byPolicy, packet: pkt, nat, notrack, trace, logs };
+  }
+  if (env.ctmarkChanged) return { verdict, byPolicy, packet: pkt, ctMark: env.ctmark, notrack, trace, logs };
+  return { verdict, byPolicy, packet: pkt, notrack, trace, logs };
+}
+
+/** finish(env, ACCEPT, false, nat) for a nat known to be present (its object is not read). */
+function finishNat(env: Env, nat: NatRequest): EvalResult {
+  const packet = env.pkt;
+  const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
+  const trace = env.trace ?? EMPTY;
+  const logs = env.logs ?? EMPTY;
+  if (env.ctmarkChanged)
+    return {
+      verdict: ACCEPT,
+      byPolicy: false,
+      packet: pkt,
+      nat,
+      ctMark: env.ctmark,
+      notrack: env.notrack,
+      trace,
+      logs,
+    };
+  return { verdict: ACCEPT, byPolicy: false, packet: pkt, nat, notrack: env.notrack, trace, logs };
+}
+
+/** The built-in chain's policy: its counters, a trace entry, the verdict. */
+function policy(env: Env, pol: 'ACCEPT' | 'DROP' | undefined, counters: Counters, chain: string): EvalResult {
+  const p = pol ?? 'ACCEPT';
+  counters.packets++;
+  counters.bytes += env.pkt.length;
+  env.trace?.push({ kind: 'policy', table: env.table, chain, policy: p });
+  return finish(env, p === 'ACCEPT' ? ACCEPT : DROP, true, undefined);
+}
+
+function traceRule(env: Env, chain: string, num: number, rule: Rule): void {
+  env.trace?.push({ kind: 'rule', table: env.table, chain, num, rule, text: renderRuleSave(chain, rule) });
+}
+
+/**
+ * A target other than RETURN/jump/goto (the interpreters handle those): the result when it ends the
+ * table's traversal, undefined when evaluation continues with the next rule.
+ */
+function applyTarget(t: Target, env: Env, chain: string, num: number): EvalResult | undefined {
+  switch (t.kind) {
+    case 'ACCEPT':
+      return finish(env, ACCEPT, false, undefined);
+    case 'DROP':
+      return finish(env, DROP, false, undefined);
+    case 'REJECT':
+      return finish(env, { kind: 'REJECT', with: t.with }, false, undefined);
+    case 'LOG': {
+      env.logs ??= [];
+      const prefix = t.prefix ?? '';
+      env.logs.push({
+        table: env.table,
+        chain,
+        num,
+        prefix,
+        level: t.level,
+        text: logText(prefix, env.pkt, env.mark),
+      });
+      return undefined;
+    }
+    case 'MARK':
+      env.mark = xmark(env.mark, t.value, t.mask);
+      return undefined;
+    case 'CONNMARK':
+      if (hasEntry(env.ctx.ct)) {
+        if (t.mode === 'set') {
+          env.ctmark = xmark(env.ctmark, t.value, t.mask);
+          env.ctmarkChanged = true;
+        } else if (t.mode === 'save') {
+          env.ctmark = ((env.ctmark & ~t.ctmask) ^ (env.mark & t.nfmask)) >>> 0;
+          env.ctmarkChanged = true;
+        } else {
+          env.mark = ((env.mark & ~t.nfmask) ^ (env.ctmark & t.ctmask)) >>> 0;
+        }
+      }
+      return undefined;
+    case 'NOTRACK':
+    case 'CT':
+      env.notrack = true;
+      return undefined;
+    case 'DNAT':
+    case 'SNAT':
+    case 'MASQUERADE':
+    case 'REDIRECT':
+      return finish(env, ACCEPT, false, natRequest(t, env.ctx.rng));
+    case 'RETURN':
+    case 'jump':
+    case 'goto':
+      return assertNever(`${t.kind} handled by the interpreter`);
+    default: {
+      const never: never = t;
+      return never;
+    }
+  }
+}
+
+function assertNever(what: string): never {
+  throw new Error(`kpath internal error: ${what}`);
+}
+
 /**
  * Evaluates `chain` (a built-in chain) of `table` for one packet. Counters in the ruleset are updated.
  * A table that is not loaded, or lacks the chain, accepts (as a hook with no table registered).
+ *
+ * ctx.index !== false runs the compiled flat program with the dispatch index (`runFast`);
+ * ctx.index === false runs the plain reference interpreter over the rule objects (`runReference`).
+ * The two give identical results, counters, traces and Rng draws (test/netfilter/index.test.ts).
  */
 export function evaluate(
   rs: Ruleset,
@@ -405,88 +464,41 @@ export function evaluate(
   ctx: EvalContext,
 ): EvalResult {
   const table = rs.tables.get(tableName);
-  const base = table ? compileTable(table).chains.get(chainName) : undefined;
-  if (!table || !base)
-    return { verdict: ACCEPT, byPolicy: true, packet, notrack: false, trace: EMPTY, logs: EMPTY };
-  return run(tableName, base, packet, ctx);
+  if (table) {
+    const compiled = compileTable(table);
+    if (ctx.index === false) {
+      const base = compiled.chains.get(chainName);
+      if (base) return runReference(tableName, base, packet, ctx);
+    } else {
+      const id = compiled.program.chainId.get(chainName);
+      if (id !== undefined) return runFast(tableName, compiled.program, id, packet, ctx);
+    }
+  }
+  return { verdict: ACCEPT, byPolicy: true, packet, notrack: false, trace: EMPTY, logs: EMPTY };
 }
 
-function run(tableName: TableName, base: CChain, packet: Packet, ctx: EvalContext): EvalResult {
-  const env: Env = {
-    pkt: packet,
-    proto: PROTO_NUM[packet.proto],
-    mark: packet.mark,
-    ctmark: ctx.ct?.mark ?? 0,
-    ctx,
-  };
-  const useIndex = ctx.index !== false;
-  const tracing = ctx.trace === true;
-  const trace: TraceEntry[] | undefined = tracing
-    ? [{ kind: 'chain', table: tableName, chain: base.name }]
-    : undefined;
-  let logs: LogLine[] | undefined;
-  let notrack = false;
-  let ctmarkChanged = false;
+/** Plain linear evaluation over the rule objects, as ipt_do_table reads it. The reference. */
+function runReference(tableName: TableName, base: CChain, packet: Packet, ctx: EvalContext): EvalResult {
+  const env = newEnv(tableName, base.name, packet, ctx);
   const stackChain: CChain[] = [];
   const stackPc: number[] = [];
   let chain = base;
   let pc = 0;
-  const dstN = packet.dst.family === 4 ? packet.dst.n : -1;
-  const idxKey = (env.proto << 16) | packet.dport;
-
-  const finish = (verdict: Verdict, byPolicy: boolean, nat?: NatRequest): EvalResult => {
-    const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
-    return {
-      verdict,
-      byPolicy,
-      packet: pkt,
-      ...(nat ? { nat } : {}),
-      ...(ctmarkChanged ? { ctMark: env.ctmark } : {}),
-      notrack,
-      trace: trace ?? EMPTY,
-      logs: logs ?? EMPTY,
-    };
-  };
-  const policy = (): EvalResult => {
-    const pol = base.chain.policy ?? 'ACCEPT';
-    base.chain.counters.packets++;
-    base.chain.counters.bytes += packet.length;
-    trace?.push({ kind: 'policy', table: tableName, chain: base.name, policy: pol });
-    return finish(pol === 'ACCEPT' ? ACCEPT : DROP, true);
-  };
-
   for (;;) {
     const rules = chain.rules;
     if (pc >= rules.length) {
       // Fall-through: policy for the built-in chain, implicit RETURN for a user chain.
-      if (chain === base || stackChain.length === 0) return policy();
-      trace?.push({ kind: 'return', table: tableName, chain: chain.name });
+      if (chain === base || stackChain.length === 0)
+        return policy(env, base.chain.policy, base.chain.counters, base.name);
+      env.trace?.push({ kind: 'return', table: tableName, chain: chain.name });
       chain = stackChain.pop()!;
       pc = stackPc.pop()!;
       continue;
     }
-    if (useIndex) {
-      const runInfo = chain.runAt[pc];
-      if (runInfo) {
-        const list = dstN >= 0 ? runInfo.map.get(dstN)?.get(idxKey) : undefined;
-        let next = runInfo.end;
-        if (list) {
-          for (const k of list) {
-            if (k >= pc) {
-              next = k;
-              break;
-            }
-          }
-        }
-        pc = next;
-        if (pc >= runInfo.end) continue;
-      }
-    }
     const r = rules[pc]!;
     let ok = true;
-    const ms = testsOf(r);
-    for (let i = 0; i < ms.length; i++) {
-      if (!ms[i]!(env)) {
+    for (const m of r.matches) {
+      if (!matchOne(m, env)) {
         ok = false;
         break;
       }
@@ -495,123 +507,231 @@ function run(tableName: TableName, base: CChain, packet: Packet, ctx: EvalContex
       pc++;
       continue;
     }
-    const counters = r.rule.counters;
-    counters.packets++;
-    counters.bytes += packet.length;
-    if (trace) {
-      trace.push({
-        kind: 'rule',
-        table: tableName,
-        chain: chain.name,
-        num: pc + 1,
-        rule: r.rule,
-        text: renderRuleSave(chain.name, r.rule),
-      });
-    }
+    r.rule.counters.packets++;
+    r.rule.counters.bytes += packet.length;
+    if (env.trace) traceRule(env, chain.name, pc + 1, r.rule);
     const t = r.target;
     if (!t) {
       pc++;
       continue;
     }
-    switch (t.kind) {
-      case 'ACCEPT':
-        return finish(ACCEPT, false);
-      case 'DROP':
-        return finish(DROP, false);
-      case 'REJECT':
-        return finish({ kind: 'REJECT', with: t.with }, false);
-      case 'RETURN':
-        if (stackChain.length === 0) return policy();
-        trace?.push({ kind: 'return', table: tableName, chain: chain.name });
-        chain = stackChain.pop()!;
-        pc = stackPc.pop()!;
+    if (t.kind === 'RETURN') {
+      if (stackChain.length === 0) return policy(env, base.chain.policy, base.chain.counters, base.name);
+      env.trace?.push({ kind: 'return', table: tableName, chain: chain.name });
+      chain = stackChain.pop()!;
+      pc = stackPc.pop()!;
+      continue;
+    }
+    if (t.kind === 'jump' || t.kind === 'goto') {
+      const to = r.jumpTo;
+      if (!to) return assertNever(`jump target ${t.chain} resolved at load time`);
+      if (t.kind === 'jump') {
+        stackChain.push(chain);
+        stackPc.push(pc + 1);
+      }
+      chain = to;
+      pc = 0;
+      env.trace?.push({ kind: 'chain', table: tableName, chain: to.name });
+      continue;
+    }
+    const res = applyTarget(t, env, chain.name, pc + 1);
+    if (res) return res;
+    pc++;
+  }
+}
+
+/** The first record at or after rule number `num` in `run` whose key is the packet's, or -1. */
+function runNext(run: FlatRun, dst: number, key: number, hash: number, num: number): number {
+  const mask = run.mask;
+  const slots = run.slots;
+  for (let s = hash & mask; ; s = (s + 1) & mask) {
+    const i = s * 5; // SLOT_STRIDE
+    const k = slots[i]!;
+    if (k === 0) return -1;
+    if (k === key && slots[i + 1] === dst) {
+      const count = slots[i + 2]!;
+      if (count === 1) return slots[i + 4]! >= num ? slots[i + 3]! : -1;
+      const pos = run.pos;
+      const o = slots[i + 3]!;
+      for (let j = o; j < o + 2 * count; j += 2) if (pos[j]! >= num) return pos[j + 1]!;
+      return -1;
+    }
+  }
+}
+
+/**
+ * Per nesting depth of evaluate (a callback such as ctx.addrType may evaluate again), reused: the jump
+ * stack (return offsets) and the path (global numbers of the rules that matched, in order).
+ */
+interface Frame {
+  readonly stack: number[];
+  readonly path: number[];
+  n: number;
+}
+const frames: Frame[] = [];
+let depth = 0;
+
+/**
+ * The flat program (program.ts) with the dispatch index. Same semantics as runReference.
+ *
+ * Rule counters are added when the traversal ends, from the recorded path: nothing reads them during
+ * a traversal, and updating the (scattered, usually uncached) counter objects in one tight loop lets
+ * the CPU overlap those cache misses instead of stalling on each one in the middle of the walk.
+ */
+function runFast(
+  tableName: TableName,
+  P: Program,
+  baseId: number,
+  packet: Packet,
+  ctx: EvalContext,
+): EvalResult {
+  let f = frames[depth];
+  if (!f) {
+    f = { stack: [], path: [], n: 0 };
+    frames[depth] = f;
+  }
+  depth++;
+  f.n = 0;
+  try {
+    return runFastOn(tableName, P, baseId, packet, ctx, f);
+  } finally {
+    depth--;
+    const counters = P.counters;
+    const path = f.path;
+    const len = packet.length;
+    for (let i = 0; i < f.n; i++) {
+      const c = counters[path[i]!]!;
+      c.packets++;
+      c.bytes += len;
+    }
+  }
+}
+
+/*
+ * Record fields (program.ts REC) and codes (OP, TC) are written as literals below so the switches
+ * compile to jump tables: G 0, NOPS 1, TCODE 2, A 3, B 4, CHAIN 5, RUN 6, NUM 7, NEXT 8; header 9.
+ */
+function runFastOn(
+  tableName: TableName,
+  P: Program,
+  baseId: number,
+  packet: Packet,
+  ctx: EvalContext,
+  f: Frame,
+): EvalResult {
+  const stack = f.stack;
+  const path = f.path;
+  const code = P.code;
+  const chainName = P.chainName;
+  const env = newEnv(tableName, chainName[baseId]!, packet, ctx);
+  const proto = env.proto;
+  const srcIs4 = packet.src.family === 4;
+  const dstIs4 = packet.dst.family === 4;
+  const src = srcIs4 ? (packet.src as IPv4).n | 0 : 0;
+  const dst = dstIs4 ? (packet.dst as IPv4).n | 0 : 0;
+  const sport = packet.sport;
+  const dport = packet.dport;
+  const key = (proto << 16) | dport;
+  const hash = runHash(dst, key);
+  let sp = 0;
+  let pc = P.chainStart[baseId]!;
+  for (;;) {
+    const run = code[pc + 6]!;
+    if (run >= 0) {
+      // Every rule of a run matches exactly the packets with its key: the record found matches.
+      const r = P.runs[run]!;
+      const found = dstIs4 ? runNext(r, dst, key, hash, code[pc + 7]!) : -1;
+      if (found < 0) {
+        pc = r.end;
         continue;
-      case 'jump':
-      case 'goto': {
-        const to = r.jumpTo;
-        assert(to, `jump target ${t.chain} resolved at load time`);
-        if (t.kind === 'jump') {
-          stackChain.push(chain);
-          stackPc.push(pc + 1);
+      }
+      pc = found;
+    } else {
+      let ok = true;
+      const oe = pc + 9 + code[pc + 1]! * 4;
+      for (let o = pc + 9; o < oe; o += 4) {
+        const a = code[o + 1]!;
+        const b = code[o + 2]!;
+        const neg = code[o + 3] !== 0;
+        switch (code[o]) {
+          case 1: // SRC4
+            ok = (srcIs4 && (src & a) === b) !== neg;
+            break;
+          case 2: // DST4
+            ok = (dstIs4 && (dst & a) === b) !== neg;
+            break;
+          case 3: // PROTO
+            ok = (proto === a) !== neg;
+            break;
+          case 4: // L4
+            ok = proto === a;
+            break;
+          case 5: // SPORT
+            ok = (sport >= a && sport <= b) !== neg;
+            break;
+          case 6: // DPORT
+            ok = (dport >= a && dport <= b) !== neg;
+            break;
+          case 7: // MARK
+            ok = ((env.mark & a) === b) !== neg;
+            break;
+          case 8: // RANDOM
+            ok = (ctx.rng.uint32() & 0x7fffffff) < a !== neg;
+            break;
+          default: // GENERIC
+            ok = matchOne(P.matches[a]!, env);
         }
-        chain = to;
-        pc = 0;
-        trace?.push({ kind: 'chain', table: tableName, chain: to.name });
+        if (!ok) break;
+      }
+      if (!ok) {
+        pc = code[pc + 8]!;
         continue;
       }
-      case 'LOG': {
-        logs ??= [];
-        const prefix = t.prefix ?? '';
-        logs.push({
-          table: tableName,
-          chain: chain.name,
-          num: pc + 1,
-          prefix,
-          level: t.level,
-          text: logText(prefix, env.pkt, env.mark),
-        });
-        pc++;
+    }
+    const tcode = code[pc + 2]!;
+    if (tcode === 9) {
+      // END: policy for the built-in chain, implicit RETURN for a user chain.
+      if (code[pc + 5] === baseId || sp === 0)
+        return policy(env, P.chainPolicy[baseId], P.chainCounters[baseId]!, chainName[baseId]!);
+      env.trace?.push({ kind: 'return', table: tableName, chain: chainName[code[pc + 5]!]! });
+      pc = stack[--sp]!;
+      continue;
+    }
+    const g = code[pc + 0]!;
+    path[f.n++] = g;
+    if (env.trace) traceRule(env, chainName[code[pc + 5]!]!, code[pc + 7]!, P.rules[g]!);
+    switch (tcode) {
+      case 0: // NONE
+        pc = code[pc + 8]!;
         continue;
-      }
-      case 'MARK':
-        env.mark = xmark(env.mark, t.value, t.mask);
-        pc++;
+      case 1: // ACCEPT
+        return finish(env, ACCEPT, false, undefined);
+      case 2: // DROP
+        return finish(env, DROP, false, undefined);
+      case 3: // RETURN
+        if (sp === 0) return policy(env, P.chainPolicy[baseId], P.chainCounters[baseId]!, chainName[baseId]!);
+        env.trace?.push({ kind: 'return', table: tableName, chain: chainName[code[pc + 5]!]! });
+        pc = stack[--sp]!;
         continue;
-      case 'CONNMARK':
-        if (hasEntry(ctx.ct)) {
-          if (t.mode === 'set') {
-            env.ctmark = xmark(env.ctmark, t.value, t.mask);
-            ctmarkChanged = true;
-          } else if (t.mode === 'save') {
-            env.ctmark = ((env.ctmark & ~t.ctmask) ^ (env.mark & t.nfmask)) >>> 0;
-            ctmarkChanged = true;
-          } else {
-            env.mark = ((env.mark & ~t.nfmask) ^ (env.ctmark & t.ctmask)) >>> 0;
-          }
-        }
-        pc++;
+      case 4: // JUMP
+        stack[sp++] = code[pc + 8]!;
+        pc = code[pc + 3]!;
+        env.trace?.push({ kind: 'chain', table: tableName, chain: chainName[code[pc + 5]!]! });
         continue;
-      case 'NOTRACK':
-      case 'CT':
-        notrack = true;
-        pc++;
+      case 5: // GOTO
+        pc = code[pc + 3]!;
+        env.trace?.push({ kind: 'chain', table: tableName, chain: chainName[code[pc + 5]!]! });
         continue;
-      case 'DNAT':
-      case 'SNAT': {
-        const r0 = t.range;
-        const ip = pickIp(ctx.rng, r0.minIp, r0.maxIp);
-        const port =
-          r0.minPort === undefined ? undefined : pick(ctx.rng, r0.minPort, r0.maxPort ?? r0.minPort);
-        const nat: NatRequest = {
-          kind: t.kind,
-          ...(ip ? { ip } : {}),
-          ...(port !== undefined ? { port } : {}),
-          random: t.random,
-          randomFully: t.randomFully,
-          persistent: t.persistent,
-        };
-        return finish(ACCEPT, false, nat);
-      }
-      case 'MASQUERADE': {
-        const port = t.minPort === undefined ? undefined : pick(ctx.rng, t.minPort, t.maxPort ?? t.minPort);
-        return finish(ACCEPT, false, {
-          kind: 'MASQUERADE',
-          ...(port !== undefined ? { port } : {}),
-          random: t.random,
-          randomFully: t.randomFully,
-        });
-      }
-      case 'REDIRECT': {
-        const port = t.minPort === undefined ? undefined : pick(ctx.rng, t.minPort, t.maxPort ?? t.minPort);
-        return finish(ACCEPT, false, {
-          kind: 'REDIRECT',
-          ...(port !== undefined ? { port } : {}),
-          random: t.random,
-        });
-      }
+      case 6: // MARK
+        env.mark = xmark(env.mark, code[pc + 3]!, code[pc + 4]!);
+        pc = code[pc + 8]!;
+        continue;
+      case 7: // NAT, fixed
+        return finishNat(env, P.nat[g]!);
       default: {
-        const never: never = t;
-        return never;
+        const res = applyTarget(P.rules[g]!.target!, env, chainName[code[pc + 5]!]!, code[pc + 7]!);
+        if (res) return res;
+        pc = code[pc + 8]!;
       }
     }
   }

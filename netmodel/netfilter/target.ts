@@ -1,5 +1,8 @@
 /** Targets as typed data (`-j NAME ...` / `-g CHAIN`). */
 import type { IP } from '../addr.js';
+import { v4, v6 } from '../addr.js';
+import type { Rng } from '../rng.js';
+import type { NatRequest } from './context.js';
 
 export const REJECT_WITH_V4 = [
   'icmp-net-unreachable',
@@ -85,4 +88,57 @@ export type TargetKind = Target['kind'];
 /** The kernel's MARK arithmetic: (mark & ~mask) ^ value, as uint32. */
 export function xmark(mark: number, value: number, mask: number): number {
   return ((mark & ~mask) ^ value) >>> 0;
+}
+
+function pick(rng: Rng, lo: number, hi: number): number {
+  return hi > lo ? lo + (rng.uint32() % (hi - lo + 1)) : lo;
+}
+
+function pickIp(rng: Rng, lo: IP | undefined, hi: IP | undefined): IP | undefined {
+  if (!lo || !hi || lo.text === hi.text) return lo;
+  if (lo.family === 4 && hi.family === 4) return v4(pick(rng, lo.n, hi.n));
+  if (lo.family === 6 && hi.family === 6) {
+    // IPv6 ranges wider than 2^32 addresses are sampled in their first 2^32 only.
+    const span = hi.big - lo.big;
+    return v6(lo.big + (span >= 0xffffffffn ? BigInt(rng.uint32()) : BigInt(rng.uint32()) % (span + 1n)));
+  }
+  return lo;
+}
+
+/**
+ * The NAT decision of a DNAT/SNAT/MASQUERADE/REDIRECT target: addresses and ports from ranges chosen
+ * from the Rng (address first, then port; nothing drawn for a single value). undefined for other targets.
+ */
+export function natRequest(t: Target, rng: Rng): NatRequest | undefined {
+  switch (t.kind) {
+    case 'DNAT':
+    case 'SNAT': {
+      const r0 = t.range;
+      const ip = pickIp(rng, r0.minIp, r0.maxIp);
+      const port = r0.minPort === undefined ? undefined : pick(rng, r0.minPort, r0.maxPort ?? r0.minPort);
+      return {
+        kind: t.kind,
+        ...(ip ? { ip } : {}),
+        ...(port !== undefined ? { port } : {}),
+        random: t.random,
+        randomFully: t.randomFully,
+        persistent: t.persistent,
+      };
+    }
+    case 'MASQUERADE': {
+      const port = t.minPort === undefined ? undefined : pick(rng, t.minPort, t.maxPort ?? t.minPort);
+      return {
+        kind: 'MASQUERADE',
+        ...(port !== undefined ? { port } : {}),
+        random: t.random,
+        randomFully: t.randomFully,
+      };
+    }
+    case 'REDIRECT': {
+      const port = t.minPort === undefined ? undefined : pick(rng, t.minPort, t.maxPort ?? t.minPort);
+      return { kind: 'REDIRECT', ...(port !== undefined ? { port } : {}), random: t.random };
+    }
+    default:
+      return undefined;
+  }
 }
