@@ -116,6 +116,19 @@ class Walk {
   }
 
   conntrack(hook: BuiltinChain, p: Packet, notrack: boolean): CtResult {
+    if (!this.node.conntrackActive(p.family)) {
+      // No rule takes a reference on conntrack in this namespace: no entry, and no nat.
+      this.flow.notrack = true;
+      this.flow.state = 'UNTRACKED';
+      this.stages.push({
+        kind: 'conntrack',
+        hook,
+        state: 'UNTRACKED',
+        created: false,
+        note: 'conntrack is not in use on this node (no loaded rule needs it)',
+      });
+      return { kind: 'untracked', ctstate: 'UNTRACKED' };
+    }
     const r = this.node.conntrack.process(p, this.env.now, { notrack });
     const f = this.flow;
     f.notrack = r.kind === 'untracked';

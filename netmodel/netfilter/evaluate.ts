@@ -15,6 +15,7 @@
 import type { IP, IPv4 } from '../addr.js';
 import { prefixContains } from '../addr.js';
 import type { Packet } from '../packet.js';
+import { chance31 } from '../rng.js';
 import type { CChain } from './compile.js';
 import { compileTable } from './compile.js';
 import type { CtView, EvalContext, EvalResult, LogLine, NatRequest, TraceEntry, Verdict } from './context.js';
@@ -278,7 +279,7 @@ function matchOne(m: Match, env: Env): boolean {
       return true;
     }
     case 'statistic': {
-      if (m.mode === 'random') return (env.ctx.rng.uint32() & 0x7fffffff) < m.probability31 !== m.neg;
+      if (m.mode === 'random') return chance31(env.ctx.rng, m.probability31) !== m.neg;
       let st = env.ctx.state.nth.get(m);
       if (!st) {
         // iptables loads count = (every - 1) - packet (libxt_statistic), so --packet P matches the
@@ -676,7 +677,7 @@ function runFastOn(
             ok = ((env.mark & a) === b) !== neg;
             break;
           case 8: // RANDOM
-            ok = (ctx.rng.uint32() & 0x7fffffff) < a !== neg;
+            ok = chance31(ctx.rng, a) !== neg;
             break;
           default: // GENERIC
             ok = matchOne(P.matches[a]!, env);
