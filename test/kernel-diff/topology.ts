@@ -228,6 +228,38 @@ export class RealTopology {
     return exec('ip', ['netns', 'exec', this.router, cmd, ...args], input);
   }
 
+  /**
+   * Only this scenario's client ports may send TCP. A connection a REJECT's ICMP error killed after
+   * its handshake is closed by Node with data still queued, so the client kernel keeps it as an
+   * orphan that retransmits for a while; without this, those packets would reach the router during
+   * the next scenario (new conntrack entries by loose pickup, extra counts in its chains). The rule
+   * lives in the client namespace; the router under test never sees it.
+   */
+  async onlyClientPorts(ports: readonly number[]): Promise<void> {
+    await exec('ip', ['netns', 'exec', this.client, 'iptables', '-F', 'OUTPUT']);
+    if (ports.length === 0) return;
+    for (let i = 0; i < ports.length; i += 15) {
+      // multiport takes at most 15 ports; chain the negations with RETURN for the allowed ones.
+      await exec('ip', [
+        'netns',
+        'exec',
+        this.client,
+        'iptables',
+        '-A',
+        'OUTPUT',
+        '-p',
+        'tcp',
+        '-m',
+        'multiport',
+        '--sports',
+        ports.slice(i, i + 15).join(','),
+        '-j',
+        'ACCEPT',
+      ]);
+    }
+    await exec('ip', ['netns', 'exec', this.client, 'iptables', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'DROP']);
+  }
+
   /** iptables-restore (flushing the tables named, counters zero). Returns stderr on failure. */
   async loadRules(text: string): Promise<string | undefined> {
     const r = await this.inRouter('iptables-restore', [], text);
