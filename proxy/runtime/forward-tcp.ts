@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import type { LiveConnection } from './conntrack.js';
 import { flowFor } from './flow.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
+import type { Decision } from './modes/types.js';
 import { dialTcp } from './upstream.js';
 
 export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: Socket): void {
@@ -56,9 +57,19 @@ export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: S
   };
   ctx.open.add(pair);
   const started = ctx.clock.now();
+  let forwarded: Extract<Decision, { kind: 'forward' }> | undefined;
   const gone = () => {
     ctx.open.delete(pair);
     ctx.conntrack.close(entry);
+    if (forwarded && mode.closed) {
+      const d = forwarded;
+      forwarded = undefined;
+      try {
+        mode.closed(flow, d);
+      } catch (e) {
+        ctx.log.warn({ svc, err: (e as Error).message }, 'mode could not record the closed connection');
+      }
+    }
   };
   client.once('close', () => {
     if (!entry.reply) gone();
@@ -125,6 +136,7 @@ export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: S
         dport: r.socket.localPort ?? 0,
       };
       entry.state = 'ESTABLISHED';
+      forwarded = d;
       ctx.open.delete(pair);
       splice(ctx, entry, client, r.socket, started, gone);
       return;

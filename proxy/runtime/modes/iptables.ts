@@ -13,7 +13,7 @@ import { type IP, prefixContains, v4 } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
 import { receive, send, type WalkResult } from '../../../netmodel/kernel/index.js';
-import { ACK, packet, SYN, SYN_ACK } from '../../../netmodel/packet.js';
+import { ACK, FIN_ACK, packet, SYN, SYN_ACK } from '../../../netmodel/packet.js';
 import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
 import { ClusterDatapath } from '../../datapath.js';
@@ -139,6 +139,48 @@ export class IptablesMode implements ProxyMode {
       if (local) send(node, ack, env);
       else receive(node, ack, iif, env);
     }
+  }
+
+  /** The connection ended: walk FIN, FIN-ACK, ACK so the entry goes to TIME_WAIT and then ages out. */
+  closed(flow: FlowRequest, _d: Extract<Decision, { kind: 'forward' }>): void {
+    const dp = this.dp;
+    if (!dp || flow.protocol !== 'TCP') return;
+    let node: ReturnType<ClusterDatapath['node']>;
+    try {
+      node = dp.node(flow.entryNode);
+    } catch {
+      return; // the node went away with a reload
+    }
+    const env = { now: this.opts.clock.now(), rng: this.opts.rng };
+    const orig = packet({
+      proto: 'tcp',
+      src: flow.client.ip,
+      dst: flow.destination.ip,
+      sport: flow.client.port,
+      dport: flow.destination.port,
+      tcp: FIN_ACK,
+    });
+    const found = node.conntrack.lookup(orig, env.now);
+    if (!found || found.dir !== 'ORIGINAL') return;
+    const reply = found.entry.reply;
+    const local = flow.clientIsNodeProcess || node.isLocal(flow.client.ip);
+    const iif = this.ingressOf(flow.entryNode, flow.client.ip);
+    const fromClient = (p: ReturnType<typeof packet>) =>
+      local ? send(node, p, env) : receive(node, p, iif, env);
+    const endpointLocal =
+      this.snap?.node(flow.entryNode)?.podCIDRs.some((c) => prefixContains(c, reply.src)) ?? false;
+    const back = packet({
+      proto: 'tcp',
+      src: reply.src,
+      dst: reply.dst,
+      sport: reply.sport,
+      dport: reply.dport,
+      tcp: FIN_ACK,
+    });
+    fromClient(orig);
+    if (node.isLocal(reply.src)) send(node, back, env);
+    else receive(node, back, endpointLocal ? 'cni0' : 'eth0', env);
+    fromClient({ ...orig, tcp: ACK });
   }
 
   affinity(): AffinityEntry[] {

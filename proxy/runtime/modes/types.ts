@@ -74,6 +74,11 @@ export interface ProxyMode {
   sync(snap: ClusterSnapshot): void;
   /** attempt is 0 for the first try; later attempts bypass session affinity, as the userspace proxier did. */
   decide(flow: FlowRequest, attempt: number): Decision;
+  /**
+   * Optional: a forwarded connection ended (either side closed or reset). Kernel modes walk the
+   * closing handshake so their emulated conntrack entry moves on (TIME_WAIT) and ages out.
+   */
+  closed?(flow: FlowRequest, decision: Extract<Decision, { kind: 'forward' }>): void;
   affinity(): AffinityEntry[];
   endpoints(): ModeEndpoints[];
   close(): void;
