@@ -8,6 +8,22 @@ import { PROTOCOLS } from './objects.js';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 
+/** `{ targetRef }` from a raw targetRef object (kind defaults to Pod, namespace to the slice's), or `{}`. */
+function targetRefOf(
+  tr: Record<string, unknown> | undefined,
+  namespace: string,
+): Pick<Endpoint, 'targetRef'> {
+  if (!tr) return {};
+  return {
+    targetRef: {
+      kind: String(tr.kind ?? 'Pod'),
+      namespace: String(tr.namespace ?? namespace),
+      name: String(tr.name ?? ''),
+      uid: String(tr.uid ?? ''),
+    },
+  };
+}
+
 function decodePorts(f: Fields, path: (string | number)[]): EndpointPort[] {
   const out: EndpointPort[] = [];
   (f.array(path) ?? []).forEach((_, i) => {
@@ -68,16 +84,7 @@ export function decodeEndpointSlice(f: Fields, meta: Meta): EndpointSlice {
       ...(hostname !== undefined ? { hostname } : {}),
       ...(nodeName !== undefined ? { nodeName } : {}),
       ...(zone !== undefined ? { zone } : {}),
-      ...(tr
-        ? {
-            targetRef: {
-              kind: String(tr.kind ?? 'Pod'),
-              namespace: String(tr.namespace ?? meta.namespace),
-              name: String(tr.name ?? ''),
-              uid: String(tr.uid ?? ''),
-            },
-          }
-        : {}),
+      ...targetRefOf(tr, meta.namespace),
     });
   });
   return {
@@ -127,16 +134,7 @@ export function decodeEndpoints(f: Fields, meta: Meta): EndpointSlice[] {
           conditions: { ready, serving: ready, terminating: false },
           ...(hostname !== undefined ? { hostname } : {}),
           ...(nodeName !== undefined ? { nodeName } : {}),
-          ...(tr
-            ? {
-                targetRef: {
-                  kind: String(tr.kind ?? 'Pod'),
-                  namespace: String(tr.namespace ?? meta.namespace),
-                  name: String(tr.name ?? ''),
-                  uid: String(tr.uid ?? ''),
-                },
-              }
-            : {}),
+          ...targetRefOf(tr, meta.namespace),
         });
         byFamily.set(ip.family, list);
       });

@@ -15,48 +15,60 @@ import { Fields } from './fields.js';
 import { podTemplateHash, randomSuffix, uidFor } from './hash.js';
 import type { Meta, Pod, Workload } from './objects.js';
 
-export function expandWorkload(w: Workload): Pod[] {
-  const tmplMeta = (w.template.metadata ?? {}) as {
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  // Template already validated when the workload was decoded; decode again silently for the spec parts.
+interface TemplateMeta {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** A pod made from a workload's template: the template's spec, Running and Ready, owned by `owner`. */
+function templatePod(
+  w: Workload,
+  name: string,
+  labels: Record<string, string>,
+  owner: { kind: string; name: string; uid: string },
+  extra: Partial<Pod> = {},
+): Pod {
+  const tmplMeta = (w.template.metadata ?? {}) as TemplateMeta;
+  // The template was validated when the workload was decoded; decode it again silently for the spec.
   const spec = decodePodSpec(
     new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()),
   );
+  const meta: Meta = {
+    name,
+    namespace: w.meta.namespace,
+    labels,
+    annotations: { ...(tmplMeta.annotations ?? {}) },
+    uid: uidFor(`Pod/${w.meta.namespace}/${name}`),
+    ownerReferences: [{ ...owner, controller: true }],
+  };
+  return {
+    kind: 'Pod',
+    meta,
+    ...spec,
+    phase: 'Running',
+    ready: true,
+    podIPs: [],
+    terminating: false,
+    raw: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...((w.template.metadata as object) ?? {}) },
+      spec: w.template.spec ?? {},
+    },
+    derived: true,
+    ...extra,
+  };
+}
+
+export function expandWorkload(w: Workload): Pod[] {
+  const tmplMeta = (w.template.metadata ?? {}) as TemplateMeta;
   const ns = w.meta.namespace;
   const makePod = (
     name: string,
     labels: Record<string, string>,
     owner: { kind: string; name: string; uid: string },
     extra: Partial<Pod> = {},
-  ): Pod => {
-    const meta: Meta = {
-      name,
-      namespace: ns,
-      labels,
-      annotations: { ...(tmplMeta.annotations ?? {}) },
-      uid: uidFor(`Pod/${ns}/${name}`),
-      ownerReferences: [{ ...owner, controller: true }],
-    };
-    return {
-      kind: 'Pod',
-      meta,
-      ...spec,
-      phase: 'Running',
-      ready: true,
-      podIPs: [],
-      terminating: false,
-      raw: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { ...((w.template.metadata as object) ?? {}) },
-        spec: w.template.spec ?? {},
-      },
-      derived: true,
-      ...extra,
-    };
-  };
+  ) => templatePod(w, name, labels, owner, extra);
   const baseLabels = { ...(tmplMeta.labels ?? {}) };
   const pods: Pod[] = [];
   switch (w.kind) {
@@ -134,41 +146,19 @@ export const DAEMONSET_TOLERATIONS = [
 ] as const;
 
 export function daemonSetPod(w: Workload, nodeName: string): Pod {
-  const tmplMeta = (w.template.metadata ?? {}) as {
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  const spec = decodePodSpec(
-    new Fields(w.template, undefined, { kind: w.kind, name: w.meta.name }, new Reporter()),
-  );
+  const tmplMeta = (w.template.metadata ?? {}) as TemplateMeta;
   const name = `${w.meta.name}-${randomSuffix(`${w.meta.namespace}/${w.meta.name}@${nodeName}`)}`;
-  return {
-    kind: 'Pod',
-    meta: {
-      name,
-      namespace: w.meta.namespace,
-      labels: {
-        ...(tmplMeta.labels ?? {}),
-        'controller-revision-hash': podTemplateHash(w.template),
-        'pod-template-generation': '1',
-      },
-      annotations: { ...(tmplMeta.annotations ?? {}) },
-      uid: uidFor(`Pod/${w.meta.namespace}/${name}`),
-      ownerReferences: [{ kind: 'DaemonSet', name: w.meta.name, uid: w.meta.uid, controller: true }],
-    },
-    ...spec,
-    tolerations: [...spec.tolerations, ...DAEMONSET_TOLERATIONS],
-    nodeName,
-    phase: 'Running',
-    ready: true,
-    podIPs: [],
-    terminating: false,
-    raw: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { ...((w.template.metadata as object) ?? {}) },
-      spec: w.template.spec ?? {},
-    },
-    derived: true,
+  const labels = {
+    ...(tmplMeta.labels ?? {}),
+    'controller-revision-hash': podTemplateHash(w.template),
+    'pod-template-generation': '1',
   };
+  const pod = templatePod(
+    w,
+    name,
+    labels,
+    { kind: 'DaemonSet', name: w.meta.name, uid: w.meta.uid },
+    { nodeName },
+  );
+  return { ...pod, tolerations: [...pod.tolerations, ...DAEMONSET_TOLERATIONS] };
 }

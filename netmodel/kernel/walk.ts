@@ -61,6 +61,8 @@ interface Flow {
 class Walk {
   readonly stages: Stage[] = [];
   readonly flow: Flow = { state: 'INVALID', created: false, notrack: false };
+  /** The packet has been through conntrack on this node (its entry travels with it). */
+  ctAttached = false;
   constructor(
     readonly node: KernelNode,
     readonly env: WalkEnv,
@@ -236,14 +238,9 @@ class Walk {
       case 'MASQUERADE': {
         if (manip !== 'SRC' || !outDev) return undefined;
         const addr = this.node.routing.masqueradeSource(outDev, nextHop ?? p.dst);
-        if (!addr) return 'drop';
-        return {
-          minAddr: addr,
-          maxAddr: addr,
-          ...(req.port !== undefined ? { minPort: req.port, maxPort: req.port } : {}),
-          random: req.random,
-          randomFully: req.randomFully,
-        };
+        return addr
+          ? { ...toAddress(addr, req.port), random: req.random, randomFully: req.randomFully }
+          : 'drop';
       }
       case 'REDIRECT': {
         if (manip !== 'DST') return undefined;
@@ -253,13 +250,7 @@ class Walk {
           : p.family === 4
             ? ({ family: 4, n: 0x7f000001, text: '127.0.0.1' } as const)
             : ({ family: 6, big: 1n, text: '::1' } as const);
-        if (!addr) return 'drop';
-        return {
-          minAddr: addr,
-          maxAddr: addr,
-          ...(req.port !== undefined ? { minPort: req.port, maxPort: req.port } : {}),
-          random: req.random,
-        };
+        return addr ? { ...toAddress(addr, req.port), random: req.random } : 'drop';
       }
     }
   }
@@ -287,11 +278,10 @@ class Walk {
       if (r.verdict.kind === 'REJECT')
         return { kind: 'rejected', with: r.verdict.with, hook, table: step.table };
       p = r.packet;
-      if (hook === 'PREROUTING' && step.table === 'raw') {
-        const ct = this.conntrack(hook, p, r.notrack);
-        if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
-      }
-      if (hook === 'OUTPUT' && step.table === 'raw') {
+      // Conntrack sits right after raw on PREROUTING and OUTPUT. A packet looped back through lo
+      // already carries its entry (the kernel skips the lookup), so it is tracked once per node.
+      if ((hook === 'PREROUTING' || hook === 'OUTPUT') && step.table === 'raw' && !this.ctAttached) {
+        this.ctAttached = true;
         const ct = this.conntrack(hook, p, r.notrack);
         if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
       }
@@ -341,6 +331,11 @@ class Walk {
       ...(snat ? { snat } : {}),
     };
   }
+}
+
+/** A NAT range of one address (and one port, when given). */
+function toAddress(addr: IP, port: number | undefined): NatRange {
+  return { minAddr: addr, maxAddr: addr, ...(port !== undefined ? { minPort: port, maxPort: port } : {}) };
 }
 
 function isOutcome(x: Packet | Outcome): x is Outcome {

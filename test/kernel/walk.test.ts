@@ -178,6 +178,8 @@ describe('the packet walker', () => {
     const hooks = r.stages
       .filter((s) => s.kind === 'table')
       .map((s) => (s.kind === 'table' ? `${s.hook}/${s.table}` : ''));
+    // The entry travels with the looped-back packet: conntrack looks it up once.
+    expect(r.stages.filter((st) => st.kind === 'conntrack')).toHaveLength(1);
     expect(hooks).toEqual([
       'OUTPUT/raw',
       'OUTPUT/mangle',
