@@ -1,94 +1,92 @@
 /**
  * kube-proxy iptables rendering at scale: 10,000 ClusterIP services x 5 endpoints (50,000 endpoints,
- * large-cluster mode), a full render, and a partial sync after one service's endpoints changed.
+ * large-cluster mode) on one node: a full render, and a partial sync after one service's endpoints
+ * changed.
  *
  *   npx vitest bench --run bench/iptables-render.bench.ts
  *
- * Targets: full render < 1 s, partial sync of one changed service < 10 ms. One-off timings, payload
- * sizes and heap use are printed before the benchmarks run.
+ * Targets: full render < 1 s, partial sync of one changed service < 10 ms. The snapshots are built
+ * from objects (bench/iptables-render-fixture.ts; the same objects the YAML would give) and are not
+ * measured. Printed before the table: the cold first render, payload sizes, and memory (heapUsed and
+ * RSS after a forced GC) for the cluster and for the retained render state.
  */
+import * as v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { bench, describe } from 'vitest';
-import { buildCluster, type ClusterSnapshot } from '../netmodel/cluster/index.js';
-import { renderNode, renderPartialSync } from '../proxy/iptables/index.js';
+import { clearChainNameCache, renderNode, renderPartialSync } from '../proxy/iptables/index.js';
+import { clusterOf, NODE } from './iptables-render-fixture.js';
 
 const SERVICES = 10_000;
 const ENDPOINTS = 5;
-const NODE = 'node-1';
+const CHANGED = 4242;
+const HINT = { changedServices: [`default/svc-${CHANGED}`] };
 
-function yaml(changed: number | undefined): string {
-  const docs: string[] = [
-    'apiVersion: kpath.dev/v1alpha1\nkind: Cluster\nmetadata: {name: bench}\nspec: {podCIDR: 10.0.0.0/8, serviceCIDR: 172.16.0.0/12, nodeCIDR: 192.168.0.0/24}',
-    `apiVersion: v1\nkind: Node\nmetadata: {name: ${NODE}}\nstatus: {addresses: [{type: InternalIP, address: 192.168.0.11}]}`,
-  ];
-  for (let i = 0; i < SERVICES; i++) {
-    const ip = `172.16.${(i >> 8) + 1}.${i & 255}`;
-    docs.push(
-      `apiVersion: v1\nkind: Service\nmetadata: {name: svc-${i}, namespace: default}\nspec: {clusterIP: ${ip}, ports: [{name: http, port: 80}]}`,
-    );
-    const eps: string[] = [];
-    for (let e = 0; e < ENDPOINTS; e++) {
-      const n = i * ENDPOINTS + e + (i === changed && e === 0 ? 7_000_000 : 0);
-      eps.push(`{addresses: [10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}], nodeName: node-${e}}`);
-    }
-    docs.push(
-      `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: svc-${i}-1, namespace: default, labels: {kubernetes.io/service-name: svc-${i}}}\naddressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\nendpoints: [${eps.join(', ')}]`,
-    );
-  }
-  return docs.join('\n---\n');
-}
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const mem = () => {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, rss: m.rss };
+};
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-function snapshot(changed?: number): ClusterSnapshot {
-  const r = buildCluster([{ file: 'bench.yaml', text: yaml(changed) }]);
-  if (!r.ok)
-    throw new Error(
-      r.diagnostics
-        .map((d) => d.message)
-        .slice(0, 5)
-        .join('\n'),
-    );
-  return r.snapshot;
-}
-
-const t0 = performance.now();
-const prev = snapshot();
-const next = snapshot(4242);
-const tBuild = performance.now() - t0;
-
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-globalThis.gc?.();
-const heap0 = process.memoryUsage().heapUsed;
+const m0 = mem();
 let t = performance.now();
+const prev = clusterOf(SERVICES, ENDPOINTS);
+const next = clusterOf(SERVICES, ENDPOINTS, CHANGED);
+const tBuild = performance.now() - t;
+const m1 = mem();
+t = performance.now();
 const full = renderNode(prev, NODE);
 const tFull = performance.now() - t;
-const heap1 = process.memoryUsage().heapUsed;
+const m2 = mem();
 t = performance.now();
-const partial = renderPartialSync(prev, next, NODE, full.state, { changedServices: ['default/svc-4242'] });
+const partial = renderPartialSync(prev, next, NODE, full.state, HINT);
 const tPartial = performance.now() - t;
+const lines = (s: string) => {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+};
 
 console.log(
   [
-    `snapshots: 2 x ${SERVICES} services x ${ENDPOINTS} endpoints built in ${(tBuild / 1000).toFixed(1)} s (setup, not measured)`,
-    `full render (cold): ${tFull.toFixed(0)} ms, payload ${mb(full.restore.length)}, ${full.restore.split('\n').length} lines, largeClusterMode=${full.largeClusterMode}`,
-    `heap after full render: +${mb(heap1 - heap0)} (payload + retained SyncState), rss ${mb(process.memoryUsage().rss)}`,
-    `partial sync (cold, 1 service changed): ${tPartial.toFixed(1)} ms, payload ${mb(partial.restore.length)}, updated ${partial.updatedServices.join(',')}, deleted ${partial.deletedChains.length} chain(s)`,
+    `machine: node ${process.version}, ${process.platform}/${process.arch}`,
+    `snapshots: 2 x ${SERVICES} services x ${ENDPOINTS} endpoints built from objects in ${tBuild.toFixed(0)} ms (setup, not measured)`,
+    `full render, cold (first in process: JIT and chain-name cache empty): ${tFull.toFixed(0)} ms`,
+    `  payload ${mib(full.restore.length)} (${full.restore.length} bytes), ${lines(full.restore)} lines, largeClusterMode=${full.largeClusterMode}`,
+    `partial sync, cold (1 service changed, hinted): ${tPartial.toFixed(1)} ms, payload ${mib(partial.restore.length)}, updated ${partial.updatedServices.join(',')}, deleted ${partial.deletedChains.length} chain(s)`,
+    `memory, cluster (2 snapshots): heapUsed +${mib(m1.heap - m0.heap)}, rss +${mib(m1.rss - m0.rss)}`,
+    `memory, one full render retained (payload + SyncState + name cache): heapUsed +${mib(m2.heap - m1.heap)}, rss +${mib(m2.rss - m1.rss)}`,
+    `memory, process after both: heapUsed ${mib(m2.heap)}, rss ${mib(m2.rss)}`,
   ].join('\n'),
 );
 
-describe('iptables render, 10,000 services x 5 endpoints', () => {
+describe(`iptables render, ${SERVICES} services x ${ENDPOINTS} endpoints`, () => {
   bench(
     'full render (renderNode)',
     () => {
       renderNode(prev, NODE);
     },
-    { iterations: 5, warmupIterations: 1 },
+    { iterations: 20, warmupIterations: 2 },
+  );
+
+  bench(
+    'full render, chain-name cache cleared first',
+    () => {
+      clearChainNameCache();
+      renderNode(prev, NODE);
+    },
+    { iterations: 10, warmupIterations: 1 },
   );
 
   bench(
     'partial sync, one service changed (hinted)',
     () => {
-      renderPartialSync(prev, next, NODE, full.state, { changedServices: ['default/svc-4242'] });
+      renderPartialSync(prev, next, NODE, full.state, HINT);
     },
-    { iterations: 50, warmupIterations: 5 },
+    { iterations: 100, warmupIterations: 10 },
   );
 
   bench(

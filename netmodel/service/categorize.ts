@@ -31,60 +31,69 @@ export interface EndpointCategories {
 type PortPolicy = Pick<ServicePortView, 'usesClusterEndpoints' | 'usesLocalEndpoints' | 'endpoints'>;
 
 const servingTerminating = (e: EndpointView) => e.serving && e.terminating;
+const isReady = (e: EndpointView) => e.ready;
+const isLocalReady = (e: EndpointView) => e.isLocal && e.ready;
+const isLocalServingTerminating = (e: EndpointView) => e.isLocal && servingTerminating(e);
+const NONE: readonly EndpointView[] = Object.freeze([]);
 
 export function categorizeEndpoints(port: PortPolicy): EndpointCategories {
   const eps = port.endpoints;
-  let clusterEndpoints: readonly EndpointView[] = [];
-  let clusterUsesTerminating = false;
-  let hasAnyEndpoints = false;
-  if (port.usesClusterEndpoints) {
-    clusterEndpoints = eps.filter((e) => e.ready);
-    if (clusterEndpoints.length === 0) {
-      clusterEndpoints = eps.filter(servingTerminating);
-      clusterUsesTerminating = clusterEndpoints.length > 0;
-    }
-    hasAnyEndpoints = clusterEndpoints.length > 0;
-  }
-
+  // One pass for the counts every decision below needs (no allocation when all are Ready, the usual case).
+  let ready = 0;
+  let servingTerminatingCount = 0;
   let hasLocalReadyEndpoints = false;
   let hasLocalServingTerminatingEndpoints = false;
   for (const e of eps) {
     if (e.ready) {
-      hasAnyEndpoints ||= port.usesLocalEndpoints;
+      ready++;
       if (e.isLocal) hasLocalReadyEndpoints = true;
     } else if (servingTerminating(e)) {
-      hasAnyEndpoints ||= port.usesLocalEndpoints;
+      servingTerminatingCount++;
       if (e.isLocal) hasLocalServingTerminatingEndpoints = true;
     }
   }
-  const base = { hasLocalReadyEndpoints, hasLocalServingTerminatingEndpoints, clusterUsesTerminating };
-  if (!port.usesLocalEndpoints) {
-    return {
-      ...base,
-      clusterEndpoints,
-      localEndpoints: [],
-      allReachableEndpoints: clusterEndpoints,
-      hasAnyEndpoints,
-      localUsesTerminating: false,
-    };
-  }
 
-  let localEndpoints: readonly EndpointView[] = [];
-  let localUsesTerminating = false;
-  if (hasLocalReadyEndpoints) localEndpoints = eps.filter((e) => e.isLocal && e.ready);
-  else if (hasLocalServingTerminatingEndpoints) {
-    localUsesTerminating = true;
-    localEndpoints = eps.filter((e) => e.isLocal && servingTerminating(e));
+  let clusterEndpoints = NONE;
+  let clusterUsesTerminating = false;
+  let hasAnyEndpoints = false;
+  if (port.usesClusterEndpoints) {
+    if (ready > 0) clusterEndpoints = ready === eps.length ? eps : eps.filter(isReady);
+    else if (servingTerminatingCount > 0) {
+      clusterEndpoints = eps.filter(servingTerminating);
+      clusterUsesTerminating = true;
+    }
+    hasAnyEndpoints = clusterEndpoints.length > 0;
   }
-  const result = { ...base, clusterEndpoints, localEndpoints, hasAnyEndpoints, localUsesTerminating };
-  if (!port.usesClusterEndpoints) return { ...result, allReachableEndpoints: localEndpoints };
-  // Without topology, cluster endpoints hold every Ready endpoint, a superset of Ready local ones.
-  if (!localUsesTerminating) return { ...result, allReachableEndpoints: clusterEndpoints };
-  const union = new Map<string, EndpointView>();
-  for (const e of clusterEndpoints) union.set(e.text, e);
-  for (const e of localEndpoints) union.set(e.text, e);
-  const allReachableEndpoints = [...union.values()].sort((a, b) =>
-    a.text < b.text ? -1 : a.text > b.text ? 1 : 0,
-  );
-  return { ...result, allReachableEndpoints };
+  if (port.usesLocalEndpoints && ready + servingTerminatingCount > 0) hasAnyEndpoints = true;
+
+  let localEndpoints = NONE;
+  let localUsesTerminating = false;
+  let allReachableEndpoints = clusterEndpoints;
+  if (port.usesLocalEndpoints) {
+    if (hasLocalReadyEndpoints) localEndpoints = eps.filter(isLocalReady);
+    else if (hasLocalServingTerminatingEndpoints) {
+      localUsesTerminating = true;
+      localEndpoints = eps.filter(isLocalServingTerminating);
+    }
+    if (!port.usesClusterEndpoints) allReachableEndpoints = localEndpoints;
+    // Without topology, cluster endpoints hold every Ready endpoint, a superset of Ready local ones.
+    else if (localUsesTerminating) {
+      const union = new Map<string, EndpointView>();
+      for (const e of clusterEndpoints) union.set(e.text, e);
+      for (const e of localEndpoints) union.set(e.text, e);
+      allReachableEndpoints = [...union.values()].sort((a, b) =>
+        a.text < b.text ? -1 : a.text > b.text ? 1 : 0,
+      );
+    }
+  }
+  return {
+    clusterEndpoints,
+    localEndpoints,
+    allReachableEndpoints,
+    hasAnyEndpoints,
+    hasLocalReadyEndpoints,
+    hasLocalServingTerminatingEndpoints,
+    localUsesTerminating,
+    clusterUsesTerminating,
+  };
 }

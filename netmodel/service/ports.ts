@@ -66,6 +66,8 @@ function ofFamily<T extends { family: Family }>(xs: readonly T[], f: Family): T[
   return xs.filter((x) => x.family === f);
 }
 
+const byText = (a: EndpointView, b: EndpointView) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0);
+
 function endpointsFor(
   slices: readonly EndpointSlice[],
   portName: string,
@@ -73,7 +75,7 @@ function endpointsFor(
   family: Family,
   nodeName: string,
 ): EndpointView[] {
-  const byText = new Map<string, EndpointView>();
+  const views: EndpointView[] = [];
   const addressType = family === 4 ? 'IPv4' : 'IPv6';
   for (const slice of slices) {
     if (slice.addressType !== addressType) continue;
@@ -82,24 +84,35 @@ function endpointsFor(
       for (const e of slice.endpoints) {
         const ip = e.addresses[0];
         if (!ip || ip.family !== family) continue;
-        const text = joinHostPort(ip, p.port);
         const nodeOf = e.nodeName ?? null;
-        const view: EndpointView = {
+        views.push({
           ip,
           port: p.port,
-          text,
+          text: joinHostPort(ip, p.port),
           ready: e.conditions.ready,
           serving: e.conditions.serving,
           terminating: e.conditions.terminating,
           nodeName: nodeOf,
           zone: e.zone ?? null,
           isLocal: nodeName !== '' && nodeOf === nodeName,
-        };
-        if (!byText.has(text) || !view.terminating) byText.set(text, view);
+        });
       }
     }
   }
-  return [...byText.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  // Sorted by text; the sort is stable, so copies of one `ip:port` stay in the order they were seen.
+  let sorted = true;
+  for (let i = 1; i < views.length && sorted; i++) sorted = byText(views[i - 1]!, views[i]!) <= 0;
+  if (!sorted) views.sort(byText);
+  // Collapse copies: the first one seen, replaced by every later one that is not terminating.
+  let n = 0;
+  for (let i = 0; i < views.length; i++) {
+    const v = views[i]!;
+    if (n > 0 && views[n - 1]!.text === v.text) {
+      if (!v.terminating) views[n - 1] = v;
+    } else views[n++] = v;
+  }
+  views.length = n;
+  return views;
 }
 
 /** The view of one service's ports from `nodeName`, for one family; [] when the proxier skips it. */

@@ -21,6 +21,7 @@ export {
 export {
   base32,
   chainHash,
+  clearChainNameCache,
   endpointChainName,
   isServiceChainName,
   probability,

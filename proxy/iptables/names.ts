@@ -30,13 +30,78 @@ export function base32(bytes: Uint8Array): string {
 // crypto.hash (Node >= 20.12) skips the Hash object; fall back to createHash elsewhere.
 const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
 
-/** The 16-character hash kube-proxy puts after a chain prefix. */
-export function chainHash(text: string): string {
-  // Only the first 10 bytes (80 bits = 16 base32 characters) are ever used.
+/** First 10 bytes of a digest (80 bits) as 16 base32 characters: `base32(bytes.subarray(0, 10))`, no padding needed. */
+function base32Of80(d: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < 10; i += 5) {
+    // 40 bits in two halves of 20 (keeps the arithmetic in 32-bit integers).
+    const hi = (d[i]! << 12) | (d[i + 1]! << 4) | (d[i + 2]! >>> 4);
+    const lo = ((d[i + 2]! & 15) << 16) | (d[i + 3]! << 8) | d[i + 4]!;
+    out +=
+      ALPHABET[hi >>> 15]! +
+      ALPHABET[(hi >>> 10) & 31]! +
+      ALPHABET[(hi >>> 5) & 31]! +
+      ALPHABET[hi & 31]! +
+      ALPHABET[lo >>> 15]! +
+      ALPHABET[(lo >>> 10) & 31]! +
+      ALPHABET[(lo >>> 5) & 31]! +
+      ALPHABET[lo & 31]!;
+  }
+  return out;
+}
+
+function computeChainHash(text: string): string {
   const digest = oneShot
     ? oneShot('sha256', text, 'buffer')
     : crypto.createHash('sha256').update(text).digest();
-  return base32(digest.subarray(0, 10));
+  return base32Of80(digest);
+}
+
+/**
+ * Chain hashes already computed, keyed by the hashed text split in two: the service port part
+ * (`svcPortName + protocol`) and the endpoint part (`ip:port`, or '' for the service chains), so a
+ * service port's lookups share one outer key. kube-proxy computes a service port's and an endpoint's
+ * chain names once, when the object is first seen, and keeps them across syncs; this is the same
+ * saving without holding on to objects. Bounded: two generations of at most CACHE_GENERATION entries
+ * each; a hit in the older one is promoted, and when the newer fills up the older is dropped, so
+ * whatever a sync uses survives into the next sync (an approximate LRU with O(1) operations).
+ */
+const CACHE_GENERATION = 1 << 17;
+let young = new Map<string, Map<string, string>>();
+let old = new Map<string, Map<string, string>>();
+let youngSize = 0;
+
+/** `chainHash(head + tail)`, cached. */
+export function chainHashOf(head: string, tail: string): string {
+  let inner = young.get(head);
+  let h = inner?.get(tail);
+  if (h !== undefined) return h;
+  h = old.get(head)?.get(tail) ?? computeChainHash(head + tail);
+  if (youngSize >= CACHE_GENERATION) {
+    old = young;
+    young = new Map();
+    youngSize = 0;
+    inner = undefined;
+  }
+  if (inner === undefined) {
+    inner = new Map();
+    young.set(head, inner);
+  }
+  inner.set(tail, h);
+  youngSize++;
+  return h;
+}
+
+/** The 16-character hash kube-proxy puts after a chain prefix. */
+export function chainHash(text: string): string {
+  return chainHashOf(text, '');
+}
+
+/** Forget every cached chain hash (benchmarks use it to measure cold syncs). */
+export function clearChainNameCache(): void {
+  young = new Map();
+  old = new Map();
+  youngSize = 0;
 }
 
 export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-';

@@ -40,8 +40,8 @@ class DerivedState implements SyncState {
   constructor(
     readonly nodeName: string,
     readonly ports: readonly ServicePortRules[],
-    /** Fingerprint of each port, parallel to `ports`. */
-    readonly portFingerprints: readonly string[],
+    /** Fingerprint of each port, parallel to `ports`; computed on first use (see `fingerprintAt`). */
+    readonly portFingerprints: (string | undefined)[],
     readonly totalEndpoints: number,
     readonly largeClusterMode: boolean,
     readonly stale: ReadonlySet<string>,
@@ -59,7 +59,10 @@ class DerivedState implements SyncState {
     if (!this.fpCache) {
       const m = new Map<string, string>();
       this.ports.forEach((p, i) => {
-        m.set(p.view.serviceKey, (m.get(p.view.serviceKey) ?? '') + this.portFingerprints[i]);
+        m.set(
+          p.view.serviceKey,
+          (m.get(p.view.serviceKey) ?? '') + fingerprintAt(this.ports, this.portFingerprints, i),
+        );
       });
       this.fpCache = m;
     }
@@ -116,8 +119,20 @@ interface Computed {
   ports: ServicePortRules[];
   largeClusterMode: boolean;
   totalEndpoints: number;
-  /** Fingerprint of each port, parallel to `ports`. */
-  fps: string[];
+  /**
+   * Fingerprint of each port, parallel to `ports`; undefined until needed (only a partial sync without
+   * a hint compares them), then filled in by `fingerprintAt`.
+   */
+  fps: (string | undefined)[];
+}
+
+function fingerprintAt(ports: readonly ServicePortRules[], fps: (string | undefined)[], i: number): string {
+  let fp = fps[i];
+  if (fp === undefined) {
+    fp = fingerprintOf(ports[i]!.view);
+    fps[i] = fp;
+  }
+  return fp;
 }
 
 function fingerprintOf(v: ServicePortView): string {
@@ -144,9 +159,8 @@ function compute(snapshot: ClusterSnapshot, nodeName: string, opts: RenderOption
   let totalEndpoints = 0;
   for (const v of views) totalEndpoints += v.endpoints.length;
   const largeClusterMode = totalEndpoints > ctx.largeClusterThreshold;
-  const fps = views.map(fingerprintOf);
   const ports = views.map((v) => renderServicePort(ctx, v, categorizeEndpoints(v), largeClusterMode));
-  return { ctx, ports, largeClusterMode, totalEndpoints, fps };
+  return { ctx, ports, largeClusterMode, totalEndpoints, fps: new Array<string | undefined>(ports.length) };
 }
 
 const byPortName = (a: ServicePortView, b: ServicePortView) =>
@@ -177,24 +191,24 @@ function computeIncremental(
   const largeClusterMode = totalEndpoints > ctx.largeClusterThreshold;
   const rendered = fresh.map((v) => renderServicePort(ctx, v, categorizeEndpoints(v), largeClusterMode));
   const prevFps = state instanceof DerivedState ? state.portFingerprints : undefined;
-  const fpOf = (p: ServicePortRules, i: number) => prevFps?.[i] ?? fingerprintOf(p.view);
-  // Merge the kept ports (already in order) with the fresh ones (sorted).
+  // Merge the kept ports (already in order) with the fresh ones (sorted). Fingerprints of kept ports
+  // carry over when known; the rest are computed when first needed.
   const ports: ServicePortRules[] = [];
-  const fps: string[] = [];
+  const fps: (string | undefined)[] = [];
   let j = 0;
   state.ports.forEach((p, i) => {
     if (changed.has(p.view.serviceKey)) return;
     while (j < rendered.length && byPortName(rendered[j]!.view, p.view) < 0) {
       ports.push(rendered[j]!);
-      fps.push(fingerprintOf(fresh[j]!));
+      fps.push(undefined);
       j++;
     }
     ports.push(p);
-    fps.push(fpOf(p, i));
+    fps.push(prevFps?.[i]);
   });
   for (; j < rendered.length; j++) {
     ports.push(rendered[j]!);
-    fps.push(fingerprintOf(fresh[j]!));
+    fps.push(undefined);
   }
   return { ctx, ports, largeClusterMode, totalEndpoints, fps };
 }
@@ -380,7 +394,7 @@ export function renderPartialSync(
   } else {
     const fps = new Map<string, string>();
     c.ports.forEach((p, i) => {
-      fps.set(p.view.serviceKey, (fps.get(p.view.serviceKey) ?? '') + c.fps[i]);
+      fps.set(p.view.serviceKey, (fps.get(p.view.serviceKey) ?? '') + fingerprintAt(c.ports, c.fps, i));
     });
     for (const [key, fp] of fps) if (before.fingerprints.get(key) !== fp) updated.add(key);
     const active = new Set<string>();

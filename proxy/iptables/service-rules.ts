@@ -7,7 +7,7 @@ import { prefixContains } from '../../netmodel/addr.js';
 import type { EndpointCategories } from '../../netmodel/service/categorize.js';
 import type { EndpointView, ServicePortView } from '../../netmodel/service/ports.js';
 import type { NodeContext } from './context.js';
-import { endpointChainName, probability, serviceChainName } from './names.js';
+import { chainHashOf, probability } from './names.js';
 
 export interface ServicePortRules {
   readonly view: ServicePortView;
@@ -31,6 +31,37 @@ export interface ServicePortRules {
 
 const block = (lines: readonly string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
 
+/** The lines of a newline-terminated block. */
+const linesOf = (text: string): string[] => (text ? text.slice(0, -1).split('\n') : []);
+
+/**
+ * The rules keep only their text; the per-line arrays are split from it on first use (a full sync of a
+ * large cluster holds tens of thousands of these in its SyncState).
+ */
+class PortRules implements ServicePortRules {
+  private filterLines: readonly string[] | undefined;
+  private entryLines: readonly string[] | undefined;
+  private ruleLines: readonly string[] | undefined;
+  constructor(
+    readonly view: ServicePortView,
+    readonly categories: EndpointCategories,
+    readonly natChains: readonly string[],
+    readonly text: ServicePortRules['text'],
+  ) {}
+  get filterRules(): readonly string[] {
+    this.filterLines ??= linesOf(this.text.filter);
+    return this.filterLines;
+  }
+  get natEntryRules(): readonly string[] {
+    this.entryLines ??= linesOf(this.text.entry);
+    return this.entryLines;
+  }
+  get natChainRules(): readonly string[] {
+    this.ruleLines ??= linesOf(this.text.rules);
+    return this.ruleLines;
+  }
+}
+
 const MARK_MASQ = 'KUBE-MARK-MASQ';
 
 export function renderServicePort(
@@ -41,10 +72,13 @@ export function renderServicePort(
 ): ServicePortRules {
   const proto = view.protocol.toLowerCase();
   const name = view.name;
-  const clusterChain = serviceChainName('KUBE-SVC-', name, proto);
-  const localChain = serviceChainName('KUBE-SVL-', name, proto);
-  const extChain = serviceChainName('KUBE-EXT-', name, proto);
-  const fwChain = serviceChainName('KUBE-FW-', name, proto);
+  // serviceChainName(prefix, name, proto) for the four prefixes: one hash.
+  const hashKey = name + proto;
+  const svcHash = chainHashOf(hashKey, '');
+  const clusterChain = `KUBE-SVC-${svcHash}`;
+  const localChain = `KUBE-SVL-${svcHash}`;
+  const extChain = `KUBE-EXT-${svcHash}`;
+  const fwChain = `KUBE-FW-${svcHash}`;
   const hasEndpoints = cat.hasAnyEndpoints;
 
   const usesClusterPolicyChain = cat.clusterEndpoints.length > 0 && view.usesClusterEndpoints;
@@ -186,7 +220,16 @@ export function renderServicePort(
     );
   }
 
-  const sepName = (e: EndpointView) => endpointChainName(name, proto, e.text);
+  // endpointChainName(name, proto, e.text), once per endpoint.
+  const sepNames = new Map<EndpointView, string>();
+  const sepName = (e: EndpointView) => {
+    let sep = sepNames.get(e);
+    if (sep === undefined) {
+      sep = `KUBE-SEP-${chainHashOf(hashKey, e.text)}`;
+      sepNames.set(e, sep);
+    }
+    return sep;
+  };
   const dispatch = (chain: string, eps: readonly EndpointView[]) => {
     if (view.affinitySeconds !== null) {
       for (const e of eps) {
@@ -222,18 +265,10 @@ export function renderServicePort(
     rules.push(`${head}${recent} ${mp} -j DNAT --to-destination ${e.text}`);
   }
 
-  return {
-    view,
-    categories: cat,
-    filterRules: filter,
-    natEntryRules: entry,
-    natChains: chains,
-    natChainRules: rules,
-    text: {
-      filter: block(filter),
-      entry: block(entry),
-      chains: chains.length ? `:${chains.join(' - [0:0]\n:')} - [0:0]\n` : '',
-      rules: block(rules),
-    },
-  };
+  return new PortRules(view, cat, chains, {
+    filter: block(filter),
+    entry: block(entry),
+    chains: chains.length ? `:${chains.join(' - [0:0]\n:')} - [0:0]\n` : '',
+    rules: block(rules),
+  });
 }

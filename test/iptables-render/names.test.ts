@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   base32,
   chainHash,
+  clearChainNameCache,
   endpointChainName,
   isServiceChainName,
   probability,
@@ -64,6 +66,20 @@ describe('chain names', () => {
   ])('KUBE-SEP for %s -> %s', (spn, ep, chain) => {
     expect(endpointChainName(spn, 'tcp', ep)).toBe(chain);
     expect(chain.length).toBeLessThanOrEqual(28);
+  });
+
+  it('cached and uncached hashes are base32(sha256) of the text, in any order of use', () => {
+    const plain = (t: string) => base32(createHash('sha256').update(t).digest().subarray(0, 10)).slice(0, 16);
+    const texts = Array.from(
+      { length: 2000 },
+      (_, i) => `ns${i % 7}/svc-${i}:p${i % 3}tcp10.${i >> 8}.${i & 255}.1:80`,
+    );
+    clearChainNameCache();
+    for (const t of texts) expect(chainHash(t)).toBe(plain(t));
+    for (const t of texts.reverse()) expect(chainHash(t)).toBe(plain(t));
+    clearChainNameCache();
+    expect(endpointChainName('ns1/svc1:p80', 'TCP', '10.180.0.1:80')).toBe('KUBE-SEP-SXIVWICOYRO3J4NJ');
+    expect(endpointChainName('ns1/svc1:p80', 'TCP', '10.180.0.1:80')).toBe('KUBE-SEP-SXIVWICOYRO3J4NJ');
   });
 
   it('recognises per-service chains', () => {
