@@ -104,6 +104,9 @@ export class RoutingNode {
   private readonly ifs = new Map<string, MutableInterface>();
   private nextIndex = 1;
   private readonly statics = new RouteTable();
+  /** Bumped by every change to interfaces, addresses or routes; the derived tables are cached per generation. */
+  private gen = 0;
+  private cached: { gen: number; local: RouteTable; main: RouteTable } | undefined;
 
   constructor(opts: { ipForward?: boolean } = {}) {
     this.ipForward = opts.ipForward ?? false;
@@ -133,6 +136,7 @@ export class RoutingNode {
       ...(init.master !== undefined ? { master: init.master } : {}),
     };
     this.ifs.set(i.name, i);
+    this.gen++;
     return i;
   }
 
@@ -154,6 +158,7 @@ export class RoutingNode {
   setUp(name: string, up: boolean): void {
     const i = this.dev(name);
     i.up = up;
+    this.gen++;
     if (!up) this.statics.remove((r) => r.dev === name);
   }
 
@@ -176,6 +181,7 @@ export class RoutingNode {
     }
     const a = makeAddress(ip, p.bits, i.addresses, scope);
     i.addresses.push(a);
+    this.gen++;
     return a;
   }
 
@@ -185,6 +191,7 @@ export class RoutingNode {
     const ip = parseIP(ipText);
     const a = i.addresses.find((x) => ipEquals(x.ip, ip));
     if (!a) throw new KpathError(ErrorCodes.NOT_FOUND, `${ipText} is not on ${name}`);
+    this.gen++;
     i.addresses = i.addresses.filter(
       (x) =>
         x !== a &&
@@ -233,12 +240,14 @@ export class RoutingNode {
       proto: init.proto ?? 'boot',
     };
     this.statics.add(r);
+    this.gen++;
     return r;
   }
 
   delRoute(dst: string): number {
     const p = dst === 'default' ? tryParsePrefix('0.0.0.0/0') : tryParsePrefix(dst);
     if (!p) throw new KpathError(ErrorCodes.ADDRESS, `"${dst}" is not a valid route destination`);
+    this.gen++;
     return this.statics.remove((r) => r.dst.text === p.text);
   }
 
@@ -275,8 +284,25 @@ export class RoutingNode {
     );
   }
 
-  /** `ip route show table local`. */
+  /** The local and main tables of the current configuration, built once per change. Do not mutate. */
+  private tables(): { local: RouteTable; main: RouteTable } {
+    if (!this.cached || this.cached.gen !== this.gen) {
+      this.cached = { gen: this.gen, local: this.buildLocal(), main: this.buildMain() };
+    }
+    return this.cached;
+  }
+
+  /** `ip route show table local` (a shared, read-only table). */
   localTable(): RouteTable {
+    return this.tables().local;
+  }
+
+  /** `ip route show` (table main; a shared, read-only table). */
+  mainTable(): RouteTable {
+    return this.tables().main;
+  }
+
+  private buildLocal(): RouteTable {
     const t = new RouteTable();
     for (const i of this.ifs.values()) {
       if (!i.up) continue;
@@ -318,8 +344,7 @@ export class RoutingNode {
     return t;
   }
 
-  /** `ip route show` (table main). */
-  mainTable(): RouteTable {
+  private buildMain(): RouteTable {
     const t = new RouteTable();
     for (const r of this.connected()) t.add(r);
     for (const r of this.statics.routes()) t.add(r);
