@@ -106,7 +106,8 @@ export function invertTuple(t: Tuple): Tuple | undefined {
     if (inv === undefined) return undefined;
     return { ...t, src: t.dst, dst: t.src, icmpType: inv, icmpCode: 0 };
   }
-  return { ...t, src: t.dst, dst: t.src, sport: t.dport, dport: t.sport };
+  // An explicit literal, not a spread: tuples are made on every packet and spreads are slow in V8.
+  return { family: t.family, proto: t.proto, src: t.dst, dst: t.src, sport: t.dport, dport: t.sport };
 }
 
 function ipKey(ip: IP): string {
