@@ -5,6 +5,7 @@
  * state survive updates, as they do on a real node.
  */
 import { buildHostNetwork, type HostNetwork } from '../cni/index.js';
+import type { Family } from '../netmodel/addr.js';
 import type { ClusterSnapshot } from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 import type { KernelNode } from '../netmodel/kernel/index.js';
@@ -25,21 +26,29 @@ export interface DatapathOptions {
 export class ClusterDatapath {
   private net: HostNetwork;
   private snap: ClusterSnapshot;
+  /** Per `node/family`: the sync state and the last full render. */
   private readonly states = new Map<string, SyncState>();
   private readonly full = new Map<string, NodeRender>();
+  /** The families kube-proxy runs a proxier for: those of the cluster's service CIDRs. */
+  private readonly families: readonly Family[];
 
   private constructor(
     snap: ClusterSnapshot,
     private readonly opts: DatapathOptions,
   ) {
     this.snap = snap;
+    this.families = familiesOf(snap);
     this.net = buildHostNetwork(snap);
     for (const [name, node] of this.net.nodes) {
-      const r = renderNode(snap, name, opts.render);
-      applyFullSync(node, r);
-      this.states.set(name, r.state);
-      this.full.set(name, r);
+      for (const family of this.families) this.fullSync(snap, name, node, family);
     }
+  }
+
+  private fullSync(snap: ClusterSnapshot, name: string, node: KernelNode, family: Family): void {
+    const r = renderNode(snap, name, { ...this.opts.render, family });
+    applyFullSync(node, r, { family });
+    this.states.set(`${name}/${family}`, r.state);
+    this.full.set(`${name}/${family}`, r);
   }
 
   /** iptables mode only for now; ipvs and nftables are refused with what to use instead. */
@@ -72,10 +81,16 @@ export class ClusterDatapath {
     return n;
   }
 
-  /** The last full render of a node (the payload kube-proxy wrote at startup). */
-  render(name: string): NodeRender {
+  /** The last full render of a node (the payload kube-proxy wrote at startup) for one family. */
+  render(name: string, family: Family = 4): NodeRender {
     this.node(name);
-    return this.full.get(name)!;
+    const r = this.full.get(`${name}/${family}`);
+    if (!r)
+      throw new KpathError(
+        ErrorCodes.NOT_FOUND,
+        `the cluster has no IPv${family} service CIDR, so kube-proxy writes no IPv${family} rules`,
+      );
+    return r;
   }
 
   /**
@@ -87,22 +102,29 @@ export class ClusterDatapath {
     this.net = buildHostNetwork(next, this.net.nodes);
     const changed = changedServices ? [...changedServices] : undefined;
     for (const [name, node] of this.net.nodes) {
-      const state = this.states.get(name);
-      if (!state) {
-        const r = renderNode(next, name, this.opts.render);
-        applyFullSync(node, r);
-        this.states.set(name, r.state);
-        this.full.set(name, r);
-        continue;
+      for (const family of this.families) {
+        const state = this.states.get(`${name}/${family}`);
+        if (!state) {
+          this.fullSync(next, name, node, family);
+          continue;
+        }
+        const r = renderPartialSync(prev, next, name, state, {
+          ...this.opts.render,
+          family,
+          ...(changed ? { changedServices: changed } : {}),
+        });
+        applyPartialSync(node, r, { family });
+        this.states.set(`${name}/${family}`, r.state);
       }
-      const r = renderPartialSync(prev, next, name, state, {
-        ...this.opts.render,
-        ...(changed ? { changedServices: changed } : {}),
-      });
-      applyPartialSync(node, r);
-      this.states.set(name, r.state);
     }
-    for (const name of [...this.states.keys()]) if (!this.net.nodes.has(name)) this.states.delete(name);
+    for (const key of [...this.states.keys()])
+      if (!this.net.nodes.has(key.slice(0, key.lastIndexOf('/')))) this.states.delete(key);
     this.snap = next;
   }
+}
+
+/** kube-proxy runs one proxier per family the cluster serves (its service CIDRs). */
+export function familiesOf(snap: ClusterSnapshot): Family[] {
+  const f = [...new Set(snap.config.serviceCIDRs.map((c) => c.ip.family))];
+  return f.length ? f.sort() : [4];
 }

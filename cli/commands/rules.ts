@@ -28,6 +28,12 @@ export function builder(y: Argv) {
       type: 'string',
       description: 'print the partial-sync payload from -f to this cluster file',
     })
+    .option('family', {
+      type: 'number',
+      choices: [4, 6],
+      default: 4,
+      description: 'IPv4 (iptables) or IPv6 (ip6tables) rules',
+    })
     .option('counters', {
       type: 'boolean',
       default: false,
@@ -42,6 +48,7 @@ interface RulesArgs {
   format: 'save' | 'restore';
   diff?: string;
   counters: boolean;
+  family: 4 | 6;
 }
 
 /** Keep only one `*table ... COMMIT` block of iptables-save or restore text. */
@@ -72,7 +79,14 @@ export async function run(args: RulesArgs, io: CliIO): Promise<number> {
       `note: the KubeProxyConfiguration says mode: ${snap.proxy.mode}; showing what iptables mode would write\n`,
     );
   }
-  const full = renderNode(snap, nodeName);
+  const family = args.family ?? 4;
+  if (!snap.config.serviceCIDRs.some((c) => c.ip.family === family)) {
+    io.err(
+      `error: the cluster has no IPv${family} service CIDR (Cluster spec.serviceCIDR), so kube-proxy writes no IPv${family} rules\n`,
+    );
+    return EXIT.FAILURE;
+  }
+  const full = renderNode(snap, nodeName, { family });
   if (args.diff) {
     const other = loadOrReport([args.diff], io);
     if (typeof other === 'number') return other;
@@ -80,7 +94,7 @@ export async function run(args: RulesArgs, io: CliIO): Promise<number> {
       io.err(`error: node "${nodeName}" is not in ${args.diff}\n`);
       return EXIT.FAILURE;
     }
-    const partial = renderPartialSync(snap, other, nodeName, full.state);
+    const partial = renderPartialSync(snap, other, nodeName, full.state, { family });
     io.err(
       `# partial sync on ${nodeName}: ${partial.updatedServices.length} service(s) rewritten` +
         `${partial.updatedServices.length ? ` (${partial.updatedServices.join(', ')})` : ''}, ${partial.deletedChains.length} chain(s) deleted\n`,
@@ -93,7 +107,7 @@ export async function run(args: RulesArgs, io: CliIO): Promise<number> {
     return EXIT.OK;
   }
   const k = new KernelNode({ name: nodeName });
-  applyFullSync(k, full);
-  io.out(k.save({ counters: args.counters, ...(args.table ? { tables: [args.table] } : {}) }));
+  applyFullSync(k, full, { family });
+  io.out(k.save({ family, counters: args.counters, ...(args.table ? { tables: [args.table] } : {}) }));
   return EXIT.OK;
 }

@@ -260,10 +260,15 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
         `node "${nodeName}" does not exist (nodes: ${s.nodes.map((n) => n.meta.name).join(', ')})`,
       );
     }
-    const render = renderNode(s, nodeName);
+    if (!s.config.serviceCIDRs.some((c) => c.ip.family === src.family)) {
+      throw usage(
+        `the cluster has no IPv${src.family} service CIDR, so kube-proxy writes no IPv${src.family} rules to trace through`,
+      );
+    }
+    const render = renderNode(s, nodeName, { family: src.family });
     makeNode = () => {
       const k = buildHostNetwork(s).nodes.get(nodeName)!;
-      applyFullSync(k, render);
+      applyFullSync(k, render, { family: src.family });
       return k;
     };
   }

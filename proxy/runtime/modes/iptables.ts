@@ -16,7 +16,8 @@ import { receive, send, type WalkResult } from '../../../netmodel/kernel/index.j
 import { ACK, FIN_ACK, packet, SYN, SYN_ACK } from '../../../netmodel/packet.js';
 import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
-import { ClusterDatapath } from '../../datapath.js';
+import { ClusterDatapath, familiesOf } from '../../datapath.js';
+import type { NodeRender } from '../../iptables/index.js';
 import type { AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } from './types.js';
 
 export interface IptablesModeOptions {
@@ -43,19 +44,23 @@ export class IptablesMode implements ProxyMode {
     this.snap = snap;
     this.sepOwners = new Map();
     for (const n of snap.nodes) {
-      const r = this.dp.render(n.meta.name);
-      for (const sp of r.services) {
-        if (sp.view.affinitySeconds === null) continue;
-        for (const chain of sp.natChains) {
-          if (!chain.startsWith('KUBE-SEP-')) continue;
-          const line = sp.natChainRules.find((l) => l.startsWith(`-A ${chain} `) && l.includes('DNAT'));
-          const ep = line ? / --to-destination (\S+)/.exec(line)?.[1] : undefined;
-          this.sepOwners.set(chain, {
-            servicePort: sp.view.name,
-            endpoint: ep ?? '?',
-            seconds: sp.view.affinitySeconds,
-          });
-        }
+      for (const family of familiesOf(snap)) this.learnAffinityChains(this.dp.render(n.meta.name, family));
+    }
+  }
+
+  /** recent-list names (KUBE-SEP-...) of affinity services -> service port and endpoint. */
+  private learnAffinityChains(r: NodeRender): void {
+    for (const sp of r.services) {
+      if (sp.view.affinitySeconds === null) continue;
+      for (const chain of sp.natChains) {
+        if (!chain.startsWith('KUBE-SEP-')) continue;
+        const line = sp.natChainRules.find((l) => l.startsWith(`-A ${chain} `) && l.includes('DNAT'));
+        const ep = line ? / --to-destination (\S+)/.exec(line)?.[1] : undefined;
+        this.sepOwners.set(chain, {
+          servicePort: sp.view.name,
+          endpoint: ep ?? '?',
+          seconds: sp.view.affinitySeconds,
+        });
       }
     }
   }
