@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
-import { isKpathError } from '../netmodel/errors.js';
+import { ErrorCodes, isKpathError } from '../netmodel/errors.js';
 import * as affinityCmd from './commands/affinity.js';
 import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
@@ -83,7 +83,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   } catch (e) {
     if (isKpathError(e)) {
       io.err(`error: ${e.message} [${e.code}]\n`);
-      return EXIT.FAILURE;
+      // Wrong input (a flag, a manifest) is 2, as for validation errors; anything else is 1.
+      return e.code === ErrorCodes.USAGE || e.code === ErrorCodes.INVALID ? EXIT.INVALID : EXIT.FAILURE;
     }
     throw e;
   }
