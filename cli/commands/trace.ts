@@ -25,7 +25,8 @@ import { type L4Proto, type Packet, packet } from '../../netmodel/packet.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { enumeratePaths, outcomeJson, packetJson } from '../../netmodel/trace/index.js';
 import { applyFullSync, renderNode } from '../../proxy/iptables/index.js';
-import { renderTraceText } from '../format/trace.js';
+import { follow, followReply, type World } from '../../proxy/trace-follow.js';
+import { journeyJson, renderTraceText, type TraceJourney } from '../format/trace.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
 
@@ -62,6 +63,12 @@ export function builder(y: Argv) {
       description: 'every reachable outcome with its probability',
     })
     .option('output', { alias: 'o', type: 'string', choices: ['text', 'json'], default: 'text' })
+    .option('follow', {
+      type: 'boolean',
+      default: true,
+      description:
+        'follow the packet to the node and pod it reaches, and the reply back (--no-follow: this node only)',
+    })
     .option('rules', {
       type: 'string',
       description: 'trace through this iptables-save dump instead of rendered kube-proxy rules',
@@ -90,6 +97,7 @@ interface TraceArgs {
   all: boolean;
   output: 'text' | 'json';
   rules?: string;
+  follow: boolean;
   nodeAddress?: string[];
   podCidr?: string;
 }
@@ -216,6 +224,7 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
 
   // The node's kernel, fresh for every walk (each path starts from the same state).
   let makeNode: () => KernelNode;
+  let makeWorld: (() => World) | undefined;
   if (args.rules) {
     const dumpPath = resolve(io.cwd, args.rules);
     let text: string;
@@ -265,12 +274,15 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
         `the cluster has no IPv${src.family} service CIDR, so kube-proxy writes no IPv${src.family} rules to trace through`,
       );
     }
-    const render = renderNode(s, nodeName, { family: src.family });
-    makeNode = () => {
-      const k = buildHostNetwork(s).nodes.get(nodeName)!;
-      applyFullSync(k, render, { family: src.family });
-      return k;
+    const renders = new Map(
+      s.nodes.map((n) => [n.meta.name, renderNode(s, n.meta.name, { family: src.family })]),
+    );
+    makeWorld = () => {
+      const net = buildHostNetwork(s);
+      for (const [name, k] of net.nodes) applyFullSync(k, renders.get(name)!, { family: src.family });
+      return { net, nodes: net.nodes };
     };
+    makeNode = () => makeWorld!().nodes.get(nodeName)!;
   }
 
   const probe = makeNode();
@@ -290,28 +302,38 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
     ? `generated on ${nodeName} (the source is one of its addresses): starts at OUTPUT`
     : `arrives on ${inIface}${from?.pod ? ` from pod ${from.pod.meta.namespace}/${from.pod.meta.name}` : ''}: starts at PREROUTING`;
   const now = 0;
-  const walk = (rng: Rng): WalkResult => {
-    const k = makeNode();
+  const walk = (rng: Rng): { walk: WalkResult; world?: World } => {
+    const world = makeWorld?.();
+    const k = world ? world.nodes.get(nodeName)! : makeNode();
     const env = { now, rng, trace: true };
-    return local ? send(k, pkt, env) : receive(k, pkt, inIface, env);
+    const w = local ? send(k, pkt, env) : receive(k, pkt, inIface, env);
+    return world ? { walk: w, world } : { walk: w };
   };
 
-  let outcomes: { walk: WalkResult; probability: number }[];
+  let outcomes: { walk: WalkResult; probability: number; world?: World }[];
   let total: number;
   let note: string | undefined;
   const paths = enumeratePaths(walk, { baseSeed: () => new SeededRng(args.seed ?? 1) });
   total = paths.length;
   if (args.all) {
-    outcomes = paths.map((p) => ({ walk: p.result, probability: p.probability }));
+    outcomes = paths.map((p) => ({ ...p.result, probability: p.probability }));
   } else {
     const rng = new SeededPath(args.seed ?? 1);
     const w = walk(rng);
-    outcomes = [{ walk: w, probability: rng.probability }];
+    outcomes = [{ ...w, probability: rng.probability }];
     if (total > 1)
       note = `(one of ${total} possible paths, chosen with seed ${args.seed ?? 1}; --all shows every one with its probability)`;
     total = 1;
   }
-  const json = outcomes.map((o) => ({ walk: o.walk, json: outcomeJson(o.walk, o.probability, now) }));
+  const json = outcomes.map((o) => {
+    const base = outcomeJson(o.walk, o.probability, now);
+    if (!args.follow || !o.world) return { walk: o.walk, json: base };
+    const env = { now, rng: new SeededRng(args.seed ?? 1) };
+    const there = follow(o.world, nodeName, o.walk, env);
+    const back = followReply(o.world, there, env);
+    const journey: TraceJourney = { there, ...(back ? { back } : {}) };
+    return { walk: o.walk, journey, json: { ...base, path: journeyJson(journey) } };
+  });
   if (args.output === 'json') {
     io.out(
       `${JSON.stringify({ node: nodeName, packet: packetJson(local ? pkt : { ...pkt, iif: inIface }), entry: local ? 'OUTPUT' : 'PREROUTING', outcomes: json.map((j) => j.json) }, null, 2)}\n`,

@@ -1,14 +1,25 @@
 /** `kpath trace` as text: every hook, table and chain, the rules that matched, and what happened. */
 
+import { joinHostPort } from '../../netmodel/addr.js';
 import type { Stage, WalkResult } from '../../netmodel/kernel/index.js';
 import { describePacket, type Packet } from '../../netmodel/packet.js';
-import { chainMeaning, type OutcomeJson } from '../../netmodel/trace/index.js';
+import { chainMeaning, type OutcomeJson, outcomeJson } from '../../netmodel/trace/index.js';
+import { arrivalText, type Hop, type Journey } from '../../proxy/trace-follow.js';
+
+export interface TraceJourney {
+  readonly there: Journey;
+  readonly back?: Journey;
+}
 
 export interface TraceTextInput {
   readonly nodeName: string;
   readonly packet: Packet;
   readonly entry: string;
-  readonly outcomes: readonly { readonly json: OutcomeJson; readonly walk: WalkResult }[];
+  readonly outcomes: readonly {
+    readonly json: OutcomeJson;
+    readonly walk: WalkResult;
+    readonly journey?: TraceJourney;
+  }[];
   readonly total: number;
   readonly note?: string;
 }
@@ -76,7 +87,7 @@ export function renderTraceText(t: TraceTextInput): string {
   const out: string[] = [];
   out.push(`Trace on node ${t.nodeName}: ${describePacket(t.packet)} (${t.entry})`);
   if (t.note) out.push(t.note);
-  t.outcomes.forEach(({ json, walk }, i) => {
+  t.outcomes.forEach(({ json, walk, journey }, i) => {
     out.push('');
     const head =
       t.total > 1
@@ -109,6 +120,57 @@ export function renderTraceText(t: TraceTextInput): string {
       out.push(...stageLines(s));
     }
     if (json.conntrack) out.push(`  conntrack entry: ${json.conntrack}`);
+    if (journey) out.push(...journeyLines(journey));
   });
   return `${out.join('\n')}\n`;
+}
+
+/** One line per node a followed packet crosses: what that node did to it. */
+function hopLine(h: Hop): string {
+  const j = outcomeJson(h.walk, 1, 0);
+  const nat: string[] = [];
+  const before = h.walk.input;
+  const after = j.result.packet;
+  if (after && (after.dst !== before.dst.text || after.dport !== before.dport))
+    nat.push(`destination -> ${after.dst}:${after.dport}`);
+  if (after && (after.src !== before.src.text || after.sport !== before.sport))
+    nat.push(`source -> ${after.src}:${after.sport}`);
+  return `    ${h.node}: ${j.verdict}${nat.length ? ` (${nat.join(', ')})` : ''}; ${j.result.detail}`;
+}
+
+export function journeyLines(j: TraceJourney): string[] {
+  const out: string[] = ['', '  Following the packet:'];
+  for (const h of j.there.hops) out.push(hopLine(h));
+  out.push(`    => ${arrivalText(j.there.arrival)}`);
+  if (j.back) {
+    out.push('  The reply:');
+    for (const h of j.back.hops) out.push(hopLine(h));
+    out.push(`    => ${arrivalText(j.back.arrival)}`);
+  }
+  return out;
+}
+
+/** The followed path as JSON (`outcomes[].path`). */
+export function journeyJson(j: TraceJourney) {
+  const hops = (x: Journey) =>
+    x.hops.map((h) => {
+      const o = outcomeJson(h.walk, 1, 0);
+      return { node: h.node, verdict: o.verdict, dnat: o.dnat, snat: o.snat, result: o.result };
+    });
+  const arrival = (x: Journey) => {
+    const a = x.arrival;
+    return {
+      kind: a.kind,
+      text: arrivalText(a),
+      ...(a.kind === 'pod' ? { pod: a.pod } : {}),
+      ...('packet' in a
+        ? { from: joinHostPort(a.packet.src, a.packet.sport), to: joinHostPort(a.packet.dst, a.packet.dport) }
+        : {}),
+    };
+  };
+  return {
+    forward: hops(j.there),
+    arrived: arrival(j.there),
+    ...(j.back ? { reply: hops(j.back), replyArrived: arrival(j.back) } : {}),
+  };
 }

@@ -149,4 +149,48 @@ describe('kpath trace', () => {
     expect(ghost.code).toBe(1);
     expect(ghost.err).toMatch(/service default\/ghost does not exist/);
   });
+
+  it('follows the packet across nodes to the pod, and the reply back through conntrack (un-DNAT)', async () => {
+    const r = await kpath(
+      'trace',
+      '--from',
+      'pod/default/client',
+      '--to',
+      'svc/default/web',
+      '--all',
+      '-o',
+      'json',
+    );
+    const j = JSON.parse(r.out) as {
+      outcomes: (OutcomeJson & {
+        path: {
+          forward: { node: string }[];
+          arrived: { kind: string; pod?: string; to?: string };
+          reply: { node: string; snat: string | null }[];
+          replyArrived: { kind: string; pod?: string; from?: string };
+        };
+      })[];
+    };
+    const svcIP = j.outcomes[0]!.hops.find((h) => h.kind === 'table' && h.hook === 'PREROUTING')!;
+    expect(svcIP).toBeTruthy();
+    for (const o of j.outcomes) {
+      expect(o.path.arrived.kind).toBe('pod');
+      expect(o.path.arrived.pod).toMatch(/^default\/web-/);
+      expect(o.path.arrived.to).toBe(o.dnat);
+      // Endpoints on worker-2 are reached through worker-2's kernel.
+      expect(o.path.forward.map((h) => h.node)).toEqual(
+        o.dnat!.startsWith('10.244.2.') ? ['worker-1', 'worker-2'] : ['worker-1'],
+      );
+      // The client sees the reply come from the service, not the pod: worker-1's conntrack un-DNATs it.
+      expect(o.path.replyArrived).toMatchObject({ kind: 'pod', pod: 'default/client' });
+      expect(o.path.replyArrived.from).toMatch(/^10\.\d+\.\d+\.\d+:80$/);
+      expect(o.path.replyArrived.from).not.toMatch(/^10\.244\./);
+    }
+    const text = (await kpath('trace', '--from', 'pod/default/client', '--to', 'svc/default/web')).out;
+    expect(text).toContain('Following the packet:');
+    expect(text).toMatch(/=> pod default\/client on worker-1 receives tcp from 10\.\d+\.\d+\.\d+:80/);
+    expect(
+      (await kpath('trace', '--from', 'pod/default/client', '--to', 'svc/default/web', '--no-follow')).out,
+    ).not.toContain('Following');
+  });
 });
