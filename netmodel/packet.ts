@@ -61,7 +61,9 @@ export function packet(init: PacketInit): Packet {
       `packet: source ${init.src.text} and destination ${init.dst.text} are different families`,
     );
   }
-  const p: Packet = {
+  // Built field by field, not with spreads: object spreads cost about a microsecond each in Node 20,
+  // and the runtime's iptables mode makes a few dozen packets per connection. Same fields, same order.
+  const p: MutablePacket = {
     family: init.src.family,
     proto: init.proto,
     src: init.src,
@@ -70,17 +72,78 @@ export function packet(init: PacketInit): Packet {
     dport: init.dport ?? 0,
     length: init.length ?? 60,
     mark: init.mark ?? 0,
-    ...(init.proto === 'tcp' ? { tcp: init.tcp ?? SYN } : {}),
-    ...(init.icmp ? { icmp: init.icmp } : {}),
-    ...(init.iif !== undefined ? { iif: init.iif } : {}),
-    ...(init.oif !== undefined ? { oif: init.oif } : {}),
   };
+  if (init.proto === 'tcp') p.tcp = init.tcp ?? SYN;
+  if (init.icmp) p.icmp = init.icmp;
+  if (init.iif !== undefined) p.iif = init.iif;
+  if (init.oif !== undefined) p.oif = init.oif;
   return p;
+}
+
+type MutablePacket = { -readonly [K in keyof Packet]: Packet[K] };
+
+/**
+ * A copy of a packet, field by field (what `{ ...p }` gives for a Packet, much faster). Optional
+ * fields are copied when present, even when undefined.
+ */
+function copyPacket(p: Packet): MutablePacket {
+  const q: MutablePacket = {
+    family: p.family,
+    proto: p.proto,
+    src: p.src,
+    dst: p.dst,
+    sport: p.sport,
+    dport: p.dport,
+    length: p.length,
+    mark: p.mark,
+  };
+  if ('tcp' in p) q.tcp = p.tcp;
+  if ('icmp' in p) q.icmp = p.icmp;
+  if ('iif' in p) q.iif = p.iif;
+  if ('oif' in p) q.oif = p.oif;
+  return q;
 }
 
 /** A copy with some fields replaced. */
 export function withFields(p: Packet, changes: Partial<Packet>): Packet {
-  return { ...p, ...changes };
+  return Object.assign(copyPacket(p), changes);
+}
+
+/** A copy with other source (address and port). */
+export function withSource(p: Packet, src: IP, sport: number): Packet {
+  const q = copyPacket(p);
+  q.src = src;
+  q.sport = sport;
+  return q;
+}
+
+/** A copy with another destination (address and port). */
+export function withDestination(p: Packet, dst: IP, dport: number): Packet {
+  const q = copyPacket(p);
+  q.dst = dst;
+  q.dport = dport;
+  return q;
+}
+
+/** A copy with other TCP flags. */
+export function withTcp(p: Packet, tcp: TcpFlags): Packet {
+  const q = copyPacket(p);
+  q.tcp = tcp;
+  return q;
+}
+
+/** withFields(p, { iif }), faster. */
+export function withIif(p: Packet, iif: string): Packet {
+  const q = copyPacket(p);
+  q.iif = iif;
+  return q;
+}
+
+/** withFields(p, { oif }), faster. */
+export function withOif(p: Packet, oif: string): Packet {
+  const q = copyPacket(p);
+  q.oif = oif;
+  return q;
 }
 
 /** `tcp 10.244.0.5:40000 -> 10.96.0.10:53`. */

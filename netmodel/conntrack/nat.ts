@@ -5,7 +5,7 @@
 import type { IP } from '../addr.js';
 import { compareIP, ipEquals, v4, v6 } from '../addr.js';
 import type { Packet } from '../packet.js';
-import { withFields } from '../packet.js';
+import { withDestination, withFields, withSource } from '../packet.js';
 import type { Rng } from '../rng.js';
 import type { ConntrackEntryView } from './entry.js';
 import type { CtDirection } from './status.js';
@@ -59,7 +59,10 @@ function manipKey(t: Tuple, m: NatManip): number {
 
 function withManip(t: Tuple, m: NatManip, addr: IP, key: number): Tuple {
   if (isIcmp(t.proto)) return m === 'SRC' ? { ...t, src: addr, sport: key } : { ...t, dst: addr, sport: key };
-  return m === 'SRC' ? { ...t, src: addr, sport: key } : { ...t, dst: addr, dport: key };
+  // Literals, not spreads: the port search makes one per candidate.
+  return m === 'SRC'
+    ? { family: t.family, proto: t.proto, src: addr, dst: t.dst, sport: key, dport: t.dport }
+    : { family: t.family, proto: t.proto, src: t.src, dst: addr, sport: t.sport, dport: key };
 }
 
 function addrInRange(ip: IP, r: NatRange): boolean {
@@ -219,8 +222,8 @@ export function natPacket(entry: ConntrackEntryView, dir: CtDirection, p: Packet
     return withFields(p, { ...addr, ...(icmp ? { icmp } : {}) });
   }
   return manip === 'SRC'
-    ? withFields(p, { src: target.src, sport: target.sport })
-    : withFields(p, { dst: target.dst, dport: target.dport });
+    ? withSource(p, target.src, target.sport)
+    : withDestination(p, target.dst, target.dport);
 }
 
 /**

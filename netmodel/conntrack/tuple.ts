@@ -110,14 +110,17 @@ export function invertTuple(t: Tuple): Tuple | undefined {
   return { family: t.family, proto: t.proto, src: t.dst, dst: t.src, sport: t.dport, dport: t.sport };
 }
 
-function ipKey(ip: IP): string {
-  return ip.family === 4 ? ip.n.toString(16) : ip.big.toString(16);
+/** An address in a key: IPv4 as its decimal number (cheaper to build than hex), IPv6 as hex. The
+ *  family is part of every key, so the two forms never meet. */
+function ipKey(ip: IP): string | number {
+  return ip.family === 4 ? ip.n : ip.big.toString(16);
 }
 
 /** A string key for hash lookups; equal tuples give equal keys. */
 export function tupleKey(t: Tuple): string {
-  const l4 = isIcmp(t.proto) ? `${t.sport}/${t.icmpType ?? 0}/${t.icmpCode ?? 0}` : `${t.sport}/${t.dport}`;
-  return `${t.family}${t.proto}|${ipKey(t.src)}|${ipKey(t.dst)}|${l4}`;
+  if (isIcmp(t.proto))
+    return `${t.family}${t.proto}|${ipKey(t.src)}|${ipKey(t.dst)}|${t.sport}/${t.icmpType ?? 0}/${t.icmpCode ?? 0}`;
+  return `${t.family}${t.proto}|${ipKey(t.src)}|${ipKey(t.dst)}|${t.sport}/${t.dport}`;
 }
 
 export function tupleEquals(a: Tuple, b: Tuple): boolean {

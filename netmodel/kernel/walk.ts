@@ -34,7 +34,7 @@ import {
   type TableName,
 } from '../netfilter/index.js';
 import type { Packet } from '../packet.js';
-import { withFields } from '../packet.js';
+import { withIif, withOif } from '../packet.js';
 import type { Rng } from '../rng.js';
 import type { KernelNode } from './node.js';
 import type { Outcome, Stage, WalkResult } from './outcome.js';
@@ -47,6 +47,12 @@ export interface WalkEnv {
   readonly trace?: boolean;
   /** Bridge ports for the physdev match, when the packet came through a bridge. */
   readonly physdev?: { readonly in?: string; readonly out?: string };
+  /**
+   * Do not record stages: the result's `stages` is empty, and no stage text is built. Everything else
+   * (outcome, conntrack, NAT, rule counters) is the same. For callers that only act on the verdict
+   * (the runtime's iptables mode walks every new real connection).
+   */
+  readonly noStages?: boolean;
 }
 
 interface Flow {
@@ -63,72 +69,96 @@ class Walk {
   readonly flow: Flow = { state: 'INVALID', created: false, notrack: false };
   /** The packet has been through conntrack on this node (its entry travels with it). */
   ctAttached = false;
+  /** Record stages (not env.noStages). */
+  readonly rec: boolean;
+  /** The EvalContext for the current conntrack view; dropped whenever the entry may have changed. */
+  private ctx: EvalContext | undefined = undefined;
+  private readonly addrType: NonNullable<EvalContext['addrType']>;
   constructor(
     readonly node: KernelNode,
     readonly env: WalkEnv,
     readonly input: Packet,
-  ) {}
+  ) {
+    this.rec = env.noStages !== true;
+    this.addrType = (ip, dev) => node.routing.addrType(ip, dev);
+  }
+
+  /** The conntrack entry (or the walk's view of it) changed: the next table gets a fresh context. */
+  ctChanged(): void {
+    this.ctx = undefined;
+  }
 
   ctView(): CtView | undefined {
     const f = this.flow;
     if (f.notrack) return { state: 'UNTRACKED' };
     if (!f.ct) return undefined;
     const e = f.ct;
-    return {
+    // Conditional fields are assigned, not spread: object spreads are slow in Node 20.
+    const v: Mutable<CtView> = {
       state: f.state,
-      ...(f.dir ? { dir: f.dir } : {}),
       status: e.status,
       mark: e.mark,
       orig: e.original,
       reply: e.reply,
     };
+    if (f.dir) v.dir = f.dir;
+    return v;
   }
 
   evalCtx(): EvalContext {
+    if (this.ctx) return this.ctx;
     const ct = this.ctView();
-    return {
+    const c: Mutable<EvalContext> = {
       now: this.env.now,
       rng: this.env.rng,
       state: this.node.nf,
-      addrType: (ip, dev) => this.node.routing.addrType(ip, dev),
-      ...(ct ? { ct } : {}),
-      ...(this.env.physdev ? { physdev: this.env.physdev } : {}),
-      ...(this.env.trace ? { trace: true } : {}),
+      addrType: this.addrType,
     };
+    if (ct) c.ct = ct;
+    if (this.env.physdev) c.physdev = this.env.physdev;
+    if (this.env.trace) c.trace = true;
+    this.ctx = c;
+    return c;
   }
 
   /** Run one table on one hook; a CONNMARK change is written back to the entry. */
   table(hook: BuiltinChain, table: TableName, p: Packet): EvalResult {
     const rs = this.node.rules(p.family);
     const r = evaluate(rs, table, hook, p, this.evalCtx());
-    if (r.ctMark !== undefined && this.flow.ct) this.node.conntrack.setMark(this.flow.ct, r.ctMark);
-    this.stages.push({
-      kind: 'table',
-      hook,
-      table,
-      verdict: r.verdict,
-      byPolicy: r.byPolicy,
-      before: p,
-      after: r.packet,
-      trace: r.trace,
-      logs: r.logs,
-      ...(r.nat ? { nat: r.nat } : {}),
-    });
+    if (r.ctMark !== undefined && this.flow.ct) {
+      this.node.conntrack.setMark(this.flow.ct, r.ctMark);
+      this.ctChanged();
+    }
+    if (this.rec)
+      this.stages.push({
+        kind: 'table',
+        hook,
+        table,
+        verdict: r.verdict,
+        byPolicy: r.byPolicy,
+        before: p,
+        after: r.packet,
+        trace: r.trace,
+        logs: r.logs,
+        ...(r.nat ? { nat: r.nat } : {}),
+      });
     return r;
   }
 
   conntrack(hook: BuiltinChain, p: Packet, notrack: boolean): CtResult {
+    this.ctChanged();
     if (!this.node.conntrackActive(p.family)) {
       // No rule takes a reference on conntrack in this namespace: no entry, and no nat.
       this.flow.notrack = true;
       this.flow.state = 'UNTRACKED';
-      this.stages.push({
-        kind: 'conntrack',
-        hook,
-        state: 'UNTRACKED',
-        created: false,
-        note: 'conntrack is not in use on this node (no loaded rule needs it)',
-      });
+      if (this.rec)
+        this.stages.push({
+          kind: 'conntrack',
+          hook,
+          state: 'UNTRACKED',
+          created: false,
+          note: 'conntrack is not in use on this node (no loaded rule needs it)',
+        });
       return { kind: 'untracked', ctstate: 'UNTRACKED' };
     }
     const r = this.node.conntrack.process(p, this.env.now, { notrack });
@@ -139,26 +169,29 @@ class Walk {
       f.dir = r.dir;
       f.state = r.ctstate;
       f.created = r.created;
-      this.stages.push({
-        kind: 'conntrack',
-        hook,
-        state: r.ctstate,
-        dir: r.dir,
-        created: r.created,
-        entryId: r.entry.id,
-      });
+      if (this.rec)
+        this.stages.push({
+          kind: 'conntrack',
+          hook,
+          state: r.ctstate,
+          dir: r.dir,
+          created: r.created,
+          entryId: r.entry.id,
+        });
     } else if (r.kind === 'untracked') {
       f.state = 'UNTRACKED';
-      this.stages.push({
-        kind: 'conntrack',
-        hook,
-        state: 'UNTRACKED',
-        created: false,
-        note: 'NOTRACK in the raw table',
-      });
+      if (this.rec)
+        this.stages.push({
+          kind: 'conntrack',
+          hook,
+          state: 'UNTRACKED',
+          created: false,
+          note: 'NOTRACK in the raw table',
+        });
     } else if (r.kind === 'invalid') {
       f.state = 'INVALID';
-      this.stages.push({ kind: 'conntrack', hook, state: 'INVALID', created: false, note: r.reason });
+      if (this.rec)
+        this.stages.push({ kind: 'conntrack', hook, state: 'INVALID', created: false, note: r.reason });
     }
     return r;
   }
@@ -193,25 +226,28 @@ class Walk {
           table: 'nat',
         };
       }
-      const ctx = {
+      const ctx: { now: number; rng: Rng; masqueradeDevice?: string } = {
         now: this.env.now,
         rng: this.env.rng,
-        ...(r.nat?.kind === 'MASQUERADE' && outDev ? { masqueradeDevice: outDev } : {}),
       };
+      if (r.nat?.kind === 'MASQUERADE' && outDev) ctx.masqueradeDevice = outDev;
       if (range) ct.setupNat(f.ct, manip, range, ctx);
       else ct.nullBinding(f.ct, manip, ctx);
+      this.ctChanged();
       const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
-      if (after !== p)
+      if (after !== p && this.rec)
         this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
       return after;
     }
-    this.stages.push({
-      kind: 'nat-skipped',
-      hook,
-      reason: `not the first packet of the flow (conntrack ${f.state}): the nat table is not consulted`,
-    });
+    if (this.rec)
+      this.stages.push({
+        kind: 'nat-skipped',
+        hook,
+        reason: `not the first packet of the flow (conntrack ${f.state}): the nat table is not consulted`,
+      });
     const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
-    if (after !== p) this.stages.push({ kind: 'nat', hook, manip, binding: 'existing', before: p, after });
+    if (after !== p && this.rec)
+      this.stages.push({ kind: 'nat', hook, manip, binding: 'existing', before: p, after });
     return after;
   }
 
@@ -227,20 +263,29 @@ class Walk {
       case 'DNAT':
       case 'SNAT': {
         if ((req.kind === 'DNAT') !== (manip === 'DST')) return undefined;
-        return {
-          ...(req.ip ? { minAddr: req.ip, maxAddr: req.ip } : {}),
-          ...(req.port !== undefined ? { minPort: req.port, maxPort: req.port } : {}),
-          random: req.random,
-          randomFully: req.randomFully,
-          persistent: req.persistent,
-        };
+        // Built field by field (no spreads): this runs for every new connection.
+        const r: Mutable<NatRange> = {};
+        if (req.ip) {
+          r.minAddr = req.ip;
+          r.maxAddr = req.ip;
+        }
+        if (req.port !== undefined) {
+          r.minPort = req.port;
+          r.maxPort = req.port;
+        }
+        r.random = req.random;
+        r.randomFully = req.randomFully;
+        r.persistent = req.persistent;
+        return r;
       }
       case 'MASQUERADE': {
         if (manip !== 'SRC' || !outDev) return undefined;
         const addr = this.node.routing.masqueradeSource(outDev, nextHop ?? p.dst);
-        return addr
-          ? { ...toAddress(addr, req.port), random: req.random, randomFully: req.randomFully }
-          : 'drop';
+        if (!addr) return 'drop';
+        const r = toAddress(addr, req.port);
+        r.random = req.random;
+        r.randomFully = req.randomFully;
+        return r;
       }
       case 'REDIRECT': {
         if (manip !== 'DST') return undefined;
@@ -250,7 +295,10 @@ class Walk {
           : p.family === 4
             ? ({ family: 4, n: 0x7f000001, text: '127.0.0.1' } as const)
             : ({ family: 6, big: 1n, text: '::1' } as const);
-        return addr ? { ...toAddress(addr, req.port), random: req.random } : 'drop';
+        if (!addr) return 'drop';
+        const r = toAddress(addr, req.port);
+        r.random = req.random;
+        return r;
       }
     }
   }
@@ -293,12 +341,14 @@ class Walk {
     const f = this.flow;
     if (!f.ct || !f.created) return undefined;
     const r = this.node.conntrack.confirm(f.ct, this.env.now);
-    this.stages.push({
-      kind: 'confirm',
-      hook,
-      ok: r.kind === 'confirmed',
-      ...(r.kind === 'drop' ? { note: r.message } : {}),
-    });
+    this.ctChanged();
+    if (this.rec)
+      this.stages.push({
+        kind: 'confirm',
+        hook,
+        ok: r.kind === 'confirmed',
+        ...(r.kind === 'drop' ? { note: r.message } : {}),
+      });
     if (r.kind === 'drop') return { kind: 'dropped', reason: r.message, hook };
     f.created = false;
     return undefined;
@@ -320,22 +370,25 @@ class Walk {
       if (!ipEquals(orig.dst, to.src) || orig.dport !== to.sport) dnat = { ip: to.src, port: to.sport };
       if (!ipEquals(orig.src, to.dst) || orig.sport !== to.dport) snat = { ip: to.dst, port: to.dport };
     }
-    return {
-      outcome,
-      stages: this.stages,
-      input: this.input,
-      verdict,
-      ...(f.ct ? { ct: f.ct } : {}),
-      ...(f.dir ? { ctDir: f.dir } : {}),
-      ...(dnat ? { dnat } : {}),
-      ...(snat ? { snat } : {}),
-    };
+    const res: Mutable<WalkResult> = { outcome, stages: this.stages, input: this.input, verdict };
+    if (f.ct) res.ct = f.ct;
+    if (f.dir) res.ctDir = f.dir;
+    if (dnat) res.dnat = dnat;
+    if (snat) res.snat = snat;
+    return res;
   }
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** A NAT range of one address (and one port, when given). */
-function toAddress(addr: IP, port: number | undefined): NatRange {
-  return { minAddr: addr, maxAddr: addr, ...(port !== undefined ? { minPort: port, maxPort: port } : {}) };
+function toAddress(addr: IP, port: number | undefined): Mutable<NatRange> {
+  const r: Mutable<NatRange> = { minAddr: addr, maxAddr: addr };
+  if (port !== undefined) {
+    r.minPort = port;
+    r.maxPort = port;
+  }
+  return r;
 }
 
 function isOutcome(x: Packet | Outcome): x is Outcome {
@@ -347,10 +400,11 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
   const rt = w.node.routing.routeInput(p.dst, iif);
   switch (rt.kind) {
     case 'local': {
-      w.stages.push({
-        kind: 'route',
-        decision: `local delivery (${p.dst.text} is an address of ${w.node.name})`,
-      });
+      if (w.rec)
+        w.stages.push({
+          kind: 'route',
+          decision: `local delivery (${p.dst.text} is an address of ${w.node.name})`,
+        });
       const r = w.tables('INPUT', p, undefined, iif);
       if (isOutcome(r)) return w.finish(r);
       const c = w.confirm('INPUT');
@@ -359,14 +413,15 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
     }
     case 'forward': {
       const nextHop = rt.gateway ?? p.dst;
-      w.stages.push({
-        kind: 'route',
-        decision: `forward out of ${rt.dev}${rt.gateway ? ` via ${rt.gateway.text}` : ' (on-link)'} (route ${rt.route.dst.text})`,
-        dev: rt.dev,
-        nextHop,
-      });
-      const withOif = withFields(p, { oif: rt.dev });
-      const f = w.tables('FORWARD', withOif, undefined, iif, rt.dev, nextHop);
+      if (w.rec)
+        w.stages.push({
+          kind: 'route',
+          decision: `forward out of ${rt.dev}${rt.gateway ? ` via ${rt.gateway.text}` : ' (on-link)'} (route ${rt.route.dst.text})`,
+          dev: rt.dev,
+          nextHop,
+        });
+      const pOut = withOif(p, rt.dev);
+      const f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
       if (isOutcome(f)) return w.finish(f);
       const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
       if (isOutcome(post)) return w.finish(post);
@@ -375,17 +430,17 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
       return w.finish({ kind: 'sent', dev: rt.dev, nextHop, packet: post, forwarded: true });
     }
     case 'drop':
-      w.stages.push({ kind: 'route', decision: `dropped: ${rt.reason}` });
+      if (w.rec) w.stages.push({ kind: 'route', decision: `dropped: ${rt.reason}` });
       return w.finish({ kind: 'dropped', reason: rt.reason });
     case 'icmp-unreachable':
-      w.stages.push({ kind: 'route', decision: `unreachable: ${rt.reason}` });
+      if (w.rec) w.stages.push({ kind: 'route', decision: `unreachable: ${rt.reason}` });
       return w.finish({ kind: 'unreachable', icmpCode: rt.icmpCode, reason: rt.reason });
   }
 }
 
 /** A packet arriving on interface `iif` of the node. */
 export function receive(node: KernelNode, packet: Packet, iif: string, env: WalkEnv): WalkResult {
-  const p0 = withFields(packet, { iif });
+  const p0 = withIif(packet, iif);
   const w = new Walk(node, env, p0);
   const p = w.tables('PREROUTING', p0, undefined, iif);
   if (isOutcome(p)) return w.finish(p);
@@ -397,15 +452,15 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
   const w = new Walk(node, env, packet);
   let rt = node.routing.route(packet.dst);
   if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
-    w.stages.push({ kind: 'route', decision: `no route to ${packet.dst.text} (${rt.errno})` });
+    if (w.rec) w.stages.push({ kind: 'route', decision: `no route to ${packet.dst.text} (${rt.errno})` });
     return w.finish({
       kind: 'unreachable',
       icmpCode: rt.kind === 'blackhole' ? 0 : rt.icmpCode,
       reason: rt.errno,
     });
   }
-  w.stages.push({ kind: 'route', decision: describeRoute(rt), dev: rt.dev });
-  let p: Packet = withFields(packet, { oif: rt.dev });
+  if (w.rec) w.stages.push({ kind: 'route', decision: describeRoute(rt), dev: rt.dev });
+  let p: Packet = withOif(packet, rt.dev);
   const out = w.tables(
     'OUTPUT',
     p,
@@ -420,18 +475,20 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
     // ip_route_me_harder: the destination changed in OUTPUT (DNAT), so route again.
     rt = node.routing.route(p.dst);
     if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
-      w.stages.push({
-        kind: 'route',
-        decision: `re-route after DNAT: no route to ${p.dst.text} (${rt.errno})`,
-      });
+      if (w.rec)
+        w.stages.push({
+          kind: 'route',
+          decision: `re-route after DNAT: no route to ${p.dst.text} (${rt.errno})`,
+        });
       return w.finish({
         kind: 'unreachable',
         icmpCode: rt.kind === 'blackhole' ? 0 : rt.icmpCode,
         reason: rt.errno,
       });
     }
-    w.stages.push({ kind: 'route', decision: `re-route after DNAT: ${describeRoute(rt)}`, dev: rt.dev });
-    p = withFields(p, { oif: rt.dev });
+    if (w.rec)
+      w.stages.push({ kind: 'route', decision: `re-route after DNAT: ${describeRoute(rt)}`, dev: rt.dev });
+    p = withOif(p, rt.dev);
   }
   const nextHop = rt.kind === 'unicast' ? (rt.gateway ?? p.dst) : p.dst;
   const post = w.tables('POSTROUTING', p, undefined, undefined, rt.dev, nextHop);
@@ -441,7 +498,7 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
   if (rt.kind === 'local' || rt.kind === 'broadcast') {
     // Looped back through lo: PREROUTING raw and mangle see it (conntrack is already attached, so no
     // new lookup and no nat), then INPUT.
-    const back = withFields(post, { iif: 'lo' });
+    const back = withIif(post, 'lo');
     const pre = w.tables('PREROUTING', back, ['raw', 'mangle'], 'lo');
     if (isOutcome(pre)) return w.finish(pre);
     const inp = w.tables('INPUT', pre, undefined, 'lo');

@@ -4,8 +4,15 @@
  * The narrow boundary (open / count / state / close / list) is what the netmodel conntrack will take
  * over; the storage here is a plain map.
  *
- * Counters: bytes are exact payload bytes; "packets" count socket reads and writes as the proxy saw
- * them (one per data chunk or datagram), not wire segments.
+ * Counters:
+ * - UDP: exact, counted as the proxy forwards each datagram (`count`): packets are datagrams, bytes are
+ *   payload bytes, and lastSeen is the last datagram.
+ * - TCP: read from the two sockets' `bytesRead` (`sources`), not counted per chunk, so the data path
+ *   carries no per-chunk JavaScript. They are sampled when the table is listed and when the entry
+ *   closes: bytes are the payload bytes read from the client (orig) and from the endpoint (repl);
+ *   packets are the fewest socket reads that can carry them (one per started 64 KiB, Node's read
+ *   size), 0 when no byte was read; lastSeen is the time of the last sample that saw the bytes grow
+ *   (so the timeout column restarts when a listing sees new traffic, not at the exact last segment).
  */
 import type { Clock } from '../../netmodel/clock.js';
 
@@ -48,7 +55,17 @@ export interface LiveConnection {
   lastSeen: number;
   /** Idle timeout of the entry, seconds (what conntrack -L prints in its timeout column). */
   readonly timeoutSeconds: number;
+  /** TCP: where the orig and repl byte counts are read from (the client and endpoint sockets). */
+  sources: readonly [ByteSource, ByteSource] | undefined;
 }
+
+/** A socket's cumulative received byte count (net.Socket has it, and keeps it after close). */
+export interface ByteSource {
+  readonly bytesRead: number;
+}
+
+/** Node reads at most 64 KiB from a TCP socket at a time. */
+const READ_SIZE = 65536;
 
 /** Fields as `conntrack -L` prints them; kernel defaults: tcp established 432000 s, udp 30 s (120 s assured). */
 const KERNEL_TIMEOUTS = { tcpEstablished: 432000, tcpClosing: 120, udp: 30, udpAssured: 120 };
@@ -62,27 +79,57 @@ export class LiveConntrack {
   open(
     e: Omit<
       LiveConnection,
-      'id' | 'startedAt' | 'lastSeen' | 'orig' | 'repl' | 'reply' | 'endpoint' | 'state' | 'timeoutSeconds'
+      | 'id'
+      | 'startedAt'
+      | 'lastSeen'
+      | 'orig'
+      | 'repl'
+      | 'reply'
+      | 'endpoint'
+      | 'state'
+      | 'timeoutSeconds'
+      | 'sources'
     > & {
       state: LiveConnection['state'];
       timeoutSeconds?: number;
     },
   ): LiveConnection {
     const now = this.clock.now();
+    // One literal with every field in a fixed order: every entry has the same shape.
     const c: LiveConnection = {
-      ...e,
       id: this.nextId++,
+      protocol: e.protocol,
+      original: e.original,
       reply: undefined,
-      endpoint: undefined,
+      state: e.state,
       orig: { packets: 0, bytes: 0 },
       repl: { packets: 0, bytes: 0 },
+      service: e.service,
+      endpoint: undefined,
+      entryNode: e.entryNode,
+      mode: e.mode,
       startedAt: now,
       lastSeen: now,
       timeoutSeconds:
         e.timeoutSeconds ?? (e.protocol === 'tcp' ? KERNEL_TIMEOUTS.tcpEstablished : KERNEL_TIMEOUTS.udp),
+      sources: undefined,
     };
     this.entries.set(c.id, c);
     return c;
+  }
+
+  /** Read the byte counts of an entry that has `sources` (see the header for the semantics). */
+  sample(c: LiveConnection): void {
+    const s = c.sources;
+    if (!s) return;
+    const o = s[0].bytesRead;
+    const r = s[1].bytesRead;
+    if (o === c.orig.bytes && r === c.repl.bytes) return;
+    c.orig.bytes = o;
+    c.orig.packets = Math.ceil(o / READ_SIZE);
+    c.repl.bytes = r;
+    c.repl.packets = Math.ceil(r / READ_SIZE);
+    c.lastSeen = this.clock.now();
   }
 
   count(c: LiveConnection, dir: 'orig' | 'repl', bytes: number): void {
@@ -92,12 +139,16 @@ export class LiveConntrack {
     if (c.protocol === 'udp' && dir === 'repl') c.state = 'ASSURED';
   }
 
+  /** Remove the entry; its counters are sampled one last time (final values for the caller). */
   close(c: LiveConnection): void {
+    this.sample(c);
     this.entries.delete(c.id);
   }
 
   list(): LiveConnection[] {
-    return [...this.entries.values()];
+    const out = [...this.entries.values()];
+    for (const c of out) this.sample(c);
+    return out;
   }
 
   get size(): number {

@@ -19,12 +19,266 @@ import type { Socket } from 'node:net';
 import type { LiveConnection } from './conntrack.js';
 import { flowFor } from './flow.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
-import type { Decision } from './modes/types.js';
-import { dialTcp } from './upstream.js';
+import type { EndpointCounts } from './metrics.js';
+import type { Decision, FlowRequest, ProxyMode } from './modes/types.js';
+import { type DialResult, dialTcpThen } from './upstream.js';
+
+type Forward = Extract<Decision, { kind: 'forward' }>;
+
+/** The connection a socket belongs to. Set on both sockets so that the event handlers below are
+ *  shared functions (`this` is the socket) instead of closures made per connection. */
+const kConn = Symbol('kpath.tcpConn');
+type ConnSocket = Socket & { [kConn]?: TcpConn };
+
+/**
+ * One client connection: in ctx.open from accept until it is gone (before the dial it can only
+ * destroy the client; once spliced, both sockets).
+ */
+class TcpConn {
+  up: Socket | undefined = undefined;
+  forwarded: Forward | undefined = undefined;
+  counts: EndpointCounts | undefined = undefined;
+  attempt = 0;
+  closed = 0;
+  how = 'closed';
+  dropTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly ctx: ForwardContext,
+    readonly client: Socket,
+    readonly flow: FlowRequest,
+    readonly mode: ProxyMode,
+    readonly entry: LiveConnection,
+    readonly started: number,
+  ) {}
+
+  destroy(): void {
+    this.client.destroy();
+    this.up?.destroy();
+  }
+
+  buffered(): number {
+    const c = this.client;
+    const u = this.up;
+    return c.writableLength + c.readableLength + (u ? u.writableLength + u.readableLength : 0);
+  }
+
+  /** The connection is over: out of the open set and the live table; the mode hears about it. */
+  gone(): void {
+    const ctx = this.ctx;
+    ctx.open.delete(this);
+    ctx.conntrack.close(this.entry);
+    const d = this.forwarded;
+    if (d && this.mode.closed) {
+      this.forwarded = undefined;
+      try {
+        this.mode.closed(this.flow, d);
+      } catch (e) {
+        ctx.log.warn(
+          { svc: this.entry.service, err: (e as Error).message },
+          'mode could not record the closed connection',
+        );
+      }
+    }
+  }
+
+  clientText(): string {
+    return `${this.flow.client.ip.text}:${this.flow.client.port}`;
+  }
+
+  /** Decide and dial attempt number `this.attempt`; on to the next attempt when it cannot forward. */
+  next(): void {
+    const { ctx, client, mode } = this;
+    const svc = this.entry.service;
+    const timeouts = mode.dialTimeoutsMs;
+    for (; this.attempt < timeouts.length; this.attempt++) {
+      const attempt = this.attempt;
+      if (client.destroyed) return;
+      const d = mode.decide(this.flow, attempt);
+      if (d.kind === 'reject') {
+        ctx.metrics.verdicts.inc({ service: svc, verdict: 'reject' });
+        if (ctx.log.isLevelEnabled('debug'))
+          ctx.log.debug({ svc, client: this.clientText(), reason: d.reason }, 'connection rejected');
+        client.resetAndDestroy();
+        return;
+      }
+      if (d.kind === 'drop') {
+        ctx.metrics.verdicts.inc({ service: svc, verdict: 'drop' });
+        if (ctx.log.isLevelEnabled('debug'))
+          ctx.log.debug({ svc, client: this.clientText(), reason: d.reason }, 'connection dropped');
+        this.dropTimer = setTimeout(() => client.destroy(), ctx.limits.dropHoldMs);
+        return;
+      }
+      const twins = ctx.twins();
+      const host = twins.toLoopback(d.endpoint.ip);
+      const local = twins.toLoopback(d.source);
+      if (!host || !local) {
+        const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
+        ctx.metrics.connectErrors.inc({ service: svc, endpoint: epKey, reason: 'NOTWIN' });
+        ctx.log.warn(
+          { svc, endpoint: epKey, source: d.source.text },
+          'endpoint or source has no loopback twin; cannot forward',
+        );
+        continue;
+      }
+      if (attempt > 0) ctx.metrics.retries.inc({ service: svc });
+      dialTcpThen(
+        {
+          host: host.text,
+          port: d.endpoint.port,
+          localAddress: local.text,
+          timeoutMs: timeouts[attempt]!,
+          highWaterMark: ctx.limits.highWaterMark,
+        },
+        (r) => this.dialed(d, r),
+      );
+      return;
+    }
+    ctx.metrics.verdicts.inc({ service: svc, verdict: 'exhausted' });
+    ctx.log.info(
+      { svc, client: this.clientText(), attempts: timeouts.length },
+      'failed to connect to an endpoint; client reset',
+    );
+    client.resetAndDestroy();
+  }
+
+  dialed(d: Forward, r: DialResult): void {
+    const { ctx, client, entry } = this;
+    if (!r.ok) {
+      const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
+      ctx.metrics.connectErrors.inc({ service: entry.service, endpoint: epKey, reason: r.code });
+      if (ctx.log.isLevelEnabled('debug'))
+        ctx.log.debug(
+          { svc: entry.service, endpoint: epKey, attempt: this.attempt, code: r.code },
+          'dial failed',
+        );
+      this.attempt++;
+      this.next();
+      return;
+    }
+    if (client.destroyed) {
+      r.socket.destroy();
+      return;
+    }
+    const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
+    entry.endpoint = epKey;
+    entry.reply = {
+      src: d.endpoint.ip.text,
+      sport: d.endpoint.port,
+      dst: d.source.text,
+      dport: r.socket.localPort ?? 0,
+    };
+    entry.state = 'ESTABLISHED';
+    this.forwarded = d;
+    this.splice(r.socket);
+  }
+
+  splice(up: Socket): void {
+    const { ctx, client, entry } = this;
+    this.up = up;
+    (up as ConnSocket)[kConn] = this;
+    entry.sources = [client, up];
+    this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
+    ctx.metrics.opened(this.counts);
+    const l = ctx.limits;
+    for (const s of [client, up]) {
+      s.setNoDelay(true);
+      if (l.keepAliveMs > 0) s.setKeepAlive(true, l.keepAliveMs);
+      if (l.idleTimeoutMs > 0) {
+        s.setTimeout(l.idleTimeoutMs);
+        s.on('timeout', onTimeout);
+      }
+    }
+    client.on('end', onClientEnd);
+    up.on('end', onUpEnd);
+    up.on('error', onUpError);
+    up.on('close', onUpClose);
+    client.pipe(up);
+    up.pipe(client);
+  }
+
+  /** One side closed: it can take no more data, so if the other still has some to send, nobody will
+   *  read it. When both have closed, the connection is gone. */
+  sideClosed(other: Socket): void {
+    if (!other.destroyed) {
+      if (other.readableEnded) other.end();
+      else other.destroy();
+    }
+    if (++this.closed < 2) return;
+    const { ctx, entry } = this;
+    entry.state = 'CLOSE';
+    this.gone();
+    ctx.metrics.closedConnection(this.counts!, entry.orig.bytes, entry.repl.bytes);
+    if (ctx.log.isLevelEnabled('debug'))
+      ctx.log.debug(
+        {
+          svc: entry.service,
+          client: `${entry.original.src}:${entry.original.sport}`,
+          endpoint: entry.endpoint,
+          bytesIn: entry.orig.bytes,
+          bytesOut: entry.repl.bytes,
+          durationMs: ctx.clock.now() - this.started,
+          how: this.how,
+        },
+        'connection closed',
+      );
+  }
+}
+
+// Handlers shared by every connection; `this` is the socket that emitted the event.
+
+function onClientError(this: ConnSocket, e: NodeJS.ErrnoException): void {
+  // Before the splice the stage that owns the socket handles it; never crash the proxy.
+  const c = this[kConn];
+  const up = c?.up;
+  if (!up) return;
+  c.how = `client ${e.code ?? 'error'}`;
+  if (!up.destroyed) up.resetAndDestroy();
+}
+
+function onUpError(this: ConnSocket, e: NodeJS.ErrnoException): void {
+  const c = this[kConn]!;
+  c.how = `endpoint ${e.code ?? 'error'}`;
+  if (!c.client.destroyed) c.client.resetAndDestroy();
+}
+
+function onClientClose(this: ConnSocket): void {
+  const c = this[kConn]!;
+  if (c.dropTimer) clearTimeout(c.dropTimer);
+  if (!c.up) c.gone();
+  else c.sideClosed(c.up);
+}
+
+function onUpClose(this: ConnSocket): void {
+  const c = this[kConn]!;
+  c.sideClosed(c.client);
+}
+
+function onClientEnd(this: ConnSocket): void {
+  const e = this[kConn]!.entry;
+  e.state = e.state === 'CLOSE_WAIT' ? 'TIME_WAIT' : 'FIN_WAIT';
+}
+
+function onUpEnd(this: ConnSocket): void {
+  const e = this[kConn]!.entry;
+  e.state = e.state === 'FIN_WAIT' ? 'TIME_WAIT' : 'CLOSE_WAIT';
+}
+
+/**
+ * Idle in both directions for idleTimeoutMs. A socket's own timer is refreshed by its reads and by
+ * its writes, and pipe() writes every chunk read on one socket to the other at once, so either
+ * socket's timer firing means no data moved either way for idleTimeoutMs.
+ */
+function onTimeout(this: ConnSocket): void {
+  const c = this[kConn]!;
+  c.how = 'idle timeout';
+  c.client.destroy();
+  c.up?.destroy();
+}
 
 export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: Socket): void {
   client.pause();
-  client.on('error', () => {}); // handled by the stage that owns the socket; never crash the proxy
+  client.on('error', onClientError);
   const flow = flowFor(ctx, target, client.remoteAddress, client.remotePort);
   const svc = target.servicePort;
   if (!flow) {
@@ -51,190 +305,9 @@ export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: S
     mode: mode.name,
     timeoutSeconds: 120,
   });
-  const pair = {
-    destroy: () => client.destroy(),
-    buffered: () => client.writableLength + client.readableLength,
-  };
-  ctx.open.add(pair);
-  const started = ctx.clock.now();
-  let forwarded: Extract<Decision, { kind: 'forward' }> | undefined;
-  const gone = () => {
-    ctx.open.delete(pair);
-    ctx.conntrack.close(entry);
-    if (forwarded && mode.closed) {
-      const d = forwarded;
-      forwarded = undefined;
-      try {
-        mode.closed(flow, d);
-      } catch (e) {
-        ctx.log.warn({ svc, err: (e as Error).message }, 'mode could not record the closed connection');
-      }
-    }
-  };
-  client.once('close', () => {
-    if (!entry.reply) gone();
-  });
-
-  void (async () => {
-    const timeouts = mode.dialTimeoutsMs;
-    for (let attempt = 0; attempt < timeouts.length; attempt++) {
-      if (client.destroyed) return;
-      const d = mode.decide(flow, attempt);
-      if (d.kind === 'reject') {
-        ctx.metrics.verdicts.inc({ service: svc, verdict: 'reject' });
-        ctx.log.debug(
-          { svc, client: `${flow.client.ip.text}:${flow.client.port}`, reason: d.reason },
-          'connection rejected',
-        );
-        client.resetAndDestroy();
-        return;
-      }
-      if (d.kind === 'drop') {
-        ctx.metrics.verdicts.inc({ service: svc, verdict: 'drop' });
-        ctx.log.debug(
-          { svc, client: `${flow.client.ip.text}:${flow.client.port}`, reason: d.reason },
-          'connection dropped',
-        );
-        const t = setTimeout(() => client.destroy(), ctx.limits.dropHoldMs);
-        client.once('close', () => clearTimeout(t));
-        return;
-      }
-      const twins = ctx.twins();
-      const host = twins.toLoopback(d.endpoint.ip);
-      const local = twins.toLoopback(d.source);
-      const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
-      if (!host || !local) {
-        ctx.metrics.connectErrors.inc({ service: svc, endpoint: epKey, reason: 'NOTWIN' });
-        ctx.log.warn(
-          { svc, endpoint: epKey, source: d.source.text },
-          'endpoint or source has no loopback twin; cannot forward',
-        );
-        continue;
-      }
-      if (attempt > 0) ctx.metrics.retries.inc({ service: svc });
-      const r = await dialTcp({
-        host: host.text,
-        port: d.endpoint.port,
-        localAddress: local.text,
-        timeoutMs: timeouts[attempt]!,
-        highWaterMark: ctx.limits.highWaterMark,
-      });
-      if (!r.ok) {
-        ctx.metrics.connectErrors.inc({ service: svc, endpoint: epKey, reason: r.code });
-        ctx.log.debug({ svc, endpoint: epKey, attempt, code: r.code }, 'dial failed');
-        continue;
-      }
-      if (client.destroyed) {
-        r.socket.destroy();
-        return;
-      }
-      entry.endpoint = epKey;
-      entry.reply = {
-        src: d.endpoint.ip.text,
-        sport: d.endpoint.port,
-        dst: d.source.text,
-        dport: r.socket.localPort ?? 0,
-      };
-      entry.state = 'ESTABLISHED';
-      forwarded = d;
-      ctx.open.delete(pair);
-      splice(ctx, entry, client, r.socket, started, gone);
-      return;
-    }
-    ctx.metrics.verdicts.inc({ service: svc, verdict: 'exhausted' });
-    ctx.log.info(
-      { svc, client: `${flow.client.ip.text}:${flow.client.port}`, attempts: timeouts.length },
-      'failed to connect to an endpoint; client reset',
-    );
-    client.resetAndDestroy();
-  })();
-}
-
-function splice(
-  ctx: ForwardContext,
-  entry: LiveConnection,
-  client: Socket,
-  up: Socket,
-  started: number,
-  gone: () => void,
-): void {
-  const labels = { service: entry.service, endpoint: entry.endpoint!, protocol: 'TCP' };
-  ctx.metrics.connections.inc(labels);
-  ctx.metrics.active.inc(labels);
-  for (const s of [client, up]) {
-    s.setNoDelay(true);
-    if (ctx.limits.keepAliveMs > 0) s.setKeepAlive(true, ctx.limits.keepAliveMs);
-    if (ctx.limits.idleTimeoutMs > 0) s.setTimeout(ctx.limits.idleTimeoutMs);
-  }
-  const handle = {
-    destroy: () => {
-      client.destroy();
-      up.destroy();
-    },
-    buffered: () => client.writableLength + client.readableLength + up.writableLength + up.readableLength,
-  };
-  ctx.open.add(handle);
-  let closed = 0;
-  let how = 'closed';
-  const onTimeout = () => {
-    if (ctx.clock.now() - entry.lastSeen >= ctx.limits.idleTimeoutMs) {
-      how = 'idle timeout';
-      client.destroy();
-      up.destroy();
-    }
-  };
-  client.on('timeout', onTimeout);
-  up.on('timeout', onTimeout);
-  client.on('data', (b: Buffer) => ctx.conntrack.count(entry, 'orig', b.length));
-  up.on('data', (b: Buffer) => ctx.conntrack.count(entry, 'repl', b.length));
-  client.on('end', () => {
-    entry.state = entry.state === 'CLOSE_WAIT' ? 'TIME_WAIT' : 'FIN_WAIT';
-  });
-  up.on('end', () => {
-    entry.state = entry.state === 'FIN_WAIT' ? 'TIME_WAIT' : 'CLOSE_WAIT';
-  });
-  client.on('error', (e: NodeJS.ErrnoException) => {
-    how = `client ${e.code ?? 'error'}`;
-    if (!up.destroyed) up.resetAndDestroy();
-  });
-  up.on('error', (e: NodeJS.ErrnoException) => {
-    how = `endpoint ${e.code ?? 'error'}`;
-    if (!client.destroyed) client.resetAndDestroy();
-  });
-  const onClose = (other: Socket) => () => {
-    // The closed side can take no more data: if the other still has some to send, nobody will read it.
-    if (!other.destroyed) {
-      if (other.readableEnded) other.end();
-      else other.destroy();
-    }
-    if (++closed < 2) return;
-    entry.state = 'CLOSE';
-    ctx.open.delete(handle);
-    gone();
-    ctx.metrics.active.dec(labels);
-    ctx.metrics.bytes.inc(
-      { service: entry.service, endpoint: entry.endpoint!, direction: 'original' },
-      entry.orig.bytes,
-    );
-    ctx.metrics.bytes.inc(
-      { service: entry.service, endpoint: entry.endpoint!, direction: 'reply' },
-      entry.repl.bytes,
-    );
-    ctx.log.debug(
-      {
-        svc: entry.service,
-        client: `${entry.original.src}:${entry.original.sport}`,
-        endpoint: entry.endpoint,
-        bytesIn: entry.orig.bytes,
-        bytesOut: entry.repl.bytes,
-        durationMs: ctx.clock.now() - started,
-        how,
-      },
-      'connection closed',
-    );
-  };
-  client.once('close', onClose(up));
-  up.once('close', onClose(client));
-  client.pipe(up);
-  up.pipe(client);
+  const conn = new TcpConn(ctx, client, flow, mode, entry, ctx.clock.now());
+  (client as ConnSocket)[kConn] = conn;
+  ctx.open.add(conn);
+  client.on('close', onClientClose);
+  conn.next();
 }

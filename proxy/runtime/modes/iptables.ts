@@ -13,7 +13,7 @@ import { type IP, prefixContains, v4 } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
 import { receive, send, type WalkResult } from '../../../netmodel/kernel/index.js';
-import { ACK, FIN_ACK, packet, SYN, SYN_ACK } from '../../../netmodel/packet.js';
+import { ACK, FIN_ACK, packet, SYN, SYN_ACK, withTcp } from '../../../netmodel/packet.js';
 import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
 import { ClusterDatapath, familiesOf } from '../../datapath.js';
@@ -72,7 +72,7 @@ export class IptablesMode implements ProxyMode {
     if (!dp) return { kind: 'reject', reason: 'no cluster loaded' };
     const node = dp.node(flow.entryNode);
     const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
-    const env = { now: this.opts.clock.now(), rng: this.opts.rng };
+    const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
     const src = flow.client.ip;
     const first = packet({
       proto,
@@ -80,7 +80,7 @@ export class IptablesMode implements ProxyMode {
       dst: flow.destination.ip,
       sport: flow.client.port,
       dport: flow.destination.port,
-      ...(proto === 'tcp' ? { tcp: SYN } : {}),
+      tcp: SYN, // used for tcp only
     });
     const local = flow.clientIsNodeProcess || node.isLocal(src);
     const iif = this.ingressOf(flow.entryNode, src);
@@ -122,7 +122,7 @@ export class IptablesMode implements ProxyMode {
   private completeHandshake(flow: FlowRequest, r: WalkResult, local: boolean, iif: string): void {
     const dp = this.dp!;
     const node = dp.node(flow.entryNode);
-    const env = { now: this.opts.clock.now(), rng: this.opts.rng };
+    const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
     const ct = r.ct;
     if (!ct) return;
     const reply = ct.reply;
@@ -135,12 +135,12 @@ export class IptablesMode implements ProxyMode {
       dst: reply.dst,
       sport: reply.sport,
       dport: reply.dport,
-      ...(proto === 'tcp' ? { tcp: SYN_ACK } : {}),
+      tcp: SYN_ACK, // used for tcp only
     });
     if (node.isLocal(reply.src)) send(node, back, env);
     else receive(node, back, endpointLocal ? 'cni0' : 'eth0', env);
     if (proto === 'tcp') {
-      const ack = { ...r.input, tcp: ACK };
+      const ack = withTcp(r.input, ACK);
       if (local) send(node, ack, env);
       else receive(node, ack, iif, env);
     }
@@ -156,7 +156,7 @@ export class IptablesMode implements ProxyMode {
     } catch {
       return; // the node went away with a reload
     }
-    const env = { now: this.opts.clock.now(), rng: this.opts.rng };
+    const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
     const orig = packet({
       proto: 'tcp',
       src: flow.client.ip,
@@ -185,7 +185,7 @@ export class IptablesMode implements ProxyMode {
     fromClient(orig);
     if (node.isLocal(reply.src)) send(node, back, env);
     else receive(node, back, endpointLocal ? 'cni0' : 'eth0', env);
-    fromClient({ ...orig, tcp: ACK });
+    fromClient(withTcp(orig, ACK));
   }
 
   affinity(): AffinityEntry[] {
