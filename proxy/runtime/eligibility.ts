@@ -1,10 +1,7 @@
 /**
- * Which endpoints of a service port may take traffic.
- *
- * TEMPORARY ADAPTER — TO BE REPLACED by the single CategorizeEndpoints-like function that is being
- * written in netmodel/service/. Until it lands, this is the minimum kube-proxy rule: the ready
- * endpoints; if there are none, the endpoints that are serving and terminating. Topology hints and
- * traffic policies are not applied here (the userspace proxier never applied them either).
+ * Every endpoint of a service port with its conditions and pod, for listings (`kpath endpoints`) and
+ * the "endpoints changed" log. Which endpoints take traffic is decided by netmodel/service's
+ * categorizeEndpoints, the one eligibility function every proxy mode calls.
  */
 import type { IP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot, Service, ServicePort } from '../../netmodel/cluster/index.js';
@@ -47,11 +44,4 @@ export function allEndpoints(snap: ClusterSnapshot, svc: Service, sp: ServicePor
     }
   }
   return [...seen.values()];
-}
-
-/** The endpoints traffic may go to: ready ones, else serving-and-terminating ones. */
-export function eligibleEndpoints(snap: ClusterSnapshot, svc: Service, sp: ServicePort): EligibleEndpoint[] {
-  const all = allEndpoints(snap, svc, sp);
-  const ready = all.filter((e) => e.ready);
-  return ready.length ? ready : all.filter((e) => e.serving && e.terminating);
 }

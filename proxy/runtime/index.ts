@@ -8,7 +8,7 @@ export {
   LiveConntrack,
   type Tuple,
 } from './conntrack.js';
-export { allEndpoints, type EligibleEndpoint, eligibleEndpoints } from './eligibility.js';
+export { allEndpoints, type EligibleEndpoint } from './eligibility.js';
 export type { ForwardLimits, ListenerTarget } from './forward-context.js';
 export { desiredListeners, type ListenerInfo } from './listeners.js';
 export { createLogger } from './log.js';

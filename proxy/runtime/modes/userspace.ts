@@ -14,7 +14,7 @@ import { parseIP } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
 import { type Rng, shuffled } from '../../../netmodel/rng.js';
-import { eligibleEndpoints } from '../eligibility.js';
+import { categorizeEndpoints, servicePortViewsOf } from '../../../netmodel/service/index.js';
 import type { AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } from './types.js';
 
 export const USERSPACE_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([250, 500, 1000, 2000]);
@@ -54,11 +54,15 @@ export class UserspaceMode implements ProxyMode {
     const live = new Set<string>();
     for (const svc of snap.services) {
       if (svc.type === 'ExternalName' || svc.headless) continue;
+      // kube-proxy's per-port view and its one eligibility rule (ready, else serving+terminating).
+      // The userspace proxier applied no traffic policy, so it takes the cluster-wide endpoints.
+      const views = servicePortViewsOf(snap, svc, '', 4);
       for (const sp of svc.ports) {
         if (sp.protocol === 'SCTP') continue;
         const key = `${svc.meta.namespace}/${svc.meta.name}:${sp.name}`;
         live.add(key);
-        const eps = eligibleEndpoints(snap, svc, sp).map((e) => e.key);
+        const view = views.find((v) => v.portName === sp.name && v.protocol === sp.protocol);
+        const eps = view ? categorizeEndpoints(view).clusterEndpoints.map((e) => e.text) : [];
         const sortedKey = [...eps].sort().join(',');
         let b = this.balancers.get(key);
         if (!b) {
