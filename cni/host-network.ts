@@ -26,6 +26,14 @@ export function vethName(pod: Pod): string {
   return `veth${fnv1a32(`${pod.meta.namespace}/${pod.meta.name}`).toString(16).padStart(8, '0')}`;
 }
 
+/**
+ * The interface a packet from `src` arrives on at `node` (PREROUTING's `-i`): the bridge for the
+ * node's own pods (their pod CIDR), the uplink for everything else.
+ */
+export function ingressInterface(node: Pick<Node, 'podCIDRs'> | undefined, src: IP): string {
+  return node?.podCIDRs.some((c) => prefixContains(c, src)) ? BRIDGE : UPLINK;
+}
+
 export interface HostNetwork {
   readonly nodes: ReadonlyMap<string, KernelNode>;
   /** The node whose address this is (InternalIP), if any. */

@@ -1,2 +1,9 @@
 // Pod networking in the emulated nodes. Public surface, listed by hand.
-export { BRIDGE, buildHostNetwork, type HostNetwork, UPLINK, vethName } from './host-network.js';
+export {
+  BRIDGE,
+  buildHostNetwork,
+  type HostNetwork,
+  ingressInterface,
+  UPLINK,
+  vethName,
+} from './host-network.js';

@@ -8,11 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { buildHostNetwork } from '../../cni/index.js';
+import { buildHostNetwork, ingressInterface } from '../../cni/index.js';
 import {
   type IP,
   isLoopback,
-  prefixContains,
   prefixNth,
   tryParseHostPort,
   tryParsePrefix,
@@ -288,7 +287,7 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
   const probe = makeNode();
   const local = isLoopback(src) || probe.isLocal(src);
   const podCIDRs = snap?.node(nodeName)?.podCIDRs ?? (args.podCidr ? [tryParsePrefix(args.podCidr)!] : []);
-  const inIface = args.inIface ?? (podCIDRs.some((c) => prefixContains(c, src)) ? 'cni0' : 'eth0');
+  const inIface = args.inIface ?? ingressInterface({ podCIDRs }, src);
   if (!local && !probe.routing.interface(inIface)) {
     throw usage(
       `--in-iface ${inIface}: node ${nodeName} has no such interface (it has ${probe.routing

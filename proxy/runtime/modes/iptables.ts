@@ -9,11 +9,23 @@
  * runtime cannot withhold a SYN-ACK on a loopback socket); a refused DNAT target resets the client
  * instead of retransmitting SYNs.
  */
-import { type IP, prefixContains, v4 } from '../../../netmodel/addr.js';
+
+import { ingressInterface } from '../../../cni/index.js';
+import { type IP, v4 } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
-import { receive, send, type WalkResult } from '../../../netmodel/kernel/index.js';
-import { ACK, FIN_ACK, packet, SYN, SYN_ACK, withTcp } from '../../../netmodel/packet.js';
+import type { Tuple } from '../../../netmodel/conntrack/index.js';
+import { receive, send, type WalkEnv, type WalkResult } from '../../../netmodel/kernel/index.js';
+import {
+  ACK,
+  FIN_ACK,
+  type Packet,
+  packet,
+  SYN,
+  SYN_ACK,
+  type TcpFlags,
+  withTcp,
+} from '../../../netmodel/packet.js';
 import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
 import { ClusterDatapath, familiesOf } from '../../datapath.js';
@@ -70,7 +82,7 @@ export class IptablesMode implements ProxyMode {
       return { kind: 'reject', reason: 'the endpoint the kernel chose refused the connection' };
     const dp = this.dp;
     if (!dp) return { kind: 'reject', reason: 'no cluster loaded' };
-    const node = dp.node(flow.entryNode);
+    dp.node(flow.entryNode); // throws KPATH_E_NOT_FOUND for an unknown node
     const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
     const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
     const src = flow.client.ip;
@@ -82,17 +94,32 @@ export class IptablesMode implements ProxyMode {
       dport: flow.destination.port,
       tcp: SYN, // used for tcp only
     });
-    const local = flow.clientIsNodeProcess || node.isLocal(src);
-    const iif = this.ingressOf(flow.entryNode, src);
-    const r = local ? send(node, first, env) : receive(node, first, iif, env);
+    const r = this.walkFrom(flow.entryNode, first, env, flow.clientIsNodeProcess);
     const d = this.verdict(r, src);
-    if (d.kind === 'forward') this.completeHandshake(flow, r, local, iif);
+    if (d.kind === 'forward') this.completeHandshake(flow, r);
     return d;
   }
 
-  private ingressOf(nodeName: string, src: IP): string {
-    const n = this.snap?.node(nodeName);
-    return n?.podCIDRs.some((c) => prefixContains(c, src)) ? 'cni0' : 'eth0';
+  /**
+   * Walk a packet into the entry node from where its source is: generated on the node (a process, or
+   * the node's own address), or arriving on cni0 (one of its pods) or eth0 (anything else).
+   */
+  private walkFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): WalkResult {
+    const node = this.dp!.node(nodeName);
+    if (nodeProcess || node.isLocal(p.src)) return send(node, p, env);
+    return receive(node, p, ingressInterface(this.snap?.node(nodeName), p.src), env);
+  }
+
+  /** The packet an endpoint sends back for a conntrack entry (its reply tuple). */
+  private static replyOf(reply: Tuple, tcp: TcpFlags): Packet {
+    return packet({
+      proto: reply.proto,
+      src: reply.src,
+      dst: reply.dst,
+      sport: reply.sport,
+      dport: reply.dport,
+      tcp,
+    });
   }
 
   private verdict(r: WalkResult, src: IP): Decision {
@@ -119,30 +146,12 @@ export class IptablesMode implements ProxyMode {
   }
 
   /** Walk the reply (and the client's ACK) so the conntrack entry is ESTABLISHED, as on a real node. */
-  private completeHandshake(flow: FlowRequest, r: WalkResult, local: boolean, iif: string): void {
-    const dp = this.dp!;
-    const node = dp.node(flow.entryNode);
+  private completeHandshake(flow: FlowRequest, r: WalkResult): void {
+    if (!r.ct) return;
     const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
-    const ct = r.ct;
-    if (!ct) return;
-    const reply = ct.reply;
-    const endpointLocal =
-      this.snap?.node(flow.entryNode)?.podCIDRs.some((c) => prefixContains(c, reply.src)) ?? false;
-    const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
-    const back = packet({
-      proto,
-      src: reply.src,
-      dst: reply.dst,
-      sport: reply.sport,
-      dport: reply.dport,
-      tcp: SYN_ACK, // used for tcp only
-    });
-    if (node.isLocal(reply.src)) send(node, back, env);
-    else receive(node, back, endpointLocal ? 'cni0' : 'eth0', env);
-    if (proto === 'tcp') {
-      const ack = withTcp(r.input, ACK);
-      if (local) send(node, ack, env);
-      else receive(node, ack, iif, env);
+    this.walkFrom(flow.entryNode, IptablesMode.replyOf(r.ct.reply, SYN_ACK), env);
+    if (flow.protocol === 'TCP') {
+      this.walkFrom(flow.entryNode, withTcp(r.input, ACK), env, flow.clientIsNodeProcess);
     }
   }
 
@@ -157,7 +166,7 @@ export class IptablesMode implements ProxyMode {
       return; // the node went away with a reload
     }
     const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
-    const orig = packet({
+    const fin = packet({
       proto: 'tcp',
       src: flow.client.ip,
       dst: flow.destination.ip,
@@ -165,27 +174,11 @@ export class IptablesMode implements ProxyMode {
       dport: flow.destination.port,
       tcp: FIN_ACK,
     });
-    const found = node.conntrack.lookup(orig, env.now);
+    const found = node.conntrack.lookup(fin, env.now);
     if (!found || found.dir !== 'ORIGINAL') return;
-    const reply = found.entry.reply;
-    const local = flow.clientIsNodeProcess || node.isLocal(flow.client.ip);
-    const iif = this.ingressOf(flow.entryNode, flow.client.ip);
-    const fromClient = (p: ReturnType<typeof packet>) =>
-      local ? send(node, p, env) : receive(node, p, iif, env);
-    const endpointLocal =
-      this.snap?.node(flow.entryNode)?.podCIDRs.some((c) => prefixContains(c, reply.src)) ?? false;
-    const back = packet({
-      proto: 'tcp',
-      src: reply.src,
-      dst: reply.dst,
-      sport: reply.sport,
-      dport: reply.dport,
-      tcp: FIN_ACK,
-    });
-    fromClient(orig);
-    if (node.isLocal(reply.src)) send(node, back, env);
-    else receive(node, back, endpointLocal ? 'cni0' : 'eth0', env);
-    fromClient(withTcp(orig, ACK));
+    this.walkFrom(flow.entryNode, fin, env, flow.clientIsNodeProcess);
+    this.walkFrom(flow.entryNode, IptablesMode.replyOf(found.entry.reply, FIN_ACK), env);
+    this.walkFrom(flow.entryNode, withTcp(fin, ACK), env, flow.clientIsNodeProcess);
   }
 
   affinity(): AffinityEntry[] {
