@@ -145,21 +145,19 @@ class Walk {
     return r;
   }
 
+  /** The packet goes on without a conntrack entry (so no nat either). */
+  private untracked(hook: BuiltinChain, note: string): CtResult {
+    this.flow.notrack = true;
+    this.flow.state = 'UNTRACKED';
+    if (this.rec) this.stages.push({ kind: 'conntrack', hook, state: 'UNTRACKED', created: false, note });
+    return { kind: 'untracked', ctstate: 'UNTRACKED' };
+  }
+
   conntrack(hook: BuiltinChain, p: Packet, notrack: boolean): CtResult {
     this.ctChanged();
     if (!this.node.conntrackActive(p.family)) {
       // No rule takes a reference on conntrack in this namespace: no entry, and no nat.
-      this.flow.notrack = true;
-      this.flow.state = 'UNTRACKED';
-      if (this.rec)
-        this.stages.push({
-          kind: 'conntrack',
-          hook,
-          state: 'UNTRACKED',
-          created: false,
-          note: 'conntrack is not in use on this node (no loaded rule needs it)',
-        });
-      return { kind: 'untracked', ctstate: 'UNTRACKED' };
+      return this.untracked(hook, 'conntrack is not in use on this node (no loaded rule needs it)');
     }
     const r = this.node.conntrack.process(p, this.env.now, { notrack });
     const f = this.flow;
@@ -179,15 +177,7 @@ class Walk {
           entryId: r.entry.id,
         });
     } else if (r.kind === 'untracked') {
-      f.state = 'UNTRACKED';
-      if (this.rec)
-        this.stages.push({
-          kind: 'conntrack',
-          hook,
-          state: 'UNTRACKED',
-          created: false,
-          note: 'NOTRACK in the raw table',
-        });
+      return this.untracked(hook, 'NOTRACK in the raw table');
     } else if (r.kind === 'invalid') {
       f.state = 'INVALID';
       if (this.rec)
