@@ -32,29 +32,15 @@
  * dnsmasq runs with --no-resolv, no servers, `local=/cluster.local/`. Nothing can leave the host.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '../..');
+import { cliOptions, kpathDist } from '../lib.mjs';
 
 // ---------------------------------------------------------------- options
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const flag = (name) => args.includes(`--${name}`);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const { opt, flag } = cliOptions();
 const O = {
   rounds: Number(opt('rounds', 3)),
   duration: Number(opt('duration', 10)),
@@ -84,35 +70,7 @@ const work = mkdtempSync(join(tmpdir(), 'kpath-dnsbench-'));
 log(`work dir ${work}`);
 
 // ---------------------------------------------------------------- 1. compile
-let distDir;
-if (O.dist) distDir = resolve(O.dist);
-else {
-  distDir = join(work, 'dist');
-  log('compiling kpath (tsc -p tsconfig.build.json) into', distDir);
-  const tsc = spawnSync(
-    join(REPO, 'node_modules/.bin/tsc'),
-    [
-      '-p',
-      join(REPO, 'tsconfig.build.json'),
-      '--outDir',
-      distDir,
-      '--declaration',
-      'false',
-      '--declarationMap',
-      'false',
-      '--sourceMap',
-      'false',
-    ],
-    { cwd: REPO, encoding: 'utf8' },
-  );
-  if (tsc.status !== 0)
-    log(
-      `tsc exited ${tsc.status} (emitting anyway):\n${(tsc.stdout + tsc.stderr).split('\n').slice(0, 10).join('\n')}`,
-    );
-  // ESM + bare imports (pino, yaml, ...) resolve through these.
-  writeFileSync(join(work, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'));
-}
+const distDir = kpathDist(work, O.dist, log);
 if (!existsSync(join(distDir, 'proxy/dns/server.js')))
   throw new Error(`no proxy/dns/server.js under ${distDir}`);
 

@@ -48,23 +48,16 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '../..');
+import { cliOptions, kpathDist } from '../lib.mjs';
 
 // ---------------------------------------------------------------- options
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const flag = (name) => args.includes(`--${name}`);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const { opt, flag } = cliOptions();
 const O = {
   rounds: Number(opt('rounds', 3)),
   duration: Number(opt('duration', 10)),
@@ -115,32 +108,7 @@ chmodSync(work, 0o755); // nginx workers run as nobody and must read www/
 log(`work dir ${work}`);
 
 // ---------------------------------------------------------------- 1. compile
-let distDir;
-if (O.dist) distDir = resolve(O.dist);
-else {
-  distDir = join(work, 'dist');
-  log('compiling kpath (tsc -p tsconfig.build.json) into', distDir);
-  const tsc = spawnSync(
-    join(REPO, 'node_modules/.bin/tsc'),
-    [
-      '-p',
-      join(REPO, 'tsconfig.build.json'),
-      '--outDir',
-      distDir,
-      '--declaration',
-      'false',
-      '--declarationMap',
-      'false',
-      '--sourceMap',
-      'false',
-    ],
-    { cwd: REPO, encoding: 'utf8' },
-  );
-  if (tsc.status !== 0)
-    log(`tsc exited ${tsc.status} (emitting anyway):\n${(tsc.stdout + tsc.stderr).slice(0, 800)}`);
-  writeFileSync(join(work, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'));
-}
+const distDir = kpathDist(work, O.dist, log);
 const KPATH_BIN = join(distDir, 'cli/bin.js');
 if (!existsSync(KPATH_BIN)) throw new Error(`no cli/bin.js under ${distDir}`);
 
