@@ -9,13 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { buildHostNetwork, ingressInterface } from '../../cni/index.js';
-import {
-  type IP,
-  isLoopback,
-  prefixNth,
-  tryParseHostPort,
-  tryParsePrefix,
-} from '../../netmodel/addr.js';
+import { type IP, isLoopback, prefixNth, tryParseHostPort, tryParsePrefix } from '../../netmodel/addr.js';
 import type { ClusterSnapshot, Pod, Service } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { KernelNode, receive, send, type WalkResult } from '../../netmodel/kernel/index.js';
