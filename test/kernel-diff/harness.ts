@@ -4,7 +4,7 @@
  * `conntrack -L`, `iptables-save -c`) and diff it against the emulator's prediction.
  */
 import { formatConntrackEntry } from '../../netmodel/conntrack/index.js';
-import { SeededRng } from '../../netmodel/rng.js';
+import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { type Answer, emulateCase, makeRouter, type Seen } from './emulate.js';
 import type { Case, Scenario } from './generate.js';
 import { accountRejectReset } from './known-differences.js';
@@ -210,7 +210,11 @@ export async function runReal(topo: RealTopology, s: Scenario): Promise<SideResu
 
 // ---- the emulated side ---------------------------------------------------------------------------
 
-export function runEmulated(s: Scenario, firedAt: ReadonlyMap<string, number>): SideResult {
+export function runEmulated(
+  s: Scenario,
+  firedAt: ReadonlyMap<string, number>,
+  rng: Rng = new SeededRng(s.index + 1),
+): SideResult {
   const node = makeRouter();
   const answers = new Map<string, Answer>();
   try {
@@ -219,7 +223,7 @@ export function runEmulated(s: Scenario, firedAt: ReadonlyMap<string, number>): 
     return { loadError: (e as Error).message, answers, conntrack: [], counters: new Map(), firedAt };
   }
   const base = 1_000_000;
-  const env = { rng: new SeededRng(s.index + 1) };
+  const env = { rng };
   s.cases.forEach((c, i) => {
     const now = base + (firedAt.get(c.id) ?? i);
     const { answer, first } = emulateCase(node, c, now, env);
