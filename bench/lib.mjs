@@ -1,6 +1,6 @@
 // Shared by the benchmark scripts: command-line options and compiling kpath into a scratch folder.
 import { spawnSync } from 'node:child_process';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,5 +49,8 @@ export function kpathDist(work, dist, log) {
   // ESM + bare imports (pino, yaml, ...) resolve through these.
   writeFileSync(join(work, 'package.json'), '{"type":"module"}\n');
   symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'));
+  // The native fast paths, as built by `npm run build:native` (absent: kpath falls back to Node's).
+  mkdirSync(join(work, 'native'), { recursive: true });
+  symlinkSync(join(REPO, 'native', 'build'), join(work, 'native', 'build'));
   return distDir;
 }

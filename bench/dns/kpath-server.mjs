@@ -37,7 +37,9 @@ const server = await startDnsServer({
   zoneOptions: zoneOptionsOf(snap),
   logger: pino({ level: 'warn' }),
 });
-process.stdout.write(`READY ${server.addresses[0].port} services=${snap.services.length}\n`);
+process.stdout.write(
+  `READY ${server.addresses[0].port} services=${snap.services.length} udp=${server.udpKind}\n`,
+);
 
 let closing = false;
 const stop = async () => {

@@ -5,7 +5,7 @@
  *
  *   node bench/dns/run.mjs [--rounds 3] [--duration 10] [--clients 4] [--outstanding 100]
  *                          [--queries 10000] [--server-cpu 1] [--client-cpu 0] [--dist DIR]
- *                          [--out FILE.json] [--keep] [--cpu-prof] [--only kpath,unbound,dnsmasq]
+ *                          [--out FILE.json] [--keep] [--cpu-prof] [--only kpath,kpath-dgram,unbound,dnsmasq]
  *                          [--warmup 2] [--quiet-wait 30]
  *
  * Steps:
@@ -53,7 +53,7 @@ const O = {
   out: opt('out', undefined),
   keep: flag('keep'),
   cpuProf: flag('cpu-prof'),
-  only: opt('only', 'kpath,unbound,dnsmasq').split(','),
+  only: opt('only', 'kpath,kpath-dgram,unbound,dnsmasq').split(','),
   warmup: Number(opt('warmup', 2)),
   quietWait: Number(opt('quiet-wait', 30)),
 };
@@ -182,6 +182,8 @@ writeFileSync(digFile, names.map((n) => `${n} A`).join('\n') + '\n');
 
 const SERVERS = {
   kpath: { host: '127.0.0.2', port: 15353 },
+  // the same server with the native batch socket turned off (KPATH_NATIVE=0): node:dgram
+  'kpath-dgram': { host: '127.0.0.5', port: 15353 },
   unbound: { host: '127.0.0.3', port: 15353 },
   dnsmasq: { host: '127.0.0.4', port: 15353 },
 };
@@ -242,10 +244,10 @@ writeFileSync(
 
 // ---------------------------------------------------------------- 5. start servers
 const children = new Map();
-const startServer = (name, cmd, argv) => {
+const startServer = (name, cmd, argv, env = process.env) => {
   const full = ['-c', O.serverCpu, cmd, ...argv];
   log(`start ${name}: taskset ${full.join(' ')}`);
-  const child = spawn('taskset', full, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', full, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -330,6 +332,20 @@ try {
       SERVERS.kpath.host,
       String(SERVERS.kpath.port),
     ]);
+  }
+  if (O.only.includes('kpath-dgram')) {
+    startServer(
+      'kpath-dgram',
+      process.execPath,
+      [
+        join(HERE, 'kpath-server.mjs'),
+        distDir,
+        manifestPath,
+        SERVERS['kpath-dgram'].host,
+        String(SERVERS['kpath-dgram'].port),
+      ],
+      { ...process.env, KPATH_NATIVE: '0' },
+    );
   }
   if (O.only.includes('unbound')) {
     execFileSync('unbound-checkconf', [unboundConf], { stdio: 'pipe' });

@@ -137,6 +137,16 @@ function u16(b: Uint8Array, at: number): number {
 }
 
 /** Header-only reply (FORMERR, NOTIMP): ID and opcode echoed, RD/CD kept, QR set, AA clear. */
+function formerr(query: Uint8Array): AnswerOutcome {
+  return {
+    kind: 'reply',
+    bytes: headerOnly(query, Rcode.FORMERR),
+    rcode: Rcode.FORMERR,
+    forwardable: false,
+    maxSize: UDP_DEFAULT_SIZE,
+  };
+}
+
 function headerOnly(query: Uint8Array, rcode: number): Uint8Array {
   const out = new Uint8Array(HEADER_LEN);
   out[0] = query[0]!;
@@ -287,9 +297,12 @@ export function createAnswerer(zone: Zone, options: AnswererOptions = {}): Answe
   const cacheSize = options.cacheSize ?? ANSWERER_DEFAULTS.cacheSize;
   const cache = new Map<string, Template>();
 
-  const templateFor = (key: string, qtype: number, qLower: string): Template => {
+  /** The cached template for the question in the scratch buffers; the name string only on a miss. */
+  const templateFor = (qtype: number, qNameLen: number): Template => {
+    const key = keyOf(qtype);
     let t = cache.get(key);
     if (t) return t;
+    const qLower = presentation(qLow, qNameLen);
     try {
       t = buildTemplate(zone, qLower, qtype);
     } catch {
@@ -304,13 +317,6 @@ export function createAnswerer(zone: Zone, options: AnswererOptions = {}): Answe
     if (query.length < HEADER_LEN) return { kind: 'drop', reason: 'short' };
     const flags = u16(query, 2);
     if (flags & Flag.QR) return { kind: 'drop', reason: 'response' };
-    const formerr = (): AnswerOutcome => ({
-      kind: 'reply',
-      bytes: headerOnly(query, Rcode.FORMERR),
-      rcode: Rcode.FORMERR,
-      forwardable: false,
-      maxSize: UDP_DEFAULT_SIZE,
-    });
     if (((flags >>> 11) & 0xf) !== Opcode.QUERY) {
       return {
         kind: 'reply',
@@ -324,10 +330,10 @@ export function createAnswerer(zone: Zone, options: AnswererOptions = {}): Answe
     const an = u16(query, 6);
     const ns = u16(query, 8);
     const ar = u16(query, 10);
-    if (qd !== 1 || an > 1 || ns > 1 || ar > 2) return formerr();
+    if (qd !== 1 || an > 1 || ns > 1 || ar > 2) return formerr(query);
 
     let off = readQName(query, HEADER_LEN);
-    if (off < 0 || off + 4 > query.length) return formerr();
+    if (off < 0 || off + 4 > query.length) return formerr(query);
     const qtype = u16(query, off);
     const qclass = u16(query, off + 2);
     off += 4;
@@ -343,17 +349,17 @@ export function createAnswerer(zone: Zone, options: AnswererOptions = {}): Answe
     for (let i = 0; i < an + ns + ar; i++) {
       const nameStart = off;
       off = skipName(query, off);
-      if (off < 0 || off + 10 > query.length) return formerr();
+      if (off < 0 || off + 10 > query.length) return formerr(query);
       const type = u16(query, off);
       const rdlen = u16(query, off + 8);
       if (type === RRType.OPT) {
-        if (i < an + ns || query[nameStart] !== 0 || ++opts > 1) return formerr();
+        if (i < an + ns || query[nameStart] !== 0 || ++opts > 1) return formerr(query);
         optSize = u16(query, off + 2);
         optVersion = query[off + 5]!;
         optDo = (query[off + 6]! & 0x80) !== 0;
       }
       off += 10 + rdlen;
-      if (off > query.length) return formerr();
+      if (off > query.length) return formerr(query);
     }
 
     const edns = optSize >= 0;
@@ -363,26 +369,41 @@ export function createAnswerer(zone: Zone, options: AnswererOptions = {}): Answe
 
     let t: Template;
     let extRcode = 0;
-    const qLower = presentationLazy(qNameLen);
     if (edns && optVersion !== 0) {
-      t = errorTemplate(qLower(), qtype, qclass, 0, false);
+      t = errorTemplate(presentation(qLow, qNameLen), qtype, qclass, 0, false);
       extRcode = Rcode.BADVERS >>> 4;
     } else if (qclass !== RRClass.IN) {
-      t = errorTemplate(qLower(), qtype, qclass, Rcode.REFUSED, false);
+      t = errorTemplate(presentation(qLow, qNameLen), qtype, qclass, Rcode.REFUSED, false);
     } else {
-      t = templateFor(keyOf(qtype), qtype, qLower());
+      t = templateFor(qtype, qNameLen);
     }
 
-    const f = fitToSize(t.bytes, t.questionEnd, t.rrEnds, [t.an, t.ns, t.ar], maxSize, reserve);
-    const out = f.out;
+    let out: Uint8Array;
+    let used: number;
+    let tc = false;
+    let an2 = t.an;
+    let ns2 = t.ns;
+    let ar2 = t.ar;
+    if (t.bytes.length + reserve <= maxSize) {
+      // The usual case: the whole template fits.
+      out = new Uint8Array(t.bytes.length + reserve);
+      out.set(t.bytes);
+      used = t.bytes.length;
+    } else {
+      const f = fitToSize(t.bytes, t.questionEnd, t.rrEnds, [t.an, t.ns, t.ar], maxSize, reserve);
+      out = f.out;
+      used = f.used;
+      tc = f.tc;
+      [an2, ns2, ar2] = f.counts;
+    }
     out[0] = query[0]!;
     out[1] = query[1]!;
-    setU16(out, 2, u16(t.bytes, 2) | (flags & (Flag.RD | Flag.CD)) | (f.tc ? Flag.TC : 0));
-    setU16(out, 6, f.counts[0]);
-    setU16(out, 8, f.counts[1]);
-    setU16(out, 10, f.counts[2] + (edns ? 1 : 0));
+    setU16(out, 2, u16(t.bytes, 2) | (flags & (Flag.RD | Flag.CD)) | (tc ? Flag.TC : 0));
+    setU16(out, 6, an2);
+    setU16(out, 8, ns2);
+    setU16(out, 10, ar2 + (edns ? 1 : 0));
     out.set(qOrig.subarray(0, qNameLen), HEADER_LEN);
-    if (edns) writeOpt(out, f.used, clientSize, extRcode, optDo);
+    if (edns) writeOpt(out, used, clientSize, extRcode, optDo);
     return {
       kind: 'reply',
       bytes: out,
@@ -438,14 +459,6 @@ export function createAnswerer(zone: Zone, options: AnswererOptions = {}): Answe
     }
   }
   return answerer;
-}
-
-function presentationLazy(len: number): () => string {
-  let s: string | undefined;
-  return () => {
-    if (s === undefined) s = presentation(qLow, len);
-    return s;
-  };
 }
 
 /**

@@ -11,8 +11,6 @@
  * unanswered queries per connection, reading pauses while the peer does not drain its replies, and
  * at most `maxTcpConnections` connections.
  */
-import * as dgram from 'node:dgram';
-import * as dns from 'node:dns';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Answerer, AnswerOutcome, Transport } from '../../netmodel/dns/answer.js';
@@ -22,7 +20,9 @@ import { EDNS_SIZE, Flag, Rcode, RRClass } from '../../netmodel/dns/wire-constan
 import { encodeMessage, optRecord } from '../../netmodel/dns/wire-write.js';
 import { buildZone } from '../../netmodel/dns/zone.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import { nativeAddon, nativeStatus } from '../native/load.js';
 import { exchangeTcp, exchangeUdp, parseUpstream, type Upstream } from './forward.js';
+import { listenUdpBatch, listenUdpDgram, type UdpListener } from './udp-listener.js';
 
 export interface DnsListen {
   /** A loopback address (127.0.0.0/8 or ::1). */
@@ -46,6 +46,8 @@ export interface DnsServerOptions {
   readonly maxTcpConnections?: number;
   readonly maxTcpInflight?: number;
   readonly upstreamTimeoutMs?: number;
+  /** false: use node:dgram even when the native batch socket is built. Default: native when built. */
+  readonly nativeUdp?: boolean;
 }
 
 export const DNS_SERVER_DEFAULTS = {
@@ -79,6 +81,8 @@ export interface DnsServerStats {
 export interface DnsServer {
   readonly addresses: readonly DnsServerAddress[];
   readonly stats: DnsServerStats;
+  /** How UDP is served: the native batch socket, node:dgram, or not at all. */
+  readonly udpKind: 'batch' | 'dgram' | null;
   /** The answerer in use now. */
   answerer(): Answerer;
   /** Swap in a new cluster (or answerer) atomically: queries in flight finish on the old one. */
@@ -134,6 +138,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     if (o.kind === 'drop') return undefined;
     if (upstream && o.forwardable) {
       stats.forwarded++;
+      // The query's memory may be reused once this returns (the batch socket's arena): keep a copy.
+      query = new Uint8Array(query);
       const ex = transport === 'tcp' ? exchangeTcp : exchangeUdp;
       return ex(upstream, query, upTimeout).then((r) => {
         if (!r || r.length < 12) return withRcode(o.bytes, Rcode.SERVFAIL);
@@ -145,6 +151,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     }
     if (upstream && o.chase) {
       const chase = o.chase;
+      query = new Uint8Array(query);
       const q = encodeMessage({
         id: (query[0]! << 8) | query[1]!,
         flags: Flag.RD,
@@ -165,7 +172,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     return o.bytes;
   };
 
-  const udpSockets: dgram.Socket[] = [];
+  const udpSockets: UdpListener[] = [];
   const tcpServers: net.Server[] = [];
   const conns = new Set<net.Socket>();
   const addresses: DnsServerAddress[] = [];
@@ -240,48 +247,21 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       });
     });
 
-  const bindUdp = (host: string, port: number): Promise<dgram.Socket> =>
-    new Promise((resolve, reject) => {
-      const family = host.includes(':') ? 6 : 4;
-      // Replies go to a datagram's source, always an IP literal: resolve it synchronously instead of
-      // dgram's default dns.lookup, which defers every send by a process.nextTick (hot path).
-      const lookup = (
-        name: string,
-        _o: unknown,
-        cb: (e: Error | null, a: string, f: number) => void,
-      ): void => {
-        if (net.isIP(name)) cb(null, name, family);
-        else dns.lookup(name, { family }, (e, a, f) => cb(e, a, f));
-      };
-      const sock = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup });
-      sock.once('error', reject);
-      sock.on('message', (msg, rinfo) => {
-        try {
-          const r = handle(msg, 'udp');
-          // No send callback: it would cost another nextTick per reply. A failed send is then emitted
-          // as the socket's 'error' event, which is logged (the listener is installed once bound).
-          const reply = (b: Uint8Array | undefined): void => {
-            if (b) sock.send(b, rinfo.port, rinfo.address);
-          };
-          if (r instanceof Promise) r.then(reply, () => undefined);
-          else reply(r);
-        } catch (e) {
-          stats.errors++;
-          log.warn({ err: e }, 'dns udp handler failed');
-        }
-      });
-      sock.bind({ address: host, port, exclusive: true }, () => {
-        sock.off('error', reject);
-        sock.on('error', (e) => log.warn({ err: e }, 'dns udp socket error'));
-        resolve(sock);
-      });
-    });
+  const onUdpError = (e: unknown): void => {
+    stats.errors++;
+    log.warn({ err: e }, 'dns udp handler failed');
+  };
+  const bindUdp = async (host: string, port: number): Promise<UdpListener> => {
+    const o = { host, port, handle: (q: Uint8Array) => handle(q, 'udp'), onError: onUdpError };
+    const addon = opts.nativeUdp === false ? undefined : nativeAddon();
+    return addon ? listenUdpBatch(addon, o) : listenUdpDgram(o);
+  };
 
   const closeAll = async (): Promise<void> => {
     for (const c of conns) c.destroy();
     await Promise.all([
       ...tcpServers.map((s) => new Promise<void>((r) => s.close(() => r()))),
-      ...udpSockets.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ...udpSockets.map((s) => s.close()),
     ]);
   };
 
@@ -299,7 +279,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
             if (protocols.includes('udp')) {
               const u = await bindUdp(l.host, port);
               udpSockets.push(u);
-              port = u.address().port;
+              port = u.port;
               addresses.push({ protocol: 'udp', host: l.host, port });
             }
           } catch (e) {
@@ -333,13 +313,20 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     );
   }
   log.info(
-    { addresses, upstream: opts.upstream ?? null, problems: current.zone.problems.length },
+    {
+      addresses,
+      upstream: opts.upstream ?? null,
+      problems: current.zone.problems.length,
+      udp: udpSockets[0]?.kind ?? null,
+      native: nativeStatus(),
+    },
     'dns server listening',
   );
 
   return {
     addresses,
     stats,
+    udpKind: udpSockets[0]?.kind ?? null,
     answerer: () => current,
     reload(next) {
       const a = make(next);

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "kpath_native",
+      "sources": ["src/addon.c", "src/udp_batch.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
+    }
+  ]
+}

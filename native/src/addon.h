@@ -1,0 +1,13 @@
+/* kpath's native fast paths (Linux only). The TypeScript side works without them. */
+#ifndef KPATH_ADDON_H
+#define KPATH_ADDON_H
+
+#include <node_api.h>
+
+/* Throw `message` as an Error whose .code is `code`; returns NULL for the caller to return. */
+napi_value kp_throw(napi_env env, const char *code, const char *message);
+
+/* Register the batched UDP socket functions on `exports`. */
+napi_status kp_udp_init(napi_env env, napi_value exports);
+
+#endif

@@ -1,0 +1,63 @@
+/**
+ * kpath's optional native fast paths (native/, built by `npm run build:native` on Linux). Every user
+ * has a pure-Node fallback: `nativeAddon()` is undefined when the addon is not built, cannot load, or
+ * KPATH_NATIVE=0 turns it off.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What native/src/udp_batch.c exports. */
+export interface UdpBatchOpen {
+  readonly handle: unknown;
+  readonly port: number;
+  readonly in: ArrayBuffer;
+  readonly out: ArrayBuffer;
+  readonly meta: ArrayBuffer;
+}
+
+export interface NativeAddon {
+  udpOpen(host: string, port: number, slots: number, slotSize: number): UdpBatchOpen;
+  udpStart(handle: unknown, onBatch: (n: number) => void): void;
+  udpSendTo(handle: unknown, bytes: Uint8Array, port: number, host: string): 0 | string;
+  udpStats(handle: unknown): { received: number; sent: number; sendDrops: number; batches: number };
+  udpClose(handle: unknown): void;
+}
+
+let cached: { addon: NativeAddon | undefined; why: string } | undefined;
+
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'native', 'build', 'Release', 'kpath_native.node');
+    if (existsSync(candidate)) return candidate;
+    if (existsSync(join(dir, 'package.json'))) return undefined;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function load(): { addon: NativeAddon | undefined; why: string } {
+  if (process.env.KPATH_NATIVE === '0') return { addon: undefined, why: 'turned off by KPATH_NATIVE=0' };
+  if (process.platform !== 'linux') return { addon: undefined, why: `${process.platform} is not Linux` };
+  const path = findAddon();
+  if (!path) return { addon: undefined, why: 'not built (npm run build:native)' };
+  try {
+    return { addon: createRequire(import.meta.url)(path) as NativeAddon, why: `loaded from ${path}` };
+  } catch (e) {
+    return { addon: undefined, why: `cannot load ${path}: ${(e as Error).message}` };
+  }
+}
+
+/** The addon, or undefined (see `nativeStatus()` for why). */
+export function nativeAddon(): NativeAddon | undefined {
+  cached ??= load();
+  return cached.addon;
+}
+
+/** A line for logs: whether the native fast paths are in use, and why not. */
+export function nativeStatus(): string {
+  cached ??= load();
+  return cached.why;
+}
