@@ -10,4 +10,10 @@ napi_value kp_throw(napi_env env, const char *code, const char *message);
 /* Register the batched UDP socket functions on `exports`. */
 napi_status kp_udp_init(napi_env env, napi_value exports);
 
+/* Register the TCP relay (splice) functions on `exports`. */
+napi_status kp_relay_init(napi_env env, napi_value exports);
+
+/* Register tcpInfo(fd) on `exports`. */
+napi_status kp_tcp_info_init(napi_env env, napi_value exports);
+
 #endif

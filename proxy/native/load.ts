@@ -23,7 +23,22 @@ export interface NativeAddon {
   udpSendTo(handle: unknown, bytes: Uint8Array, port: number, host: string): 0 | string;
   udpStats(handle: unknown): { received: number; sent: number; sendDrops: number; batches: number };
   udpClose(handle: unknown): void;
+  /** native/src/relay.c: splice both ways between two connected TCP sockets (fds are dup'ed). */
+  relayStart(
+    clientFd: number,
+    upstreamFd: number,
+    onEvent: (kind: RelayEvent, reason?: string) => void,
+  ): unknown;
+  /** [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved] */
+  relayBytes(handle: unknown): [number, number, number, number];
+  relayClose(handle: unknown, reset: boolean): void;
+  /** The kernel's TCP_INFO counters: [segments in, segments out, bytes received, bytes acked]. */
+  tcpInfo(fd: number): [number, number, number, number] | undefined;
 }
+
+/** relayStart's events: the client's FIN, the endpoint's FIN, the end of the relay. */
+export const RelayEvent = { CLIENT_FIN: 1, ENDPOINT_FIN: 2, CLOSED: 3 } as const;
+export type RelayEvent = (typeof RelayEvent)[keyof typeof RelayEvent];
 
 let cached: { addon: NativeAddon | undefined; why: string } | undefined;
 

@@ -31,6 +31,11 @@ export interface ForwardLimits {
   readonly dropHoldMs: number;
   /** Idle timeout of a UDP flow (kube-proxy userspace --udp-timeout, 250 ms by default). */
   readonly udpIdleTimeoutMs: number;
+  /**
+   * Relay established TCP connections in the kernel (splice, native/src/relay.c) when the native
+   * addon is built; false: pipe them through Node streams.
+   */
+  readonly nativeRelay: boolean;
 }
 
 export interface ForwardContext {

@@ -8,14 +8,17 @@
  *   │   ├─ drop ................................... hold it unanswered (see below), then close
  *   │   └─ forward -> dial endpoint twin from source twin, timeout dialTimeoutsMs[0]
  *   │        └─ failed -> decide(flow, 1..n-1), next timeout; all failed -> reset the client
- *   └─ connected: pipe both ways (backpressure), half-close passes through (allowHalfOpen),
+ *   └─ connected: relay both ways (backpressure), half-close passes through (allowHalfOpen),
  *      a reset on either side resets the other, an idle timeout closes both; on close: one log line.
+ *      The relay is the kernel's (splice, native/src/relay.c, which takes over both descriptors and
+ *      the JavaScript sockets are let go) when the native addon is built, else Node's stream pipe.
  *
  * A dropped connection differs from the kernel's DROP: the proxy has already accepted the TCP
  * handshake, so the client sees an established connection that never answers (until dropHoldMs),
  * not a connect timeout. A rejected one is a reset after the handshake, not ECONNREFUSED.
  */
 import type { Socket } from 'node:net';
+import { type NativeAddon, nativeAddon, RelayEvent } from '../native/load.js';
 import type { LiveConnection } from './conntrack.js';
 import { flowFor } from './flow.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
@@ -42,6 +45,9 @@ class TcpConn {
   closed = 0;
   how = 'closed';
   dropTimer: NodeJS.Timeout | undefined = undefined;
+  /** The native relay's handle once the kernel relays this connection. */
+  relay: unknown = undefined;
+  idleTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -53,11 +59,16 @@ class TcpConn {
   ) {}
 
   destroy(): void {
+    if (this.relay !== undefined) {
+      relayAddon!.relayClose(this.relay, false);
+      return;
+    }
     this.client.destroy();
     this.up?.destroy();
   }
 
   buffered(): number {
+    if (this.relay !== undefined) return relayAddon!.relayBytes(this.relay)[2];
     const c = this.client;
     const u = this.up;
     return c.writableLength + c.readableLength + (u ? u.writableLength + u.readableLength : 0);
@@ -184,6 +195,9 @@ class TcpConn {
     for (const s of [client, up]) {
       s.setNoDelay(true);
       if (l.keepAliveMs > 0) s.setKeepAlive(true, l.keepAliveMs);
+    }
+    if (l.nativeRelay && this.handOff(up)) return;
+    for (const s of [client, up]) {
       if (l.idleTimeoutMs > 0) {
         s.setTimeout(l.idleTimeoutMs);
         s.on('timeout', onTimeout);
@@ -197,6 +211,79 @@ class TcpConn {
     up.pipe(client);
   }
 
+  /**
+   * Give both sockets to the kernel relay. The descriptors are duplicated into the relay, then the
+   * JavaScript sockets are closed (the connections stay open: the relay holds them). False when the
+   * addon is missing or JavaScript already holds unsent bytes; the stream pipe is used then.
+   */
+  handOff(up: Socket): boolean {
+    const addon = relayAddon;
+    const { client, entry } = this;
+    const cfd = fdOf(client);
+    const ufd = fdOf(up);
+    if (!addon || cfd < 0 || ufd < 0) return false;
+    if (client.readableLength > 0 || up.readableLength > 0 || client.writableLength > 0) return false;
+    try {
+      this.relay = addon.relayStart(cfd, ufd, (kind, reason) => this.relayEvent(kind, reason));
+    } catch (e) {
+      this.ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; using streams');
+      return false;
+    }
+    const relay = this.relay;
+    entry.sources = [
+      {
+        get bytesRead() {
+          return addon.relayBytes(relay)[0];
+        },
+      },
+      {
+        get bytesRead() {
+          return addon.relayBytes(relay)[1];
+        },
+      },
+    ];
+    client.removeListener('close', onClientClose);
+    client.removeListener('error', onClientError);
+    up.removeListener('error', onUpError);
+    client.on('error', ignore);
+    up.on('error', ignore);
+    client.destroy();
+    up.destroy();
+    this.up = undefined;
+    const idleMs = this.ctx.limits.idleTimeoutMs;
+    if (idleMs > 0) this.armIdle(idleMs);
+    return true;
+  }
+
+  /** The kernel relay's idle timeout: check when it could first expire, then as often as needed. */
+  armIdle(waitMs: number): void {
+    this.idleTimer = setTimeout(() => {
+      if (this.relay === undefined) return;
+      const limit = this.ctx.limits.idleTimeoutMs;
+      const idle = relayAddon!.relayBytes(this.relay)[3];
+      if (idle >= limit) {
+        this.how = 'idle timeout';
+        relayAddon!.relayClose(this.relay, false);
+      } else this.armIdle(limit - idle);
+    }, waitMs);
+    this.idleTimer.unref();
+  }
+
+  relayEvent(kind: RelayEvent, reason: string | undefined): void {
+    const e = this.entry;
+    if (kind === RelayEvent.CLIENT_FIN) e.state = e.state === 'CLOSE_WAIT' ? 'TIME_WAIT' : 'FIN_WAIT';
+    else if (kind === RelayEvent.ENDPOINT_FIN) e.state = e.state === 'FIN_WAIT' ? 'TIME_WAIT' : 'CLOSE_WAIT';
+    else {
+      const [o, r] = relayAddon!.relayBytes(this.relay);
+      e.sources = undefined;
+      e.orig.bytes = o;
+      e.repl.bytes = r;
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      if (this.how === 'closed' && reason && reason !== 'closed') this.how = reason;
+      this.finished();
+    }
+  }
+
   /** One side closed: it can take no more data, so if the other still has some to send, nobody will
    *  read it. When both have closed, the connection is gone. */
   sideClosed(other: Socket): void {
@@ -205,6 +292,11 @@ class TcpConn {
       else other.destroy();
     }
     if (++this.closed < 2) return;
+    this.finished();
+  }
+
+  /** Both directions are over: out of the tables, into the metrics, one log line. */
+  finished(): void {
     const { ctx, entry } = this;
     entry.state = 'CLOSE';
     this.gone();
@@ -219,10 +311,21 @@ class TcpConn {
           bytesOut: entry.repl.bytes,
           durationMs: ctx.clock.now() - this.started,
           how: this.how,
+          relay: this.relay !== undefined ? 'kernel' : 'streams',
         },
         'connection closed',
       );
   }
+}
+
+const relayAddon: NativeAddon | undefined = nativeAddon();
+
+function ignore(): void {}
+
+/** A connected net.Socket's descriptor (libuv's), or -1. */
+function fdOf(s: Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
 }
 
 // Handlers shared by every connection; `this` is the socket that emitted the event.

@@ -65,6 +65,8 @@ export const RUNTIME_DEFAULTS = Object.freeze({
     dropHoldMs: 60_000,
     /** ms; kube-proxy userspace --udp-timeout */
     udpIdleTimeoutMs: 250,
+    /** splice established connections in the kernel when the native addon is built */
+    nativeRelay: true,
   } satisfies ForwardLimits,
   timings: {
     /** ms; kubelet's crash-loop back-off starts at 10 s ... */

@@ -5,17 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../netmodel/clock.js';
 import type { Runtime } from '../../proxy/runtime/index.js';
-import {
-  addrs,
-  baseCluster,
-  dial,
-  echoDeployment,
-  get,
-  service,
-  up,
-  waitFor,
-  writeCluster,
-} from './helpers.js';
+import { addrs, baseCluster, echoDeployment, get, service, up, writeCluster } from './helpers.js';
 
 const SLOT = 8;
 const a = addrs(SLOT);

@@ -175,7 +175,7 @@ export class IptablesMode implements ProxyMode {
       tcp: FIN_ACK,
     });
     const found = node.conntrack.lookup(fin, env.now);
-    if (!found || found.dir !== 'ORIGINAL') return;
+    if (found?.dir !== 'ORIGINAL') return;
     this.walkFrom(flow.entryNode, fin, env, flow.clientIsNodeProcess);
     this.walkFrom(flow.entryNode, IptablesMode.replyOf(found.entry.reply, FIN_ACK), env);
     this.walkFrom(flow.entryNode, withTcp(fin, ACK), env, flow.clientIsNodeProcess);

@@ -1,0 +1,366 @@
+/*
+ * A TCP relay between two connected sockets that moves bytes in the kernel: splice(2) from one socket
+ * into a pipe and from the pipe into the other, driven by libuv polls on the Node event loop. No byte
+ * passes through JavaScript, which only hears about the connection's half-closes and its end.
+ *
+ *   relayStart(clientFd, upstreamFd, onEvent) -> handle      (the fds are dup'ed; the caller closes its own)
+ *   onEvent(kind, reason)   1: the client sent FIN   2: the endpoint sent FIN   3: closed (reason)
+ *   relayBytes(handle)      [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms]
+ *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
+ *   (tcpInfo(fd), the kernel's own counters of a socket, is in tcp_info.c)
+ *
+ * What it keeps from TCP, as the pure-Node path does:
+ *   - half-close: one side's FIN becomes shutdown(SHUT_WR) on the other once its data is through;
+ *     the relay ends when both directions have ended.
+ *   - resets: an error on one side (ECONNRESET, EPIPE, ...) resets the other and ends the relay.
+ *   - backpressure: a direction reads only when its pipe is empty, so at most one pipe's worth
+ *     (64 KiB) is in flight per direction; a slow reader stops the writer's reads.
+ * Pipes come from a small shared pool and go back to it whenever they are empty, so an idle
+ * connection holds its two sockets and nothing else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "addon.h"
+
+#define KP_CHUNK (1 << 16)
+#define KP_ROUNDS 16     /* splice rounds per direction per wakeup, so one stream cannot starve others */
+#define KP_POOL_MAX 256  /* empty pipes kept for reuse */
+
+enum { WANT_NOTHING = 0, WANT_READ = 1, WANT_WRITE = 2, DEAD = 3 };
+
+typedef struct {
+  int r, w;
+} kp_pipe;
+
+static kp_pipe pool[KP_POOL_MAX];
+static int pool_n = 0;
+
+static int pipe_get(kp_pipe *p) {
+  if (pool_n > 0) {
+    *p = pool[--pool_n];
+    return 0;
+  }
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+  p->r = fds[0];
+  p->w = fds[1];
+  return 0;
+}
+
+static void pipe_put(kp_pipe *p) {
+  if (p->r < 0) return;
+  if (pool_n < KP_POOL_MAX) {
+    pool[pool_n++] = *p;
+  } else {
+    close(p->r);
+    close(p->w);
+  }
+  p->r = p->w = -1;
+}
+
+static void pipe_drop(kp_pipe *p) {
+  if (p->r < 0) return;
+  close(p->r);
+  close(p->w);
+  p->r = p->w = -1;
+}
+
+typedef struct {
+  napi_env env;
+  int fd[2];           /* 0: client, 1: endpoint */
+  uv_poll_t poll[2];
+  int events[2];       /* what each poll waits for now */
+  int want[2];         /* what each direction waits for: WANT_READ, WANT_WRITE or WANT_NOTHING */
+  kp_pipe pipe[2];     /* direction d moves fd[d] -> fd[1 - d] */
+  size_t inpipe[2];
+  unsigned char eof[2];
+  unsigned char shut[2];
+  double bytes[2];
+  uint64_t last_ms;
+  int done;            /* closing started: no more pumping, no more events */
+  int open_handles;    /* poll handles libuv has not finished closing */
+  int finalized;       /* the JavaScript handle was collected */
+  napi_ref cb;
+  napi_async_context actx;
+} kp_relay;
+
+static void maybe_free(kp_relay *r) {
+  if (r->done && r->open_handles == 0 && r->finalized) free(r);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  kp_relay *r = h->data;
+  r->open_handles--;
+  if (r->open_handles == 0) {
+    if (r->cb) napi_delete_reference(r->env, r->cb);
+    r->cb = NULL;
+    napi_async_destroy(r->env, r->actx);
+  }
+  maybe_free(r);
+}
+
+static void emit(kp_relay *r, int kind, const char *reason) {
+  if (!r->cb) return;
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[2], result;
+  napi_get_reference_value(env, r->cb, &cb);
+  napi_get_global(env, &recv);
+  napi_create_uint32(env, (uint32_t)kind, &argv[0]);
+  if (reason) napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &argv[1]);
+  else napi_get_undefined(env, &argv[1]);
+  if (cb && napi_make_callback(env, r->actx, recv, cb, 2, argv, &result) == napi_pending_exception) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void set_rst(int fd) {
+  struct linger l = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+/* End the relay: stop polling, close everything (reset[i]: close fd[i] with RST), tell JavaScript. */
+static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
+  if (r->done) return;
+  r->done = 1;
+  for (int i = 0; i < 2; i++) {
+    uv_poll_stop(&r->poll[i]);
+    if (i == 0 ? reset0 : reset1) set_rst(r->fd[i]);
+    close(r->fd[i]);
+    r->fd[i] = -1;
+    /* A pipe that still holds bytes cannot be reused: they would reach the next connection. */
+    if (r->inpipe[i] > 0) pipe_drop(&r->pipe[i]);
+    else pipe_put(&r->pipe[i]);
+    uv_close((uv_handle_t *)&r->poll[i], on_poll_closed);
+  }
+  emit(r, 3, reason);
+}
+
+static const char *side_reason(int side, int err, char *buf, size_t n) {
+  const char *name = strerrorname_np(err);
+  snprintf(buf, n, "%s %s", side == 0 ? "client" : "endpoint", name ? name : "error");
+  return buf;
+}
+
+/* An error on `side`: reset the other side and end. */
+static void fail(kp_relay *r, int side, int err) {
+  char buf[48];
+  finish(r, side_reason(side, err, buf, sizeof buf), side == 1, side == 0);
+}
+
+/* Move what can be moved in direction d without blocking. */
+static int pump(kp_relay *r, int d) {
+  int src = r->fd[d], dst = r->fd[1 - d];
+  for (int round = 0; round < KP_ROUNDS; round++) {
+    if (r->inpipe[d] > 0) {
+      ssize_t n = splice(r->pipe[d].r, NULL, dst, NULL, r->inpipe[d], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return WANT_WRITE;
+        fail(r, 1 - d, errno);
+        return DEAD;
+      }
+      r->inpipe[d] -= (size_t)n;
+      if (r->inpipe[d] > 0) continue;
+      pipe_put(&r->pipe[d]);
+    }
+    if (r->eof[d]) {
+      if (!r->shut[d]) {
+        r->shut[d] = 1;
+        shutdown(dst, SHUT_WR);
+      }
+      return WANT_NOTHING;
+    }
+    if (r->pipe[d].r < 0 && pipe_get(&r->pipe[d]) < 0) {
+      fail(r, d, errno);
+      return DEAD;
+    }
+    ssize_t n = splice(src, NULL, r->pipe[d].w, NULL, KP_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n == 0) {
+      r->eof[d] = 1;
+      emit(r, d == 0 ? 1 : 2, NULL);
+      if (r->done) return DEAD; /* JavaScript closed it from the event */
+      continue;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        pipe_put(&r->pipe[d]);
+        return WANT_READ;
+      }
+      fail(r, d, errno);
+      return DEAD;
+    }
+    r->inpipe[d] += (size_t)n;
+    r->bytes[d] += (double)n;
+    r->last_ms = uv_now(uv_handle_get_loop((uv_handle_t *)&r->poll[0]));
+  }
+  /* Still busy after KP_ROUNDS: come back on the next wakeup. */
+  return r->inpipe[d] > 0 ? WANT_WRITE : WANT_READ;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void rearm(kp_relay *r, int w0, int w1) {
+  /* Direction 0 reads fd 0 and writes fd 1; direction 1 reads fd 1 and writes fd 0. */
+  int want[2] = {0, 0};
+  if (w0 == WANT_READ) want[0] |= UV_READABLE;
+  if (w0 == WANT_WRITE) want[1] |= UV_WRITABLE;
+  if (w1 == WANT_READ) want[1] |= UV_READABLE;
+  if (w1 == WANT_WRITE) want[0] |= UV_WRITABLE;
+  if (r->shut[0] && r->shut[1]) {
+    finish(r, "closed", 0, 0);
+    return;
+  }
+  for (int i = 0; i < 2; i++) {
+    if (want[i] == r->events[i]) continue;
+    r->events[i] = want[i];
+    if (want[i]) uv_poll_start(&r->poll[i], want[i], on_poll);
+    else uv_poll_stop(&r->poll[i]);
+  }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  kp_relay *r = h->data;
+  if (r->done) return;
+  int side = h == &r->poll[0] ? 0 : 1;
+  if (status < 0) {
+    char buf[48];
+    finish(r, side_reason(side, -status, buf, sizeof buf), side == 1, side == 0);
+    return;
+  }
+  /* fd `side` readable: direction `side` can read. Writable: direction `1 - side` can write. */
+  int run[2] = {0, 0};
+  if (events & UV_READABLE) run[side] = 1;
+  if (events & UV_WRITABLE) run[1 - side] = 1;
+  for (int d = 0; d < 2; d++) {
+    if (!run[d]) continue;
+    r->want[d] = pump(r, d);
+    if (r->want[d] == DEAD) return;
+  }
+  rearm(r, r->want[0], r->want[1]);
+}
+
+static kp_relay *unwrap(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+    kp_throw(env, "ERR_INVALID_ARG_TYPE", "expected a kpath relay handle");
+    return NULL;
+  }
+  return p;
+}
+
+static void finalize_relay(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  kp_relay *r = data;
+  r->finalized = 1;
+  if (!r->done) {
+    /* Dropped while running: keep relaying until it ends on its own (the polls keep the loop alive);
+     * it frees itself then. */
+    return;
+  }
+  maybe_free(r);
+}
+
+/* relayStart(clientFd, upstreamFd, onEvent) -> handle */
+static napi_value relay_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, onEvent)");
+  int32_t fds[2];
+  if (napi_get_value_int32(env, argv[0], &fds[0]) != napi_ok || napi_get_value_int32(env, argv[1], &fds[1]) != napi_ok ||
+      fds[0] < 0 || fds[1] < 0)
+    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: fds must be non-negative integers");
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_function) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: onEvent must be a function");
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayStart: no event loop");
+
+  kp_relay *r = calloc(1, sizeof *r);
+  if (!r) return kp_throw(env, "ENOMEM", "relayStart: out of memory");
+  r->env = env;
+  r->pipe[0].r = r->pipe[0].w = r->pipe[1].r = r->pipe[1].w = -1;
+  for (int i = 0; i < 2; i++) {
+    r->fd[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+    if (r->fd[i] < 0) {
+      int e = errno;
+      if (i == 1) close(r->fd[0]);
+      free(r);
+      return kp_throw(env, strerrorname_np(e) ? strerrorname_np(e) : "EIO", "relayStart: cannot take the socket");
+    }
+    /* O_NONBLOCK is shared with the caller's descriptor (one open file); set it to be sure. */
+    fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
+  }
+  napi_value resource, name, handle;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "kpath.relay", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &r->actx);
+  napi_create_reference(env, argv[2], 1, &r->cb);
+  r->last_ms = uv_now(loop);
+  for (int i = 0; i < 2; i++) {
+    uv_poll_init(loop, &r->poll[i], r->fd[i]);
+    r->poll[i].data = r;
+    r->open_handles++;
+  }
+  napi_create_external(env, r, finalize_relay, NULL, &handle);
+  /* Start by reading both sides: whatever arrived before the handoff is still in the sockets. */
+  r->want[0] = r->want[1] = WANT_READ;
+  rearm(r, WANT_READ, WANT_READ);
+  return handle;
+}
+
+/* relayBytes(handle) -> [bytes client->endpoint, bytes endpoint->client, bytes in flight, idle ms] */
+static napi_value relay_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  kp_relay *r = argc ? unwrap(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  double vals[4] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1]),
+                    (double)(uv_now(loop) - r->last_ms)};
+  napi_create_array_with_length(env, 4, &arr);
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_create_double(env, vals[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
+}
+
+/* relayClose(handle, reset): end now; reset closes both sockets with RST. Idempotent. */
+static napi_value relay_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  kp_relay *r = argc ? unwrap(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  bool reset = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
+  finish(r, reset ? "reset" : "closed by kpath", reset, reset);
+  return NULL;
+}
+
+napi_status kp_relay_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"relayStart", NULL, relay_start, NULL, NULL, NULL, napi_default, NULL},
+      {"relayBytes", NULL, relay_bytes, NULL, NULL, NULL, napi_default, NULL},
+      {"relayClose", NULL, relay_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

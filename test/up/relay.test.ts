@@ -1,0 +1,166 @@
+/**
+ * The two relays of an established connection, side by side: the kernel's (splice, native/src/relay.c)
+ * and Node's stream pipe. Same cluster, same checks: bytes both ways and in the live table, half-close,
+ * resets, an idle timeout, a slow reader, and closing on stop.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeAddon } from '../../proxy/native/load.js';
+import type { Runtime } from '../../proxy/runtime/index.js';
+import {
+  addrs,
+  baseCluster,
+  dial,
+  echoDeployment,
+  ending,
+  memoryLogger,
+  service,
+  up,
+  waitFor,
+  writeCluster,
+} from './helpers.js';
+
+type Relay = 'kernel' | 'streams';
+const relays: [Relay, number][] = nativeAddon()
+  ? [
+      ['kernel', 11],
+      ['streams', 12],
+    ]
+  : [['streams', 12]];
+
+/** Read from `s` until `n` bytes arrived. */
+function readN(s: import('node:net').Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let got = 0;
+    const onData = (d: Buffer) => {
+      parts.push(d);
+      got += d.length;
+      if (got >= n) {
+        s.off('data', onData);
+        resolve(Buffer.concat(parts));
+      }
+    };
+    s.on('data', onData);
+    s.once('error', reject);
+  });
+}
+
+describe.each(relays)('%s relay', (relay, slot) => {
+  const a = addrs(slot);
+  const svc = a.svcTwin(20);
+  let rt: Runtime;
+  const mem = memoryLogger('debug');
+  beforeAll(async () => {
+    const c = writeCluster(
+      baseCluster(
+        slot,
+        echoDeployment('web', 2) + service('web', { ip: a.svcIP(20), port: 8000 }),
+        'iptables',
+      ),
+    );
+    rt = await up({
+      files: [c.file],
+      logger: mem.logger,
+      limits: { nativeRelay: relay === 'kernel', idleTimeoutMs: 600 },
+      drainTimeoutMs: 100,
+    });
+    await waitFor(() => rt.pods().length === 2 && rt.pods().every((p) => p.ready), 'pods ready');
+  });
+  afterAll(async () => {
+    await rt?.stop();
+  });
+
+  const closedLines = () => mem.lines().filter((l) => l.msg === 'connection closed');
+
+  it('echoes 4 MiB both ways, counts the bytes live and at the close, and says which relay moved them', async () => {
+    const s = await dial(svc, 8000);
+    const payload = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + (i >> 12)) & 0xff;
+    const back = readN(s, payload.length);
+    s.write(payload);
+    expect((await back).equals(payload)).toBe(true);
+    const live = await waitFor(
+      () =>
+        rt.conntrack.list().find((e) => e.original.sport === s.localPort && e.orig.bytes === payload.length),
+      'live entry with the bytes',
+    );
+    expect(live.repl.bytes).toBe(payload.length);
+    const before = closedLines().length;
+    s.end();
+    expect(await ending(s)).toBe('end');
+    const line = await waitFor(
+      () =>
+        closedLines()
+          .slice(before)
+          .find((l) => l.bytesIn === payload.length),
+      'log',
+    );
+    expect(line).toMatchObject({ bytesIn: payload.length, bytesOut: payload.length, relay });
+    await waitFor(() => !rt.conntrack.list().some((e) => e.original.sport === s.localPort), 'entry gone');
+  });
+
+  it('half-close: the client FIN reaches the endpoint, whose reply and FIN come back', async () => {
+    const s = await dial(svc, 8000);
+    const got = readN(s, 5);
+    s.end('hello');
+    expect((await got).toString()).toBe('hello');
+    expect(await ending(s)).toBe('end');
+  });
+
+  it('a client reset ends the connection at once; the endpoint side is torn down', async () => {
+    const s = await dial(svc, 8000);
+    const got = readN(s, 2);
+    s.write('hi');
+    await got;
+    const port = s.localPort;
+    expect(rt.conntrack.list().some((e) => e.original.sport === port)).toBe(true);
+    s.resetAndDestroy();
+    await waitFor(() => !rt.conntrack.list().some((e) => e.original.sport === port), 'entry gone', 2000);
+  });
+
+  it('an idle connection is closed after idleTimeoutMs; a busy one is not', async () => {
+    const idle = await dial(svc, 8000);
+    const busy = await dial(svc, 8000);
+    const idleEnd = ending(idle);
+    const t0 = Date.now();
+    let busyClosed = false;
+    busy.on('close', () => {
+      busyClosed = true;
+    });
+    for (let i = 0; i < 12; i++) {
+      const got = readN(busy, 1);
+      busy.write('x');
+      await got;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await idleEnd).toBe('end');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
+    expect(busyClosed).toBe(false);
+    busy.destroy();
+  });
+
+  it('a slow reader keeps the proxy buffers bounded, then gets every byte', async () => {
+    const total = 16 * 1024 * 1024;
+    const s = await dial(svc, 8000);
+    s.pause();
+    s.write(`GET /bytes/${total} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rt.buffered()).toBeLessThan(1024 * 1024);
+    let got = 0;
+    s.on('data', (d: Buffer) => {
+      got += d.length;
+    });
+    await ending(s);
+    expect(got).toBeGreaterThan(total);
+  });
+
+  it('stop closes relayed connections', async () => {
+    const s = await dial(svc, 8000);
+    const got = readN(s, 2);
+    s.write('hi');
+    await got;
+    const end = ending(s);
+    await rt.stop();
+    expect(['end', 'reset', 'close']).toContain(await end);
+  });
+});
