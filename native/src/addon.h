@@ -16,4 +16,7 @@ napi_status kp_relay_init(napi_env env, napi_value exports);
 /* Register tcpInfo(fd) on `exports`. */
 napi_status kp_tcp_info_init(napi_env env, napi_value exports);
 
+/* Register tcpListen, tcpListenClose, tcpConnect and fdClose on `exports`. */
+napi_status kp_tcp_sockets_init(napi_env env, napi_value exports);
+
 #endif

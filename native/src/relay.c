@@ -3,7 +3,9 @@
  * into a pipe and from the pipe into the other, driven by libuv polls on the Node event loop. No byte
  * passes through JavaScript, which only hears about the connection's half-closes and its end.
  *
- *   relayStart(clientFd, upstreamFd, onEvent) -> handle      (the fds are dup'ed; the caller closes its own)
+ *   relayStart(clientFd, upstreamFd, onEvent, own, keepAliveSec) -> handle
+ *       own: the relay takes the descriptors (tcp_sockets.c's); else it dups them and the caller closes
+ *       its own (a net.Socket's). TCP_NODELAY on both; keepalive after keepAliveSec idle (0: off).
  *   onEvent(kind, reason)   1: the client sent FIN   2: the endpoint sent FIN   3: closed (reason)
  *   relayBytes(handle)      [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
@@ -21,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +167,7 @@ static void fail(kp_relay *r, int side, int err) {
 /* Move what can be moved in direction d without blocking. */
 static int pump(kp_relay *r, int d) {
   int src = r->fd[d], dst = r->fd[1 - d];
+  int drained = 0; /* the last read was short: the socket is very likely empty, skip the EAGAIN read */
   for (int round = 0; round < KP_ROUNDS; round++) {
     if (r->inpipe[d] > 0) {
       ssize_t n = splice(r->pipe[d].r, NULL, dst, NULL, r->inpipe[d], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -183,6 +188,7 @@ static int pump(kp_relay *r, int d) {
       }
       return WANT_NOTHING;
     }
+    if (drained) return WANT_READ; /* level-triggered: more data wakes the poll again */
     if (r->pipe[d].r < 0 && pipe_get(&r->pipe[d]) < 0) {
       fail(r, d, errno);
       return DEAD;
@@ -205,6 +211,7 @@ static int pump(kp_relay *r, int d) {
     }
     r->inpipe[d] += (size_t)n;
     r->bytes[d] += (double)n;
+    if (n < KP_CHUNK) drained = 1;
     r->last_ms = uv_now(uv_handle_get_loop((uv_handle_t *)&r->poll[0]));
   }
   /* Still busy after KP_ROUNDS: come back on the next wakeup. */
@@ -275,10 +282,10 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   maybe_free(r);
 }
 
-/* relayStart(clientFd, upstreamFd, onEvent) -> handle */
+/* relayStart(clientFd, upstreamFd, onEvent, own, keepAliveSec) -> handle */
 static napi_value relay_start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, onEvent)");
   int32_t fds[2];
@@ -291,20 +298,31 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayStart: no event loop");
 
+  bool own = false;
+  uint32_t keepalive = 0;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &own);
+  if (argc > 4) napi_get_value_uint32(env, argv[4], &keepalive);
   kp_relay *r = calloc(1, sizeof *r);
   if (!r) return kp_throw(env, "ENOMEM", "relayStart: out of memory");
   r->env = env;
   r->pipe[0].r = r->pipe[0].w = r->pipe[1].r = r->pipe[1].w = -1;
   for (int i = 0; i < 2; i++) {
-    r->fd[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+    r->fd[i] = own ? fds[i] : fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
     if (r->fd[i] < 0) {
       int e = errno;
-      if (i == 1) close(r->fd[0]);
+      if (i == 1 && !own) close(r->fd[0]);
       free(r);
       return kp_throw(env, strerrorname_np(e) ? strerrorname_np(e) : "EIO", "relayStart: cannot take the socket");
     }
     /* O_NONBLOCK is shared with the caller's descriptor (one open file); set it to be sure. */
     fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
+    int one = 1;
+    setsockopt(r->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (keepalive > 0) {
+      int idle = (int)keepalive;
+      setsockopt(r->fd[i], SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+      setsockopt(r->fd[i], IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    }
   }
   napi_value resource, name, handle;
   napi_create_object(env, &resource);

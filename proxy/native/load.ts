@@ -28,12 +28,31 @@ export interface NativeAddon {
     clientFd: number,
     upstreamFd: number,
     onEvent: (kind: RelayEvent, reason?: string) => void,
+    own?: boolean,
+    keepAliveSec?: number,
   ): unknown;
   /** [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved] */
   relayBytes(handle: unknown): [number, number, number, number];
   relayClose(handle: unknown, reset: boolean): void;
   /** The kernel's TCP_INFO counters: [segments in, segments out, bytes received, bytes acked]. */
   tcpInfo(fd: number): [number, number, number, number] | undefined;
+  /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
+  tcpListen(
+    host: string,
+    port: number,
+    backlog: number,
+    onAccept: (fd: number, peerHost: string, peerPort: number) => void,
+  ): { handle: unknown; port: number };
+  tcpListenClose(handle: unknown): void;
+  /** undefined: onDone will be called; a string: failed at once with that errno name. */
+  tcpConnect(
+    srcHost: string,
+    dstHost: string,
+    dstPort: number,
+    timeoutMs: number,
+    onDone: (fd: number, code: string | undefined, localPort: number) => void,
+  ): string | undefined;
+  fdClose(fd: number, reset: boolean): void;
 }
 
 /** relayStart's events: the client's FIN, the endpoint's FIN, the end of the relay. */

@@ -24,7 +24,7 @@ import { flowFor } from './flow.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
 import type { EndpointCounts } from './metrics.js';
 import type { Decision, FlowRequest, ProxyMode } from './modes/types.js';
-import { type DialResult, dialTcpThen } from './upstream.js';
+import { type DialResult, dialTcpFd, dialTcpThen, type FdDialResult } from './upstream.js';
 
 type Forward = Extract<Decision, { kind: 'forward' }>;
 
@@ -51,7 +51,7 @@ class TcpConn {
 
   constructor(
     readonly ctx: ForwardContext,
-    readonly client: Socket,
+    readonly client: Socket | FdClient,
     readonly flow: FlowRequest,
     readonly mode: ProxyMode,
     readonly entry: LiveConnection,
@@ -70,6 +70,7 @@ class TcpConn {
   buffered(): number {
     if (this.relay !== undefined) return relayAddon!.relayBytes(this.relay)[2];
     const c = this.client;
+    if (c instanceof FdClient) return 0;
     const u = this.up;
     return c.writableLength + c.readableLength + (u ? u.writableLength + u.readableLength : 0);
   }
@@ -133,16 +134,15 @@ class TcpConn {
         continue;
       }
       if (attempt > 0) ctx.metrics.retries.inc({ service: svc });
-      dialTcpThen(
-        {
-          host: host.text,
-          port: d.endpoint.port,
-          localAddress: local.text,
-          timeoutMs: timeouts[attempt]!,
-          highWaterMark: ctx.limits.highWaterMark,
-        },
-        (r) => this.dialed(d, r),
-      );
+      const dial = {
+        host: host.text,
+        port: d.endpoint.port,
+        localAddress: local.text,
+        timeoutMs: timeouts[attempt]!,
+        highWaterMark: ctx.limits.highWaterMark,
+      };
+      if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialed(d, r));
+      else dialTcpThen(dial, (r) => this.dialed(d, r));
       return;
     }
     ctx.metrics.verdicts.inc({ service: svc, verdict: 'exhausted' });
@@ -153,7 +153,7 @@ class TcpConn {
     client.resetAndDestroy();
   }
 
-  dialed(d: Forward, r: DialResult): void {
+  dialed(d: Forward, r: DialResult | FdDialResult): void {
     const { ctx, client, entry } = this;
     if (!r.ok) {
       const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
@@ -168,7 +168,8 @@ class TcpConn {
       return;
     }
     if (client.destroyed) {
-      r.socket.destroy();
+      if ('socket' in r) r.socket.destroy();
+      else relayAddon!.fdClose(r.fd, false);
       return;
     }
     const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
@@ -177,15 +178,46 @@ class TcpConn {
       src: d.endpoint.ip.text,
       sport: d.endpoint.port,
       dst: d.source.text,
-      dport: r.socket.localPort ?? 0,
+      dport: ('socket' in r ? r.socket.localPort : r.localPort) ?? 0,
     };
     entry.state = 'ESTABLISHED';
     this.forwarded = d;
-    this.splice(r.socket);
+    if ('socket' in r) this.splice(r.socket);
+    else this.relayFds(client as FdClient, r.fd);
+  }
+
+  /** The native path: both ends are descriptors; the relay takes them. */
+  relayFds(client: FdClient, upFd: number): void {
+    const { ctx, entry } = this;
+    this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
+    ctx.metrics.opened(this.counts);
+    const l = ctx.limits;
+    const keepAliveSec = l.keepAliveMs > 0 ? Math.max(1, Math.round(l.keepAliveMs / 1000)) : 0;
+    const addon = relayAddon!;
+    try {
+      this.relay = addon.relayStart(
+        client.fd,
+        upFd,
+        (kind, reason) => this.relayEvent(kind, reason),
+        true,
+        keepAliveSec,
+      );
+    } catch (e) {
+      ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; closed');
+      addon.fdClose(upFd, true);
+      client.handedOver();
+      addon.fdClose(client.fd, true);
+      this.finished();
+      return;
+    }
+    client.handedOver();
+    entry.sources = relaySources(addon, this.relay);
+    if (l.idleTimeoutMs > 0) this.armIdle(l.idleTimeoutMs);
   }
 
   splice(up: Socket): void {
-    const { ctx, client, entry } = this;
+    const { ctx, entry } = this;
+    const client = this.client as Socket;
     this.up = up;
     (up as ConnSocket)[kConn] = this;
     entry.sources = [client, up];
@@ -218,7 +250,8 @@ class TcpConn {
    */
   handOff(up: Socket): boolean {
     const addon = relayAddon;
-    const { client, entry } = this;
+    const { entry } = this;
+    const client = this.client as Socket;
     const cfd = fdOf(client);
     const ufd = fdOf(up);
     if (!addon || cfd < 0 || ufd < 0) return false;
@@ -229,19 +262,7 @@ class TcpConn {
       this.ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; using streams');
       return false;
     }
-    const relay = this.relay;
-    entry.sources = [
-      {
-        get bytesRead() {
-          return addon.relayBytes(relay)[0];
-        },
-      },
-      {
-        get bytesRead() {
-          return addon.relayBytes(relay)[1];
-        },
-      },
-    ];
+    entry.sources = relaySources(addon, this.relay);
     client.removeListener('close', onClientClose);
     client.removeListener('error', onClientError);
     up.removeListener('error', onUpError);
@@ -320,6 +341,57 @@ class TcpConn {
 
 const relayAddon: NativeAddon | undefined = nativeAddon();
 
+/** Whether kpath up can run its TCP path on descriptors (listen, dial and relay natively). */
+export function nativeTcpAvailable(): boolean {
+  return relayAddon !== undefined;
+}
+
+/** A live entry's byte sources, read from the relay. */
+function relaySources(addon: NativeAddon, relay: unknown): LiveConnection['sources'] {
+  return [
+    {
+      get bytesRead() {
+        return addon.relayBytes(relay)[0];
+      },
+    },
+    {
+      get bytesRead() {
+        return addon.relayBytes(relay)[1];
+      },
+    },
+  ];
+}
+
+/**
+ * A client connection accepted natively (native/src/tcp_sockets.c): a descriptor, held paused while
+ * the decision and the dial run, until the relay takes it. The methods TcpConn uses on a net.Socket.
+ */
+class FdClient {
+  destroyed = false;
+  /** Called once when kpath closes the descriptor before the relay took it. */
+  onClosed: (() => void) | undefined = undefined;
+  constructor(readonly fd: number) {}
+  resetAndDestroy(): void {
+    this.end(true);
+  }
+  destroy(): void {
+    this.end(false);
+  }
+  /** The relay owns the descriptor now: nothing here may close it. */
+  handedOver(): void {
+    this.destroyed = true;
+    this.onClosed = undefined;
+  }
+  private end(reset: boolean): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    relayAddon!.fdClose(this.fd, reset);
+    const f = this.onClosed;
+    this.onClosed = undefined;
+    f?.();
+  }
+}
+
 function ignore(): void {}
 
 /** A connected net.Socket's descriptor (libuv's), or -1. */
@@ -354,7 +426,7 @@ function onClientClose(this: ConnSocket): void {
 
 function onUpClose(this: ConnSocket): void {
   const c = this[kConn]!;
-  c.sideClosed(c.client);
+  c.sideClosed(c.client as Socket);
 }
 
 function onClientEnd(this: ConnSocket): void {
@@ -379,19 +451,50 @@ function onTimeout(this: ConnSocket): void {
   c.up?.destroy();
 }
 
+/** A connection accepted by a node:net server. */
 export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: Socket): void {
   client.pause();
   client.on('error', onClientError);
-  const flow = flowFor(ctx, target, client.remoteAddress, client.remotePort);
+  const conn = accepted(ctx, target, client, client.remoteAddress, client.remotePort);
+  if (!conn) return;
+  (client as ConnSocket)[kConn] = conn;
+  client.on('close', onClientClose);
+  conn.next();
+}
+
+/** A connection accepted natively: a descriptor and the peer's address. */
+export function handleTcpFd(
+  ctx: ForwardContext,
+  target: ListenerTarget,
+  fd: number,
+  peerHost: string,
+  peerPort: number,
+): void {
+  const client = new FdClient(fd);
+  const conn = accepted(ctx, target, client, peerHost, peerPort);
+  if (!conn) return;
+  client.onClosed = () => conn.gone();
+  conn.next();
+}
+
+/** The part of accepting that both listeners share: the flow, the limit, the live entry. */
+function accepted(
+  ctx: ForwardContext,
+  target: ListenerTarget,
+  client: Socket | FdClient,
+  remoteAddress: string | undefined,
+  remotePort: number | undefined,
+): TcpConn | undefined {
+  const flow = flowFor(ctx, target, remoteAddress, remotePort);
   const svc = target.servicePort;
   if (!flow) {
     client.resetAndDestroy();
-    return;
+    return undefined;
   }
   if (ctx.limits.maxConnections > 0 && ctx.open.size >= ctx.limits.maxConnections) {
     ctx.metrics.verdicts.inc({ service: svc, verdict: 'limit' });
     client.resetAndDestroy();
-    return;
+    return undefined;
   }
   const mode = ctx.mode();
   const entry = ctx.conntrack.open({
@@ -409,8 +512,6 @@ export function handleTcp(ctx: ForwardContext, target: ListenerTarget, client: S
     timeoutSeconds: 120,
   });
   const conn = new TcpConn(ctx, client, flow, mode, entry, ctx.clock.now());
-  (client as ConnSocket)[kConn] = conn;
   ctx.open.add(conn);
-  client.on('close', onClientClose);
-  conn.next();
+  return conn;
 }

@@ -15,7 +15,8 @@ import type { KpathError } from '../../netmodel/errors.js';
 import type { TwinMap } from '../../netmodel/twins.js';
 import { listenError } from './bind-errors.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
-import { handleTcp } from './forward-tcp.js';
+import { nativeAddon } from '../native/load.js';
+import { handleTcp, handleTcpFd } from './forward-tcp.js';
 import { UdpForwarder } from './forward-udp.js';
 
 export interface ListenerSpec {
@@ -115,6 +116,8 @@ export function desiredListeners(
 interface Live {
   spec: ListenerSpec;
   server?: Server;
+  /** A native listener's handle (native/src/tcp_sockets.c). */
+  native?: unknown;
   udp?: UdpSocket;
   forwarder?: UdpForwarder;
 }
@@ -187,6 +190,19 @@ export class Listeners {
 
   private openOne(spec: ListenerSpec): Promise<Live> {
     const what = `${spec.target.entry} of ${spec.target.servicePort}`;
+    const addon = this.ctx.limits.nativeRelay ? nativeAddon() : undefined;
+    if (spec.target.protocol === 'TCP' && addon) {
+      // Connections arrive as descriptors: no net.Socket per connection (see forward-tcp.ts).
+      const live: Live = { spec };
+      try {
+        live.native = addon.tcpListen(spec.host, spec.port, 511, (fd, host, port) =>
+          handleTcpFd(this.ctx, live.spec.target, fd, host, port),
+        ).handle;
+      } catch (e) {
+        return Promise.reject(listenError(spec.host, spec.port, 'TCP', what, e as NodeJS.ErrnoException));
+      }
+      return Promise.resolve(live);
+    }
     if (spec.target.protocol === 'TCP') {
       const live: Live = { spec };
       const server = createServer({
@@ -227,6 +243,11 @@ export class Listeners {
   }
 
   private closeOne(l: Live): Promise<void> {
+    if (l.native !== undefined) {
+      // Stops accepting; connections already accepted keep running.
+      nativeAddon()!.tcpListenClose(l.native);
+      return Promise.resolve();
+    }
     if (l.server) {
       const s = l.server;
       // server.close() stops accepting; connections already accepted keep running.

@@ -6,6 +6,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, isIPv4, type NetConnectOpts, type Socket } from 'node:net';
 import { assert } from '../../netmodel/errors.js';
+import type { NativeAddon } from '../native/load.js';
 
 export function isLoopbackText(addr: string): boolean {
   if (isIPv4(addr)) return addr.startsWith('127.');
@@ -26,6 +27,23 @@ export interface DialOptions {
 }
 
 export type DialResult = { ok: true; socket: Socket } | { ok: false; code: string; message: string };
+
+/** A native dial's result: the connected descriptor and its local port. */
+export type FdDialResult = { ok: true; fd: number; localPort: number } | { ok: false; code: string; message: string };
+
+/** dialTcpThen on a raw descriptor (native/src/tcp_sockets.c): no net.Socket is made. */
+export function dialTcpFd(addon: NativeAddon, o: DialOptions, done: (r: FdDialResult) => void): void {
+  assertLoopback(o.localAddress, o.host);
+  const failed = addon.tcpConnect(o.localAddress, o.host, o.port, o.timeoutMs, (fd, code, localPort) => {
+    if (fd >= 0) done({ ok: true, fd, localPort });
+    else done({ ok: false, code: code ?? 'ERROR', message: dialMessage(code, o.timeoutMs) });
+  });
+  if (failed !== undefined) done({ ok: false, code: failed, message: dialMessage(failed, o.timeoutMs) });
+}
+
+function dialMessage(code: string | undefined, timeoutMs: number): string {
+  return code === 'ETIMEDOUT' ? `no answer within ${timeoutMs} ms` : `connect failed: ${code}`;
+}
 
 /** Connect within timeoutMs. The socket is half-open capable and paused until the caller pipes it. */
 export function dialTcp(o: DialOptions): Promise<DialResult> {

@@ -32,16 +32,21 @@ function readN(s: import('node:net').Socket, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let got = 0;
+    const onError = (e: Error) => {
+      s.off('data', onData);
+      reject(e);
+    };
     const onData = (d: Buffer) => {
       parts.push(d);
       got += d.length;
       if (got >= n) {
         s.off('data', onData);
+        s.off('error', onError);
         resolve(Buffer.concat(parts));
       }
     };
     s.on('data', onData);
-    s.once('error', reject);
+    s.once('error', onError);
   });
 }
 

@@ -1,0 +1,385 @@
+/*
+ * TCP listening, accepting and dialing on raw descriptors, for `kpath up`'s native path: a connection
+ * is an fd from accept4 to the relay (relay.c) without a net.Socket, so JavaScript pays only for the
+ * decision (the emulated kernel's verdict), not for two stream objects per connection.
+ *
+ *   tcpListen(host, port, backlog, onAccept(fd, peerHost, peerPort)) -> { handle, port }
+ *   tcpListenClose(handle)                 stop accepting (accepted connections are not touched)
+ *   tcpConnect(srcHost, dstHost, dstPort, timeoutMs, onDone(fd, code, localPort)) -> undefined | code
+ *       bound to srcHost with the port left to connect() (IP_BIND_ADDRESS_NO_PORT); fd -1 and an errno
+ *       name (or ETIMEDOUT) on failure; a string return is an immediate failure (no callback then)
+ *   fdClose(fd, reset)                     close a descriptor this module handed out; reset: RST
+ *
+ * Errors carry the errno name as `code`, as Node's do, so listen errors read the same either way.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "addon.h"
+
+#define KP_ACCEPTS_PER_WAKEUP 64
+
+static const char *errname(int e) {
+  const char *n = strerrorname_np(e);
+  return n ? n : "EIO";
+}
+
+static int parse_addr(const char *host, uint32_t port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    *len = sizeof *a4;
+    return AF_INET;
+  }
+  if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    *len = sizeof *a6;
+    return AF_INET6;
+  }
+  return -1;
+}
+
+static uint32_t port_of(const struct sockaddr_storage *ss) {
+  return ss->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)ss)->sin_port)
+                                  : ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static void host_of(const struct sockaddr_storage *ss, char *buf, size_t n) {
+  if (ss->ss_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, n);
+  else inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, n);
+}
+
+static bool get_str(napi_env env, napi_value v, char *buf, size_t n) {
+  size_t len;
+  return napi_get_value_string_utf8(env, v, buf, n, &len) == napi_ok;
+}
+
+static void call_js(napi_env env, napi_async_context actx, napi_ref ref, size_t argc, napi_value *argv) {
+  napi_value cb, recv, result;
+  napi_get_reference_value(env, ref, &cb);
+  napi_get_global(env, &recv);
+  if (cb && napi_make_callback(env, actx, recv, cb, argc, argv, &result) == napi_pending_exception) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
+/* ---- listening ------------------------------------------------------------------------------- */
+
+typedef struct {
+  napi_env env;
+  int fd;
+  uv_poll_t poll;
+  uv_timer_t backoff; /* out of descriptors: stop accepting for a moment instead of spinning */
+  napi_ref cb;
+  napi_async_context actx;
+  int closed;
+  int handles;
+  int finalized;
+} kp_listener;
+
+static void listener_maybe_free(kp_listener *l) {
+  if (l->closed && l->handles == 0 && l->finalized) free(l);
+}
+
+static void listener_handle_closed(uv_handle_t *h) {
+  kp_listener *l = h->data;
+  if (--l->handles == 0) {
+    napi_delete_reference(l->env, l->cb);
+    napi_async_destroy(l->env, l->actx);
+  }
+  listener_maybe_free(l);
+}
+
+static void on_accept(uv_poll_t *h, int status, int events);
+
+static void on_backoff(uv_timer_t *t) {
+  kp_listener *l = t->data;
+  if (!l->closed) uv_poll_start(&l->poll, UV_READABLE, on_accept);
+}
+
+static void on_accept(uv_poll_t *h, int status, int events) {
+  (void)events;
+  kp_listener *l = h->data;
+  if (l->closed || status < 0) return;
+  napi_env env = l->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  for (int i = 0; i < KP_ACCEPTS_PER_WAKEUP && !l->closed; i++) {
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        uv_poll_stop(&l->poll);
+        uv_timer_start(&l->backoff, on_backoff, 100, 0);
+      }
+      break;
+    }
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char host[INET6_ADDRSTRLEN];
+    host_of(&peer, host, sizeof host);
+    napi_value argv[3];
+    napi_create_int32(env, cfd, &argv[0]);
+    napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
+    napi_create_uint32(env, port_of(&peer), &argv[2]);
+    call_js(env, l->actx, l->cb, 3, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void listener_close(kp_listener *l) {
+  if (l->closed) return;
+  l->closed = 1;
+  uv_poll_stop(&l->poll);
+  uv_timer_stop(&l->backoff);
+  close(l->fd);
+  l->fd = -1;
+  uv_close((uv_handle_t *)&l->poll, listener_handle_closed);
+  uv_close((uv_handle_t *)&l->backoff, listener_handle_closed);
+}
+
+static void listener_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  kp_listener *l = data;
+  l->finalized = 1;
+  listener_close(l);
+  listener_maybe_free(l);
+}
+
+static napi_value tcp_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char host[64];
+  uint32_t port = 0, backlog = 511;
+  napi_valuetype t = napi_undefined;
+  if (argc == 4) napi_typeof(env, argv[3], &t);
+  if (argc < 4 || !get_str(env, argv[0], host, sizeof host) || napi_get_value_uint32(env, argv[1], &port) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &backlog) != napi_ok || t != napi_function || port > 65535)
+    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpListen(host, port, backlog, onAccept)");
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int family = parse_addr(host, port, &ss, &len);
+  if (family < 0) return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "tcpListen: host must be an IP literal");
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return kp_throw(env, errname(errno), strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as libuv does for TCP servers */
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, (int)backlog) < 0) {
+    int e = errno;
+    close(fd);
+    char msg[128];
+    snprintf(msg, sizeof msg, "listen %s:%u: %s", host, port, strerror(e));
+    return kp_throw(env, errname(e), msg);
+  }
+  struct sockaddr_storage bound;
+  socklen_t blen = sizeof bound;
+  getsockname(fd, (struct sockaddr *)&bound, &blen);
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  kp_listener *l = calloc(1, sizeof *l);
+  if (!l) {
+    close(fd);
+    return kp_throw(env, "ENOMEM", "tcpListen: out of memory");
+  }
+  l->env = env;
+  l->fd = fd;
+  napi_create_reference(env, argv[3], 1, &l->cb);
+  napi_value resource, name;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "kpath.tcpListen", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &l->actx);
+  uv_poll_init(loop, &l->poll, fd);
+  uv_timer_init(loop, &l->backoff);
+  l->poll.data = l;
+  l->backoff.data = l;
+  l->handles = 2;
+  uv_poll_start(&l->poll, UV_READABLE, on_accept);
+  napi_value obj, handle, pv;
+  napi_create_object(env, &obj);
+  napi_create_external(env, l, listener_finalize, NULL, &handle);
+  napi_create_uint32(env, port_of(&bound), &pv);
+  napi_set_named_property(env, obj, "handle", handle);
+  napi_set_named_property(env, obj, "port", pv);
+  return obj;
+}
+
+static napi_value tcp_listen_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *p = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p)
+    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpListenClose(handle)");
+  listener_close(p);
+  return NULL;
+}
+
+/* ---- dialing --------------------------------------------------------------------------------- */
+
+typedef struct {
+  napi_env env;
+  int fd;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  napi_ref cb;
+  napi_async_context actx;
+  int handles;
+} kp_dial;
+
+static void dial_handle_closed(uv_handle_t *h) {
+  kp_dial *d = h->data;
+  if (--d->handles == 0) {
+    napi_delete_reference(d->env, d->cb);
+    napi_async_destroy(d->env, d->actx);
+    free(d);
+  }
+}
+
+/* Report and tear the dial's handles down; the fd goes to JavaScript on success, is closed otherwise. */
+static void dial_done(kp_dial *d, int ok, const char *code) {
+  napi_env env = d->env;
+  uv_poll_stop(&d->poll);
+  uv_timer_stop(&d->timer);
+  int fd = d->fd;
+  uint32_t lport = 0;
+  if (ok) {
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) lport = port_of(&local);
+  } else {
+    close(fd);
+    fd = -1;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) == napi_ok) {
+    napi_value argv[3];
+    napi_create_int32(env, fd, &argv[0]);
+    if (code) napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1]);
+    else napi_get_undefined(env, &argv[1]);
+    napi_create_uint32(env, lport, &argv[2]);
+    call_js(env, d->actx, d->cb, 3, argv);
+    napi_close_handle_scope(env, scope);
+  }
+  uv_close((uv_handle_t *)&d->poll, dial_handle_closed);
+  uv_close((uv_handle_t *)&d->timer, dial_handle_closed);
+}
+
+static void on_dial_writable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  kp_dial *d = h->data;
+  int err = 0;
+  socklen_t elen = sizeof err;
+  if (status < 0) err = -status;
+  else if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) err = errno;
+  if (err == 0) dial_done(d, 1, NULL);
+  else dial_done(d, 0, errname(err));
+}
+
+static void on_dial_timeout(uv_timer_t *t) { dial_done(t->data, 0, "ETIMEDOUT"); }
+
+static napi_value tcp_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], ret;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char src[64], dst[64];
+  uint32_t dport = 0, timeout = 0;
+  napi_valuetype t = napi_undefined;
+  if (argc == 5) napi_typeof(env, argv[4], &t);
+  if (argc < 5 || !get_str(env, argv[0], src, sizeof src) || !get_str(env, argv[1], dst, sizeof dst) ||
+      napi_get_value_uint32(env, argv[2], &dport) != napi_ok || napi_get_value_uint32(env, argv[3], &timeout) != napi_ok ||
+      t != napi_function || dport == 0 || dport > 65535)
+    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpConnect(srcHost, dstHost, dstPort, timeoutMs, onDone)");
+  struct sockaddr_storage sa, da;
+  socklen_t slen = 0, dlen = 0;
+  int sf = parse_addr(src, 0, &sa, &slen);
+  int df = parse_addr(dst, dport, &da, &dlen);
+  if (sf < 0 || df < 0 || sf != df)
+    return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "tcpConnect: addresses must be IP literals of one family");
+  const char *fail = NULL;
+  int fd = socket(df, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail = errname(errno);
+  if (!fail) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, slen) < 0) fail = errname(errno);
+    else if (connect(fd, (struct sockaddr *)&da, dlen) < 0 && errno != EINPROGRESS) fail = errname(errno);
+    if (fail) close(fd);
+  }
+  if (fail) {
+    napi_create_string_utf8(env, fail, NAPI_AUTO_LENGTH, &ret);
+    return ret;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  kp_dial *d = calloc(1, sizeof *d);
+  if (!d) {
+    close(fd);
+    napi_create_string_utf8(env, "ENOMEM", NAPI_AUTO_LENGTH, &ret);
+    return ret;
+  }
+  d->env = env;
+  d->fd = fd;
+  napi_create_reference(env, argv[4], 1, &d->cb);
+  napi_value resource, name;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "kpath.tcpConnect", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &d->actx);
+  uv_poll_init(loop, &d->poll, fd);
+  uv_timer_init(loop, &d->timer);
+  d->poll.data = d;
+  d->timer.data = d;
+  d->handles = 2;
+  /* Writable once connected (or failed); a connect that finished at once is reported the same way. */
+  uv_poll_start(&d->poll, UV_WRITABLE, on_dial_writable);
+  uv_timer_start(&d->timer, on_dial_timeout, timeout, 0);
+  napi_get_undefined(env, &ret);
+  return ret;
+}
+
+static napi_value fd_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  bool reset = false;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
+    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "fdClose(fd, reset)");
+  if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
+  if (reset) {
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  close(fd);
+  return NULL;
+}
+
+napi_status kp_tcp_sockets_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"tcpListen", NULL, tcp_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"tcpListenClose", NULL, tcp_listen_close, NULL, NULL, NULL, napi_default, NULL},
+      {"tcpConnect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"fdClose", NULL, fd_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
