@@ -13,9 +13,9 @@ import { createServer, type Server } from 'node:net';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import type { KpathError } from '../../netmodel/errors.js';
 import type { TwinMap } from '../../netmodel/twins.js';
+import { nativeAddon } from '../native/load.js';
 import { listenError } from './bind-errors.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
-import { nativeAddon } from '../native/load.js';
 import { handleTcp, handleTcpFd } from './forward-tcp.js';
 import { UdpForwarder } from './forward-udp.js';
 

@@ -29,7 +29,9 @@ export interface DialOptions {
 export type DialResult = { ok: true; socket: Socket } | { ok: false; code: string; message: string };
 
 /** A native dial's result: the connected descriptor and its local port. */
-export type FdDialResult = { ok: true; fd: number; localPort: number } | { ok: false; code: string; message: string };
+export type FdDialResult =
+  | { ok: true; fd: number; localPort: number }
+  | { ok: false; code: string; message: string };
 
 /** dialTcpThen on a raw descriptor (native/src/tcp_sockets.c): no net.Socket is made. */
 export function dialTcpFd(addon: NativeAddon, o: DialOptions, done: (r: FdDialResult) => void): void {
