@@ -7,7 +7,8 @@
  *       own: the relay takes the descriptors (tcp_sockets.c's); else it dups them and the caller closes
  *       its own (a net.Socket's). TCP_NODELAY on both; keepalive after keepAliveSec idle (0: off).
  *   onEvent(kind, reason)   1: the client sent FIN   2: the endpoint sent FIN   3: closed (reason)
- *   relayBytes(handle)      [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms]
+ *   relayBytes(handle)      [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
+ *                            segments received from the client, from the endpoint (TCP_INFO)]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
  *   (tcpInfo(fd), the kernel's own counters of a socket, is in tcp_info.c)
  *
@@ -89,6 +90,7 @@ typedef struct {
   unsigned char eof[2];
   unsigned char shut[2];
   double bytes[2];
+  double segs[2];      /* segments received on each socket (TCP_INFO), kept from the last reading */
   uint64_t last_ms;
   int done;            /* closing started: no more pumping, no more events */
   int open_handles;    /* poll handles libuv has not finished closing */
@@ -139,6 +141,10 @@ static void set_rst(int fd) {
 static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
   if (r->done) return;
   r->done = 1;
+  for (int i = 0; i < 2; i++) {
+    double s = kp_tcp_segs_in(r->fd[i]);
+    if (s >= 0) r->segs[i] = s;
+  }
   for (int i = 0; i < 2; i++) {
     uv_poll_stop(&r->poll[i]);
     if (i == 0 ? reset0 : reset1) set_rst(r->fd[i]);
@@ -342,7 +348,8 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* relayBytes(handle) -> [bytes client->endpoint, bytes endpoint->client, bytes in flight, idle ms] */
+/* relayBytes(handle) -> [bytes client->endpoint, bytes endpoint->client, bytes in flight, idle ms,
+ *                         segments from the client, segments from the endpoint] */
 static napi_value relay_bytes(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], arr, v;
@@ -351,10 +358,16 @@ static napi_value relay_bytes(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
-  double vals[4] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1]),
-                    (double)(uv_now(loop) - r->last_ms)};
-  napi_create_array_with_length(env, 4, &arr);
-  for (uint32_t i = 0; i < 4; i++) {
+  if (!r->done) {
+    for (int i = 0; i < 2; i++) {
+      double s = kp_tcp_segs_in(r->fd[i]);
+      if (s >= 0) r->segs[i] = s;
+    }
+  }
+  double vals[6] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1]),
+                    (double)(uv_now(loop) - r->last_ms), r->segs[0], r->segs[1]};
+  napi_create_array_with_length(env, 6, &arr);
+  for (uint32_t i = 0; i < 6; i++) {
     napi_create_double(env, vals[i], &v);
     napi_set_element(env, arr, i, v);
   }

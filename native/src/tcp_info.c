@@ -36,6 +36,14 @@ static napi_value tcp_info_fn(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+double kp_tcp_segs_in(int fd) {
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) return -1;
+  return ti.tcpi_segs_in;
+}
+
 napi_status kp_tcp_info_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tcpInfo", NULL, tcp_info_fn, NULL, NULL, NULL, napi_default, NULL},

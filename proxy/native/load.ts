@@ -31,8 +31,11 @@ export interface NativeAddon {
     own?: boolean,
     keepAliveSec?: number,
   ): unknown;
-  /** [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved] */
-  relayBytes(handle: unknown): [number, number, number, number];
+  /**
+   * [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved,
+   *  segments the kernel received from the client, from the endpoint (TCP_INFO tcpi_segs_in)]
+   */
+  relayBytes(handle: unknown): [number, number, number, number, number, number];
   relayClose(handle: unknown, reset: boolean): void;
   /** The kernel's TCP_INFO counters: [segments in, segments out, bytes received, bytes acked]. */
   tcpInfo(fd: number): [number, number, number, number] | undefined;

@@ -7,12 +7,15 @@
  * Counters:
  * - UDP: exact, counted as the proxy forwards each datagram (`count`): packets are datagrams, bytes are
  *   payload bytes, and lastSeen is the last datagram.
- * - TCP: read from the two sockets' `bytesRead` (`sources`), not counted per chunk, so the data path
- *   carries no per-chunk JavaScript. They are sampled when the table is listed and when the entry
- *   closes: bytes are the payload bytes read from the client (orig) and from the endpoint (repl);
- *   packets are the fewest socket reads that can carry them (one per started 64 KiB, Node's read
- *   size), 0 when no byte was read; lastSeen is the time of the last sample that saw the bytes grow
- *   (so the timeout column restarts when a listing sees new traffic, not at the exact last segment).
+ * - TCP: read from the two sockets (`sources`), not counted per chunk, so the data path carries no
+ *   per-chunk JavaScript. They are sampled when the table is listed and when the entry closes: bytes
+ *   are the payload bytes read from the client (orig) and from the endpoint (repl). Packets, on the
+ *   native relay, are the kernel's own count of TCP segments the proxy's socket received from the
+ *   client and from the endpoint (TCP_INFO tcpi_segs_in: SYN, data, ACKs and FIN, as conntrack counts
+ *   them); on Node streams, where the kernel's counters are out of reach, the fewest socket reads
+ *   that can carry the bytes (one per started 64 KiB), 0 when no byte was read. lastSeen is the time
+ *   of the last sample that saw the counts grow (so the timeout column restarts when a listing sees
+ *   new traffic, not at the exact last segment).
  */
 import type { Clock } from '../../netmodel/clock.js';
 
@@ -62,6 +65,8 @@ export interface LiveConnection {
 /** A socket's cumulative received byte count (net.Socket has it, and keeps it after close). */
 export interface ByteSource {
   readonly bytesRead: number;
+  /** Segments the kernel received on the socket, where known (the native relay). */
+  readonly segmentsIn?: number;
 }
 
 /** Node reads at most 64 KiB from a TCP socket at a time. */
@@ -124,11 +129,13 @@ export class LiveConntrack {
     if (!s) return;
     const o = s[0].bytesRead;
     const r = s[1].bytesRead;
-    if (o === c.orig.bytes && r === c.repl.bytes) return;
+    const op = s[0].segmentsIn ?? Math.ceil(o / READ_SIZE);
+    const rp = s[1].segmentsIn ?? Math.ceil(r / READ_SIZE);
+    if (o === c.orig.bytes && r === c.repl.bytes && op === c.orig.packets && rp === c.repl.packets) return;
     c.orig.bytes = o;
-    c.orig.packets = Math.ceil(o / READ_SIZE);
+    c.orig.packets = op;
     c.repl.bytes = r;
-    c.repl.packets = Math.ceil(r / READ_SIZE);
+    c.repl.packets = rp;
     c.lastSeen = this.clock.now();
   }
 

@@ -295,10 +295,12 @@ class TcpConn {
     if (kind === RelayEvent.CLIENT_FIN) e.state = e.state === 'CLOSE_WAIT' ? 'TIME_WAIT' : 'FIN_WAIT';
     else if (kind === RelayEvent.ENDPOINT_FIN) e.state = e.state === 'FIN_WAIT' ? 'TIME_WAIT' : 'CLOSE_WAIT';
     else {
-      const [o, r] = relayAddon!.relayBytes(this.relay);
+      const [o, r, , , so, sr] = relayAddon!.relayBytes(this.relay);
       e.sources = undefined;
       e.orig.bytes = o;
       e.repl.bytes = r;
+      e.orig.packets = so;
+      e.repl.packets = sr;
       if (this.idleTimer) clearTimeout(this.idleTimer);
       if (this.how === 'closed' && reason && reason !== 'closed') this.how = reason;
       this.finished();
@@ -348,18 +350,15 @@ export function nativeTcpAvailable(): boolean {
 
 /** A live entry's byte sources, read from the relay. */
 function relaySources(addon: NativeAddon, relay: unknown): LiveConnection['sources'] {
-  return [
-    {
-      get bytesRead() {
-        return addon.relayBytes(relay)[0];
-      },
+  const side = (i: 0 | 1) => ({
+    get bytesRead() {
+      return addon.relayBytes(relay)[i];
     },
-    {
-      get bytesRead() {
-        return addon.relayBytes(relay)[1];
-      },
+    get segmentsIn() {
+      return addon.relayBytes(relay)[4 + i];
     },
-  ];
+  });
+  return [side(0), side(1)];
 }
 
 /**
