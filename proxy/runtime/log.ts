@@ -1,6 +1,7 @@
 /** The root logger of `kpath up`: JSON lines, or pino-pretty when writing to a terminal. */
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export function createLogger(
   opts: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {},
@@ -8,10 +9,13 @@ export function createLogger(
   const dest = opts.destination ?? process.stderr;
   const level = opts.level ?? 'info';
   const usePretty = opts.pretty ?? Boolean((dest as { isTTY?: boolean }).isTTY);
-  if (usePretty)
+  if (usePretty) {
+    // Loaded only for a terminal: it is 30 modules a JSON-logging proxy does not need in memory.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(
       { level },
       pretty({ colorize: true, destination: dest, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
     );
+  }
   return pino({ level, base: { component: 'kpath' } }, dest);
 }

@@ -1,0 +1,13 @@
+/**
+ * V8 settings for a long-running `kpath up`, applied before anything else is loaded (cli/bin.ts
+ * imports this first).
+ *
+ * --semi-space-growth-factor=1: keep the young generation at its initial size instead of letting
+ * startup's burst of allocation (parsing manifests, compiling rules) grow it to 8 MiB and keep it
+ * there. Measured on `kpath up` with the proxy benchmark's cluster: idle RSS 74.9 -> 66.8 MiB, and
+ * 13.9 -> 7.7 KB per idle proxied connection. It is the runtime equivalent of --max-semi-space-size,
+ * which cannot be changed once V8 runs. KPATH_V8_DEFAULTS=0 leaves V8's defaults.
+ */
+import { setFlagsFromString } from 'node:v8';
+
+if (process.env.KPATH_V8_DEFAULTS !== '0') setFlagsFromString('--semi-space-growth-factor=1');
