@@ -63,6 +63,17 @@ export class CtEntry implements ConntrackEntryView {
   /** UDP: after this time a replied flow counts as a stream (stream_ts = created + 2 s). */
   udpStreamAt = 0;
 
+  // The table's index keys (tuple-index.ts), set at confirm so that deletion need not hash again.
+  /** hashOfTuple(original) and hashOfTuple(reply); -1 until confirmed. */
+  origHash = -1;
+  replyHash = -1;
+  /** sourceHash(original) when the entry is in the bySource index (SNAT'd), else -1. */
+  srcHash = -1;
+  /** The id of the table that made the entry (ConntrackTable checks entries handed back to it). */
+  owner = 0;
+  /** Before confirm: the relative timeout, ms, that confirm turns into expiresAt (the kernel adds the clock then). */
+  pendingTimeout = 0;
+
   constructor(id: number, original: Tuple, reply: Tuple, now: number, acct: boolean) {
     this.id = id;
     this.original = original;

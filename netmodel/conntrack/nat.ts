@@ -212,6 +212,12 @@ export function natPacket(entry: ConntrackEntryView, dir: CtDirection, p: Packet
   if (dir === 'REPLY') bit ^= CtStatus.SRC_NAT | CtStatus.DST_NAT;
   if ((entry.status & bit) === 0) return p;
   const other = dir === 'ORIGINAL' ? entry.reply : entry.original;
+  if (!isIcmp(other.proto) && !isIcmp(p.proto)) {
+    // invertTuple(other) without building it: the target is `other` with the ends swapped.
+    return manip === 'SRC'
+      ? withSource(p, other.dst, other.dport)
+      : withDestination(p, other.src, other.sport);
+  }
   const target = invertTuple(other);
   if (!target) return p;
   if (isIcmp(p.proto)) {

@@ -20,7 +20,9 @@ import type { ConntrackSysctls } from './sysctls.js';
 import { conntrackSysctls } from './sysctls.js';
 import { tcpFlagIndex, tcpFlagsValid, tcpStateOrder, tcpStateTimeout, tcpTableNext } from './tcp.js';
 import type { Tuple } from './tuple.js';
-import { icmpIsError, icmpValidNew, invertTuple, isIcmp, tupleEquals, tupleKey, tupleOf } from './tuple.js';
+import { icmpIsError, icmpValidNew, invertTuple, isIcmp, tupleEquals, tupleOf } from './tuple.js';
+import type { TupleSlot } from './tuple-index.js';
+import { hashOfTuple, sameSource, sourceHash, TupleIndex } from './tuple-index.js';
 
 /** The kernel's log line when the table is full and nothing could be evicted. */
 export const TABLE_FULL_MESSAGE = 'nf_conntrack: table full, dropping packet';
@@ -75,28 +77,27 @@ export interface CtStats {
   earlyDrop: number;
 }
 
-type L4Verdict = 'ok' | 'ignore' | 'invalid' | 'reopen' | 'kill';
+/** Table ids for CtEntry.owner; 0 is no table. */
+let nextTableId = 1;
 
-interface Hit {
-  readonly entry: CtEntry;
-  readonly dir: CtDirection;
-}
+type L4Verdict = 'ok' | 'ignore' | 'invalid' | 'reopen' | 'kill';
 
 export class ConntrackTable {
   readonly sysctls: ConntrackSysctls;
   private nextId = 1;
   /** Confirmed entries in creation order. */
   private readonly live = new Map<number, CtEntry>();
-  /** Both tuples of every confirmed entry. */
-  private readonly byTuple = new Map<string, Hit>();
+  /** Both tuples of every confirmed entry (a Map by tupleKey, without the strings: tuple-index.ts). */
+  private readonly byTuple = new TupleIndex();
   /** Confirmed entries without ASSURED, oldest first: early_drop candidates. */
   private readonly unassured = new Set<CtEntry>();
-  /** SNAT'd entries by original source address/port (nf_nat_bysource). */
-  private readonly bySource = new Map<string, Set<CtEntry>>();
-  /** Every entry this table created. */
-  private readonly mine = new WeakSet<CtEntry>();
-  /** Relative timeout of unconfirmed entries, applied at confirm (the kernel adds the clock then). */
-  private readonly pendingTimeout = new WeakMap<CtEntry, number>();
+  /**
+   * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order. Entries
+   * of different sources may share a hash: readers compare with sameSource.
+   */
+  private readonly bySource = new Map<number, Set<CtEntry>>();
+  /** Stamped on every entry this table creates (CtEntry.owner). */
+  private readonly tableId = nextTableId++;
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
 
   constructor(opts: { sysctls?: Partial<ConntrackSysctls> } = {}) {
@@ -121,9 +122,8 @@ export class ConntrackTable {
       return this.related(p, now, opts.icmpInner);
     if (p.proto === 'tcp' && !tcpFlagsValid(p.tcp ?? SYN))
       return this.invalid('invalid tcp flag combination');
-    const t = tupleOf(p);
-    const hit = this.findKey(tupleKey(t), now);
-    if (!hit) return this.create(p, t, now);
+    const hit = this.unexpired(this.byTuple.getPacket(p), now);
+    if (!hit) return this.create(p, tupleOf(p), now);
     this.stats.found++;
     const e = hit.entry;
     const ctinfo: CtInfo =
@@ -148,8 +148,8 @@ export class ConntrackTable {
 
   /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
   lookup(t: Tuple | Packet, now: number): { entry: ConntrackEntryView; dir: CtDirection } | undefined {
-    const tuple = 'length' in t ? tupleOf(t) : t;
-    return this.findKey(tupleKey(tuple), now);
+    if ('length' in t) return this.unexpired(this.byTuple.getPacket(t), now);
+    return this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
   }
 
   /**
@@ -163,9 +163,12 @@ export class ConntrackTable {
     if (e.has(CtStatus.DYING)) {
       return { kind: 'drop', reason: 'dying', message: 'conntrack entry was killed before it was confirmed' };
     }
-    const ko = tupleKey(e.original);
-    const kr = tupleKey(e.reply);
-    if (this.findKey(ko, now) || this.findKey(kr, now)) {
+    const ko = hashOfTuple(e.original);
+    const kr = hashOfTuple(e.reply);
+    if (
+      this.unexpired(this.byTuple.get(e.original, ko), now) ||
+      this.unexpired(this.byTuple.get(e.reply, kr), now)
+    ) {
       this.stats.insertFailed++;
       return {
         kind: 'drop',
@@ -174,17 +177,20 @@ export class ConntrackTable {
       };
     }
     e.status |= CtStatus.CONFIRMED;
-    e.expiresAt = now + (this.pendingTimeout.get(e) ?? 0);
-    this.pendingTimeout.delete(e);
+    e.expiresAt = now + e.pendingTimeout;
+    e.pendingTimeout = 0;
     this.live.set(e.id, e);
-    this.byTuple.set(ko, { entry: e, dir: 'ORIGINAL' });
-    this.byTuple.set(kr, { entry: e, dir: 'REPLY' });
+    this.byTuple.set(e.original, ko, e, 'ORIGINAL');
+    this.byTuple.set(e.reply, kr, e, 'REPLY');
+    e.origHash = ko;
+    e.replyHash = kr;
     if (!e.has(CtStatus.ASSURED)) this.unassured.add(e);
     if (e.has(CtStatus.SRC_NAT_DONE)) {
-      const k = sourceKey(e.original);
-      const set = this.bySource.get(k) ?? new Set<CtEntry>();
-      set.add(e);
-      this.bySource.set(k, set);
+      const k = sourceHash(e.original);
+      e.srcHash = k;
+      const set = this.bySource.get(k);
+      if (set) set.add(e);
+      else this.bySource.set(k, new Set<CtEntry>([e]));
     }
     return { kind: 'confirmed', entry: e };
   }
@@ -210,18 +216,25 @@ export class ConntrackTable {
     const current = invertTuple(e.reply);
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
     const taken = (cand: Tuple): boolean => {
+      if (!isIcmp(cand.proto)) return this.unexpired(this.byTuple.getInverse(cand), ctx.now) !== undefined;
       const rep = invertTuple(cand);
-      return rep !== undefined && this.findKey(tupleKey(rep), ctx.now) !== undefined;
+      return (
+        rep !== undefined && this.unexpired(this.byTuple.get(rep, hashOfTuple(rep)), ctx.now) !== undefined
+      );
     };
-    let sameSource: Tuple | undefined;
+    let fromSameSource: Tuple | undefined;
     if (manip === 'SRC') {
-      for (const other of this.bySource.get(sourceKey(current)) ?? []) {
-        if (other.expiresAt <= ctx.now || other.has(CtStatus.DYING)) continue;
-        sameSource = sameSourceCandidate(other.reply, current);
-        break;
+      const set = this.bySource.get(sourceHash(current));
+      if (set) {
+        for (const other of set) {
+          if (!sameSource(other.original, current)) continue;
+          if (other.expiresAt <= ctx.now || other.has(CtStatus.DYING)) continue;
+          fromSameSource = sameSourceCandidate(other.reply, current);
+          break;
+        }
       }
     }
-    const chosen = chooseNatTuple(current, manip, range, taken, ctx.rng, sameSource);
+    const chosen = chooseNatTuple(current, manip, range, taken, ctx.rng, fromSameSource);
     const changed = !tupleEquals(chosen, current);
     if (changed) {
       e.reply = invertTuple(chosen)!;
@@ -305,7 +318,7 @@ export class ConntrackTable {
   // ---- internals -----------------------------------------------------------------------------
 
   private own(view: ConntrackEntryView): CtEntry {
-    if (!(view instanceof CtEntry) || !this.mine.has(view)) {
+    if (!(view instanceof CtEntry) || view.owner !== this.tableId) {
       throw new Error('kpath internal error: conntrack entry does not belong to this table');
     }
     return view;
@@ -316,8 +329,8 @@ export class ConntrackTable {
     return { kind: 'invalid', ctstate: 'INVALID', reason };
   }
 
-  private findKey(key: string, now: number): Hit | undefined {
-    const hit = this.byTuple.get(key);
+  /** A slot found in byTuple, unless its entry has expired (then the entry goes now). */
+  private unexpired(hit: TupleSlot | undefined, now: number): TupleSlot | undefined {
     if (!hit) return undefined;
     if (hit.entry.expiresAt <= now) {
       this.kill(hit.entry);
@@ -330,11 +343,11 @@ export class ConntrackTable {
     e.status |= CtStatus.DYING;
     if (this.live.get(e.id) === e) {
       this.live.delete(e.id);
-      this.byTuple.delete(tupleKey(e.original));
-      this.byTuple.delete(tupleKey(e.reply));
+      this.byTuple.delete(e.original, e.origHash);
+      this.byTuple.delete(e.reply, e.replyHash);
       this.unassured.delete(e);
-      const k = sourceKey(e.original);
-      const set = this.bySource.get(k);
+      const k = e.srcHash;
+      const set = k < 0 ? undefined : this.bySource.get(k);
       if (set) {
         set.delete(e);
         if (set.size === 0) this.bySource.delete(k);
@@ -373,7 +386,7 @@ export class ConntrackTable {
     }
     const e = new CtEntry(this.nextId++, t, reply, now, this.sysctls.nf_conntrack_acct === 1);
     if (p.proto === 'udp') e.udpStreamAt = now + 2000;
-    this.mine.add(e);
+    e.owner = this.tableId;
     this.l4(e, 'ORIGINAL', p, now);
     return { kind: 'tracked', ctinfo: 'NEW', ctstate: 'NEW', dir: 'ORIGINAL', entry: e, created: true };
   }
@@ -382,7 +395,7 @@ export class ConntrackTable {
   private related(p: Packet, now: number, inner: Packet | undefined): CtResult {
     if (!inner) return this.invalid('ICMP error without the quoted packet');
     const quoted = invertTuple(tupleOf(inner));
-    const hit = quoted ? this.findKey(tupleKey(quoted), now) : undefined;
+    const hit = quoted ? this.unexpired(this.byTuple.get(quoted, hashOfTuple(quoted)), now) : undefined;
     if (!hit) return this.invalid('ICMP error about an untracked flow');
     const ctinfo: CtInfo = hit.dir === 'REPLY' ? 'RELATED_REPLY' : 'RELATED';
     void p;
@@ -393,7 +406,7 @@ export class ConntrackTable {
   private refresh(e: CtEntry, dir: CtDirection, p: Packet, now: number, seconds: number): void {
     if (e.confirmed) e.expiresAt = now + seconds * 1000;
     else {
-      this.pendingTimeout.set(e, seconds * 1000);
+      e.pendingTimeout = seconds * 1000;
       e.expiresAt = now + seconds * 1000;
     }
     if (e.counters) {
@@ -500,9 +513,4 @@ export class ConntrackTable {
     this.refresh(e, dir, p, now, timeout);
     return { v: 'ok', reason: '' };
   }
-}
-
-function sourceKey(t: Tuple): string {
-  const ip = t.src.family === 4 ? t.src.n.toString(16) : t.src.big.toString(16);
-  return `${t.family}${t.proto}|${ip}|${t.sport}`;
 }

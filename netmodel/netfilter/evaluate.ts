@@ -98,6 +98,16 @@ function hasEntry(ct: CtView | undefined): ct is CtView {
   return !!ct && ct.state !== 'INVALID' && ct.state !== 'UNTRACKED';
 }
 
+/** An address option of the conntrack match (absent: matches). Module functions, not closures per call. */
+function ctAddr(a: ConntrackMatch['origSrc'], ip: IP | undefined): boolean {
+  return !a || (!!ip && prefixContains(a.prefix, ip) !== a.neg);
+}
+
+/** A port option of the conntrack match (absent: matches). */
+function ctPort(p: PortMatch | undefined, v: number | undefined): boolean {
+  return !p || (v !== undefined && inRange(p, v));
+}
+
 function conntrackMatches(m: ConntrackMatch, ct: CtView | undefined): boolean {
   if (m.state) {
     let bit = ctStateBit(ct);
@@ -113,13 +123,10 @@ function conntrackMatches(m: ConntrackMatch, ct: CtView | undefined): boolean {
   if (m.proto) {
     if (!orig || (PROTO_NUM[orig.proto] === m.proto.proto) === m.proto.neg) return false;
   }
-  const addr = (a: ConntrackMatch['origSrc'], ip: IP | undefined) =>
-    !a || (!!ip && prefixContains(a.prefix, ip) !== a.neg);
-  if (!addr(m.origSrc, orig?.src) || !addr(m.origDst, orig?.dst)) return false;
-  if (!addr(m.replSrc, reply?.src) || !addr(m.replDst, reply?.dst)) return false;
-  const port = (p: PortMatch | undefined, v: number | undefined) => !p || (v !== undefined && inRange(p, v));
-  if (!port(m.origSrcPort, orig?.sport) || !port(m.origDstPort, orig?.dport)) return false;
-  if (!port(m.replSrcPort, reply?.sport) || !port(m.replDstPort, reply?.dport)) return false;
+  if (!ctAddr(m.origSrc, orig?.src) || !ctAddr(m.origDst, orig?.dst)) return false;
+  if (!ctAddr(m.replSrc, reply?.src) || !ctAddr(m.replDst, reply?.dst)) return false;
+  if (!ctPort(m.origSrcPort, orig?.sport) || !ctPort(m.origDstPort, orig?.dport)) return false;
+  if (!ctPort(m.replSrcPort, reply?.sport) || !ctPort(m.replDstPort, reply?.dport)) return false;
   if (m.status && (((ct.status ?? 0) & m.status.bits) !== 0) === m.status.neg) return false;
   if (m.dir && (ct.dir ?? 'ORIGINAL') !== m.dir) return false;
   return true;
@@ -471,11 +478,27 @@ export function evaluate(
       const base = compiled.chains.get(chainName);
       if (base) return runReference(tableName, base, packet, ctx);
     } else {
-      const id = compiled.program.chainId.get(chainName);
-      if (id !== undefined) return runFast(tableName, compiled.program, id, packet, ctx);
+      const P = compiled.program;
+      const id = P.chainId.get(chainName);
+      if (id !== undefined) {
+        if (P.policyOnly[id] === 1 && ctx.trace !== true) return policyOnly(P, id, packet);
+        return runFast(tableName, P, id, packet, ctx);
+      }
     }
   }
   return { verdict: ACCEPT, byPolicy: true, packet, notrack: false, trace: EMPTY, logs: EMPTY };
+}
+
+/**
+ * A built-in chain without rules, untraced: what runFast ends with (the policy's counters and verdict,
+ * the packet unchanged), without setting up an evaluation.
+ */
+function policyOnly(P: Program, id: number, packet: Packet): EvalResult {
+  const counters = P.chainCounters[id]!;
+  counters.packets++;
+  counters.bytes += packet.length;
+  const verdict = (P.chainPolicy[id] ?? 'ACCEPT') === 'ACCEPT' ? ACCEPT : DROP;
+  return { verdict, byPolicy: true, packet, notrack: false, trace: EMPTY, logs: EMPTY };
 }
 
 /** Plain linear evaluation over the rule objects, as ipt_do_table reads it. The reference. */

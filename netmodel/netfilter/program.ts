@@ -120,6 +120,11 @@ export interface Program {
   readonly chainStart: Int32Array;
   readonly chainCounters: readonly Counters[];
   readonly chainPolicy: readonly ('ACCEPT' | 'DROP' | undefined)[];
+  /**
+   * Per chain id: 1 when the chain has no rules (its first record is END), so a built-in one is just
+   * its policy. kube-proxy leaves every mangle chain and most raw ones like that.
+   */
+  readonly policyOnly: Uint8Array;
   readonly chainId: ReadonlyMap<string, number>;
   /** Per rule g. */
   readonly nat: readonly (NatRequest | undefined)[];
@@ -384,6 +389,7 @@ export function buildProgram(
     chainStart,
     chainCounters,
     chainPolicy,
+    policyOnly: Uint8Array.from(chainList, (c) => (c.rules.length === 0 ? 1 : 0)),
     chainId,
     nat,
     counters,

@@ -98,6 +98,9 @@ function defaultMtu(kind: LinkKind): number {
   return kind === 'loopback' ? 65536 : kind === 'vxlan' ? 1450 : 1500;
 }
 
+/** Addresses remembered per generation by the lookup memo before it starts afresh. */
+const MEMO_MAX = 4096;
+
 export class RoutingNode {
   /** net.ipv4.ip_forward (and net.ipv6.conf.all.forwarding). Linux's default is 0. */
   ipForward: boolean;
@@ -353,9 +356,50 @@ export class RoutingNode {
 
   private usable = (r: Route): boolean => r.dev === undefined || this.ifs.get(r.dev)?.up === true;
 
+  /**
+   * Lookup results of the current generation (tables and interface states are fixed within one), by
+   * address: IPv4 as its uint32 number, IPv6 as its bigint (a Map tells 1 from 1n); null = no route.
+   * Cleared on every change, and when it grows past MEMO_MAX addresses.
+   */
+  private memo: {
+    gen: number;
+    fib: Map<number | bigint, Route | null>;
+    local: Map<number | bigint, Route | null>;
+  } = { gen: -1, fib: new Map(), local: new Map() };
+
+  private memoOf(): { fib: Map<number | bigint, Route | null>; local: Map<number | bigint, Route | null> } {
+    const m = this.memo;
+    if (m.gen === this.gen && m.fib.size < MEMO_MAX && m.local.size < MEMO_MAX) return m;
+    this.memo = { gen: this.gen, fib: new Map(), local: new Map() };
+    return this.memo;
+  }
+
+  /** localTable().lookup(ip, usable), memoized. */
+  private localLookup(ip: IP): Route | undefined {
+    const memo = this.memoOf().local;
+    const k = ip.family === 4 ? ip.n : ip.big;
+    let r = memo.get(k);
+    if (r === undefined) {
+      r = this.localTable().lookup(ip, this.usable) ?? null;
+      memo.set(k, r);
+    }
+    return r ?? undefined;
+  }
+
   /** fib_lookup over the local then the main table (rules 0 and 32766); `throw` falls through. */
   fibLookup(dst: IP): Route | undefined {
-    const local = this.localTable().lookup(dst, this.usable);
+    const memo = this.memoOf().fib;
+    const k = dst.family === 4 ? dst.n : dst.big;
+    let r = memo.get(k);
+    if (r === undefined) {
+      r = this.fibLookupUncached(dst) ?? null;
+      memo.set(k, r);
+    }
+    return r ?? undefined;
+  }
+
+  private fibLookupUncached(dst: IP): Route | undefined {
+    const local = this.localLookup(dst);
     if (local) return local;
     const main = this.mainTable().lookup(dst, this.usable);
     return main && main.type !== 'throw' ? main : undefined;
@@ -464,7 +508,7 @@ export class RoutingNode {
       if (ip.big === 0n) return 'UNSPEC';
       if (ip.big >> 120n === 0xffn) return 'MULTICAST';
     }
-    const r = this.localTable().lookup(ip, this.usable);
+    const r = this.localLookup(ip);
     if (r && (dev === undefined || r.dev === dev)) return r.type === 'local' ? 'LOCAL' : 'BROADCAST';
     if (ip.family === 6) {
       const m = this.mainTable().lookup(ip, this.usable);
