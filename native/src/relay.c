@@ -320,10 +320,13 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
       free(r);
       return kp_throw(env, strerrorname_np(e) ? strerrorname_np(e) : "EIO", "relayStart: cannot take the socket");
     }
-    /* O_NONBLOCK is shared with the caller's descriptor (one open file); set it to be sure. */
-    fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
     int one = 1;
-    setsockopt(r->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!own) {
+      /* A net.Socket's descriptor: O_NONBLOCK is shared with it (one open file) and Node set
+       * TCP_NODELAY; set both to be sure. tcp_sockets.c's descriptors have them from the start. */
+      fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
+      setsockopt(r->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     if (keepalive > 0) {
       int idle = (int)keepalive;
       setsockopt(r->fd[i], SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
