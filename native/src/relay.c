@@ -46,8 +46,9 @@ typedef struct {
   int r, w;
 } kp_pipe;
 
-static kp_pipe pool[KP_POOL_MAX];
-static int pool_n = 0;
+/* Per thread: each Node worker thread that loads the addon runs its own event loop and relays. */
+static __thread kp_pipe pool[KP_POOL_MAX];
+static __thread int pool_n = 0;
 
 static int pipe_get(kp_pipe *p) {
   if (pool_n > 0) {
@@ -390,8 +391,17 @@ static napi_value relay_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* relayPipePool() -> empty pipes kept for reuse on this thread (two descriptors each). */
+static napi_value relay_pipe_pool(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  napi_create_int32(env, pool_n, &v);
+  return v;
+}
+
 napi_status kp_relay_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+      {"relayPipePool", NULL, relay_pipe_pool, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, relay_start, NULL, NULL, NULL, napi_default, NULL},
       {"relayBytes", NULL, relay_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, relay_close, NULL, NULL, NULL, napi_default, NULL},

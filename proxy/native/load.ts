@@ -37,6 +37,8 @@ export interface NativeAddon {
    */
   relayBytes(handle: unknown): [number, number, number, number, number, number];
   relayClose(handle: unknown, reset: boolean): void;
+  /** Empty pipes the relay keeps for reuse (two descriptors each). */
+  relayPipePool(): number;
   /** The kernel's TCP_INFO counters: [segments in, segments out, bytes received, bytes acked]. */
   tcpInfo(fd: number): [number, number, number, number] | undefined;
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */

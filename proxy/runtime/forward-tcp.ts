@@ -141,7 +141,7 @@ class TcpConn {
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
       };
-      if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialed(d, r));
+      if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialedFd(d, r));
       else dialTcpThen(dial, (r) => this.dialed(d, r));
       return;
     }
@@ -184,6 +184,24 @@ class TcpConn {
     this.forwarded = d;
     if ('socket' in r) this.splice(r.socket);
     else this.relayFds(client as FdClient, r.fd);
+  }
+
+  /**
+   * A native dial's result. Called from the addon, where an exception would only be cleared: a bug
+   * here must still close what this connection holds and say so.
+   */
+  dialedFd(d: Forward, r: FdDialResult): void {
+    try {
+      this.dialed(d, r);
+    } catch (e) {
+      this.ctx.log.error(
+        { svc: this.entry.service, err: (e as Error).message },
+        'connection handling failed; client reset',
+      );
+      if (r.ok && this.relay === undefined) relayAddon!.fdClose(r.fd, true);
+      if (this.relay !== undefined) relayAddon!.relayClose(this.relay, true);
+      else this.client.resetAndDestroy();
+    }
   }
 
   /** The native path: both ends are descriptors; the relay takes them. */
@@ -470,10 +488,19 @@ export function handleTcpFd(
   peerPort: number,
 ): void {
   const client = new FdClient(fd);
-  const conn = accepted(ctx, target, client, peerHost, peerPort);
-  if (!conn) return;
-  client.onClosed = () => conn.gone();
-  conn.next();
+  try {
+    const conn = accepted(ctx, target, client, peerHost, peerPort);
+    if (!conn) return;
+    client.onClosed = () => conn.gone();
+    conn.next();
+  } catch (e) {
+    // Called from the addon's accept loop: never leave the descriptor behind, never go silent.
+    ctx.log.error(
+      { svc: target.servicePort, err: (e as Error).message },
+      'connection handling failed; client reset',
+    );
+    client.resetAndDestroy();
+  }
 }
 
 /** The part of accepting that both listeners share: the flow, the limit, the live entry. */
