@@ -70,6 +70,11 @@ export class ClusterDatapath {
     return this.net;
   }
 
+  /** The names of the emulated nodes. */
+  nodeNames(): string[] {
+    return [...this.net.nodes.keys()];
+  }
+
   node(name: string): KernelNode {
     const n = this.net.nodes.get(name);
     if (!n) {

@@ -73,10 +73,30 @@ export interface ByteSource {
 const READ_SIZE = 65536;
 
 /** Fields as `conntrack -L` prints them; kernel defaults: tcp established 432000 s, udp 30 s (120 s assured). */
-const KERNEL_TIMEOUTS = { tcpEstablished: 432000, tcpClosing: 120, udp: 30, udpAssured: 120 };
+const KERNEL_TIMEOUTS = { tcpEstablished: 432000, udp: 30, udpAssured: 120 };
+
+/** The kernel's TCP timeouts by state, seconds (net.netfilter.nf_conntrack_tcp_timeout_*). */
+const TCP_TIMEOUTS: Record<TcpState, number> = {
+  SYN_SENT: 120, // _syn_sent
+  ESTABLISHED: 432000, // _established
+  FIN_WAIT: 120, // _fin_wait
+  CLOSE_WAIT: 60, // _close_wait
+  LAST_ACK: 30, // _last_ack
+  TIME_WAIT: 120, // _time_wait
+  CLOSE: 10, // _close
+};
+
+/**
+ * Closed entries kept while they age out, as the kernel keeps TIME_WAIT (120 s) and CLOSE (10 s)
+ * entries after a connection ends. Bounded: past this many the oldest go first (the kernel's table
+ * is bounded too, by nf_conntrack_max, and drops old entries when full).
+ */
+const MAX_CLOSED = 16_384;
 
 export class LiveConntrack {
   private readonly entries = new Map<number, LiveConnection>();
+  /** Ended connections ageing out, oldest first. */
+  private readonly closed = new Map<number, LiveConnection>();
   private nextId = 1;
 
   constructor(private readonly clock: Clock) {}
@@ -147,15 +167,47 @@ export class LiveConntrack {
   }
 
   /** Remove the entry; its counters are sampled one last time (final values for the caller). */
+  /**
+   * The connection ended: out of the live table. Its entry then ages out as the kernel's would: a
+   * TCP connection that was forwarded stays TIME_WAIT (both sides closed) or CLOSE (reset) for the
+   * kernel's timeout of that state; a UDP flow stays until its timeout from the last datagram. A
+   * TCP connection never forwarded (rejected, dropped, no endpoint answered) leaves nothing, as an
+   * unconfirmed kernel entry leaves nothing.
+   */
   close(c: LiveConnection): void {
     this.sample(c);
     this.entries.delete(c.id);
+    c.sources = undefined;
+    if (c.protocol === 'tcp') {
+      if (c.reply === undefined) return;
+      if (c.state !== 'CLOSE') c.state = 'TIME_WAIT';
+      c.lastSeen = this.clock.now();
+    }
+    this.closed.set(c.id, c);
+    this.trim();
   }
 
+  /** Live connections (counters sampled now). */
   list(): LiveConnection[] {
     const out = [...this.entries.values()];
     for (const c of out) this.sample(c);
     return out;
+  }
+
+  /** What `conntrack -L` would show: the live connections, then the ended ones still ageing out. */
+  listAll(): LiveConnection[] {
+    this.trim();
+    const now = this.clock.now();
+    const ageing = [...this.closed.values()].filter((c) => remaining(c, now) > 0);
+    return [...this.list(), ...ageing];
+  }
+
+  private trim(): void {
+    const now = this.clock.now();
+    for (const [id, c] of this.closed) {
+      if (this.closed.size <= MAX_CLOSED && remaining(c, now) > 0) break;
+      this.closed.delete(id);
+    }
   }
 
   get size(): number {
@@ -184,7 +236,12 @@ export type ConntrackJson = ReturnType<typeof conntrackJson>;
 
 function remaining(c: LiveConnection, now: number): number {
   const idle = Math.floor((now - c.lastSeen) / 1000);
-  const t = c.protocol === 'udp' && c.state === 'ASSURED' ? KERNEL_TIMEOUTS.udpAssured : c.timeoutSeconds;
+  const t =
+    c.protocol === 'udp'
+      ? c.state === 'ASSURED'
+        ? KERNEL_TIMEOUTS.udpAssured
+        : c.timeoutSeconds
+      : (TCP_TIMEOUTS[c.state as TcpState] ?? c.timeoutSeconds);
   return Math.max(0, t - idle);
 }
 

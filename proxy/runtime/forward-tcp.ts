@@ -339,7 +339,10 @@ class TcpConn {
   /** Both directions are over: out of the tables, into the metrics, one log line. */
   finished(): void {
     const { ctx, entry } = this;
-    entry.state = 'CLOSE';
+    // Closed with FINs (by the peers, an idle timeout or kpath): the kernel's entry would move to
+    // TIME_WAIT. Ended by a reset or an error on either side: to CLOSE.
+    const reset = this.how === 'reset' || this.how.startsWith('client ') || this.how.startsWith('endpoint ');
+    entry.state = reset ? 'CLOSE' : 'TIME_WAIT';
     this.gone();
     ctx.metrics.closedConnection(this.counts!, entry.orig.bytes, entry.repl.bytes);
     if (ctx.log.isLevelEnabled('debug'))

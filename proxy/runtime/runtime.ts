@@ -84,6 +84,8 @@ export const RUNTIME_DEFAULTS = Object.freeze({
   watchDebounceMs: 200,
   /** ms stop() waits for open connections before closing them */
   drainTimeoutMs: 5_000,
+  /** ms between the emulated kernels' conntrack garbage collections */
+  housekeepingMs: 5_000,
 });
 
 export interface RuntimeOptions {
@@ -359,7 +361,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     api: {
       conntrack: () => ({
         mode: mode?.name,
-        entries: conntrack.list().map((c) => conntrackJson(c, clock.now())),
+        entries: conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
       }),
       affinity: () => ({ mode: mode?.name, entries: mode?.affinity() ?? [] }),
       endpoints: () => {
@@ -422,9 +424,20 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   })();
   ready.catch(() => {});
 
+  // The kernel's periodic upkeep (conntrack gc), on the runtime's clock.
+  const housekeeping = setInterval(() => {
+    try {
+      mode?.housekeeping?.(clock.now());
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'housekeeping failed');
+    }
+  }, RUNTIME_DEFAULTS.housekeepingMs);
+  housekeeping.unref();
+
   async function stop(): Promise<void> {
     if (stopped) return;
     stopped = true;
+    clearInterval(housekeeping);
     healthy = false;
     unwatch?.();
     await ready.catch(() => {});

@@ -111,4 +111,18 @@ describe('kpath up --mode iptables (the emulated kernel decides every connection
     expect(entries.length).toBeGreaterThan(0);
     expect(entries.some((e) => e.tcpState === 'ESTABLISHED')).toBe(true);
   });
+
+  it('closed flows leave the emulated tables once expired (the conntrack gc the runtime runs)', () => {
+    const mode = rt.mode as unknown as {
+      dp: { node(n: string): { conntrack: { size: number; entries(now: number): unknown[] } } };
+    };
+    const ct = mode.dp.node('node-a').conntrack;
+    const before = ct.size;
+    clock.advance(121_000); // past TIME_WAIT (nf_conntrack_tcp_timeout_time_wait = 120 s)
+    const live = ct.entries(clock.now()).length;
+    expect(live).toBeLessThan(before);
+    expect(ct.size).toBe(before); // expired entries stay until a gc or a lookup removes them
+    rt.mode!.housekeeping!(clock.now());
+    expect(ct.size).toBe(live);
+  });
 });

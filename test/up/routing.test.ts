@@ -196,6 +196,42 @@ describe('kpath up, userspace mode', () => {
       () => !rt.conntrack.list().some((e) => e.original.src === `10.${200 + SLOT}.9.10`),
       'entry removed',
     );
+    // Ended, the entry ages out as the kernel's would: TIME_WAIT for 120 s after both FINs.
+    const listed = async () => {
+      const out = bufferIO();
+      await conntrackCmd.run({ admin: rt.addresses().metrics!, proto: 'tcp' }, out);
+      return out
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes(`src=10.${200 + SLOT}.9.10`));
+    };
+    expect(await listed()).toMatch(/^tcp {6}6 120 TIME_WAIT src=/);
+    clock.advance(60_000);
+    expect(await listed()).toMatch(/^tcp {6}6 60 TIME_WAIT src=/);
+    clock.advance(61_000);
+    expect(await listed()).toBeUndefined();
+  });
+
+  it('a reset connection ages out as CLOSE (10 s)', async () => {
+    const s = await dial(a.svcTwin(20), 8000, `127.${200 + SLOT}.9.11`);
+    s.write('x');
+    await new Promise((r) => s.once('data', r));
+    s.resetAndDestroy();
+    await waitFor(
+      () => !rt.conntrack.list().some((e) => e.original.src === `10.${200 + SLOT}.9.11`),
+      'entry removed',
+    );
+    const listed = async () => {
+      const out = bufferIO();
+      await conntrackCmd.run({ admin: rt.addresses().metrics!, proto: 'tcp' }, out);
+      return out
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes(`src=10.${200 + SLOT}.9.11`));
+    };
+    expect(await listed()).toMatch(/^tcp {6}6 10 CLOSE src=/);
+    clock.advance(11_000);
+    expect(await listed()).toBeUndefined();
   });
 
   it('serves /healthz, /metrics and `kpath endpoints`', async () => {

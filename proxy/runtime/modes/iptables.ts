@@ -50,6 +50,17 @@ export class IptablesMode implements ProxyMode {
 
   constructor(private readonly opts: IptablesModeOptions) {}
 
+  /**
+   * The kernel's conntrack gc worker: expired entries (closed connections past TIME_WAIT, UDP flows
+   * past their timeout) leave the emulated tables, which would otherwise keep them until the same
+   * tuple comes back.
+   */
+  housekeeping(now: number): void {
+    const dp = this.dp;
+    if (!dp) return;
+    for (const name of dp.nodeNames()) dp.node(name).conntrack.gc(now);
+  }
+
   sync(snap: ClusterSnapshot): void {
     if (!this.dp) this.dp = ClusterDatapath.build(snap);
     else this.dp.update(snap);

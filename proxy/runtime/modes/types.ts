@@ -79,6 +79,11 @@ export interface ProxyMode {
    * closing handshake so their emulated conntrack entry moves on (TIME_WAIT) and ages out.
    */
   closed?(flow: FlowRequest, decision: Extract<Decision, { kind: 'forward' }>): void;
+  /**
+   * Optional: periodic upkeep the kernel does on its own (its conntrack garbage collector removes
+   * expired entries). The runtime calls it every few seconds.
+   */
+  housekeeping?(now: number): void;
   affinity(): AffinityEntry[];
   endpoints(): ModeEndpoints[];
   close(): void;
