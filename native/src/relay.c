@@ -1,6 +1,7 @@
 /*
  * A TCP relay between two connected sockets that moves bytes in the kernel: splice(2) from one socket
- * into a pipe and from the pipe into the other, driven by libuv polls on the Node event loop. No byte
+ * into a pipe and from the pipe into the other, driven by the addon's epoll (reactor.c) on the Node
+ * event loop. No byte
  * passes through JavaScript, which only hears about the connection's half-closes and its end.
  *
  *   relayStart(clientFd, upstreamFd, onEvent, own, keepAliveSec) -> handle
@@ -30,11 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "addon.h"
+#include "reactor.h"
 
 #define KP_CHUNK (1 << 16)
 #define KP_ROUNDS 16     /* splice rounds per direction per wakeup, so one stream cannot starve others */
@@ -80,11 +83,21 @@ static void pipe_drop(kp_pipe *p) {
   p->r = p->w = -1;
 }
 
+typedef struct kp_relay kp_relay;
+
+/* The reactor's handle on one of the relay's descriptors. */
 typedef struct {
+  kp_watch base;
+  kp_relay *r;
+  int side;
+} kp_side;
+
+struct kp_relay {
   napi_env env;
+  uv_loop_t *loop;
   int fd[2];           /* 0: client, 1: endpoint */
-  uv_poll_t poll[2];
-  int events[2];       /* what each poll waits for now */
+  kp_side w[2];
+  uint32_t events[2];  /* the epoll events each descriptor is registered for (0: not registered) */
   int want[2];         /* what each direction waits for: WANT_READ, WANT_WRITE or WANT_NOTHING */
   kp_pipe pipe[2];     /* direction d moves fd[d] -> fd[1 - d] */
   size_t inpipe[2];
@@ -94,25 +107,21 @@ typedef struct {
   double segs[2];      /* segments received on each socket (TCP_INFO), kept from the last reading */
   uint64_t last_ms;
   int done;            /* closing started: no more pumping, no more events */
-  int open_handles;    /* poll handles libuv has not finished closing */
+  int released;        /* the callback and async context are gone (after the event batch) */
   int finalized;       /* the JavaScript handle was collected */
   napi_ref cb;
   napi_async_context actx;
-} kp_relay;
+};
 
-static void maybe_free(kp_relay *r) {
-  if (r->done && r->open_handles == 0 && r->finalized) free(r);
-}
-
-static void on_poll_closed(uv_handle_t *h) {
-  kp_relay *r = h->data;
-  r->open_handles--;
-  if (r->open_handles == 0) {
-    if (r->cb) napi_delete_reference(r->env, r->cb);
-    r->cb = NULL;
-    napi_async_destroy(r->env, r->actx);
-  }
-  maybe_free(r);
+/* After the relay ended and the batch of events that may still point at it is over. */
+static void release(void *arg) {
+  kp_relay *r = arg;
+  if (r->cb) napi_delete_reference(r->env, r->cb);
+  r->cb = NULL;
+  napi_async_destroy(r->env, r->actx);
+  r->released = 1;
+  kp_reactor_hold(-1);
+  if (r->finalized) free(r);
 }
 
 static void emit(kp_relay *r, int kind, const char *reason) {
@@ -138,7 +147,8 @@ static void set_rst(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
-/* End the relay: stop polling, close everything (reset[i]: close fd[i] with RST), tell JavaScript. */
+/* End the relay: close everything (reset[i]: close fd[i] with RST), tell JavaScript. Closing a
+ * descriptor removes it from the reactor. */
 static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
   if (r->done) return;
   r->done = 1;
@@ -147,16 +157,15 @@ static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
     if (s >= 0) r->segs[i] = s;
   }
   for (int i = 0; i < 2; i++) {
-    uv_poll_stop(&r->poll[i]);
     if (i == 0 ? reset0 : reset1) set_rst(r->fd[i]);
     close(r->fd[i]);
     r->fd[i] = -1;
     /* A pipe that still holds bytes cannot be reused: they would reach the next connection. */
     if (r->inpipe[i] > 0) pipe_drop(&r->pipe[i]);
     else pipe_put(&r->pipe[i]);
-    uv_close((uv_handle_t *)&r->poll[i], on_poll_closed);
   }
   emit(r, 3, reason);
+  kp_reactor_after_dispatch(release, r);
 }
 
 static const char *side_reason(int side, int err, char *buf, size_t n) {
@@ -219,48 +228,53 @@ static int pump(kp_relay *r, int d) {
     r->inpipe[d] += (size_t)n;
     r->bytes[d] += (double)n;
     if (n < KP_CHUNK) drained = 1;
-    r->last_ms = uv_now(uv_handle_get_loop((uv_handle_t *)&r->poll[0]));
+    r->last_ms = uv_now(r->loop);
   }
   /* Still busy after KP_ROUNDS: come back on the next wakeup. */
   return r->inpipe[d] > 0 ? WANT_WRITE : WANT_READ;
 }
 
-static void on_poll(uv_poll_t *h, int status, int events);
+static void on_event(kp_watch *w, uint32_t events);
 
 static void rearm(kp_relay *r, int w0, int w1) {
   /* Direction 0 reads fd 0 and writes fd 1; direction 1 reads fd 1 and writes fd 0. */
-  int want[2] = {0, 0};
-  if (w0 == WANT_READ) want[0] |= UV_READABLE;
-  if (w0 == WANT_WRITE) want[1] |= UV_WRITABLE;
-  if (w1 == WANT_READ) want[1] |= UV_READABLE;
-  if (w1 == WANT_WRITE) want[0] |= UV_WRITABLE;
+  uint32_t want[2] = {0, 0};
+  if (w0 == WANT_READ) want[0] |= EPOLLIN;
+  if (w0 == WANT_WRITE) want[1] |= EPOLLOUT;
+  if (w1 == WANT_READ) want[1] |= EPOLLIN;
+  if (w1 == WANT_WRITE) want[0] |= EPOLLOUT;
   if (r->shut[0] && r->shut[1]) {
     finish(r, "closed", 0, 0);
     return;
   }
   for (int i = 0; i < 2; i++) {
     if (want[i] == r->events[i]) continue;
+    /* A descriptor nobody waits on leaves the set: epoll would still report its hang-up or error,
+     * level-triggered, over and over, while the other side is what the relay waits for. */
+    int op = want[i] == 0 ? EPOLL_CTL_DEL : r->events[i] == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    int e = kp_reactor_ctl(r->loop, op, r->fd[i], &r->w[i].base, want[i]);
+    if (e < 0) {
+      char buf[48];
+      finish(r, side_reason(i, -e, buf, sizeof buf), i == 1, i == 0);
+      return;
+    }
     r->events[i] = want[i];
-    if (want[i]) uv_poll_start(&r->poll[i], want[i], on_poll);
-    else uv_poll_stop(&r->poll[i]);
   }
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  kp_relay *r = h->data;
+static void on_event(kp_watch *w, uint32_t events) {
+  kp_side *sw = (kp_side *)w;
+  kp_relay *r = sw->r;
   if (r->done) return;
-  int side = h == &r->poll[0] ? 0 : 1;
-  if (status < 0) {
-    char buf[48];
-    finish(r, side_reason(side, -status, buf, sizeof buf), side == 1, side == 0);
-    return;
-  }
-  /* fd `side` readable: direction `side` can read. Writable: direction `1 - side` can write. */
+  int side = sw->side;
+  /* fd `side` readable: direction `side` can read. Writable: direction `1 - side` can write. An
+   * error or hang-up: let both directions find out what it is from their next splice. */
   int run[2] = {0, 0};
-  if (events & UV_READABLE) run[side] = 1;
-  if (events & UV_WRITABLE) run[1 - side] = 1;
+  if (events & EPOLLIN) run[side] = 1;
+  if (events & EPOLLOUT) run[1 - side] = 1;
+  if (events & (EPOLLERR | EPOLLHUP)) run[0] = run[1] = 1;
   for (int d = 0; d < 2; d++) {
-    if (!run[d]) continue;
+    if (!run[d] || r->want[d] == WANT_NOTHING) continue;
     r->want[d] = pump(r, d);
     if (r->want[d] == DEAD) return;
   }
@@ -281,12 +295,8 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   (void)hint;
   kp_relay *r = data;
   r->finalized = 1;
-  if (!r->done) {
-    /* Dropped while running: keep relaying until it ends on its own (the polls keep the loop alive);
-     * it frees itself then. */
-    return;
-  }
-  maybe_free(r);
+  /* Dropped while running: it keeps relaying until it ends on its own, and frees itself then. */
+  if (r->released) free(r);
 }
 
 /* relayStart(clientFd, upstreamFd, onEvent, own, keepAliveSec) -> handle */
@@ -339,12 +349,14 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "kpath.relay", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &r->actx);
   napi_create_reference(env, argv[2], 1, &r->cb);
+  r->loop = loop;
   r->last_ms = uv_now(loop);
   for (int i = 0; i < 2; i++) {
-    uv_poll_init(loop, &r->poll[i], r->fd[i]);
-    r->poll[i].data = r;
-    r->open_handles++;
+    r->w[i].base.cb = on_event;
+    r->w[i].r = r;
+    r->w[i].side = i;
   }
+  kp_reactor_hold(1);
   napi_create_external(env, r, finalize_relay, NULL, &handle);
   /* Start by reading both sides: whatever arrived before the handoff is still in the sockets. */
   r->want[0] = r->want[1] = WANT_READ;

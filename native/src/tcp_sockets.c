@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "addon.h"
+#include "reactor.h"
 
 #define KP_ACCEPTS_PER_WAKEUP 64
 
@@ -237,32 +239,34 @@ static napi_value tcp_listen_close(napi_env env, napi_callback_info info) {
 /* ---- dialing --------------------------------------------------------------------------------- */
 
 typedef struct {
+  kp_watch watch; /* first: the reactor hands this pointer back */
   napi_env env;
+  uv_loop_t *loop;
   int fd;
-  uv_poll_t poll;
+  int done;
   uv_timer_t timer;
   napi_ref cb;
   napi_async_context actx;
-  int handles;
 } kp_dial;
 
-static void dial_handle_closed(uv_handle_t *h) {
+static void dial_timer_closed(uv_handle_t *h) {
   kp_dial *d = h->data;
-  if (--d->handles == 0) {
-    napi_delete_reference(d->env, d->cb);
-    napi_async_destroy(d->env, d->actx);
-    free(d);
-  }
+  napi_delete_reference(d->env, d->cb);
+  napi_async_destroy(d->env, d->actx);
+  free(d);
 }
 
-/* Report and tear the dial's handles down; the fd goes to JavaScript on success, is closed otherwise. */
+/* Report and tear down; the fd goes to JavaScript on success (out of the reactor first: the relay
+ * registers it anew), is closed otherwise. */
 static void dial_done(kp_dial *d, int ok, const char *code) {
+  if (d->done) return;
+  d->done = 1;
   napi_env env = d->env;
-  uv_poll_stop(&d->poll);
   uv_timer_stop(&d->timer);
   int fd = d->fd;
   uint32_t lport = 0;
   if (ok) {
+    kp_reactor_ctl(d->loop, EPOLL_CTL_DEL, fd, &d->watch, 0);
     struct sockaddr_storage local;
     socklen_t llen = sizeof local;
     if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) lport = port_of(&local);
@@ -270,6 +274,7 @@ static void dial_done(kp_dial *d, int ok, const char *code) {
     close(fd);
     fd = -1;
   }
+  kp_reactor_hold(-1);
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) == napi_ok) {
     napi_value argv[3];
@@ -280,17 +285,17 @@ static void dial_done(kp_dial *d, int ok, const char *code) {
     call_js(env, d->actx, d->cb, 3, argv);
     napi_close_handle_scope(env, scope);
   }
-  uv_close((uv_handle_t *)&d->poll, dial_handle_closed);
-  uv_close((uv_handle_t *)&d->timer, dial_handle_closed);
+  /* Freed when the timer is closed: after this loop iteration, so after the event batch too. */
+  uv_close((uv_handle_t *)&d->timer, dial_timer_closed);
 }
 
-static void on_dial_writable(uv_poll_t *h, int status, int events) {
+static void on_dial_event(kp_watch *w, uint32_t events) {
   (void)events;
-  kp_dial *d = h->data;
+  kp_dial *d = (kp_dial *)w;
+  if (d->done) return;
   int err = 0;
   socklen_t elen = sizeof err;
-  if (status < 0) err = -status;
-  else if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) err = errno;
+  if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) err = errno;
   if (err == 0) dial_done(d, 1, NULL);
   else dial_done(d, 0, errname(err));
 }
@@ -339,19 +344,25 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
     return ret;
   }
   d->env = env;
+  d->loop = loop;
   d->fd = fd;
+  d->watch.cb = on_dial_event;
+  /* Writable once connected (or failed); a connect that finished at once is reported the same way. */
+  int e = kp_reactor_ctl(loop, EPOLL_CTL_ADD, fd, &d->watch, EPOLLOUT);
+  if (e < 0) {
+    close(fd);
+    free(d);
+    napi_create_string_utf8(env, errname(-e), NAPI_AUTO_LENGTH, &ret);
+    return ret;
+  }
+  kp_reactor_hold(1);
   napi_create_reference(env, argv[4], 1, &d->cb);
   napi_value resource, name;
   napi_create_object(env, &resource);
   napi_create_string_utf8(env, "kpath.tcpConnect", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &d->actx);
-  uv_poll_init(loop, &d->poll, fd);
   uv_timer_init(loop, &d->timer);
-  d->poll.data = d;
   d->timer.data = d;
-  d->handles = 2;
-  /* Writable once connected (or failed); a connect that finished at once is reported the same way. */
-  uv_poll_start(&d->poll, UV_WRITABLE, on_dial_writable);
   uv_timer_start(&d->timer, on_dial_timeout, timeout, 0);
   napi_get_undefined(env, &ret);
   return ret;

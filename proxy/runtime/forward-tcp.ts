@@ -313,7 +313,9 @@ class TcpConn {
     if (kind === RelayEvent.CLIENT_FIN) e.state = e.state === 'CLOSE_WAIT' ? 'TIME_WAIT' : 'FIN_WAIT';
     else if (kind === RelayEvent.ENDPOINT_FIN) e.state = e.state === 'FIN_WAIT' ? 'TIME_WAIT' : 'CLOSE_WAIT';
     else {
-      const [o, r, , , so, sr] = relayAddon!.relayBytes(this.relay);
+      // (undefined only if the relay ended inside relayStart, before its handle was returned)
+      const [o, r, , , so, sr] =
+        this.relay !== undefined ? relayAddon!.relayBytes(this.relay) : [0, 0, 0, 0, 0, 0];
       e.sources = undefined;
       e.orig.bytes = o;
       e.repl.bytes = r;
