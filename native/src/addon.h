@@ -3,9 +3,17 @@
 #define KPATH_ADDON_H
 
 #include <node_api.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 /* Throw `message` as an Error whose .code is `code`; returns NULL for the caller to return. */
 napi_value kp_throw(napi_env env, const char *code, const char *message);
+
+/* The errno's name ("EADDRINUSE"), as Node puts in an error's `code`. */
+const char *kp_errname(int e);
+
+/* An IPv4 or IPv6 literal and a port as a sockaddr; returns AF_INET, AF_INET6, or -1. */
+int kp_parse_addr(const char *host, uint32_t port, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Register the batched UDP socket functions on `exports`. */
 napi_status kp_udp_init(napi_env env, napi_value exports);

@@ -169,8 +169,7 @@ static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
 }
 
 static const char *side_reason(int side, int err, char *buf, size_t n) {
-  const char *name = strerrorname_np(err);
-  snprintf(buf, n, "%s %s", side == 0 ? "client" : "endpoint", name ? name : "error");
+  snprintf(buf, n, "%s %s", side == 0 ? "client" : "endpoint", kp_errname(err));
   return buf;
 }
 
@@ -329,7 +328,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
       int e = errno;
       if (i == 1 && !own) close(r->fd[0]);
       free(r);
-      return kp_throw(env, strerrorname_np(e) ? strerrorname_np(e) : "EIO", "relayStart: cannot take the socket");
+      return kp_throw(env, kp_errname(e), "relayStart: cannot take the socket");
     }
     int one = 1;
     if (!own) {

@@ -31,30 +31,6 @@
 
 #define KP_ACCEPTS_PER_WAKEUP 64
 
-static const char *errname(int e) {
-  const char *n = strerrorname_np(e);
-  return n ? n : "EIO";
-}
-
-static int parse_addr(const char *host, uint32_t port, struct sockaddr_storage *ss, socklen_t *len) {
-  memset(ss, 0, sizeof *ss);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    *len = sizeof *a4;
-    return AF_INET;
-  }
-  if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    *len = sizeof *a6;
-    return AF_INET6;
-  }
-  return -1;
-}
-
 static uint32_t port_of(const struct sockaddr_storage *ss) {
   return ss->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)ss)->sin_port)
                                   : ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
@@ -179,10 +155,10 @@ static napi_value tcp_listen(napi_env env, napi_callback_info info) {
     return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpListen(host, port, backlog, onAccept)");
   struct sockaddr_storage ss;
   socklen_t len;
-  int family = parse_addr(host, port, &ss, &len);
+  int family = kp_parse_addr(host, port, &ss, &len);
   if (family < 0) return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "tcpListen: host must be an IP literal");
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return kp_throw(env, errname(errno), strerror(errno));
+  if (fd < 0) return kp_throw(env, kp_errname(errno), strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as libuv does for TCP servers */
   if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -191,7 +167,7 @@ static napi_value tcp_listen(napi_env env, napi_callback_info info) {
     close(fd);
     char msg[128];
     snprintf(msg, sizeof msg, "listen %s:%u: %s", host, port, strerror(e));
-    return kp_throw(env, errname(e), msg);
+    return kp_throw(env, kp_errname(e), msg);
   }
   struct sockaddr_storage bound;
   socklen_t blen = sizeof bound;
@@ -297,7 +273,7 @@ static void on_dial_event(kp_watch *w, uint32_t events) {
   socklen_t elen = sizeof err;
   if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) err = errno;
   if (err == 0) dial_done(d, 1, NULL);
-  else dial_done(d, 0, errname(err));
+  else dial_done(d, 0, kp_errname(err));
 }
 
 static void on_dial_timeout(uv_timer_t *t) { dial_done(t->data, 0, "ETIMEDOUT"); }
@@ -316,19 +292,19 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
     return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpConnect(srcHost, dstHost, dstPort, timeoutMs, onDone)");
   struct sockaddr_storage sa, da;
   socklen_t slen = 0, dlen = 0;
-  int sf = parse_addr(src, 0, &sa, &slen);
-  int df = parse_addr(dst, dport, &da, &dlen);
+  int sf = kp_parse_addr(src, 0, &sa, &slen);
+  int df = kp_parse_addr(dst, dport, &da, &dlen);
   if (sf < 0 || df < 0 || sf != df)
     return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "tcpConnect: addresses must be IP literals of one family");
   const char *fail = NULL;
   int fd = socket(df, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail = errname(errno);
+  if (fd < 0) fail = kp_errname(errno);
   if (!fail) {
     int one = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, slen) < 0) fail = errname(errno);
-    else if (connect(fd, (struct sockaddr *)&da, dlen) < 0 && errno != EINPROGRESS) fail = errname(errno);
+    if (bind(fd, (struct sockaddr *)&sa, slen) < 0) fail = kp_errname(errno);
+    else if (connect(fd, (struct sockaddr *)&da, dlen) < 0 && errno != EINPROGRESS) fail = kp_errname(errno);
     if (fail) close(fd);
   }
   if (fail) {
@@ -352,7 +328,7 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
   if (e < 0) {
     close(fd);
     free(d);
-    napi_create_string_utf8(env, errname(-e), NAPI_AUTO_LENGTH, &ret);
+    napi_create_string_utf8(env, kp_errname(-e), NAPI_AUTO_LENGTH, &ret);
     return ret;
   }
   kp_reactor_hold(1);

@@ -55,15 +55,10 @@ typedef struct {
   double received, sent, send_drops, batches;
 } kp_udp;
 
-static const char *errname(int e) {
-  const char *n = strerrorname_np(e);
-  return n ? n : "EIO";
-}
-
 static napi_value throw_errno(napi_env env, const char *what, int e) {
   char msg[160];
-  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(e), errname(e));
-  return kp_throw(env, errname(e), msg);
+  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(e), kp_errname(e));
+  return kp_throw(env, kp_errname(e), msg);
 }
 
 /* Everything but the struct itself, which the JavaScript handle points at until it is collected. */
@@ -243,21 +238,8 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 
   struct sockaddr_storage addr;
   socklen_t alen;
-  memset(&addr, 0, sizeof addr);
-  int family;
-  if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&addr)->sin_addr) == 1) {
-    family = AF_INET;
-    ((struct sockaddr_in *)&addr)->sin_family = AF_INET;
-    ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
-    alen = sizeof(struct sockaddr_in);
-  } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&addr)->sin6_addr) == 1) {
-    family = AF_INET6;
-    ((struct sockaddr_in6 *)&addr)->sin6_family = AF_INET6;
-    ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
-    alen = sizeof(struct sockaddr_in6);
-  } else {
-    return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "udpOpen: host must be an IPv4 or IPv6 literal");
-  }
+  int family = kp_parse_addr(host, port, &addr, &alen);
+  if (family < 0) return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "udpOpen: host must be an IPv4 or IPv6 literal");
 
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
@@ -359,23 +341,13 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
   napi_get_value_string_utf8(env, argv[3], host, sizeof host, &hlen);
   struct sockaddr_storage to;
   socklen_t tlen;
-  memset(&to, 0, sizeof to);
-  if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&to)->sin_addr) == 1) {
-    ((struct sockaddr_in *)&to)->sin_family = AF_INET;
-    ((struct sockaddr_in *)&to)->sin_port = htons((uint16_t)port);
-    tlen = sizeof(struct sockaddr_in);
-  } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&to)->sin6_addr) == 1) {
-    ((struct sockaddr_in6 *)&to)->sin6_family = AF_INET6;
-    ((struct sockaddr_in6 *)&to)->sin6_port = htons((uint16_t)port);
-    tlen = sizeof(struct sockaddr_in6);
-  } else {
+  if (kp_parse_addr(host, port, &to, &tlen) < 0)
     return kp_throw(env, "ERR_INVALID_IP_ADDRESS", "udpSendTo: host must be an IP literal");
-  }
   const char *result = NULL;
   if (s->closed) {
     result = "EBADF";
   } else if (sendto(s->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&to, tlen) < 0) {
-    result = errname(errno);
+    result = kp_errname(errno);
     s->send_drops += 1;
   } else {
     s->sent += 1;

@@ -42,6 +42,16 @@ const yaml = baseCluster(
     service('web-udp', { ip: a.svcIP(24), port: 8053, udp: true, selector: 'web' }),
 );
 
+/** The `kpath conntrack -p tcp` line that contains `needle`, if any. */
+async function conntrackLine(rt: Runtime, needle: string): Promise<string | undefined> {
+  const out = bufferIO();
+  await conntrackCmd.run({ admin: rt.addresses().metrics!, proto: 'tcp' }, out);
+  return out
+    .stdout()
+    .split('\n')
+    .find((l) => l.includes(needle));
+}
+
 describe('kpath up, userspace mode', () => {
   let rt: Runtime;
   beforeAll(async () => {
@@ -197,14 +207,7 @@ describe('kpath up, userspace mode', () => {
       'entry removed',
     );
     // Ended, the entry ages out as the kernel's would: TIME_WAIT for 120 s after both FINs.
-    const listed = async () => {
-      const out = bufferIO();
-      await conntrackCmd.run({ admin: rt.addresses().metrics!, proto: 'tcp' }, out);
-      return out
-        .stdout()
-        .split('\n')
-        .find((l) => l.includes(`src=10.${200 + SLOT}.9.10`));
-    };
+    const listed = () => conntrackLine(rt, `src=10.${200 + SLOT}.9.10`);
     expect(await listed()).toMatch(/^tcp {6}6 120 TIME_WAIT src=/);
     clock.advance(60_000);
     expect(await listed()).toMatch(/^tcp {6}6 60 TIME_WAIT src=/);
@@ -221,14 +224,7 @@ describe('kpath up, userspace mode', () => {
       () => !rt.conntrack.list().some((e) => e.original.src === `10.${200 + SLOT}.9.11`),
       'entry removed',
     );
-    const listed = async () => {
-      const out = bufferIO();
-      await conntrackCmd.run({ admin: rt.addresses().metrics!, proto: 'tcp' }, out);
-      return out
-        .stdout()
-        .split('\n')
-        .find((l) => l.includes(`src=10.${200 + SLOT}.9.11`));
-    };
+    const listed = () => conntrackLine(rt, `src=10.${200 + SLOT}.9.11`);
     expect(await listed()).toMatch(/^tcp {6}6 10 CLOSE src=/);
     clock.advance(11_000);
     expect(await listed()).toBeUndefined();
