@@ -41,7 +41,6 @@ napi_value kp_throw(napi_env env, const char *code, const char *message) {
 static napi_value init(napi_env env, napi_value exports) {
   if (kp_udp_init(env, exports) != napi_ok) return NULL;
   if (kp_relay_init(env, exports) != napi_ok) return NULL;
-  if (kp_tcp_info_init(env, exports) != napi_ok) return NULL;
   if (kp_tcp_sockets_init(env, exports) != napi_ok) return NULL;
   return exports;
 }

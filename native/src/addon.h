@@ -24,9 +24,6 @@ napi_status kp_relay_init(napi_env env, napi_value exports);
 /* Segments the kernel received on a TCP socket (TCP_INFO tcpi_segs_in), or -1. */
 double kp_tcp_segs_in(int fd);
 
-/* Register tcpInfo(fd) on `exports`. */
-napi_status kp_tcp_info_init(napi_env env, napi_value exports);
-
 /* Register tcpListen, tcpListenClose, tcpConnect and fdClose on `exports`. */
 napi_status kp_tcp_sockets_init(napi_env env, napi_value exports);
 

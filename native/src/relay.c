@@ -11,7 +11,7 @@
  *   relayBytes(handle)      [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
  *                            segments received from the client, from the endpoint (TCP_INFO)]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
- *   (tcpInfo(fd), the kernel's own counters of a socket, is in tcp_info.c)
+ *   (the segment counts come from tcp_info.c)
  *
  * What it keeps from TCP, as the pure-Node path does:
  *   - half-close: one side's FIN becomes shutdown(SHUT_WR) on the other once its data is through;

@@ -23,7 +23,10 @@ export interface NativeAddon {
   udpSendTo(handle: unknown, bytes: Uint8Array, port: number, host: string): 0 | string;
   udpStats(handle: unknown): { received: number; sent: number; sendDrops: number; batches: number };
   udpClose(handle: unknown): void;
-  /** native/src/relay.c: splice both ways between two connected TCP sockets (fds are dup'ed). */
+  /**
+   * native/src/relay.c: splice both ways between two connected TCP sockets (the relay takes the
+   * descriptors when `own`, else it dups them).
+   */
   relayStart(
     clientFd: number,
     upstreamFd: number,
@@ -39,8 +42,6 @@ export interface NativeAddon {
   relayClose(handle: unknown, reset: boolean): void;
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
-  /** The kernel's TCP_INFO counters: [segments in, segments out, bytes received, bytes acked]. */
-  tcpInfo(fd: number): [number, number, number, number] | undefined;
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
   tcpListen(
     host: string,

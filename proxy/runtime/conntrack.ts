@@ -58,22 +58,28 @@ export interface LiveConnection {
   lastSeen: number;
   /** Idle timeout of the entry, seconds (what conntrack -L prints in its timeout column). */
   readonly timeoutSeconds: number;
-  /** TCP: where the orig and repl byte counts are read from (the client and endpoint sockets). */
-  sources: readonly [ByteSource, ByteSource] | undefined;
+  /**
+   * TCP: where the counters are read from: the client and endpoint sockets (Node streams), or the
+   * native relay, which reports both directions in one call.
+   */
+  sources: readonly [ByteSource, ByteSource] | RelayCounts | undefined;
 }
 
 /** A socket's cumulative received byte count (net.Socket has it, and keeps it after close). */
 export interface ByteSource {
   readonly bytesRead: number;
-  /** Segments the kernel received on the socket, where known (the native relay). */
-  readonly segmentsIn?: number;
+}
+
+/** Both directions at once: [orig bytes, repl bytes, orig segments, repl segments]. */
+export interface RelayCounts {
+  counts(): readonly [number, number, number, number];
 }
 
 /** Node reads at most 64 KiB from a TCP socket at a time. */
 const READ_SIZE = 65536;
 
 /** Fields as `conntrack -L` prints them; kernel defaults: tcp established 432000 s, udp 30 s (120 s assured). */
-const KERNEL_TIMEOUTS = { tcpEstablished: 432000, udp: 30, udpAssured: 120 };
+const KERNEL_TIMEOUTS = { udp: 30, udpAssured: 120 };
 
 /** The kernel's TCP timeouts by state, seconds (net.netfilter.nf_conntrack_tcp_timeout_*). */
 const TCP_TIMEOUTS: Record<TcpState, number> = {
@@ -136,7 +142,7 @@ export class LiveConntrack {
       startedAt: now,
       lastSeen: now,
       timeoutSeconds:
-        e.timeoutSeconds ?? (e.protocol === 'tcp' ? KERNEL_TIMEOUTS.tcpEstablished : KERNEL_TIMEOUTS.udp),
+        e.timeoutSeconds ?? (e.protocol === 'tcp' ? TCP_TIMEOUTS.ESTABLISHED : KERNEL_TIMEOUTS.udp),
       sources: undefined,
     };
     this.entries.set(c.id, c);
@@ -147,10 +153,17 @@ export class LiveConntrack {
   sample(c: LiveConnection): void {
     const s = c.sources;
     if (!s) return;
-    const o = s[0].bytesRead;
-    const r = s[1].bytesRead;
-    const op = s[0].segmentsIn ?? Math.ceil(o / READ_SIZE);
-    const rp = s[1].segmentsIn ?? Math.ceil(r / READ_SIZE);
+    let o: number;
+    let r: number;
+    let op: number;
+    let rp: number;
+    if ('counts' in s) [o, r, op, rp] = s.counts();
+    else {
+      o = s[0].bytesRead;
+      r = s[1].bytesRead;
+      op = Math.ceil(o / READ_SIZE);
+      rp = Math.ceil(r / READ_SIZE);
+    }
     if (o === c.orig.bytes && r === c.repl.bytes && op === c.orig.packets && rp === c.repl.packets) return;
     c.orig.bytes = o;
     c.orig.packets = op;

@@ -32,8 +32,9 @@ export interface ForwardLimits {
   /** Idle timeout of a UDP flow (kube-proxy userspace --udp-timeout, 250 ms by default). */
   readonly udpIdleTimeoutMs: number;
   /**
-   * Relay established TCP connections in the kernel (splice, native/src/relay.c) when the native
-   * addon is built; false: pipe them through Node streams.
+   * Run TCP on raw descriptors when the native addon is built: listeners accept natively, dials are
+   * native, and established connections are relayed in the kernel (splice, native/src/relay.c).
+   * false: node:net servers and sockets, with Node's stream pipe.
    */
   readonly nativeRelay: boolean;
 }

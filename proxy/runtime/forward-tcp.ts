@@ -19,7 +19,7 @@
  */
 import type { Socket } from 'node:net';
 import { type NativeAddon, nativeAddon, RelayEvent } from '../native/load.js';
-import type { LiveConnection } from './conntrack.js';
+import type { LiveConnection, RelayCounts } from './conntrack.js';
 import { flowFor } from './flow.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
 import type { EndpointCounts } from './metrics.js';
@@ -229,8 +229,7 @@ class TcpConn {
       return;
     }
     client.handedOver();
-    entry.sources = relaySources(addon, this.relay);
-    if (l.idleTimeoutMs > 0) this.armIdle(l.idleTimeoutMs);
+    this.relaying(addon);
   }
 
   splice(up: Socket): void {
@@ -268,7 +267,6 @@ class TcpConn {
    */
   handOff(up: Socket): boolean {
     const addon = relayAddon;
-    const { entry } = this;
     const client = this.client as Socket;
     const cfd = fdOf(client);
     const ufd = fdOf(up);
@@ -280,7 +278,7 @@ class TcpConn {
       this.ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; using streams');
       return false;
     }
-    entry.sources = relaySources(addon, this.relay);
+    this.relaying(addon);
     client.removeListener('close', onClientClose);
     client.removeListener('error', onClientError);
     up.removeListener('error', onUpError);
@@ -289,9 +287,14 @@ class TcpConn {
     client.destroy();
     up.destroy();
     this.up = undefined;
+    return true;
+  }
+
+  /** The relay has the connection: the live entry reads its counters, the idle timeout watches it. */
+  relaying(addon: NativeAddon): void {
+    this.entry.sources = relayCounts(addon, this.relay);
     const idleMs = this.ctx.limits.idleTimeoutMs;
     if (idleMs > 0) this.armIdle(idleMs);
-    return true;
   }
 
   /** The kernel relay's idle timeout: check when it could first expire, then as often as needed. */
@@ -366,22 +369,14 @@ class TcpConn {
 
 const relayAddon: NativeAddon | undefined = nativeAddon();
 
-/** Whether kpath up can run its TCP path on descriptors (listen, dial and relay natively). */
-export function nativeTcpAvailable(): boolean {
-  return relayAddon !== undefined;
-}
-
-/** A live entry's byte sources, read from the relay. */
-function relaySources(addon: NativeAddon, relay: unknown): LiveConnection['sources'] {
-  const side = (i: 0 | 1) => ({
-    get bytesRead() {
-      return addon.relayBytes(relay)[i];
+/** A live entry's counters, read from the relay in one call. */
+function relayCounts(addon: NativeAddon, relay: unknown): RelayCounts {
+  return {
+    counts() {
+      const [o, r, , , so, sr] = addon.relayBytes(relay);
+      return [o, r, so, sr];
     },
-    get segmentsIn() {
-      return addon.relayBytes(relay)[4 + i];
-    },
-  });
-  return [side(0), side(1)];
+  };
 }
 
 /**
@@ -540,7 +535,6 @@ function accepted(
     service: svc,
     entryNode: flow.entryNode,
     mode: mode.name,
-    timeoutSeconds: 120,
   });
   const conn = new TcpConn(ctx, client, flow, mode, entry, ctx.clock.now());
   ctx.open.add(conn);
