@@ -24,6 +24,9 @@ napi_status kp_relay_init(napi_env env, napi_value exports);
 /* Segments the kernel received on a TCP socket (TCP_INFO tcpi_segs_in), or -1. */
 double kp_tcp_segs_in(int fd);
 
+/* A TCP socket's state (TCP_ESTABLISHED, TCP_SYN_SENT, TCP_CLOSE, ... from TCP_INFO), or -1. */
+int kp_tcp_state(int fd);
+
 /* Register tcpListen, tcpListenClose, tcpConnect and fdClose on `exports`. */
 napi_status kp_tcp_sockets_init(napi_env env, napi_value exports);
 

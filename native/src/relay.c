@@ -4,12 +4,16 @@
  * event loop. No byte
  * passes through JavaScript, which only hears about the connection's half-closes and its end.
  *
- *   relayStart(clientFd, upstreamFd, onEvent, own, keepAliveSec) -> handle
- *       own: the relay takes the descriptors (tcp_sockets.c's); else it dups them and the caller closes
- *       its own (a net.Socket's). TCP_NODELAY on both; keepalive after keepAliveSec idle (0: off).
- *   onEvent(kind, reason)   1: the client sent FIN   2: the endpoint sent FIN   3: closed (reason)
- *   relayBytes(handle)      [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
- *                            segments received from the client, from the endpoint (TCP_INFO)]
+ *   relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle
+ *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY and
+ *       keepalive); else it dups them and the caller closes its own (a net.Socket's), and the relay
+ *       sets TCP_NODELAY, and keepalive after keepAliveSec idle (0: off), on both.
+ *   onClosed(reason, bytesIn, bytesOut, segsIn, segsOut)   the relay ended: the one call to
+ *       JavaScript per connection, with the final counts (as relayBytes would give them)
+ *   relayBytes(handle, segs = true)
+ *       [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
+ *        segments received from the client, from the endpoint (TCP_INFO; read now only if `segs`),
+ *        FINs seen: 1 the client's, 2 the endpoint's, 3 both]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
  *   (the segment counts come from tcp_info.c)
  *
@@ -19,6 +23,8 @@
  *   - resets: an error on one side (ECONNRESET, EPIPE, ...) resets the other and ends the relay.
  *   - backpressure: a direction reads only when its pipe is empty, so at most one pipe's worth
  *     (64 KiB) is in flight per direction; a slow reader stops the writer's reads.
+ * Half-closes are not reported as they happen (JavaScript reads them with relayBytes when it lists
+ * the connection), and all relays share one async context: a connection costs JavaScript one call.
  * Pipes come from a small shared pool and go back to it whenever they are empty, so an idle
  * connection holds its two sockets and nothing else.
  */
@@ -110,32 +116,49 @@ struct kp_relay {
   int released;        /* the callback and async context are gone (after the event batch) */
   int finalized;       /* the JavaScript handle was collected */
   napi_ref cb;
-  napi_async_context actx;
 };
+
+/* The async context every relay's callback runs in (per thread: one Node environment each). */
+static __thread napi_async_context shared_actx;
+static __thread napi_env shared_env;
+
+static napi_async_context relay_async_context(napi_env env) {
+  if (shared_env != env) {
+    napi_value resource, name;
+    napi_create_object(env, &resource);
+    napi_create_string_utf8(env, "kpath.relay", NAPI_AUTO_LENGTH, &name);
+    if (napi_async_init(env, resource, name, &shared_actx) != napi_ok) return NULL;
+    shared_env = env;
+  }
+  return shared_actx;
+}
 
 /* After the relay ended and the batch of events that may still point at it is over. */
 static void release(void *arg) {
   kp_relay *r = arg;
   if (r->cb) napi_delete_reference(r->env, r->cb);
   r->cb = NULL;
-  napi_async_destroy(r->env, r->actx);
   r->released = 1;
   kp_reactor_hold(-1);
   if (r->finalized) free(r);
 }
 
-static void emit(kp_relay *r, int kind, const char *reason) {
+/* onClosed(reason, bytes in, bytes out, segments in, segments out) */
+static void emit_closed(kp_relay *r, const char *reason) {
   if (!r->cb) return;
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, argv[2], result;
+  napi_value cb, recv, argv[5], result;
   napi_get_reference_value(env, r->cb, &cb);
   napi_get_global(env, &recv);
-  napi_create_uint32(env, (uint32_t)kind, &argv[0]);
-  if (reason) napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &argv[1]);
-  else napi_get_undefined(env, &argv[1]);
-  if (cb && napi_make_callback(env, r->actx, recv, cb, 2, argv, &result) == napi_pending_exception) {
+  napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &argv[0]);
+  napi_create_double(env, r->bytes[0], &argv[1]);
+  napi_create_double(env, r->bytes[1], &argv[2]);
+  napi_create_double(env, r->segs[0], &argv[3]);
+  napi_create_double(env, r->segs[1], &argv[4]);
+  napi_async_context actx = relay_async_context(env);
+  if (cb && actx && napi_make_callback(env, actx, recv, cb, 5, argv, &result) == napi_pending_exception) {
     napi_value ignored;
     napi_get_and_clear_last_exception(env, &ignored);
   }
@@ -164,7 +187,7 @@ static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
     if (r->inpipe[i] > 0) pipe_drop(&r->pipe[i]);
     else pipe_put(&r->pipe[i]);
   }
-  emit(r, 3, reason);
+  emit_closed(r, reason);
   kp_reactor_after_dispatch(release, r);
 }
 
@@ -211,8 +234,6 @@ static int pump(kp_relay *r, int d) {
     ssize_t n = splice(src, NULL, r->pipe[d].w, NULL, KP_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n == 0) {
       r->eof[d] = 1;
-      emit(r, d == 0 ? 1 : 2, NULL);
-      if (r->done) return DEAD; /* JavaScript closed it from the event */
       continue;
     }
     if (n < 0) {
@@ -303,14 +324,14 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, onEvent)");
+  if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, onClosed)");
   int32_t fds[2];
   if (napi_get_value_int32(env, argv[0], &fds[0]) != napi_ok || napi_get_value_int32(env, argv[1], &fds[1]) != napi_ok ||
       fds[0] < 0 || fds[1] < 0)
     return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: fds must be non-negative integers");
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
-  if (t != napi_function) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: onEvent must be a function");
+  if (t != napi_function) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: onClosed must be a function");
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayStart: no event loop");
 
@@ -331,22 +352,18 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
       return kp_throw(env, kp_errname(e), "relayStart: cannot take the socket");
     }
     int one = 1;
-    if (!own) {
-      /* A net.Socket's descriptor: O_NONBLOCK is shared with it (one open file) and Node set
-       * TCP_NODELAY; set both to be sure. tcp_sockets.c's descriptors have them from the start. */
-      fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
-      setsockopt(r->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
+    if (own) continue; /* tcp_sockets.c's: non-blocking, TCP_NODELAY and keepalive from the start */
+    /* A net.Socket's descriptor: O_NONBLOCK is shared with it (one open file) and Node set
+     * TCP_NODELAY; set both to be sure. */
+    fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
+    setsockopt(r->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (keepalive > 0) {
       int idle = (int)keepalive;
       setsockopt(r->fd[i], SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
       setsockopt(r->fd[i], IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
     }
   }
-  napi_value resource, name, handle;
-  napi_create_object(env, &resource);
-  napi_create_string_utf8(env, "kpath.relay", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &r->actx);
+  napi_value handle;
   napi_create_reference(env, argv[2], 1, &r->cb);
   r->loop = loop;
   r->last_ms = uv_now(loop);
@@ -363,26 +380,30 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* relayBytes(handle) -> [bytes client->endpoint, bytes endpoint->client, bytes in flight, idle ms,
- *                         segments from the client, segments from the endpoint] */
+/* relayBytes(handle, segs = true) -> [bytes client->endpoint, bytes endpoint->client, bytes in
+ * flight, idle ms, segments from the client, segments from the endpoint, FINs seen (1 client, 2
+ * endpoint)] */
 static napi_value relay_bytes(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], arr, v;
+  size_t argc = 2;
+  napi_value argv[2], arr, v;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   kp_relay *r = argc ? unwrap(env, argv[0]) : NULL;
   if (!r) return NULL;
+  bool segs = true;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &segs);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
-  if (!r->done) {
+  if (!r->done && segs) {
     for (int i = 0; i < 2; i++) {
       double s = kp_tcp_segs_in(r->fd[i]);
       if (s >= 0) r->segs[i] = s;
     }
   }
-  double vals[6] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1]),
-                    (double)(uv_now(loop) - r->last_ms), r->segs[0], r->segs[1]};
-  napi_create_array_with_length(env, 6, &arr);
-  for (uint32_t i = 0; i < 6; i++) {
+  double vals[7] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1]),
+                    (double)(uv_now(loop) - r->last_ms), r->segs[0], r->segs[1],
+                    (double)(r->eof[0] | (r->eof[1] << 1))};
+  napi_create_array_with_length(env, 7, &arr);
+  for (uint32_t i = 0; i < 7; i++) {
     napi_create_double(env, vals[i], &v);
     napi_set_element(env, arr, i, v);
   }

@@ -3,11 +3,18 @@
  * is an fd from accept4 to the relay (relay.c) without a net.Socket, so JavaScript pays only for the
  * decision (the emulated kernel's verdict), not for two stream objects per connection.
  *
- *   tcpListen(host, port, backlog, onAccept(fd, peerHost, peerPort)) -> { handle, port }
+ *   tcpListen(host, port, backlog, onAccept(fd, peerHost, peerPort), keepAliveSec?) -> { handle, port }
+ *       TCP_NODELAY (and keepalive after keepAliveSec idle, 0: off) are set on the listening socket:
+ *       accepted sockets inherit them, so an accept costs no setsockopt
  *   tcpListenClose(handle)                 stop accepting (accepted connections are not touched)
- *   tcpConnect(srcHost, dstHost, dstPort, timeoutMs, onDone(fd, code, localPort)) -> undefined | code
- *       bound to srcHost with the port left to connect() (IP_BIND_ADDRESS_NO_PORT); fd -1 and an errno
- *       name (or ETIMEDOUT) on failure; a string return is an immediate failure (no callback then)
+ *   tcpConnect(srcHost, dstHost, dstPort, timeoutMs, onDone(fd, code, localPort), keepAliveSec?)
+ *       bound to srcHost with the port left to connect() (IP_BIND_ADDRESS_NO_PORT), TCP_NODELAY and
+ *       keepalive set. Returns:
+ *         a number   connected at once (on loopback the kernel usually runs the whole handshake
+ *                    inside connect()): fd * 65536 + localPort; onDone is never called
+ *         a string   failed at once with that errno name; onDone is never called
+ *         undefined  in progress: onDone(fd, undefined, localPort) once connected, or
+ *                    onDone(-1, errno name or ETIMEDOUT, 0)
  *   fdClose(fd, reset)                     close a descriptor this module handed out; reset: RST
  *
  * Errors carry the errno name as `code`, as Node's do, so listen errors read the same either way.
@@ -44,6 +51,17 @@ static void host_of(const struct sockaddr_storage *ss, char *buf, size_t n) {
 static bool get_str(napi_env env, napi_value v, char *buf, size_t n) {
   size_t len;
   return napi_get_value_string_utf8(env, v, buf, n, &len) == napi_ok;
+}
+
+/* TCP_NODELAY, and keepalive probes after `keepalive` seconds idle (0: off). */
+static void set_conn_opts(int fd, uint32_t keepalive) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (keepalive > 0) {
+    int idle = (int)keepalive;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  }
 }
 
 static void call_js(napi_env env, napi_async_context actx, napi_ref ref, size_t argc, napi_value *argv) {
@@ -109,8 +127,6 @@ static void on_accept(uv_poll_t *h, int status, int events) {
       }
       break;
     }
-    int one = 1;
-    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char host[INET6_ADDRSTRLEN];
     host_of(&peer, host, sizeof host);
     napi_value argv[3];
@@ -143,13 +159,14 @@ static void listener_finalize(napi_env env, void *data, void *hint) {
 }
 
 static napi_value tcp_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char host[64];
-  uint32_t port = 0, backlog = 511;
+  uint32_t port = 0, backlog = 511, keepalive = 0;
   napi_valuetype t = napi_undefined;
-  if (argc == 4) napi_typeof(env, argv[3], &t);
+  if (argc >= 4) napi_typeof(env, argv[3], &t);
+  if (argc >= 5) napi_get_value_uint32(env, argv[4], &keepalive);
   if (argc < 4 || !get_str(env, argv[0], host, sizeof host) || napi_get_value_uint32(env, argv[1], &port) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &backlog) != napi_ok || t != napi_function || port > 65535)
     return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpListen(host, port, backlog, onAccept)");
@@ -162,6 +179,7 @@ static napi_value tcp_listen(napi_env env, napi_callback_info info) {
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as libuv does for TCP servers */
   if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  set_conn_opts(fd, keepalive);
   if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, (int)backlog) < 0) {
     int e = errno;
     close(fd);
@@ -279,13 +297,14 @@ static void on_dial_event(kp_watch *w, uint32_t events) {
 static void on_dial_timeout(uv_timer_t *t) { dial_done(t->data, 0, "ETIMEDOUT"); }
 
 static napi_value tcp_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], ret;
+  size_t argc = 6;
+  napi_value argv[6], ret;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char src[64], dst[64];
-  uint32_t dport = 0, timeout = 0;
+  uint32_t dport = 0, timeout = 0, keepalive = 0;
   napi_valuetype t = napi_undefined;
-  if (argc == 5) napi_typeof(env, argv[4], &t);
+  if (argc >= 5) napi_typeof(env, argv[4], &t);
+  if (argc >= 6) napi_get_value_uint32(env, argv[5], &keepalive);
   if (argc < 5 || !get_str(env, argv[0], src, sizeof src) || !get_str(env, argv[1], dst, sizeof dst) ||
       napi_get_value_uint32(env, argv[2], &dport) != napi_ok || napi_get_value_uint32(env, argv[3], &timeout) != napi_ok ||
       t != napi_function || dport == 0 || dport > 65535)
@@ -302,9 +321,26 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
   if (!fail) {
     int one = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    set_conn_opts(fd, keepalive);
     if (bind(fd, (struct sockaddr *)&sa, slen) < 0) fail = kp_errname(errno);
     else if (connect(fd, (struct sockaddr *)&da, dlen) < 0 && errno != EINPROGRESS) fail = kp_errname(errno);
+    else {
+      /* Loopback runs the handshake (or the refusal) inside connect(): look before waiting. */
+      int state = kp_tcp_state(fd);
+      if (state == TCP_ESTABLISHED) {
+        struct sockaddr_storage local;
+        socklen_t llen = sizeof local;
+        if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
+          napi_create_double(env, (double)fd * 65536.0 + (double)port_of(&local), &ret);
+          return ret;
+        }
+      } else if (state == TCP_CLOSE) {
+        int err = 0;
+        socklen_t elen = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+        fail = kp_errname(err ? err : ECONNREFUSED);
+      }
+    }
     if (fail) close(fd);
   }
   if (fail) {

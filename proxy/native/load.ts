@@ -25,20 +25,22 @@ export interface NativeAddon {
   udpClose(handle: unknown): void;
   /**
    * native/src/relay.c: splice both ways between two connected TCP sockets (the relay takes the
-   * descriptors when `own`, else it dups them).
+   * descriptors when `own`, else it dups them). onClosed is the one call back, when the relay ends,
+   * with the final counts.
    */
   relayStart(
     clientFd: number,
     upstreamFd: number,
-    onEvent: (kind: RelayEvent, reason?: string) => void,
+    onClosed: RelayClosed,
     own?: boolean,
     keepAliveSec?: number,
   ): unknown;
   /**
    * [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved,
-   *  segments the kernel received from the client, from the endpoint (TCP_INFO tcpi_segs_in)]
+   *  segments the kernel received from the client, from the endpoint (TCP_INFO tcpi_segs_in, read
+   *  now unless `segs` is false), FINs seen (RelayFin bits)]
    */
-  relayBytes(handle: unknown): [number, number, number, number, number, number];
+  relayBytes(handle: unknown, segs?: boolean): [number, number, number, number, number, number, number];
   relayClose(handle: unknown, reset: boolean): void;
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
@@ -48,22 +50,36 @@ export interface NativeAddon {
     port: number,
     backlog: number,
     onAccept: (fd: number, peerHost: string, peerPort: number) => void,
+    /** keepalive probes on accepted connections after this many idle seconds (0: off) */
+    keepAliveSec?: number,
   ): { handle: unknown; port: number };
   tcpListenClose(handle: unknown): void;
-  /** undefined: onDone will be called; a string: failed at once with that errno name. */
+  /**
+   * A number: connected at once, fd * 65536 + localPort (onDone is not called); a string: failed at
+   * once with that errno name; undefined: onDone will be called.
+   */
   tcpConnect(
     srcHost: string,
     dstHost: string,
     dstPort: number,
     timeoutMs: number,
     onDone: (fd: number, code: string | undefined, localPort: number) => void,
-  ): string | undefined;
+    keepAliveSec?: number,
+  ): number | string | undefined;
   fdClose(fd: number, reset: boolean): void;
 }
 
-/** relayStart's events: the client's FIN, the endpoint's FIN, the end of the relay. */
-export const RelayEvent = { CLIENT_FIN: 1, ENDPOINT_FIN: 2, CLOSED: 3 } as const;
-export type RelayEvent = (typeof RelayEvent)[keyof typeof RelayEvent];
+/** The relay ended: why ("closed", "reset", "client ECONNRESET", ...) and its final counts. */
+export type RelayClosed = (
+  reason: string,
+  bytesIn: number,
+  bytesOut: number,
+  segsIn: number,
+  segsOut: number,
+) => void;
+
+/** relayBytes' FIN bits: the client's FIN was read, the endpoint's. */
+export const RelayFin = { CLIENT: 1, ENDPOINT: 2 } as const;
 
 let cached: { addon: NativeAddon | undefined; why: string } | undefined;
 

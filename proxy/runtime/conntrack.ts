@@ -18,6 +18,7 @@
  *   new traffic, not at the exact last segment).
  */
 import type { Clock } from '../../netmodel/clock.js';
+import { RelayFin } from '../native/load.js';
 
 export interface Tuple {
   readonly src: string;
@@ -70,9 +71,13 @@ export interface ByteSource {
   readonly bytesRead: number;
 }
 
-/** Both directions at once: [orig bytes, repl bytes, orig segments, repl segments]. */
+/**
+ * Both directions at once: [orig bytes, repl bytes, orig segments, repl segments, FINs seen
+ * (RelayFin bits)]. The native relay does not report half-closes as they happen; the state is read
+ * with the counters.
+ */
 export interface RelayCounts {
-  counts(): readonly [number, number, number, number];
+  counts(): readonly [number, number, number, number, number];
 }
 
 /** Node reads at most 64 KiB from a TCP socket at a time. */
@@ -101,11 +106,19 @@ const MAX_CLOSED = 16_384;
 
 export class LiveConntrack {
   private readonly entries = new Map<number, LiveConnection>();
-  /** Ended connections ageing out, oldest first. */
-  private readonly closed = new Map<number, LiveConnection>();
+  /**
+   * Ended connections ageing out, oldest first: a ring (entries leave only at the head), since a
+   * Map used as a queue leaves a hole per deleted head entry that every later scan walks over.
+   */
+  private readonly closed: Ring<LiveConnection>;
   private nextId = 1;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxClosed = MAX_CLOSED,
+  ) {
+    this.closed = new Ring(maxClosed);
+  }
 
   open(
     e: Omit<
@@ -157,8 +170,11 @@ export class LiveConntrack {
     let r: number;
     let op: number;
     let rp: number;
-    if ('counts' in s) [o, r, op, rp] = s.counts();
-    else {
+    if ('counts' in s) {
+      let fins: number;
+      [o, r, op, rp, fins] = s.counts();
+      c.state = finState(fins);
+    } else {
       o = s[0].bytesRead;
       r = s[1].bytesRead;
       op = Math.ceil(o / READ_SIZE);
@@ -196,8 +212,8 @@ export class LiveConntrack {
       if (c.state !== 'CLOSE') c.state = 'TIME_WAIT';
       c.lastSeen = this.clock.now();
     }
-    this.closed.set(c.id, c);
-    this.trim();
+    this.trim(1);
+    this.closed.push(c);
   }
 
   /** Live connections (counters sampled now). */
@@ -211,21 +227,58 @@ export class LiveConntrack {
   listAll(): LiveConnection[] {
     this.trim();
     const now = this.clock.now();
-    const ageing = [...this.closed.values()].filter((c) => remaining(c, now) > 0);
+    const ageing = this.closed.toArray().filter((c) => remaining(c, now) > 0);
     return [...this.list(), ...ageing];
   }
 
-  private trim(): void {
+  /** Drop expired entries from the head, and the oldest until `room` more fit. */
+  private trim(room = 0): void {
     const now = this.clock.now();
-    for (const [id, c] of this.closed) {
-      if (this.closed.size <= MAX_CLOSED && remaining(c, now) > 0) break;
-      this.closed.delete(id);
+    const q = this.closed;
+    for (let c = q.peek(); c !== undefined; c = q.peek()) {
+      if (q.size + room <= this.maxClosed && remaining(c, now) > 0) break;
+      q.shift();
     }
   }
 
   get size(): number {
     return this.entries.size;
   }
+}
+
+/** A bounded first-in first-out queue over a fixed array. */
+class Ring<T> {
+  private readonly items: (T | undefined)[];
+  private head = 0;
+  size = 0;
+  constructor(private readonly capacity: number) {
+    this.items = new Array<T | undefined>(capacity).fill(undefined);
+  }
+  /** The caller makes room first (size < capacity). */
+  push(x: T): void {
+    this.items[(this.head + this.size) % this.capacity] = x;
+    this.size++;
+  }
+  peek(): T | undefined {
+    return this.size > 0 ? this.items[this.head] : undefined;
+  }
+  shift(): void {
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
+  }
+  toArray(): T[] {
+    const out: T[] = [];
+    for (let i = 0; i < this.size; i++) out.push(this.items[(this.head + i) % this.capacity]!);
+    return out;
+  }
+}
+
+/** The TCP state after the FINs a relay has seen (none: still ESTABLISHED). */
+function finState(fins: number): TcpState {
+  const client = (fins & RelayFin.CLIENT) !== 0;
+  const endpoint = (fins & RelayFin.ENDPOINT) !== 0;
+  return client && endpoint ? 'TIME_WAIT' : client ? 'FIN_WAIT' : endpoint ? 'CLOSE_WAIT' : 'ESTABLISHED';
 }
 
 /** JSON shape of one entry for the admin API and `kpath conntrack -o json`. */

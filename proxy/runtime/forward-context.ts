@@ -39,6 +39,11 @@ export interface ForwardLimits {
   readonly nativeRelay: boolean;
 }
 
+/** The keepalive delay in whole seconds, as the kernel takes it (TCP_KEEPIDLE); 0: off. */
+export function keepAliveSeconds(l: ForwardLimits): number {
+  return l.keepAliveMs > 0 ? Math.max(1, Math.round(l.keepAliveMs / 1000)) : 0;
+}
+
 export interface ForwardContext {
   mode(): ProxyMode;
   twins(): TwinMap;

@@ -18,10 +18,10 @@
  * not a connect timeout. A rejected one is a reset after the handshake, not ECONNREFUSED.
  */
 import type { Socket } from 'node:net';
-import { type NativeAddon, nativeAddon, RelayEvent } from '../native/load.js';
+import { type NativeAddon, nativeAddon } from '../native/load.js';
 import type { LiveConnection, RelayCounts } from './conntrack.js';
 import { flowFor } from './flow.js';
-import type { ForwardContext, ListenerTarget } from './forward-context.js';
+import { type ForwardContext, keepAliveSeconds, type ListenerTarget } from './forward-context.js';
 import type { EndpointCounts } from './metrics.js';
 import type { Decision, FlowRequest, ProxyMode } from './modes/types.js';
 import { type DialResult, dialTcpFd, dialTcpThen, type FdDialResult } from './upstream.js';
@@ -68,7 +68,7 @@ class TcpConn {
   }
 
   buffered(): number {
-    if (this.relay !== undefined) return relayAddon!.relayBytes(this.relay)[2];
+    if (this.relay !== undefined) return relayAddon!.relayBytes(this.relay, false)[2];
     const c = this.client;
     if (c instanceof FdClient) return 0;
     const u = this.up;
@@ -140,6 +140,7 @@ class TcpConn {
         localAddress: local.text,
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
+        keepAliveSec: keepAliveSeconds(ctx.limits),
       };
       if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialedFd(d, r));
       else dialTcpThen(dial, (r) => this.dialed(d, r));
@@ -209,16 +210,15 @@ class TcpConn {
     const { ctx, entry } = this;
     this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
     ctx.metrics.opened(this.counts);
-    const l = ctx.limits;
-    const keepAliveSec = l.keepAliveMs > 0 ? Math.max(1, Math.round(l.keepAliveMs / 1000)) : 0;
     const addon = relayAddon!;
     try {
+      // Both descriptors already have TCP_NODELAY and keepalive (the listener's, the dial's).
       this.relay = addon.relayStart(
         client.fd,
         upFd,
-        (kind, reason) => this.relayEvent(kind, reason),
+        (reason, o, r, so, sr) => this.relayClosed(reason, o, r, so, sr),
         true,
-        keepAliveSec,
+        0,
       );
     } catch (e) {
       ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; closed');
@@ -273,7 +273,9 @@ class TcpConn {
     if (!addon || cfd < 0 || ufd < 0) return false;
     if (client.readableLength > 0 || up.readableLength > 0 || client.writableLength > 0) return false;
     try {
-      this.relay = addon.relayStart(cfd, ufd, (kind, reason) => this.relayEvent(kind, reason));
+      this.relay = addon.relayStart(cfd, ufd, (reason, o, r, so, sr) =>
+        this.relayClosed(reason, o, r, so, sr),
+      );
     } catch (e) {
       this.ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; using streams');
       return false;
@@ -302,7 +304,7 @@ class TcpConn {
     this.idleTimer = setTimeout(() => {
       if (this.relay === undefined) return;
       const limit = this.ctx.limits.idleTimeoutMs;
-      const idle = relayAddon!.relayBytes(this.relay)[3];
+      const idle = relayAddon!.relayBytes(this.relay, false)[3];
       if (idle >= limit) {
         this.how = 'idle timeout';
         relayAddon!.relayClose(this.relay, false);
@@ -311,23 +313,17 @@ class TcpConn {
     this.idleTimer.unref();
   }
 
-  relayEvent(kind: RelayEvent, reason: string | undefined): void {
+  /** The relay ended (closed, reset, idle timeout, or by kpath): its final counts. */
+  relayClosed(reason: string, o: number, r: number, so: number, sr: number): void {
     const e = this.entry;
-    if (kind === RelayEvent.CLIENT_FIN) e.state = e.state === 'CLOSE_WAIT' ? 'TIME_WAIT' : 'FIN_WAIT';
-    else if (kind === RelayEvent.ENDPOINT_FIN) e.state = e.state === 'FIN_WAIT' ? 'TIME_WAIT' : 'CLOSE_WAIT';
-    else {
-      // (undefined only if the relay ended inside relayStart, before its handle was returned)
-      const [o, r, , , so, sr] =
-        this.relay !== undefined ? relayAddon!.relayBytes(this.relay) : [0, 0, 0, 0, 0, 0];
-      e.sources = undefined;
-      e.orig.bytes = o;
-      e.repl.bytes = r;
-      e.orig.packets = so;
-      e.repl.packets = sr;
-      if (this.idleTimer) clearTimeout(this.idleTimer);
-      if (this.how === 'closed' && reason && reason !== 'closed') this.how = reason;
-      this.finished();
-    }
+    e.sources = undefined;
+    e.orig.bytes = o;
+    e.repl.bytes = r;
+    e.orig.packets = so;
+    e.repl.packets = sr;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.how === 'closed' && reason !== 'closed') this.how = reason;
+    this.finished();
   }
 
   /** One side closed: it can take no more data, so if the other still has some to send, nobody will
@@ -369,12 +365,12 @@ class TcpConn {
 
 const relayAddon: NativeAddon | undefined = nativeAddon();
 
-/** A live entry's counters, read from the relay in one call. */
+/** A live entry's counters and FINs, read from the relay in one call. */
 function relayCounts(addon: NativeAddon, relay: unknown): RelayCounts {
   return {
     counts() {
-      const [o, r, , , so, sr] = addon.relayBytes(relay);
-      return [o, r, so, sr];
+      const [o, r, , , so, sr, fins] = addon.relayBytes(relay);
+      return [o, r, so, sr, fins];
     },
   };
 }

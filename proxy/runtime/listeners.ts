@@ -15,7 +15,7 @@ import type { KpathError } from '../../netmodel/errors.js';
 import type { TwinMap } from '../../netmodel/twins.js';
 import { nativeAddon } from '../native/load.js';
 import { listenError } from './bind-errors.js';
-import type { ForwardContext, ListenerTarget } from './forward-context.js';
+import { type ForwardContext, keepAliveSeconds, type ListenerTarget } from './forward-context.js';
 import { handleTcp, handleTcpFd } from './forward-tcp.js';
 import { UdpForwarder } from './forward-udp.js';
 
@@ -195,8 +195,12 @@ export class Listeners {
       // Connections arrive as descriptors: no net.Socket per connection (see forward-tcp.ts).
       const live: Live = { spec };
       try {
-        live.native = addon.tcpListen(spec.host, spec.port, 511, (fd, host, port) =>
-          handleTcpFd(this.ctx, live.spec.target, fd, host, port),
+        live.native = addon.tcpListen(
+          spec.host,
+          spec.port,
+          511,
+          (fd, host, port) => handleTcpFd(this.ctx, live.spec.target, fd, host, port),
+          keepAliveSeconds(this.ctx.limits),
         ).handle;
       } catch (e) {
         return Promise.reject(listenError(spec.host, spec.port, 'TCP', what, e as NodeJS.ErrnoException));

@@ -24,6 +24,8 @@ export interface DialOptions {
   readonly localAddress: string;
   readonly timeoutMs: number;
   readonly highWaterMark: number;
+  /** Keepalive probes after this many idle seconds (0: off); the native dial sets it. */
+  readonly keepAliveSec: number;
 }
 
 export type DialResult = { ok: true; socket: Socket } | { ok: false; code: string; message: string };
@@ -33,14 +35,25 @@ export type FdDialResult =
   | { ok: true; fd: number; localPort: number }
   | { ok: false; code: string; message: string };
 
-/** dialTcpThen on a raw descriptor (native/src/tcp_sockets.c): no net.Socket is made. */
+/**
+ * dialTcpThen on a raw descriptor (native/src/tcp_sockets.c): no net.Socket is made. On loopback the
+ * kernel usually finishes the handshake inside connect(), and then `done` runs before this returns.
+ */
 export function dialTcpFd(addon: NativeAddon, o: DialOptions, done: (r: FdDialResult) => void): void {
   assertLoopback(o.localAddress, o.host);
-  const failed = addon.tcpConnect(o.localAddress, o.host, o.port, o.timeoutMs, (fd, code, localPort) => {
-    if (fd >= 0) done({ ok: true, fd, localPort });
-    else done({ ok: false, code: code ?? 'ERROR', message: dialMessage(code, o.timeoutMs) });
-  });
-  if (failed !== undefined) done({ ok: false, code: failed, message: dialMessage(failed, o.timeoutMs) });
+  const now = addon.tcpConnect(
+    o.localAddress,
+    o.host,
+    o.port,
+    o.timeoutMs,
+    (fd, code, localPort) => {
+      if (fd >= 0) done({ ok: true, fd, localPort });
+      else done({ ok: false, code: code ?? 'ERROR', message: dialMessage(code, o.timeoutMs) });
+    },
+    o.keepAliveSec,
+  );
+  if (typeof now === 'number') done({ ok: true, fd: Math.floor(now / 65536), localPort: now % 65536 });
+  else if (now !== undefined) done({ ok: false, code: now, message: dialMessage(now, o.timeoutMs) });
 }
 
 function dialMessage(code: string | undefined, timeoutMs: number): string {

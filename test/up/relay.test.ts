@@ -3,6 +3,7 @@
  * and Node's stream pipe. Same cluster, same checks: bytes both ways and in the live table, half-close,
  * resets, an idle timeout, a slow reader, and closing on stop.
  */
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeAddon } from '../../proxy/native/load.js';
 import type { Runtime } from '../../proxy/runtime/index.js';
@@ -20,6 +21,39 @@ import {
 } from './helpers.js';
 
 type Relay = 'kernel' | 'streams';
+
+/** A selector-less service on port 9000 whose one endpoint is `ep`:9000. */
+function heldService(ip: string, ep: string): string {
+  return `---
+apiVersion: v1
+kind: Service
+metadata:
+  name: held
+  namespace: default
+spec:
+  clusterIP: ${ip}
+  ports:
+    - name: tcp
+      port: 9000
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: held-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: held
+addressType: IPv4
+ports:
+  - name: tcp
+    port: 9000
+    protocol: TCP
+endpoints:
+  - addresses: ["${ep}"]
+    conditions:
+      ready: true
+`;
+}
 const relays: [Relay, number][] = nativeAddon()
   ? [
       ['kernel', 11],
@@ -55,11 +89,25 @@ describe.each(relays)('%s relay', (relay, slot) => {
   const svc = a.svcTwin(20);
   let rt: Runtime;
   const mem = memoryLogger('debug');
+  // An endpoint of the test's own (a selector-less service): it never closes on the client's FIN,
+  // and closes its side when it reads "close".
+  const held = new Set<import('node:net').Socket>();
+  const holder = createServer({ allowHalfOpen: true }, (sock) => {
+    held.add(sock);
+    sock.on('close', () => held.delete(sock));
+    sock.on('error', () => {});
+    sock.on('data', (d) => {
+      if (d.toString().includes('close')) sock.end();
+    });
+  });
   beforeAll(async () => {
+    await new Promise<void>((resolve) => holder.listen(9000, `${a.podTwinPrefix}1.200`, resolve));
     const c = writeCluster(
       baseCluster(
         slot,
-        echoDeployment('web', 2) + service('web', { ip: a.svcIP(20), port: 8000 }),
+        echoDeployment('web', 2) +
+          service('web', { ip: a.svcIP(20), port: 8000 }) +
+          heldService(a.svcIP(21), `10.${200 + slot}.1.200`),
         'iptables',
       ),
     );
@@ -73,6 +121,8 @@ describe.each(relays)('%s relay', (relay, slot) => {
   });
   afterAll(async () => {
     await rt?.stop();
+    for (const x of held) x.destroy();
+    await new Promise((resolve) => holder.close(resolve));
   });
 
   const closedLines = () => mem.lines().filter((l) => l.msg === 'connection closed');
@@ -110,6 +160,23 @@ describe.each(relays)('%s relay', (relay, slot) => {
     );
     expect(line).toMatchObject({ bytesIn: payload.length, bytesOut: payload.length, relay });
     await waitFor(() => !rt.conntrack.list().some((e) => e.original.sport === s.localPort), 'entry gone');
+  });
+
+  it('the live entry follows the FINs: ESTABLISHED, FIN_WAIT after the client FIN, CLOSE_WAIT after the endpoint FIN', async () => {
+    const stateOf = (port: number | undefined) =>
+      rt.conntrack.list().find((e) => e.original.sport === port && e.reply !== undefined)?.state;
+    const c = await dial(a.svcTwin(21), 9000);
+    expect(await waitFor(() => stateOf(c.localPort), 'entry')).toBe('ESTABLISHED');
+    // The client closes its side; the endpoint (a test server that keeps half-open sockets) does not.
+    c.end();
+    await waitFor(() => stateOf(c.localPort) === 'FIN_WAIT', 'FIN_WAIT');
+    c.destroy();
+    // The endpoint closes first; the client keeps its side open.
+    const d = await dial(a.svcTwin(21), 9000);
+    await waitFor(() => stateOf(d.localPort), 'entry');
+    d.write('close');
+    await waitFor(() => stateOf(d.localPort) === 'CLOSE_WAIT', 'CLOSE_WAIT');
+    d.destroy();
   });
 
   it('half-close: the client FIN reaches the endpoint, whose reply and FIN come back', async () => {

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../netmodel/clock.js';
+import { type LiveConnection, LiveConntrack } from '../../proxy/runtime/conntrack.js';
+
+function opened(t: LiveConntrack, sport: number, protocol: 'tcp' | 'udp' = 'tcp'): LiveConnection {
+  const c = t.open({
+    protocol,
+    original: { src: '10.244.0.5', sport, dst: '10.96.0.10', dport: 80 },
+    state: protocol === 'tcp' ? 'SYN_SENT' : 'UNREPLIED',
+    service: 'default/web:http',
+    entryNode: 'node-a',
+    mode: 'iptables',
+  });
+  c.reply = { src: '10.244.1.7', sport: 8080, dst: '10.244.0.5', dport: sport };
+  return c;
+}
+
+describe('LiveConntrack: ended entries age out', () => {
+  it('keeps TIME_WAIT 120 s and CLOSE 10 s after the end, then forgets them', () => {
+    const clock = new ManualClock(0);
+    const t = new LiveConntrack(clock);
+    const fin = opened(t, 1000);
+    const rst = opened(t, 1001);
+    const live = opened(t, 1002);
+    t.close(fin);
+    rst.state = 'CLOSE';
+    t.close(rst);
+    expect(t.size).toBe(1);
+    expect(t.listAll().map((c) => [c.original.sport, c.state])).toEqual([
+      [1002, 'SYN_SENT'],
+      [1000, 'TIME_WAIT'],
+      [1001, 'CLOSE'],
+    ]);
+    clock.advance(10_000);
+    expect(t.listAll().map((c) => c.original.sport)).toEqual([1002, 1000]);
+    clock.advance(110_000);
+    expect(t.listAll().map((c) => c.original.sport)).toEqual([1002]);
+    t.close(live);
+    expect(t.listAll().map((c) => c.original.sport)).toEqual([1002]);
+  });
+
+  it('holds at most maxClosed ended entries, dropping the oldest first', () => {
+    const clock = new ManualClock(0);
+    const t = new LiveConntrack(clock, 4);
+    for (let p = 0; p < 10; p++) {
+      const c = opened(t, 2000 + p);
+      clock.advance(1);
+      t.close(c);
+    }
+    expect(t.listAll().map((c) => c.original.sport)).toEqual([2006, 2007, 2008, 2009]);
+    // The ring keeps working past its wrap-around, and expiry still frees from the head.
+    clock.advance(120_000);
+    expect(t.listAll()).toEqual([]);
+    const c = opened(t, 3000);
+    t.close(c);
+    expect(t.listAll().map((x) => x.original.sport)).toEqual([3000]);
+  });
+
+  it('forgets a TCP connection that was never forwarded at once, as an unconfirmed entry', () => {
+    const t = new LiveConntrack(new ManualClock(0));
+    const c = t.open({
+      protocol: 'tcp',
+      original: { src: '10.244.0.5', sport: 4000, dst: '10.96.0.10', dport: 80 },
+      state: 'SYN_SENT',
+      service: 'default/web:http',
+      entryNode: 'node-a',
+      mode: 'iptables',
+    });
+    t.close(c);
+    expect(t.listAll()).toEqual([]);
+  });
+});
