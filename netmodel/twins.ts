@@ -20,8 +20,13 @@ export const BUILTIN_TWIN: LoopbackMapping = Object.freeze({
   loopback: parsePrefix('127.0.0.0/8'),
 });
 
+/** Addresses remembered per direction (the proxy asks for the same few on every connection). */
+const MEMO_MAX = 4096;
+
 export class TwinMap {
   private readonly maps: readonly LoopbackMapping[];
+  private readonly loopbackOf = new Map<number, IPv4 | null>();
+  private readonly modelOf = new Map<number, IP | null>();
 
   /** Extra mappings are consulted before the built-in 10/8 <-> 127/8 one (more specific first). */
   constructor(extra: readonly LoopbackMapping[] = []) {
@@ -31,6 +36,14 @@ export class TwinMap {
   /** The loopback twin of a model address, or undefined when it has none (emulated only). */
   toLoopback(model: IP): IPv4 | undefined {
     if (model.family !== 4) return undefined;
+    const known = this.loopbackOf.get(model.n);
+    if (known !== undefined) return known ?? undefined;
+    const r = this.findLoopback(model);
+    remember(this.loopbackOf, model.n, r ?? null);
+    return r;
+  }
+
+  private findLoopback(model: IP): IPv4 | undefined {
     for (const m of this.maps) {
       if (prefixContains(m.model, model)) return prefixNth(m.loopback, prefixOffset(m.model, model)) as IPv4;
     }
@@ -43,6 +56,14 @@ export class TwinMap {
    */
   toModel(loopback: IP): IP | undefined {
     if (loopback.family !== 4) return undefined;
+    const known = this.modelOf.get(loopback.n);
+    if (known !== undefined) return known ?? undefined;
+    const r = this.findModel(loopback);
+    remember(this.modelOf, loopback.n, r ?? null);
+    return r;
+  }
+
+  private findModel(loopback: IP & { family: 4 }): IP | undefined {
     for (const m of this.maps) {
       if (prefixContains(m.loopback, loopback)) {
         // 127.0.0.0/24 would twin 10.0.0.0/24's network; 127.0.0.1 is always the node's own localhost.
@@ -57,4 +78,9 @@ export class TwinMap {
   modelPrefixes(): Prefix[] {
     return this.maps.map((m) => m.model);
   }
+}
+
+function remember<V>(memo: Map<number, V>, k: number, v: V): void {
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(k, v);
 }

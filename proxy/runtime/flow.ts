@@ -3,13 +3,27 @@ import { type IP, tryParseIP } from '../../netmodel/addr.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
 import type { FlowRequest } from './modes/types.js';
 
+/** Client address text -> parsed (the same few clients connect again and again). */
+const parsed = new Map<string, IP | null>();
+const PARSED_MAX = 4096;
+
+function parseClient(text: string): IP | undefined {
+  let ip = parsed.get(text);
+  if (ip === undefined) {
+    ip = tryParseIP(text.startsWith('::ffff:') ? text.slice(7) : text) ?? null;
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, ip);
+  }
+  return ip ?? undefined;
+}
+
 export function flowFor(
   ctx: ForwardContext,
   t: ListenerTarget,
   remoteAddress: string | undefined,
   remotePort: number | undefined,
 ): FlowRequest | undefined {
-  const real = remoteAddress ? tryParseIP(remoteAddress.replace(/^::ffff:/, '')) : undefined;
+  const real = remoteAddress ? parseClient(remoteAddress) : undefined;
   if (!real) return undefined;
   const model: IP | undefined = ctx.twins().toModel(real);
   const clientNode = model ? ctx.nodeOf(model) : undefined;

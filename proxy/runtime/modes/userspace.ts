@@ -41,10 +41,13 @@ export class UserspaceMode implements ProxyMode {
   readonly dialTimeoutsMs = USERSPACE_DIAL_TIMEOUTS_MS;
   private readonly balancers = new Map<string, Balancer>();
   private nodeIPs = new Map<string, string>();
+  /** source -> endpoint -> the (immutable) decision, so a connection parses no address. */
+  private forwards = new Map<string, Map<string, Decision>>();
 
   constructor(private readonly opts: UserspaceOptions) {}
 
   sync(snap: ClusterSnapshot): void {
+    this.forwards = new Map();
     this.nodeIPs = new Map(
       snap.nodes.flatMap((n) => {
         const ip = n.internalIPs.find((x) => x.family === 4);
@@ -127,12 +130,26 @@ export class UserspaceMode implements ProxyMode {
       b.index = (b.index + 1) % b.endpoints.length;
       b.sticky?.set(clientIP, ep);
     }
-    const colon = ep.lastIndexOf(':');
-    return {
-      kind: 'forward',
-      endpoint: { ip: parseIP(ep.slice(0, colon)), port: Number(ep.slice(colon + 1)) },
-      source: parseIP(source),
-    };
+    return this.forwardTo(ep, source);
+  }
+
+  private forwardTo(ep: string, source: string): Decision {
+    let bySource = this.forwards.get(source);
+    if (!bySource) {
+      bySource = new Map();
+      this.forwards.set(source, bySource);
+    }
+    let d = bySource.get(ep);
+    if (!d) {
+      const colon = ep.lastIndexOf(':');
+      d = Object.freeze({
+        kind: 'forward',
+        endpoint: Object.freeze({ ip: parseIP(ep.slice(0, colon)), port: Number(ep.slice(colon + 1)) }),
+        source: parseIP(source),
+      });
+      bySource.set(ep, d);
+    }
+    return d;
   }
 
   affinity(): AffinityEntry[] {
