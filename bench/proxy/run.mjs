@@ -361,14 +361,15 @@ const startKpath = async (mode, prof) => {
 
 // ---------------------------------------------------------------- 4. measurement helpers
 const CLK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-/** utime+stime of a process and its threads, seconds. */
-function cpuSeconds(pid) {
+/** utime and stime of a process and its threads, seconds (stime includes the softirq work, such as
+ *  loopback packet delivery, that the kernel ran in the process's syscalls). */
+function cpuTimes(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK;
+    return { user: Number(f[11]) / CLK, sys: Number(f[12]) / CLK };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, sys: Number.NaN };
   }
 }
 /** Busy seconds of one CPU (everything but idle and iowait). */
@@ -452,7 +453,7 @@ const targets = [
 async function measure(test, t) {
   const other = await waitQuiet(O.proxyCpu);
   const pid = t.proc ? procs.get(t.proc)?.pid : undefined;
-  const c0 = pid ? cpuSeconds(pid) : 0;
+  const c0 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
   const b0 = coreBusy(O.proxyCpu);
   const w0 = Date.now();
   let r;
@@ -482,7 +483,10 @@ async function measure(test, t) {
   }
   const secs = (Date.now() - w0) / 1000;
   const b1 = coreBusy(O.proxyCpu);
-  const proxyCpu = pid ? (cpuSeconds(pid) - c0) / secs : 0;
+  const c1 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
+  r.proxyUser = (c1.user - c0.user) / secs;
+  r.proxySys = (c1.sys - c0.sys) / secs;
+  const proxyCpu = r.proxyUser + r.proxySys;
   r.proxyCpu = proxyCpu;
   r.otherLoad = Math.max(0, (b1.busy - b0.busy) / Math.max(0.001, b1.total - b0.total) - proxyCpu);
   r.quietBefore = other;
@@ -671,15 +675,22 @@ const UNIT = { keepalive: 'req/s', close: 'conn/s', iperf: 'Gbit/s' };
 for (const test of ['keepalive', 'close', 'iperf']) {
   if (!Object.keys(results[test]).length) continue;
   lines.push(`\n${test} (${UNIT[test]}), median of ${O.rounds}:`);
-  lines.push('| target | median | runs | proxy CPU | other load on proxy core | errors |');
-  lines.push('|---|---:|---:|---:|---:|---:|');
+  const per = test === 'iperf' ? 'ms/Gbit' : `µs/${test === 'close' ? 'conn' : 'request'}`;
+  lines.push(
+    `| target | median | runs | proxy CPU | proxy user / sys ${per} | other load on proxy core | errors |`,
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const t of targets) {
     const rs = results[test][t.name] ?? [];
     const med = median(rs.map((r) => r.value));
     summary[test] = { ...summary[test], [t.name]: med };
     const d = test === 'iperf' ? 2 : 0;
+    const scale = test === 'iperf' ? 1e3 : 1e6;
+    const split = t.proc
+      ? `${fmt(median(rs.map((r) => (scale * r.proxyUser) / r.value)), 1)} / ${fmt(median(rs.map((r) => (scale * r.proxySys) / r.value)), 1)}`
+      : '-';
     lines.push(
-      `| ${t.name} | ${fmt(med, d)} | ${rs.map((r) => fmt(r.value, d)).join(' / ')} | ${t.proc ? `${fmt(100 * median(rs.map((r) => r.proxyCpu)))} %` : '-'} | ${fmt(100 * median(rs.map((r) => r.otherLoad)))} % | ${rs.map((r) => (r.errors ?? 0) + (r.non2xx ?? 0) + (r.retransmits ?? 0)).join('/')} |`,
+      `| ${t.name} | ${fmt(med, d)} | ${rs.map((r) => fmt(r.value, d)).join(' / ')} | ${t.proc ? `${fmt(100 * median(rs.map((r) => r.proxyCpu)))} %` : '-'} | ${split} | ${fmt(100 * median(rs.map((r) => r.otherLoad)))} % | ${rs.map((r) => (r.errors ?? 0) + (r.non2xx ?? 0) + (r.retransmits ?? 0)).join('/')} |`,
     );
   }
 }

@@ -122,6 +122,13 @@ struct kp_relay {
 static __thread napi_async_context shared_actx;
 static __thread napi_env shared_env;
 
+/* The environment is going away (a worker thread ends): a later one on this thread makes its own. */
+static void forget_shared_context(void *arg) {
+  (void)arg;
+  shared_env = NULL;
+  shared_actx = NULL;
+}
+
 static napi_async_context relay_async_context(napi_env env) {
   if (shared_env != env) {
     napi_value resource, name;
@@ -129,6 +136,7 @@ static napi_async_context relay_async_context(napi_env env) {
     napi_create_string_utf8(env, "kpath.relay", NAPI_AUTO_LENGTH, &name);
     if (napi_async_init(env, resource, name, &shared_actx) != napi_ok) return NULL;
     shared_env = env;
+    napi_add_env_cleanup_hook(env, forget_shared_context, NULL);
   }
   return shared_actx;
 }
