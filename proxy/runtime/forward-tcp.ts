@@ -47,6 +47,8 @@ class TcpConn {
   dropTimer: NodeJS.Timeout | undefined = undefined;
   /** The native relay's handle once the kernel relays this connection. */
   relay: unknown = undefined;
+  /** A dialed descriptor this connection still has to close (-1: none, or the relay owns it). */
+  upFd = -1;
   idleTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
@@ -170,7 +172,10 @@ class TcpConn {
     }
     if (client.destroyed) {
       if ('socket' in r) r.socket.destroy();
-      else relayAddon!.fdClose(r.fd, false);
+      else {
+        relayAddon!.fdClose(r.fd, false);
+        this.upFd = -1;
+      }
       return;
     }
     const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
@@ -192,6 +197,7 @@ class TcpConn {
    * here must still close what this connection holds and say so.
    */
   dialedFd(d: Forward, r: FdDialResult): void {
+    if (r.ok) this.upFd = r.fd;
     try {
       this.dialed(d, r);
     } catch (e) {
@@ -199,7 +205,10 @@ class TcpConn {
         { svc: this.entry.service, err: (e as Error).message },
         'connection handling failed; client reset',
       );
-      if (r.ok && this.relay === undefined) relayAddon!.fdClose(r.fd, true);
+      if (this.upFd >= 0) {
+        relayAddon!.fdClose(this.upFd, true);
+        this.upFd = -1;
+      }
       if (this.relay !== undefined) relayAddon!.relayClose(this.relay, true);
       else this.client.resetAndDestroy();
     }
@@ -223,11 +232,13 @@ class TcpConn {
     } catch (e) {
       ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; closed');
       addon.fdClose(upFd, true);
+      this.upFd = -1;
       client.handedOver();
       addon.fdClose(client.fd, true);
       this.finished();
       return;
     }
+    this.upFd = -1; // the relay's now
     client.handedOver();
     this.relaying(addon);
   }
