@@ -31,6 +31,7 @@ import {
   evaluate,
   HOOK_ORDER,
   type NatRequest,
+  policyVerdict,
   type TableName,
 } from '../netfilter/index.js';
 import type { Packet } from '../packet.js';
@@ -64,8 +65,14 @@ interface Flow {
   notrack: boolean;
 }
 
+/** The stages of every walk that records none (WalkResult.stages is read-only). */
+const NO_STAGES: Stage[] = Object.freeze([]) as unknown as Stage[];
+
+/** Each node's addrType callback for EvalContext, made once instead of per walk. */
+const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
+
 class Walk {
-  readonly stages: Stage[] = [];
+  readonly stages: Stage[];
   readonly flow: Flow = { state: 'INVALID', created: false, notrack: false };
   /** The packet has been through conntrack on this node (its entry travels with it). */
   ctAttached = false;
@@ -80,7 +87,13 @@ class Walk {
     readonly input: Packet,
   ) {
     this.rec = env.noStages !== true;
-    this.addrType = (ip, dev) => node.routing.addrType(ip, dev);
+    this.stages = this.rec ? [] : NO_STAGES;
+    let at = addrTypeOf.get(node);
+    if (!at) {
+      at = (ip, dev) => node.routing.addrType(ip, dev);
+      addrTypeOf.set(node, at);
+    }
+    this.addrType = at;
   }
 
   /** The conntrack entry (or the walk's view of it) changed: the next table gets a fresh context. */
@@ -310,17 +323,29 @@ class Walk {
         p = r;
         continue;
       }
-      const r = this.table(hook, step.table, p);
-      if (r.verdict.kind === 'DROP')
-        return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
-      if (r.verdict.kind === 'REJECT')
-        return { kind: 'rejected', with: r.verdict.with, hook, table: step.table };
-      p = r.packet;
+      // Untraced and recording no stages, a chain without rules is only its policy: no evaluation.
+      const v =
+        this.rec || this.env.trace
+          ? undefined
+          : policyVerdict(this.node.rules(p.family), step.table, hook, p);
+      let notrack = false;
+      if (v !== undefined) {
+        if (v.kind === 'DROP')
+          return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
+      } else {
+        const r = this.table(hook, step.table, p);
+        if (r.verdict.kind === 'DROP')
+          return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
+        if (r.verdict.kind === 'REJECT')
+          return { kind: 'rejected', with: r.verdict.with, hook, table: step.table };
+        p = r.packet;
+        notrack = r.notrack;
+      }
       // Conntrack sits right after raw on PREROUTING and OUTPUT. A packet looped back through lo
       // already carries its entry (the kernel skips the lookup), so it is tracked once per node.
       if ((hook === 'PREROUTING' || hook === 'OUTPUT') && step.table === 'raw' && !this.ctAttached) {
         this.ctAttached = true;
-        const ct = this.conntrack(hook, p, r.notrack);
+        const ct = this.conntrack(hook, p, notrack);
         if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
       }
     }

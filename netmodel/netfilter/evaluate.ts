@@ -490,6 +490,30 @@ export function evaluate(
 }
 
 /**
+ * The verdict of a built-in chain that has no rules (its policy; the policy's counters are
+ * counted), or undefined when the chain has rules and must be evaluated. A table or chain that is
+ * not loaded accepts, as in evaluate. For callers that need no EvalResult in the common case (the
+ * walker's untraced walks pass most hooks' raw and mangle tables this way).
+ */
+export function policyVerdict(
+  rs: Ruleset,
+  tableName: TableName,
+  chainName: BuiltinChain,
+  packet: Packet,
+): Verdict | undefined {
+  const table = rs.tables.get(tableName);
+  if (!table) return ACCEPT;
+  const P = compileTable(table).program;
+  const id = P.chainId.get(chainName);
+  if (id === undefined) return ACCEPT;
+  if (P.policyOnly[id] !== 1) return undefined;
+  const counters = P.chainCounters[id]!;
+  counters.packets++;
+  counters.bytes += packet.length;
+  return (P.chainPolicy[id] ?? 'ACCEPT') === 'ACCEPT' ? ACCEPT : DROP;
+}
+
+/**
  * A built-in chain without rules, untraced: what runFast ends with (the policy's counters and verdict,
  * the packet unchanged), without setting up an evaluation.
  */

@@ -13,7 +13,7 @@ export type {
   Verdict,
 } from './context.js';
 export { NetfilterState } from './context.js';
-export { evaluate } from './evaluate.js';
+export { evaluate, policyVerdict } from './evaluate.js';
 export type { HookStep } from './hooks.js';
 export { HOOK_ORDER, NAT_FIRST_PACKET_ONLY, NF_IP_PRI } from './hooks.js';
 export type { IpSet, IpSetElement, IpSetType } from './ipset.js';
