@@ -35,9 +35,10 @@ export interface Answer {
   /** What the server (or the router's own listener) saw of the connection, if anything. */
   readonly seen?: Seen;
   /**
-   * Emulated only: a connected client's ACK or token was REJECTed with this errno's ICMP error.
-   * Linux keeps it as a soft error that the socket may report before our deadline (see
-   * known-differences.ts, 'soft-icmp-error-after-connect').
+   * Emulated only: a connected client's ACK or token was REJECTed with this errno's ICMP error
+   * (Linux keeps it as a soft error that the socket may report before our deadline), or with a RST
+   * (ECONNRESET, reported by the client's next read or write). See known-differences.ts,
+   * 'soft-icmp-error-after-connect'.
    */
   readonly softError?: string;
 }
@@ -219,7 +220,10 @@ function playCase(
   };
   const stalled = (r: WalkResult): Answer => {
     const o = r.outcome;
-    const soft = o.kind === 'rejected' ? rejectErrno(o.with, 'tcp') : undefined;
+    // The client is connected: a RST now resets the connection (ECONNRESET on its next read or
+    // write), where in SYN_SENT it refused it; an ICMP error is a soft error.
+    const soft =
+      o.kind !== 'rejected' ? undefined : o.with === 'tcp-reset' ? 'ECONNRESET' : rejectErrno(o.with, 'tcp');
     return soft ? { result: 'stalled', softError: soft } : { result: 'stalled' };
   };
   const ack = fromClient({ tcp: ACK, length: LEN.ack });

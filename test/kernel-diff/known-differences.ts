@@ -56,13 +56,17 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       "Not the emulator's: the client's TCP stack. When the handshake got through but the client's " +
       'ACK or data is REJECTed with an ICMP error, Linux records a soft error (tcp_v4_err, sk_err_soft) ' +
       'and whether connect()/write() reports it before the harness stops waiting depends on its ' +
-      'retransmission timer: the client sees either that errno or a stalled connection.',
+      'retransmission timer: the client sees either that errno or a stalled connection. REJECTed with ' +
+      'tcp-reset instead, the connected client takes the RST as a reset (ECONNRESET on its next read ' +
+      'or write), not as the refusal it would be in SYN_SENT.',
     evidence:
       'Seed 321536046 scenario 4: FORWARD marks and REJECTs (icmp-host-unreachable) only the packets ' +
       'after the SYN; the real client reported EHOSTUNREACH after connecting, the emulator (correctly) ' +
-      'said the ACK and token were rejected.',
+      'said the ACK and token were rejected. Seed 338709383 scenario 124: INPUT `-p tcp ! --syn -j ' +
+      "REJECT --reject-with tcp-reset` on the router's own listener; the real client got ECONNRESET.",
     handling:
-      'The emulated answer is "stalled" carrying the errno of that ICMP error; a real "error" with ' +
+      'The emulated answer is "stalled" carrying the errno of that ICMP error (ECONNRESET for a ' +
+      'tcp-reset); a real "error" with ' +
       'exactly that errno, and no token seen by any server, is accepted for it. Everything else about ' +
       'the connection (conntrack entry, counters) is still compared exactly.',
   },
