@@ -98,6 +98,19 @@ function defaultMtu(kind: LinkKind): number {
   return kind === 'loopback' ? 65536 : kind === 'vxlan' ? 1450 : 1500;
 }
 
+/** Lookup results of one generation (see RoutingNode.memo). */
+interface LookupMemo {
+  readonly gen: number;
+  readonly fib: Map<number | bigint, Route | null>;
+  readonly local: Map<number | bigint, Route | null>;
+  readonly route: Map<number | bigint, RouteDecision>;
+}
+
+/** An address inet_select_addr may pick: the family, primary, and a scope at least as wide as `want`. */
+function selectable(a: IfAddress, family: 4 | 6, want: number): boolean {
+  return a.ip.family === family && !a.secondary && Math.min(SCOPE_NUMBER[a.scope], SCOPE_NUMBER.link) <= want;
+}
+
 /** Addresses remembered per generation by the lookup memo before it starts afresh. */
 const MEMO_MAX = 4096;
 
@@ -361,16 +374,13 @@ export class RoutingNode {
    * address: IPv4 as its uint32 number, IPv6 as its bigint (a Map tells 1 from 1n); null = no route.
    * Cleared on every change, and when it grows past MEMO_MAX addresses.
    */
-  private memo: {
-    gen: number;
-    fib: Map<number | bigint, Route | null>;
-    local: Map<number | bigint, Route | null>;
-  } = { gen: -1, fib: new Map(), local: new Map() };
+  private memo: LookupMemo = { gen: -1, fib: new Map(), local: new Map(), route: new Map() };
 
-  private memoOf(): { fib: Map<number | bigint, Route | null>; local: Map<number | bigint, Route | null> } {
+  private memoOf(): LookupMemo {
     const m = this.memo;
-    if (m.gen === this.gen && m.fib.size < MEMO_MAX && m.local.size < MEMO_MAX) return m;
-    this.memo = { gen: this.gen, fib: new Map(), local: new Map() };
+    if (m.gen === this.gen && m.fib.size < MEMO_MAX && m.local.size < MEMO_MAX && m.route.size < MEMO_MAX)
+      return m;
+    this.memo = { gen: this.gen, fib: new Map(), local: new Map(), route: new Map() };
     return this.memo;
   }
 
@@ -407,8 +417,19 @@ export class RoutingNode {
 
   // ---- lookups -------------------------------------------------------------------------------
 
-  /** Output route lookup for a locally generated packet (`ip route get DST`). */
+  /** Output route lookup for a locally generated packet (`ip route get DST`); memoized (read-only). */
   route(dst: IP): RouteDecision {
+    const memo = this.memoOf().route;
+    const k = dst.family === 4 ? dst.n : dst.big;
+    let d = memo.get(k);
+    if (d === undefined) {
+      d = this.routeUncached(dst);
+      memo.set(k, d);
+    }
+    return d;
+  }
+
+  private routeUncached(dst: IP): RouteDecision {
     const r = this.fibLookup(dst);
     if (!r) return { kind: 'unreachable', errno: 'ENETUNREACH', icmpCode: 0 };
     switch (r.type) {
@@ -472,20 +493,19 @@ export class RoutingNode {
     family: 4 | 6 = dst?.family ?? 4,
   ): IP | undefined {
     const want = SCOPE_NUMBER[scope];
-    const ok = (a: IfAddress) =>
-      a.ip.family === family && !a.secondary && Math.min(SCOPE_NUMBER[a.scope], SCOPE_NUMBER.link) <= want;
     const i = this.ifs.get(devName);
     let addr: IP | undefined;
-    for (const a of i?.addresses ?? []) {
-      if (!ok(a)) continue;
-      if (!dst || prefixContains(a.subnet, dst)) return a.ip;
-      addr ??= a.ip;
+    if (i) {
+      for (const a of i.addresses) {
+        if (!selectable(a, family, want)) continue;
+        if (!dst || prefixContains(a.subnet, dst)) return a.ip;
+        addr ??= a.ip;
+      }
     }
     if (addr || want >= SCOPE_NUMBER.link) return addr;
     for (const other of this.ifs.values()) {
       if (other.name === devName) continue;
-      const a = other.addresses.find((x) => ok(x) && x.scope !== 'link');
-      if (a) return a.ip;
+      for (const a of other.addresses) if (selectable(a, family, want) && a.scope !== 'link') return a.ip;
     }
     return undefined;
   }
