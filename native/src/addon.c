@@ -3,7 +3,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 const char *kp_errname(int e) {
   const char *n = strerrorname_np(e);
@@ -36,6 +38,32 @@ napi_value kp_throw(napi_env env, const char *code, const char *message) {
   napi_create_error(env, c, m, &err);
   napi_throw(env, err);
   return NULL;
+}
+
+void kp_call_js(napi_env env, napi_async_context actx, napi_ref ref, size_t argc, napi_value *argv) {
+  napi_value cb, recv, result;
+  napi_get_reference_value(env, ref, &cb);
+  napi_get_global(env, &recv); /* napi_make_callback wants an object receiver */
+  if (cb && napi_make_callback(env, actx, recv, cb, argc, argv, &result) == napi_pending_exception) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
+void *kp_external(napi_env env, napi_value v, const char *what) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "expected a kpath %s handle", what);
+    kp_throw(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  return p;
+}
+
+void kp_set_rst(int fd) {
+  struct linger l = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 static napi_value init(napi_env env, napi_value exports) {

@@ -157,25 +157,15 @@ static void emit_closed(kp_relay *r, const char *reason) {
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, argv[5], result;
-  napi_get_reference_value(env, r->cb, &cb);
-  napi_get_global(env, &recv);
+  napi_value argv[5];
   napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &argv[0]);
   napi_create_double(env, r->bytes[0], &argv[1]);
   napi_create_double(env, r->bytes[1], &argv[2]);
   napi_create_double(env, r->segs[0], &argv[3]);
   napi_create_double(env, r->segs[1], &argv[4]);
   napi_async_context actx = relay_async_context(env);
-  if (cb && actx && napi_make_callback(env, actx, recv, cb, 5, argv, &result) == napi_pending_exception) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-  }
+  if (actx) kp_call_js(env, actx, r->cb, 5, argv);
   napi_close_handle_scope(env, scope);
-}
-
-static void set_rst(int fd) {
-  struct linger l = {1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 /* End the relay: close everything (reset[i]: close fd[i] with RST), tell JavaScript. Closing a
@@ -188,7 +178,7 @@ static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
     if (s >= 0) r->segs[i] = s;
   }
   for (int i = 0; i < 2; i++) {
-    if (i == 0 ? reset0 : reset1) set_rst(r->fd[i]);
+    if (i == 0 ? reset0 : reset1) kp_set_rst(r->fd[i]);
     close(r->fd[i]);
     r->fd[i] = -1;
     /* A pipe that still holds bytes cannot be reused: they would reach the next connection. */
@@ -309,14 +299,7 @@ static void on_event(kp_watch *w, uint32_t events) {
   rearm(r, r->want[0], r->want[1]);
 }
 
-static kp_relay *unwrap(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
-    kp_throw(env, "ERR_INVALID_ARG_TYPE", "expected a kpath relay handle");
-    return NULL;
-  }
-  return p;
-}
+static kp_relay *unwrap(napi_env env, napi_value v) { return kp_external(env, v, "relay"); }
 
 static void finalize_relay(napi_env env, void *data, void *hint) {
   (void)env;

@@ -64,16 +64,6 @@ static void set_conn_opts(int fd, uint32_t keepalive) {
   }
 }
 
-static void call_js(napi_env env, napi_async_context actx, napi_ref ref, size_t argc, napi_value *argv) {
-  napi_value cb, recv, result;
-  napi_get_reference_value(env, ref, &cb);
-  napi_get_global(env, &recv);
-  if (cb && napi_make_callback(env, actx, recv, cb, argc, argv, &result) == napi_pending_exception) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-  }
-}
-
 /* ---- listening ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -133,7 +123,7 @@ static void on_accept(uv_poll_t *h, int status, int events) {
     napi_create_int32(env, cfd, &argv[0]);
     napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
     napi_create_uint32(env, port_of(&peer), &argv[2]);
-    call_js(env, l->actx, l->cb, 3, argv);
+    kp_call_js(env, l->actx, l->cb, 3, argv);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -223,10 +213,9 @@ static napi_value tcp_listen_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *p = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p)
-    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpListenClose(handle)");
-  listener_close(p);
+  if (argc < 1) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpListenClose(handle)");
+  kp_listener *l = kp_external(env, argv[0], "listener");
+  if (l) listener_close(l);
   return NULL;
 }
 
@@ -276,7 +265,7 @@ static void dial_done(kp_dial *d, int ok, const char *code) {
     if (code) napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1]);
     else napi_get_undefined(env, &argv[1]);
     napi_create_uint32(env, lport, &argv[2]);
-    call_js(env, d->actx, d->cb, 3, argv);
+    kp_call_js(env, d->actx, d->cb, 3, argv);
     napi_close_handle_scope(env, scope);
   }
   /* Freed when the timer is closed: after this loop iteration, so after the event batch too. */
@@ -389,10 +378,7 @@ static napi_value fd_close(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
     return kp_throw(env, "ERR_INVALID_ARG_TYPE", "fdClose(fd, reset)");
   if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
-  if (reset) {
-    struct linger l = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  }
+  if (reset) kp_set_rst(fd);
   close(fd);
   return NULL;
 }

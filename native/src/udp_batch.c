@@ -161,9 +161,6 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv;
-  napi_get_reference_value(env, s->cb_ref, &cb);
-  napi_get_global(env, &recv); /* napi_make_callback wants an object receiver */
   for (int b = 0; b < KP_MAX_BATCHES_PER_WAKEUP && !s->closed; b++) {
     for (uint32_t i = 0; i < s->slots; i++) {
       s->riov[i].iov_base = s->in + (size_t)i * s->slot_size;
@@ -180,13 +177,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     for (uint32_t i = 0; i < (uint32_t)n; i++) fill_meta(s, i);
     s->received += n;
     s->batches += 1;
-    napi_value argv[1], result;
+    napi_value argv[1];
     napi_create_uint32(env, (uint32_t)n, &argv[0]);
-    napi_status st = napi_make_callback(env, s->actx, recv, cb, 1, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
+    kp_call_js(env, s->actx, s->cb_ref, 1, argv);
     if (s->closed) break;
     send_replies(s, (uint32_t)n);
     if ((uint32_t)n < s->slots) break;
@@ -194,14 +187,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static kp_udp *unwrap(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
-    kp_throw(env, "ERR_INVALID_ARG_TYPE", "expected a kpath UDP handle");
-    return NULL;
-  }
-  return p;
-}
+static kp_udp *unwrap(napi_env env, napi_value v) { return kp_external(env, v, "UDP"); }
 
 static void finalize_handle(napi_env env, void *data, void *hint) {
   (void)env;
