@@ -506,11 +506,7 @@ export function policyVerdict(
   const P = compileTable(table).program;
   const id = P.chainId.get(chainName);
   if (id === undefined) return ACCEPT;
-  if (P.policyOnly[id] !== 1) return undefined;
-  const counters = P.chainCounters[id]!;
-  counters.packets++;
-  counters.bytes += packet.length;
-  return (P.chainPolicy[id] ?? 'ACCEPT') === 'ACCEPT' ? ACCEPT : DROP;
+  return P.policyOnly[id] === 1 ? countPolicy(P, id, packet) : undefined;
 }
 
 /**
@@ -518,11 +514,22 @@ export function policyVerdict(
  * the packet unchanged), without setting up an evaluation.
  */
 function policyOnly(P: Program, id: number, packet: Packet): EvalResult {
+  return {
+    verdict: countPolicy(P, id, packet),
+    byPolicy: true,
+    packet,
+    notrack: false,
+    trace: EMPTY,
+    logs: EMPTY,
+  };
+}
+
+/** A built-in chain's policy for one packet, counted on the chain. */
+function countPolicy(P: Program, id: number, packet: Packet): Verdict {
   const counters = P.chainCounters[id]!;
   counters.packets++;
   counters.bytes += packet.length;
-  const verdict = (P.chainPolicy[id] ?? 'ACCEPT') === 'ACCEPT' ? ACCEPT : DROP;
-  return { verdict, byPolicy: true, packet, notrack: false, trace: EMPTY, logs: EMPTY };
+  return (P.chainPolicy[id] ?? 'ACCEPT') === 'ACCEPT' ? ACCEPT : DROP;
 }
 
 /** Plain linear evaluation over the rule objects, as ipt_do_table reads it. The reference. */

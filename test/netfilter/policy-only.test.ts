@@ -13,6 +13,7 @@ import {
   loadRestore,
   NetfilterState,
   NfAcct,
+  policyVerdict,
   RecentTables,
   renderSave,
 } from '../../netmodel/netfilter/index.js';
@@ -74,6 +75,21 @@ describe('policy-only built-in chains', () => {
     // A chain with rules still runs them.
     const out = evaluate(rs, 'mangle', 'OUTPUT', p, ctx());
     expect(out.packet.mark).toBe(1);
+  });
+
+  it('policyVerdict: the policy, counted as evaluate counts it, for chains without rules only', () => {
+    const rs = loadRestore(emptyRuleset(4), RULES);
+    expect(policyVerdict(rs, 'mangle', 'PREROUTING', p)).toEqual({ kind: 'ACCEPT' });
+    expect(policyVerdict(rs, 'mangle', 'FORWARD', p)).toEqual({ kind: 'DROP' });
+    // A chain with rules needs an evaluation; nothing is counted.
+    expect(policyVerdict(rs, 'mangle', 'OUTPUT', p)).toBeUndefined();
+    // A table that is not loaded accepts, as evaluate does, and counts nothing.
+    expect(policyVerdict(rs, 'raw', 'PREROUTING', p)).toEqual({ kind: 'ACCEPT' });
+    const save = renderSave(rs, { counters: true });
+    expect(save).toContain(':PREROUTING ACCEPT [1:100]');
+    expect(save).toContain(':FORWARD DROP [1:100]');
+    expect(save).toContain(':OUTPUT ACCEPT [0:0]');
+    expect(save).not.toContain('*raw');
   });
 
   it('traced: the same chain and policy entries as a full evaluation', () => {
