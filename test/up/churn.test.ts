@@ -14,19 +14,14 @@ import {
   baseCluster,
   echoDeployment,
   memoryLogger,
+  relaysFor,
   service,
   up,
   waitFor,
   writeCluster,
 } from './helpers.js';
 
-type Relay = 'kernel' | 'streams';
-const relays: [Relay, number][] = nativeAddon()
-  ? [
-      ['kernel', 13],
-      ['streams', 14],
-    ]
-  : [['streams', 14]];
+const relays = relaysFor(13, 14);
 const openFds = () => readdirSync('/proc/self/fd').length;
 const pooledFds = () => 2 * (nativeAddon()?.relayPipePool() ?? 0);
 

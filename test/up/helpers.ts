@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { expect } from 'vitest';
+import { nativeAddon } from '../../proxy/native/load.js';
 import { type Runtime, type RuntimeOptions, startRuntime } from '../../proxy/runtime/index.js';
 
 /**
@@ -242,4 +244,41 @@ export async function getJSON(addr: string, path: string): Promise<Record<string
   const [host, port] = addr.split(':');
   const r = await get(host!, Number(port), path);
   return r.json();
+}
+
+export type Relay = 'kernel' | 'streams';
+
+/** The relays a file runs its tests through, each on a slot of its own: the kernel's (splice) when
+ *  the native addon is built, and Node's stream pipe. */
+export function relaysFor(kernelSlot: number, streamsSlot: number): [Relay, number][] {
+  return nativeAddon()
+    ? [
+        ['kernel', kernelSlot],
+        ['streams', streamsSlot],
+      ]
+    : [['streams', streamsSlot]];
+}
+
+/**
+ * A client asks host:port (an echo pod's HTTP) for 16 MiB and reads nothing for `pauseMs`: the
+ * proxy holds under 1 MiB meanwhile; then the client reads and gets every byte.
+ */
+export async function expectSlowReaderBounded(
+  rt: Runtime,
+  host: string,
+  port: number,
+  pauseMs: number,
+): Promise<void> {
+  const total = 16 * 1024 * 1024;
+  const s = await dial(host, port);
+  s.pause();
+  s.write(`GET /bytes/${total} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  await new Promise((r) => setTimeout(r, pauseMs));
+  expect(rt.buffered()).toBeLessThan(1024 * 1024);
+  let got = 0;
+  s.on('data', (d: Buffer) => {
+    got += d.length;
+  });
+  await ending(s);
+  expect(got).toBeGreaterThan(total);
 }

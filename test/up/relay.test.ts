@@ -5,7 +5,6 @@
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeAddon } from '../../proxy/native/load.js';
 import type { Runtime } from '../../proxy/runtime/index.js';
 import {
   addrs,
@@ -13,14 +12,14 @@ import {
   dial,
   echoDeployment,
   ending,
+  expectSlowReaderBounded,
   memoryLogger,
+  relaysFor,
   service,
   up,
   waitFor,
   writeCluster,
 } from './helpers.js';
-
-type Relay = 'kernel' | 'streams';
 
 const FLOOD_BYTES = 8 * 1024 * 1024;
 const PIECE = 4096;
@@ -76,12 +75,7 @@ endpoints:
       ready: true
 `;
 }
-const relays: [Relay, number][] = nativeAddon()
-  ? [
-      ['kernel', 11],
-      ['streams', 12],
-    ]
-  : [['streams', 12]];
+const relays = relaysFor(11, 12);
 
 /** Read from `s` until `n` bytes arrived. */
 function readN(s: import('node:net').Socket, n: number): Promise<Buffer> {
@@ -243,18 +237,7 @@ describe.each(relays)('%s relay', (relay, slot) => {
   });
 
   it('a slow reader keeps the proxy buffers bounded, then gets every byte', async () => {
-    const total = 16 * 1024 * 1024;
-    const s = await dial(svc, 8000);
-    s.pause();
-    s.write(`GET /bytes/${total} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(rt.buffered()).toBeLessThan(1024 * 1024);
-    let got = 0;
-    s.on('data', (d: Buffer) => {
-      got += d.length;
-    });
-    await ending(s);
-    expect(got).toBeGreaterThan(total);
+    await expectSlowReaderBounded(rt, svc, 8000, 300);
   });
 
   it('small messages to a reader that stops: what cannot be sent is held, in order, and bounded', async () => {
