@@ -1,8 +1,7 @@
 /*
  * A TCP relay between two connected sockets that moves bytes in the kernel: splice(2) from one socket
  * into a pipe and from the pipe into the other, driven by the addon's epoll (reactor.c) on the Node
- * event loop. No byte
- * passes through JavaScript, which only hears about the connection's half-closes and its end.
+ * event loop. No byte passes through JavaScript, which only hears about the connection's end.
  *
  *   relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle
  *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY and
@@ -310,7 +309,7 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   if (r->released) free(r);
 }
 
-/* relayStart(clientFd, upstreamFd, onEvent, own, keepAliveSec) -> handle */
+/* relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle */
 static napi_value relay_start(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
