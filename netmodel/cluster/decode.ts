@@ -3,6 +3,7 @@
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
 import { decodeMeta, type NameRule } from './decode-meta.js';
+import { decodeNetworkPolicy, withNamespaceNameLabel } from './decode-networkpolicy.js';
 import { decodeNode } from './decode-node.js';
 import { decodePod } from './decode-pod.js';
 import { decodeService } from './decode-service.js';
@@ -132,7 +133,12 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
     }
     switch (kind) {
       case 'Namespace':
-        out.namespaces.push({ kind: 'Namespace', meta, raw: raw.body, derived: false });
+        out.namespaces.push({
+          kind: 'Namespace',
+          meta: withNamespaceNameLabel(meta),
+          raw: raw.body,
+          derived: false,
+        });
         break;
       case 'Node':
         out.nodes.push(decodeNode(f, meta));
@@ -156,7 +162,7 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
         out.workloads.push(decodeWorkload(f, meta, kind));
         break;
       case 'NetworkPolicy':
-        out.policies.push({ kind: 'NetworkPolicy', meta, raw: raw.body });
+        out.policies.push(decodeNetworkPolicy(f, meta));
         break;
     }
   }

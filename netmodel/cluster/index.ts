@@ -2,6 +2,11 @@
 export { allocateNodes, allocatePodIPs, allocateServices, OffsetAllocator, staticBand } from './allocate.js';
 export { BUILTIN_NAMESPACES, type BuildResult, buildCluster } from './build.js';
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
+export {
+  decodeNetworkPolicy,
+  NAMESPACE_NAME_LABEL,
+  withNamespaceNameLabel,
+} from './decode-networkpolicy.js';
 export { DEFAULT_AFFINITY_TIMEOUT, MAX_AFFINITY_TIMEOUT } from './decode-service.js';
 export { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
 export {

@@ -209,9 +209,49 @@ export interface LabelSelector {
   readonly matchExpressions: readonly LabelSelectorRequirement[];
 }
 
+/** A NetworkPolicy port: absent `port` is every port of the protocol; `endPort` makes a range. */
+export interface NetworkPolicyPort {
+  /** Defaulted to TCP as the apiserver does. */
+  readonly protocol: Protocol;
+  /** A number, a container port name (resolved against the destination pod), or absent: every port. */
+  readonly port?: number | string;
+  readonly endPort?: number;
+}
+
+export interface IPBlock {
+  readonly cidr: Prefix;
+  readonly except: readonly Prefix[];
+}
+
+/**
+ * One peer. podSelector and namespaceSelector together select pods matching both (AND); either alone
+ * is scoped to the policy's namespace (podSelector) or to all pods of the matching namespaces; ipBlock
+ * stands alone (validation forbids mixing it).
+ */
+export interface NetworkPolicyPeer {
+  readonly podSelector?: LabelSelector;
+  readonly namespaceSelector?: LabelSelector;
+  readonly ipBlock?: IPBlock;
+}
+
+/** An ingress or egress rule; `peers` is `from` for ingress, `to` for egress. Empty lists match all. */
+export interface NetworkPolicyRule {
+  readonly peers: readonly NetworkPolicyPeer[];
+  readonly ports: readonly NetworkPolicyPort[];
+  /** Where the rule was written (`file:line`), for traces; absent for objects built in code. */
+  readonly origin?: string;
+}
+
+export type PolicyType = 'Ingress' | 'Egress';
+
 export interface NetworkPolicy {
   readonly kind: 'NetworkPolicy';
   readonly meta: Meta;
+  readonly podSelector: LabelSelector;
+  /** As given, or defaulted: Ingress always, Egress when there are egress rules. */
+  readonly policyTypes: readonly PolicyType[];
+  readonly ingress: readonly NetworkPolicyRule[];
+  readonly egress: readonly NetworkPolicyRule[];
   readonly raw: Record<string, unknown>;
 }
 

@@ -19,6 +19,9 @@ export interface ClusterChange {
   readonly endpointSlices: KindDiff;
   readonly pods: KindDiff;
   readonly nodes: KindDiff;
+  /** NetworkPolicies and namespaces (whose labels namespaceSelectors read). */
+  readonly networkPolicies: KindDiff;
+  readonly namespaces: KindDiff;
   /** The Cluster or kube-proxy configuration changed (consumers usually rebuild everything). */
   readonly configChanged: boolean;
 }
@@ -65,6 +68,8 @@ export function diffSnapshots(from: ClusterSnapshot | undefined, to: ClusterSnap
     endpointSlices: diffBy(from?.endpointSlices, to.endpointSlices),
     pods: diffBy(from?.pods, to.pods),
     nodes: diffBy(from?.nodes, to.nodes),
+    networkPolicies: diffBy(from?.networkPolicies, to.networkPolicies),
+    namespaces: diffBy(from?.namespaces, to.namespaces),
     configChanged:
       !from ||
       fingerprint(from.config) !== fingerprint(to.config) ||
@@ -74,7 +79,15 @@ export function diffSnapshots(from: ClusterSnapshot | undefined, to: ClusterSnap
 
 export function isEmptyChange(c: ClusterChange): boolean {
   const empty = (d: KindDiff) => d.added.length + d.removed.length + d.changed.length === 0;
-  return !c.configChanged && empty(c.services) && empty(c.endpointSlices) && empty(c.pods) && empty(c.nodes);
+  return (
+    !c.configChanged &&
+    empty(c.services) &&
+    empty(c.endpointSlices) &&
+    empty(c.pods) &&
+    empty(c.nodes) &&
+    empty(c.networkPolicies) &&
+    empty(c.namespaces)
+  );
 }
 
 export class ClusterStore {

@@ -1,0 +1,14 @@
+// NetworkPolicy: the evaluator and the reachability matrix, listed by hand.
+export {
+  type Direction,
+  type DirectionVerdict,
+  type PolicyConnection,
+  type PolicyDecision,
+  type PolicyEnd,
+  PolicyEngine,
+  policyTypesText,
+  portText,
+  type RuleRef,
+  ruleText,
+} from './engine.js';
+export { type Matrix, matrixPods, reachability, truthTable } from './matrix.js';
