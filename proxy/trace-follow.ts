@@ -8,6 +8,7 @@ import { BRIDGE, type HostNetwork, UPLINK } from '../cni/index.js';
 import { joinHostPort } from '../netmodel/addr.js';
 import { type KernelNode, receive, send, type WalkEnv, type WalkResult } from '../netmodel/kernel/index.js';
 import { type Packet, packet, SYN_ACK, withFields } from '../netmodel/packet.js';
+import type { PolicyHooks, PolicyStage } from './trace-policy.js';
 
 export interface Hop {
   readonly node: string;
@@ -23,11 +24,16 @@ export type Arrival =
 export interface Journey {
   readonly hops: readonly Hop[];
   readonly arrival: Arrival;
+  /** NetworkPolicy where the packet left its pod and where it reached one (absent: no pod, or no policies). */
+  readonly egress?: PolicyStage;
+  readonly ingress?: PolicyStage;
 }
 
 export interface World {
   readonly net: HostNetwork;
   readonly nodes: ReadonlyMap<string, KernelNode>;
+  /** NetworkPolicy enforcement (trace-policy.ts); absent: no policies. */
+  readonly policy?: PolicyHooks;
 }
 
 const MAX_HOPS = 8;
@@ -46,9 +52,57 @@ function describeStop(r: WalkResult): string {
   }
 }
 
-/** Continue from a node's walk result until the packet arrives somewhere. */
-export function follow(world: World, startNode: string, first: WalkResult, env: WalkEnv): Journey {
+/**
+ * NetworkPolicy as the packet leaves its source pod: on the pod's node, after that node's DNAT, before
+ * SNAT. Undefined when the source is not a pod of that node, or the node already stopped the packet.
+ */
+function egressStage(world: World, node: string, first: WalkResult): PolicyStage | undefined {
+  const o = first.outcome;
+  if (!world.policy || (o.kind !== 'sent' && o.kind !== 'delivered')) return undefined;
+  const from = world.net.podByAddress(first.input.src);
+  if (!from || from.nodeName !== node) return undefined;
+  const p = first.dnat
+    ? withFields(first.input, { dst: first.dnat.ip, dport: first.dnat.port })
+    : first.input;
+  return world.policy.leavingPod(node, p);
+}
+
+function policyStop(s: PolicyStage): Arrival {
+  return {
+    kind: 'stopped',
+    node: s.node,
+    reason: `dropped by NetworkPolicy ${s.direction.toLowerCase()} at pod ${s.verdict.pod}: ${s.verdict.reason}`,
+  };
+}
+
+/**
+ * Continue from a node's walk result until the packet arrives somewhere. A reply (`reply: true`) is
+ * not checked against NetworkPolicy: it belongs to a connection policy already allowed.
+ */
+export function follow(
+  world: World,
+  startNode: string,
+  first: WalkResult,
+  env: WalkEnv,
+  opts: { reply?: boolean } = {},
+): Journey {
   const hops: Hop[] = [{ node: startNode, walk: first }];
+  const egress = opts.reply ? undefined : egressStage(world, startNode, first);
+  if (egress && !egress.verdict.allowed) return { hops, arrival: policyStop(egress), egress };
+  const withPolicy = (j: Journey): Journey => (egress ? { ...j, egress } : j);
+  const journey = followHops(world, startNode, first, env, hops);
+  const a = journey.arrival;
+  if (opts.reply || a.kind !== 'pod' || !world.policy) return withPolicy(journey);
+  const ingress = world.policy.arrivingAtPod(a.node, a.packet);
+  if (!ingress) return withPolicy(journey);
+  return withPolicy({
+    ...journey,
+    ingress,
+    ...(ingress.verdict.allowed ? {} : { arrival: policyStop(ingress) }),
+  });
+}
+
+function followHops(world: World, startNode: string, first: WalkResult, env: WalkEnv, hops: Hop[]): Journey {
   let node = startNode;
   let r = first;
   for (let i = 0; i < MAX_HOPS; i++) {
@@ -96,7 +150,7 @@ export function followReply(world: World, there: Journey, env: WalkEnv): Journey
   const kernel = world.nodes.get(a.node);
   if (!kernel) return undefined;
   const first = a.kind === 'pod' ? receive(kernel, reply, BRIDGE, env) : send(kernel, reply, env);
-  return follow(world, a.node, first, env);
+  return follow(world, a.node, first, env, { reply: true });
 }
 
 export function arrivalText(a: Arrival): string {

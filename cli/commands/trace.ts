@@ -19,6 +19,7 @@ import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { enumeratePaths, outcomeJson, packetJson } from '../../netmodel/trace/index.js';
 import { applyFullSync, renderNode } from '../../proxy/iptables/index.js';
 import { follow, followReply, type World } from '../../proxy/trace-follow.js';
+import { policyHooks } from '../../proxy/trace-policy.js';
 import { journeyJson, renderTraceText, type TraceJourney } from '../format/trace.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
@@ -270,10 +271,11 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
     const renders = new Map(
       s.nodes.map((n) => [n.meta.name, renderNode(s, n.meta.name, { family: src.family })]),
     );
+    const policy = policyHooks(s);
     makeWorld = () => {
       const net = buildHostNetwork(s);
       for (const [name, k] of net.nodes) applyFullSync(k, renders.get(name)!, { family: src.family });
-      return { net, nodes: net.nodes };
+      return { net, nodes: net.nodes, ...(policy ? { policy } : {}) };
     };
     makeNode = () => makeWorld!().nodes.get(nodeName)!;
   }

@@ -63,6 +63,12 @@ export function builder(y: Argv) {
       default: false,
       description:
         'the built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works',
+    })
+    .option('policy-reject', {
+      type: 'boolean',
+      default: false,
+      description:
+        'reset TCP connections NetworkPolicy denies (default: accept, never forward, close after 60 s, as close to a dropped SYN as a userspace proxy gets)',
     });
 }
 
@@ -78,6 +84,7 @@ interface UpArgs {
   maxConnections: number;
   watch: boolean;
   dnsTwins?: boolean;
+  policyReject?: boolean;
 }
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
@@ -105,6 +112,7 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     watch: args.watch,
     processMetrics: true,
     dnsTwins: args.dnsTwins ?? false,
+    policyReject: args.policyReject ?? false,
   });
   try {
     await rt.ready;

@@ -5,6 +5,7 @@ import type { Stage, WalkResult } from '../../netmodel/kernel/index.js';
 import { describePacket, type Packet } from '../../netmodel/packet.js';
 import { chainMeaning, type OutcomeJson, outcomeJson } from '../../netmodel/trace/index.js';
 import { arrivalText, type Hop, type Journey } from '../../proxy/trace-follow.js';
+import { type PolicyStage, policyStageJson, policyStageText } from '../../proxy/trace-policy.js';
 
 export interface TraceJourney {
   readonly there: Journey;
@@ -140,7 +141,12 @@ function hopLine(h: Hop): string {
 
 export function journeyLines(j: TraceJourney): string[] {
   const out: string[] = ['', '  Following the packet:'];
-  for (const h of j.there.hops) out.push(hopLine(h));
+  const policyLine = (s: PolicyStage) => `    ${s.node}: ${policyStageText(s)}`;
+  j.there.hops.forEach((h, i) => {
+    out.push(hopLine(h));
+    if (i === 0 && j.there.egress) out.push(policyLine(j.there.egress));
+  });
+  if (j.there.ingress) out.push(policyLine(j.there.ingress));
   out.push(`    => ${arrivalText(j.there.arrival)}`);
   if (j.back) {
     out.push('  The reply:');
@@ -168,9 +174,14 @@ export function journeyJson(j: TraceJourney) {
         : {}),
     };
   };
+  const policy = {
+    ...(j.there.egress ? { egress: policyStageJson(j.there.egress) } : {}),
+    ...(j.there.ingress ? { ingress: policyStageJson(j.there.ingress) } : {}),
+  };
   return {
     forward: hops(j.there),
     arrived: arrival(j.there),
+    ...(Object.keys(policy).length ? { policy } : {}),
     ...(j.back ? { reply: hops(j.back), replyArrived: arrival(j.back) } : {}),
   };
 }

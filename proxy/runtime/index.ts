@@ -27,4 +27,5 @@ export type {
 export { USERSPACE_DIAL_TIMEOUTS_MS, UserspaceMode } from './modes/userspace.js';
 export type { ContainerTimings } from './pods/container.js';
 export type { PodStatus } from './pods/manager.js';
+export { POLICY_DENIALS_KEPT, type PolicyDenial, PolicyGate } from './policy-gate.js';
 export { RUNTIME_DEFAULTS, type Runtime, type RuntimeOptions, startRuntime } from './runtime.js';

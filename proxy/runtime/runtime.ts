@@ -44,6 +44,7 @@ import type { ProxyMode } from './modes/types.js';
 import type { ContainerTimings } from './pods/container.js';
 import type { DnsSource } from './pods/dns.js';
 import { PodManager, type PodStatus } from './pods/manager.js';
+import { PolicyGate } from './policy-gate.js';
 import { watchManifests } from './watch.js';
 
 /** Defaults, each with its unit. */
@@ -116,6 +117,8 @@ export interface RuntimeOptions {
   readonly processMetrics?: boolean;
   /** The built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works. */
   readonly dnsTwins?: boolean;
+  /** Reset TCP connections NetworkPolicy denies instead of holding them unanswered (--policy-reject). */
+  readonly policyReject?: boolean;
 }
 
 export interface Runtime {
@@ -180,6 +183,12 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const conntrack = new LiveConntrack(clock);
   const store = new ClusterStore();
   const open = new Set<{ destroy(): void; buffered(): number }>();
+  const policy = new PolicyGate({
+    reject: opts.policyReject ?? false,
+    clock,
+    metrics,
+    log: log.child({ component: 'policy' }),
+  });
   let base: ClusterSnapshot | undefined;
   let twins = new TwinMap();
   let mode: ProxyMode | undefined;
@@ -396,13 +405,14 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       },
       listeners: () => ({ listeners: listeners.list() }),
       pods: () => ({ pods: pods.list() }),
+      denials: () => ({ denials: policy.denials() }),
     },
   });
 
   const ready = (async () => {
     const first = opts.snapshot ?? load();
     modeChoice = chooseMode(opts.mode, first);
-    mode = createMode(modeChoice, { clock, rng });
+    mode = policy.wrap(createMode(modeChoice, { clock, rng }));
     log.info({ mode: mode.name, from: modeChoice.from }, 'proxy mode');
     const errors = await sync(first);
     if (errors.length) throw errors[0];
