@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import type { Argv } from 'yargs';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { namespacesTable, networkPoliciesTable } from '../format/get-policy.js';
 import {
   endpointsTable,
   nodesTable,
@@ -15,6 +16,7 @@ import {
   endpointsToK8s,
   list,
   namespaceToK8s,
+  networkPolicyToK8s,
   nodeToK8s,
   podToK8s,
   serviceToK8s,
@@ -40,12 +42,15 @@ const RESOURCES: Record<string, string> = {
   namespaces: 'namespaces',
   namespace: 'namespaces',
   ns: 'namespaces',
+  networkpolicies: 'networkpolicies',
+  networkpolicy: 'networkpolicies',
+  netpol: 'networkpolicies',
   all: 'all',
 };
 
 export const command = 'get <resource> [name]';
 export const describe =
-  'list pods, services (svc), endpoints, endpointslices, nodes, namespaces or all, as kubectl does';
+  'list pods, services (svc), endpoints, endpointslices, nodes, namespaces, networkpolicies (netpol) or all, as kubectl does';
 
 export function builder(y: Argv) {
   return withFiles(y)
@@ -58,6 +63,11 @@ export function builder(y: Argv) {
       type: 'string',
       choices: ['wide', 'json', 'yaml', 'name'],
       description: 'output format',
+    })
+    .option('show-labels', {
+      type: 'boolean',
+      default: false,
+      description: 'namespaces, netpol: a LABELS column',
     });
 }
 
@@ -68,6 +78,7 @@ interface GetArgs {
   namespace?: string;
   allNamespaces?: boolean;
   output?: string;
+  showLabels?: boolean;
 }
 
 export async function run(args: GetArgs, io: CliIO): Promise<number> {
@@ -98,6 +109,7 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
     slices: sortKey(inNs(snap.endpointSlices)),
     nodes: byName([...snap.nodes].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1))),
     namespaces: byName(snap.namespaces),
+    networkPolicies: sortKey(inNs(snap.networkPolicies)),
   };
 
   if (args.output === 'json' || args.output === 'yaml') {
@@ -117,6 +129,8 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
       names.push(...sel.slices.map((s) => `endpointslice.discovery.k8s.io/${s.meta.name}`));
     if (kind === 'nodes') names.push(...sel.nodes.map((n) => `node/${n.meta.name}`));
     if (kind === 'namespaces') names.push(...sel.namespaces.map((n) => `namespace/${n.meta.name}`));
+    if (kind === 'networkpolicies')
+      names.push(...sel.networkPolicies.map((n) => `networkpolicy.networking.k8s.io/${n.meta.name}`));
     io.out(names.map((n) => `${n}\n`).join(''));
     return EXIT.OK;
   }
@@ -145,9 +159,11 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
       io.out(nodesTable(sel.nodes, opts));
       break;
     case 'namespaces':
-      io.out(
-        `${['NAME', 'STATUS', 'AGE'].join('   ')}\n${sel.namespaces.map((n) => `${n.meta.name.padEnd(Math.max(4, ...sel.namespaces.map((x) => x.meta.name.length)))}   Active   <unknown>`).join('\n')}\n`,
-      );
+      io.out(namespacesTable(sel.namespaces, args.showLabels ?? false));
+      break;
+    case 'networkpolicies':
+      if (sel.networkPolicies.length === 0) return empty();
+      io.out(networkPoliciesTable(sel.networkPolicies, { ...opts, showLabels: args.showLabels ?? false }));
       break;
     case 'all': {
       // kubectl get all lists workloads and services; kpath adds the nodes and endpoints it derived.
@@ -175,6 +191,7 @@ function objectsFor(
     slices: ClusterSnapshot['endpointSlices'][number][];
     nodes: ClusterSnapshot['nodes'][number][];
     namespaces: ClusterSnapshot['namespaces'][number][];
+    networkPolicies: ClusterSnapshot['networkPolicies'][number][];
   },
   snap: ClusterSnapshot,
 ): Record<string, unknown>[] {
@@ -193,6 +210,8 @@ function objectsFor(
       return sel.nodes.map(nodeToK8s);
     case 'namespaces':
       return sel.namespaces.map(namespaceToK8s);
+    case 'networkpolicies':
+      return sel.networkPolicies.map(networkPolicyToK8s);
     default:
       return [
         ...sel.nodes.map(nodeToK8s),

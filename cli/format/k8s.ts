@@ -7,6 +7,7 @@ import type {
   EndpointSlice,
   Meta,
   Namespace,
+  NetworkPolicy,
   Node,
   Pod,
   Service,
@@ -178,4 +179,24 @@ export function namespaceToK8s(n: Namespace): Obj {
 
 export function list(items: Obj[]): Obj {
   return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
+}
+
+/** A NetworkPolicy as written, with the apiserver's defaults filled (policyTypes, port protocols). */
+export function networkPolicyToK8s(p: NetworkPolicy): Obj {
+  const raw = clone(p.raw);
+  const spec = (raw.spec && typeof raw.spec === 'object' ? raw.spec : {}) as Obj;
+  spec.policyTypes = [...p.policyTypes];
+  for (const dir of ['ingress', 'egress'] as const) {
+    const rules = Array.isArray(spec[dir]) ? (spec[dir] as Obj[]) : [];
+    for (const r of rules) {
+      const ports = r && Array.isArray(r.ports) ? (r.ports as Obj[]) : [];
+      for (const port of ports) if (port && port.protocol === undefined) port.protocol = 'TCP';
+    }
+  }
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: metaOut(p.meta),
+    spec: { podSelector: {}, ...spec },
+  };
 }
