@@ -24,6 +24,7 @@
 import { type IP, prefixContains } from '../addr.js';
 import type {
   ClusterSnapshot,
+  LabelSelector,
   NetworkPolicy,
   NetworkPolicyPeer,
   NetworkPolicyPort,
@@ -32,7 +33,32 @@ import type {
   PolicyType,
   Protocol,
 } from '../cluster/index.js';
-import { matchesSelector } from '../cluster/index.js';
+import { matchesRequirement } from '../cluster/index.js';
+
+type Labels = Readonly<Record<string, string>>;
+
+/**
+ * Selectors compiled once per selector object: the matchLabels pairs as arrays, so a match reads
+ * labels without allocating (the same semantics as cluster/selector.ts matchesSelector).
+ */
+const compiledSelectors = new WeakMap<LabelSelector, (labels: Labels) => boolean>();
+
+function matches(sel: LabelSelector, labels: Labels): boolean {
+  let fn = compiledSelectors.get(sel);
+  if (!fn) {
+    const keys = Object.keys(sel.matchLabels);
+    const values = keys.map((k) => sel.matchLabels[k]!);
+    const exprs = sel.matchExpressions;
+    fn = (l) => {
+      for (let i = 0; i < keys.length; i++)
+        if (l[keys[i]!] !== values[i] || !Object.hasOwn(l, keys[i]!)) return false;
+      for (const r of exprs) if (!matchesRequirement(r, l)) return false;
+      return true;
+    };
+    compiledSelectors.set(sel, fn);
+  }
+  return fn(labels);
+}
 
 export type Direction = 'Ingress' | 'Egress';
 
@@ -121,6 +147,8 @@ export function ruleText(r: RuleRef): string {
  */
 export class PolicyEngine {
   private readonly selecting = new Map<string, Selecting>();
+  /** The same, by pod object (the snapshot's own pods), so the hot path builds no key strings. */
+  private readonly selectingByPod = new Map<Pod, Selecting>();
   private readonly podsByIP = new Map<string, Pod>();
   private readonly nsLabels = new Map<string, Readonly<Record<string, string>>>();
   readonly policyCount: number;
@@ -142,7 +170,7 @@ export class PolicyEngine {
       const eg = pol.policyTypes.includes('Egress');
       if (!ing && !eg) continue;
       for (const pod of podsByNs.get(pol.meta.namespace) ?? []) {
-        if (!matchesSelector(pol.podSelector, pod.meta.labels)) continue;
+        if (!matches(pol.podSelector, pod.meta.labels)) continue;
         const k = key(pod);
         let s = acc.get(k);
         if (!s) {
@@ -154,6 +182,10 @@ export class PolicyEngine {
       }
     }
     for (const [k, s] of acc) this.selecting.set(k, s);
+    for (const p of snap.pods) {
+      const s = acc.get(key(p));
+      if (s && !p.hostNetwork) this.selectingByPod.set(p, s);
+    }
   }
 
   /** The pod (not host-network) that has this address, if any. */
@@ -163,8 +195,47 @@ export class PolicyEngine {
 
   /** The policies selecting a pod for a direction, in name order. */
   policiesFor(pod: Pod, direction: Direction): readonly NetworkPolicy[] {
-    const s = this.selecting.get(key(pod)) ?? NONE;
+    const s = this.selectingByPod.get(pod) ?? this.selecting.get(key(pod)) ?? NONE;
     return direction === 'Ingress' ? s.ingress : s.egress;
+  }
+
+  /**
+   * The verdict alone, without reasons (the matrix and the real proxy's hot path): the same answer
+   * as `check(c).allowed`, computed without building any text.
+   */
+  allows(c: PolicyConnection): boolean {
+    const src =
+      c.src.pod && !c.src.pod.hostNetwork
+        ? c.src.pod
+        : c.src.pod
+          ? undefined
+          : this.podsByIP.get(c.src.ip.text);
+    const dst =
+      c.dst.pod && !c.dst.pod.hostNetwork
+        ? c.dst.pod
+        : c.dst.pod
+          ? undefined
+          : this.podsByIP.get(c.dst.ip.text);
+    if (src && dst && (src === dst || key(src) === key(dst))) return true;
+    const conn: PolicyConnection = {
+      src: src ? { ip: c.src.ip, pod: src } : { ip: c.src.ip },
+      dst: dst ? { ip: c.dst.ip, pod: dst } : { ip: c.dst.ip },
+      port: c.port,
+      protocol: c.protocol,
+    };
+    if (src && !this.allowedFor('Egress', src, conn)) return false;
+    return !dst || this.allowedFor('Ingress', dst, conn);
+  }
+
+  private allowedFor(direction: Direction, pod: Pod, c: PolicyConnection): boolean {
+    const policies = this.policiesFor(pod, direction);
+    if (policies.length === 0) return true;
+    const peer = direction === 'Ingress' ? c.src : c.dst;
+    for (const pol of policies) {
+      for (const r of direction === 'Ingress' ? pol.ingress : pol.egress)
+        if (this.ruleMatches(pol, r, peer, c)) return true;
+    }
+    return false;
   }
 
   /** Both directions of a connection; allowed only when each side that is a pod allows it. */
@@ -276,9 +347,9 @@ export class PolicyEngine {
     if (!pod) return false;
     if (p.namespaceSelector) {
       const labels = this.nsLabels.get(pod.meta.namespace) ?? {};
-      if (!matchesSelector(p.namespaceSelector, labels)) return false;
+      if (!matches(p.namespaceSelector, labels)) return false;
     } else if (pod.meta.namespace !== pol.meta.namespace) return false;
-    return p.podSelector ? matchesSelector(p.podSelector, pod.meta.labels) : true;
+    return p.podSelector ? matches(p.podSelector, pod.meta.labels) : true;
   }
 }
 

@@ -40,7 +40,7 @@ export function reachability(
     const src = { ip: from.podIPs[0]!, pod: from };
     list.forEach((to, j) => {
       const ip = to.podIPs.find((x) => x.family === src.ip.family);
-      row[names[j]!] = ip ? engine.check({ src, dst: { ip, pod: to }, port, protocol }).allowed : false;
+      row[names[j]!] = ip ? engine.allows({ src, dst: { ip, pod: to }, port, protocol }) : false;
     });
     allowed[names[i]!] = row;
   });
