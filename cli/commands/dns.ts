@@ -8,7 +8,7 @@ import { watch } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseIP, tryParseHostPort } from '../../netmodel/addr.js';
-import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import type { ClusterSnapshot, Pod } from '../../netmodel/cluster/index.js';
 import { formatDiagnostic } from '../../netmodel/cluster/index.js';
 import {
   buildZone,
@@ -25,6 +25,7 @@ import {
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import { kubeDnsPolicy, PolicyEngine } from '../../netmodel/policy/index.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { type DnsServer, startDnsServer } from '../../proxy/dns/index.js';
 import { exampleClusterPath, loadCluster } from '../../proxy/manifest-files.js';
@@ -117,6 +118,11 @@ export async function run(args: DnsArgs, io: CliIO): Promise<number> {
   const conf = podResolvConf({ namespace: pod.meta.namespace, domain: snap.config.domain, nameservers });
   const result = resolveFromPod(answerer, args.name, conf);
   io.out(`# /etc/resolv.conf in pod ${pod.meta.namespace}/${pod.meta.name}\n${conf.text}\n`);
+  const blocked = dnsPolicyLines(snap, pod);
+  if (blocked) {
+    io.out(blocked);
+    return EXIT.FAILURE;
+  }
   const dots = args.name.replace(/\.$/, '').split('.').length - 1;
   const order = args.name.endsWith('.')
     ? 'it ends with a dot, so it is absolute: no search list'
@@ -190,4 +196,22 @@ async function serve(args: DnsArgs, io: CliIO): Promise<number> {
   for (const w of watchers) w.close();
   await server.close();
   return EXIT.OK;
+}
+
+/** The NetworkPolicy trap: queries to kube-dns dropped. Text to print (and stop) when all are, else ''. */
+function dnsPolicyLines(snap: ClusterSnapshot, pod: Pod): string {
+  const check = kubeDnsPolicy(snap, new PolicyEngine(snap), pod);
+  if (!check || check.anyAllowed) return '';
+  const lines = [
+    `# NetworkPolicy drops every query from ${pod.meta.namespace}/${pod.meta.name} to kube-dns:`,
+  ];
+  for (const e of check.endpoints) {
+    const why = [e.decision.egress, e.decision.ingress].find((v) => v && !v.allowed);
+    lines.push(`#   UDP to ${e.endpoint}: ${why?.reason ?? 'denied'}`);
+  }
+  lines.push(
+    '',
+    'not resolved: no query gets an answer; the resolver times out (EAI_AGAIN), it is not refused',
+  );
+  return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,6 @@
 // NetworkPolicy: the evaluator and the reachability matrix, listed by hand.
+
+export { type DnsPolicyCheck, kubeDnsPolicy } from './dns.js';
 export {
   type Direction,
   type DirectionVerdict,
