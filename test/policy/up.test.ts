@@ -4,6 +4,7 @@
  * closed (or reset with policyReject); denials are counted per policy and listed by the admin API;
  * a reload applies to new connections while an established one keeps working.
  */
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../proxy/runtime/index.js';
 import {
@@ -63,13 +64,15 @@ spec:
               role: frontend
       ports:
         - port: http
+        - port: 8080
+          protocol: UDP
 `;
 
 function clusterYaml(slot: number, policies: string): string {
   const a = addrs(slot);
   return baseCluster(
     slot,
-    `${echoDeployment('web', 2)}${service('web', { ip: a.svcIP(20), port: 8000 })}${clientPod('frontend', 'frontend', 'node-a')}${clientPod('other', 'other', 'node-b')}${policies}`,
+    `${echoDeployment('web', 2, 8080, { udp: true })}${service('web', { ip: a.svcIP(20), port: 8000 })}${service('web-udp', { ip: a.svcIP(21), port: 8053, udp: true, selector: 'web' })}${clientPod('frontend', 'frontend', 'node-a')}${clientPod('other', 'other', 'node-b')}${policies}`,
     'iptables',
   );
 }
@@ -139,6 +142,29 @@ describe('kpath up: NetworkPolicy drops denied connections for real', () => {
     expect(metrics).toMatch(
       /kpath_policy_denials_total\{policy="default\/default-deny",direction="Ingress"\} 2/,
     );
+  });
+
+  it('UDP: the allowed pod gets its echo; a denied datagram is dropped', async () => {
+    const send = (local: string) =>
+      new Promise<string>((resolve) => {
+        const c = createSocket('udp4');
+        const timer = setTimeout(() => {
+          c.close();
+          resolve('no reply');
+        }, 600);
+        c.once('message', (m) => {
+          clearTimeout(timer);
+          c.close();
+          resolve(m.toString());
+        });
+        c.bind(0, local, () => c.send('hello', 8053, a.svcTwin(21)));
+      });
+    expect(await send(twinOf(rt, 'frontend'))).toBe('hello');
+    expect(await send(twinOf(rt, 'other'))).toBe('no reply');
+    const r = (await getJSON(rt.addresses().metrics!, '/api/v1/denials')) as {
+      denials: Record<string, unknown>[];
+    };
+    expect(r.denials.some((d) => d.protocol === 'UDP' && d.servicePort === 'default/web-udp:udp')).toBe(true);
   });
 
   it('a reload applies to new connections; an established one continues', async () => {
