@@ -26,7 +26,7 @@ import { loadOrReport, withFiles } from './common.js';
 
 export const command = 'trace';
 export const describe =
-  'walk one packet through a node: every hook, table, chain and rule, DNAT and masquerade, conntrack';
+  'walk one packet through a node: every hook, table, chain and rule, DNAT and masquerade, conntrack; then follow it to the pod it reaches (with the NetworkPolicy stage on each side) and back';
 
 export function builder(y: Argv) {
   return withFiles(y)

@@ -169,6 +169,7 @@ export function journeyJson(j: TraceJourney) {
       kind: a.kind,
       text: arrivalText(a),
       ...(a.kind === 'pod' ? { pod: a.pod } : {}),
+      ...(a.kind === 'stopped' ? { node: a.node, reason: a.reason } : {}),
       ...('packet' in a
         ? { from: joinHostPort(a.packet.src, a.packet.sport), to: joinHostPort(a.packet.dst, a.packet.dport) }
         : {}),

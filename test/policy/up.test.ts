@@ -6,6 +6,8 @@
  */
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bufferIO } from '../../cli/io.js';
+import { main } from '../../cli/main.js';
 import type { Runtime } from '../../proxy/runtime/index.js';
 import {
   addrs,
@@ -141,6 +143,16 @@ describe('kpath up: NetworkPolicy drops denied connections for real', () => {
     const metrics = (await get(admin.split(':')[0]!, Number(admin.split(':')[1]), '/metrics')).body;
     expect(metrics).toMatch(
       /kpath_policy_denials_total\{policy="default\/default-deny",direction="Ingress"\} 2/,
+    );
+    const io = bufferIO();
+    expect(await main(['policy', 'denials', '--admin', admin], io)).toBe(0);
+    const lines = io.stdout().trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^TIME\s+PROTO\s+CLIENT\s+SERVICE\s+ENDPOINT\s+DIRECTION\s+POD\s+POLICIES\s+ACTION$/,
+    );
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      /TCP\s+10\.241\.2\.\d+:\d+\s+default\/web:http\s+10\.241\.\d+\.\d+:8080\s+Ingress\s+default\/web-\S+\s+default\/allow-frontend,default\/default-deny\s+drop$/,
     );
   });
 
