@@ -23,6 +23,7 @@ export async function run(args: { f?: string[]; quiet?: boolean }, io: CliIO): P
   if (!args.quiet) {
     io.out(
       `valid: ${snap.nodes.length} nodes, ${snap.pods.length} pods, ${snap.services.length} services, ${snap.endpointSlices.length} endpoint slices` +
+        `${snap.networkPolicies.length ? `, ${snap.networkPolicies.length} network policies` : ''}` +
         `${snap.warnings.length ? ` (${snap.warnings.length} warning${snap.warnings.length === 1 ? '' : 's'})` : ''}\n`,
     );
   }
