@@ -133,7 +133,7 @@ export class PolicyGate {
     };
     this.recent.push(denial);
     if (this.recent.length > (this.opts.keep ?? POLICY_DENIALS_KEPT)) this.recent.shift();
-    this.opts.log.info(
+    this.opts.log.debug(
       {
         servicePort: flow.servicePort,
         client: denial.client,
