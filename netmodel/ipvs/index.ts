@@ -4,6 +4,8 @@ export { IpvsConn, IpvsConnTable } from './conn.js';
 export type { IpvsStats } from './dest.js';
 export { IpvsDest } from './dest.js';
 export { addrFold, hash32, hsiphash, hsiphash4, keyOf32 } from './hash.js';
+export type { IpvsHookName, IpvsHookOptions, IpvsHookResult } from './hook.js';
+export { ipvsHook } from './hook.js';
 export type {
   IpvsExplanation,
   IpvsHook,
