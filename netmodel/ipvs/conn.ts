@@ -53,6 +53,8 @@ export class IpvsConn implements IpvsConnView {
   dead = false;
   /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
   invalid = false;
+  /** The key of this entry's live slot in the table's timer heap. */
+  heapKey = Number.POSITIVE_INFINITY;
   readonly createdAt: number;
 
   constructor(
@@ -101,8 +103,11 @@ export class IpvsConnTable {
   private readonly byIn = new Map<string, IpvsConn>();
   private readonly byOut = new Map<string, IpvsConn>();
   private readonly templates = new Map<string, IpvsConn>();
-  /** No entry expires before this time (a lower bound: packets only push expiries later). */
-  private nextExpiry = Number.POSITIVE_INFINITY;
+  /**
+   * The timers: a binary min-heap of (expiry, entry). A packet that moves an expiry later leaves the
+   * old slot in place (it is re-pushed when popped); one that moves it earlier pushes a new slot.
+   */
+  private readonly heap: { key: number; conn: IpvsConn }[] = [];
 
   get size(): number {
     return this.all.size;
@@ -149,7 +154,7 @@ export class IpvsConnTable {
     if (c.template) d.persistConns++;
     else d.inactConns++;
     d.afterBind();
-    if (c.expiresAt < this.nextExpiry) this.nextExpiry = c.expiresAt;
+    this.rearmed(c);
     return c;
   }
 
@@ -177,9 +182,12 @@ export class IpvsConnTable {
     t.cport = 0;
   }
 
-  /** Note a timer restart, so that `expire` looks again in time. */
+  /** Note a timer restart (call after changing expiresAt). */
   rearmed(c: IpvsConn): void {
-    if (c.expiresAt < this.nextExpiry) this.nextExpiry = c.expiresAt;
+    if (c.expiresAt < c.heapKey) {
+      c.heapKey = c.expiresAt;
+      this.push(c.expiresAt, c);
+    }
   }
 
   /**
@@ -188,28 +196,61 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    if (now < this.nextExpiry) return [];
     const removed: IpvsConn[] = [];
-    for (;;) {
-      let first: IpvsConn | undefined;
-      let next = Number.POSITIVE_INFINITY;
-      for (const c of this.all.values()) {
-        if (c.expiresAt <= now && (!first || c.expiresAt < first.expiresAt)) first = c;
-        else if (c.expiresAt < next) next = c.expiresAt;
-      }
-      if (!first) {
-        this.nextExpiry = next;
-        return removed;
-      }
-      if (first.nControl > 0) {
-        // expire_later: cp->timeout = 60*HZ and the timer restarts from when it fired.
-        first.timeoutMs = 60_000;
-        first.expiresAt += 60_000;
+    const h = this.heap;
+    while (h.length && h[0]!.key <= now) {
+      const { key, conn: c } = this.pop();
+      if (c.dead || key !== c.heapKey) continue; // a stale slot
+      c.heapKey = Number.POSITIVE_INFINITY;
+      if (c.expiresAt > key) {
+        // Restarted since: wait for the new time.
+        this.rearmed(c);
         continue;
       }
-      this.remove(first);
-      removed.push(first);
+      if (c.nControl > 0) {
+        // expire_later: cp->timeout = 60*HZ and the timer restarts from when it fired.
+        c.timeoutMs = 60_000;
+        c.expiresAt = key + 60_000;
+        this.rearmed(c);
+        continue;
+      }
+      this.remove(c);
+      removed.push(c);
     }
+    return removed;
+  }
+
+  private push(key: number, conn: IpvsConn): void {
+    const h = this.heap;
+    h.push({ key, conn });
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.key <= key) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = { key, conn };
+  }
+
+  private pop(): { key: number; conn: IpvsConn } {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const m = r < h.length && h[r]!.key < h[l]!.key ? r : l;
+        if (h[m]!.key >= last.key) break;
+        h[i] = h[m]!;
+        i = m;
+      }
+      h[i] = last;
+    }
+    return top;
   }
 
   /** ip_vs_conn_expire_now + unlink: take an entry out at once. */

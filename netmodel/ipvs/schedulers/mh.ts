@@ -111,13 +111,27 @@ function mhUnavailable(d: IpvsDest): boolean {
 
 export class MaglevHash implements Scheduler {
   readonly name = 'mh';
-  lookup: (IpvsDest | undefined)[];
-  constructor(readonly tableSize: number = MH_TAB_SIZE) {
-    this.lookup = new Array(tableSize).fill(undefined);
+  private lookup: (IpvsDest | undefined)[] = [];
+  /** The list changed since the table was built. */
+  private stale = true;
+  constructor(readonly tableSize: number = MH_TAB_SIZE) {}
+
+  /**
+   * The kernel repopulates on every add, delete or update of a dest; the table depends only on the
+   * list as it then is, so kpath builds it once, at the first lookup after a change (a service
+   * programmed with five real servers populates once, not five times).
+   */
+  changed(): void {
+    this.stale = true;
   }
 
-  changed(svc: SchedService): void {
-    this.lookup = mhPopulate(svc.dests, this.tableSize);
+  /** The lookup table for the service's current list. */
+  table(svc: SchedService): readonly (IpvsDest | undefined)[] {
+    if (this.stale) {
+      this.lookup = mhPopulate(svc.dests, this.tableSize);
+      this.stale = false;
+    }
+    return this.lookup;
   }
 
   schedule(svc: SchedService, pk: SchedPacket): SchedResult {
@@ -139,7 +153,8 @@ export class MaglevHash implements Scheduler {
         text: `maglev hashing: hsiphash(${key}${port ? ` + port ${port}` : ''}) % ${m} = slot ${slot}${note}`,
       },
     });
-    const first = this.lookup[slot];
+    const lookup = this.table(svc);
+    const first = lookup[slot];
     if (!first) return explain(undefined, ', empty (no real servers with weight)');
     if (!mhUnavailable(first)) return explain(first, ` -> ${first.name}`);
     if (!svc.flags.has('mh-fallback'))
