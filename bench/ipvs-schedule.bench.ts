@@ -60,8 +60,12 @@ function table(s: IpvsSchedulerName): IpvsTable {
   const t = new IpvsTable();
   const t0 = performance.now();
   t.sync(specs(s));
+  // mh builds each service's 4093-slot table at its first lookup: do that now, inside the build time.
+  for (const svc of t.services.values()) svc.sched.schedule(svc, packets[0]!, 0);
   const ms = performance.now() - t0;
-  builds.push(`  build ${s}: ${SERVICES} services x ${ENDPOINTS} in ${ms.toFixed(0)} ms`);
+  builds.push(
+    `  build ${s}: ${SERVICES} services x ${ENDPOINTS} (sync + first lookup) in ${ms.toFixed(0)} ms`,
+  );
   return t;
 }
 const builds: string[] = [];

@@ -32,62 +32,6 @@ export function addrFold(ip: IP): number {
   );
 }
 
-// SipHash state: four 64-bit lanes as hi/lo uint32 pairs, in module scope to avoid allocation.
-let v0h = 0;
-let v0l = 0;
-let v1h = 0;
-let v1l = 0;
-let v2h = 0;
-let v2l = 0;
-let v3h = 0;
-let v3l = 0;
-
-function sipround(): void {
-  let t: number;
-  // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-  t = (v0l + v1l) >>> 0;
-  v0h = (v0h + v1h + (t < v0l ? 1 : 0)) >>> 0;
-  v0l = t;
-  t = ((v1h << 13) | (v1l >>> 19)) >>> 0;
-  v1l = ((v1l << 13) | (v1h >>> 19)) >>> 0;
-  v1h = t;
-  v1h = (v1h ^ v0h) >>> 0;
-  v1l = (v1l ^ v0l) >>> 0;
-  t = v0h;
-  v0h = v0l;
-  v0l = t;
-  // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-  t = (v2l + v3l) >>> 0;
-  v2h = (v2h + v3h + (t < v2l ? 1 : 0)) >>> 0;
-  v2l = t;
-  t = ((v3h << 16) | (v3l >>> 16)) >>> 0;
-  v3l = ((v3l << 16) | (v3h >>> 16)) >>> 0;
-  v3h = t;
-  v3h = (v3h ^ v2h) >>> 0;
-  v3l = (v3l ^ v2l) >>> 0;
-  // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-  t = (v0l + v3l) >>> 0;
-  v0h = (v0h + v3h + (t < v0l ? 1 : 0)) >>> 0;
-  v0l = t;
-  t = ((v3h << 21) | (v3l >>> 11)) >>> 0;
-  v3l = ((v3l << 21) | (v3h >>> 11)) >>> 0;
-  v3h = t;
-  v3h = (v3h ^ v0h) >>> 0;
-  v3l = (v3l ^ v0l) >>> 0;
-  // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-  t = (v2l + v1l) >>> 0;
-  v2h = (v2h + v1h + (t < v2l ? 1 : 0)) >>> 0;
-  v2l = t;
-  t = ((v1h << 17) | (v1l >>> 15)) >>> 0;
-  v1l = ((v1l << 17) | (v1h >>> 15)) >>> 0;
-  v1h = t;
-  v1h = (v1h ^ v2h) >>> 0;
-  v1l = (v1l ^ v2l) >>> 0;
-  t = v2h;
-  v2h = v2l;
-  v2l = t;
-}
-
 /** A 128-bit hsiphash key as two 64-bit words, each a hi/lo pair of uint32. */
 export interface HsipKey {
   readonly k0h: number;
@@ -106,17 +50,14 @@ export function keyOf32(k: number): HsipKey {
  * general form, for the kernel's self-test vectors; schedulers call hsiphash4.
  */
 export function hsiphash(data: Uint8Array, key: HsipKey): number {
-  init(key);
   const len = data.length;
   const full = len - (len % 8);
+  const words: number[] = [];
   for (let i = 0; i < full; i += 8) {
-    const ml = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0;
-    const mh = (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24)) >>> 0;
-    v3h = (v3h ^ mh) >>> 0;
-    v3l = (v3l ^ ml) >>> 0;
-    sipround();
-    v0h = (v0h ^ mh) >>> 0;
-    v0l = (v0l ^ ml) >>> 0;
+    words.push(
+      (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24)) >>> 0,
+      (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0,
+    );
   }
   // b = len << 56 | the tail bytes, little-endian.
   let bl = 0;
@@ -126,36 +67,88 @@ export function hsiphash(data: Uint8Array, key: HsipKey): number {
     if (j < 4) bl = (bl | (byte << (8 * j))) >>> 0;
     else bh = (bh | (byte << (8 * (j - 4)))) >>> 0;
   }
-  return finish(bh, bl);
+  words.push(bh, bl);
+  return sip13(key, words);
 }
 
 /** hsiphash(&v, 4, key) with v a u32 stored little-endian: ip_vs_mh_hashkey's call. */
 export function hsiphash4(v: number, key: HsipKey): number {
-  init(key);
-  return finish(0x04000000, v >>> 0);
+  return sip13x4(key, v >>> 0);
 }
 
-function init(key: HsipKey): void {
-  // "somepseudorandomlygeneratedbytes"
-  v0h = (0x736f6d65 ^ key.k0h) >>> 0;
-  v0l = (0x70736575 ^ key.k0l) >>> 0;
-  v1h = (0x646f7261 ^ key.k1h) >>> 0;
-  v1l = (0x6e646f6d ^ key.k1l) >>> 0;
-  v2h = (0x6c796765 ^ key.k0h) >>> 0;
-  v2l = (0x6e657261 ^ key.k0l) >>> 0;
-  v3h = (0x74656462 ^ key.k1h) >>> 0;
-  v3l = (0x79746573 ^ key.k1l) >>> 0;
-}
-
-function finish(bh: number, bl: number): number {
-  v3h = (v3h ^ bh) >>> 0;
-  v3l = (v3l ^ bl) >>> 0;
-  sipround();
-  v0h = (v0h ^ bh) >>> 0;
-  v0l = (v0l ^ bl) >>> 0;
-  v2l = (v2l ^ 0xff) >>> 0;
-  sipround();
-  sipround();
-  sipround();
+/**
+ * SipHash-1-3 over message words given as [hi, lo] pairs, the last pair being the final block b.
+ * Lanes are local hi/lo uint32 variables (module-level state would box every store).
+ */
+function sip13(key: HsipKey, words: readonly number[]): number {
+  let v0h = (0x736f6d65 ^ key.k0h) >>> 0;
+  let v0l = (0x70736575 ^ key.k0l) >>> 0;
+  let v1h = (0x646f7261 ^ key.k1h) >>> 0;
+  let v1l = (0x6e646f6d ^ key.k1l) >>> 0;
+  let v2h = (0x6c796765 ^ key.k0h) >>> 0;
+  let v2l = (0x6e657261 ^ key.k0l) >>> 0;
+  let v3h = (0x74656462 ^ key.k1h) >>> 0;
+  let v3l = (0x79746573 ^ key.k1l) >>> 0;
+  const n = words.length / 2;
+  // Rounds: one per message word (the last word is b), then three after v2 ^= 0xff.
+  for (let r = 0; r < n + 3; r++) {
+    let mh = 0;
+    let ml = 0;
+    if (r < n) {
+      mh = words[2 * r]!;
+      ml = words[2 * r + 1]!;
+      v3h = (v3h ^ mh) >>> 0;
+      v3l = (v3l ^ ml) >>> 0;
+    }
+    let t: number;
+    // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+    t = (v0l + v1l) >>> 0;
+    v0h = (v0h + v1h + (t < v0l ? 1 : 0)) >>> 0;
+    v0l = t;
+    t = ((v1h << 13) | (v1l >>> 19)) >>> 0;
+    v1l = ((v1l << 13) | (v1h >>> 19)) >>> 0;
+    v1h = (t ^ v0h) >>> 0;
+    v1l = (v1l ^ v0l) >>> 0;
+    t = v0h;
+    v0h = v0l;
+    v0l = t;
+    // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+    t = (v2l + v3l) >>> 0;
+    v2h = (v2h + v3h + (t < v2l ? 1 : 0)) >>> 0;
+    v2l = t;
+    t = ((v3h << 16) | (v3l >>> 16)) >>> 0;
+    v3l = ((v3l << 16) | (v3h >>> 16)) >>> 0;
+    v3h = (t ^ v2h) >>> 0;
+    v3l = (v3l ^ v2l) >>> 0;
+    // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+    t = (v0l + v3l) >>> 0;
+    v0h = (v0h + v3h + (t < v0l ? 1 : 0)) >>> 0;
+    v0l = t;
+    t = ((v3h << 21) | (v3l >>> 11)) >>> 0;
+    v3l = ((v3l << 21) | (v3h >>> 11)) >>> 0;
+    v3h = (t ^ v0h) >>> 0;
+    v3l = (v3l ^ v0l) >>> 0;
+    // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+    t = (v2l + v1l) >>> 0;
+    v2h = (v2h + v1h + (t < v2l ? 1 : 0)) >>> 0;
+    v2l = t;
+    t = ((v1h << 17) | (v1l >>> 15)) >>> 0;
+    v1l = ((v1l << 17) | (v1h >>> 15)) >>> 0;
+    v1h = (t ^ v2h) >>> 0;
+    v1l = (v1l ^ v2l) >>> 0;
+    t = v2h;
+    v2h = v2l;
+    v2l = t;
+    if (r < n) {
+      v0h = (v0h ^ mh) >>> 0;
+      v0l = (v0l ^ ml) >>> 0;
+    }
+    if (r === n - 1) v2l = (v2l ^ 0xff) >>> 0;
+  }
   return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
+}
+
+/** sip13 for a 4-byte input: the only block is b = (4 << 56) | v. */
+function sip13x4(key: HsipKey, v: number): number {
+  return sip13(key, [0x04000000, v]);
 }
