@@ -375,3 +375,43 @@ describe('lblc / lblcr', () => {
     expect(s.size).toBe(1);
   });
 });
+
+describe('lblcr (ip_vs_lblcr.c)', () => {
+  it('grows the set of a busy destination and drops its most loaded server after lblcr_expiration', () => {
+    const { svc } = service(vs('10.96.0.10:80', 'lblcr', [rs('10.0.6.1:80'), rs('10.0.6.2:80')]));
+    const [b, a] = svc.dests; // list .2, .1
+    // No entry: wlc over the service picks .2 (first, both idle); the set is {.2}.
+    expect(pick(svc, '1.1.1.1:1', '10.96.0.10:80', 0)).toBe('10.0.6.2:80');
+    // .2 busy (active 2 > weight 1) while .1 is idle (0*2 < 1): the set's least loaded (.2) is
+    // overloaded in lblc's sense, so wlc over the service (.1) joins the set at its head.
+    b!.activeConns = 2;
+    expect(pick(svc, '1.1.1.1:1', '10.96.0.10:80', 1000)).toBe('10.0.6.1:80');
+    const s = svc.sched as unknown as { cached(ip: unknown): { name: string }[] };
+    expect(s.cached(parseIP('10.96.0.10')).map((d) => d.name)).toEqual(['10.0.6.1:80', '10.0.6.2:80']);
+    // More than one server and the set unchanged for lblcr_expiration (24 h): the most loaded (.2) goes.
+    a!.activeConns = 1;
+    expect(pick(svc, '1.1.1.1:1', '10.96.0.10:80', 1000 + 24 * 3600_000 + 1)).toBe('10.0.6.1:80');
+    expect(s.cached(parseIP('10.96.0.10')).map((d) => d.name)).toEqual(['10.0.6.1:80']);
+  });
+});
+
+describe('fo and ovf (ip_vs_fo.c, ip_vs_ovf.c)', () => {
+  it('fo sends everything to the highest weight that is not overloaded', () => {
+    const { svc } = service(
+      vs('10.96.0.10:80', 'fo', [rs('10.0.7.1:80', 5), rs('10.0.7.2:80', 10), rs('10.0.7.3:80', 10)]),
+    );
+    // list .3 (10), .2 (10), .1 (5): strict `>` keeps the first of the two 10s, .3.
+    expect(pick(svc, '1.1.1.1:1')).toBe('10.0.7.3:80');
+    svc.dests[0]!.overloaded = true;
+    expect(pick(svc, '1.1.1.1:1')).toBe('10.0.7.2:80');
+  });
+
+  it('ovf overflows to the next weight once active connections exceed the weight', () => {
+    const { svc } = service(vs('10.96.0.10:80', 'ovf', [rs('10.0.8.1:80', 1), rs('10.0.8.2:80', 2)]));
+    const [hi] = svc.dests; // .2, weight 2
+    hi!.activeConns = 2; // not above its weight: still chosen
+    expect(pick(svc, '1.1.1.1:1')).toBe('10.0.8.2:80');
+    hi!.activeConns = 3; // above: skipped
+    expect(pick(svc, '1.1.1.1:1')).toBe('10.0.8.1:80');
+  });
+});
