@@ -81,6 +81,8 @@ function stageLines(s: Stage): string[] {
       return [`  routing     ${s.decision}`];
     case 'confirm':
       return [`  conntrack confirm${s.ok ? '' : ` failed: ${s.note ?? ''}`}`];
+    case 'ipvs':
+      return [`    ipvs      ${s.action}`, ...s.lines.map((l) => `               ${l}`)];
   }
 }
 

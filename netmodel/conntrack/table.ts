@@ -254,6 +254,18 @@ export class ConntrackTable {
     return this.setupNat(view, manip, { minAddr: ip, maxAddr: ip }, ctx);
   }
 
+  /**
+   * nf_conntrack_alter_reply: replace the reply tuple of an unconfirmed entry (IPVS with
+   * net.ipv4.vs.conntrack sends the first packet to a real server and makes replies from it belong
+   * to the entry). No effect on a confirmed entry, as in the kernel.
+   */
+  alterReply(view: ConntrackEntryView, reply: Tuple): boolean {
+    const e = this.own(view);
+    if (e.confirmed) return false;
+    e.reply = reply;
+    return true;
+  }
+
   /** CONNMARK --set-mark and friends. */
   setMark(view: ConntrackEntryView, mark: number): void {
     this.own(view).mark = mark >>> 0;

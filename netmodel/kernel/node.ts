@@ -5,6 +5,7 @@
  */
 import type { Family, IP } from '../addr.js';
 import { type ConntrackSysctls, ConntrackTable } from '../conntrack/index.js';
+import type { IpvsTable } from '../ipvs/table.js';
 import {
   emptyRuleset,
   IpSetStore,
@@ -38,6 +39,8 @@ export interface KernelNodeOptions {
    * proxy keeps its connections in the table in every mode.
    */
   readonly conntrackOnDemand?: boolean;
+  /** The node's IPVS (kube-proxy ipvs mode); none by default. */
+  readonly ipvs?: IpvsTable;
 }
 
 const CT_MATCHES: ReadonlySet<string> = new Set(['conntrack', 'state', 'connmark']);
@@ -73,6 +76,8 @@ export class KernelNode {
   readonly conntrack: ConntrackTable;
   readonly nf: NetfilterState;
   readonly conntrackOnDemand: boolean;
+  /** The emulated kernel IPVS, when the ip_vs module is in use on this node (kube-proxy ipvs mode). */
+  ipvs: IpvsTable | undefined;
   private rules4: Ruleset = emptyRuleset(4);
   private rules6: Ruleset = emptyRuleset(6);
 
@@ -83,6 +88,7 @@ export class KernelNode {
       opts.keep?.conntrack ?? new ConntrackTable(opts.conntrack ? { sysctls: opts.conntrack } : {});
     this.nf = opts.keep?.nf ?? new NetfilterState(new RecentTables(), new IpSetStore(), new NfAcct());
     this.conntrackOnDemand = opts.conntrackOnDemand ?? opts.keep?.conntrackOnDemand ?? false;
+    this.ipvs = opts.ipvs ?? opts.keep?.ipvs;
     if (opts.keep) {
       this.rules4 = opts.keep.rules4;
       this.rules6 = opts.keep.rules6;

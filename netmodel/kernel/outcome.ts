@@ -1,6 +1,7 @@
 /** What happened to a packet on one node: the stages it went through and where it ended. Values, never exceptions. */
 import type { IP } from '../addr.js';
 import type { ConntrackEntryView, CtDirection } from '../conntrack/index.js';
+import type { IpvsConnView, IpvsExplanation } from '../ipvs/index.js';
 import type {
   BuiltinChain,
   LogLine,
@@ -51,7 +52,21 @@ export type Stage =
   /** A routing decision. */
   | { readonly kind: 'route'; readonly decision: string; readonly dev?: string; readonly nextHop?: IP }
   /** Conntrack confirm (INPUT/POSTROUTING). */
-  | { readonly kind: 'confirm'; readonly hook: BuiltinChain; readonly ok: boolean; readonly note?: string };
+  | { readonly kind: 'confirm'; readonly hook: BuiltinChain; readonly ok: boolean; readonly note?: string }
+  /**
+   * IPVS on INPUT (LOCAL_IN), OUTPUT (LOCAL_OUT) or FORWARD: a request scheduled or sent on along
+   * its connection (DNAT to the real server), a reply un-NATed, or a drop. `lines` say why.
+   */
+  | {
+      readonly kind: 'ipvs';
+      readonly hook: BuiltinChain;
+      readonly action: 'scheduled' | 'existing' | 'reply' | 'drop';
+      readonly before: Packet;
+      readonly after: Packet;
+      readonly lines: readonly string[];
+      readonly conn?: IpvsConnView;
+      readonly explanation?: IpvsExplanation;
+    };
 
 export type Outcome =
   /** Handed to a local socket. */
@@ -93,4 +108,6 @@ export interface WalkResult {
   readonly dnat?: { readonly ip: IP; readonly port: number };
   /** Source after SNAT/MASQUERADE, when it changed. */
   readonly snat?: { readonly ip: IP; readonly port: number };
+  /** IPVS took the packet (a virtual service request): its connection and why that real server. */
+  readonly ipvs?: { readonly conn: IpvsConnView; readonly explanation: IpvsExplanation };
 }

@@ -23,6 +23,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
+import { type IpvsHookResult, ipvsHook } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -37,6 +38,7 @@ import {
 import type { Packet } from '../packet.js';
 import { withIif, withOif } from '../packet.js';
 import type { Rng } from '../rng.js';
+import type { RouteDecision } from '../routing/index.js';
 import type { KernelNode } from './node.js';
 import type { Outcome, Stage, WalkResult } from './outcome.js';
 
@@ -352,6 +354,63 @@ class Walk {
     return p;
   }
 
+  /** IPVS took the packet: its connection and why (WalkResult.ipvs). */
+  ipvsTaken: WalkResult['ipvs'];
+
+  /**
+   * IPVS's functions on this hook (netmodel/ipvs/hook.ts). A request it takes is DNATed to the real
+   * server; with net.ipv4.vs.conntrack the (unconfirmed) conntrack entry's reply tuple is changed to
+   * come from that server, without it the packet goes on untracked (ip_vs_notrack).
+   */
+  ipvs(hook: 'INPUT' | 'OUTPUT' | 'FORWARD', p: Packet): IpvsHookResult | undefined {
+    const table = this.node.ipvs;
+    if (!table) return undefined;
+    const f = this.flow;
+    const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
+    const r = ipvsHook(table, name, p, this.env.now, { oldConntrack: f.ct !== undefined && !f.created });
+    if (r.kind === 'pass') return r;
+    if (r.kind === 'xmit' || r.kind === 'reply') {
+      if (!r.nfct) {
+        f.ct = undefined;
+        f.notrack = true;
+        f.state = 'UNTRACKED';
+      } else if (r.kind === 'xmit' && f.ct && f.dir === 'ORIGINAL') {
+        const c = r.conn;
+        const rep = f.ct.reply;
+        this.node.conntrack.alterReply(f.ct, {
+          family: rep.family,
+          proto: rep.proto,
+          src: c.daddr,
+          sport: c.dport,
+          dst: rep.dst,
+          dport: rep.dport,
+        });
+      }
+      this.ctChanged();
+    }
+    if (r.kind === 'xmit') this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    if (this.rec) {
+      const stage: Mutable<Extract<Stage, { kind: 'ipvs' }>> = {
+        kind: 'ipvs',
+        hook,
+        action: r.kind === 'xmit' ? r.action : r.kind,
+        before: p,
+        after: r.kind === 'xmit' || r.kind === 'reply' ? r.packet : p,
+        lines:
+          r.kind === 'reply'
+            ? r.lines
+            : r.kind === 'drop'
+              ? [...(r.explanation?.lines ?? []), r.reason]
+              : r.explanation.lines,
+      };
+      if (r.kind === 'xmit' || r.kind === 'reply') stage.conn = r.conn;
+      if (r.kind === 'xmit') stage.explanation = r.explanation;
+      else if (r.kind === 'drop' && r.explanation) stage.explanation = r.explanation;
+      this.stages.push(stage);
+    }
+    return r;
+  }
+
   confirm(hook: BuiltinChain): Outcome | undefined {
     const f = this.flow;
     if (!f.ct || !f.created) return undefined;
@@ -388,8 +447,10 @@ class Walk {
     const res: Mutable<WalkResult> = { outcome, stages: this.stages, input: this.input, verdict };
     if (f.ct) res.ct = f.ct;
     if (f.dir) res.ctDir = f.dir;
+    if (!dnat && this.ipvsTaken) dnat = { ip: this.ipvsTaken.conn.daddr, port: this.ipvsTaken.conn.dport };
     if (dnat) res.dnat = dnat;
     if (snat) res.snat = snat;
+    if (this.ipvsTaken) res.ipvs = this.ipvsTaken;
     return res;
   }
 }
@@ -420,8 +481,19 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           kind: 'route',
           decision: `local delivery (${p.dst.text} is an address of ${w.node.name})`,
         });
-      const r = w.tables('INPUT', p, undefined, iif);
+      let r = w.tables('INPUT', p, w.node.ipvs ? IPVS_BEFORE.INPUT : undefined, iif);
       if (isOutcome(r)) return w.finish(r);
+      if (w.node.ipvs) {
+        // IPVS at LOCAL_IN (98, 99), between filter and nat INPUT.
+        const v = w.ipvs('INPUT', r);
+        if (v && v.kind !== 'pass') {
+          if (v.kind === 'drop') return w.finish(ipvsDrop(v));
+          if (v.kind === 'xmit' && !w.node.isLocal(v.packet.dst)) return ipvsXmit(w, v.packet);
+          r = v.packet;
+        }
+        r = w.tables('INPUT', r, IPVS_AFTER.INPUT, iif);
+        if (isOutcome(r)) return w.finish(r);
+      }
       const c = w.confirm('INPUT');
       if (c) return w.finish(c);
       return w.finish({ kind: 'delivered', packet: r });
@@ -436,8 +508,11 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           nextHop,
         });
       const pOut = withOif(p, rt.dev);
-      const f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
+      let f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
       if (isOutcome(f)) return w.finish(f);
+      // IPVS at FORWARD (100): replies of real servers to clients elsewhere get the virtual source back.
+      const v = w.node.ipvs ? w.ipvs('FORWARD', f) : undefined;
+      if (v?.kind === 'reply') f = v.packet;
       const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
       if (isOutcome(post)) return w.finish(post);
       const c = w.confirm('POSTROUTING');
@@ -465,7 +540,7 @@ export function receive(node: KernelNode, packet: Packet, iif: string, env: Walk
 /** A packet generated by a process on the node (its source may be any local address, or unset by the caller). */
 export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult {
   const w = new Walk(node, env, packet);
-  let rt = node.routing.route(packet.dst);
+  const rt = node.routing.route(packet.dst);
   if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
     if (w.rec) w.stages.push({ kind: 'route', decision: `no route to ${packet.dst.text} (${rt.errno})` });
     return w.finish({
@@ -475,18 +550,38 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
     });
   }
   if (w.rec) w.stages.push({ kind: 'route', decision: describeRoute(rt), dev: rt.dev });
-  let p: Packet = withOif(packet, rt.dev);
-  const out = w.tables(
-    'OUTPUT',
-    p,
-    undefined,
-    undefined,
-    rt.dev,
-    rt.kind === 'unicast' ? (rt.gateway ?? packet.dst) : packet.dst,
-  );
+  return localOut(w, withOif(packet, rt.dev), rt, true);
+}
+
+type OutRoute = Exclude<RouteDecision, { kind: 'unreachable' | 'prohibit' | 'blackhole' }>;
+
+/**
+ * LOCAL_OUT onwards for a packet routed by `rt`: the OUTPUT tables (with IPVS between nat and filter
+ * when `ipvsHooks`), a re-route if the destination changed, POSTROUTING, confirm, and delivery
+ * through lo or out of a device.
+ */
+function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkResult {
+  const node = w.node;
+  let rt: RouteDecision = rt0;
+  let p = p0;
+  const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? p0.dst) : p0.dst;
+  const ipvs = ipvsHooks && node.ipvs !== undefined;
+  const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : undefined, undefined, rt0.dev, nextHop0);
   if (isOutcome(out)) return w.finish(out);
   p = out;
-  if (!ipEquals(p.dst, packet.dst)) {
+  if (ipvs) {
+    // IPVS at LOCAL_OUT (-99, -98), between nat and filter OUTPUT.
+    const v = w.ipvs('OUTPUT', p);
+    if (v && v.kind !== 'pass') {
+      if (v.kind === 'drop') return w.finish(ipvsDrop(v));
+      if (v.kind === 'xmit' && !node.isLocal(v.packet.dst)) return ipvsXmit(w, v.packet);
+      p = v.packet;
+    }
+    const f = w.tables('OUTPUT', p, IPVS_AFTER.OUTPUT, undefined, rt0.dev, nextHop0);
+    if (isOutcome(f)) return w.finish(f);
+    p = f;
+  }
+  if (!ipEquals(p.dst, p0.dst)) {
     // ip_route_me_harder: the destination changed in OUTPUT (DNAT), so route again.
     rt = node.routing.route(p.dst);
     if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
@@ -521,6 +616,40 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
     return w.finish({ kind: 'delivered', packet: inp });
   }
   return w.finish({ kind: 'sent', dev: rt.dev, nextHop, packet: post, forwarded: false });
+}
+
+/** The tables of a hook before and after IPVS's place on it. */
+const IPVS_BEFORE = { INPUT: ['mangle', 'filter'], OUTPUT: ['raw', 'mangle', 'nat'] } as const;
+const IPVS_AFTER = { INPUT: ['nat'], OUTPUT: ['filter'] } as const;
+
+/**
+ * ip_vs_nat_xmit for a real server that is not local: route to it and send the DNATed packet
+ * through LOCAL_OUT from the start (the original is stolen); IPVS does not see it again.
+ */
+function ipvsXmit(w: Walk, p: Packet): WalkResult {
+  const rt = w.node.routing.route(p.dst);
+  if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
+    if (w.rec)
+      w.stages.push({ kind: 'route', decision: `IPVS: no route to real server ${p.dst.text} (${rt.errno})` });
+    return w.finish({
+      kind: 'dropped',
+      reason: `IPVS could not route to real server ${p.dst.text} (${rt.errno})`,
+    });
+  }
+  if (w.rec)
+    w.stages.push({
+      kind: 'route',
+      decision: `IPVS sends it to the real server through LOCAL_OUT: ${describeRoute(rt)}`,
+      dev: rt.dev,
+    });
+  return localOut(w, withOif(p, rt.dev), rt, false);
+}
+
+function ipvsDrop(v: Extract<IpvsHookResult, { kind: 'drop' }>): Outcome {
+  // ip_vs_leave answers ICMP port unreachable when a virtual service has no real server left.
+  return v.icmpPortUnreachable
+    ? { kind: 'unreachable', icmpCode: 3, reason: v.reason }
+    : { kind: 'dropped', reason: v.reason };
 }
 
 function describeRoute(rt: {

@@ -122,6 +122,12 @@ export class RoutingNode {
   private readonly statics = new RouteTable();
   /** Bumped by every change to interfaces, addresses or routes; the derived tables are cached per generation. */
   private gen = 0;
+  /**
+   * Addresses added while their device was down: fib_add_ifaddr installs their local /32 route
+   * before it checks IFF_UP, so they are local addresses although the device is down (kube-proxy's
+   * kube-ipvs0 dummy is never brought up). A later down of an up device flushes them (fib_disable_ip).
+   */
+  private readonly localWhileDown = new Set<IfAddress>();
   private cached: { gen: number; local: RouteTable; main: RouteTable } | undefined;
 
   constructor(opts: { ipForward?: boolean } = {}) {
@@ -173,6 +179,7 @@ export class RoutingNode {
   /** `ip link set NAME up|down`. Down removes the device's routes (static ones for good). */
   setUp(name: string, up: boolean): void {
     const i = this.dev(name);
+    if (!up && i.up) for (const a of i.addresses) this.localWhileDown.delete(a);
     i.up = up;
     this.gen++;
     if (!up) this.statics.remove((r) => r.dev === name);
@@ -197,6 +204,7 @@ export class RoutingNode {
     }
     const a = makeAddress(ip, p.bits, i.addresses, scope);
     i.addresses.push(a);
+    if (!i.up) this.localWhileDown.add(a);
     this.gen++;
     return a;
   }
@@ -321,8 +329,8 @@ export class RoutingNode {
   private buildLocal(): RouteTable {
     const t = new RouteTable();
     for (const i of this.ifs.values()) {
-      if (!i.up) continue;
       for (const a of i.addresses) {
+        if (!i.up && !this.localWhileDown.has(a)) continue;
         const src = this.primaryFor(i, a);
         t.add({
           type: 'local',
@@ -333,6 +341,7 @@ export class RoutingNode {
           scope: 'host',
           proto: 'kernel',
         });
+        if (!i.up) continue; // the rest only once the device is up
         if (i.kind === 'loopback' && a.ip.family === 4 && a.prefixLen < 32 && !a.secondary) {
           t.add({
             type: 'local',
@@ -367,7 +376,8 @@ export class RoutingNode {
     return t;
   }
 
-  private usable = (r: Route): boolean => r.dev === undefined || this.ifs.get(r.dev)?.up === true;
+  private usable = (r: Route): boolean =>
+    r.dev === undefined || r.type === 'local' || this.ifs.get(r.dev)?.up === true;
 
   /**
    * Lookup results of the current generation (tables and interface states are fixed within one), by

@@ -59,7 +59,17 @@ export type HopJson =
       readonly dev: string | null;
       readonly nextHop: string | null;
     }
-  | { readonly kind: 'confirm'; readonly hook: string; readonly ok: boolean; readonly note: string | null };
+  | { readonly kind: 'confirm'; readonly hook: string; readonly ok: boolean; readonly note: string | null }
+  | {
+      readonly kind: 'ipvs';
+      readonly hook: string;
+      readonly action: string;
+      /** The real server of the IPVS connection, when there is one. */
+      readonly destination: string | null;
+      readonly why: readonly string[];
+      readonly before: PacketJson;
+      readonly after: PacketJson;
+    };
 
 export interface OutcomeJson {
   readonly probability: number;
@@ -133,6 +143,16 @@ function hopJson(s: Stage): HopJson {
       return { kind: 'route', decision: s.decision, dev: s.dev ?? null, nextHop: s.nextHop?.text ?? null };
     case 'confirm':
       return { kind: 'confirm', hook: s.hook, ok: s.ok, note: s.note ?? null };
+    case 'ipvs':
+      return {
+        kind: 'ipvs',
+        hook: s.hook,
+        action: s.action,
+        destination: s.conn ? s.conn.destName : null,
+        why: s.lines,
+        before: packetJson(s.before),
+        after: packetJson(s.after),
+      };
   }
 }
 

@@ -1,0 +1,290 @@
+/**
+ * IPVS connection entries (struct ip_vs_conn) and the table that holds them (ip_vs_conn.c): normal
+ * connections and persistence templates, looked up from the client side (in) and the real-server
+ * side (out), each with a timer. Time is an argument: entries expire when a call passes a `now` at
+ * or after their expiry, in expiry order, so a template that still controls connections when its
+ * timer fires is re-armed for 60 s as the kernel does.
+ */
+import type { IP } from '../addr.js';
+import type { IpvsDest } from './dest.js';
+import type { IpvsTcpState } from './tcp-state.js';
+import type { IpvsProtocol } from './types.js';
+
+/** What a connection entry shows: a TCP state, 'UDP' (IP_VS_UDP_S_NORMAL), or a template's NONE/ASSURED. */
+export type IpvsConnState = IpvsTcpState | 'UDP' | 'ASSURED';
+
+export interface IpvsConnView {
+  readonly id: number;
+  readonly protocol: IpvsProtocol;
+  readonly caddr: IP;
+  readonly cport: number;
+  readonly vaddr: IP;
+  readonly vport: number;
+  readonly daddr: IP;
+  readonly dport: number;
+  /** IP_VS_CONN_F_TEMPLATE: a persistence template. */
+  readonly template: boolean;
+  readonly state: IpvsConnState;
+  /** IP_VS_CONN_F_INACTIVE (counted in inactconns). */
+  readonly inactive: boolean;
+  /** The timeout the next timer restart uses, ms. */
+  readonly timeoutMs: number;
+  readonly expiresAt: number;
+  readonly createdAt: number;
+  /** Connections this template controls (n_control). */
+  readonly nControl: number;
+  /** The template that controls this connection, if any. */
+  readonly control: IpvsConnView | undefined;
+  readonly destName: string;
+}
+
+export class IpvsConn implements IpvsConnView {
+  state: IpvsConnState;
+  inactive = true;
+  /** IP_VS_CONN_F_NOOUTPUT: no reply seen yet on a non-NAT connection. */
+  noOutput: boolean;
+  /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
+  nfct: boolean;
+  timeoutMs: number;
+  expiresAt: number;
+  nControl = 0;
+  control: IpvsConn | undefined;
+  /** Removed from the table. */
+  dead = false;
+  /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
+  invalid = false;
+  /** The key of this entry's live slot in the table's timer heap. */
+  heapKey = Number.POSITIVE_INFINITY;
+  readonly createdAt: number;
+
+  constructor(
+    readonly id: number,
+    readonly protocol: IpvsProtocol,
+    public caddr: IP,
+    public cport: number,
+    public vaddr: IP,
+    public vport: number,
+    readonly daddr: IP,
+    readonly dport: number,
+    readonly dest: IpvsDest,
+    /** The key of the service this entry was made for (its dest may outlive it). */
+    readonly serviceKey: string,
+    readonly template: boolean,
+    opts: { noOutput: boolean; nfct: boolean; now: number; timeoutMs: number },
+  ) {
+    this.state = 'NONE';
+    this.noOutput = opts.noOutput;
+    this.nfct = opts.nfct;
+    this.createdAt = opts.now;
+    this.timeoutMs = opts.timeoutMs;
+    this.expiresAt = opts.now + opts.timeoutMs;
+  }
+
+  get destName(): string {
+    return this.dest.name;
+  }
+
+  /** ip_vs_conn_put: restart the timer with the current timeout. */
+  touch(now: number): void {
+    this.expiresAt = now + this.timeoutMs;
+  }
+}
+
+function inKey(proto: string, caddr: IP, cport: number, vaddr: IP, vport: number): string {
+  return `${proto}|${caddr.text}|${cport}|${vaddr.text}|${vport}`;
+}
+
+/** The connection table of one node. */
+export class IpvsConnTable {
+  private nextId = 1;
+  /** Live entries in creation order. */
+  private readonly all = new Map<number, IpvsConn>();
+  /** Normal connections by client tuple, by real-server tuple, and templates by their key. */
+  private readonly byIn = new Map<string, IpvsConn>();
+  private readonly byOut = new Map<string, IpvsConn>();
+  private readonly templates = new Map<string, IpvsConn>();
+  /**
+   * The timers: a binary min-heap of (expiry, entry). A packet that moves an expiry later leaves the
+   * old slot in place (it is re-pushed when popped); one that moves it earlier pushes a new slot.
+   */
+  private readonly heap: { key: number; conn: IpvsConn }[] = [];
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  create(init: {
+    protocol: IpvsProtocol;
+    caddr: IP;
+    cport: number;
+    vaddr: IP;
+    vport: number;
+    daddr: IP;
+    dport: number;
+    dest: IpvsDest;
+    serviceKey: string;
+    template: boolean;
+    noOutput: boolean;
+    nfct: boolean;
+    now: number;
+    timeoutMs: number;
+  }): IpvsConn {
+    const c = new IpvsConn(
+      this.nextId++,
+      init.protocol,
+      init.caddr,
+      init.cport,
+      init.vaddr,
+      init.vport,
+      init.daddr,
+      init.dport,
+      init.dest,
+      init.serviceKey,
+      init.template,
+      { noOutput: init.noOutput, nfct: init.nfct, now: init.now, timeoutMs: init.timeoutMs },
+    );
+    this.all.set(c.id, c);
+    if (c.template) this.templates.set(inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport), c);
+    else {
+      this.byIn.set(inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport), c);
+      this.byOut.set(inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport), c);
+    }
+    // ip_vs_bind_dest: templates count in persistconns, others start inactive.
+    const d = c.dest;
+    if (c.template) d.persistConns++;
+    else d.inactConns++;
+    d.afterBind();
+    this.rearmed(c);
+    return c;
+  }
+
+  /** ip_vs_conn_in_get: the connection of a client->VIP packet. */
+  getIn(proto: IpvsProtocol, caddr: IP, cport: number, vaddr: IP, vport: number): IpvsConn | undefined {
+    return this.byIn.get(inKey(proto, caddr, cport, vaddr, vport));
+  }
+
+  /** ip_vs_conn_out_get: the connection of a real-server->client packet. */
+  getOut(proto: IpvsProtocol, raddr: IP, rport: number, caddr: IP, cport: number): IpvsConn | undefined {
+    return this.byOut.get(inKey(proto, raddr, rport, caddr, cport));
+  }
+
+  /** ip_vs_ct_in_get: a persistence template. */
+  getTemplate(proto: IpvsProtocol, cnet: IP, vaddr: IP, vport: number): IpvsConn | undefined {
+    return this.templates.get(inKey(proto, cnet, 0, vaddr, vport));
+  }
+
+  /** ip_vs_check_template failed: the template can no longer be found (ports 0xffff), it waits for its timer. */
+  invalidate(t: IpvsConn): void {
+    const k = inKey(t.protocol, t.caddr, t.cport, t.vaddr, t.vport);
+    if (this.templates.get(k) === t) this.templates.delete(k);
+    t.invalid = true;
+    t.vport = 0xffff;
+    t.cport = 0;
+  }
+
+  /** Note a timer restart (call after changing expiresAt). */
+  rearmed(c: IpvsConn): void {
+    if (c.expiresAt < c.heapKey) {
+      c.heapKey = c.expiresAt;
+      this.push(c.expiresAt, c);
+    }
+  }
+
+  /**
+   * Run every timer due at `now`, in expiry order (ip_vs_conn_expire). A template still controlling
+   * connections is re-armed with a 60 s timeout; anything else is unlinked, unbound from its dest
+   * and released from its template. Returns the entries removed.
+   */
+  expire(now: number): IpvsConn[] {
+    const removed: IpvsConn[] = [];
+    const h = this.heap;
+    while (h.length && h[0]!.key <= now) {
+      const { key, conn: c } = this.pop();
+      if (c.dead || key !== c.heapKey) continue; // a stale slot
+      c.heapKey = Number.POSITIVE_INFINITY;
+      if (c.expiresAt > key) {
+        // Restarted since: wait for the new time.
+        this.rearmed(c);
+        continue;
+      }
+      if (c.nControl > 0) {
+        // expire_later: cp->timeout = 60*HZ and the timer restarts from when it fired.
+        c.timeoutMs = 60_000;
+        c.expiresAt = key + 60_000;
+        this.rearmed(c);
+        continue;
+      }
+      this.remove(c);
+      removed.push(c);
+    }
+    return removed;
+  }
+
+  private push(key: number, conn: IpvsConn): void {
+    const h = this.heap;
+    h.push({ key, conn });
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.key <= key) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = { key, conn };
+  }
+
+  private pop(): { key: number; conn: IpvsConn } {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const m = r < h.length && h[r]!.key < h[l]!.key ? r : l;
+        if (h[m]!.key >= last.key) break;
+        h[i] = h[m]!;
+        i = m;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+
+  /** ip_vs_conn_expire_now + unlink: take an entry out at once. */
+  remove(c: IpvsConn): void {
+    if (c.dead) return;
+    c.dead = true;
+    this.all.delete(c.id);
+    const k = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+    if (c.template) {
+      if (this.templates.get(k) === c) this.templates.delete(k);
+    } else {
+      if (this.byIn.get(k) === c) this.byIn.delete(k);
+      const ko = inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
+      if (this.byOut.get(ko) === c) this.byOut.delete(ko);
+    }
+    // ip_vs_unbind_dest
+    const d = c.dest;
+    if (c.template) d.persistConns--;
+    else if (c.inactive) d.inactConns--;
+    else d.activeConns--;
+    d.afterUnbind();
+    if (c.control) {
+      c.control.nControl--;
+      c.control = undefined;
+    }
+  }
+
+  /** Live entries in creation order (templates included). */
+  list(): IpvsConn[] {
+    return [...this.all.values()];
+  }
+
+  /** Whether any entry still references a dest (the kernel's refcnt on a trashed dest). */
+  references(d: IpvsDest): boolean {
+    return d.activeConns + d.inactConns + d.persistConns > 0;
+  }
+}

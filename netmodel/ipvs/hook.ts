@@ -1,0 +1,111 @@
+/**
+ * IPVS on the netfilter hooks, for the walker (ip_vs_core.c ip_vs_ops4). One call per hook the
+ * walker passes; the walker records the result as a stage and acts on it:
+ *
+ *   LOCAL_IN   ip_vs_reply4 (NF_IP_PRI_NAT_SRC - 2 = 98): replies to connections of local clients,
+ *              then ip_vs_remote_request4 (NAT_SRC - 1 = 99): requests from elsewhere. After filter
+ *              INPUT, before nat INPUT and conntrack confirm.
+ *   LOCAL_OUT  ip_vs_local_reply4 (NF_IP_PRI_NAT_DST + 1 = -99): replies of local real servers,
+ *              then ip_vs_local_request4 (NAT_DST + 2 = -98): requests from local clients. After nat
+ *              OUTPUT, before filter OUTPUT.
+ *   FORWARD    ip_vs_reply4 (NF_IP_PRI_NAT_SRC = 100): replies routed through the node. After
+ *              filter FORWARD.
+ *
+ * A request that IPVS takes comes back as `xmit`: the packet DNATed to the real server, which the
+ * kernel (ip_vs_nat_xmit / ip_vs_nat_send_or_cont) routes to the real server and sends through
+ * LOCAL_OUT again (the original is stolen), or lets go on in the current hook when the real server
+ * is a local address. With net.ipv4.vs.conntrack the packet keeps its conntrack entry, whose reply
+ * tuple is changed to come from the real server (ip_vs_nfct.c ip_vs_update_conntrack, only while
+ * the entry is unconfirmed), so nat POSTROUTING (kube-proxy's MASQUERADE) still runs and replies
+ * find the entry; without it the packet goes on untracked (ip_vs_notrack).
+ */
+import type { Packet } from '../packet.js';
+import type { IpvsConnView } from './conn.js';
+import type { IpvsDest } from './dest.js';
+import { type IpvsExplanation, ipvsIn, ipvsOut } from './process.js';
+import type { IpvsTable } from './table.js';
+
+export type IpvsHookName = 'LOCAL_IN' | 'LOCAL_OUT' | 'FORWARD';
+
+export type IpvsHookResult =
+  /** IPVS did nothing; the packet goes on unchanged. */
+  | { readonly kind: 'pass'; readonly reason: string }
+  /** A reply un-NATed (source back to the virtual address); the packet goes on. */
+  | {
+      readonly kind: 'reply';
+      readonly packet: Packet;
+      readonly conn: IpvsConnView;
+      readonly destination: IpvsDest;
+      readonly nfct: boolean;
+      readonly lines: readonly string[];
+    }
+  /** A request for a virtual service: forward `packet` to the real server. */
+  | {
+      readonly kind: 'xmit';
+      readonly action: 'scheduled' | 'existing';
+      readonly packet: Packet;
+      readonly conn: IpvsConnView;
+      readonly destination: IpvsDest;
+      readonly nfct: boolean;
+      readonly explanation: IpvsExplanation;
+    }
+  /** IPVS drops the packet (NF_DROP), answering ICMP port unreachable when no real server is left. */
+  | {
+      readonly kind: 'drop';
+      readonly reason: string;
+      readonly icmpPortUnreachable: boolean;
+      readonly explanation?: IpvsExplanation;
+    };
+
+export interface IpvsHookOptions {
+  /** The packet's conntrack entry was there before it (not created by this packet). */
+  readonly oldConntrack?: boolean;
+}
+
+/** Run IPVS's functions on one hook, in priority order. */
+export function ipvsHook(
+  table: IpvsTable,
+  hook: IpvsHookName,
+  p: Packet,
+  now: number,
+  opts: IpvsHookOptions = {},
+): IpvsHookResult {
+  const out = ipvsOut(table, p, now);
+  if (out.kind === 'reply')
+    return {
+      kind: 'reply',
+      packet: out.packet,
+      conn: out.conn,
+      destination: out.destination,
+      nfct: out.nfct,
+      lines: out.lines,
+    };
+  if (hook === 'FORWARD') return { kind: 'pass', reason: out.reason };
+  const r = ipvsIn(table, p, now, {
+    hook,
+    ...(opts.oldConntrack !== undefined ? { oldConntrack: opts.oldConntrack } : {}),
+  });
+  switch (r.kind) {
+    case 'miss':
+      return { kind: 'pass', reason: r.reason };
+    case 'drop':
+      return r.explanation
+        ? {
+            kind: 'drop',
+            reason: r.reason,
+            icmpPortUnreachable: r.icmpPortUnreachable,
+            explanation: r.explanation,
+          }
+        : { kind: 'drop', reason: r.reason, icmpPortUnreachable: r.icmpPortUnreachable };
+    default:
+      return {
+        kind: 'xmit',
+        action: r.kind,
+        packet: r.packet,
+        conn: r.conn,
+        destination: r.destination,
+        nfct: r.nfct,
+        explanation: r.explanation,
+      };
+  }
+}

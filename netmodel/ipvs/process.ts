@@ -1,0 +1,502 @@
+/**
+ * Packets through the emulated IPVS (net/netfilter/ipvs/ip_vs_core.c), as pure functions of the
+ * table, the packet and the time:
+ *
+ *   ipvsIn   a client -> VIP packet (ip_vs_in: the LOCAL_IN hook at NF_IP_PRI_NAT_SRC - 1 for
+ *            packets from elsewhere, LOCAL_OUT at NF_IP_PRI_NAT_DST + 2 for locally generated ones):
+ *            an existing connection, or a new one from the scheduler (through a persistence
+ *            template on a persistent service); the packet comes back DNATed to the real server
+ *            (ip_vs_nat_xmit).
+ *   ipvsOut  a real server -> client reply (ip_vs_out: LOCAL_IN at NF_IP_PRI_NAT_SRC - 2, LOCAL_OUT
+ *            at NF_IP_PRI_NAT_DST + 1, FORWARD at NF_IP_PRI_NAT_SRC): its source goes back to the
+ *            virtual address and port.
+ *
+ * Both update the connection's TCP state, timer, active/inactive counters and the statistics.
+ * ICMP errors for IPVS connections (ip_vs_in_icmp) and SCTP connections are not emulated: they come
+ * back as `miss` with the reason.
+ */
+import type { IP } from '../addr.js';
+import { joinHostPort, prefixOf } from '../addr.js';
+import type { Packet } from '../packet.js';
+import { withDestination, withSource } from '../packet.js';
+import type { IpvsConn, IpvsConnView } from './conn.js';
+import type { IpvsDest } from './dest.js';
+import type { SchedExplanation } from './schedulers/types.js';
+import type { IpvsService } from './service.js';
+import type { IpvsTable } from './table.js';
+import { ipvsTcpNext, NEW_CONN_TIMEOUT_S, tcpStateActive } from './tcp-state.js';
+import type { IpvsProtocol } from './types.js';
+
+export type IpvsHook = 'LOCAL_IN' | 'LOCAL_OUT' | 'FORWARD';
+
+/** What happened with persistence for a new connection. */
+export interface PersistenceExplanation {
+  /** The template key's client network (client address & netmask) and the netmask length. */
+  readonly clientNet: string;
+  readonly netmaskBits: number;
+  /** hit: an existing template gave the real server; new: the scheduler ran and a template was made;
+   * invalid: a template existed but its real server is gone or quiesced, so the scheduler ran. */
+  readonly template: 'hit' | 'new' | 'invalid';
+  readonly templateId: number;
+  readonly timeoutSeconds: number;
+  /** Seconds left on the template after this packet. */
+  readonly expiresIn: number;
+}
+
+export interface IpvsExplanation {
+  /** `TCP 10.96.0.10:80` */
+  readonly service: string;
+  readonly scheduler: string;
+  /** The real servers in the kernel's list order (newest first), as the scheduler walks them. */
+  readonly kernelOrder: readonly string[];
+  readonly persistence?: PersistenceExplanation;
+  /** The scheduler's reasoning, when it ran. */
+  readonly schedule?: SchedExplanation;
+  /** For an existing connection: its state before this packet. */
+  readonly existing?: { readonly state: string; readonly id: number };
+  /** One line per step, for a trace. */
+  readonly lines: readonly string[];
+}
+
+export type IpvsInResult =
+  /** Not IPVS's: the packet goes on to the local stack (no virtual service, or not a connection start). */
+  | { readonly kind: 'miss'; readonly reason: string }
+  /** IPVS drops it (no real server: ip_vs_leave answers ICMP port unreachable; or a reused connection). */
+  | {
+      readonly kind: 'drop';
+      readonly reason: string;
+      /** ICMP port unreachable goes back to the client. */
+      readonly icmpPortUnreachable: boolean;
+      readonly explanation?: IpvsExplanation;
+    }
+  | {
+      readonly kind: 'scheduled' | 'existing';
+      readonly conn: IpvsConnView;
+      readonly service: IpvsService | undefined;
+      readonly destination: IpvsDest;
+      /** The packet after IPVS NAT (destination = the real server). */
+      readonly packet: Packet;
+      readonly explanation: IpvsExplanation;
+      /** net.ipv4.vs.conntrack: conntrack keeps the flow, its reply tuple altered to the real server. */
+      readonly nfct: boolean;
+    };
+
+export type IpvsOutResult =
+  | { readonly kind: 'miss'; readonly reason: string }
+  | {
+      readonly kind: 'reply';
+      readonly conn: IpvsConnView;
+      readonly destination: IpvsDest;
+      /** The packet after IPVS un-NAT (source = the virtual address and port). */
+      readonly packet: Packet;
+      readonly nfct: boolean;
+      readonly lines: readonly string[];
+    };
+
+export interface IpvsInOptions {
+  readonly hook?: IpvsHook;
+  /**
+   * The packet's conntrack entry existed before it (a reused client port whose old flow conntrack
+   * still holds): with conn_reuse_mode the kernel then drops the SYN instead of rescheduling
+   * (ip_vs_conn_uses_old_conntrack).
+   */
+  readonly oldConntrack?: boolean;
+}
+
+function protoOf(p: Packet): IpvsProtocol | undefined {
+  return p.proto === 'tcp' ? 'TCP' : p.proto === 'udp' ? 'UDP' : p.proto === 'sctp' ? 'SCTP' : undefined;
+}
+
+/** A client -> virtual service packet. */
+export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOptions = {}): IpvsInResult {
+  table.expire(now);
+  const proto = protoOf(p);
+  if (!proto) return { kind: 'miss', reason: `${p.proto} is not scheduled by IPVS` };
+  if (proto === 'SCTP') return { kind: 'miss', reason: 'SCTP connections are not emulated' };
+  const flags = p.tcp;
+  let cp = table.conns.getIn(proto, p.src, p.sport, p.dst, p.dport);
+  const lines: string[] = [];
+
+  // conn_reuse_mode: a SYN on an entry that is done (TIME_WAIT/CLOSE, not controlled) starts anew.
+  if (cp && table.sysctls.connReuseMode && proto === 'TCP' && flags?.syn) {
+    let resched = false;
+    let oldCt = false;
+    if (table.sysctls.expireNodestConn && cp.dest.weight === 0) {
+      resched = true;
+      oldCt = cp.nfct && opts.oldConntrack === true;
+    } else if (isNewConnExpected(cp, table.sysctls.connReuseMode)) {
+      oldCt = cp.nfct && opts.oldConntrack === true;
+      resched = cp.nControl === 0 ? true : !oldCt;
+    }
+    if (resched) {
+      if (cp.nControl === 0) table.conns.remove(cp);
+      if (oldCt)
+        return {
+          kind: 'drop',
+          reason: `a new SYN reuses connection #${cp.id} (${cp.state}) whose conntrack entry still exists: IPVS drops it (conn_reuse_mode; the client retransmits)`,
+          icmpPortUnreachable: false,
+        };
+      lines.push(
+        `connection #${cp.id} (${cp.state}) is done and a new SYN reuses its ports: scheduled again (conn_reuse_mode)`,
+      );
+      cp = undefined;
+    }
+  }
+  // The real server is gone (deleted, in the trash).
+  if (cp && !cp.dest.available) {
+    if (table.sysctls.expireNodestConn) {
+      const oldCt = cp.nfct && opts.oldConntrack === true;
+      table.conns.remove(cp);
+      if (oldCt)
+        return {
+          kind: 'drop',
+          reason: `real server ${cp.dest.name} was removed: connection #${cp.id} expired at once (expire_nodest_conn)`,
+          icmpPortUnreachable: false,
+        };
+      lines.push(
+        `real server ${cp.dest.name} was removed: connection #${cp.id} expired (expire_nodest_conn)`,
+      );
+      cp = undefined;
+    } else {
+      return {
+        kind: 'drop',
+        reason: `real server ${cp.dest.name} was removed; its connection #${cp.id} lives on until it times out and its packets are dropped (expire_nodest_conn=0)`,
+        icmpPortUnreachable: false,
+      };
+    }
+  }
+
+  let kind: 'scheduled' | 'existing' = 'existing';
+  let svc: IpvsService | undefined;
+  let schedule: SchedExplanation | undefined;
+  let persistence: PersistenceExplanation | undefined;
+  let existing: IpvsExplanation['existing'];
+  if (cp) {
+    svc = table.services.get(cp.serviceKey);
+    existing = { state: cp.state, id: cp.id };
+    lines.push(`existing IPVS connection #${cp.id} (${cp.state}) -> ${cp.dest.name}`);
+  } else {
+    svc = table.findService(proto, p.dst, p.dport);
+    if (!svc) return { kind: 'miss', reason: `no virtual service ${proto} ${joinHostPort(p.dst, p.dport)}` };
+    // tcp_conn_schedule: only a SYN (no RST) starts a connection; anything else continues to the stack.
+    if (proto === 'TCP' && !(flags?.syn && !flags.rst))
+      return {
+        kind: 'miss',
+        reason: `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`,
+      };
+    const r = schedulePacket(table, svc, proto, p, now, lines);
+    schedule = r.schedule;
+    persistence = r.persistence;
+    if (!r.conn) {
+      const explanation = explain(svc, lines, schedule, persistence, undefined);
+      return {
+        kind: 'drop',
+        reason: `${svc.name}: no destination available; ICMP port unreachable to the client (ip_vs_leave)`,
+        icmpPortUnreachable: true,
+        explanation,
+      };
+    }
+    cp = r.conn;
+    kind = 'scheduled';
+  }
+
+  // ip_vs_in_stats, ip_vs_set_state(INPUT), packet_xmit, ip_vs_conn_put.
+  inStats(table, cp, p.length);
+  setState(table, cp, 'INPUT', p);
+  cp.touch(now);
+  table.conns.rearmed(cp);
+  const out = withDestination(p, cp.daddr, cp.dport);
+  lines.push(
+    `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
+  );
+  return {
+    kind,
+    conn: cp,
+    service: svc,
+    destination: cp.dest,
+    packet: out,
+    explanation: explain(svc, lines, schedule, persistence, existing),
+    nfct: cp.nfct,
+  };
+}
+
+/** A real server -> client packet: un-NAT the source from the connection (handle_response). */
+export function ipvsOut(table: IpvsTable, p: Packet, now: number): IpvsOutResult {
+  table.expire(now);
+  const proto = protoOf(p);
+  if (!proto || proto === 'SCTP') return { kind: 'miss', reason: `${p.proto}: no IPVS connection` };
+  const cp = table.conns.getOut(proto, p.src, p.sport, p.dst, p.dport);
+  if (!cp) return { kind: 'miss', reason: 'not a reply of an IPVS connection' };
+  if (cp.dest.forward !== 'Masq') return { kind: 'miss', reason: 'the connection does not masquerade' };
+  const out = withSource(p, cp.vaddr, cp.vport);
+  outStats(table, cp, p.length);
+  setState(table, cp, 'OUTPUT', p);
+  cp.touch(now);
+  table.conns.rearmed(cp);
+  return {
+    kind: 'reply',
+    conn: cp,
+    destination: cp.dest,
+    packet: out,
+    nfct: cp.nfct,
+    lines: [
+      `reply of IPVS connection #${cp.id}: source ${joinHostPort(p.src, p.sport)} -> ${joinHostPort(cp.vaddr, cp.vport)}; IPVS state ${cp.state}`,
+    ],
+  };
+}
+
+function describeFlags(f: Packet['tcp']): string {
+  if (!f) return 'TCP';
+  const names = (['syn', 'ack', 'fin', 'rst'] as const).filter((k) => f[k]).map((k) => k.toUpperCase());
+  return names.length ? names.join('+') : 'flagless';
+}
+
+/** is_new_conn_expected: the old entry is finished (and not controlled by a template). */
+function isNewConnExpected(cp: IpvsConn, mode: number): boolean {
+  if (cp.control) return false;
+  if (cp.protocol !== 'TCP') return false;
+  return (
+    cp.state === 'TIME_WAIT' ||
+    cp.state === 'CLOSE' ||
+    ((mode & 2) !== 0 && cp.state === 'FIN_WAIT' && cp.noOutput)
+  );
+}
+
+function explain(
+  svc: IpvsService | undefined,
+  lines: string[],
+  schedule: SchedExplanation | undefined,
+  persistence: PersistenceExplanation | undefined,
+  existing: IpvsExplanation['existing'],
+): IpvsExplanation {
+  const e: { -readonly [K in keyof IpvsExplanation]: IpvsExplanation[K] } = {
+    service: svc ? svc.name : '(deleted virtual service)',
+    scheduler: svc ? svc.scheduler : '-',
+    kernelOrder: svc ? svc.dests.map((d) => d.name) : [],
+    lines,
+  };
+  if (persistence) e.persistence = persistence;
+  if (schedule) e.schedule = schedule;
+  if (existing) e.existing = existing;
+  return e;
+}
+
+interface Scheduled {
+  conn: IpvsConn | undefined;
+  schedule?: SchedExplanation;
+  persistence?: PersistenceExplanation;
+}
+
+/** ip_vs_schedule: a persistent service goes through its template; others ask the scheduler. */
+function schedulePacket(
+  table: IpvsTable,
+  svc: IpvsService,
+  proto: IpvsProtocol,
+  p: Packet,
+  now: number,
+  lines: string[],
+): Scheduled {
+  lines.push(
+    `virtual service ${svc.name} (${svc.scheduler}${svc.flags.size ? ` ${[...svc.flags].join(',')}` : ''}${svc.persistence ? ` persistent ${svc.persistence.timeoutSeconds}` : ''}); real servers in kernel list order: ${svc.dests.map((d) => `${d.name} w${d.weight}`).join(', ') || 'none'}`,
+  );
+  if (svc.persistence) return schedulePersist(table, svc, proto, p, now, lines);
+  if (svc.port !== p.dport) {
+    lines.push('a port-zero service must be persistent: no destination');
+    return { conn: undefined };
+  }
+  const r = svc.sched.schedule(svc, p, now);
+  lines.push(r.why.text);
+  if (!r.dest) return { conn: undefined, schedule: r.why };
+  const conn = newConn(
+    table,
+    svc,
+    proto,
+    p.src,
+    p.sport,
+    p.dst,
+    p.dport,
+    r.dest,
+    r.dest.port || p.dport,
+    false,
+    now,
+  );
+  connStats(table, conn);
+  return { conn, schedule: r.why };
+}
+
+/** ip_vs_sched_persist. */
+function schedulePersist(
+  table: IpvsTable,
+  svc: IpvsService,
+  proto: IpvsProtocol,
+  p: Packet,
+  now: number,
+  lines: string[],
+): Scheduled {
+  const pers = svc.persistence!;
+  const snet = prefixOf(p.src, pers.netmaskBits).ip;
+  // Template key <proto, client net, 0, vaddr, vport> for the service's own port (FTP and port-zero
+  // services use vport 0).
+  const tport = p.dport === svc.port && svc.port !== 21 ? p.dport : 0;
+  let ct = table.conns.getTemplate(proto, snet, p.dst, tport);
+  let state: PersistenceExplanation['template'] = 'hit';
+  let schedule: SchedExplanation | undefined;
+  if (ct && !checkTemplate(table, ct)) {
+    lines.push(
+      `persistence template #${ct.id} for ${snet.text} points at ${ct.dest.name}, which is ${ct.dest.available ? 'quiesced (weight 0, expire_quiescent_template)' : 'removed'}: invalidated`,
+    );
+    table.conns.invalidate(ct);
+    ct = undefined;
+    state = 'invalid';
+  }
+  let dest: IpvsDest;
+  if (!ct) {
+    const r = svc.sched.schedule(svc, p, now);
+    schedule = r.why;
+    lines.push(r.why.text);
+    if (!r.dest) return { conn: undefined, schedule };
+    dest = r.dest;
+    const dport = p.dport === svc.port && svc.port !== 21 ? dest.port : 0;
+    ct = newConn(table, svc, proto, snet, 0, p.dst, tport, dest, dport, true, now);
+    ct.timeoutMs = pers.timeoutSeconds * 1000;
+    if (state !== 'invalid') state = 'new';
+    lines.push(
+      `persistence: new template #${ct.id} <${proto}, ${snet.text}/${pers.netmaskBits}:0, ${joinHostPort(p.dst, tport)}> -> ${dest.name} for ${pers.timeoutSeconds}s`,
+    );
+  } else {
+    dest = ct.dest;
+    lines.push(
+      `persistence: template #${ct.id} for ${snet.text}/${pers.netmaskBits} (${Math.max(0, Math.floor((ct.expiresAt - now) / 1000))}s left) sends it to ${dest.name}; the scheduler is not consulted`,
+    );
+  }
+  let dport = p.dport;
+  if (dport === svc.port && dest.port) dport = dest.port;
+  const cp = newConn(table, svc, proto, p.src, p.sport, p.dst, p.dport, dest, dport, false, now);
+  // ip_vs_control_add, then ip_vs_conn_put(ct) restarts the template's timer.
+  cp.control = ct;
+  ct.nControl++;
+  ct.touch(now);
+  table.conns.rearmed(ct);
+  connStats(table, cp);
+  const pe: PersistenceExplanation = {
+    clientNet: snet.text,
+    netmaskBits: pers.netmaskBits,
+    template: state,
+    templateId: ct.id,
+    timeoutSeconds: Math.round(ct.timeoutMs / 1000),
+    expiresIn: Math.floor((ct.expiresAt - now) / 1000),
+  };
+  return schedule ? { conn: cp, schedule, persistence: pe } : { conn: cp, persistence: pe };
+}
+
+/** ip_vs_check_template: the template's dest must be available (and not quiesced, with the sysctl). */
+function checkTemplate(table: IpvsTable, ct: IpvsConn): boolean {
+  const d = ct.dest;
+  if (!d.available) return false;
+  if (table.sysctls.expireQuiescentTemplate && d.weight === 0) return false;
+  return true;
+}
+
+function newConn(
+  table: IpvsTable,
+  svc: IpvsService,
+  proto: IpvsProtocol,
+  caddr: IP,
+  cport: number,
+  vaddr: IP,
+  vport: number,
+  dest: IpvsDest,
+  dport: number,
+  template: boolean,
+  now: number,
+): IpvsConn {
+  return table.conns.create({
+    protocol: proto,
+    caddr,
+    cport,
+    vaddr,
+    vport,
+    daddr: dest.ip,
+    dport,
+    dest,
+    serviceKey: svc.key,
+    template,
+    // __ip_vs_update_dest: IP_VS_CONN_F_NOOUTPUT unless masquerading.
+    noOutput: dest.forward !== 'Masq',
+    nfct: table.sysctls.conntrack && !template,
+    now,
+    timeoutMs: NEW_CONN_TIMEOUT_S * 1000,
+  });
+}
+
+/** ip_vs_set_state for TCP (set_tcp_state) and UDP (udp_state_transition). */
+function setState(table: IpvsTable, cp: IpvsConn, dir: 'INPUT' | 'OUTPUT', p: Packet): void {
+  if (cp.protocol === 'UDP') {
+    if (dir === 'OUTPUT') assure(cp);
+    cp.state = 'UDP';
+    cp.timeoutMs = table.udpTimeout * 1000;
+    return;
+  }
+  let sdir: 'INPUT' | 'OUTPUT' | 'INPUT_ONLY' = dir;
+  if (cp.noOutput) {
+    if (dir === 'OUTPUT') cp.noOutput = false;
+    else sdir = 'INPUT_ONLY';
+  }
+  const old = cp.state === 'UDP' || cp.state === 'ASSURED' ? 'NONE' : cp.state;
+  const next = ipvsTcpNext(old, sdir, p.tcp ?? { syn: false, ack: false, fin: false, rst: false });
+  if (next !== old) {
+    const d = cp.dest;
+    if (!cp.inactive && !tcpStateActive(next)) {
+      d.activeConns--;
+      d.inactConns++;
+      cp.inactive = true;
+    } else if (cp.inactive && tcpStateActive(next)) {
+      d.activeConns++;
+      d.inactConns--;
+      cp.inactive = false;
+    }
+    if (next === 'ESTABLISHED') assure(cp);
+  }
+  cp.state = next;
+  cp.timeoutMs = table.tcpTimeouts[next] * 1000;
+}
+
+/** ip_vs_control_assure_ct: the controlling template is marked ASSURED. */
+function assure(cp: IpvsConn): void {
+  const ct = cp.control;
+  if (ct?.template && ct.state !== 'ASSURED') ct.state = 'ASSURED';
+}
+
+function inStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
+  const d = cp.dest;
+  d.stats.inpkts++;
+  d.stats.inbytes += bytes;
+  const s = table.services.get(cp.serviceKey);
+  if (s) {
+    s.stats.inpkts++;
+    s.stats.inbytes += bytes;
+  }
+  table.totalStats.inpkts++;
+  table.totalStats.inbytes += bytes;
+}
+
+function outStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
+  const d = cp.dest;
+  d.stats.outpkts++;
+  d.stats.outbytes += bytes;
+  const s = table.services.get(cp.serviceKey);
+  if (s) {
+    s.stats.outpkts++;
+    s.stats.outbytes += bytes;
+  }
+  table.totalStats.outpkts++;
+  table.totalStats.outbytes += bytes;
+}
+
+/** ip_vs_conn_stats: one more connection for the dest, its service and the total. */
+function connStats(table: IpvsTable, cp: IpvsConn): void {
+  cp.dest.stats.conns++;
+  const s = table.services.get(cp.serviceKey);
+  if (s) s.stats.conns++;
+  table.totalStats.conns++;
+}

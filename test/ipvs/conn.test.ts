@@ -1,0 +1,258 @@
+/**
+ * The connection table through ipvsIn/ipvsOut: IPVS's TCP state machine and timeouts
+ * (ip_vs_proto_tcp.c tcp_states / tcp_timeouts), active/inactive accounting
+ * (tcp_state_active_table), UDP, persistence templates (ip_vs_core.c ip_vs_sched_persist,
+ * ip_vs_conn.c ip_vs_conn_expire), and lc/wlc deciding from those counts.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseIP } from '../../netmodel/addr.js';
+import { IpvsTable, ipvsIn, ipvsOut } from '../../netmodel/ipvs/index.js';
+import { rs, tcp, udp, vs } from './builders.js';
+
+const S = 1000;
+
+function one(scheduler: 'rr' | 'lc' | 'wlc' = 'rr', extra = {}) {
+  const table = new IpvsTable();
+  table.addService(vs('10.96.0.10:80', scheduler, [rs('10.244.1.2:8080'), rs('10.244.2.3:8080')], extra));
+  return table;
+}
+
+function dest(table: IpvsTable, name: string) {
+  for (const s of table.services.values()) for (const d of s.dests) if (d.name === name) return d;
+  throw new Error(name);
+}
+
+describe('TCP connection states and timeouts', () => {
+  it('follows a whole connection, counting it active while SYN_RECV/ESTABLISHED', () => {
+    const t = one();
+    const c = '10.244.0.7:40000';
+    const r = ipvsIn(t, tcp(c, '10.96.0.10:80', 'S'), 0);
+    expect(r.kind).toBe('scheduled');
+    if (r.kind !== 'scheduled') return;
+    const d = r.destination;
+    // NONE + IN syn -> SYN_RECV (60 s), an active state.
+    expect(r.conn.state).toBe('SYN_RECV');
+    expect(r.conn.expiresAt).toBe(60 * S);
+    expect([d.activeConns, d.inactConns]).toEqual([1, 0]);
+    expect(r.packet.dst.text).toBe(d.ip.text);
+    expect(r.packet.dport).toBe(8080);
+    // The SYN+ACK from the real server: OUT syn from SYN_RECV stays SYN_RECV; source back to the VIP.
+    const o = ipvsOut(t, tcp(`${d.ip.text}:8080`, c, 'SA'), 1 * S);
+    expect(o.kind).toBe('reply');
+    if (o.kind !== 'reply') return;
+    expect(`${o.packet.src.text}:${o.packet.sport}`).toBe('10.96.0.10:80');
+    expect(o.conn.state).toBe('SYN_RECV');
+    // ACK: IN ack from SYN_RECV -> ESTABLISHED, 900 s.
+    const e = ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), 2 * S);
+    expect(e.kind).toBe('existing');
+    if (e.kind !== 'existing') return;
+    expect(e.conn.state).toBe('ESTABLISHED');
+    expect(e.conn.expiresAt).toBe(902 * S);
+    // Client FIN: IN fin from ESTABLISHED -> CLOSE_WAIT (60 s), inactive now.
+    ipvsIn(t, tcp(c, '10.96.0.10:80', 'FA'), 3 * S);
+    expect(e.conn.state).toBe('CLOSE_WAIT');
+    expect([d.activeConns, d.inactConns]).toEqual([0, 1]);
+    // Server FIN: OUT fin from CLOSE_WAIT -> TIME_WAIT (120 s).
+    ipvsOut(t, tcp(`${d.ip.text}:8080`, c, 'FA'), 4 * S);
+    expect(e.conn.state).toBe('TIME_WAIT');
+    expect(e.conn.expiresAt).toBe(124 * S);
+    // Last ACK keeps TIME_WAIT; the entry is gone 120 s after it.
+    ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), 5 * S);
+    expect(t.conns.size).toBe(1);
+    t.expire(125 * S - 1);
+    expect(t.conns.size).toBe(1);
+    t.expire(125 * S);
+    expect(t.conns.size).toBe(0);
+    expect([d.activeConns, d.inactConns]).toEqual([0, 0]);
+  });
+
+  it('a RST closes (10 s); a segment with no flag goes to CLOSE', () => {
+    const t = one();
+    const r = ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0);
+    if (r.kind !== 'scheduled') throw new Error('not scheduled');
+    ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'R'), 1 * S); // IN rst from SYN_RECV -> SYN_RECV
+    expect(r.conn.state).toBe('SYN_RECV');
+    ipvsOut(t, tcp(`${r.destination.ip.text}:8080`, '1.2.3.4:5', 'R'), 2 * S); // OUT rst -> CLOSE
+    expect(r.conn.state).toBe('CLOSE');
+    expect(r.conn.expiresAt).toBe(12 * S);
+  });
+
+  it('only a SYN starts a connection; other segments go to the local stack', () => {
+    const t = one();
+    expect(ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'A'), 0).kind).toBe('miss');
+    expect(ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.11:80', 'S'), 0)).toMatchObject({ kind: 'miss' });
+  });
+
+  it('ipvsadm --set changes ESTABLISHED, FIN_WAIT and UDP timeouts (kube-proxy tcpTimeout...)', () => {
+    const t = one();
+    t.setTimeouts({ tcp: 3600, tcpFin: 30, udp: 0 });
+    expect(t.timeouts()).toEqual({ tcp: 3600, tcpFin: 30, udp: 300 });
+    ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0);
+    const e = ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'A'), 0);
+    if (e.kind !== 'existing') throw new Error('no conn');
+    expect(e.conn.expiresAt).toBe(3600 * S);
+  });
+
+  it('a service with no usable real server drops with ICMP port unreachable', () => {
+    const t = new IpvsTable();
+    t.addService(vs('10.96.0.10:80', 'rr', [rs('10.244.1.2:8080', 0)]));
+    expect(ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0)).toMatchObject({
+      kind: 'drop',
+      icmpPortUnreachable: true,
+    });
+  });
+});
+
+describe('UDP', () => {
+  it('one state, 300 s, counted inactive; replies refresh it', () => {
+    const t = new IpvsTable();
+    t.addService(vs('udp:10.96.0.10:53', 'rr', [rs('10.244.1.2:53')]));
+    const r = ipvsIn(t, udp('10.244.0.7:5353', '10.96.0.10:53'), 0);
+    if (r.kind !== 'scheduled') throw new Error('not scheduled');
+    expect(r.conn.state).toBe('UDP');
+    expect(r.conn.expiresAt).toBe(300 * S);
+    expect([r.destination.activeConns, r.destination.inactConns]).toEqual([0, 1]);
+    ipvsOut(t, udp('10.244.1.2:53', '10.244.0.7:5353'), 100 * S);
+    expect(r.conn.expiresAt).toBe(400 * S);
+    expect(r.destination.stats).toMatchObject({
+      conns: 1,
+      inpkts: 1,
+      outpkts: 1,
+      inbytes: 100,
+      outbytes: 100,
+    });
+  });
+});
+
+describe('least connection schedulers see the open connections', () => {
+  it('lc sends the next client to the server with fewer active connections', () => {
+    const t = one('lc');
+    // list: .2.3, .1.2. Both idle: the first in list order (.2.3).
+    const a = ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 0);
+    expect(a.kind === 'scheduled' && a.destination.name).toBe('10.244.2.3:8080');
+    // .2.3 has one active (SYN_RECV): overhead 256 vs 0 -> .1.2
+    const b = ipvsIn(t, tcp('1.1.1.2:1', '10.96.0.10:80', 'S'), 0);
+    expect(b.kind === 'scheduled' && b.destination.name).toBe('10.244.1.2:8080');
+    // Close the first one (RST from the server -> CLOSE, inactive): .2.3 overhead 1 vs 256 -> .2.3
+    ipvsOut(t, tcp('10.244.2.3:8080', '1.1.1.1:1', 'R'), 1 * S);
+    const c = ipvsIn(t, tcp('1.1.1.3:1', '10.96.0.10:80', 'S'), 1 * S);
+    expect(c.kind === 'scheduled' && c.destination.name).toBe('10.244.2.3:8080');
+    if (c.kind === 'scheduled') expect(c.explanation.schedule).toMatchObject({ scheduler: 'lc' });
+  });
+
+  it('wlc weighs the counts: weight 3 takes 3 active connections before weight 1 gets a second', () => {
+    const t = new IpvsTable();
+    t.addService(vs('10.96.0.10:80', 'wlc', [rs('10.0.0.1:80', 1), rs('10.0.0.2:80', 3)]));
+    const picks = Array.from({ length: 8 }, (_, i) => {
+      const r = ipvsIn(t, tcp(`1.1.1.${i + 1}:1`, '10.96.0.10:80', 'S'), 0);
+      return r.kind === 'scheduled' ? r.destination.name.slice(7, 8) : '-';
+    });
+    // List .2 (w 3), .1 (w 1); a SYN makes one active connection (overhead 256). The seed is .2, and
+    // .1 replaces it when loh * 1 > doh * 3: overheads (.2, .1) before each pick: (0,0) -> .2;
+    // (256,0) -> .1; (256,256) -> .2; (512,256) -> .2; (768,256) -> .2; (1024,256) -> .1
+    // (1024 > 768); (1024,512) -> .2; (1280,512) -> .2. So 6 for .2, 2 for .1.
+    expect(picks.filter((p) => p === '2').length).toBe(6);
+    expect(picks.filter((p) => p === '1').length).toBe(2);
+  });
+});
+
+describe('persistence (ClientIP affinity = ipvsadm -p)', () => {
+  it('a template sends every connection of a client to one real server until it expires', () => {
+    const t = one('rr', { persistence: { timeoutSeconds: 10800, netmaskBits: 32 } });
+    const a = ipvsIn(t, tcp('10.244.0.7:40000', '10.96.0.10:80', 'S'), 0);
+    const b = ipvsIn(t, tcp('10.244.0.7:40001', '10.96.0.10:80', 'S'), 1 * S);
+    const c = ipvsIn(t, tcp('10.244.0.8:40000', '10.96.0.10:80', 'S'), 2 * S);
+    if (a.kind !== 'scheduled' || b.kind !== 'scheduled' || c.kind !== 'scheduled') throw new Error('x');
+    expect(b.destination).toBe(a.destination);
+    expect(c.destination).not.toBe(a.destination); // rr moved on for the other client
+    expect(a.explanation.persistence).toMatchObject({ template: 'new', timeoutSeconds: 10800 });
+    expect(b.explanation.persistence).toMatchObject({ template: 'hit', expiresIn: 10800 });
+    expect(b.explanation.schedule).toBeUndefined();
+    expect(a.destination.persistConns).toBe(1);
+    // The template lasts 10800 s from its last use (ip_vs_conn_put at 1 s).
+    t.expire(10801 * S - 1);
+    const tpl = t.conns.getTemplate('TCP', parseIP('10.244.0.7'), parseIP('10.96.0.10'), 80);
+    expect(tpl?.nControl).toBe(0); // its connections (SYN_RECV, 60 s) are long gone
+    t.expire(10801 * S);
+    expect(t.conns.getTemplate('TCP', parseIP('10.244.0.7'), parseIP('10.96.0.10'), 80)).toBeUndefined();
+  });
+
+  it('a template still controlling a connection when its timer fires is re-armed for 60 s', () => {
+    const t = one('rr', { persistence: { timeoutSeconds: 100, netmaskBits: 32 } });
+    ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 0);
+    ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'A'), 0); // ESTABLISHED, 900 s
+    const tpl = t.conns.getTemplate('TCP', parseIP('1.1.1.1'), parseIP('10.96.0.10'), 80)!;
+    expect(tpl.state).toBe('ASSURED');
+    t.expire(100 * S);
+    expect(tpl.expiresAt).toBe(160 * S);
+    expect(tpl.timeoutMs).toBe(60 * S);
+  });
+
+  it('a netmask groups a client network; a quiesced server loses its template (expire_quiescent_template)', () => {
+    const t = one('rr', { persistence: { timeoutSeconds: 300, netmaskBits: 24 } });
+    t.setSysctls({ expireQuiescentTemplate: true });
+    const a = ipvsIn(t, tcp('10.1.2.3:1', '10.96.0.10:80', 'S'), 0);
+    const b = ipvsIn(t, tcp('10.1.2.99:1', '10.96.0.10:80', 'S'), 0);
+    if (a.kind !== 'scheduled' || b.kind !== 'scheduled') throw new Error('x');
+    expect(b.destination).toBe(a.destination);
+    expect(b.explanation.persistence?.clientNet).toBe('10.1.2.0');
+    const svc = [...t.services.values()][0]!;
+    t.editDest(svc, a.destination, { ...rs(a.destination.name), weight: 0 });
+    const c = ipvsIn(t, tcp('10.1.2.50:1', '10.96.0.10:80', 'S'), 1 * S);
+    if (c.kind !== 'scheduled') throw new Error('x');
+    expect(c.destination).not.toBe(a.destination);
+    expect(c.explanation.persistence?.template).toBe('invalid');
+  });
+});
+
+describe('real servers change under open connections', () => {
+  it('a deleted real server stays in the trash while connections use it, and comes back with them', () => {
+    const t = one();
+    const r = ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 0);
+    if (r.kind !== 'scheduled') throw new Error('x');
+    const svc = [...t.services.values()][0]!;
+    t.sync([
+      vs(
+        '10.96.0.10:80',
+        'rr',
+        [rs('10.244.1.2:8080'), rs('10.244.2.3:8080')].filter(
+          (d) => `${d.ip.text}:8080` !== r.destination.name,
+        ),
+      ),
+    ]);
+    expect(svc.dests.length).toBe(1);
+    expect(t.trash.size).toBe(1);
+    // kernel default expire_nodest_conn=0: the connection's packets are dropped until it times out.
+    expect(ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'A'), 1 * S).kind).toBe('drop');
+    // re-added: the same dest object, counters kept, at the head of the list.
+    t.sync([vs('10.96.0.10:80', 'rr', [rs('10.244.1.2:8080'), rs('10.244.2.3:8080')])]);
+    expect(svc.dests[0]).toBe(r.destination);
+    expect(r.destination.activeConns).toBe(1);
+    expect(t.trash.size).toBe(0);
+  });
+
+  it('sync keeps untouched real servers and their scheduler state; weight changes edit in place', () => {
+    const t = one();
+    const svc = [...t.services.values()][0]!;
+    ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 0); // rr cursor on .2.3
+    const before = [...svc.dests];
+    t.sync([vs('10.96.0.10:80', 'rr', [rs('10.244.1.2:8080', 5), rs('10.244.2.3:8080')])]);
+    expect(svc.dests).toEqual(before);
+    expect(before[1]!.weight).toBe(5);
+    const n = ipvsIn(t, tcp('1.1.1.2:1', '10.96.0.10:80', 'S'), 0);
+    expect(n.kind === 'scheduled' && n.destination.name).toBe('10.244.1.2:8080');
+    expect(dest(t, '10.244.2.3:8080').activeConns).toBe(1);
+  });
+
+  it('with expire_nodest_conn a packet of a removed server expires its connection and reschedules a SYN', () => {
+    const t = one();
+    t.setSysctls({ expireNodestConn: true });
+    const r = ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 0);
+    if (r.kind !== 'scheduled') throw new Error('x');
+    const svc = [...t.services.values()][0]!;
+    t.deleteDest(svc, r.destination);
+    const again = ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 1 * S);
+    expect(again.kind).toBe('scheduled');
+    if (again.kind === 'scheduled') expect(again.destination).not.toBe(r.destination);
+  });
+});
