@@ -16,8 +16,16 @@ export { NetfilterState } from './context.js';
 export { evaluate, policyVerdict } from './evaluate.js';
 export type { HookStep } from './hooks.js';
 export { HOOK_ORDER, NAT_FIRST_PACKET_ONLY, NF_IP_PRI } from './hooks.js';
-export type { IpSet, IpSetElement, IpSetType } from './ipset.js';
+export type { IpSet, IpSetElement, IpSetOptions, IpSetType } from './ipset.js';
 export { IpSetStore } from './ipset.js';
+export {
+  applyIpsetRestore,
+  ipsetMemberText,
+  ipsetReferences,
+  parseIpsetMember,
+  renderIpsetList,
+  renderIpsetSave,
+} from './ipset-text.js';
 export type {
   AddrMatch,
   AddrType,
