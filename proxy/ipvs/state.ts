@@ -22,10 +22,11 @@
  * server on 127.0.0.1; with nodePortAddresses, the local addresses inside those CIDRs, loopback excluded.
  *
  * Real servers: weight 1, masquerading. With a Local policy and no local endpoint, IPVS mode falls back
- * to the cluster endpoints (PR 97081) where iptables mode drops. A Terminating endpoint the categories
- * leave out stays at weight 0 on TCP virtual servers: kube-proxy's graceful termination sets weight 0
- * and deletes the server only once its connections are gone (UDP and SCTP servers are deleted at once);
- * kpath assumes the endpoint still had connections when it began terminating.
+ * to the cluster endpoints (PR 97081) where iptables mode drops. Graceful termination
+ * (graceful_termination.go) depends on what the node held before: given the previous sync's virtual
+ * servers, a real server no longer wanted stays at weight 0 on a TCP virtual server while it has
+ * connections (kube-proxy's worker deletes it once ActiveConn + InActConn is 0; UDP and SCTP servers
+ * are deleted at once, expire_nodest_conn ending their flows). A first sync has no weight-0 servers.
  *
  * Order: kube-proxy adds real servers in Go set order (random). kpath adds them in the order `ipvsadm
  * -Ln` lists them (ascending address, then port); the kernel links each new one at the head of its
@@ -36,6 +37,7 @@ import {
   type Family,
   type IP,
   isLoopback,
+  joinHostPort,
   prefixContains,
   prefixOf,
 } from '../../netmodel/addr.js';
@@ -50,7 +52,7 @@ import type {
 import type { IpSetElement } from '../../netmodel/netfilter/index.js';
 import { IPPROTO } from '../../netmodel/netfilter/index.js';
 import { categorizeEndpoints } from '../../netmodel/service/categorize.js';
-import { type EndpointView, servicePortViews } from '../../netmodel/service/ports.js';
+import { servicePortViews } from '../../netmodel/service/ports.js';
 import { type NodeContext, nodeContext, type RenderOptions } from '../iptables/context.js';
 
 export const DUMMY_DEVICE = 'kube-ipvs0';
@@ -68,10 +70,17 @@ export interface IpvsRenderOptions extends Pick<RenderOptions, 'family' | 'rando
    */
   readonly kernelVersion?: string;
   /**
-   * Keep Terminating endpoints the proxier no longer selects at weight 0 on TCP virtual servers
-   * (graceful termination with connections still open). Default true.
+   * The virtual servers the previous sync left on the node (their destinations as the kernel holds
+   * them). A real server that is no longer wanted is then handled as kube-proxy's graceful termination
+   * does: on a TCP virtual server it stays with weight 0 while it has connections; on UDP and SCTP, or
+   * without connections, it is deleted. Without `previous` this is a first sync: no weight-0 servers.
    */
-  readonly gracefulTermination?: boolean;
+  readonly previous?: readonly IpvsServiceSpec[];
+  /**
+   * ActiveConn + InActConn of a real server of a previous virtual server (the kernel's counters).
+   * Default: 1 for every server, i.e. assume a server that was in use still has connections.
+   */
+  readonly connections?: (vs: IpvsServiceSpec, dest: IpvsDestinationSpec) => number;
 }
 
 /** One virtual server with the service port it was made for. */
@@ -119,8 +128,8 @@ function schedFlags(scheduler: string): IpvsSchedFlag[] {
   return scheduler === 'mh' ? ['mh-port'] : [];
 }
 
-function byAddrPort(a: EndpointView, b: EndpointView): number {
-  return compareIP(a.ip, b.ip) || a.port - b.port;
+function vsKey(protocol: string, vip: IP, port: number): string {
+  return `${protocol}/${joinHostPort(vip, port)}`;
 }
 
 class SetCollector {
@@ -174,7 +183,9 @@ export function computeIpvsNode(
   const family = ctx.family;
   const scheduler = (snapshot.proxy.ipvsScheduler || 'rr') as IpvsSchedulerName;
   const flags = schedFlags(scheduler);
-  const graceful = opts.gracefulTermination ?? true;
+  const previous = new Map<string, IpvsServiceSpec>();
+  for (const vs of opts.previous ?? []) previous.set(vsKey(vs.protocol, vs.vip, vs.port), vs);
+  const connections = opts.connections ?? (() => 1);
   const local = opts.localAddresses ?? ctx.node.internalIPs;
   const localSet = new Set(local.filter((ip) => ip.family === family).map((ip) => ip.text));
   const views = servicePortViews(snapshot, nodeName, family);
@@ -202,28 +213,36 @@ export function computeIpvsNode(
       });
     }
 
-    const destinations = (onlyNodeLocal: boolean): { dests: IpvsDestinationSpec[]; fallback: boolean } => {
+    const destinations = (
+      vip: IP,
+      port: number,
+      onlyNodeLocal: boolean,
+    ): { dests: IpvsDestinationSpec[]; fallback: boolean } => {
       let chosen = cats.clusterEndpoints;
       let fallback = false;
       if (onlyNodeLocal) {
         if (cats.localEndpoints.length > 0) chosen = cats.localEndpoints;
         else fallback = true;
       }
-      const picked = new Set(chosen.map((e) => e.text));
-      const dests: IpvsDestinationSpec[] = [...chosen]
-        .sort(byAddrPort)
-        .map((e) => ({ ip: e.ip, port: e.port, weight: 1, forward: 'Masq' as const }));
-      if (graceful && protocol === 'TCP') {
-        for (const e of v.endpoints)
-          if (e.terminating && !picked.has(e.text))
-            dests.push({ ip: e.ip, port: e.port, weight: 0, forward: 'Masq' });
-        dests.sort((a, b) => compareIP(a.ip, b.ip) || a.port - b.port);
+      const dests: IpvsDestinationSpec[] = chosen.map((e) => ({
+        ip: e.ip,
+        port: e.port,
+        weight: 1,
+        forward: 'Masq' as const,
+      }));
+      const before = previous.get(vsKey(protocol, vip, port));
+      if (before && protocol === 'TCP') {
+        const wanted = new Set(chosen.map((e) => e.text));
+        for (const d of before.destinations)
+          if (!wanted.has(joinHostPort(d.ip, d.port)) && connections(before, d) > 0)
+            dests.push({ ...d, weight: 0 });
       }
+      dests.sort((a, b) => compareIP(a.ip, b.ip) || a.port - b.port);
       return { dests, fallback };
     };
 
     const addServer = (vip: IP, port: number, kind: IpvsVirtualServer['kind'], onlyNodeLocal: boolean) => {
-      const { dests, fallback } = destinations(onlyNodeLocal);
+      const { dests, fallback } = destinations(vip, port, onlyNodeLocal);
       servers.push({
         spec: {
           protocol,
