@@ -111,12 +111,21 @@ export async function run(args: RulesArgs, io: CliIO): Promise<number> {
     return EXIT.OK;
   }
   if (snap.proxy.mode === 'ipvs') {
-    const r = ipvsRenderFor(snap, nodeName, family);
-    if (args.diff)
+    let target = snap;
+    if (args.diff) {
+      const other = loadOrReport([args.diff], io);
+      if (typeof other === 'number') return other;
+      if (!other.node(nodeName)) {
+        io.err(`error: node "${nodeName}" is not in ${args.diff}\n`);
+        return EXIT.FAILURE;
+      }
+      target = other;
       io.err(
-        '# ipvs mode has no partial sync: every sync restores this whole payload (the sets carry the per-service state); see `kpath ipset`\n',
+        `# ipvs mode has no partial sync: every sync restores the whole payload below for ${args.diff}; what changes between syncs is in the ipsets (\`kpath ipset\`) and the virtual servers\n`,
       );
-    if (args.format === 'restore') {
+    }
+    const r = ipvsRenderFor(target, nodeName, family);
+    if (args.diff || args.format === 'restore') {
       io.out(onlyTable(r.rules.restore, args.table));
       return EXIT.OK;
     }
