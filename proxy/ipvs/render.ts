@@ -73,19 +73,20 @@ export function renderIpvsNode(
 
 /**
  * Load the netfilter half of a render into an emulated node: the ipsets first (iptables refuses a rule
- * naming a set that does not exist), then on the first sync the chains and jumps, then the payload.
+ * naming a set that does not exist), then the chains and the jumps not yet there, then the payload.
  * Sets are emptied and refilled, which leaves the same members kube-proxy's add/del diff would.
  */
-export function applyIpvsNetfilter(
-  node: KernelNode,
-  r: IpvsNodeRender,
-  opts: { setup?: boolean } = {},
-): void {
+export function applyIpvsNetfilter(node: KernelNode, r: IpvsNodeRender): void {
   const family = r.state.family;
   const store = node.nf.sets;
   for (const s of store.list()) if (r.ipsetRestore.includes(`create ${s.name} `)) store.flush(s.name);
   applyIpsetRestore(store, r.ipsetRestore);
-  if (opts.setup ?? true) node.restore(r.setupRestore, { family, noflush: true });
+  // kube-proxy ensures the chains and jumps on every sync (`iptables -C` before `-I`).
+  const saved = node.save({ family });
+  node.restore(
+    ipvsSetupRestore((j) => saved.includes(`\n-A ${j.chain} ${j.rule}\n`)),
+    { family, noflush: true },
+  );
   node.restore(r.rules.restore, { family, noflush: true });
 }
 

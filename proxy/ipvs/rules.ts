@@ -172,13 +172,16 @@ export function renderIpvsRules(st: IpvsNodeState): IpvsRules {
 /**
  * kube-proxy's start-of-sync setup as one `iptables-restore --noflush` script: the chains it ensures
  * (`iptables -N`) and the built-in-chain jumps it prepends (`iptables -I CHAIN`), same result.
+ * kube-proxy checks each jump first (`iptables -C`); `present` says which are already there
+ * (default: none), and those are not inserted again.
  */
-export function ipvsSetupRestore(): string {
+export function ipvsSetupRestore(present: (j: IpvsJump) => boolean = () => false): string {
   const lines: string[] = [];
   for (const table of ['nat', 'filter'] as const) {
     lines.push(`*${table}`);
     for (const c of table === 'nat' ? IPVS_NAT_CHAINS : IPVS_FILTER_CHAINS) lines.push(`:${c} - [0:0]`);
-    for (const j of ipvsJumpInsertOrder()) if (j.table === table) lines.push(`-I ${j.chain} 1 ${j.rule}`);
+    for (const j of ipvsJumpInsertOrder())
+      if (j.table === table && !present(j)) lines.push(`-I ${j.chain} 1 ${j.rule}`);
     lines.push('COMMIT');
   }
   return `${lines.join('\n')}\n`;

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseIP } from '../../netmodel/addr.js';
 import type { IpvsServiceSpec } from '../../netmodel/ipvs/types.js';
-import { computeIpvsNode, type IpvsNodeState, renderIpvsNode } from '../../proxy/ipvs/index.js';
+import { KernelNode } from '../../netmodel/kernel/index.js';
+import { renderIpsetSave } from '../../netmodel/netfilter/index.js';
+import {
+  applyIpvsNetfilter,
+  computeIpvsNode,
+  type IpvsNodeState,
+  renderIpvsNode,
+} from '../../proxy/ipvs/index.js';
 import {
   allKinds,
   ipvsProxy,
@@ -527,5 +534,23 @@ describe('behaviour of proxier.go without an upstream table', () => {
     expect(line({ iptables: { masqueradeAll: true } })).toContain(
       '--match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ',
     );
+  });
+
+  it('a later sync on the same node: jumps ensured once, set members replaced, rules unchanged', () => {
+    const k = new KernelNode({ name: TEST_NODE });
+    const first = renderIpvsNode(snap(...allKinds()), TEST_NODE);
+    applyIpvsNetfilter(k, first);
+    const rulesBefore = k.save();
+    const next = allKinds().map((d) =>
+      d.kind === 'EndpointSlice' && (d.metadata as { name: string }).name === 'svc1-1'
+        ? slice('ns1', 'svc1', p80, [{ ip: '10.180.0.8', node: TEST_NODE }])
+        : d,
+    );
+    applyIpvsNetfilter(k, renderIpvsNode(snap(...next), TEST_NODE));
+    expect(k.save()).toBe(rulesBefore);
+    expect(k.save().match(/-j KUBE-IPVS-FILTER/g)).toHaveLength(1);
+    const sets = renderIpsetSave(k.nf.sets);
+    expect(sets).toContain('add KUBE-LOOP-BACK 10.180.0.8,tcp:80,10.180.0.8\n');
+    expect(sets).not.toContain('10.180.0.1,tcp:80,10.180.0.1');
   });
 });
