@@ -29,3 +29,4 @@ export {
   type IpvsSetMember,
   type IpvsVirtualServer,
 } from './state.js';
+export { type IpvsSyncOp, ipvsSyncOps, serviceKey } from './sync-ops.js';
