@@ -13,6 +13,7 @@ import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
 import * as policyCmd from './commands/policy.js';
+import * as ipsetCmd from './commands/ipset.js';
 import * as rulesCmd from './commands/rules.js';
 import * as traceCmd from './commands/trace.js';
 import * as upCmd from './commands/up.js';
@@ -37,6 +38,7 @@ const COMMANDS: readonly CommandModule[] = [
   affinityCmd,
   endpointsCmd,
   policyCmd,
+  ipsetCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {

@@ -51,8 +51,14 @@ export class ClusterDatapath {
     this.full.set(`${name}/${family}`, r);
   }
 
-  /** iptables mode only for now; ipvs and nftables are refused with what to use instead. */
+  /** iptables (and userspace) mode only for now; ipvs and nftables are refused with what is missing. */
   static build(snap: ClusterSnapshot, opts: DatapathOptions = {}): ClusterDatapath {
+    if (snap.proxy.mode === 'ipvs') {
+      throw new KpathError(
+        ErrorCodes.UNSUPPORTED,
+        "the emulated datapath does not run ipvs mode yet: kube-proxy's ipvs rules and ipsets are modelled (`kpath rules`, `kpath ipset`) but the emulated kernel IPVS that picks real servers is not wired in (set mode: iptables to trace and run this cluster)",
+      );
+    }
     if (snap.proxy.mode !== 'iptables' && snap.proxy.mode !== 'userspace') {
       throw new KpathError(
         ErrorCodes.UNSUPPORTED,

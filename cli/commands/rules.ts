@@ -1,14 +1,18 @@
 /**
- * `kpath rules`: the iptables rules of one node as kube-proxy (iptables mode) writes them.
+ * `kpath rules`: the iptables rules of one node as kube-proxy writes them, in the cluster's mode
+ * (iptables, or ipvs: the constant ipset-matching rules).
  *   default            what `iptables-save` prints on that node after kube-proxy's full sync
  *   --format restore   the payload kube-proxy hands to `iptables-restore --noflush`
  *   --diff OTHER.yaml  the partial-sync payload kube-proxy writes when the cluster changes to OTHER
+ *   --compare iptables,ipvs [--service NS/NAME]  what each mode writes for one service (rules-compare.ts)
  */
 import type { Argv } from 'yargs';
 import { KernelNode } from '../../netmodel/kernel/index.js';
 import { applyFullSync, renderNode, renderPartialSync } from '../../proxy/iptables/index.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
+import { ipvsRenderFor, loadedNode } from './ipvs-node.js';
+import { compareModes } from './rules-compare.js';
 
 export const command = 'rules';
 export const describe =
@@ -38,6 +42,15 @@ export function builder(y: Argv) {
       type: 'boolean',
       default: false,
       description: 'save format with [packets:bytes] counters (all zero)',
+    })
+    .option('compare', {
+      type: 'string',
+      description: 'iptables,ipvs: for one service, the rules each mode writes, one after the other',
+    })
+    .option('service', {
+      type: 'string',
+      description:
+        'with --compare: the service as NAMESPACE/NAME (default: the first service with endpoints)',
     });
 }
 
@@ -49,6 +62,8 @@ interface RulesArgs {
   diff?: string;
   counters: boolean;
   family: 4 | 6;
+  compare?: string;
+  service?: string;
 }
 
 /** Keep only one `*table ... COMMIT` block of iptables-save or restore text. */
@@ -74,17 +89,54 @@ export async function run(args: RulesArgs, io: CliIO): Promise<number> {
     );
     return EXIT.FAILURE;
   }
-  if (snap.proxy.mode !== 'iptables') {
-    io.err(
-      `note: the KubeProxyConfiguration says mode: ${snap.proxy.mode}; showing what iptables mode would write\n`,
-    );
-  }
   const family = args.family ?? 4;
   if (!snap.config.serviceCIDRs.some((c) => c.ip.family === family)) {
     io.err(
       `error: the cluster has no IPv${family} service CIDR (Cluster spec.serviceCIDR), so kube-proxy writes no IPv${family} rules\n`,
     );
     return EXIT.FAILURE;
+  }
+  if (args.compare !== undefined) {
+    const modes = args.compare.split(',').map((m) => m.trim());
+    if (modes.length !== 2 || !modes.includes('iptables') || !modes.includes('ipvs')) {
+      io.err(`error: --compare takes "iptables,ipvs" (got "${args.compare}")\n`);
+      return EXIT.INVALID;
+    }
+    const text = compareModes(snap, nodeName, family, args.service, modes as ('iptables' | 'ipvs')[]);
+    if (typeof text !== 'string') {
+      io.err(`error: ${text.error}\n`);
+      return EXIT.INVALID;
+    }
+    io.out(text);
+    return EXIT.OK;
+  }
+  if (snap.proxy.mode === 'ipvs') {
+    let target = snap;
+    if (args.diff) {
+      const other = loadOrReport([args.diff], io);
+      if (typeof other === 'number') return other;
+      if (!other.node(nodeName)) {
+        io.err(`error: node "${nodeName}" is not in ${args.diff}\n`);
+        return EXIT.FAILURE;
+      }
+      target = other;
+      io.err(
+        `# ipvs mode has no partial sync: every sync restores the whole payload below for ${args.diff}; what changes between syncs is in the ipsets (\`kpath ipset\`) and the virtual servers\n`,
+      );
+    }
+    const r = ipvsRenderFor(target, nodeName, family);
+    if (args.diff || args.format === 'restore') {
+      io.out(onlyTable(r.rules.restore, args.table));
+      return EXIT.OK;
+    }
+    const k = loadedNode(nodeName, r);
+    io.out(k.save({ family, counters: args.counters, ...(args.table ? { tables: [args.table] } : {}) }));
+    return EXIT.OK;
+  }
+  if (snap.proxy.mode !== 'iptables') {
+    io.err(
+      `note: the KubeProxyConfiguration says mode: ${snap.proxy.mode}; showing what iptables mode would write\n`,
+    );
   }
   const full = renderNode(snap, nodeName, { family });
   if (args.diff) {

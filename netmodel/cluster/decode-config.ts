@@ -3,7 +3,7 @@ import { type Prefix, prefixOverlaps, prefixSize, tryParsePrefix } from '../addr
 import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
 import type { Fields } from './fields.js';
 import { dns1123Subdomain } from './names.js';
-import type { ClusterConfig, LoopbackMapping, ProxyConfig } from './objects.js';
+import type { ClusterConfig, IpvsProxyConfig, LoopbackMapping, ProxyConfig } from './objects.js';
 
 function cidrList(f: Fields, path: (string | number)[], text: string, what: string): Prefix[] {
   const out: Prefix[] = [];
@@ -105,6 +105,12 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
   };
 }
 
+/**
+ * The schedulers a Linux kernel ships (net/netfilter/ipvs/ip_vs_*.c). kube-proxy >= 1.27 no longer
+ * validates the name (kubernetes PR 114878): it tries the scheduler at start-up by adding a dummy
+ * virtual server 198.51.100.0:20000 and exits with "can't use the IPVS proxier" when the kernel has no
+ * such module. The emulated kernel has exactly these, so kpath refuses any other name up front.
+ */
 export const IPVS_SCHEDULERS = [
   'rr',
   'wrr',
@@ -117,7 +123,91 @@ export const IPVS_SCHEDULERS = [
   'sed',
   'nq',
   'mh',
+  'fo',
+  'ovf',
+  'twos',
 ] as const;
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-9,
+  us: 1e-6,
+  µs: 1e-6,
+  μs: 1e-6,
+  ms: 1e-3,
+  s: 1,
+  m: 60,
+  h: 3600,
+};
+
+/** Go's time.ParseDuration (what metav1.Duration decodes with), in seconds; undefined if malformed. */
+export function parseGoDuration(text: string): number | undefined {
+  const m = /^([-+]?)(.*)$/.exec(text)!;
+  let rest = m[2]!;
+  if (rest === '0') return 0;
+  if (rest === '') return undefined;
+  let total = 0;
+  while (rest !== '') {
+    const part = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/.exec(rest);
+    if (!part) return undefined;
+    total += Number(part[1]) * DURATION_UNITS[part[2]!]!;
+    rest = rest.slice(part[0].length);
+  }
+  return m[1] === '-' ? -total : total;
+}
+
+function durationField(f: Fields, path: string[], fallback: number): number {
+  const text = f.str(path);
+  if (text === undefined) return fallback;
+  const v = parseGoDuration(text);
+  if (v === undefined) {
+    f.error(path, `"${text}" is not a duration such as 30s, 1m30s or 500ms`);
+    return fallback;
+  }
+  return v;
+}
+
+/**
+ * KubeProxyConfiguration.ipvs as kube-proxy v1.31 defaults and validates it (v1alpha1 defaults:
+ * syncPeriod 30s when zero; validation, only in ipvs mode: syncPeriod > 0, minSyncPeriod >= 0 and
+ * <= syncPeriod, timeouts >= 0, excludeCIDRs valid CIDRs; the scheduler is tried, not validated).
+ */
+function decodeIpvsConfig(f: Fields, ipvsMode: boolean): IpvsProxyConfig {
+  const d = PROXY_DEFAULTS.ipvs;
+  const v = f.at(['ipvs']);
+  let syncPeriodSeconds = durationField(v, ['syncPeriod'], d.syncPeriodSeconds);
+  if (syncPeriodSeconds === 0) syncPeriodSeconds = d.syncPeriodSeconds;
+  const minSyncPeriodSeconds = durationField(v, ['minSyncPeriod'], d.minSyncPeriodSeconds);
+  const tcpTimeoutSeconds = durationField(v, ['tcpTimeout'], d.tcpTimeoutSeconds);
+  const tcpFinTimeoutSeconds = durationField(v, ['tcpFinTimeout'], d.tcpFinTimeoutSeconds);
+  const udpTimeoutSeconds = durationField(v, ['udpTimeout'], d.udpTimeoutSeconds);
+  const excludeCIDRs: Prefix[] = [];
+  (v.strArray(['excludeCIDRs']) ?? []).forEach((t, i) => {
+    const p = tryParsePrefix(t, { strict: false });
+    if (!p || !t.includes('/')) {
+      if (ipvsMode) v.error(['excludeCIDRs', i], `"${t}" must be a valid CIDR (e.g. 10.0.0.0/24)`);
+    } else excludeCIDRs.push(p);
+  });
+  if (ipvsMode) {
+    if (syncPeriodSeconds <= 0) v.error(['syncPeriod'], 'must be greater than 0');
+    if (minSyncPeriodSeconds < 0) v.error(['minSyncPeriod'], 'must be greater than or equal to 0');
+    else if (minSyncPeriodSeconds > syncPeriodSeconds)
+      v.error(['syncPeriod'], 'must be greater than or equal to ipvs.minSyncPeriod');
+    const timeouts = [
+      ['tcpTimeout', tcpTimeoutSeconds],
+      ['tcpFinTimeout', tcpFinTimeoutSeconds],
+      ['udpTimeout', udpTimeoutSeconds],
+    ] as const;
+    for (const [name, secs] of timeouts) if (secs < 0) v.error([name], 'must be greater than or equal to 0');
+  }
+  return {
+    syncPeriodSeconds,
+    minSyncPeriodSeconds,
+    tcpTimeoutSeconds,
+    tcpFinTimeoutSeconds,
+    udpTimeoutSeconds,
+    excludeCIDRs,
+  };
+}
 
 export function decodeProxyConfig(f: Fields): ProxyConfig {
   const d = PROXY_DEFAULTS;
@@ -134,7 +224,14 @@ export function decodeProxyConfig(f: Fields): ProxyConfig {
   const ipvs = f.at(['ipvs']);
   const schedText = ipvs.str(['scheduler']);
   let ipvsScheduler = d.ipvsScheduler;
-  if (schedText) ipvsScheduler = ipvs.oneOf(['scheduler'], IPVS_SCHEDULERS) ?? d.ipvsScheduler;
+  if (schedText) {
+    if ((IPVS_SCHEDULERS as readonly string[]).includes(schedText)) ipvsScheduler = schedText;
+    else
+      ipvs.error(
+        ['scheduler'],
+        `the kernel has no IPVS scheduler "${schedText}" (kube-proxy would fail to start: "can't use the IPVS proxier"); use one of ${IPVS_SCHEDULERS.map((n) => `"${n}"`).join(', ')}, or leave it empty for "rr"`,
+      );
+  }
   const nodePortAddresses: (Prefix | 'primary')[] = [];
   (f.strArray(['nodePortAddresses']) ?? []).forEach((t, i) => {
     if (t === 'primary') {
@@ -176,6 +273,7 @@ export function decodeProxyConfig(f: Fields): ProxyConfig {
     localhostNodePorts: ipt.bool(['localhostNodePorts']) ?? d.localhostNodePorts,
     ipvsScheduler,
     ipvsStrictARP: ipvs.bool(['strictARP']) ?? d.ipvsStrictARP,
+    ipvs: decodeIpvsConfig(f, mode === 'ipvs'),
     nodePortAddresses,
     detectLocalMode,
     detectLocal: {

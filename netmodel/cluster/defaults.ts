@@ -38,6 +38,17 @@ export const PROXY_DEFAULTS: ProxyConfig = Object.freeze<ProxyConfig>({
   /** --ipvs-scheduler; empty means rr */
   ipvsScheduler: 'rr',
   ipvsStrictARP: false,
+  ipvs: {
+    /** ipvs.syncPeriod (v1alpha1 default 30s) */
+    syncPeriodSeconds: 30,
+    /** ipvs.minSyncPeriod (not defaulted: 0) */
+    minSyncPeriodSeconds: 0,
+    /** ipvs.tcpTimeout / tcpFinTimeout / udpTimeout: 0 = keep the kernel's 900 s / 120 s / 300 s */
+    tcpTimeoutSeconds: 0,
+    tcpFinTimeoutSeconds: 0,
+    udpTimeoutSeconds: 0,
+    excludeCIDRs: [],
+  },
   /** --nodeport-addresses; empty: every local address */
   nodePortAddresses: [],
   /** --detect-local-mode */

@@ -266,12 +266,28 @@ export interface ProxyConfig {
   readonly localhostNodePorts: boolean;
   readonly ipvsScheduler: string;
   readonly ipvsStrictARP: boolean;
+  /** The rest of KubeProxyConfiguration.ipvs (v1alpha1, kube-proxy ~v1.31). */
+  readonly ipvs: IpvsProxyConfig;
   /** CIDRs, or the special value 'primary' (kube-proxy's `primary`). Empty: all local addresses. */
   readonly nodePortAddresses: readonly (Prefix | 'primary')[];
   readonly detectLocalMode: 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
   readonly detectLocal: { readonly bridgeInterface?: string; readonly interfaceNamePrefix?: string };
   readonly syncPeriodSeconds: number;
   readonly origin?: Origin;
+}
+
+/** KubeProxyConfiguration.ipvs beyond scheduler and strictARP; durations in seconds. */
+export interface IpvsProxyConfig {
+  /** ipvs.syncPeriod (default 30s). */
+  readonly syncPeriodSeconds: number;
+  /** ipvs.minSyncPeriod (default 0). */
+  readonly minSyncPeriodSeconds: number;
+  /** ipvsadm --set timeouts; 0 leaves the kernel's value (900 s, 120 s, 300 s). */
+  readonly tcpTimeoutSeconds: number;
+  readonly tcpFinTimeoutSeconds: number;
+  readonly udpTimeoutSeconds: number;
+  /** Virtual servers inside these are never deleted by kube-proxy's cleanup. */
+  readonly excludeCIDRs: readonly Prefix[];
 }
 
 /** A loopback prefix that stands for a model prefix of the same size (the design's prefix map). */

@@ -35,6 +35,19 @@ export interface CtView {
   readonly reply?: CtTuple;
 }
 
+/** What xt_ipvs reads from a packet's IPVS connection. */
+export interface IpvsPacketView {
+  /** The virtual server's address, port and protocol number. */
+  readonly vaddr: IP;
+  readonly vport: number;
+  readonly vproto: number;
+  /** The packet travels in the connection's original direction (client to virtual server). */
+  readonly original: boolean;
+  readonly method: 'GATE' | 'IPIP' | 'MASQ';
+  /** The controlling connection's virtual port (FTP data connections), 0 when none. */
+  readonly vportctl?: number;
+}
+
 /** Mutable netfilter state that lives outside the rules. */
 export class NetfilterState {
   /** statistic --mode nth counters, per match object. */
@@ -58,6 +71,11 @@ export interface EvalContext {
    * everything else UNICAST.
    */
   readonly addrType?: (ip: IP, dev: string | undefined) => AddrType;
+  /**
+   * The IPVS connection this packet belongs to (skb->ipvs_property set), for `-m ipvs`; undefined when
+   * IPVS did not handle it. Filled in by the kernel's IPVS stage.
+   */
+  readonly ipvs?: IpvsPacketView;
   /** Bridge ports when the packet is bridged (br_netfilter); undefined when it is not. */
   readonly physdev?: { readonly in?: string; readonly out?: string };
   readonly state: NetfilterState;

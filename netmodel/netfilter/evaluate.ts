@@ -21,7 +21,15 @@ import { compileTable } from './compile.js';
 import type { CtView, EvalContext, EvalResult, LogLine, NatRequest, TraceEntry, Verdict } from './context.js';
 import type { IpSetElement } from './ipset.js';
 import { IPSET_DIMENSIONS } from './ipset.js';
-import type { AddrType, ConntrackMatch, Match, PhysdevMatch, PortMatch, RecentMatch } from './match.js';
+import type {
+  AddrType,
+  ConntrackMatch,
+  IpvsMatch,
+  Match,
+  PhysdevMatch,
+  PortMatch,
+  RecentMatch,
+} from './match.js';
 import { addrTypeBit, CtStateBit, CtStatus, IPPROTO, TcpFlag } from './match.js';
 import type { FlatRun, Program } from './program.js';
 import { runHash } from './program.js';
@@ -196,6 +204,20 @@ function recentMatches(m: RecentMatch, env: Env): boolean {
   return ret;
 }
 
+/** xt_ipvs's ipvs_mt: not an IPVS packet -> only `! --ipvs` matches; else every option given must hold. */
+function ipvsMatches(m: IpvsMatch, v: EvalContext['ipvs']): boolean {
+  const prop = v !== undefined;
+  const match = prop !== (m.ipvs?.neg ?? false);
+  if (!match || !v) return match && !m.vproto && !m.vaddr && !m.vport && !m.vdir && !m.vmethod && !m.vportctl;
+  if (m.vproto && (v.vproto === m.vproto.proto) === m.vproto.neg) return false;
+  if (m.vaddr && prefixContains(m.vaddr.prefix, v.vaddr) === m.vaddr.neg) return false;
+  if (m.vport && (v.vport === m.vport.port) === m.vport.neg) return false;
+  if (m.vdir && v.original !== (m.vdir === 'ORIGINAL')) return false;
+  if (m.vmethod && (v.method === m.vmethod.method) === m.vmethod.neg) return false;
+  if (m.vportctl && ((v.vportctl ?? 0) === m.vportctl.port) === m.vportctl.neg) return false;
+  return true;
+}
+
 function setElement(
   dims: readonly ('ip' | 'port' | 'ip2')[],
   dirs: readonly ('src' | 'dst')[],
@@ -307,6 +329,8 @@ function matchOne(m: Match, env: Env): boolean {
       const hit = env.ctx.state.sets.test(m.name, setElement(IPSET_DIMENSIONS[set.type], m.dirs, env));
       return hit !== m.neg;
     }
+    case 'ipvs':
+      return ipvsMatches(m, env.ctx.ipvs);
     case 'nfacct':
       env.ctx.state.nfacct.add(m.name, p.length);
       return true;

@@ -7,6 +7,7 @@ export type {
   CtView,
   EvalContext,
   EvalResult,
+  IpvsPacketView,
   LogLine,
   NatRequest,
   TraceEntry,
@@ -16,8 +17,16 @@ export { NetfilterState } from './context.js';
 export { evaluate, policyVerdict } from './evaluate.js';
 export type { HookStep } from './hooks.js';
 export { HOOK_ORDER, NAT_FIRST_PACKET_ONLY, NF_IP_PRI } from './hooks.js';
-export type { IpSet, IpSetElement, IpSetType } from './ipset.js';
+export type { IpSet, IpSetElement, IpSetOptions, IpSetType } from './ipset.js';
 export { IpSetStore } from './ipset.js';
+export {
+  applyIpsetRestore,
+  ipsetMemberText,
+  ipsetReferences,
+  parseIpsetMember,
+  renderIpsetList,
+  renderIpsetSave,
+} from './ipset-text.js';
 export type {
   AddrMatch,
   AddrType,
@@ -28,6 +37,7 @@ export type {
   HostMatch,
   IcmpMatch,
   IfaceMatch,
+  IpvsMatch,
   MarkMatch,
   Match,
   MatchKind,

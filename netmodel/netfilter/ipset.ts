@@ -27,20 +27,41 @@ function ipKey(ip: IP): string {
   return ip.family === 4 ? String(ip.n) : `6:${ip.big}`;
 }
 
+/** Create options (`ipset create NAME TYPE ...`); the kernel's defaults when absent. */
+export interface IpSetOptions {
+  /** hash types: initial hash size (default 1024). */
+  readonly hashsize?: number;
+  /** hash types: maximum number of elements (default 65536). */
+  readonly maxelem?: number;
+  /** bitmap:port: the port range, inclusive. */
+  readonly range?: { readonly from: number; readonly to: number };
+  /**
+   * hash types: the hash seed. The kernel draws it at random (get_random_u32) unless `initval` is
+   * given; the emulation has no randomness of its own, so it is 0 unless set.
+   */
+  readonly initval?: number;
+  /** hash types: bucket size (ipset 7.x default 12). */
+  readonly bucketsize?: number;
+}
+
 export interface IpSet {
   readonly name: string;
   readonly type: IpSetType;
   readonly family: Family;
+  readonly options: IpSetOptions;
 }
 
 class SetImpl implements IpSet {
   readonly exact = new Set<string>();
   /** Net members, keyed by the exact part (empty string for hash:net). */
   readonly nets = new Map<string, Prefix[]>();
+  /** Every member as added, by its full key (insertion order). */
+  readonly members = new Map<string, IpSetElement>();
   constructor(
     readonly name: string,
     readonly type: IpSetType,
     readonly family: Family,
+    readonly options: IpSetOptions = {},
   ) {}
 
   private keyOf(e: IpSetElement, forAdd: boolean): { key: string; net?: Prefix } | undefined {
@@ -86,6 +107,15 @@ class SetImpl implements IpSet {
 
   add(e: IpSetElement): void {
     const k = this.keyOf(e, true)!;
+    if (this.type === 'bitmap:port' && this.options.range) {
+      const port = e.port!;
+      if (port < this.options.range.from || port > this.options.range.to)
+        throw new KpathError(
+          ErrorCodes.RULES,
+          `ipset ${this.name}: port ${port} is outside the set's range ${this.options.range.from}-${this.options.range.to}`,
+        );
+    }
+    this.members.set(k.net ? `${k.key}|${k.net.text}` : k.key, e);
     if (k.net) {
       const list = this.nets.get(k.key) ?? [];
       if (!list.some((p) => p.text === k.net!.text)) list.push(k.net);
@@ -95,6 +125,7 @@ class SetImpl implements IpSet {
 
   del(e: IpSetElement): void {
     const k = this.keyOf(e, true)!;
+    this.members.delete(k.net ? `${k.key}|${k.net.text}` : k.key);
     if (k.net) {
       const list = (this.nets.get(k.key) ?? []).filter((p) => p.text !== k.net!.text);
       this.nets.set(k.key, list);
@@ -127,11 +158,29 @@ class SetImpl implements IpSet {
 export class IpSetStore {
   private readonly sets = new Map<string, SetImpl>();
 
-  create(name: string, type: IpSetType, family: Family = 4): IpSet {
+  create(name: string, type: IpSetType, family: Family = 4, options: IpSetOptions = {}): IpSet {
     if (this.sets.has(name)) throw new KpathError(ErrorCodes.RULES, `ipset ${name} already exists`);
-    const s = new SetImpl(name, type, family);
+    const s = new SetImpl(name, type, family, options);
     this.sets.set(name, s);
     return s;
+  }
+
+  /** Every set, in creation order (the order `ipset save` and `ipset list` print them). */
+  list(): IpSet[] {
+    return [...this.sets.values()];
+  }
+
+  /** The members of a set, in the order they were added; [] when the set does not exist. */
+  members(name: string): IpSetElement[] {
+    return [...(this.sets.get(name)?.members.values() ?? [])];
+  }
+
+  /** Remove every member (`ipset flush NAME`). */
+  flush(name: string): void {
+    const s = this.must(name);
+    s.exact.clear();
+    s.nets.clear();
+    s.members.clear();
   }
 
   get(name: string): IpSet | undefined {

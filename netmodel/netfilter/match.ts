@@ -230,12 +230,29 @@ export interface SetMatch {
   readonly neg: boolean;
 }
 
+/**
+ * `-m ipvs` (xt_ipvs): properties of the IPVS connection a packet belongs to. Each option present is
+ * tested; `ipvs` alone tests only whether IPVS handled the packet (skb->ipvs_property).
+ */
+export interface IpvsMatch {
+  readonly kind: 'ipvs';
+  readonly ipvs?: { readonly neg: boolean };
+  readonly vproto?: { readonly proto: number; readonly neg: boolean };
+  readonly vaddr?: { readonly prefix: Prefix; readonly neg: boolean };
+  readonly vport?: { readonly port: number; readonly neg: boolean };
+  /** ORIGINAL, or REPLY (stored as an inverted direction, as libxt_ipvs does). */
+  readonly vdir?: 'ORIGINAL' | 'REPLY';
+  readonly vmethod?: { readonly method: 'GATE' | 'IPIP' | 'MASQ'; readonly neg: boolean };
+  readonly vportctl?: { readonly port: number; readonly neg: boolean };
+}
+
 export interface NfacctMatch {
   readonly kind: 'nfacct';
   readonly name: string;
 }
 
 export type Match =
+  | IpvsMatch
   | HostMatch
   | IfaceMatch
   | ProtoMatch

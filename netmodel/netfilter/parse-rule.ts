@@ -11,6 +11,7 @@ import type {
   AddrMatch,
   ConntrackMatch,
   IcmpMatch,
+  IpvsMatch,
   Match,
   PhysdevMatch,
   PortMatch,
@@ -437,6 +438,68 @@ function physdevBuilder(fail: Fail): ExtBuilder {
   };
 }
 
+function ipvsBuilder(st: ParseState): ExtBuilder {
+  const fail = st.fail;
+  const m: { -readonly [K in keyof IpvsMatch]: IpvsMatch[K] } = { kind: 'ipvs' };
+  const port = (t: string, opt: string) => {
+    const n = Number(t);
+    if (!/^\d+$/.test(t) || n > 65535) fail(`ipvs: ${opt} needs a port number 0-65535, got "${t}"`);
+    return n;
+  };
+  return {
+    name: 'ipvs',
+    take(opt, neg, args, i) {
+      switch (opt) {
+        case '--ipvs':
+          m.ipvs = { neg };
+          return 0;
+        case '--vproto': {
+          const t = arg(args, i, opt, fail);
+          const proto = parseProto(t);
+          if (proto === undefined) return fail(`ipvs: unknown protocol "${t}" for --vproto`);
+          m.vproto = { proto, neg };
+          return 1;
+        }
+        case '--vaddr': {
+          const t = arg(args, i, opt, fail);
+          const prefix = parseHostPrefix(t, st.ctx.family);
+          if (!prefix)
+            return fail(`ipvs: "${t}" is not an IPv${st.ctx.family} address or network for --vaddr`);
+          m.vaddr = { prefix, neg };
+          return 1;
+        }
+        case '--vport':
+          m.vport = { port: port(arg(args, i, opt, fail), opt), neg };
+          return 1;
+        case '--vportctl':
+          m.vportctl = { port: port(arg(args, i, opt, fail), opt), neg };
+          return 1;
+        case '--vdir': {
+          const t = arg(args, i, opt, fail);
+          if (t !== 'ORIGINAL' && t !== 'REPLY')
+            return fail(`ipvs: --vdir takes ORIGINAL or REPLY, got "${t}"`);
+          m.vdir = t;
+          return 1;
+        }
+        case '--vmethod': {
+          const t = arg(args, i, opt, fail).toUpperCase();
+          if (t !== 'GATE' && t !== 'IPIP' && t !== 'MASQ')
+            return fail(`ipvs: --vmethod takes GATE, IPIP or MASQ, got "${t}"`);
+          m.vmethod = { method: t, neg };
+          return 1;
+        }
+        default:
+          return -1;
+      }
+    },
+    finish() {
+      if (!m.ipvs && !m.vproto && !m.vaddr && !m.vport && !m.vdir && !m.vmethod && !m.vportctl)
+        fail('ipvs: at least one option is required');
+      return m;
+    },
+  };
+}
+
 function multiportPorts(s: string, fail: Fail): PortRange[] {
   const out: PortRange[] = [];
   let slots = 0;
@@ -647,6 +710,8 @@ function simpleBuilder(name: string, st: ParseState): ExtBuilder {
       return recentBuilder(st);
     case 'physdev':
       return physdevBuilder(fail);
+    case 'ipvs':
+      return ipvsBuilder(st);
     case 'set': {
       let sm: { name: string; dirs: ('src' | 'dst')[]; neg: boolean } | undefined;
       return {
@@ -685,7 +750,7 @@ function simpleBuilder(name: string, st: ParseState): ExtBuilder {
     }
     default:
       fail(
-        `unknown match "-m ${name}" (kpath models tcp, udp, sctp, icmp, icmp6, comment, mark, connmark, multiport, conntrack, state, addrtype, statistic, recent, physdev, set, nfacct)`,
+        `unknown match "-m ${name}" (kpath models tcp, udp, sctp, icmp, icmp6, comment, mark, connmark, multiport, conntrack, state, addrtype, statistic, recent, physdev, set, ipvs, nfacct)`,
       );
   }
 }

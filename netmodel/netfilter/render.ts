@@ -4,7 +4,7 @@
  * without /32, kube-proxy's MARK spellings). Both parse back to the same Ruleset.
  */
 import type { IP, Prefix } from '../addr.js';
-import type { AddrMatch, ConntrackMatch, Match, PhysdevMatch, PortMatch } from './match.js';
+import type { AddrMatch, ConntrackMatch, IpvsMatch, Match, PhysdevMatch, PortMatch } from './match.js';
 import { ADDR_TYPES, CT_STATE_ORDER, CT_STATUS_ORDER, CtStateBit, CtStatus, isHeaderMatch } from './match.js';
 import { hex, portRangeText } from './numbers.js';
 import { TCP_FLAG_NAMES } from './parse-rule.js';
@@ -78,6 +78,24 @@ function physdevText(m: PhysdevMatch): string {
   if (m.isOut) o.push(`${not(m.isOut.neg)}--physdev-is-out`);
   if (m.out) o.push(`${not(m.out.neg)}--physdev-out ${m.out.name}`);
   if (m.isBridged) o.push(`${not(m.isBridged.neg)}--physdev-is-bridged`);
+  return o.join(' ');
+}
+
+/** libxt_ipvs's dump: --ipvs only when it is the only option, then proto, vaddr, vport, vdir, vmethod, vportctl. */
+function ipvsText(m: IpvsMatch, style: Style): string {
+  const o: string[] = [];
+  const only = !m.vproto && !m.vaddr && !m.vport && !m.vdir && !m.vmethod && !m.vportctl;
+  if (m.ipvs && only) o.push(`${not(m.ipvs.neg)}--ipvs`);
+  const addr = m.vaddr ? `${not(m.vaddr.neg)}--vaddr ${prefixText(m.vaddr.prefix, style)}` : undefined;
+  const proto = m.vproto
+    ? `${not(m.vproto.neg)}--vproto ${style === 'save' ? m.vproto.proto : protoName(m.vproto.proto)}`
+    : undefined;
+  // kube-proxy writes --vaddr before --vproto; iptables-save prints the protocol first.
+  for (const part of style === 'save' ? [proto, addr] : [addr, proto]) if (part) o.push(part);
+  if (m.vport) o.push(`${not(m.vport.neg)}--vport ${m.vport.port}`);
+  if (m.vdir) o.push(`--vdir ${m.vdir}`);
+  if (m.vmethod) o.push(`${not(m.vmethod.neg)}--vmethod ${m.vmethod.method}`);
+  if (m.vportctl) o.push(`${not(m.vportctl.neg)}--vportctl ${m.vportctl.port}`);
   return o.join(' ');
 }
 
@@ -168,6 +186,8 @@ function extText(m: Match, style: Style): string {
       return physdevText(m);
     case 'set':
       return `${not(m.neg)}--match-set ${m.name} ${m.dirs.join(',')}`;
+    case 'ipvs':
+      return ipvsText(m, style);
     case 'nfacct':
       // iptables-save prints two spaces here (libxt_nfacct's own quirk).
       return style === 'save' ? `--nfacct-name  ${m.name}` : `--nfacct-name ${m.name}`;
