@@ -108,8 +108,9 @@ function addFields(out: FrameFields, p: string, f: Frame, frameLen: number): voi
     const q = f.icmp ? 'icmp' : 'icmpv6';
     out[`${p}${q}.type`] = icmp.type;
     out[`${p}${q}.code`] = icmp.code;
-    if (icmp.id !== undefined) out[`${p}${q}.ident`] = icmp.id;
-    if (icmp.seq !== undefined) out[`${p}${q}.seq`] = icmp.seq;
+    const v6 = q === 'icmpv6';
+    if (icmp.id !== undefined) out[`${p}${v6 ? 'icmpv6.echo.identifier' : 'icmp.ident'}`] = icmp.id;
+    if (icmp.seq !== undefined) out[`${p}${v6 ? 'icmpv6.echo.sequence_number' : 'icmp.seq'}`] = icmp.seq;
     if (icmp.mtu !== undefined) out[`${p}${q}.mtu`] = icmp.mtu;
     if (f.icmp && (icmp.type === 3 || icmp.type === 11 || icmp.type === 12) && f.payload)
       addQuote(out, `${p}quote.`, hexBytes(f.payload));
@@ -146,7 +147,7 @@ export const RANDOMISED_FIELDS: ReadonlySet<string> = new Set([
   'tcp.options.timestamp.tsval',
   'tcp.options.timestamp.tsecr',
   'icmp.ident',
-  'icmpv6.ident',
+  'icmpv6.echo.identifier',
 ]);
 
 /** frameFields without the randomised ones (and without the VXLAN outer source port). */

@@ -65,7 +65,7 @@ export const tcpData: Frame = {
 export const udpDatagram: Frame = {
   eth: { dst: MAC.cni0A, src: MAC.podA, type: 0x0800 },
   ipv4: ip4({ src: '10.244.1.2', dst: '10.244.2.2', protocol: 17, df: false }),
-  udp: { sport: 40001, dport: 5353 },
+  udp: { sport: 40001, dport: 4242 },
   payload: payload(33),
 };
 
@@ -121,7 +121,7 @@ export const ipv6Udp: Frame = {
     src: 'fd00:10:244:1::2',
     dst: 'fd00:10:244:2::2',
   },
-  udp: { sport: 40003, dport: 53 },
+  udp: { sport: 40003, dport: 4242 },
   payload: payload(12),
 };
 
