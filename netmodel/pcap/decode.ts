@@ -31,6 +31,9 @@ export interface DecodeOptions {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** What the decoder gives for one captured frame: the same description the encoder takes. */
+export type DecodedFrame = Frame;
+
 export function decodeFrame(data: Uint8Array, opts: DecodeOptions = {}): Frame {
   const ports = opts.vxlanPorts ?? [VXLAN_PORT_LINUX, VXLAN_PORT_IANA];
   return decodeEthernet(new ByteReader(data), ports);

@@ -2,7 +2,7 @@
 // decoder, VXLAN and ICMP-error builders, and pcapng writing and reading. Pure: bytes in, bytes out.
 export { hexBytes, hexText, macBytes, macText } from './bytes.js';
 export { crc32c, internetChecksum } from './checksum.js';
-export { checkFrame, type DecodeOptions, decodeFrame } from './decode.js';
+export { checkFrame, type DecodedFrame, type DecodeOptions, decodeFrame } from './decode.js';
 export { encodeFrame, encodeIpv4, encodeIpv6 } from './encode.js';
 export {
   comparableFields,
@@ -21,7 +21,13 @@ export {
   icmpQuote,
   reassembleIpv4,
 } from './icmp-error.js';
-export { decodePcapng, type ReadCapture, type ReadInterface, type ReadPacket } from './pcapng-read.js';
+export {
+  decodePcapng,
+  framesByInterface,
+  type ReadCapture,
+  type ReadInterface,
+  type ReadPacket,
+} from './pcapng-read.js';
 export {
   CaptureCollector,
   DEFAULT_SNAPLEN,

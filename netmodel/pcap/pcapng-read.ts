@@ -3,6 +3,7 @@
  * sections, Simple and Enhanced Packet Blocks; other blocks are skipped). Pure: bytes in, records out.
  */
 import { frameError } from './bytes.js';
+import { type DecodedFrame, type DecodeOptions, decodeFrame } from './decode.js';
 
 export interface ReadInterface {
   readonly name: string;
@@ -117,6 +118,29 @@ function readOptions(
     if (p + 4 + len > to) throw frameError(`pcapng: option ${code} at offset ${p} overruns its block`);
     if (!out.has(code)) out.set(code, bytes.subarray(p + 4, p + 4 + len));
     p += 4 + ((len + 3) & ~3);
+  }
+  return out;
+}
+
+/**
+ * The frames of a capture per interface name, decoded, in capture order. `rename` maps a file's
+ * interface names to the ones wanted (e.g. dumpcap's `eth0` -> `node-a/eth0`); an interface it maps
+ * to undefined is left out.
+ */
+export function framesByInterface(
+  capture: ReadCapture,
+  rename: (name: string) => string | undefined = (n) => n,
+  opts: DecodeOptions = {},
+): Record<string, DecodedFrame[]> {
+  const out: Record<string, DecodedFrame[]> = {};
+  for (const i of capture.interfaces) {
+    const name = rename(i.name);
+    if (name !== undefined) out[name] ??= [];
+  }
+  for (const p of capture.packets) {
+    const name = rename(p.interfaceName);
+    if (name === undefined) continue;
+    (out[name] ??= []).push(decodeFrame(p.data, opts));
   }
   return out;
 }
