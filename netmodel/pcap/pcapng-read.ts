@@ -140,7 +140,9 @@ export function framesByInterface(
   for (const p of capture.packets) {
     const name = rename(p.interfaceName);
     if (name === undefined) continue;
-    (out[name] ??= []).push(decodeFrame(p.data, opts));
+    const list = out[name] ?? [];
+    list.push(decodeFrame(p.data, opts));
+    out[name] = list;
   }
   return out;
 }

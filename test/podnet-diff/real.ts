@@ -36,6 +36,8 @@ export interface SendResult {
 export interface RealRun {
   /** Frames per captured interface (`NODE/DEVICE`, `pod/NS/NAME/eth0`), in capture order. */
   readonly frames: Record<string, DecodedFrame[]>;
+  /** The captured bytes behind `frames`, same keys and order (for checkFrame and byte comparisons). */
+  readonly raw: Record<string, Uint8Array[]>;
   readonly sends: readonly SendResult[];
 }
 
@@ -131,8 +133,8 @@ export async function runRealTopology(spec: RealTopologySpec): Promise<RealRun> 
     for (const s of spec.sends) sends.push(await topo.send(s));
     // Let the last replies and FINs cross every hop before the captures stop.
     await new Promise((r) => setTimeout(r, 300));
-    const frames = await topo.stopCaptures();
-    return { frames, sends };
+    const { frames, raw } = await topo.stopCaptures();
+    return { frames, raw, sends };
   } finally {
     await topo.destroy();
   }
@@ -379,24 +381,34 @@ class Topology {
     await new Promise((r) => setTimeout(r, 200));
   }
 
-  async stopCaptures(): Promise<Record<string, DecodedFrame[]>> {
+  async stopCaptures(): Promise<{
+    frames: Record<string, DecodedFrame[]>;
+    raw: Record<string, Uint8Array[]>;
+  }> {
     const out: Record<string, DecodedFrame[]> = {};
+    const bytes: Record<string, Uint8Array[]> = {};
     for (const c of this.captures) {
       c.child.kill('SIGTERM');
       await c.exited;
       const read = decodePcapng(new Uint8Array(readFileSync(c.file)));
+      for (const p of read.packets) {
+        const name = c.names.get(p.interfaceName);
+        if (name !== undefined) bytes[name] = [...(bytes[name] ?? []), p.data];
+      }
       Object.assign(
         out,
         framesByInterface(read, (name) => c.names.get(name), { vxlanPorts: [this.spec.vxlanPort ?? 8472] }),
       );
     }
     // In the order the spec listed the capture points.
-    const ordered: Record<string, DecodedFrame[]> = {};
+    const frames: Record<string, DecodedFrame[]> = {};
+    const raw: Record<string, Uint8Array[]> = {};
     for (const c of this.spec.capture) {
       const name = captureName(this.spec, c);
-      ordered[name] = out[name] ?? [];
+      frames[name] = out[name] ?? [];
+      raw[name] = bytes[name] ?? [];
     }
-    return ordered;
+    return { frames, raw };
   }
 
   private target(to: string): string {
