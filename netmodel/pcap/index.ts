@@ -3,6 +3,7 @@
 export { hexBytes, hexText, macBytes, macText } from './bytes.js';
 export { crc32c, internetChecksum } from './checksum.js';
 export { checkFrame, type DecodedFrame, type DecodeOptions, decodeFrame } from './decode.js';
+export { type EchoInit, icmpEchoReply, icmpEchoRequest, PING_DEFAULT_SIZE, pingPayload } from './echo.js';
 export { encodeFrame, encodeIpv4, encodeIpv6 } from './encode.js';
 export {
   comparableFields,

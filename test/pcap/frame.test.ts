@@ -12,6 +12,8 @@ import {
   hexBytes,
   hexText,
   ICMP_QUOTE_MAX,
+  icmpEchoReply,
+  icmpEchoRequest,
   internetChecksum,
   reassembleIpv4,
   udpFlowSrcPort,
@@ -174,5 +176,33 @@ describe('frame codec', () => {
       code = (e as { code: string }).code;
     }
     expect(code).toBe('KPATH_E_FRAME');
+  });
+});
+
+describe('ping as iputils sends it', () => {
+  it('reproduces a captured ping -s 56 request byte for byte (dumpcap on lo, docs/podnet-measured.md)', () => {
+    // Captured: 127.0.0.1 -> 127.0.0.1, IP id 0xa6c0, ICMP id 0x2fb7 seq 1, sent at 1796424208.806447.
+    const captured =
+      '000000000000000000000000080045000054a6c04000400195e67f0000017f000001' +
+      '0800aa792fb700011042136b000000002f4e0c0000000000' +
+      '101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637';
+    const f = icmpEchoRequest({
+      srcMac: '00:00:00:00:00:00',
+      dstMac: '00:00:00:00:00:00',
+      src: '127.0.0.1',
+      dst: '127.0.0.1',
+      id: 0x2fb7,
+      ipId: 0xa6c0,
+      sentAtMicros: 1796424208n * 1_000_000n + 806447n,
+    });
+    expect(hexText(encodeFrame(f))).toBe(captured);
+    const reply = icmpEchoReply(f);
+    expect(frameFields(reply)).toMatchObject({
+      'icmp.type': 0,
+      'ip.flags.df': false,
+      'ip.src': '127.0.0.1',
+      'icmp.seq': 1,
+    });
+    expect(reply.payload).toBe(f.payload);
   });
 });
