@@ -36,7 +36,12 @@ export interface SegmentDetail {
   readonly mss?: number;
   readonly seq?: number;
   readonly ack?: number;
+  /**
+   * Default: for a SYN the largest multiple of the MSS up to 65535 (64860 for MSS 1410), for a
+   * SYN-ACK the same for MSS - 12 (timestamps; 64308), else 64240 (measured, docs/podnet-measured.md).
+   */
   readonly window?: number;
+  /** Default 10: what Linux advertises with tcp_rmem's max at 32 MiB (the 6.x default); 7 with 6 MiB. */
   readonly wscale?: number;
   readonly tsval?: number;
   readonly tsecr?: number;
@@ -70,6 +75,8 @@ export function frameFromPacket(p: Packet, hop: HopL2, d: SegmentDetail = {}): F
     case 'tcp': {
       const f = p.tcp ?? { syn: true, ack: false, fin: false, rst: false };
       const syn = f.syn;
+      const mss = d.mss ?? 1460;
+      const synWindow = (m: number) => Math.floor(65535 / m) * m;
       const ts: TcpOption = { kind: 'timestamp', tsval: d.tsval ?? 1, tsecr: d.tsecr ?? 0 };
       const options: TcpOption[] = f.rst
         ? []
@@ -79,7 +86,7 @@ export function frameFromPacket(p: Packet, hop: HopL2, d: SegmentDetail = {}): F
               { kind: 'sackPermitted' },
               ts,
               { kind: 'nop' },
-              { kind: 'wscale', shift: d.wscale ?? 7 },
+              { kind: 'wscale', shift: d.wscale ?? 10 },
             ]
           : [{ kind: 'nop' }, { kind: 'nop' }, ts];
       const hdr = 20 + (f.rst ? 0 : syn ? 20 : 12);
@@ -94,7 +101,7 @@ export function frameFromPacket(p: Packet, hop: HopL2, d: SegmentDetail = {}): F
           ...(f.syn ? { syn: true } : {}),
           ...(f.fin ? { fin: true } : {}),
         },
-        window: f.rst ? 0 : (d.window ?? 64240),
+        window: f.rst ? 0 : (d.window ?? (syn ? synWindow(f.ack ? mss - 12 : mss) : 64240)),
         urgent: 0,
         options,
       };

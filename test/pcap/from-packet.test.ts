@@ -29,7 +29,8 @@ describe('frameFromPacket', () => {
       'tcp.hdr_len': 40,
       'tcp.flags': 0x02,
       'tcp.options.mss_val': 1410,
-      'tcp.options.wscale.shift': 7,
+      'tcp.options.wscale.shift': 10,
+      'tcp.window_size_value': 64860,
       'frame.len': 74,
     });
     const bytes = encodeFrame(f);

@@ -175,6 +175,8 @@ describe.skipIf(reason !== undefined)(
         [0x02, 1410, 40000],
         [0x12, 1410, 8080],
       ]);
+      // Windows: the largest multiple of the MSS up to 65535 (SYN), of MSS - 12 for timestamps (SYN-ACK).
+      expect(syns.map((f) => f['tcp.window_size_value'])).toEqual([46 * 1410, 46 * 1398]);
     });
 
     it('UDP: 100 bytes from port 40001 arrive as a 128-byte datagram and come back', () => {
