@@ -12,8 +12,9 @@ import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
-import * as policyCmd from './commands/policy.js';
 import * as ipsetCmd from './commands/ipset.js';
+import * as ipvsCmd from './commands/ipvs.js';
+import * as policyCmd from './commands/policy.js';
 import * as rulesCmd from './commands/rules.js';
 import * as traceCmd from './commands/trace.js';
 import * as upCmd from './commands/up.js';
@@ -39,6 +40,7 @@ const COMMANDS: readonly CommandModule[] = [
   endpointsCmd,
   policyCmd,
   ipsetCmd,
+  ipvsCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {

@@ -1,13 +1,17 @@
 /**
  * The emulated datapath of a whole cluster: every node's kernel (interfaces and routes from cni/,
  * rules from the proxy mode) built from a snapshot, and kept in step with later snapshots the way
- * kube-proxy keeps a node in step (a full sync first, partial syncs after). Conntrack and `recent`
- * state survive updates, as they do on a real node.
+ * kube-proxy keeps a node in step. iptables (and userspace, whose nodes carry the same rules): a full
+ * sync first, partial syncs after. ipvs: every sync is a full one (kube-proxy's ipvs proxier rewrites
+ * its whole iptables payload and diffs the ipsets and virtual servers against the kernel), with the
+ * node's IPVS table kept so connections, persistence templates and weight-0 real servers carry over.
+ * Conntrack, `recent` lists and IPVS connections survive updates, as they do on a real node.
  */
 import { buildHostNetwork, type HostNetwork } from '../cni/index.js';
 import type { Family } from '../netmodel/addr.js';
 import type { ClusterSnapshot } from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
+import { IpvsTable, KUBE_PROXY_IPVS_SYSCTLS } from '../netmodel/ipvs/index.js';
 import type { KernelNode } from '../netmodel/kernel/index.js';
 import {
   applyFullSync,
@@ -18,9 +22,14 @@ import {
   renderPartialSync,
   type SyncState,
 } from './iptables/index.js';
+import { applyIpvsNetfilter, type IpvsNodeRender, localAddressesOf, renderIpvsNode } from './ipvs/index.js';
 
 export interface DatapathOptions {
   readonly render?: RenderOptions;
+  /** Which kube-proxy programs the nodes; default: the KubeProxyConfiguration's mode (userspace nodes carry iptables rules). */
+  readonly mode?: 'iptables' | 'ipvs';
+  /** ms on the caller's clock at build time (IPVS timers of new virtual servers start then). */
+  readonly now?: number;
 }
 
 export class ClusterDatapath {
@@ -29,14 +38,21 @@ export class ClusterDatapath {
   /** Per `node/family`: the sync state and the last full render. */
   private readonly states = new Map<string, SyncState>();
   private readonly full = new Map<string, NodeRender>();
+  /** ipvs mode: per `node/family`, the last sync's render. */
+  private readonly ipvsRenders = new Map<string, IpvsNodeRender>();
   /** The families kube-proxy runs a proxier for: those of the cluster's service CIDRs. */
   private readonly families: readonly Family[];
+  readonly mode: 'iptables' | 'ipvs';
+  /** The caller's clock at the last build or update. */
+  private now: number;
 
   private constructor(
     snap: ClusterSnapshot,
     private readonly opts: DatapathOptions,
   ) {
     this.snap = snap;
+    this.now = opts.now ?? 0;
+    this.mode = opts.mode ?? (snap.proxy.mode === 'ipvs' ? 'ipvs' : 'iptables');
     this.families = familiesOf(snap);
     this.net = buildHostNetwork(snap);
     for (const [name, node] of this.net.nodes) {
@@ -45,21 +61,19 @@ export class ClusterDatapath {
   }
 
   private fullSync(snap: ClusterSnapshot, name: string, node: KernelNode, family: Family): void {
+    if (this.mode === 'ipvs') {
+      this.ipvsRenders.set(`${name}/${family}`, programIpvs(snap, name, node, family, this.now));
+      return;
+    }
     const r = renderNode(snap, name, { ...this.opts.render, family });
     applyFullSync(node, r, { family });
     this.states.set(`${name}/${family}`, r.state);
     this.full.set(`${name}/${family}`, r);
   }
 
-  /** iptables (and userspace) mode only for now; ipvs and nftables are refused with what is missing. */
+  /** iptables, ipvs (and userspace) modes; nftables is refused with what to use instead. */
   static build(snap: ClusterSnapshot, opts: DatapathOptions = {}): ClusterDatapath {
-    if (snap.proxy.mode === 'ipvs') {
-      throw new KpathError(
-        ErrorCodes.UNSUPPORTED,
-        "the emulated datapath does not run ipvs mode yet: kube-proxy's ipvs rules and ipsets are modelled (`kpath rules`, `kpath ipset`) but the emulated kernel IPVS that picks real servers is not wired in (set mode: iptables to trace and run this cluster)",
-      );
-    }
-    if (snap.proxy.mode !== 'iptables' && snap.proxy.mode !== 'userspace') {
+    if (!opts.mode && snap.proxy.mode === 'nftables') {
       throw new KpathError(
         ErrorCodes.UNSUPPORTED,
         `the emulated datapath models kube-proxy's iptables mode; this cluster's KubeProxyConfiguration says mode: ${snap.proxy.mode} (set mode: iptables to emulate it)`,
@@ -92,6 +106,12 @@ export class ClusterDatapath {
     return n;
   }
 
+  /** ipvs mode: the last sync's render of a node (virtual servers, ipsets, rules) for one family. */
+  ipvsRender(name: string, family: Family = 4): IpvsNodeRender | undefined {
+    this.node(name);
+    return this.ipvsRenders.get(`${name}/${family}`);
+  }
+
   /** The last full render of a node (the payload kube-proxy wrote at startup) for one family. */
   render(name: string, family: Family = 4): NodeRender {
     this.node(name);
@@ -108,12 +128,17 @@ export class ClusterDatapath {
    * Move to a new snapshot: rebuild interfaces and routes (pods come and go) keeping each node's
    * conntrack, recent lists and rules, then a kube-proxy partial sync of the rules.
    */
-  update(next: ClusterSnapshot, changedServices?: Iterable<string>): void {
+  update(next: ClusterSnapshot, changedServices?: Iterable<string>, now?: number): void {
     const prev = this.snap;
+    if (now !== undefined) this.now = now;
     this.net = buildHostNetwork(next, this.net.nodes);
     const changed = changedServices ? [...changedServices] : undefined;
     for (const [name, node] of this.net.nodes) {
       for (const family of this.families) {
+        if (this.mode === 'ipvs') {
+          this.fullSync(next, name, node, family);
+          continue;
+        }
         const state = this.states.get(`${name}/${family}`);
         if (!state) {
           this.fullSync(next, name, node, family);
@@ -128,8 +153,9 @@ export class ClusterDatapath {
         this.states.set(`${name}/${family}`, r.state);
       }
     }
-    for (const key of [...this.states.keys()])
-      if (!this.net.nodes.has(key.slice(0, key.lastIndexOf('/')))) this.states.delete(key);
+    for (const m of [this.states, this.ipvsRenders])
+      for (const key of [...m.keys()])
+        if (!this.net.nodes.has(key.slice(0, key.lastIndexOf('/')))) m.delete(key);
     this.snap = next;
   }
 }
@@ -138,4 +164,51 @@ export class ClusterDatapath {
 export function familiesOf(snap: ClusterSnapshot): Family[] {
   const f = [...new Set(snap.config.serviceCIDRs.map((c) => c.ip.family))];
   return f.length ? f.sort() : [4];
+}
+
+/**
+ * One ipvs-mode sync of a node, as kube-proxy's ipvs proxier does it: the node's IPVS (created with
+ * the sysctls kube-proxy sets, net.ipv4.vs.conntrack=1 among them) programmed to the render's virtual
+ * servers, every service address bound to the kube-ipvs0 dummy (down, as kube-proxy leaves it: the
+ * kernel still makes its local routes), the `ipvsadm --set` timeouts, then the ipsets and iptables.
+ * The previous sync's virtual servers and the kernel's connection counts decide which real servers
+ * stay with weight 0 (graceful termination).
+ */
+export function programIpvs(
+  snap: ClusterSnapshot,
+  name: string,
+  node: KernelNode,
+  family: Family,
+  now = 0,
+): IpvsNodeRender {
+  let table = node.ipvs;
+  if (!table) {
+    table = new IpvsTable({ sysctls: KUBE_PROXY_IPVS_SYSCTLS });
+    node.ipvs = table;
+  }
+  const kernel = table;
+  const previous = kernel.specs().filter((s) => s.vip.family === family);
+  const r = renderIpvsNode(snap, name, {
+    family,
+    localAddresses: localAddressesOf(node),
+    previous,
+    connections: (vs, d) => {
+      const dest = kernel.findService(vs.protocol, vs.vip, vs.port)?.find(d.ip, d.port);
+      return dest ? dest.activeConns + dest.inactConns : 0;
+    },
+  });
+  // The other family's proxier owns the other family's virtual servers.
+  kernel.sync([...kernel.specs().filter((s) => s.vip.family !== family), ...r.services], now);
+  if (r.timeouts) kernel.setTimeouts(r.timeouts);
+  const routing = node.routing;
+  if (!routing.interface(r.dummy.device))
+    routing.addInterface({ name: r.dummy.device, kind: 'dummy', up: false });
+  const bound = new Set(routing.interface(r.dummy.device)!.addresses.map((a) => a.ip.text));
+  const want = new Set(r.dummy.addresses.map((ip) => ip.text));
+  for (const ip of r.dummy.addresses)
+    if (!bound.has(ip.text)) routing.addAddress(r.dummy.device, `${ip.text}/${ip.family === 4 ? 32 : 128}`);
+  for (const a of routing.interface(r.dummy.device)!.addresses)
+    if (a.ip.family === family && !want.has(a.ip.text)) routing.delAddress(r.dummy.device, a.ip.text);
+  applyIpvsNetfilter(node, r);
+  return r;
 }

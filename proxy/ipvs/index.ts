@@ -1,5 +1,6 @@
 // kube-proxy's ipvs mode (the proxier half): the public surface, listed by hand.
 
+export { type IpvsOutputs, ipvsOutputs } from './outputs.js';
 export {
   applyIpvsNetfilter,
   type IpvsNodeRender,

@@ -34,11 +34,18 @@ export interface ListenerInfo {
   readonly destination: string;
 }
 
-/** Every listener the snapshot asks for. Conflicts: the first claim wins, the rest are reported. */
+/**
+ * Every listener the snapshot asks for. Conflicts: the first claim wins, the rest are reported.
+ * `localhostNodePorts`: whether the proxy mode answers NodePorts on 127.0.0.1 (iptables: the
+ * KubeProxyConfiguration's localhostNodePorts; ipvs: never, kube-proxy gives loopback addresses no
+ * virtual server; userspace: yes). Without it nothing listens there, so the client is refused as on
+ * a real node.
+ */
 export function desiredListeners(
   snap: ClusterSnapshot,
   twins: TwinMap,
   defaultNode: string,
+  localhostNodePorts = true,
 ): { specs: Map<string, ListenerSpec>; conflicts: string[] } {
   const specs = new Map<string, ListenerSpec>();
   const conflicts: string[] = [];
@@ -84,7 +91,7 @@ export function desiredListeners(
             entryNode: n.name,
           });
         }
-        if (defIP)
+        if (defIP && localhostNodePorts)
           add('127.0.0.1', sp.nodePort, {
             servicePort,
             protocol,

@@ -32,6 +32,7 @@ import {
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
+import { ipvsOutputs } from '../ipvs/index.js';
 import { loadCluster } from '../manifest-files.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
@@ -306,7 +307,9 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     defaultNode = pickDefaultNode(next, opts.node);
     const errors = await pods.startNew(next);
     applyEffective();
-    const { specs, conflicts } = desiredListeners(eff()!, twins, defaultNode);
+    const localhostNodePorts =
+      mode?.name === 'ipvs' ? false : mode?.name === 'iptables' ? next.proxy.localhostNodePorts : true;
+    const { specs, conflicts } = desiredListeners(eff()!, twins, defaultNode, localhostNodePorts);
     for (const c of conflicts) log.warn(c);
     errors.push(...(await listeners.reconcile(specs)));
     await pods.stopGone(next);
@@ -406,6 +409,12 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       listeners: () => ({ listeners: listeners.list() }),
       pods: () => ({ pods: pods.list() }),
       denials: () => ({ denials: policy.denials() }),
+      ipvs: () => ({
+        mode: mode?.name,
+        nodes: Object.fromEntries(
+          [...(mode?.ipvsTables?.() ?? [])].map(([n, t]) => [n, ipvsOutputs(n, t, clock.now())]),
+        ),
+      }),
     },
   });
 

@@ -155,7 +155,7 @@ describe('pods', () => {
 });
 
 describe('startup errors', () => {
-  it('refuses ipvs and nftables with a clear message, from the flag or the KubeProxyConfiguration', async () => {
+  it('refuses nftables with a clear message, from the flag or the KubeProxyConfiguration', async () => {
     const file = writeCluster(baseCluster(SLOT + 10, '', 'nftables')).file;
     const rt1 = startRuntime({ files: [file], health: null, metrics: null });
     await expect(rt1.ready).rejects.toMatchObject({
@@ -163,10 +163,11 @@ describe('startup errors', () => {
       message: expect.stringMatching(/mode: nftables in the KubeProxyConfiguration.*--mode iptables/),
     });
     await rt1.stop();
-    const rt2 = startRuntime({ files: [file], mode: 'ipvs', health: null, metrics: null });
+    const other = writeCluster(baseCluster(SLOT + 11, '', 'iptables')).file;
+    const rt2 = startRuntime({ files: [other], mode: 'nftables', health: null, metrics: null });
     await expect(rt2.ready).rejects.toMatchObject({
       code: 'KPATH_E_UNSUPPORTED',
-      message: expect.stringMatching(/--mode ipvs/),
+      message: expect.stringMatching(/--mode nftables/),
     });
     await rt2.stop();
   });

@@ -11,10 +11,11 @@
  */
 
 import { ingressInterface } from '../../../cni/index.js';
-import { type IP, v4 } from '../../../netmodel/addr.js';
+import { type IP, joinHostPort, v4 } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
 import type { Tuple } from '../../../netmodel/conntrack/index.js';
+import type { IpvsTable } from '../../../netmodel/ipvs/index.js';
 import { receive, send, type WalkEnv, type WalkResult } from '../../../netmodel/kernel/index.js';
 import {
   ACK,
@@ -35,20 +36,28 @@ import type { AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } f
 export interface IptablesModeOptions {
   readonly clock: Clock;
   readonly rng: Rng;
+  /**
+   * Which kube-proxy programs the emulated nodes (default iptables). ipvs: the node's IPVS picks the
+   * real server (its scheduler, connection table and persistence), kube-proxy's ipvs-mode iptables
+   * rules masquerade; the walk and everything after it are the same.
+   */
+  readonly kernelMode?: 'iptables' | 'ipvs';
 }
 
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
 export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
 
 export class IptablesMode implements ProxyMode {
-  readonly name = 'iptables' as const;
+  readonly name: 'iptables' | 'ipvs';
   readonly dialTimeoutsMs = KERNEL_DIAL_TIMEOUTS_MS;
   private dp: ClusterDatapath | undefined;
   private snap: ClusterSnapshot | undefined;
   /** recent-list name (KUBE-SEP-...) -> service port and endpoint, for `kpath affinity`. */
   private sepOwners = new Map<string, { servicePort: string; endpoint: string; seconds: number }>();
 
-  constructor(private readonly opts: IptablesModeOptions) {}
+  constructor(private readonly opts: IptablesModeOptions) {
+    this.name = opts.kernelMode ?? 'iptables';
+  }
 
   /**
    * The kernel's conntrack gc worker: expired entries (closed connections past TIME_WAIT, UDP flows
@@ -58,14 +67,20 @@ export class IptablesMode implements ProxyMode {
   housekeeping(now: number): void {
     const dp = this.dp;
     if (!dp) return;
-    for (const name of dp.nodeNames()) dp.node(name).conntrack.gc(now);
+    for (const name of dp.nodeNames()) {
+      const node = dp.node(name);
+      node.conntrack.gc(now);
+      node.ipvs?.expire(now);
+    }
   }
 
   sync(snap: ClusterSnapshot): void {
-    if (!this.dp) this.dp = ClusterDatapath.build(snap);
-    else this.dp.update(snap);
+    const now = this.opts.clock.now();
+    if (!this.dp) this.dp = ClusterDatapath.build(snap, { mode: this.name, now });
+    else this.dp.update(snap, undefined, now);
     this.snap = snap;
     this.sepOwners = new Map();
+    if (this.name === 'ipvs') return;
     for (const n of snap.nodes) {
       for (const family of familiesOf(snap)) this.learnAffinityChains(this.dp.render(n.meta.name, family));
     }
@@ -196,6 +211,7 @@ export class IptablesMode implements ProxyMode {
     const dp = this.dp;
     if (!dp || !this.snap) return [];
     const now = this.opts.clock.now();
+    if (this.name === 'ipvs') return this.ipvsAffinity(dp, now);
     const out: AffinityEntry[] = [];
     for (const n of this.snap.nodes) {
       const recent = dp.node(n.meta.name).nf.recent;
@@ -215,6 +231,48 @@ export class IptablesMode implements ProxyMode {
             timeoutSeconds: owner.seconds,
           });
         }
+      }
+    }
+    return out.sort((a, b) => (a.servicePort + a.clientIP < b.servicePort + b.clientIP ? -1 : 1));
+  }
+
+  ipvsTables(): ReadonlyMap<string, IpvsTable> {
+    const out = new Map<string, IpvsTable>();
+    const dp = this.dp;
+    if (dp)
+      for (const name of dp.nodeNames()) {
+        const t = dp.node(name).ipvs;
+        if (t) out.set(name, t);
+      }
+    return out;
+  }
+
+  /** ipvs mode: ClientIP affinity is IPVS persistence; its templates are the affinity records. */
+  private ipvsAffinity(dp: ClusterDatapath, now: number): AffinityEntry[] {
+    const snap = this.snap!;
+    const out: AffinityEntry[] = [];
+    const byVip = new Map<string, { servicePort: string; seconds: number }>();
+    for (const n of snap.nodes)
+      for (const v of servicePortViews(snap, n.meta.name)) {
+        if (v.affinitySeconds === null) continue;
+        const key = `${v.protocol}/${joinHostPort(v.clusterIP, v.port)}`;
+        byVip.set(key, { servicePort: v.name, seconds: v.affinitySeconds });
+      }
+    for (const name of dp.nodeNames()) {
+      const table = dp.node(name).ipvs;
+      if (!table) continue;
+      for (const c of table.conns.list()) {
+        if (!c.template) continue;
+        const owner = byVip.get(`${c.protocol}/${joinHostPort(c.vaddr, c.vport)}`);
+        const remainingMs = c.expiresAt - now;
+        if (!owner || remainingMs <= 0) continue;
+        out.push({
+          servicePort: owner.servicePort,
+          clientIP: c.caddr.text,
+          endpoint: joinHostPort(c.daddr, c.dport),
+          remainingMs,
+          timeoutSeconds: owner.seconds,
+        });
       }
     }
     return out.sort((a, b) => (a.servicePort + a.clientIP < b.servicePort + b.clientIP ? -1 : 1));

@@ -1,8 +1,8 @@
 /**
  * Which proxy mode `kpath up` runs: the --mode flag, else the KubeProxyConfiguration's mode, else
  * iptables (kube-proxy's default on Linux). userspace is the old userspace proxier;
- * iptables decides each flow in the emulated kernel; ipvs and nftables are refused with a message
- * until they are modelled.
+ * iptables and ipvs decide each flow in the emulated kernel (programmed by that kube-proxy mode);
+ * nftables is refused with a message until it is modelled.
  */
 import type { ClusterSnapshot } from '../../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../../netmodel/errors.js';
@@ -37,6 +37,7 @@ export function createMode(choice: ModeChoice, opts: UserspaceOptions): ProxyMod
     case 'iptables':
       return new IptablesMode(opts);
     case 'ipvs':
+      return new IptablesMode({ ...opts, kernelMode: 'ipvs' });
     case 'nftables':
       throw new KpathError(
         ErrorCodes.UNSUPPORTED,

@@ -6,6 +6,7 @@
  */
 import type { IP } from '../../../netmodel/addr.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
+import type { IpvsTable } from '../../../netmodel/ipvs/index.js';
 
 export type ModeName = 'userspace' | 'iptables' | 'ipvs';
 
@@ -86,5 +87,7 @@ export interface ProxyMode {
   housekeeping?(now: number): void;
   affinity(): AffinityEntry[];
   endpoints(): ModeEndpoints[];
+  /** Optional: each emulated node's IPVS (ipvs mode), for `kpath ipvs --live`. */
+  ipvsTables?(): ReadonlyMap<string, IpvsTable>;
   close(): void;
 }
