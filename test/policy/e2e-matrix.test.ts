@@ -535,3 +535,88 @@ function validateWithIPs(p: string[]): Map<string, string> {
   const snap = cluster([], p);
   return new Map(snap.pods.map((x) => [`${x.meta.namespace}/${x.meta.name}`, x.podIPs[0]!.text]));
 }
+
+describe('e2e netpol: protocol isolation and the default namespace label', () => {
+  it("should properly isolate pods that are selected by a policy allowing SCTP, even if the plugin doesn't support SCTP", () => {
+    const pol = policy('x', 'allow-only-sctp-ingress-on-port-80', {
+      podSelector: podA,
+      ingress: [{ ports: [{ port: 80, protocol: 'SCTP' }] }],
+    });
+    validate([pol], new Reachability(pods('x/a', 'y/a'), true).expectAllIngress('x/a', false), 81, 'TCP');
+  });
+
+  it('should not allow access by TCP when a policy specifies only UDP', () => {
+    const pol = policy('x', 'allow-only-udp-ingress-on-port-81', {
+      podSelector: podA,
+      ingress: [{ ports: [{ port: 81, protocol: 'UDP' }] }],
+    });
+    validate([pol], new Reachability(pods('x/a', 'y/a'), true).expectAllIngress('x/a', false), 81, 'TCP');
+    validate([pol], new Reachability(pods('x/a', 'y/a'), true), 81, 'UDP');
+  });
+
+  it('should enforce policy to allow traffic based on NamespaceSelector with MatchLabels using default ns label', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true)
+      .expectPeer({ namespace: 'x' }, { namespace: 'x', pod: 'a' }, false)
+      .expectPeer({ namespace: 'z' }, { namespace: 'x', pod: 'a' }, false);
+    const pol = policy('x', 'allow-client-a-via-ns-selector-for-immutable-ns-label', {
+      podSelector: podA,
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } } }] }],
+    });
+    // The label is the apiserver's: even a namespace written with another value gets its own name.
+    validate([pol], r, 80, 'TCP', r.pods, { namespaces: { y: { [NS]: 'not-y' } } });
+  });
+
+  it('should enforce policy based on NamespaceSelector with MatchExpressions using default ns label', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true).expectPeer(
+      { namespace: 'x', pod: 'a' },
+      { namespace: 'y' },
+      false,
+    );
+    const pol = policy('x', 'allow-ns-y-match-selector-for-immutable-ns-label', {
+      podSelector: podA,
+      egress: [
+        {
+          to: [{ namespaceSelector: { matchExpressions: [{ key: NS, operator: 'NotIn', values: ['y'] }] } }],
+        },
+      ],
+    });
+    validate([pol], r, 80, 'TCP');
+  });
+});
+
+for (const protocol of ['UDP', 'SCTP'] as const) {
+  describe(`e2e netpol: NetworkPolicy between server and client using ${protocol}`, () => {
+    it("should support a 'default-deny-ingress' policy", () => {
+      const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'y/b'), true).expectPeer(
+        {},
+        { namespace: 'x' },
+        false,
+      );
+      validate([policy('x', 'deny-all', { podSelector: {}, ingress: [] })], r, 80, protocol);
+    });
+
+    it('should enforce policy based on Ports', () => {
+      const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true)
+        .expectPeer({ namespace: 'x' }, { namespace: 'x', pod: 'a' }, false)
+        .expectPeer({ namespace: 'z' }, { namespace: 'x', pod: 'a' }, false);
+      const pol = policy('x', 'allow-ingress-on-port-81-ns-x', {
+        podSelector: podA,
+        ingress: [
+          { from: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } } }], ports: [{ port: 81, protocol }] },
+        ],
+      });
+      validate([pol], r, 81, protocol);
+    });
+
+    it('should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector', () => {
+      const r = new Reachability(pods('x/a', 'x/b', 'y/a'), true)
+        .expectAllIngress('x/a', false)
+        .expect('y/a', 'x/a', true);
+      const pol = policy('x', 'allow-ns-y-pod-a-via-namespace-pod-selector', {
+        podSelector: podA,
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } }, podSelector: podA }] }],
+      });
+      validate([pol], r, 80, protocol);
+    });
+  });
+}
