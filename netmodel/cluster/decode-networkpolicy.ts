@@ -179,6 +179,11 @@ function rules(f: Fields, dir: 'ingress' | 'egress'): NetworkPolicyRule[] {
 export function decodeNetworkPolicy(f: Fields, meta: Meta): NetworkPolicy {
   if (!f.has(['spec'])) f.error(['spec'], 'required: spec (at least spec.podSelector: {})');
   const podSelector = selector(f, ['spec', 'podSelector']);
+  if (f.has(['spec']) && !f.has(['spec', 'podSelector']))
+    f.warning(
+      ['spec', 'podSelector'],
+      'absent: the empty selector selects every pod in the namespace (write podSelector: {} to say so)',
+    );
   const ingress = rules(f, 'ingress');
   const egress = rules(f, 'egress');
   const given = f.array(['spec', 'policyTypes']);
