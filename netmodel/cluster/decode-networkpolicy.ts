@@ -211,5 +211,8 @@ export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /** A namespace's metadata with the apiserver's `kubernetes.io/metadata.name` label (it always wins). */
 export function withNamespaceNameLabel(meta: Meta): Meta {
-  return { ...meta, labels: { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name } };
+  const all: Record<string, string> = { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name };
+  // In key order, as the apiserver's JSON (a Go map) has them.
+  const labels = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]!]));
+  return { ...meta, labels };
 }
