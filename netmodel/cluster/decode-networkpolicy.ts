@@ -179,6 +179,11 @@ function rules(f: Fields, dir: 'ingress' | 'egress'): NetworkPolicyRule[] {
 export function decodeNetworkPolicy(f: Fields, meta: Meta): NetworkPolicy {
   if (!f.has(['spec'])) f.error(['spec'], 'required: spec (at least spec.podSelector: {})');
   const podSelector = selector(f, ['spec', 'podSelector']);
+  if (f.has(['spec']) && !f.has(['spec', 'podSelector']))
+    f.warning(
+      ['spec', 'podSelector'],
+      'absent: the empty selector selects every pod in the namespace (write podSelector: {} to say so)',
+    );
   const ingress = rules(f, 'ingress');
   const egress = rules(f, 'egress');
   const given = f.array(['spec', 'policyTypes']);
@@ -206,5 +211,8 @@ export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /** A namespace's metadata with the apiserver's `kubernetes.io/metadata.name` label (it always wins). */
 export function withNamespaceNameLabel(meta: Meta): Meta {
-  return { ...meta, labels: { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name } };
+  const all: Record<string, string> = { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name };
+  // In key order, as the apiserver's JSON (a Go map) has them.
+  const labels = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]!]));
+  return { ...meta, labels };
 }

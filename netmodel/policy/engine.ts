@@ -259,7 +259,19 @@ export class PolicyEngine {
   direction(direction: Direction, c: PolicyConnection): DirectionVerdict | undefined {
     const conn: PolicyConnection = { ...c, src: this.resolve(c.src), dst: this.resolve(c.dst) };
     const pod = direction === 'Egress' ? conn.src.pod : conn.dst.pod;
-    return pod ? this.decide(direction, pod, conn) : undefined;
+    if (!pod) return undefined;
+    if (conn.src.pod && conn.dst.pod && key(conn.src.pod) === key(conn.dst.pod)) {
+      return {
+        direction,
+        pod: key(pod),
+        allowed: true,
+        isolated: this.policiesFor(pod, direction).length > 0,
+        policies: this.policiesFor(pod, direction).map(key),
+        allowedBy: [],
+        reason: `traffic from ${key(pod)} to itself never leaves the pod: NetworkPolicy does not apply`,
+      };
+    }
+    return this.decide(direction, pod, conn);
   }
 
   private resolve(e: PolicyEnd): PolicyEnd {

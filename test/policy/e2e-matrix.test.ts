@@ -367,55 +367,142 @@ describe('e2e netpol: NetworkPolicy between server and client', () => {
   });
 
   it('should support denying of egress traffic on the client side (even if the server explicitly allows this traffic)', () => {
-    const p = pods('x/a', 'y/a', 'z/a');
+    const p = pods('x/a', 'y/a', 'y/b');
+    const fromXA = {
+      from: [
+        { namespaceSelector: { matchLabels: { [NS]: 'x' } }, podSelector: { matchLabels: { pod: 'a' } } },
+      ],
+    };
     const pols = [
       policy('x', 'allow-to-ns-y-pod-a', {
         podSelector: podA,
-        egress: [
-          {
-            to: [
-              {
-                namespaceSelector: { matchLabels: { [NS]: 'y' } },
-                podSelector: { matchLabels: { pod: 'a' } },
-              },
-            ],
-          },
-        ],
+        egress: [{ to: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } }, podSelector: podA }] }],
       }),
-      policy('y', 'allow-from-xa', {
-        podSelector: podA,
-        ingress: [
-          {
-            from: [
-              {
-                namespaceSelector: { matchLabels: { [NS]: 'x' } },
-                podSelector: { matchLabels: { pod: 'a' } },
-              },
-            ],
-          },
-        ],
-      }),
-      policy('z', 'allow-from-xa', {
-        podSelector: podA,
-        ingress: [
-          {
-            from: [
-              {
-                namespaceSelector: { matchLabels: { [NS]: 'x' } },
-                podSelector: { matchLabels: { pod: 'a' } },
-              },
-            ],
-          },
-        ],
+      policy('y', 'allow-from-xa-on-ya-match-selector', { podSelector: podA, ingress: [fromXA] }),
+      policy('y', 'allow-from-xa-on-yb-match-selector', {
+        podSelector: { matchLabels: { pod: 'b' } },
+        ingress: [fromXA],
       }),
     ];
-    const r = new Reachability(p, false)
-      .expect('x/a', 'y/a', true)
-      .expectAllEgress('y/a', true)
-      .expectAllEgress('z/a', true);
-    // y/a and z/a are isolated for ingress: only x/a may reach them.
-    r.expect('y/a', 'z/a', false).expect('z/a', 'y/a', false);
+    const r = new Reachability(p, true)
+      .expectPeer({ namespace: 'x', pod: 'a' }, {}, false)
+      .expectPeer({}, { namespace: 'y', pod: 'a' }, false)
+      .expectPeer({ namespace: 'x', pod: 'a' }, { namespace: 'y', pod: 'a' }, true)
+      .expectPeer({}, { namespace: 'y', pod: 'b' }, false);
     validate(pols, r, 80, 'TCP');
+  });
+
+  it('should enforce updated policy (allow-all, then the same policy with no ingress rules)', () => {
+    const p = pods('x/a', 'y/a');
+    validate(
+      [policy('x', 'allow-all-mutate-to-deny-all', { podSelector: {}, ingress: [{}] })],
+      new Reachability(p, true),
+      81,
+      'TCP',
+    );
+    validate(
+      [policy('x', 'allow-all-mutate-to-deny-all', { podSelector: {}, ingress: [] })],
+      new Reachability(p, true).expectPeer({}, { namespace: 'x' }, false),
+      81,
+      'TCP',
+    );
+  });
+
+  it('should allow ingress access from updated namespace', () => {
+    const p = pods('x/a', 'y/a');
+    const pol = policy('x', 'allow-client-a-via-ns-selector', {
+      podSelector: podA,
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns2: 'updated' } } }] }],
+    });
+    validate([pol], new Reachability(p, true).expectAllIngress('x/a', false), 80, 'TCP');
+    const r = new Reachability(p, true)
+      .expectAllIngress('x/a', false)
+      .expectPeer({ namespace: 'y' }, {}, true);
+    validate([pol], r, 80, 'TCP', p, { namespaces: { y: { ns2: 'updated' } } });
+  });
+
+  it('should allow ingress access from updated pod', () => {
+    const p = pods('x/a', 'x/b');
+    const pol = policy('x', 'allow-client-a-via-pod-selector', {
+      podSelector: podA,
+      ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b', pod2: 'updated' } } }] }],
+    });
+    validate([pol], new Reachability(p, true).expectAllIngress('x/a', false), 80, 'TCP');
+    const r = new Reachability(p, true).expectAllIngress('x/a', false).expect('x/b', 'x/a', true);
+    validate([pol], r, 80, 'TCP', p, { pods: { 'x/b': { pod2: 'updated' } } });
+  });
+
+  it('should deny ingress from pods on other namespaces', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true)
+      .expectPeer({ namespace: 'y' }, { namespace: 'x' }, false)
+      .expectPeer({ namespace: 'z' }, { namespace: 'x' }, false);
+    validate(
+      [
+        policy('x', 'deny-empty-policy', {
+          podSelector: {},
+          ingress: [{ from: [{ podSelector: { matchLabels: {} } }] }],
+        }),
+      ],
+      r,
+      80,
+      'TCP',
+    );
+  });
+
+  it('should deny ingress access to updated pod', () => {
+    const p = pods('x/a', 'y/a');
+    const pol = policy('x', 'deny-ingress-via-label-selector', {
+      podSelector: { matchLabels: { target: 'isolated' } },
+      ingress: [],
+    });
+    validate([pol], new Reachability(p, true), 80, 'TCP');
+    validate([pol], new Reachability(p, true).expectAllIngress('x/a', false), 80, 'TCP', p, {
+      pods: { 'x/a': { target: 'isolated' } },
+    });
+  });
+
+  it('should deny egress from pods based on PodSelector', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a'), true).expectAllEgress('x/a', false);
+    validate([policy('x', 'deny-egress-pod-a', { podSelector: podA, egress: [] })], r, 80, 'TCP');
+  });
+
+  it('should deny egress from all pods in a namespace', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a'), true).expectPeer({ namespace: 'x' }, {}, false);
+    validate([policy('x', 'deny-egress-ns-x', { podSelector: {}, egress: [] })], r, 80, 'TCP');
+  });
+
+  it('should work with Ingress, Egress specified together', () => {
+    const p = pods('x/a', 'x/b', 'x/c', 'y/a');
+    const pol = policy('x', 'allow-client-a-via-pod-selector', {
+      podSelector: podA,
+      ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }] }],
+      egress: [{ ports: [{ port: 80 }] }],
+      policyTypes: ['Egress', 'Ingress'],
+    });
+    const r80 = new Reachability(p, true).expectAllIngress('x/a', false).expect('x/b', 'x/a', true);
+    validate([pol], r80, 80, 'TCP');
+    const r81 = new Reachability(p, true)
+      .expectAllIngress('x/a', false)
+      .expectAllEgress('x/a', false)
+      .expect('x/b', 'x/a', true);
+    validate([pol], r81, 81, 'TCP');
+  });
+
+  it('should enforce egress policy allowing traffic to a server in a different namespace based on PodSelector and NamespaceSelector', () => {
+    const r = new Reachability(pods('x/a', 'y/a', 'y/b'), true)
+      .expectAllEgress('x/a', false)
+      .expect('x/a', 'y/a', true);
+    validate(
+      [
+        policy('x', 'allow-to-ns-y-pod-a', {
+          podSelector: podA,
+          egress: [{ to: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } }, podSelector: podA }] }],
+        }),
+      ],
+      r,
+      80,
+      'TCP',
+    );
   });
 
   it('endPort: a port range (should enforce egress policy allowing traffic to a server in a different namespace based on PodSelector and NamespaceSelector with endPort)', () => {
@@ -447,4 +534,89 @@ import { cluster } from './e2e-model.js';
 function validateWithIPs(p: string[]): Map<string, string> {
   const snap = cluster([], p);
   return new Map(snap.pods.map((x) => [`${x.meta.namespace}/${x.meta.name}`, x.podIPs[0]!.text]));
+}
+
+describe('e2e netpol: protocol isolation and the default namespace label', () => {
+  it("should properly isolate pods that are selected by a policy allowing SCTP, even if the plugin doesn't support SCTP", () => {
+    const pol = policy('x', 'allow-only-sctp-ingress-on-port-80', {
+      podSelector: podA,
+      ingress: [{ ports: [{ port: 80, protocol: 'SCTP' }] }],
+    });
+    validate([pol], new Reachability(pods('x/a', 'y/a'), true).expectAllIngress('x/a', false), 81, 'TCP');
+  });
+
+  it('should not allow access by TCP when a policy specifies only UDP', () => {
+    const pol = policy('x', 'allow-only-udp-ingress-on-port-81', {
+      podSelector: podA,
+      ingress: [{ ports: [{ port: 81, protocol: 'UDP' }] }],
+    });
+    validate([pol], new Reachability(pods('x/a', 'y/a'), true).expectAllIngress('x/a', false), 81, 'TCP');
+    validate([pol], new Reachability(pods('x/a', 'y/a'), true), 81, 'UDP');
+  });
+
+  it('should enforce policy to allow traffic based on NamespaceSelector with MatchLabels using default ns label', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true)
+      .expectPeer({ namespace: 'x' }, { namespace: 'x', pod: 'a' }, false)
+      .expectPeer({ namespace: 'z' }, { namespace: 'x', pod: 'a' }, false);
+    const pol = policy('x', 'allow-client-a-via-ns-selector-for-immutable-ns-label', {
+      podSelector: podA,
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } } }] }],
+    });
+    // The label is the apiserver's: even a namespace written with another value gets its own name.
+    validate([pol], r, 80, 'TCP', r.pods, { namespaces: { y: { [NS]: 'not-y' } } });
+  });
+
+  it('should enforce policy based on NamespaceSelector with MatchExpressions using default ns label', () => {
+    const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true).expectPeer(
+      { namespace: 'x', pod: 'a' },
+      { namespace: 'y' },
+      false,
+    );
+    const pol = policy('x', 'allow-ns-y-match-selector-for-immutable-ns-label', {
+      podSelector: podA,
+      egress: [
+        {
+          to: [{ namespaceSelector: { matchExpressions: [{ key: NS, operator: 'NotIn', values: ['y'] }] } }],
+        },
+      ],
+    });
+    validate([pol], r, 80, 'TCP');
+  });
+});
+
+for (const protocol of ['UDP', 'SCTP'] as const) {
+  describe(`e2e netpol: NetworkPolicy between server and client using ${protocol}`, () => {
+    it("should support a 'default-deny-ingress' policy", () => {
+      const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'y/b'), true).expectPeer(
+        {},
+        { namespace: 'x' },
+        false,
+      );
+      validate([policy('x', 'deny-all', { podSelector: {}, ingress: [] })], r, 80, protocol);
+    });
+
+    it('should enforce policy based on Ports', () => {
+      const r = new Reachability(pods('x/a', 'x/b', 'y/a', 'z/a'), true)
+        .expectPeer({ namespace: 'x' }, { namespace: 'x', pod: 'a' }, false)
+        .expectPeer({ namespace: 'z' }, { namespace: 'x', pod: 'a' }, false);
+      const pol = policy('x', 'allow-ingress-on-port-81-ns-x', {
+        podSelector: podA,
+        ingress: [
+          { from: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } } }], ports: [{ port: 81, protocol }] },
+        ],
+      });
+      validate([pol], r, 81, protocol);
+    });
+
+    it('should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector', () => {
+      const r = new Reachability(pods('x/a', 'x/b', 'y/a'), true)
+        .expectAllIngress('x/a', false)
+        .expect('y/a', 'x/a', true);
+      const pol = policy('x', 'allow-ns-y-pod-a-via-namespace-pod-selector', {
+        podSelector: podA,
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: 'y' } }, podSelector: podA }] }],
+      });
+      validate([pol], r, 80, protocol);
+    });
+  });
 }

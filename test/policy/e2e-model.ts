@@ -14,7 +14,13 @@ type Obj = Record<string, unknown>;
 export const NAMESPACES = ['x', 'y', 'z'];
 export const PODS = ['a', 'b', 'c'];
 
-function e2ePod(ns: string, name: string): Obj {
+/** Label changes a case makes (AddNamespaceLabel, AddPodLabels in the suite). */
+export interface Relabel {
+  readonly namespaces?: Record<string, Record<string, string>>;
+  readonly pods?: Record<string, Record<string, string>>;
+}
+
+function e2ePod(ns: string, name: string, extra: Record<string, string> = {}): Obj {
   const containers = [80, 81].flatMap((port) =>
     ['TCP', 'UDP', 'SCTP'].map((proto) => ({
       name: `cont-${port}-${proto.toLowerCase()}`,
@@ -25,7 +31,7 @@ function e2ePod(ns: string, name: string): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: ns, labels: { pod: name } },
+    metadata: { name, namespace: ns, labels: { pod: name, ...extra } },
     spec: { containers },
   };
 }
@@ -45,12 +51,16 @@ export function policy(ns: string, name: string, spec: Obj): Obj {
   };
 }
 
-export function cluster(policies: Obj[], pods: string[] = allPods()) {
+export function cluster(policies: Obj[], pods: string[] = allPods(), relabel: Relabel = {}) {
   const docs: Obj[] = [
     node('node-1', { podCIDR: '10.244.0.0/24', ip: '10.0.0.11' }),
     node('node-2', { podCIDR: '10.244.1.0/24', ip: '10.0.0.12' }),
-    ...NAMESPACES.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })),
-    ...pods.map((p) => e2ePod(p.split('/')[0]!, p.split('/')[1]!)),
+    ...NAMESPACES.map((n) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: n, labels: relabel.namespaces?.[n] ?? {} },
+    })),
+    ...pods.map((p) => e2ePod(p.split('/')[0]!, p.split('/')[1]!, relabel.pods?.[p])),
     ...policies,
   ];
   return snapshotOf(...docs);
@@ -101,8 +111,9 @@ export function validate(
   port: number,
   protocol: Protocol,
   pods: string[] = r.pods,
+  relabel: Relabel = {},
 ): void {
-  const snap = cluster(policies, pods);
+  const snap = cluster(policies, pods, relabel);
   const m = reachability(new PolicyEngine(snap), snap.pods, port, protocol);
   const wrong: string[] = [];
   for (const f of r.pods)

@@ -103,6 +103,13 @@ describe('PolicyEngine', () => {
     const self = e.check({ src: { ip: ip('db') }, dst: { ip: ip('db') }, port: 5432, protocol: 'TCP' });
     expect(self.allowed).toBe(true);
     expect(self.note).toMatch(/to itself/);
+    const selfEgress = e.direction('Egress', {
+      src: { ip: ip('db') },
+      dst: { ip: ip('db') },
+      port: 5432,
+      protocol: 'TCP',
+    });
+    expect(selfEgress).toMatchObject({ allowed: true, isolated: true, policies: ['default/deny'] });
     expect(
       e.check({ src: { ip: ip('web') }, dst: { ip: ip('db') }, port: 5432, protocol: 'TCP' }).allowed,
     ).toBe(false);

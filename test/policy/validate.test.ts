@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../netmodel/cluster/index.js';
-import { errorsOf, snapshotOf } from '../helpers/cluster.js';
+import { build, errorsOf, snapshotOf } from '../helpers/cluster.js';
 
 type Obj = Record<string, unknown>;
 const np = (spec: Obj, name = 'p'): Obj => ({
@@ -146,6 +146,14 @@ describe('NetworkPolicy validation', () => {
     ]);
     // Each rule keeps where it was written, for traces.
     expect(by.get('e')!.ingress[0]!.origin).toMatch(/^test\.yaml:\d+$/);
+  });
+
+  it('an absent podSelector selects every pod, with a warning', () => {
+    const r = build(np({ ingress: [] }));
+    expect(r.ok).toBe(true);
+    const w = r.diagnostics.find((d) => d.field === 'spec.podSelector');
+    expect(w?.severity).toBe('warning');
+    expect(w?.message).toMatch(/selects every pod/);
   });
 
   it('a valid policy with every peer kind loads', () => {
