@@ -17,6 +17,7 @@ import { parseSave } from '../../netmodel/netfilter/index.js';
 import { type L4Proto, type Packet, packet } from '../../netmodel/packet.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { enumeratePaths, outcomeJson, packetJson } from '../../netmodel/trace/index.js';
+import { programIpvs } from '../../proxy/datapath.js';
 import { applyFullSync, renderNode } from '../../proxy/iptables/index.js';
 import { follow, followReply, type World } from '../../proxy/trace-follow.js';
 import { policyHooks } from '../../proxy/trace-policy.js';
@@ -268,13 +269,18 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
         `the cluster has no IPv${src.family} service CIDR, so kube-proxy writes no IPv${src.family} rules to trace through`,
       );
     }
-    const renders = new Map(
-      s.nodes.map((n) => [n.meta.name, renderNode(s, n.meta.name, { family: src.family })]),
-    );
+    // ipvs mode: every node's IPVS, kube-ipvs0 and ipvs-mode rules as kube-proxy's ipvs proxier programs them.
+    const renders =
+      s.proxy.mode === 'ipvs'
+        ? undefined
+        : new Map(s.nodes.map((n) => [n.meta.name, renderNode(s, n.meta.name, { family: src.family })]));
     const policy = policyHooks(s);
     makeWorld = () => {
       const net = buildHostNetwork(s);
-      for (const [name, k] of net.nodes) applyFullSync(k, renders.get(name)!, { family: src.family });
+      for (const [name, k] of net.nodes) {
+        if (renders) applyFullSync(k, renders.get(name)!, { family: src.family });
+        else programIpvs(s, name, k, src.family);
+      }
       return { net, nodes: net.nodes, ...(policy ? { policy } : {}) };
     };
     makeNode = () => makeWorld!().nodes.get(nodeName)!;
