@@ -60,6 +60,8 @@ export type IpvsHookResult =
 export interface IpvsHookOptions {
   /** The packet's conntrack entry was there before it (not created by this packet). */
   readonly oldConntrack?: boolean;
+  /** Build the explanation's sentences (default true). */
+  readonly explain?: boolean;
 }
 
 /** Run IPVS's functions on one hook, in priority order. */
@@ -84,6 +86,7 @@ export function ipvsHook(
   const r = ipvsIn(table, p, now, {
     hook,
     ...(opts.oldConntrack !== undefined ? { oldConntrack: opts.oldConntrack } : {}),
+    ...(opts.explain !== undefined ? { explain: opts.explain } : {}),
   });
   switch (r.kind) {
     case 'miss':

@@ -367,7 +367,10 @@ class Walk {
     if (!table) return undefined;
     const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
-    const r = ipvsHook(table, name, p, this.env.now, { oldConntrack: f.ct !== undefined && !f.created });
+    const r = ipvsHook(table, name, p, this.env.now, {
+      oldConntrack: f.ct !== undefined && !f.created,
+      explain: this.rec,
+    });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {
