@@ -1,4 +1,7 @@
 // The emulated kernel IPVS of a node. Public surface, listed by hand.
+
+export type { IpvsChoice, IpvsChoices } from './choices.js';
+export { ipvsChoices } from './choices.js';
 export type { IpvsConnState, IpvsConnView } from './conn.js';
 export { IpvsConn, IpvsConnTable } from './conn.js';
 export type { IpvsStats } from './dest.js';
