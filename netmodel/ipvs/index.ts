@@ -8,7 +8,7 @@ export type { IpvsStats } from './dest.js';
 export { IpvsDest } from './dest.js';
 export { addrFold, hash32, hsiphash, hsiphash4, keyOf32 } from './hash.js';
 export type { IpvsHookName, IpvsHookOptions, IpvsHookResult } from './hook.js';
-export { ipvsHook } from './hook.js';
+export { ipvsHook, ipvsTimers } from './hook.js';
 export type {
   IpvsExplanation,
   IpvsHook,

@@ -23,7 +23,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import { type IpvsHookResult, ipvsHook } from '../ipvs/hook.js';
+import { type IpvsHookResult, ipvsHook, ipvsTimers } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -90,6 +90,7 @@ class Walk {
   ) {
     this.rec = env.noStages !== true;
     this.stages = this.rec ? [] : NO_STAGES;
+    if (node.ipvs) ipvsTimers(node.ipvs, node.conntrack, env.now);
     let at = addrTypeOf.get(node);
     if (!at) {
       at = (ip, dev) => node.routing.addrType(ip, dev);
