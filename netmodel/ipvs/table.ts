@@ -7,7 +7,7 @@
  */
 import type { IP } from '../addr.js';
 import { ErrorCodes, KpathError } from '../errors.js';
-import { IpvsConnTable } from './conn.js';
+import { type IpvsConn, IpvsConnTable } from './conn.js';
 import { destKey, type IpvsDest, type IpvsStats, newStats } from './dest.js';
 import { IpvsService, serviceKey } from './service.js';
 import { DEFAULT_TCP_TIMEOUTS, DEFAULT_UDP_TIMEOUT, type IpvsTcpState } from './tcp-state.js';
@@ -65,6 +65,11 @@ export class IpvsTable {
   readonly connTabSize: number;
   /** ipvs->tot_stats. */
   readonly totalStats: IpvsStats = newStats();
+  /**
+   * Expired connections made with net.ipv4.vs.conntrack whose conntrack entries are still to be
+   * dropped (ip_vs_conn_drop_conntrack); the walker drains it (ipvsTimers) before a packet.
+   */
+  readonly conntrackDrops: IpvsConn[] = [];
 
   constructor(opts: IpvsTableOptions = {}) {
     this.sysctls = { ...DEFAULT_IPVS_SYSCTLS, ...opts.sysctls };
@@ -205,12 +210,17 @@ export class IpvsTable {
     return false;
   }
 
-  /** Run the connection timers due at `now`; trashed dests nobody references any more are freed. */
-  expire(now: number): void {
+  /**
+   * Run the connection timers due at `now`; trashed dests nobody references any more are freed.
+   * Returns the entries that went.
+   */
+  expire(now: number): IpvsConn[] {
     const gone = this.conns.expire(now);
+    for (const c of gone) if (c.nfct && !c.template) this.conntrackDrops.push(c);
     if (gone.length && this.trash.size) {
       for (const [k, d] of this.trash) if (!this.conns.references(d)) this.trash.delete(k);
     }
+    return gone;
   }
 }
 

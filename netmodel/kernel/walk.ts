@@ -23,7 +23,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import { type IpvsHookResult, ipvsHook } from '../ipvs/hook.js';
+import { type IpvsHookResult, ipvsHook, ipvsTimers } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -90,6 +90,7 @@ class Walk {
   ) {
     this.rec = env.noStages !== true;
     this.stages = this.rec ? [] : NO_STAGES;
+    if (node.ipvs) ipvsTimers(node.ipvs, node.conntrack, env.now);
     let at = addrTypeOf.get(node);
     if (!at) {
       at = (ip, dev) => node.routing.addrType(ip, dev);
@@ -367,7 +368,10 @@ class Walk {
     if (!table) return undefined;
     const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
-    const r = ipvsHook(table, name, p, this.env.now, { oldConntrack: f.ct !== undefined && !f.created });
+    const r = ipvsHook(table, name, p, this.env.now, {
+      oldConntrack: f.ct !== undefined && !f.created,
+      explain: this.rec,
+    });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {

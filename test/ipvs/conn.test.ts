@@ -77,6 +77,15 @@ describe('TCP connection states and timeouts', () => {
     expect(r.conn.expiresAt).toBe(12 * S);
   });
 
+  it('explain: false makes the same decision without building sentences', () => {
+    const a = ipvsIn(one(), tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0);
+    const b = ipvsIn(one(), tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0, { explain: false });
+    if (a.kind !== 'scheduled' || b.kind !== 'scheduled') throw new Error('not scheduled');
+    expect(b.destination.name).toBe(a.destination.name);
+    expect(a.explanation.lines.length).toBeGreaterThan(0);
+    expect(b.explanation.lines).toEqual([]);
+  });
+
   it('only a SYN starts a connection; other segments go to the local stack', () => {
     const t = one();
     expect(ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'A'), 0).kind).toBe('miss');

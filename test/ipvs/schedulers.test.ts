@@ -415,3 +415,24 @@ describe('fo and ovf (ip_vs_fo.c, ip_vs_ovf.c)', () => {
     expect(pick(svc, '1.1.1.1:1')).toBe('10.0.8.1:80');
   });
 });
+
+describe('ipvsChoices (kpath trace --all)', () => {
+  it('rr and wrr: each usable server its share of the cycle; sh: the one the hash gives', async () => {
+    const { ipvsChoices } = await import('../../netmodel/ipvs/index.js');
+    const wrr = service(
+      vs('10.96.0.10:80', 'wrr', [rs('10.0.9.1:80', 3), rs('10.0.9.2:80', 1), rs('10.0.9.3:80', 0)]),
+    ).svc;
+    const w = ipvsChoices(wrr, tcp('1.1.1.1:1', '10.96.0.10:80'), 0)!;
+    expect(w.decidedBy).toBe('cycle');
+    expect(w.choices.map((c) => [c.destination.name, c.probability])).toEqual([
+      ['10.0.9.2:80', 0.25],
+      ['10.0.9.1:80', 0.75],
+    ]);
+    const sh = service(
+      vs('10.96.0.10:80', 'sh', [rs('10.244.1.2:8080'), rs('10.244.2.3:8080'), rs('10.244.3.4:8080')]),
+    ).svc;
+    const s = ipvsChoices(sh, tcp('10.244.1.5:40000', '10.96.0.10:80'), 0)!;
+    expect(s).toMatchObject({ decidedBy: 'packet' });
+    expect(s.choices.map((c) => c.destination.name)).toEqual(['10.244.2.3:8080']); // bucket 115, as above
+  });
+});
