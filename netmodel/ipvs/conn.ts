@@ -55,6 +55,9 @@ export class IpvsConn implements IpvsConnView {
   invalid = false;
   /** The key of this entry's live slot in the table's timer heap. */
   heapKey = Number.POSITIVE_INFINITY;
+  /** Its keys in the table's indexes (set by the table). */
+  inKey = '';
+  outKey = '';
   readonly createdAt: number;
 
   constructor(
@@ -144,10 +147,12 @@ export class IpvsConnTable {
       { noOutput: init.noOutput, nfct: init.nfct, now: init.now, timeoutMs: init.timeoutMs },
     );
     this.all.set(c.id, c);
-    if (c.template) this.templates.set(inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport), c);
+    c.inKey = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+    if (c.template) this.templates.set(c.inKey, c);
     else {
-      this.byIn.set(inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport), c);
-      this.byOut.set(inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport), c);
+      c.outKey = inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
+      this.byIn.set(c.inKey, c);
+      this.byOut.set(c.outKey, c);
     }
     // ip_vs_bind_dest: templates count in persistconns, others start inactive.
     const d = c.dest;
@@ -175,8 +180,7 @@ export class IpvsConnTable {
 
   /** ip_vs_check_template failed: the template can no longer be found (ports 0xffff), it waits for its timer. */
   invalidate(t: IpvsConn): void {
-    const k = inKey(t.protocol, t.caddr, t.cport, t.vaddr, t.vport);
-    if (this.templates.get(k) === t) this.templates.delete(k);
+    if (this.templates.get(t.inKey) === t) this.templates.delete(t.inKey);
     t.invalid = true;
     t.vport = 0xffff;
     t.cport = 0;
@@ -258,13 +262,11 @@ export class IpvsConnTable {
     if (c.dead) return;
     c.dead = true;
     this.all.delete(c.id);
-    const k = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
     if (c.template) {
-      if (this.templates.get(k) === c) this.templates.delete(k);
+      if (this.templates.get(c.inKey) === c) this.templates.delete(c.inKey);
     } else {
-      if (this.byIn.get(k) === c) this.byIn.delete(k);
-      const ko = inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
-      if (this.byOut.get(ko) === c) this.byOut.delete(ko);
+      if (this.byIn.get(c.inKey) === c) this.byIn.delete(c.inKey);
+      if (this.byOut.get(c.outKey) === c) this.byOut.delete(c.outKey);
     }
     // ip_vs_unbind_dest
     const d = c.dest;

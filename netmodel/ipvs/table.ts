@@ -7,6 +7,7 @@
  */
 import type { IP } from '../addr.js';
 import { ErrorCodes, KpathError } from '../errors.js';
+import type { Rng } from '../rng.js';
 import { type IpvsConn, IpvsConnTable } from './conn.js';
 import { destKey, type IpvsDest, type IpvsStats, newStats } from './dest.js';
 import { IpvsService, serviceKey } from './service.js';
@@ -52,6 +53,8 @@ export interface IpvsTableOptions {
   readonly timeouts?: IpvsTimeoutSet;
   /** Connection hash table size as `ipvsadm -Ln` prints it (CONFIG_IP_VS_TAB_BITS = 12 -> 4096). */
   readonly connTabSize?: number;
+  /** Randomness for the twos scheduler (the kernel's prandom_u32); seeded, so runs repeat. */
+  readonly rng?: Rng;
 }
 
 export class IpvsTable {
@@ -71,7 +74,10 @@ export class IpvsTable {
    */
   readonly conntrackDrops: IpvsConn[] = [];
 
+  private readonly rng: Rng | undefined;
+
   constructor(opts: IpvsTableOptions = {}) {
+    this.rng = opts.rng;
     this.sysctls = { ...DEFAULT_IPVS_SYSCTLS, ...opts.sysctls };
     this.connTabSize = opts.connTabSize ?? 4096;
     if (opts.timeouts) this.setTimeouts(opts.timeouts);
@@ -111,7 +117,7 @@ export class IpvsTable {
         `ipvs: virtual service ${key} already exists (ipvsadm -A: File exists)`,
       );
     checkSpec(spec);
-    const svc = new IpvsService(spec, now);
+    const svc = new IpvsService(spec, now, this.rng);
     this.services.set(key, svc);
     for (const d of spec.destinations) this.addDest(svc, d);
     return svc;
