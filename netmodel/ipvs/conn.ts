@@ -8,7 +8,7 @@
 import type { IP } from '../addr.js';
 import type { IpvsDest } from './dest.js';
 import type { IpvsTcpState } from './tcp-state.js';
-import type { IpvsProtocol } from './types.js';
+import type { IpvsForward, IpvsProtocol } from './types.js';
 
 /** What a connection entry shows: a TCP state, 'UDP' (IP_VS_UDP_S_NORMAL), or a template's NONE/ASSURED. */
 export type IpvsConnState = IpvsTcpState | 'UDP' | 'ASSURED';
@@ -36,6 +36,8 @@ export interface IpvsConnView {
   /** The template that controls this connection, if any. */
   readonly control: IpvsConnView | undefined;
   readonly destName: string;
+  /** The real server's forwarding method (cp->flags & IP_VS_CONN_F_FWD_MASK). */
+  readonly forward: IpvsForward;
 }
 
 export class IpvsConn implements IpvsConnView {
@@ -81,6 +83,10 @@ export class IpvsConn implements IpvsConnView {
     this.createdAt = opts.now;
     this.timeoutMs = opts.timeoutMs;
     this.expiresAt = opts.now + opts.timeoutMs;
+  }
+
+  get forward(): IpvsForward {
+    return this.dest.forward;
   }
 
   get destName(): string {

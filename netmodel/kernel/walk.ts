@@ -31,6 +31,7 @@ import {
   type EvalResult,
   evaluate,
   HOOK_ORDER,
+  type IpvsPacketView,
   type NatRequest,
   policyVerdict,
   type TableName,
@@ -131,6 +132,7 @@ class Walk {
       addrType: this.addrType,
     };
     if (ct) c.ct = ct;
+    if (this.ipvsProperty) c.ipvs = this.ipvsProperty;
     if (this.env.physdev) c.physdev = this.env.physdev;
     if (this.env.trace) c.trace = true;
     this.ctx = c;
@@ -357,6 +359,8 @@ class Walk {
 
   /** IPVS took the packet: its connection and why (WalkResult.ipvs). */
   ipvsTaken: WalkResult['ipvs'];
+  /** skb->ipvs_property: IPVS handled this packet (its request or reply); what `-m ipvs` reads. */
+  ipvsProperty: IpvsPacketView | undefined;
 
   /**
    * IPVS's functions on this hook (netmodel/ipvs/hook.ts). A request it takes is DNATed to the real
@@ -393,6 +397,19 @@ class Walk {
       this.ctChanged();
     }
     if (r.kind === 'xmit') this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    if (r.kind === 'xmit' || r.kind === 'reply') {
+      const c = r.conn;
+      const fwd = c.forward;
+      this.ipvsProperty = {
+        vaddr: c.vaddr,
+        vport: c.vport,
+        vproto: c.protocol === 'TCP' ? 6 : c.protocol === 'UDP' ? 17 : 132,
+        original: r.kind === 'xmit',
+        method: fwd === 'Masq' ? 'MASQ' : fwd === 'Tunnel' ? 'IPIP' : 'GATE',
+        vportctl: c.control?.vport ?? 0,
+      };
+      this.ctChanged();
+    }
     if (this.rec) {
       const stage: Mutable<Extract<Stage, { kind: 'ipvs' }>> = {
         kind: 'ipvs',
