@@ -49,6 +49,14 @@ export function version(): string {
   return 'unknown';
 }
 
+/** The one line a usage error ends with: the command's synopsis and where its help is. */
+function usageLine(argv: readonly string[]): string {
+  const c = COMMANDS.find((m) => m.command.split(' ')[0] === argv.find((a) => !a.startsWith('-')));
+  return c
+    ? `usage: kpath ${c.command} [options]  (see 'kpath ${c.command.split(' ')[0]} --help' for more)`
+    : `usage: kpath <command> [options]  (see 'kpath --help' for the commands)`;
+}
+
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   let selected: (() => Promise<number>) | undefined;
   const y = yargs([...argv])
@@ -73,7 +81,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     output = out ?? '';
   });
   if (parseError) {
-    io.err(`${output ? `${output}\n\n` : ''}error: ${parseError.message}\n`);
+    io.err(`error: ${parseError.message}\n${usageLine(argv)}\n`);
     return EXIT.INVALID;
   }
   if (output) io.out(`${output}\n`);

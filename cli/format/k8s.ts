@@ -11,6 +11,7 @@ import type {
   Pod,
   Service,
 } from '../../netmodel/cluster/index.js';
+import { type WorkloadView, workloadStatus } from './workloads.js';
 
 type Obj = Record<string, unknown>;
 
@@ -18,7 +19,7 @@ function clone(o: Obj): Obj {
   return structuredClone(o) as Obj;
 }
 
-function metaOut(m: Meta, extra: Obj = {}): Obj {
+export function metaOut(m: Meta, extra: Obj = {}): Obj {
   const out: Obj = { name: m.name };
   if (m.namespace) out.namespace = m.namespace;
   if (Object.keys(m.labels).length) out.labels = { ...m.labels };
@@ -178,4 +179,16 @@ export function namespaceToK8s(n: Namespace): Obj {
 
 export function list(items: Obj[]): Obj {
   return { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
+}
+
+/** A Deployment, ReplicaSet, StatefulSet or DaemonSet as written, with the status its controller would report. */
+export function workloadToK8s(w: WorkloadView): Obj {
+  const raw = clone(w.raw);
+  return {
+    apiVersion: 'apps/v1',
+    kind: w.kind,
+    metadata: metaOut(w.meta),
+    spec: (raw.spec as Obj) ?? {},
+    status: { observedGeneration: 1, ...workloadStatus(w) },
+  };
 }
