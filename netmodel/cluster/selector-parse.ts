@@ -76,29 +76,27 @@ export function matchesTerms(terms: readonly SelectorTerm[], labels: Labels): bo
 }
 
 function matchesTerm(t: SelectorTerm, labels: Labels): boolean {
-  {
-    const has = Object.hasOwn(labels, t.key);
-    const v = labels[t.key];
-    switch (t.op) {
-      case '=':
-        return has && v === t.values[0];
-      case '!=':
-        return !has || v !== t.values[0];
-      case 'in':
-        return has && t.values.includes(v!);
-      case 'notin':
-        return !has || !t.values.includes(v!);
-      case 'exists':
-        return has;
-      case '!':
-        return !has;
-      case 'gt':
-      case 'lt': {
-        if (!has || !/^-?\d+$/.test(v!)) return false;
-        const n = Number(v);
-        const lim = Number(t.values[0]);
-        return t.op === 'gt' ? n > lim : n < lim;
-      }
+  const has = Object.hasOwn(labels, t.key);
+  const v = labels[t.key];
+  switch (t.op) {
+    case '=':
+      return has && v === t.values[0];
+    case '!=':
+      return !has || v !== t.values[0];
+    case 'in':
+      return has && t.values.includes(v!);
+    case 'notin':
+      return !has || !t.values.includes(v!);
+    case 'exists':
+      return has;
+    case '!':
+      return !has;
+    case 'gt':
+    case 'lt': {
+      if (!has || !/^-?\d+$/.test(v!)) return false;
+      const n = Number(v);
+      const lim = Number(t.values[0]);
+      return t.op === 'gt' ? n > lim : n < lim;
     }
   }
 }
