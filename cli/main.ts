@@ -9,6 +9,8 @@ import yargs, { type Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../netmodel/errors.js';
 import * as affinityCmd from './commands/affinity.js';
 import * as conntrackCmd from './commands/conntrack.js';
+import * as curlCmd from './commands/curl.js';
+import * as demoCmd from './commands/demo.js';
 import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
@@ -26,6 +28,7 @@ interface CommandModule {
 }
 
 const COMMANDS: readonly CommandModule[] = [
+  demoCmd,
   getCmd,
   validateCmd,
   rulesCmd,
@@ -35,6 +38,7 @@ const COMMANDS: readonly CommandModule[] = [
   conntrackCmd,
   affinityCmd,
   endpointsCmd,
+  curlCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {
