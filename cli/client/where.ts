@@ -3,6 +3,7 @@
  * is, and, from the built-in echo server's JSON reply, the pod that answered, its node and the
  * client address it saw (the proof of SNAT or its absence).
  */
+import { prefixNth } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 
 export interface Destination {
@@ -69,5 +70,10 @@ export function describeSeen(
   const node = snap.nodes.find((n) => n.internalIPs.some((a) => a.text === ip));
   if (node)
     return `${seen} (node ${node.meta.name}'s address: the connection was masqueraded, or came from that node)`;
+  const bridge = snap.nodes.find((n) =>
+    n.podCIDRs.some((c) => c.ip.family === 4 && prefixNth(c, 1n).text === ip),
+  );
+  if (bridge)
+    return `${seen} (node ${bridge.meta.name}'s cni0 address: masqueraded on the way to a local pod)`;
   return seen;
 }

@@ -47,7 +47,7 @@ export function builder(y: Argv) {
       description: 'print the response headers',
     })
     .option('request', { alias: 'X', type: 'string', description: 'method (default GET, or POST with -d)' })
-    .option('header', { alias: 'H', type: 'string', array: true, description: "'Name: value' (repeatable)" })
+    .option('header', { alias: 'H', type: 'string', description: "'Name: value' (repeatable)" })
     .option('data', { alias: 'd', type: 'string', description: 'request body (POST)' })
     .option('max-time', { type: 'number', default: 5, description: 'seconds before giving up' })
     .option('output', { alias: 'o', type: 'string', description: 'write the body to this file' })
@@ -64,7 +64,7 @@ interface CurlArgs {
   silent: boolean;
   include: boolean;
   request?: string;
-  header?: string[];
+  header?: string | string[];
   data?: string;
   maxTime: number;
   output?: string;
@@ -133,7 +133,7 @@ export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io:
   const model = ip.family === 4 && ip.n >>> 24 === 127 ? (twins.toModel(ip)?.text ?? '127.0.0.1') : ip.text;
   note(`to ${describeDestination(snap, model, port).text}`);
 
-  const headers: [string, string][] = (args.header ?? []).map((h) => {
+  const headers: [string, string][] = [args.header ?? []].flat().map((h) => {
     const i = h.indexOf(':');
     if (i <= 0) throw usage(`-H ${h}: expected 'Name: value'`);
     return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
