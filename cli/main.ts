@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../netmodel/errors.js';
 import * as affinityCmd from './commands/affinity.js';
+import { completeWords } from './commands/complete-words.js';
+import * as completionCmd from './commands/completion.js';
 import * as conntrackCmd from './commands/conntrack.js';
 import * as curlCmd from './commands/curl.js';
 import * as demoCmd from './commands/demo.js';
@@ -39,6 +41,7 @@ const COMMANDS: readonly CommandModule[] = [
   affinityCmd,
   endpointsCmd,
   curlCmd,
+  completionCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {
@@ -72,6 +75,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     .version(version())
     .help()
     .alias('h', 'help')
+    // Answers `kpath --get-yargs-completions WORDS...` for the scripts of `kpath completion`.
+    .completion('__completion', false, completeWords)
     .wrap(Math.min(110, process.stdout.columns || 110));
   for (const c of COMMANDS) {
     y.command(c.command, c.describe, c.builder as (y: Argv) => Argv, (args) => {
