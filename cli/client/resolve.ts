@@ -7,7 +7,10 @@ import { createSocket } from 'node:dgram';
 import { parseIP, tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import {
+  buildZone,
+  createAnswerer,
   decodeMessage,
+  dnsViewOf,
   encodeMessage,
   Flag,
   kubeDnsAddresses,
@@ -16,7 +19,9 @@ import {
   RRType,
   rcodeName,
   rcodeOf,
+  resolveFromPod,
   searchCandidates,
+  zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import type { TwinMap } from '../../netmodel/twins.js';
@@ -37,6 +42,8 @@ export interface Resolution {
   /** The model address found, and the name that gave it. */
   readonly address?: string;
   readonly resolvedName?: string;
+  /** True when the cluster has no kube-dns service and the name was answered from the model. */
+  readonly fromModel?: boolean;
 }
 
 /** kube-dns's UDP port (53 unless the cluster moved it). */
@@ -105,11 +112,7 @@ export async function resolveHost(
   if (tryParseIP(host))
     return { server: '', serverLoopback: '', search: conf.search, steps: [], address: host };
   const server = nameservers[0];
-  if (!server)
-    throw new KpathError(
-      ErrorCodes.NOT_FOUND,
-      `cannot resolve ${host}: the cluster has no kube-system/kube-dns service`,
-    );
+  if (!server) return fromModel(host, src, snap);
   const twin = twins.toLoopback(parseIP(server));
   if (!twin) throw new KpathError(ErrorCodes.NOT_FOUND, `kube-dns ${server} has no loopback twin`);
   const port = dnsPort(snap);
@@ -139,4 +142,29 @@ export async function resolveHost(
     }
   }
   return { server, serverLoopback: `${twin.text}:${port}`, search: conf.search, steps };
+}
+
+/** No kube-dns service to ask: the answers its zone would give, with the same search path. */
+function fromModel(host: string, src: ClientSource, snap: ClusterSnapshot): Resolution {
+  const conf = podResolvConf({ namespace: src.namespace, domain: snap.config.domain, nameservers: [] });
+  const answerer = createAnswerer(buildZone(dnsViewOf(snap), zoneOptionsOf(snap)));
+  const r = resolveFromPod(answerer, host, conf);
+  const steps = r.queries
+    .filter((q) => q.type === 'A')
+    .map((q) => ({
+      name: q.name,
+      rcode: q.rcode,
+      answers: q.reply.answers.flatMap((a) =>
+        a.type === RRType.A && a.data.kind === 'address' ? [a.data.ip] : [],
+      ),
+    }));
+  const hit = steps.find((s) => s.answers.length);
+  return {
+    server: '(the cluster model: no kube-system/kube-dns service)',
+    serverLoopback: '-',
+    search: conf.search,
+    steps,
+    fromModel: true,
+    ...(hit ? { address: hit.answers[0]!, resolvedName: hit.name } : {}),
+  };
 }

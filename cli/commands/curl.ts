@@ -123,7 +123,9 @@ export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io:
       io.err(`kpath curl: (6) Could not resolve host: ${host}\n`);
       return 6;
     }
-    note(`resolved ${host} -> ${r.resolvedName} ${r.address} (kube-dns ${r.server})`);
+    note(
+      `resolved ${host} -> ${r.resolvedName} ${r.address} (${r.fromModel ? 'from the cluster model: it has no kube-dns service' : `kube-dns ${r.server}`})`,
+    );
     target = r.address;
   }
   const ip = parseIP(target);
