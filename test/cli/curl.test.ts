@@ -7,8 +7,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveHost } from '../../cli/client/resolve.js';
+import { parseSource } from '../../cli/client/source.js';
 import { bufferIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
+import { TwinMap } from '../../netmodel/twins.js';
+import { loadCluster } from '../../proxy/manifest-files.js';
 import type { Runtime } from '../../proxy/runtime/index.js';
 import { addrs, baseCluster, echoDeployment, service, up, writeCluster } from '../up/helpers.js';
 
@@ -168,5 +172,16 @@ describe('kpath curl', () => {
     const far = await curl('http://8.8.8.8/');
     expect(far.code).toBe(2);
     expect(far.err).toMatch(/no loopback twin/);
+  });
+
+  it('a cluster without kube-dns: names resolve from the model, with the same search path', async () => {
+    const r = loadCluster(['examples/scenarios/no-endpoints']);
+    if (!r.ok) throw new Error('scenario');
+    const twins = new TwinMap(r.snapshot.config.loopbackMap);
+    const src = parseSource('pod/default/client', r.snapshot, twins);
+    const res = await resolveHost('api', src, r.snapshot, twins);
+    expect(res.fromModel).toBe(true);
+    expect(res.resolvedName).toBe('api.default.svc.cluster.local.');
+    expect(res.address).toBe(r.snapshot.service('default', 'api')!.clusterIPs[0]!.text);
   });
 });
