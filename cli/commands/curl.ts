@@ -12,10 +12,16 @@ import { parseIP, tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { TwinMap } from '../../netmodel/twins.js';
-import { httpRequest, RequestFailure } from '../client/http.js';
-import { resolveHost } from '../client/resolve.js';
-import { type ClientSource, parseSource } from '../client/source.js';
-import { describeDestination, describeSeen, parseEcho } from '../client/where.js';
+import {
+  type ClientSource,
+  describeDestination,
+  describeSeen,
+  httpRequest,
+  parseEcho,
+  parseSource,
+  RequestFailure,
+  resolveHost,
+} from '../client/index.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
 

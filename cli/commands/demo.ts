@@ -17,10 +17,15 @@ import { isKpathError } from '../../netmodel/errors.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { exampleClusterPath, readManifestSources } from '../../proxy/manifest-files.js';
 import { type Runtime, startRuntime } from '../../proxy/runtime/index.js';
-import { httpRequest } from '../client/http.js';
-import { resolveHost } from '../client/resolve.js';
-import { type ClientSource, parseSource } from '../client/source.js';
-import { describeSeen, type EchoIdentity, parseEcho } from '../client/where.js';
+import {
+  type ClientSource,
+  describeSeen,
+  type EchoIdentity,
+  httpRequest,
+  parseEcho,
+  parseSource,
+  resolveHost,
+} from '../client/index.js';
 import {
   DEMO_SLOTS,
   type DemoLayout,
@@ -28,7 +33,7 @@ import {
   EXTERNAL_CLIENT,
   PORT_SHIFT,
   PRIVILEGED_BELOW,
-} from '../demo/manifests.js';
+} from '../demo/index.js';
 import { bufferIO, type CliIO, EXIT } from '../io.js';
 import { run as traceRun } from './trace.js';
 
