@@ -41,6 +41,7 @@ export {
   matchesSelector,
   selectorFromMap,
 } from './selector.js';
+export { matchesTerms, parseSelector, type SelectorOp, type SelectorTerm } from './selector-parse.js';
 export { ClusterSnapshot, type SnapshotParts } from './snapshot.js';
 export {
   type ClusterChange,
