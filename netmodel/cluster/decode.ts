@@ -54,7 +54,12 @@ const KINDS: Record<string, KindInfo> = {
   NetworkPolicy: { apiVersions: ['networking.k8s.io/v1'], namespaced: true, nameRule: 'subdomain' },
 };
 
-export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded {
+export interface DecodeOptions {
+  /** `-n NS`: the namespace of namespaced objects that give none (kubectl apply -n). */
+  readonly namespace?: string;
+}
+
+export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: DecodeOptions = {}): Decoded {
   const out: Decoded = {
     namespaces: [],
     nodes: [],
@@ -110,13 +115,27 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       continue;
     }
     const refName = String((raw.body.metadata as { name?: unknown } | undefined)?.name ?? '');
-    const refNs = info.namespaced
-      ? String((raw.body.metadata as { namespace?: unknown } | undefined)?.namespace ?? 'default')
-      : undefined;
+    const givenNs = (raw.body.metadata as { namespace?: unknown } | undefined)?.namespace;
+    const defaultNs = opts.namespace ?? 'default';
+    const refNs = info.namespaced ? String(givenNs ?? defaultNs) : undefined;
     const ref: ObjectRef =
       refNs !== undefined ? { kind, namespace: refNs, name: refName } : { kind, name: refName };
     const f = new Fields(raw.body, raw.origin, ref, report);
-    const meta = decodeMeta(f, kind, info);
+    if (
+      info.namespaced &&
+      opts.namespace !== undefined &&
+      typeof givenNs === 'string' &&
+      givenNs !== '' &&
+      givenNs !== opts.namespace
+    ) {
+      // kubectl's words (cli-runtime resource/visitor.go, ValidateNamespace).
+      f.error(
+        ['metadata', 'namespace'],
+        `the namespace from the provided object "${givenNs}" does not match the namespace "${opts.namespace}". You must pass '--namespace=${givenNs}' to perform this operation`,
+      );
+      continue;
+    }
+    const meta = decodeMeta(f, kind, { ...info, defaultNamespace: defaultNs });
     if (meta.name) {
       const key = `${kind}/${meta.namespace}/${meta.name}`;
       const prev = seen.get(key);

@@ -1,6 +1,6 @@
 // The cluster model's public surface, listed by hand.
 export { allocateNodes, allocatePodIPs, allocateServices, OffsetAllocator, staticBand } from './allocate.js';
-export { BUILTIN_NAMESPACES, type BuildResult, buildCluster } from './build.js';
+export { BUILTIN_NAMESPACES, type BuildOptions, type BuildResult, buildCluster } from './build.js';
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
 export { DEFAULT_AFFINITY_TIMEOUT, MAX_AFFINITY_TIMEOUT } from './decode-service.js';
 export { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';

@@ -116,6 +116,13 @@ export interface RuntimeOptions {
   readonly processMetrics?: boolean;
   /** The built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works. */
   readonly dnsTwins?: boolean;
+  /** `-n NS`: the namespace of objects that name none (kubectl apply -n). */
+  readonly namespace?: string;
+  /**
+   * Run containers' `command` as host processes (`--exec`). Off by default: such containers get the
+   * built-in echo server unless their pod carries the annotation kpath.dev/exec: "true".
+   */
+  readonly exec?: boolean;
 }
 
 export interface Runtime {
@@ -260,6 +267,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     },
     process.env,
     dnsSource,
+    opts.exec ?? false,
   );
 
   store.subscribe((change) => {
@@ -308,7 +316,10 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   }
 
   function load(): ClusterSnapshot {
-    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1);
+    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1, {
+      ...(base ? { previous: base } : {}),
+      ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+    });
     for (const d of r.diagnostics) {
       if (d.severity === 'error') continue;
       log.warn({ diagnostic: formatDiagnostic(d) }, 'manifest warning');

@@ -80,6 +80,7 @@ describe('pods', () => {
   beforeAll(async () => {
     rt = await up({
       files: [writeCluster(yaml).file],
+      exec: true,
       timings: { probeTimeScale: 0.1, backoffInitialMs: 100 },
     });
   });

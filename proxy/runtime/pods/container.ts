@@ -60,9 +60,11 @@ export class ContainerRunner {
     private readonly log: Logger,
     private readonly onChange: () => void,
     private readonly dnsSource?: DnsSource,
+    /** May this container run host processes (its command, exec probes)? See execAllowed. */
+    exec = true,
   ) {
     this.kind =
-      c.command && c.command.length > 0
+      exec && c.command && c.command.length > 0
         ? 'process'
         : dnsSource && isDnsImage(c.image) && dnsPorts(c.ports).length > 0
           ? 'dns'
@@ -70,6 +72,7 @@ export class ContainerRunner {
     const probe = (raw: Readonly<Record<string, unknown>> | undefined, what: string) => {
       if (!raw) return undefined;
       const p = parseProbe(raw, c, t.probeTimeScale);
+      if (typeof p !== 'string' && p.action.kind === 'exec' && !exec) return undefined; // named in the exec warning
       if (typeof p === 'string') {
         log.warn({ container: c.name, probe: what }, `${what} ignored: ${p}`);
         return undefined;
