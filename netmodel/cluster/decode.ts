@@ -1,5 +1,6 @@
 /** Raw objects -> typed objects, by kind and apiVersion. Unknown kinds are warned about and ignored. */
 
+import { BUILTIN_KINDS, groupOf, isBuiltinGroup } from './builtin-kinds.js';
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
 import { decodeMeta, type NameRule } from './decode-meta.js';
@@ -7,7 +8,7 @@ import { decodeNode } from './decode-node.js';
 import { decodePod } from './decode-pod.js';
 import { decodeService } from './decode-service.js';
 import { decodeWorkload } from './decode-workload.js';
-import type { ObjectRef, Reporter } from './diagnostics.js';
+import type { ObjectRef, Origin, Reporter } from './diagnostics.js';
 import { Fields } from './fields.js';
 import type { RawObject } from './manifest.js';
 import type {
@@ -21,6 +22,8 @@ import type {
   Service,
   Workload,
 } from './objects.js';
+import { KIND_SCHEMAS } from './schema.js';
+import { checkUnknownFields, closest } from './strict.js';
 
 export interface Decoded {
   config?: ClusterConfig;
@@ -70,6 +73,7 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
     policies: [],
   };
   const seen = new Map<string, string>();
+  const ignored = new Map<string, { kind: string; apiVersion: string; count: number; origin: Origin }>();
   for (const raw of raws) {
     const kind = typeof raw.body.kind === 'string' ? raw.body.kind : undefined;
     const apiVersion = typeof raw.body.apiVersion === 'string' ? raw.body.apiVersion : undefined;
@@ -103,8 +107,21 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
       continue;
     }
     const info = KINDS[kind];
+    const served = BUILTIN_KINDS[apiVersion];
+    if (served && !served.includes(kind) && !info) {
+      // The apiserver's words (apimachinery meta.NoKindMatchError), with the closest kind as a hint.
+      const hint = closest(kind, served);
+      f0.error(
+        ['kind'],
+        `no matches for kind "${kind}" in version "${apiVersion}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      );
+      continue;
+    }
     if (!info) {
-      f0.warning(['kind'], `kind ${apiVersion}/${kind} is not modelled by kpath; ignored`);
+      const key = `${apiVersion}/${kind}`;
+      const seenKind = ignored.get(key);
+      if (seenKind) seenKind.count++;
+      else ignored.set(key, { kind, apiVersion, count: 1, origin: raw.origin });
       continue;
     }
     if (!info.apiVersions.includes(apiVersion)) {
@@ -149,6 +166,8 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
       const p = raw.origin.locate([]);
       seen.set(key, `${p.file}:${p.line}:${p.col}`);
     }
+    const schema = KIND_SCHEMAS[kind];
+    if (schema) checkUnknownFields(f, schema, raw.body);
     switch (kind) {
       case 'Namespace':
         out.namespaces.push({ kind: 'Namespace', meta, raw: raw.body, derived: false });
@@ -178,6 +197,14 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
         out.policies.push({ kind: 'NetworkPolicy', meta, raw: raw.body });
         break;
     }
+  }
+  // Kinds kpath does not model: one warning per kind, at its first object.
+  for (const { kind, apiVersion, count, origin } of ignored.values()) {
+    const objects = `${count} object${count === 1 ? '' : 's'}`;
+    const what = isBuiltinGroup(groupOf(apiVersion))
+      ? `${kind} (${apiVersion}) does not change the network kpath models`
+      : `${kind} (${apiVersion}) is a custom resource kpath does not know`;
+    report.warning(origin, undefined, [], `${what}; ignored ${objects} of this kind`);
   }
   return out;
 }
