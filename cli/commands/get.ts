@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import type { Argv } from 'yargs';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { addedNote } from '../format/added.js';
 import {
   endpointsTable,
   nodesTable,
@@ -164,6 +165,8 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
       break;
     }
   }
+  if (kind === 'pods' || kind === 'services' || kind === 'endpoints' || kind === 'all')
+    io.err(addedNote(snap, sel.services, kind === 'services' || kind === 'endpoints' ? [] : sel.pods));
   return EXIT.OK;
 }
 

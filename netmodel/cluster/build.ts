@@ -9,6 +9,7 @@
 import { prefixContains } from '../addr.js';
 import { allocateNodes, allocatePodIPs, allocateServices } from './allocate.js';
 import { decodeAll } from './decode.js';
+import { dnsAddonManifest } from './dns-addon.js';
 import { MANAGED_BY_LABEL } from './decode-endpoints.js';
 import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
 import { type Diagnostic, Reporter } from './diagnostics.js';
@@ -37,6 +38,8 @@ export interface BuildOptions {
   readonly previous?: ClusterSnapshot;
   /** `kubectl apply -n NS`: the namespace of objects that name none; a different one is an error. */
   readonly namespace?: string;
+  /** Overrides Cluster spec.dns.addon (tests about other things turn the DNS addon off). */
+  readonly dnsAddon?: boolean;
 }
 
 export function buildCluster(sources: readonly ManifestSource[], opts: BuildOptions = {}): BuildResult {
@@ -45,6 +48,13 @@ export function buildCluster(sources: readonly ManifestSource[], opts: BuildOpti
   const raws = parseManifests(sources, diags);
   const d = decodeAll(raws, report, opts.namespace !== undefined ? { namespace: opts.namespace } : {});
   const config = d.config ?? CLUSTER_DEFAULTS;
+  const addonOn = opts.dnsAddon ?? config.dns.addon;
+  const addon = addonOn ? dnsAddonManifest(config, d.services, d.workloads) : '';
+  if (addon) {
+    const extra = decodeAll(parseManifests([{ file: '<builtin:dns-addon>', text: addon }], diags), report);
+    d.services.push(...extra.services);
+    d.workloads.push(...extra.workloads);
+  }
   // kubeadm writes the pod subnet into kube-proxy's clusterCIDR; kpath does the same when it is unset.
   const proxy = d.proxy
     ? d.proxy.clusterCIDRs.length

@@ -4,6 +4,7 @@ export { BUILTIN_NAMESPACES, type BuildOptions, type BuildResult, buildCluster }
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
 export { DEFAULT_AFFINITY_TIMEOUT, MAX_AFFINITY_TIMEOUT } from './decode-service.js';
 export { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
+export { ADDED_ANNOTATION, DNS_ADDON_REASON, dnsAddonManifest } from './dns-addon.js';
 export {
   type Diagnostic,
   type FieldPath,

@@ -27,6 +27,8 @@ const cluster = (aaa: number) =>
       echoDeployment('cart', 1) +
       service('aaa', { ip: a.svcIP(20), port: 8000 }) +
       service('cart', { ip: a.svcIP(21), port: 8000 }),
+    'userspace',
+    { dnsAddon: true },
   );
 
 async function echo(s: Socket, text: string): Promise<string> {
@@ -46,6 +48,13 @@ describe('stable scheduling under kpath up', () => {
     const rt = await up({ files: [files.file], logger: mem.logger, watch: false });
     try {
       const cartBefore = rt.pods().find((p) => p.pod.startsWith('default/cart-'))!;
+      const coredns = () =>
+        rt
+          .pods()
+          .filter((p) => p.pod.startsWith('kube-system/coredns-'))
+          .map((p) => `${p.pod}@${p.node}=${p.podIP}`);
+      const corednsBefore = coredns();
+      expect(corednsBefore).toHaveLength(2);
       const s = await dial(a.svcTwin(21), 8000);
       expect(await echo(s, 'before-scale')).toBe('before-scale');
       for (const replicas of [3, 6]) {
@@ -61,12 +70,15 @@ describe('stable scheduling under kpath up', () => {
           node: cartBefore.node,
           podIP: cartBefore.podIP,
         });
+        expect(coredns()).toEqual(corednsBefore);
         expect(await echo(s, `after-${replicas}`)).toBe(`after-${replicas}`);
       }
       // The cart pod was started once and never stopped.
-      const cartLines = mem.lines().filter((l) => l.pod === cartBefore.pod);
-      expect(cartLines.filter((l) => l.msg === 'pod started')).toHaveLength(1);
-      expect(cartLines.filter((l) => l.msg === 'pod stopped')).toHaveLength(0);
+      for (const pod of [cartBefore.pod, ...corednsBefore.map((c) => c.split('@')[0])]) {
+        const lines = mem.lines().filter((l) => l.pod === pod);
+        expect(lines.filter((l) => l.msg === 'pod started')).toHaveLength(1);
+        expect(lines.filter((l) => l.msg === 'pod stopped')).toHaveLength(0);
+      }
       s.destroy();
     } finally {
       await rt.stop();
