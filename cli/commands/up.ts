@@ -5,6 +5,7 @@
 import type { Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../../netmodel/errors.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
+import { readyLines } from '../format/ready.js';
 import { type CliIO, EXIT } from '../io.js';
 import { withFiles, withNamespace } from './common.js';
 import { loopbackHostPort } from './loopback.js';
@@ -122,9 +123,13 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     throw e;
   }
   const a = rt.addresses();
+  const snap = rt.snapshot();
+  const lines = snap ? readyLines(snap, rt.listeners()) : [];
   io.err(
-    `kpath up: ${rt.listeners().length} listeners, ${rt.pods().length} pods, mode ${rt.mode?.name}; ` +
-      `health http://${a.health ?? '-'}/healthz, metrics http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
+    `kpath up: ready, ${rt.pods().length} pods, mode ${rt.mode?.name}. ` +
+      `${lines.length ? 'From this host:' : 'No service has a listener.'}\n` +
+      lines.map((l) => `${l}\n`).join('') +
+      `health http://${a.health ?? '-'}/healthz, metrics and admin API http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
   );
   let onSignal: (() => void) | undefined;
   const signalled = new Promise<void>((resolve) => {

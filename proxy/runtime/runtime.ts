@@ -431,7 +431,15 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
         (e) => log.warn({ err: e.message }, 'cannot watch manifests'),
       );
     }
-    log.info({ listeners: listeners.list().length, pods: pods.list().length, ...admin }, 'kpath up: ready');
+    log.info(
+      {
+        listeners: listeners.list().length,
+        pods: pods.list().length,
+        health: admin.healthAddress ?? null,
+        metrics: admin.metricsAddress ?? null,
+      },
+      'kpath up: ready',
+    );
   })();
   ready.catch(() => {});
 

@@ -224,7 +224,7 @@ describe('startup errors', () => {
       until,
     );
     await waitFor(async () => get(b.svcTwin(20), 8000).catch(() => undefined), 'up serving');
-    expect(io.stderr()).toMatch(/kpath up: 2 listeners?|kpath up: \d+ listeners, 2 pods, mode userspace/);
+    expect(io.stderr()).toMatch(/^kpath up: ready, 2 pods, mode userspace\. From this host:\n  default\/web   curl http:\/\//);
     stop();
     expect(await code).toBe(0);
   });

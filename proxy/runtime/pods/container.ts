@@ -118,7 +118,7 @@ export class ContainerRunner {
           this.id.loopbackIP,
           [...dnsOnly],
           this.dnsSource!,
-          this.log.child({ container: this.c.name, component: 'dns' }),
+          this.log.child({ container: this.c.name }),
         );
         try {
           await dns.start();
