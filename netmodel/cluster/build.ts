@@ -9,10 +9,10 @@
 import { prefixContains } from '../addr.js';
 import { allocateNodes, allocatePodIPs, allocateServices } from './allocate.js';
 import { decodeAll } from './decode.js';
-import { dnsAddonManifest } from './dns-addon.js';
 import { MANAGED_BY_LABEL } from './decode-endpoints.js';
 import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
 import { type Diagnostic, Reporter } from './diagnostics.js';
+import { dnsAddonManifest } from './dns-addon.js';
 import { deriveEndpointSlices } from './endpoints.js';
 import { uidFor } from './hash.js';
 import { type ManifestSource, parseManifests } from './manifest.js';

@@ -4,7 +4,6 @@ export { BUILTIN_NAMESPACES, type BuildOptions, type BuildResult, buildCluster }
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
 export { DEFAULT_AFFINITY_TIMEOUT, MAX_AFFINITY_TIMEOUT } from './decode-service.js';
 export { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
-export { ADDED_ANNOTATION, DNS_ADDON_REASON, dnsAddonManifest } from './dns-addon.js';
 export {
   type Diagnostic,
   type FieldPath,
@@ -16,6 +15,7 @@ export {
   Reporter,
   type SourcePos,
 } from './diagnostics.js';
+export { ADDED_ANNOTATION, DNS_ADDON_REASON, dnsAddonManifest } from './dns-addon.js';
 export { deriveEndpointSlices, podIsEndpointCandidate, resolveTargetPort } from './endpoints.js';
 export {
   canonicalJson,

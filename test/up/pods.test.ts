@@ -224,7 +224,9 @@ describe('startup errors', () => {
       until,
     );
     await waitFor(async () => get(b.svcTwin(20), 8000).catch(() => undefined), 'up serving');
-    expect(io.stderr()).toMatch(/^kpath up: ready, 2 pods, mode userspace\. From this host:\n  default\/web   curl http:\/\//);
+    expect(io.stderr()).toMatch(
+      /^kpath up: ready, 2 pods, mode userspace\. From this host:\n {2}default\/web {3}curl http:\/\//,
+    );
     stop();
     expect(await code).toBe(0);
   });
