@@ -30,6 +30,7 @@ import {
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
+import { loopbackGaps, loopbackGapsMessage } from '../../netmodel/loopback-gaps.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { loadCluster } from '../manifest-files.js';
@@ -197,6 +198,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   let stopped = false;
   let unwatch: (() => void) | undefined;
   let syncing: Promise<unknown> = Promise.resolve();
+  let lastGaps = '';
 
   const eff = () => store.current();
   const nodeIPOf = (snap: ClusterSnapshot | undefined, name: string): IP | undefined =>
@@ -302,6 +304,10 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     const t0 = performance.now();
     base = next;
     twins = new TwinMap(next.config.loopbackMap);
+    const gaps = loopbackGaps(next, twins);
+    const gapsText = gaps.length ? loopbackGapsMessage(gaps) : '';
+    if (gapsText && gapsText !== lastGaps) log.warn({ addresses: gaps.map((g) => g.model) }, gapsText);
+    lastGaps = gapsText;
     defaultNode = pickDefaultNode(next, opts.node);
     const errors = await pods.startNew(next);
     applyEffective();
