@@ -3,9 +3,11 @@
 import { stringify } from 'yaml';
 import type { Argv } from 'yargs';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { fetchAdmin } from '../../proxy/runtime/admin-client.js';
 import { addedNote } from '../format/added.js';
 import {
   endpointsTable,
+  type LivePod,
   nodesTable,
   podsTable,
   servicesTable,
@@ -54,6 +56,11 @@ export function builder(y: Argv) {
     .positional('name', { type: 'string', description: 'only the object with this name' })
     .option('namespace', { alias: 'n', type: 'string', description: 'namespace (default: default)' })
     .option('all-namespaces', { alias: 'A', type: 'boolean', default: false, description: 'every namespace' })
+    .option('admin', {
+      type: 'string',
+      description:
+        "a running kpath up's admin address (its --metrics-address, e.g. 127.0.0.1:10249): pods show its live readiness and restarts",
+    })
     .option('output', {
       alias: 'o',
       type: 'string',
@@ -69,6 +76,7 @@ interface GetArgs {
   namespace?: string;
   allNamespaces?: boolean;
   output?: string;
+  admin?: string;
 }
 
 export async function run(args: GetArgs, io: CliIO): Promise<number> {
@@ -107,7 +115,9 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
     return print(list(items), args.output, io);
   }
   const wide = args.output === 'wide';
-  const opts: TableOpts = { wide, allNamespaces: all };
+  const live =
+    args.admin !== undefined && (kind === 'pods' || kind === 'all') ? await livePods(args.admin) : undefined;
+  const opts: TableOpts = { wide, allNamespaces: all, ...(live ? { live } : {}) };
   if (args.output === 'name') {
     const names: string[] = [];
     if (kind === 'pods' || kind === 'all') names.push(...sel.pods.map((p) => `pod/${p.meta.name}`));
@@ -168,6 +178,12 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
   if (kind === 'pods' || kind === 'services' || kind === 'endpoints' || kind === 'all')
     io.err(addedNote(snap, sel.services, kind === 'services' || kind === 'endpoints' ? [] : sel.pods));
   return EXIT.OK;
+}
+
+/** The running kpath up's pods, by `ns/name`. */
+async function livePods(admin: string): Promise<Map<string, LivePod>> {
+  const r = await fetchAdmin<{ pods: (LivePod & { pod: string })[] }>(admin, '/api/v1/pods');
+  return new Map(r.pods.map((p) => [p.pod, p]));
 }
 
 function objectsFor(

@@ -7,6 +7,32 @@ export interface TableOpts {
   readonly allNamespaces: boolean;
   /** Prefix names with the resource (`pod/web-...`), as `kubectl get all` does. */
   readonly kindPrefix?: string;
+  /** A running kpath up's view of its pods (`ns/name` -> status), shown instead of the model's. */
+  readonly live?: ReadonlyMap<string, LivePod>;
+}
+
+/** What a running kpath up says about one pod (its admin API's /api/v1/pods). */
+export interface LivePod {
+  readonly ready: boolean;
+  readonly containers: readonly { state: string; ready: boolean; restarts: number; lastExit?: string }[];
+}
+
+/** READY, STATUS and RESTARTS as kubectl prints them for a running pod. */
+export function liveCells(l: LivePod): [string, string, string] {
+  const ready = l.containers.filter((c) => c.ready).length;
+  const restarts = l.containers.reduce((n, c) => n + c.restarts, 0);
+  const waiting = l.containers.find((c) => c.state === 'waiting');
+  const terminated = l.containers.find((c) => c.state === 'terminated');
+  const status = waiting
+    ? waiting.restarts > 0 || waiting.lastExit
+      ? 'CrashLoopBackOff'
+      : 'ContainerCreating'
+    : terminated
+      ? terminated.lastExit === 'exit code 0'
+        ? 'Completed'
+        : 'Error'
+      : 'Running';
+  return [`${ready}/${l.containers.length}`, status, String(restarts)];
 }
 
 const AGE = '<unknown>';
@@ -33,12 +59,14 @@ export function podsTable(pods: readonly Pod[], opts: TableOpts): string {
     const total = p.containers.length;
     const ready = p.ready && p.phase === 'Running' ? total : 0;
     const status = p.terminating ? 'Terminating' : p.phase;
+    const live = opts.live?.get(`${p.meta.namespace}/${p.meta.name}`);
+    const [readyCell, statusCell, restartsCell] = live ? liveCells(live) : [`${ready}/${total}`, status, '0'];
     const row = [
       ...nsCol(opts, p.meta.namespace),
       nameOf(opts, p.meta.name),
-      `${ready}/${total}`,
-      status,
-      '0',
+      readyCell,
+      statusCell,
+      restartsCell,
       AGE,
     ];
     if (opts.wide) row.push(p.podIPs[0]?.text ?? '<none>', p.nodeName ?? '<none>', '<none>', '<none>');
