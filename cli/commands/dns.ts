@@ -24,7 +24,6 @@ import {
   type ZoneOptions,
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
-import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { type DnsServer, startDnsServer } from '../../proxy/dns/index.js';
 import { exampleClusterPath, loadCluster } from '../../proxy/manifest-files.js';

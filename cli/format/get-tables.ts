@@ -13,6 +13,8 @@ export interface TableOpts {
 
 /** What a running kpath up says about one pod (its admin API's /api/v1/pods). */
 export interface LivePod {
+  readonly node?: string;
+  readonly podIP?: string;
   readonly ready: boolean;
   readonly containers: readonly { state: string; ready: boolean; restarts: number; lastExit?: string }[];
 }
@@ -69,7 +71,13 @@ export function podsTable(pods: readonly Pod[], opts: TableOpts): string {
       restartsCell,
       AGE,
     ];
-    if (opts.wide) row.push(p.podIPs[0]?.text ?? '<none>', p.nodeName ?? '<none>', '<none>', '<none>');
+    if (opts.wide)
+      row.push(
+        live?.podIP || p.podIPs[0]?.text || '<none>',
+        live?.node || p.nodeName || '<none>',
+        '<none>',
+        '<none>',
+      );
     return row;
   });
   return renderTable(headers, rows);
