@@ -22,7 +22,7 @@ import type {
   Service,
   Workload,
 } from './objects.js';
-import { KIND_SCHEMAS } from './schema.js';
+import { KIND_SCHEMAS, KUBE_PROXY_CONFIGURATION } from './schema.js';
 import { checkUnknownFields, closest } from './strict.js';
 
 export interface Decoded {
@@ -102,8 +102,11 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
       if (apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1') {
         f0.error(['apiVersion'], `"${apiVersion}" is not served; use kubeproxy.config.k8s.io/v1alpha1`);
       } else if (out.proxy) f0.error([], 'a second KubeProxyConfiguration (give exactly one)');
-      else
-        out.proxy = decodeProxyConfig(new Fields(raw.body, raw.origin, { kind, name: 'kube-proxy' }, report));
+      else {
+        const pf = new Fields(raw.body, raw.origin, { kind, name: 'kube-proxy' }, report);
+        checkUnknownFields(pf, KUBE_PROXY_CONFIGURATION, raw.body);
+        out.proxy = decodeProxyConfig(pf);
+      }
       continue;
     }
     const info = KINDS[kind];

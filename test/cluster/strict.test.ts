@@ -101,6 +101,17 @@ status:
   });
 });
 
+describe('KubeProxyConfiguration', () => {
+  it('is strict as kube-proxy decodes its config file', () => {
+    const r = build(
+      'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\niptables:\n  masqueradeAl: true\nconntrack: {maxPerCore: 0}\n',
+    );
+    expect(errors(r.diagnostics)).toEqual([
+      'm.yaml:5:3: error: KubeProxyConfiguration kube-proxy: iptables.masqueradeAl: unknown field "iptables.masqueradeAl" (did you mean "masqueradeAll"?)',
+    ]);
+  });
+});
+
 describe('kinds', () => {
   it.each([
     ['v1', 'Servce', 'Service'],
