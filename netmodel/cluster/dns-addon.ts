@@ -89,6 +89,17 @@ ${annotations}spec:
             - name: metrics
               containerPort: 9153
               protocol: TCP
+          livenessProbe:
+            httpGet:
+              path: /health
+              port: 8080
+            initialDelaySeconds: 60
+            timeoutSeconds: 5
+            failureThreshold: 5
+          readinessProbe:
+            httpGet:
+              path: /ready
+              port: 8181
 `);
   }
   return docs.join('---\n');

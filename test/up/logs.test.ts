@@ -128,6 +128,11 @@ describe('kpath up output', () => {
     const { createLogger } = await import('../../proxy/runtime/index.js');
     const logger = createLogger({ level: 'info', pretty: false, destination: dest });
     const rt = await up({ files: [writeCluster(cluster).file], logger, watch: false });
+    // The addon's coredns pods pass kubeadm's probes (:8181/ready) answered by the built-in server.
+    await waitFor(() => {
+      const dns = rt.pods().filter((p) => p.pod.startsWith('kube-system/coredns-'));
+      return dns.length === 2 && dns.every((p) => p.ready);
+    }, 'coredns ready');
     await rt.stop();
     expect(raw.length).toBeGreaterThan(10);
     for (const l of raw) expect({ line: l, dups: duplicateKeys(l) }).toEqual({ line: l, dups: [] });
