@@ -13,11 +13,15 @@ import {
   type ClusterSnapshot,
   type Meta,
   matchesTerms,
+  type Pod,
   parseSelector,
   type SelectorTerm,
+  type Service,
 } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
-import { formatLabels } from '../format/get-tables.js';
+import { fetchAdmin } from '../../proxy/runtime/admin-client.js';
+import { addedNote } from '../format/added.js';
+import { formatLabels, type LivePod } from '../format/get-tables.js';
 import {
   findResults,
   goSprint,
@@ -64,6 +68,11 @@ export function builder(y: Argv) {
       description: "wide|json|yaml|name|jsonpath='{...}'|custom-columns=HEADER:.path,...",
     })
     .option('show-labels', { type: 'boolean', default: false, description: 'add a LABELS column' })
+    .option('admin', {
+      type: 'string',
+      description:
+        "a running kpath up's admin address (its --metrics-address, e.g. 127.0.0.1:10249): pods show its live readiness and restarts",
+    })
     .option('headers', {
       type: 'boolean',
       default: true,
@@ -80,6 +89,7 @@ export function builder(y: Argv) {
 }
 
 interface GetArgs {
+  admin?: string;
   resources: string[];
   f?: string[];
   namespace?: string;
@@ -235,6 +245,10 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
   }
 
   const withKind = new Set(found.map((f) => f.def)).size > 1;
+  const live =
+    args.admin !== undefined && found.some((f) => f.def.resource === 'pods')
+      ? await livePods(args.admin)
+      : undefined;
   const tables: string[] = [];
   for (let i = 0; i < found.length; ) {
     const def = found[i]!.def;
@@ -251,6 +265,7 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
         withKind,
         showLabels: args.showLabels ?? false,
         headers: args.headers ?? true,
+        ...(live ? { live } : {}),
       }),
     );
   }
@@ -259,14 +274,34 @@ export async function run(args: GetArgs, io: CliIO): Promise<number> {
     const namespaced = !allNs && req.requests.every((r) => r.def.namespaced);
     io.err(namespaced ? `No resources found in ${ns} namespace.\n` : 'No resources found\n');
   }
+  io.err(
+    addedNote(
+      snap,
+      found.filter((f) => f.def.resource === 'services').map((f) => f.obj as Service),
+      found.filter((f) => f.def.resource === 'pods').map((f) => f.obj as Pod),
+    ),
+  );
   return status();
+}
+
+/** The running kpath up's pods, by `ns/name`. */
+async function livePods(admin: string): Promise<Map<string, LivePod>> {
+  const r = await fetchAdmin<{ pods: (LivePod & { pod: string })[] }>(admin, '/api/v1/pods');
+  return new Map(r.pods.map((p) => [p.pod, p]));
 }
 
 function table(
   def: ResourceDef,
   objs: readonly { meta: Meta }[],
   snap: ClusterSnapshot,
-  o: { wide: boolean; namespaceColumn: boolean; withKind: boolean; showLabels: boolean; headers: boolean },
+  o: {
+    wide: boolean;
+    namespaceColumn: boolean;
+    withKind: boolean;
+    showLabels: boolean;
+    headers: boolean;
+    live?: ReadonlyMap<string, LivePod>;
+  },
 ): string {
   const cols = def.columns;
   const n = cols.headers.length + (o.wide ? cols.wide.length : 0);
@@ -276,7 +311,7 @@ function table(
     ...(o.showLabels ? ['LABELS'] : []),
   ];
   const rows = objs.map((obj) => {
-    const cells = cols.row(obj, snap).slice(0, n);
+    const cells = cols.row(obj, snap, o.live ? { live: o.live } : undefined).slice(0, n);
     if (o.withKind) cells[0] = `${kindPrefix(def)}/${cells[0]}`;
     return [
       ...(o.namespaceColumn ? [obj.meta.namespace] : []),

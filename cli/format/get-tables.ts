@@ -20,7 +20,38 @@ export interface Columns<T> {
   readonly headers: readonly string[];
   readonly wide: readonly string[];
   /** All cells (default then wide); the caller drops the wide ones when not asked for. */
-  row(x: T, snap: ClusterSnapshot): string[];
+  row(x: T, snap: ClusterSnapshot, ctx?: RowContext): string[];
+}
+
+/** What a table may show besides the model: a running kpath up's view of its pods, by `ns/name`. */
+export interface RowContext {
+  readonly live?: ReadonlyMap<string, LivePod>;
+}
+
+/** What a running kpath up says about one pod (its admin API's /api/v1/pods). */
+export interface LivePod {
+  readonly node?: string;
+  readonly podIP?: string;
+  readonly ready: boolean;
+  readonly containers: readonly { state: string; ready: boolean; restarts: number; lastExit?: string }[];
+}
+
+/** READY, STATUS and RESTARTS as kubectl prints them for a running pod. */
+export function liveCells(l: LivePod): [string, string, string] {
+  const ready = l.containers.filter((c) => c.ready).length;
+  const restarts = l.containers.reduce((n, c) => n + c.restarts, 0);
+  const waiting = l.containers.find((c) => c.state === 'waiting');
+  const terminated = l.containers.find((c) => c.state === 'terminated');
+  const status = waiting
+    ? waiting.restarts > 0 || waiting.lastExit
+      ? 'CrashLoopBackOff'
+      : 'ContainerCreating'
+    : terminated
+      ? terminated.lastExit === 'exit code 0'
+        ? 'Completed'
+        : 'Error'
+      : 'Running';
+  return [`${ready}/${l.containers.length}`, status, String(restarts)];
 }
 
 export const AGE = '<unknown>';
@@ -41,18 +72,20 @@ function joinOr(items: readonly string[], none = '<none>'): string {
 export const podColumns: Columns<Pod> = {
   headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
   wide: ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'],
-  row: (p) => {
+  row: (p, _snap, ctx) => {
     const total = p.containers.length;
     const ready = p.ready && p.phase === 'Running' ? total : 0;
     const status = p.terminating ? 'Terminating' : p.phase;
+    const live = ctx?.live?.get(`${p.meta.namespace}/${p.meta.name}`);
+    const [readyCell, statusCell, restartsCell] = live ? liveCells(live) : [`${ready}/${total}`, status, '0'];
     return [
       p.meta.name,
-      `${ready}/${total}`,
-      status,
-      '0',
+      readyCell,
+      statusCell,
+      restartsCell,
       AGE,
-      p.podIPs[0]?.text ?? '<none>',
-      p.nodeName ?? '<none>',
+      live?.podIP || p.podIPs[0]?.text || '<none>',
+      live?.node || p.nodeName || '<none>',
       '<none>',
       '<none>',
     ];

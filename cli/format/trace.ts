@@ -43,11 +43,20 @@ function stageLines(s: Stage): string[] {
         lines.push(`${head} ${verdict}${s.byPolicy ? ' (no rule matched: chain policy)' : ''}`);
       } else {
         lines.push(`${head} ${verdict}${s.byPolicy ? ' (fell through to the chain policy)' : ''}`);
+        // The chain whose heading the rules below are printed under. After a jump returns, the next
+        // rule belongs to the calling chain again: its heading is repeated so it is not read as a
+        // rule of the chain that returned.
+        let under = '';
         for (const t of rules) {
           if (t.kind === 'chain') {
             const m = chainMeaning(t.chain);
             lines.push(`               ${t.chain}${m ? `  -- ${m}` : ''}`);
+            under = t.chain;
           } else if (t.kind === 'rule') {
+            if (t.chain !== under) {
+              lines.push(`               ${t.chain}  (continued after ${under || 'the jump'} returned)`);
+              under = t.chain;
+            }
             lines.push(`                 #${t.num}  ${t.text}`);
           }
         }

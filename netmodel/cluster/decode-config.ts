@@ -76,6 +76,7 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
   const dns = s.at(['dns']);
   const pods = dns.oneOf(['pods'], ['insecure', 'verified', 'disabled'] as const) ?? d.dns.pods;
   const ttl = dns.int(['ttl'], { min: 0, max: 3600 }) ?? d.dns.ttl;
+  const addon = dns.bool(['addon']) ?? d.dns.addon;
   const loopbackMap: LoopbackMapping[] = [];
   (s.array(['loopbackMap']) ?? []).forEach((_, i) => {
     const m = s.at(['loopbackMap', i]);
@@ -99,7 +100,7 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
     nodeCIDR,
     nodePortRange,
     loadBalancerPool,
-    dns: { pods, ttl },
+    dns: { pods, ttl, addon },
     loopbackMap,
     ...(f.origin ? { origin: f.origin } : {}),
   };

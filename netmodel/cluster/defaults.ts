@@ -18,8 +18,11 @@ export const CLUSTER_DEFAULTS: ClusterConfig = Object.freeze<ClusterConfig>({
   nodePortRange: { min: 30000, max: 32767 },
   /** LoadBalancer ingress IPs for services that have none in status (like MetalLB's pool). */
   loadBalancerPool: [parsePrefix('10.250.0.0/24')],
-  /** CoreDNS kubernetes plugin: `pods insecure`, `ttl 30` (seconds). */
-  dns: { pods: 'insecure', ttl: 30 },
+  /**
+   * CoreDNS kubernetes plugin: `pods insecure`, `ttl 30` (seconds); `addon`: a cluster whose manifests
+   * have no kube-system/kube-dns Service gets one (and a coredns Deployment), as kubeadm installs it.
+   */
+  dns: { pods: 'insecure', ttl: 30, addon: true },
   /** Beyond the built-in 10.0.0.0/8 <-> 127.0.0.0/8 twins. */
   loopbackMap: [],
 });

@@ -1,6 +1,6 @@
 // The cluster model's public surface, listed by hand.
 export { allocateNodes, allocatePodIPs, allocateServices, OffsetAllocator, staticBand } from './allocate.js';
-export { BUILTIN_NAMESPACES, type BuildResult, buildCluster } from './build.js';
+export { BUILTIN_NAMESPACES, type BuildOptions, type BuildResult, buildCluster } from './build.js';
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
 export {
   decodeNetworkPolicy,
@@ -20,6 +20,7 @@ export {
   Reporter,
   type SourcePos,
 } from './diagnostics.js';
+export { ADDED_ANNOTATION, DNS_ADDON_REASON, dnsAddonManifest } from './dns-addon.js';
 export { deriveEndpointSlices, podIsEndpointCandidate, resolveTargetPort } from './endpoints.js';
 export {
   canonicalJson,

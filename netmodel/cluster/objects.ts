@@ -307,7 +307,12 @@ export interface ClusterConfig {
   readonly nodeCIDR: Prefix;
   readonly nodePortRange: { readonly min: number; readonly max: number };
   readonly loadBalancerPool: readonly Prefix[];
-  readonly dns: { readonly pods: 'insecure' | 'verified' | 'disabled'; readonly ttl: number };
+  readonly dns: {
+    readonly pods: 'insecure' | 'verified' | 'disabled';
+    readonly ttl: number;
+    /** Add kube-dns (a coredns Deployment and the kube-dns Service) when the manifests have none. */
+    readonly addon: boolean;
+  };
   readonly loopbackMap: readonly LoopbackMapping[];
   readonly origin?: Origin;
 }

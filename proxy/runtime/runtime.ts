@@ -30,6 +30,7 @@ import {
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
+import { loopbackGaps, loopbackGapsMessage } from '../../netmodel/loopback-gaps.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { ipvsOutputs } from '../ipvs/index.js';
@@ -120,6 +121,13 @@ export interface RuntimeOptions {
   readonly dnsTwins?: boolean;
   /** Reset TCP connections NetworkPolicy denies instead of holding them unanswered (--policy-reject). */
   readonly policyReject?: boolean;
+  /** `-n NS`: the namespace of objects that name none (kubectl apply -n). */
+  readonly namespace?: string;
+  /**
+   * Run containers' `command` as host processes (`--exec`). Off by default: such containers get the
+   * built-in echo server unless their pod carries the annotation kpath.dev/exec: "true".
+   */
+  readonly exec?: boolean;
 }
 
 export interface Runtime {
@@ -200,6 +208,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   let stopped = false;
   let unwatch: (() => void) | undefined;
   let syncing: Promise<unknown> = Promise.resolve();
+  let lastGaps = '';
 
   const eff = () => store.current();
   const nodeIPOf = (snap: ClusterSnapshot | undefined, name: string): IP | undefined =>
@@ -270,6 +279,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     },
     process.env,
     dnsSource,
+    opts.exec ?? false,
   );
 
   store.subscribe((change) => {
@@ -304,6 +314,10 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     const t0 = performance.now();
     base = next;
     twins = new TwinMap(next.config.loopbackMap);
+    const gaps = loopbackGaps(next, twins);
+    const gapsText = gaps.length ? loopbackGapsMessage(gaps) : '';
+    if (gapsText && gapsText !== lastGaps) log.warn({ addresses: gaps.map((g) => g.model) }, gapsText);
+    lastGaps = gapsText;
     defaultNode = pickDefaultNode(next, opts.node);
     const errors = await pods.startNew(next);
     applyEffective();
@@ -320,7 +334,10 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   }
 
   function load(): ClusterSnapshot {
-    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1);
+    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1, {
+      ...(base ? { previous: base } : {}),
+      ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+    });
     for (const d of r.diagnostics) {
       if (d.severity === 'error') continue;
       log.warn({ diagnostic: formatDiagnostic(d) }, 'manifest warning');
@@ -439,7 +456,15 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
         (e) => log.warn({ err: e.message }, 'cannot watch manifests'),
       );
     }
-    log.info({ listeners: listeners.list().length, pods: pods.list().length, ...admin }, 'kpath up: ready');
+    log.info(
+      {
+        listeners: listeners.list().length,
+        pods: pods.list().length,
+        health: admin.healthAddress ?? null,
+        metrics: admin.metricsAddress ?? null,
+      },
+      'kpath up: ready',
+    );
   })();
   ready.catch(() => {});
 

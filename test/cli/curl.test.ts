@@ -173,8 +173,8 @@ describe('kpath curl', () => {
     expect(far.err).toMatch(/no loopback twin/);
   });
 
-  it('a cluster without kube-dns: names resolve from the model, with the same search path', async () => {
-    const r = loadCluster(['examples/scenarios/no-endpoints']);
+  it('a cluster without kube-dns (the DNS addon off): names resolve from the model, with the same search path', async () => {
+    const r = loadCluster(['examples/scenarios/no-endpoints'], process.cwd(), 1, { dnsAddon: false });
     if (!r.ok) throw new Error('scenario');
     const twins = new TwinMap(r.snapshot.config.loopbackMap);
     const src = parseSource('pod/default/client', r.snapshot, twins);
