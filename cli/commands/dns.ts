@@ -7,7 +7,7 @@
 import { watch } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
-import { joinHostPort, parseIP, tryParseHostPort } from '../../netmodel/addr.js';
+import { joinHostPort, parseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot, Pod } from '../../netmodel/cluster/index.js';
 import { formatDiagnostic } from '../../netmodel/cluster/index.js';
 import {
@@ -24,7 +24,6 @@ import {
   type ZoneOptions,
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
-import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { kubeDnsPolicy, PolicyEngine } from '../../netmodel/policy/index.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { type DnsServer, startDnsServer } from '../../proxy/dns/index.js';
