@@ -132,7 +132,7 @@ export function buildCluster(
       } else addDerived({ ...p, nodeName: n }, owner);
     }
   }
-  const withIPs = allocatePodIPs(pods, nodes, report);
+  const withIPs = allocatePodIPs(pods, nodes, report, config.network.plugin);
   const services = allocateServices(d.services, config, report);
 
   // EndpointSlices.

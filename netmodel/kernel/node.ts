@@ -5,6 +5,8 @@
  */
 import type { Family, IP } from '../addr.js';
 import { type ConntrackSysctls, ConntrackTable } from '../conntrack/index.js';
+import type { Link } from '../devices/index.js';
+import { NeighTable } from '../devices/index.js';
 import {
   emptyRuleset,
   IpSetStore,
@@ -15,7 +17,7 @@ import {
   type Ruleset,
   renderSave,
 } from '../netfilter/index.js';
-import { RoutingNode } from '../routing/index.js';
+import { type InterfaceInit, RoutingNode } from '../routing/index.js';
 
 /**
  * iptables-nft's table order in iptables-save output (enum nft_table_type: mangle, security, raw,
@@ -73,6 +75,10 @@ export class KernelNode {
   readonly conntrack: ConntrackTable;
   readonly nf: NetfilterState;
   readonly conntrackOnDemand: boolean;
+  /** The link layer of each device (MAC, veth peer, bridge FDB, vxlan settings), by interface name. */
+  readonly links = new Map<string, Link>();
+  /** The neighbour (ARP) table. */
+  readonly neigh = new NeighTable();
   private rules4: Ruleset = emptyRuleset(4);
   private rules6: Ruleset = emptyRuleset(6);
 
@@ -87,6 +93,17 @@ export class KernelNode {
       this.rules4 = opts.keep.rules4;
       this.rules6 = opts.keep.rules6;
     }
+  }
+
+  /** `ip link add` (and `up`): the routing interface and its link layer in one step. */
+  addDevice(init: InterfaceInit, link: Omit<Link, 'name'>): void {
+    this.routing.addInterface(init);
+    this.links.set(init.name, { name: init.name, ...link });
+  }
+
+  /** The link layer of a device, if it has one (interfaces made without addDevice have none). */
+  link(name: string): Link | undefined {
+    return this.links.get(name);
   }
 
   /** Is connection tracking hooked in for this family (always, unless conntrackOnDemand)? */
