@@ -1006,7 +1006,8 @@ class Traveller {
       };
     const w = receive(node, frame.packet, dev, this.env);
     this.steps.push({ kind: 'stack', ns, walk: w, outer: this.outer });
-    return { kind: 'walk', ns, walk: w };
+    // A VXLAN packet keeps its inner frame with it until the VXLAN socket takes it.
+    return frame.vxlan ? { kind: 'walk', ns, walk: w, encap: frame.vxlan } : { kind: 'walk', ns, walk: w };
   }
 
   /** DF set and too big for a forwarding hop: drop, and ICMP fragmentation needed back to the source. */
