@@ -24,6 +24,8 @@ export const ErrorCodes = {
   LISTEN: 'KPATH_E_LISTEN',
   /** Something kpath does not implement yet was asked for. */
   UNSUPPORTED: 'KPATH_E_UNSUPPORTED',
+  /** A frame description could not be encoded, or captured bytes could not be decoded (pcap, pcapng). */
+  FRAME: 'KPATH_E_FRAME',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

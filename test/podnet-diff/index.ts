@@ -1,0 +1,28 @@
+// The real-kernel side of the pod-network differential, listed by hand: the topology spec, the
+// harness that builds it in namespaces and captures, and the field-by-field comparison.
+export { type CompareOptions, compareCaptures, notArp } from './compare.js';
+export {
+  captureRealTopology,
+  cleanupStale,
+  NS_PREFIX,
+  type RealRun,
+  runRealTopology,
+  type SendResult,
+  unavailableReason,
+} from './real.js';
+export {
+  type CapturePoint,
+  captureName,
+  defaultMacScheme,
+  gatewayAddress,
+  hostVethName,
+  type MacRef,
+  type MacScheme,
+  type NodeSpec,
+  type PodSpec,
+  podAddress,
+  type RealTopologySpec,
+  type Send,
+  twoNodeSpec,
+  vtepAddress,
+} from './spec.js';
