@@ -32,11 +32,19 @@ export interface Packet {
   readonly ttl?: number;
   readonly df?: boolean;
   readonly ipId?: number;
+  /** TCP sequence and acknowledgement numbers and the SYN's MSS option, once the packet is on the wire. */
+  readonly tcpSeq?: TcpSequence;
   /** The skb mark (nfmark). */
   readonly mark: number;
   /** Input interface (set once the packet arrives on a device) and output interface (after routing). */
   readonly iif?: string;
   readonly oif?: string;
+}
+
+export interface TcpSequence {
+  readonly seq: number;
+  readonly ack: number;
+  readonly mss?: number;
 }
 
 export interface IcmpHeader {
@@ -47,6 +55,8 @@ export interface IcmpHeader {
   readonly seq?: number;
   /** Destination unreachable code 4: the next-hop MTU. */
   readonly mtu?: number;
+  /** An ICMP error: the datagram it quotes, as the router saw it. */
+  readonly quote?: Packet;
 }
 
 export const SYN: TcpFlags = { syn: true, ack: false, fin: false, rst: false };
@@ -67,6 +77,7 @@ export interface PacketInit {
   ttl?: number;
   df?: boolean;
   ipId?: number;
+  tcpSeq?: TcpSequence;
   mark?: number;
   iif?: string;
   oif?: string;
@@ -95,6 +106,7 @@ export function packet(init: PacketInit): Packet {
   if (init.ttl !== undefined) p.ttl = init.ttl;
   if (init.df !== undefined) p.df = init.df;
   if (init.ipId !== undefined) p.ipId = init.ipId;
+  if (init.tcpSeq !== undefined) p.tcpSeq = init.tcpSeq;
   if (init.iif !== undefined) p.iif = init.iif;
   if (init.oif !== undefined) p.oif = init.oif;
   return p;
@@ -122,6 +134,7 @@ function copyPacket(p: Packet): MutablePacket {
   if ('ttl' in p) q.ttl = p.ttl;
   if ('df' in p) q.df = p.df;
   if ('ipId' in p) q.ipId = p.ipId;
+  if ('tcpSeq' in p) q.tcpSeq = p.tcpSeq;
   if ('iif' in p) q.iif = p.iif;
   if ('oif' in p) q.oif = p.oif;
   return q;

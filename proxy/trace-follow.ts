@@ -108,6 +108,16 @@ export function followReply(world: World, there: Journey, env: WalkEnv): Journey
     sport: p.dport,
     dport: p.sport,
     ...(p.proto === 'tcp' ? { tcp: SYN_ACK } : {}),
+    // The SYN-ACK acknowledges the SYN's sequence number (NAT leaves sequence numbers alone).
+    ...(p.tcpSeq
+      ? {
+          tcpSeq: {
+            seq: (p.tcpSeq.seq * 0x41c64e6d + 12345) >>> 0,
+            ack: (p.tcpSeq.seq + 1) >>> 0,
+            mss: p.tcpSeq.mss ?? 1460,
+          },
+        }
+      : {}),
     ...(p.icmp && p.icmp.type === 8 ? { icmp: { ...p.icmp, type: 0 } } : {}),
     ...(p.proto === 'icmp' ? { length: p.length } : {}),
   });

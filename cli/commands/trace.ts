@@ -5,7 +5,7 @@
  *   kpath trace --node worker-1 --src 10.0.0.99 --dst 10.0.0.12:30080 --all -o json
  *   kpath trace --rules node-dump.txt --node-address 10.0.0.11/24 --src 10.244.1.5 --dst 10.96.0.10:53 --proto udp
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { buildHostNetwork, ingressInterface } from '../../cni/index.js';
@@ -13,6 +13,8 @@ import { type IP, isLoopback, prefixNth, tryParseHostPort, tryParsePrefix } from
 import type { ClusterSnapshot, Pod, Service } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import {
+  CaptureCollector,
+  captureTravel,
   KernelNode,
   podNsName,
   receive,
@@ -68,6 +70,11 @@ export function builder(y: Argv) {
       type: 'string',
       description: 'the interface the packet arrives on (default: cni0 for pod sources, eth0 otherwise)',
     })
+    .option('pcap', {
+      type: 'string',
+      description:
+        'write every frame of the followed packet and its reply, as each interface would see it, to this pcapng file (interfaces NODE/DEVICE, pod/NS/NAME/eth0)',
+    })
     .option('seed', { type: 'number', description: 'follow one reproducible random path' })
     .option('all', {
       type: 'boolean',
@@ -107,6 +114,7 @@ interface TraceArgs {
   size?: number;
   df: boolean;
   inIface?: string;
+  pcap?: string;
   seed?: number;
   all: boolean;
   output: 'text' | 'json';
@@ -398,6 +406,25 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
     const journey: TraceJourney = { there, ...(back ? { back } : {}) };
     return { walk: o.walk, journey, json: { ...base, path: journeyJson(journey) } };
   });
+  if (args.pcap) {
+    const cap = new CaptureCollector({ startMicros: 0n });
+    for (const o of json) {
+      if (!o.journey) continue;
+      captureTravel(cap, o.journey.there.travel);
+      if (o.journey.back) captureTravel(cap, o.journey.back.travel);
+    }
+    if (cap.size === 0)
+      throw usage('--pcap needs a followed packet through a cluster (not --rules or --no-follow)');
+    const file = resolve(io.cwd, args.pcap);
+    try {
+      writeFileSync(file, cap.toPcapng('kpath trace'));
+    } catch (e) {
+      throw new KpathError(
+        ErrorCodes.USAGE,
+        `--pcap ${args.pcap}: cannot write (${(e as NodeJS.ErrnoException).code ?? e})`,
+      );
+    }
+  }
   if (args.output === 'json') {
     io.out(
       `${JSON.stringify({ node: nodeName, packet: packetJson(local ? pkt : { ...pkt, iif: inIface }), entry: local ? 'OUTPUT' : 'PREROUTING', outcomes: json.map((j) => j.json) }, null, 2)}\n`,

@@ -1,5 +1,6 @@
 // The emulated kernel of one node: state (KernelNode) and the packet walker. Public surface, listed by hand.
 export { type ArpAnswer, resolveArp } from './arp.js';
+export { CaptureCollector, captureTravel, pcapFrames } from './capture.js';
 export { KernelNode, type KernelNodeOptions } from './node.js';
 export type { Outcome, Stage, WalkResult } from './outcome.js';
 export {

@@ -710,10 +710,18 @@ function ipIdOf(p: Packet): number {
   return h & 0xffff;
 }
 
-/** IP header defaults for a packet leaving the stack that made it (ip_default_ttl 64). */
-function onWire(p: Packet): Packet {
+/**
+ * IP header defaults for a packet leaving the stack that made it (ip_default_ttl 64), and for TCP a
+ * sequence number (the kernel's is a keyed hash of the 4-tuple; kpath's is deterministic) with the
+ * SYN's MSS from the device MTU (tcp_mss: MTU - 40).
+ */
+function onWire(p: Packet, mtu: number): Packet {
   if (p.ttl !== undefined) return p;
-  return withFields(p, { ttl: 64, ipId: p.family === 4 ? ipIdOf(p) : 0 });
+  const ipId = p.family === 4 ? ipIdOf(p) : 0;
+  if (p.proto !== 'tcp' || p.tcpSeq) return withFields(p, { ttl: 64, ipId });
+  const seq = (ipIdOf(p) * 0x9e3779b1) >>> 0;
+  const tcpSeq = p.tcp?.syn && !p.tcp.ack ? { seq, ack: 0, mss: mtu - 40 } : { seq, ack: 0 };
+  return withFields(p, { ttl: 64, ipId, tcpSeq });
 }
 
 class Traveller {
@@ -721,6 +729,8 @@ class Traveller {
   private hops = 0;
   /** The walks now are of a VXLAN outer packet. */
   private outer = false;
+  /** The traced packet was fragmented: its frames from there on are these fragments. */
+  private frags: readonly Fragment[] | undefined;
   constructor(
     readonly world: NetWorld,
     readonly env: WalkEnv,
@@ -789,9 +799,9 @@ class Traveller {
     encap: { vni: number; inner: Frame } | undefined,
   ): TravelEnd | Next {
     const link = node.link(o.dev);
-    const p = onWire(o.packet);
-    if (!link) return { kind: 'outside', ns, dev: o.dev, nextHop: o.nextHop, packet: p };
     const mtu = node.routing.interface(o.dev)?.mtu ?? 1500;
+    const p = onWire(o.packet, mtu);
+    if (!link) return { kind: 'outside', ns, dev: o.dev, nextHop: o.nextHop, packet: p };
     const m = checkMtu(p, mtu, o.forwarded);
     let fragments: readonly Fragment[] | undefined;
     switch (m.kind) {
@@ -815,8 +825,10 @@ class Traveller {
         );
         break;
       case 'fits':
+        if (!this.outer) fragments = this.frags;
         break;
     }
+    if (m.kind === 'fragment' && !this.outer) this.frags = m.fragments;
     // The neighbour: a permanent entry, or ARP.
     let dstMac: string | undefined;
     if (o.bridgedTo === undefined) {
@@ -903,7 +915,10 @@ class Traveller {
             `${inner.packet.src.text}|${inner.packet.dst.text}|${inner.packet.proto}|${inner.packet.sport}|${inner.packet.dport}`,
           ),
           dport: t.port,
-          length: inner.packet.length + VXLAN_OVERHEAD,
+          // Each inner fragment travels in its own VXLAN packet: the largest sets the outer size.
+          length:
+            (inner.fragments ? Math.max(...inner.fragments.map((x) => x.length)) : inner.packet.length) +
+            VXLAN_OVERHEAD,
           df: false,
         });
         this.l2(
@@ -1027,7 +1042,7 @@ class Traveller {
       proto: 'icmp',
       src,
       dst: p.src,
-      icmp: { type: 3, code: 4, id: 0, mtu },
+      icmp: { type: 3, code: 4, id: 0, mtu, quote: p },
       // The IP header, the ICMP header, and as much of the original as fits in 576 bytes.
       length: Math.min(576, 28 + p.length),
     });
