@@ -9,7 +9,16 @@
  *
  * Pod IPs come from the snapshot (netmodel/cluster/allocate.ts hands them out as host-local does).
  */
-import { prefixNth } from '../../netmodel/addr.js';
+import { type IP, prefixNth } from '../../netmodel/addr.js';
+
+function cmpIP(a: IP, b: IP): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.family === 4 && b.family === 4) return a.n - b.n;
+  const x = (a as { big: bigint }).big;
+  const y = (b as { big: bigint }).big;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 import type { ClusterSnapshot, Node, Pod } from '../../netmodel/cluster/index.js';
 import { fnv1a32 } from '../../netmodel/cluster/index.js';
 import { BridgeFdb } from '../../netmodel/devices/index.js';
@@ -35,11 +44,16 @@ export function addBridgePods(
 ): Map<string, KernelNode> {
   const pods = new Map<string, KernelNode>();
   const fdb = new BridgeFdb();
-  const brMac = macOf(n.meta.name, BRIDGE);
+  // A bridge takes the lowest MAC of its ports until an address is set on it; the bridge plugin pins
+  // it when it adds the gateway address at the first pod's ADD, so cni0 keeps that pod's host veth
+  // MAC (kpath takes the pod with the lowest IP as the first). No pod yet: a MAC of its own.
+  const onNode = podsOn(snap, n);
+  const first = [...onNode].sort((a, b) => cmpIP(a.podIPs[0]!, b.podIPs[0]!))[0];
+  const brMac = first ? macOf(n.meta.name, vethName(first)) : macOf(n.meta.name, BRIDGE);
   k.addDevice({ name: BRIDGE, kind: 'bridge', up: true, mtu }, { mac: brMac, spec: { kind: 'bridge', fdb } });
   fdb.addLocal(brMac, BRIDGE, true);
   for (const cidr of n.podCIDRs) k.routing.addAddress(BRIDGE, `${prefixNth(cidr, 1n).text}/${cidr.bits}`);
-  for (const p of podsOn(snap, n)) {
+  for (const p of onNode) {
     const host = vethName(p);
     const hostMac = macOf(n.meta.name, host);
     // The flannel manifest's delegate sets hairpinMode: true; the plain bridge plugin defaults to false.
@@ -47,7 +61,8 @@ export function addBridgePods(
       { name: host, kind: 'veth', up: true, mtu, master: BRIDGE, peer: 'eth0' },
       { mac: hostMac, spec: { kind: 'veth', ...podPeer(p) }, hairpin: true },
     );
-    fdb.addLocal(hostMac, host);
+    // The port's own address is a local entry, unless it is the bridge's (then the bridge owns it).
+    if (hostMac !== brMac) fdb.addLocal(hostMac, host);
     const pod = podNamespace(p, n.meta.name, host, mtu);
     for (const ip of p.podIPs) {
       const cidr = n.podCIDRs.find((c) => c.ip.family === ip.family);
@@ -59,6 +74,9 @@ export function addBridgePods(
           dev: 'eth0',
         });
     }
+    // A pod's eth0 coming up sends IPv6 router solicitations and MLD reports (IPv6 is on by default),
+    // so the bridge has learned every pod's MAC on its port before any traffic of ours.
+    fdb.learn(pod.eth0.mac, host, 0);
     pods.set(`${p.meta.namespace}/${p.meta.name}`, pod.kernel);
   }
   return pods;

@@ -168,3 +168,21 @@ describe('kpath trace --proto icmp, --size, --df (demo: flannel vxlan, pods at M
     expect(r.err).toMatch(/--size -3/);
   });
 });
+
+describe('kpath net', () => {
+  it('prints a node or a pod namespace as iproute2 does; bad names are errors', async () => {
+    const route = await kpath(DEMO, 'net', '--node', 'worker-1', 'ip-route');
+    expect(route.code).toBe(0);
+    expect(route.out).toMatch(/^default via 10\.0\.0\.1 dev eth0 \n/);
+    expect(route.out).toMatch(/^10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink \n/m);
+    const neigh = await kpath(DEMO, 'net', '--node', 'worker-1', 'ip-neigh');
+    expect(neigh.out).toMatch(/^10\.244\.0\.0 dev flannel\.1 lladdr [0-9a-f:]{17} PERMANENT \n/m);
+    const fdb = await kpath(DEMO, 'net', '--node', 'worker-1', 'bridge-fdb');
+    expect(fdb.out).toMatch(/ dev flannel\.1 dst 10\.0\.0\.\d+ self permanent\n/);
+    const pod = await kpath(DEMO, 'net', '--pod', 'default/client');
+    expect(pod.out).toMatch(/^2: eth0@if\d+: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 /m);
+    expect(pod.out).toMatch(/inet 10\.244\.1\.\d+\/24 brd 10\.244\.1\.255 scope global eth0/);
+    expect((await kpath(DEMO, 'net', '--pod', 'nope')).code).toBe(2);
+    expect((await kpath(DEMO, 'net', '--node', 'ghost')).code).toBe(1);
+  });
+});
