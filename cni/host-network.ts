@@ -23,8 +23,8 @@ import { defaultRoute, nodeBase, UNDERLAY, UPLINK } from './node-base.js';
 
 export interface HostNetwork extends NetWorld {
   readonly nodes: ReadonlyMap<string, KernelNode>;
-  /** Pod namespaces by `ns/name`. */
-  readonly pods: ReadonlyMap<string, KernelNode>;
+  /** A pod's namespace by `ns/name` (built on first use). */
+  pod(key: string): KernelNode | undefined;
   readonly network: NetworkConfig;
   /** The node whose address this is (InternalIP), if any. */
   nodeByAddress(ip: IP): Node | undefined;
@@ -54,12 +54,12 @@ function buildNode(
   snap: ClusterSnapshot,
   n: Node,
   keep: KernelNode | undefined,
-  pods: Map<string, KernelNode>,
+  pods: Map<string, () => KernelNode>,
 ): KernelNode {
   const net = snap.config.network;
   const k = nodeBase(snap, n, keep);
   const mtu = podMtu(net);
-  const add = (m: Map<string, KernelNode>) => {
+  const add = (m: Map<string, () => KernelNode>) => {
     for (const [key, v] of m) pods.set(key, v);
   };
   if (net.plugin === 'calico') {
@@ -90,7 +90,16 @@ export function buildHostNetwork(
   previous?: ReadonlyMap<string, KernelNode>,
 ): HostNetwork {
   const nodes = new Map<string, KernelNode>();
-  const pods = new Map<string, KernelNode>();
+  const pods = new Map<string, () => KernelNode>();
+  const built = new Map<string, KernelNode>();
+  const pod = (key: string): KernelNode | undefined => {
+    let k = built.get(key);
+    if (!k) {
+      k = pods.get(key)?.();
+      if (k) built.set(key, k);
+    }
+    return k;
+  };
   for (const n of snap.nodes) nodes.set(n.meta.name, buildNode(snap, n, previous?.get(n.meta.name), pods));
   const byNodeIP = new Map<string, Node>();
   for (const n of snap.nodes) for (const ip of n.internalIPs) byNodeIP.set(ip.text, n);
@@ -100,9 +109,9 @@ export function buildHostNetwork(
   const net = snap.config.network;
   return {
     nodes,
-    pods,
+    pod,
     network: net,
-    ns: (name) => nodes.get(name) ?? (name.startsWith('pod/') ? pods.get(name.slice(4)) : undefined),
+    ns: (name) => nodes.get(name) ?? (name.startsWith('pod/') ? pod(name.slice(4)) : undefined),
     segment: (name) => (name === UNDERLAY ? underlay : []),
     nodeByAddress: (ip) => byNodeIP.get(ip.text),
     podByAddress: (ip) => byPodIP.get(ip.text),

@@ -22,7 +22,7 @@ function cmpIP(a: IP, b: IP): number {
 import type { ClusterSnapshot, Node, Pod } from '../../netmodel/cluster/index.js';
 import { fnv1a32 } from '../../netmodel/cluster/index.js';
 import { BridgeFdb } from '../../netmodel/devices/index.js';
-import type { KernelNode } from '../../netmodel/kernel/index.js';
+import { type KernelNode, podNsName } from '../../netmodel/kernel/index.js';
 import { macOf, podNamespace, podPeer, podsOn } from '../node-base.js';
 
 export const BRIDGE = 'cni0';
@@ -41,8 +41,8 @@ export function addBridgePods(
   k: KernelNode,
   n: Node,
   mtu: number,
-): Map<string, KernelNode> {
-  const pods = new Map<string, KernelNode>();
+): Map<string, () => KernelNode> {
+  const pods = new Map<string, () => KernelNode>();
   const fdb = new BridgeFdb();
   // A bridge takes the lowest MAC of its ports until an address is set on it; the bridge plugin pins
   // it when it adds the gateway address at the first pod's ADD, so cni0 keeps that pod's host veth
@@ -63,21 +63,24 @@ export function addBridgePods(
     );
     // The port's own address is a local entry, unless it is the bridge's (then the bridge owns it).
     if (hostMac !== brMac) fdb.addLocal(hostMac, host);
-    const pod = podNamespace(p, n.meta.name, host, mtu);
-    for (const ip of p.podIPs) {
-      const cidr = n.podCIDRs.find((c) => c.ip.family === ip.family);
-      pod.kernel.routing.addAddress('eth0', `${ip.text}/${cidr?.bits ?? (ip.family === 4 ? 32 : 128)}`);
-      if (cidr)
-        pod.kernel.routing.addRoute({
-          dst: ip.family === 4 ? 'default' : '::/0',
-          via: prefixNth(cidr, 1n).text,
-          dev: 'eth0',
-        });
-    }
     // A pod's eth0 coming up sends IPv6 router solicitations and MLD reports (IPv6 is on by default),
     // so the bridge has learned every pod's MAC on its port before any traffic of ours.
-    fdb.learn(pod.eth0.mac, host, 0);
-    pods.set(`${p.meta.namespace}/${p.meta.name}`, pod.kernel);
+    fdb.learn(macOf(podNsName(p.meta.namespace, p.meta.name), 'eth0'), host, 0);
+    // The pod's own namespace is built when something first looks at it.
+    pods.set(`${p.meta.namespace}/${p.meta.name}`, () => {
+      const pod = podNamespace(p, n.meta.name, host, mtu);
+      for (const ip of p.podIPs) {
+        const cidr = n.podCIDRs.find((c) => c.ip.family === ip.family);
+        pod.kernel.routing.addAddress('eth0', `${ip.text}/${cidr?.bits ?? (ip.family === 4 ? 32 : 128)}`);
+        if (cidr)
+          pod.kernel.routing.addRoute({
+            dst: ip.family === 4 ? 'default' : '::/0',
+            via: prefixNth(cidr, 1n).text,
+            dev: 'eth0',
+          });
+      }
+      return pod.kernel;
+    });
   }
   return pods;
 }

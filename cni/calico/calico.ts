@@ -39,24 +39,24 @@ export function addCalicoPods(
   k: KernelNode,
   n: Node,
   mtu: number,
-): Map<string, KernelNode> {
-  const pods = new Map<string, KernelNode>();
+): Map<string, () => KernelNode> {
+  const pods = new Map<string, () => KernelNode>();
   for (const p of podsOn(snap, n)) {
     const host = caliName(p);
     k.addDevice(
       { name: host, kind: 'veth', up: true, mtu, peer: 'eth0' },
       { mac: CALICO_HOST_MAC, spec: { kind: 'veth', ...podPeer(p) }, proxyArp: true },
     );
-    const pod = podNamespace(p, n.meta.name, host, mtu);
-    const r = pod.kernel.routing;
-    for (const ip of p.podIPs) {
-      if (ip.family !== 4) continue;
-      r.addAddress('eth0', `${ip.text}/32`);
-      k.routing.addRoute({ dst: `${ip.text}/32`, dev: host, scope: 'link' });
-    }
-    r.addRoute({ dst: `${CALICO_GATEWAY}/32`, dev: 'eth0', scope: 'link' });
-    r.addRoute({ dst: 'default', via: CALICO_GATEWAY, dev: 'eth0' });
-    pods.set(`${p.meta.namespace}/${p.meta.name}`, pod.kernel);
+    for (const ip of p.podIPs)
+      if (ip.family === 4) k.routing.addRoute({ dst: `${ip.text}/32`, dev: host, scope: 'link' });
+    pods.set(`${p.meta.namespace}/${p.meta.name}`, () => {
+      const pod = podNamespace(p, n.meta.name, host, mtu);
+      const r = pod.kernel.routing;
+      for (const ip of p.podIPs) if (ip.family === 4) r.addAddress('eth0', `${ip.text}/32`);
+      r.addRoute({ dst: `${CALICO_GATEWAY}/32`, dev: 'eth0', scope: 'link' });
+      r.addRoute({ dst: 'default', via: CALICO_GATEWAY, dev: 'eth0' });
+      return pod.kernel;
+    });
   }
   return pods;
 }
