@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../netmodel/errors.js';
 import * as affinityCmd from './commands/affinity.js';
+import * as cniCmd from './commands/cni.js';
 import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
@@ -37,6 +38,7 @@ const COMMANDS: readonly CommandModule[] = [
   affinityCmd,
   endpointsCmd,
   netCmd,
+  cniCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {
