@@ -159,7 +159,8 @@ function add(
   const key = `${cid}/${ifname}`;
   if (state.containers[key])
     throw new CniFailure(CniCode.INTERNAL, `container veth name provided (${ifname}) already exists`);
-  const store = (state.networks[conf.name] ??= { allocations: {}, lastReserved: {} });
+  state.networks[conf.name] ??= { allocations: {}, lastReserved: {} };
+  const store = state.networks[conf.name]!;
   const owner = `${cid}\r\n${ifname}`;
   const ips: Record<string, unknown>[] = [];
   const routes: Record<string, unknown>[] = conf.routes.map((r) => ({ ...r }));
