@@ -13,6 +13,7 @@ export {
   RANDOMISED_FIELDS,
 } from './fields.js';
 export * from './frame.js';
+export { frameFromPacket, type HopL2, type SegmentDetail } from './from-packet.js';
 export {
   fragmentIpv4,
   ICMP_QUOTE_MAX,

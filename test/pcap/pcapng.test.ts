@@ -175,6 +175,33 @@ describe.skipIf(missing !== undefined)(
   },
 );
 
+describe.skipIf(missing !== undefined)(
+  `tshark reads comments and descriptions${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    it('shows a hop comment as frame.comment and the interface description', () => {
+      const file = join(dir, 'comment.pcapng');
+      writeFileSync(
+        file,
+        encodePcapng({
+          interfaces: [{ name: 'node-a/cni0', description: 'bridge 10.244.1.1/24' }],
+          packets: [
+            { interfaceId: 0, timestamp: START, data: encodeFrame(tcpSyn), comment: 'FORWARD: ACCEPT' },
+          ],
+        }),
+      );
+      const rows = tsharkFields(file, [
+        'frame.interface_name',
+        'frame.interface_description',
+        'frame.comment',
+      ]);
+      expect(rows).toEqual([[['node-a/cni0'], ['bridge 10.244.1.1/24'], ['FORWARD: ACCEPT']]]);
+      const expert = tsharkExpert(file);
+      expect(expert.Warns ?? []).toEqual([]);
+      expect(expert.Errors ?? []).toEqual([]);
+    });
+  },
+);
+
 function parseShown(shown: string, like: FieldValue): FieldValue {
   if (typeof like === 'boolean') return shown !== '0' && shown !== 'False'; // a protocol-typed flag shows its bytes
   if (typeof like === 'number') return Number(shown);

@@ -157,7 +157,7 @@ class Topology {
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly captures: Capture[] = [];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'kpath-podnet-'));
+  private readonly dir = mkdtempSync(join(tmpdir(), 'kpath-pd-capture-'));
   private readonly mac;
   private readonly overlayMtu: number;
   private readonly underlayMtu: number;
