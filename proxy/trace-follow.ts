@@ -118,7 +118,8 @@ export function followReply(world: World, there: Journey, env: WalkEnv): Journey
           },
         }
       : {}),
-    ...(p.icmp && p.icmp.type === 8 ? { icmp: { ...p.icmp, type: 0 } } : {}),
+    // An echo reply leaves with DF clear (measured).
+    ...(p.icmp && p.icmp.type === 8 ? { icmp: { ...p.icmp, type: 0 }, df: false } : {}),
     ...(p.proto === 'icmp' ? { length: p.length } : {}),
   });
   const ns = a.kind === 'pod' ? `pod/${a.pod}` : a.node;

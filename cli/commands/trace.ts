@@ -62,9 +62,8 @@ export function builder(y: Argv) {
     })
     .option('df', {
       type: 'boolean',
-      default: false,
       description:
-        "set Don't Fragment (ping -M do): too big for the sender's MTU fails with EMSGSIZE, too big for a hop is dropped there with ICMP fragmentation needed",
+        "Don't Fragment. Default: as Linux's path MTU discovery (DF set when the packet fits the first hop, else fragmented by the sender); --df: always (ping -M do: too big for the sender's MTU fails with EMSGSIZE, too big for a later hop is dropped there with ICMP fragmentation needed); --no-df: never (ping -M dont: fragments)",
     })
     .option('in-iface', {
       type: 'string',
@@ -112,7 +111,7 @@ interface TraceArgs {
   dst?: string;
   proto?: 'tcp' | 'udp' | 'sctp' | 'icmp';
   size?: number;
-  df: boolean;
+  df?: boolean;
   inIface?: string;
   pcap?: string;
   seed?: number;
@@ -213,7 +212,7 @@ function makePacket(
   sport: number,
   dport: number,
   size: number | undefined,
-  df: boolean,
+  df: boolean | undefined,
 ): Packet {
   const ipHeader = src.family === 4 ? 20 : 40;
   if (proto === 'icmp')
@@ -223,12 +222,12 @@ function makePacket(
       dst,
       icmp: { type: 8, code: 0, id: sport, seq: 1 },
       length: ipHeader + 8 + (size ?? 56),
-      df,
+      ...(df !== undefined ? { df } : {}),
     });
   const l4 = proto === 'udp' ? 8 : proto === 'sctp' ? 12 : 20;
   const length =
     size === undefined ? (proto === 'tcp' ? ipHeader + 40 : ipHeader + l4) : ipHeader + l4 + size;
-  return packet({ proto, src, dst, sport, dport, length, ...(df ? { df } : {}) });
+  return packet({ proto, src, dst, sport, dport, length, ...(df !== undefined ? { df } : {}) });
 }
 
 /** A Rng that decides random rules with a seeded generator and remembers each choice's probability. */

@@ -800,7 +800,10 @@ class Traveller {
   ): TravelEnd | Next {
     const link = node.link(o.dev);
     const mtu = node.routing.interface(o.dev)?.mtu ?? 1500;
-    const p = onWire(o.packet, mtu);
+    let p = onWire(o.packet, mtu);
+    // DF unset by the sender: Linux's default path MTU discovery (IP_PMTUDISC_WANT) sets DF on what
+    // fits the first hop and fragments what does not; a forwarded packet keeps what it came with.
+    if (p.df === undefined) p = withFields(p, { df: !o.forwarded && p.length <= mtu });
     if (!link) return { kind: 'outside', ns, dev: o.dev, nextHop: o.nextHop, packet: p };
     const m = checkMtu(p, mtu, o.forwarded);
     let fragments: readonly Fragment[] | undefined;
@@ -1043,6 +1046,8 @@ class Traveller {
       src,
       dst: p.src,
       icmp: { type: 3, code: 4, id: 0, mtu, quote: p },
+      // ICMP errors leave with DF clear (the kernel's ICMP socket does not do PMTU discovery).
+      df: false,
       // The IP header, the ICMP header, and as much of the original as fits in 576 bytes.
       length: Math.min(576, 28 + p.length),
     });

@@ -10,6 +10,7 @@ import { macOf, vtepMac } from '../../cni/index.js';
 import { parseIP } from '../../netmodel/addr.js';
 import { BridgeFdb, checkMtu, fragmentsOf, vxlanSourcePort } from '../../netmodel/devices/index.js';
 import type { Travel } from '../../netmodel/kernel/index.js';
+import { packet } from '../../netmodel/packet.js';
 import { clusterCfg, node, snapshotOf } from '../helpers/cluster.js';
 import { fixedPod, frames, icmpEcho, start, tcp, world } from './helpers.js';
 
@@ -159,6 +160,22 @@ describe('the MTU story (pod MTU 1450 under flannel vxlan)', () => {
     const err = t.end.icmp?.end.kind === 'socket' ? t.end.icmp.end.packet : undefined;
     expect(err?.icmp).toMatchObject({ type: 3, code: 4, mtu: 1450 });
     expect(err?.src.text).toBe('10.244.1.1');
+  });
+  it('by default (path MTU discovery) DF is set on what fits the sender: the same misconfiguration gets frag-needed', () => {
+    const p = packet({
+      proto: 'icmp',
+      src: parseIP('10.244.1.5'),
+      dst: parseIP('10.244.2.7'),
+      icmp: { type: 8, code: 0, id: 7 },
+      length: 1500,
+    });
+    const t = trace({ plugin: 'flannel', mtu: 1500 }, p);
+    expect(frames(t)[0]!.frame.packet.df).toBe(true);
+    expect(t.end).toMatchObject({ kind: 'stopped', ns: 'node1', dev: 'flannel.1' });
+    // Too big for the sender itself: fragmented there, DF clear.
+    const big = trace({ plugin: 'flannel' }, p);
+    expect(frames(big)[0]!.frame.packet.df).toBe(false);
+    expect(frames(big)[0]!.frame.fragments).toHaveLength(2);
   });
   it('checkMtu and fragmentsOf follow ip_fragment', () => {
     const p = tcp('10.0.0.1', '10.0.0.2', 80, { length: 1500, df: true });

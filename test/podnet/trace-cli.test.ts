@@ -105,7 +105,7 @@ describe('kpath trace --proto icmp, --size, --df (demo: flannel vxlan, pods at M
     );
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
-      /pod\/default\/client\/eth0 out .*icmp 10\.244\.1\.\d+ > 10\.244\.\d+\.\d+ echo request, ttl 64 id \d+ len 84/,
+      /pod\/default\/client\/eth0 out .*icmp 10\.244\.1\.\d+ > 10\.244\.\d+\.\d+ echo request, ttl 64 id \d+ DF len 84/,
     );
     expect(r.out).toMatch(/worker-1\/flannel\.1 out .* ttl 63 /);
     expect(r.out).toMatch(
