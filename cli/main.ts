@@ -37,6 +37,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {
   policy: () => import('./commands/policy.js'),
   ipset: () => import('./commands/ipset.js'),
   ipvs: () => import('./commands/ipvs.js'),
+  net: () => import('./commands/net.js'),
+  cni: () => import('./commands/cni.js'),
 };
 
 /** The modules this command line needs: the named command's, or all of them. */

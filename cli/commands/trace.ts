@@ -5,21 +5,31 @@
  *   kpath trace --node worker-1 --src 10.0.0.99 --dst 10.0.0.12:30080 --all -o json
  *   kpath trace --rules node-dump.txt --node-address 10.0.0.11/24 --src 10.244.1.5 --dst 10.96.0.10:53 --proto udp
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { buildHostNetwork, ingressInterface } from '../../cni/index.js';
 import { type IP, isLoopback, prefixNth, tryParseHostPort, tryParsePrefix } from '../../netmodel/addr.js';
 import type { ClusterSnapshot, Pod, Service } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
-import { KernelNode, receive, send, type WalkResult } from '../../netmodel/kernel/index.js';
+import {
+  CaptureCollector,
+  captureTravel,
+  KernelNode,
+  podNsName,
+  receive,
+  send,
+  type Travel,
+  travel,
+  type WalkResult,
+} from '../../netmodel/kernel/index.js';
 import { parseSave } from '../../netmodel/netfilter/index.js';
 import { type L4Proto, type Packet, packet } from '../../netmodel/packet.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { enumeratePaths, outcomeJson, packetJson } from '../../netmodel/trace/index.js';
 import { programIpvs } from '../../proxy/datapath.js';
 import { applyFullSync, renderNode } from '../../proxy/iptables/index.js';
-import { follow, followReply, type World } from '../../proxy/trace-follow.js';
+import { followReply, journeyWithPolicy, type World } from '../../proxy/trace-follow.js';
 import { policyHooks } from '../../proxy/trace-policy.js';
 import { journeyJson, renderTraceText, type TraceJourney } from '../format/trace.js';
 import { type CliIO, EXIT } from '../io.js';
@@ -44,12 +54,27 @@ export function builder(y: Argv) {
     .option('dst', { type: 'string', description: 'destination IP:PORT' })
     .option('proto', {
       type: 'string',
-      choices: ['tcp', 'udp', 'sctp'],
-      description: "protocol (default tcp, or the service port's)",
+      choices: ['tcp', 'udp', 'sctp', 'icmp'],
+      description: "protocol (default tcp, or the service port's); icmp: an echo request as ping sends it",
+    })
+    .option('size', {
+      type: 'number',
+      description:
+        "payload bytes (ping -s; the UDP or TCP payload); default: ping's 56 for icmp, a bare SYN for tcp",
+    })
+    .option('df', {
+      type: 'boolean',
+      description:
+        "Don't Fragment. Default: as Linux's path MTU discovery (DF set when the packet fits the first hop, else fragmented by the sender); --df: always (ping -M do: too big for the sender's MTU fails with EMSGSIZE, too big for a later hop is dropped there with ICMP fragmentation needed); --no-df: never (ping -M dont: fragments)",
     })
     .option('in-iface', {
       type: 'string',
       description: 'the interface the packet arrives on (default: cni0 for pod sources, eth0 otherwise)',
+    })
+    .option('pcap', {
+      type: 'string',
+      description:
+        'write every frame of the followed packet and its reply, as each interface would see it, to this pcapng file (interfaces NODE/DEVICE, pod/NS/NAME/eth0)',
     })
     .option('seed', { type: 'number', description: 'follow one reproducible random path' })
     .option('all', {
@@ -86,8 +111,11 @@ interface TraceArgs {
   to?: string;
   src?: string;
   dst?: string;
-  proto?: 'tcp' | 'udp' | 'sctp';
+  proto?: 'tcp' | 'udp' | 'sctp' | 'icmp';
+  size?: number;
+  df?: boolean;
   inIface?: string;
+  pcap?: string;
   seed?: number;
   all: boolean;
   output: 'text' | 'json';
@@ -173,6 +201,35 @@ function parseTo(text: string, snap: ClusterSnapshot | undefined): Endpoint {
     return { ip: n.internalIPs[0], port: Number(port) };
   }
   throw usage(`--to ${text}: expected svc/NAMESPACE/NAME[:PORT], pod/NAMESPACE/NAME:PORT or node/NAME:PORT`);
+}
+
+/**
+ * The traced packet. Sizes are IP total lengths: ICMP echo 20 + 8 + payload (ping's 56 by default:
+ * 84 bytes); UDP 20 + 8 + payload; TCP 20 + 20 + payload, or a SYN with options (60) without --size.
+ */
+function makePacket(
+  proto: L4Proto,
+  src: IP,
+  dst: IP,
+  sport: number,
+  dport: number,
+  size: number | undefined,
+  df: boolean | undefined,
+): Packet {
+  const ipHeader = src.family === 4 ? 20 : 40;
+  if (proto === 'icmp')
+    return packet({
+      proto,
+      src,
+      dst,
+      icmp: { type: 8, code: 0, id: sport, seq: 1 },
+      length: ipHeader + 8 + (size ?? 56),
+      ...(df !== undefined ? { df } : {}),
+    });
+  const l4 = proto === 'udp' ? 8 : proto === 'sctp' ? 12 : 20;
+  const length =
+    size === undefined ? (proto === 'tcp' ? ipHeader + 40 : ipHeader + l4) : ipHeader + l4 + size;
+  return packet({ proto, src, dst, sport, dport, length, ...(df !== undefined ? { df } : {}) });
 }
 
 /** A Rng that decides random rules with a seeded generator and remembers each choice's probability. */
@@ -289,7 +346,9 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
   const probe = makeNode();
   const local = isLoopback(src) || probe.isLocal(src);
   const podCIDRs = snap?.node(nodeName)?.podCIDRs ?? (args.podCidr ? [tryParsePrefix(args.podCidr)!] : []);
-  const inIface = args.inIface ?? ingressInterface({ podCIDRs }, src);
+  const inIface =
+    args.inIface ??
+    (makeWorld ? makeWorld().net.ingressFor(nodeName, src) : ingressInterface({ podCIDRs }, src));
   if (!local && !probe.routing.interface(inIface)) {
     throw usage(
       `--in-iface ${inIface}: node ${nodeName} has no such interface (it has ${probe.routing
@@ -298,20 +357,39 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
         .join(', ')})`,
     );
   }
-  const pkt: Packet = packet({ proto, src, dst, sport, dport });
+  if (args.size !== undefined && (!Number.isInteger(args.size) || args.size < 0 || args.size > 65507))
+    throw usage(`--size ${args.size}: expected a payload size in bytes, 0 to 65507`);
+  if (proto === 'icmp' && src.family !== 4)
+    throw usage('--proto icmp traces IPv4 echo requests; use an IPv4 source');
+  const pkt: Packet = makePacket(proto, src, dst, sport, dport, args.size, args.df);
   const entry = local
     ? `generated on ${nodeName} (the source is one of its addresses): starts at OUTPUT`
     : `arrives on ${inIface}${from?.pod ? ` from pod ${from.pod.meta.namespace}/${from.pod.meta.name}` : ''}: starts at PREROUTING`;
   const now = 0;
-  const walk = (rng: Rng): { walk: WalkResult; world?: World } => {
+  // A pod source starts in the pod's own namespace: out of its eth0, over the veth to its node.
+  const podNs =
+    from?.pod && makeWorld && !local && args.inIface === undefined
+      ? podNsName(from.pod.meta.namespace, from.pod.meta.name)
+      : undefined;
+  const walk = (rng: Rng): { walk: WalkResult; world?: World; travel?: Travel } => {
     const world = makeWorld?.();
-    const k = world ? world.nodes.get(nodeName)! : makeNode();
     const env = { now, rng, trace: true };
+    if (world && podNs) {
+      const podK = world.net.ns(podNs);
+      if (podK) {
+        const first = send(podK, pkt, env);
+        const t = travel(world.net, podNs, first, env);
+        const onNode = t.steps.find((x) => x.kind === 'stack' && x.ns === nodeName && !x.outer);
+        return { walk: onNode?.kind === 'stack' ? onNode.walk : first, world, travel: t };
+      }
+    }
+    const k = world ? world.nodes.get(nodeName)! : makeNode();
     const w = local ? send(k, pkt, env) : receive(k, pkt, inIface, env);
-    return world ? { walk: w, world } : { walk: w };
+    if (!world) return { walk: w };
+    return { walk: w, world, travel: travel(world.net, nodeName, w, env) };
   };
 
-  let outcomes: { walk: WalkResult; probability: number; world?: World }[];
+  let outcomes: { walk: WalkResult; probability: number; world?: World; travel?: Travel }[];
   let total: number;
   let note: string | undefined;
   const paths = enumeratePaths(walk, { baseSeed: () => new SeededRng(args.seed ?? 1) });
@@ -328,13 +406,32 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
   }
   const json = outcomes.map((o) => {
     const base = outcomeJson(o.walk, o.probability, now);
-    if (!args.follow || !o.world) return { walk: o.walk, json: base };
+    if (!args.follow || !o.world || !o.travel) return { walk: o.walk, json: base };
     const env = { now, rng: new SeededRng(args.seed ?? 1) };
-    const there = follow(o.world, nodeName, o.walk, env);
+    const there = journeyWithPolicy(o.world, o.walk, o.travel);
     const back = followReply(o.world, there, env);
     const journey: TraceJourney = { there, ...(back ? { back } : {}) };
     return { walk: o.walk, journey, json: { ...base, path: journeyJson(journey) } };
   });
+  if (args.pcap) {
+    const cap = new CaptureCollector({ startMicros: 0n });
+    for (const o of json) {
+      if (!o.journey) continue;
+      captureTravel(cap, o.journey.there.travel);
+      if (o.journey.back) captureTravel(cap, o.journey.back.travel);
+    }
+    if (cap.size === 0)
+      throw usage('--pcap needs a followed packet through a cluster (not --rules or --no-follow)');
+    const file = resolve(io.cwd, args.pcap);
+    try {
+      writeFileSync(file, cap.toPcapng('kpath trace'));
+    } catch (e) {
+      throw new KpathError(
+        ErrorCodes.USAGE,
+        `--pcap ${args.pcap}: cannot write (${(e as NodeJS.ErrnoException).code ?? e})`,
+      );
+    }
+  }
   if (args.output === 'json') {
     io.out(
       `${JSON.stringify({ node: nodeName, packet: packetJson(local ? pkt : { ...pkt, iif: inIface }), entry: local ? 'OUTPUT' : 'PREROUTING', outcomes: json.map((j) => j.json) }, null, 2)}\n`,

@@ -178,6 +178,7 @@ export function buildCluster(sources: readonly ManifestSource[], opts: BuildOpti
     pods.map((p) => kept.withIPs(p)),
     nodes,
     report,
+    config.network.plugin,
   );
   const services = allocateServices(d.services, config, report);
 

@@ -25,7 +25,16 @@ export const CLUSTER_DEFAULTS: ClusterConfig = Object.freeze<ClusterConfig>({
   dns: { pods: 'insecure', ttl: 30, addon: true },
   /** Beyond the built-in 10.0.0.0/8 <-> 127.0.0.0/8 twins. */
   loopbackMap: [],
+  /** The pod network when `spec.network` is absent: the bridge plugin with static host-gw routes. */
+  network: { plugin: 'bridge', backend: 'host-gw' },
 });
+
+/** Each plugin's default backend, and the backends it accepts (the first is the default). */
+export const NETWORK_BACKENDS = {
+  bridge: ['host-gw'],
+  flannel: ['vxlan', 'host-gw'],
+  calico: ['bgp', 'vxlan'],
+} as const;
 
 export const PROXY_DEFAULTS: ProxyConfig = Object.freeze<ProxyConfig>({
   /** kube-proxy --proxy-mode; empty means iptables on Linux. */

@@ -296,6 +296,18 @@ export interface LoopbackMapping {
   readonly loopback: Prefix;
 }
 
+/** The pod network plugin (`Cluster.spec.network`). */
+export type NetworkPlugin = 'bridge' | 'flannel' | 'calico';
+/** bridge: host-gw; flannel: vxlan | host-gw; calico: bgp | vxlan. */
+export type NetworkBackend = 'host-gw' | 'vxlan' | 'bgp';
+
+export interface NetworkConfig {
+  readonly plugin: NetworkPlugin;
+  readonly backend: NetworkBackend;
+  /** The pods' MTU when given; otherwise the plugin computes it (flannel vxlan 1450, calico vxlan 1450, else 1500). */
+  readonly mtu?: number;
+}
+
 /** kpath's own Cluster object: what has no Kubernetes object of its own. */
 export interface ClusterConfig {
   readonly name: string;
@@ -314,6 +326,8 @@ export interface ClusterConfig {
     readonly addon: boolean;
   };
   readonly loopbackMap: readonly LoopbackMapping[];
+  /** The pod network (plugin, backend, MTU); bridge with host-gw routes when the Cluster names none. */
+  readonly network: NetworkConfig;
   readonly origin?: Origin;
 }
 
