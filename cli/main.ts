@@ -12,6 +12,7 @@ import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
+import * as kubeconfigCmd from './commands/kubeconfig.js';
 import * as rulesCmd from './commands/rules.js';
 import * as traceCmd from './commands/trace.js';
 import * as upCmd from './commands/up.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly CommandModule[] = [
   conntrackCmd,
   affinityCmd,
   endpointsCmd,
+  kubeconfigCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {

@@ -2,8 +2,10 @@
  * `kpath up`: run the cluster on loopback in the foreground until SIGINT/SIGTERM, then stop
  * accepting, drain open connections (up to --drain-timeout), stop the pods and exit 0.
  */
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
+import { ApiService, defaultKubeconfigPath, defaultStateDir } from '../../proxy/api/index.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
 import { type CliIO, EXIT } from '../io.js';
 import { withFiles } from './common.js';
@@ -58,6 +60,24 @@ export function builder(y: Argv) {
       default: true,
       description: 'reload when the manifests change (--no-watch to disable)',
     })
+    .option('api-address', {
+      type: 'string',
+      default: '127.0.0.1:6443',
+      description: "the Kubernetes API for kubectl, HTTPS on HOST:PORT (loopback only; '' to disable)",
+    })
+    .option('kubeconfig', {
+      type: 'string',
+      description: 'write the kubeconfig for the API here (default ~/.kpath/kubeconfig)',
+    })
+    .option('state', {
+      type: 'string',
+      description: 'keep what kubectl changes (and the API credentials) here (default ~/.kpath/state)',
+    })
+    .option('fresh', {
+      type: 'boolean',
+      default: false,
+      description: 'forget what kubectl changed before: start from the manifest files alone',
+    })
     .option('dns-twins', {
       type: 'boolean',
       default: false,
@@ -78,6 +98,10 @@ interface UpArgs {
   maxConnections: number;
   watch: boolean;
   dnsTwins?: boolean;
+  apiAddress?: string;
+  kubeconfig?: string;
+  state?: string;
+  fresh?: boolean;
 }
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
@@ -92,6 +116,26 @@ function hostPort(flag: string, v: string): { host: string; port: number } {
 /** `until` lets tests stop the command without a signal. */
 export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Promise<number> {
   const logger = createLogger({ level: args.logLevel });
+  let api: ApiService | undefined;
+  if (args.apiAddress) {
+    const a = hostPort('api-address', args.apiAddress);
+    try {
+      api = await ApiService.prepare({
+        host: a.host,
+        port: a.port,
+        stateDir: resolve(io.cwd, args.state ?? defaultStateDir()),
+        kubeconfig: resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath()),
+        fresh: args.fresh ?? false,
+        log: logger,
+      });
+    } catch (e) {
+      if (isKpathError(e)) {
+        io.err(`error: ${e.message} [${e.code}]\n`);
+        return e.code === ErrorCodes.USAGE ? EXIT.INVALID : EXIT.FAILURE;
+      }
+      throw e;
+    }
+  }
   const rt = startRuntime({
     files: args.f ?? [],
     cwd: io.cwd,
@@ -105,10 +149,14 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     watch: args.watch,
     processMetrics: true,
     dnsTwins: args.dnsTwins ?? false,
+    ...(api ? { build: api.build } : {}),
   });
+  api?.attach(rt);
   try {
     await rt.ready;
+    await api?.start();
   } catch (e) {
+    await api?.stop();
     await rt.stop();
     if (isKpathError(e)) {
       io.err(`error: ${e.message} [${e.code}]\n`);
@@ -121,6 +169,12 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     `kpath up: ${rt.listeners().length} listeners, ${rt.pods().length} pods, mode ${rt.mode?.name}; ` +
       `health http://${a.health ?? '-'}/healthz, metrics http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
   );
+  if (api) {
+    const kc = resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath());
+    io.err(
+      `kpath up: Kubernetes API ${api.url}; kubectl: export KUBECONFIG=${kc} (or kpath kubeconfig --merge)\n`,
+    );
+  }
   let onSignal: (() => void) | undefined;
   const signalled = new Promise<void>((resolve) => {
     onSignal = resolve;
@@ -131,6 +185,7 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   process.off('SIGINT', onSignal!);
   process.off('SIGTERM', onSignal!);
   io.err('kpath up: stopping (draining connections)\n');
+  await api?.stop();
   await rt.stop();
   return EXIT.OK;
 }

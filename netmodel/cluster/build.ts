@@ -13,7 +13,7 @@ import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
 import { type Diagnostic, Reporter } from './diagnostics.js';
 import { deriveEndpointSlices } from './endpoints.js';
 import { uidFor } from './hash.js';
-import { type ManifestSource, parseManifests } from './manifest.js';
+import { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
 import type { EndpointSlice, Namespace, Pod } from './objects.js';
 import { Scheduler, unschedulableMessage } from './scheduler.js';
 import { ClusterSnapshot } from './snapshot.js';
@@ -30,8 +30,20 @@ export function buildCluster(
   opts: { version?: number } = {},
 ): BuildResult {
   const diags: Diagnostic[] = [];
-  const report = new Reporter(diags);
   const raws = parseManifests(sources, diags);
+  return buildClusterFromObjects(raws, opts, diags);
+}
+
+/**
+ * The same pipeline from raw objects already parsed (the API server merges its own objects with the
+ * manifests' before building); `diags` may hold the parse diagnostics to report with the rest.
+ */
+export function buildClusterFromObjects(
+  raws: readonly RawObject[],
+  opts: { version?: number } = {},
+  diags: Diagnostic[] = [],
+): BuildResult {
+  const report = new Reporter(diags);
   const d = decodeAll(raws, report);
   const config = d.config ?? CLUSTER_DEFAULTS;
   // kubeadm writes the pod subnet into kube-proxy's clusterCIDR; kpath does the same when it is unset.
