@@ -63,7 +63,7 @@ function decodeBody(c: Call, yamlOk: boolean): Json {
 function objectBody(c: Call): Obj {
   const ct = c.contentType;
   if (ct !== 'application/json' && ct !== 'application/yaml' && ct !== '')
-    throw errors.unsupportedMediaType(ct);
+    throw errors.unsupportedMediaType(ct, ['application/json', 'application/yaml']);
   const v = decodeBody(c, ct === 'application/yaml');
   if (!isPlainObject(v)) throw errors.badRequest('the request body must be a JSON object');
   return v as Obj;
@@ -300,7 +300,7 @@ const PATCH_TYPES = [
 
 function applyPatch(c: Call, base: Obj, now: string): Obj {
   const ct = c.contentType;
-  if (!PATCH_TYPES.includes(ct)) throw errors.unsupportedMediaType(ct);
+  if (!PATCH_TYPES.includes(ct)) throw errors.unsupportedMediaType(ct, PATCH_TYPES);
   const patch = decodeBody(c, ct === 'application/apply-patch+yaml');
   let out: Json;
   switch (ct) {

@@ -77,6 +77,33 @@ function metaOut(m: Meta, raw: Obj): Obj {
   return out;
 }
 
+/**
+ * The apiserver's defaults for a pod's spec that kubectl shows (port protocol, pull policy). Pods
+ * only: a workload's template is served as stored, since the pod-template-hash is taken over it.
+ */
+function defaultPodSpec(spec: unknown): void {
+  if (!spec || typeof spec !== 'object') return;
+  const s = spec as Obj;
+  for (const list of [s.containers, s.initContainers]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list as Obj[]) {
+      if (!c || typeof c !== 'object') continue;
+      if (Array.isArray(c.ports))
+        for (const p of c.ports as Obj[]) if (p && typeof p === 'object') p.protocol ??= 'TCP';
+      const image = typeof c.image === 'string' ? c.image : '';
+      c.imagePullPolicy ??= image.endsWith(':latest') || !/:[^/]+$/.test(image) ? 'Always' : 'IfNotPresent';
+      c.terminationMessagePath ??= '/dev/termination-log';
+      c.terminationMessagePolicy ??= 'File';
+      c.resources ??= {};
+    }
+  }
+  s.restartPolicy ??= 'Always';
+  s.dnsPolicy ??= 'ClusterFirst';
+  s.schedulerName ??= 'default-scheduler';
+  s.terminationGracePeriodSeconds ??= 30;
+  s.securityContext ??= {};
+}
+
 function withoutMeta(raw: Obj): Obj {
   const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest } = clone(raw);
   return rest;
@@ -85,6 +112,7 @@ function withoutMeta(raw: Obj): Obj {
 function podOut(p: Pod, snap: ClusterSnapshot): Obj {
   const raw = p.raw;
   const spec: Obj = { ...((clone(raw.spec) as Obj | undefined) ?? {}) };
+  defaultPodSpec(spec);
   if (p.nodeName) spec.nodeName = p.nodeName;
   if (p.hostname && !spec.hostname) spec.hostname = p.hostname;
   if (p.subdomain && !spec.subdomain) spec.subdomain = p.subdomain;

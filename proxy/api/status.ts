@@ -101,11 +101,11 @@ export const errors = {
       'NotAcceptable',
       `the server was unable to respond with a content type that the client supports (${accept})`,
     ),
-  unsupportedMediaType: (type: string) =>
+  unsupportedMediaType: (type: string, accepted: readonly string[]) =>
     new ApiError(
       415,
       'UnsupportedMediaType',
-      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got ${type})`,
+      `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')} (got ${type || 'no Content-Type'})`,
     ),
   tooLarge: (limit: number) =>
     new ApiError(413, 'RequestEntityTooLarge', `the request is too large (limit: ${limit} bytes)`),

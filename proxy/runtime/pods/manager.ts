@@ -68,7 +68,17 @@ export class PodManager {
   async startNew(snap: ClusterSnapshot): Promise<KpathError[]> {
     const errors: KpathError[] = [];
     const starts: Promise<void>[] = [];
-    for (const [key, w] of this.wanted(snap)) {
+    const wanted = this.wanted(snap);
+    // A removed pod whose IP a new pod takes (a replacement) stops first, or the new one could not bind.
+    const takenIPs = new Set([...wanted.values()].flatMap((w) => w.pod.podIPs.map((ip) => ip.text)));
+    const freed: Promise<void>[] = [];
+    for (const [key, r] of [...this.running]) {
+      if (wanted.has(key) || !r.pod.podIPs.some((ip) => takenIPs.has(ip.text))) continue;
+      this.running.delete(key);
+      freed.push(this.stopOne(key, r, 'removed; its IP is reused'));
+    }
+    await Promise.all(freed);
+    for (const [key, w] of wanted) {
       const fp = specFingerprint(w.pod);
       const cur = this.running.get(key);
       if (cur && cur.fp === fp) continue;
