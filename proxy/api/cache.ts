@@ -58,7 +58,10 @@ export class ObjectCache {
   private readonly firstSeen = new Map<string, string>();
   private readonly listeners = new Set<WatchListener>();
 
-  constructor(startRv = 0) {
+  constructor(
+    startRv = 0,
+    private readonly historySize = EVENT_HISTORY,
+  ) {
     this.counter = startRv;
   }
 
@@ -118,7 +121,8 @@ export class ObjectCache {
       this.history.push(e);
       for (const l of [...this.listeners]) l(e);
     }
-    if (this.history.length > EVENT_HISTORY) this.history.splice(0, this.history.length - EVENT_HISTORY);
+    if (this.history.length > this.historySize)
+      this.history.splice(0, this.history.length - this.historySize);
     return events;
   }
 

@@ -28,30 +28,40 @@ function splitTop(s: string): string[] {
   return out.map((x) => x.trim()).filter((x) => x !== '');
 }
 
+const KEY_RE = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+function checked(r: LabelRequirement, part: string): LabelRequirement {
+  const values = 'values' in r ? r.values : 'value' in r ? [r.value] : [];
+  if (!KEY_RE.test(r.key) || r.key.length > 316 || values.some((v) => !VALUE_RE.test(v) || v.length > 63)) {
+    throw errors.badRequest(
+      `unable to parse requirement: '${part}': a label key must be a qualified name and values must be 63 characters or less, alphanumeric, '-', '_' or '.'`,
+    );
+  }
+  return r;
+}
+
 export function parseLabelSelector(s: string | null): LabelRequirement[] {
   if (!s) return [];
   const out: LabelRequirement[] = [];
   for (const part of splitTop(s)) {
     let m = /^(\S+?)\s+(in|notin)\s*\(([^)]*)\)$/.exec(part);
     if (m) {
-      out.push({
-        op: m[2] as 'in' | 'notin',
-        key: m[1]!,
-        values: m[3]!
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean),
-      });
+      const values = m[3]!
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
+      out.push(checked({ op: m[2] as 'in' | 'notin', key: m[1]!, values }, part));
       continue;
     }
     m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
     if (m) {
-      out.push({ op: m[2] === '!=' ? 'neq' : 'eq', key: m[1]!, value: m[3]! });
+      out.push(checked({ op: m[2] === '!=' ? 'neq' : 'eq', key: m[1]!, value: m[3]! }, part));
       continue;
     }
     m = /^(!?)([^=!\s()]+)$/.exec(part);
     if (m) {
-      out.push({ op: m[1] ? 'notexists' : 'exists', key: m[2]! });
+      out.push(checked({ op: m[1] ? 'notexists' : 'exists', key: m[2]! }, part));
       continue;
     }
     throw errors.badRequest(
