@@ -98,7 +98,7 @@ describe('strategic merge patch', () => {
     metadata: { finalizers: ['a', 'b'], labels: { app: 'x', tier: 'y' } },
   };
   it('merges lists by their patch merge key, replaces lists without one', () => {
-    const out = strategicMerge(pod, {
+    const out = strategicMerge(pod as unknown as Json, {
       spec: {
         containers: [
           { name: 'nginx', image: 'nginx-1.1' },
@@ -116,13 +116,13 @@ describe('strategic merge patch', () => {
     expect(out.spec.tolerations).toEqual([{ key: 'b', operator: 'Exists' }]);
   });
   it('$patch: delete removes a list item; null removes a map key; $setElementOrder orders the list', () => {
-    const out = strategicMerge(pod, {
+    const out = strategicMerge(pod as unknown as Json, {
       metadata: { labels: { tier: null } },
       spec: { containers: [{ name: 'log', $patch: 'delete' }] },
     }) as typeof pod;
     expect(out.spec.containers.map((c) => c.name)).toEqual(['nginx']);
     expect(out.metadata.labels).toEqual({ app: 'x' });
-    const ordered = strategicMerge(pod, {
+    const ordered = strategicMerge(pod as unknown as Json, {
       spec: {
         '$setElementOrder/containers': [{ name: 'log' }, { name: 'nginx' }],
         containers: [{ name: 'log', image: 'log-2' }],
@@ -142,11 +142,15 @@ describe('strategic merge patch', () => {
     );
     expect(r).toEqual({ strategy: { type: 'Recreate' } });
     expect(
-      (strategicMerge(pod, { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } }) as typeof pod)
-        .metadata.finalizers,
+      (
+        strategicMerge(pod as unknown as Json, {
+          metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] },
+        }) as typeof pod
+      ).metadata.finalizers,
     ).toEqual(['b']);
     expect(
-      (strategicMerge(pod, { metadata: { finalizers: ['c'] } }) as typeof pod).metadata.finalizers,
+      (strategicMerge(pod as unknown as Json, { metadata: { finalizers: ['c'] } }) as typeof pod).metadata
+        .finalizers,
     ).toEqual(['a', 'b', 'c']);
   });
 });
