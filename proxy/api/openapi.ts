@@ -62,3 +62,14 @@ export function openapiV2(): Obj {
     definitions: {},
   };
 }
+
+export const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
+
+/**
+ * The same empty v2 document in gnostic's protobuf encoding (openapi_v2.Document: field 1, swagger,
+ * a string). Without schemas kubectl skips client-side validation and uses its built-in patch metadata.
+ */
+export function openapiV2Protobuf(): Buffer {
+  const swagger = Buffer.from('2.0');
+  return Buffer.concat([Buffer.from([0x0a, swagger.length]), swagger]);
+}

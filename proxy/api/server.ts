@@ -30,7 +30,7 @@ import {
   update,
   writeScale,
 } from './handlers.js';
-import { openapiV2, openapiV3Doc, openapiV3Index } from './openapi.js';
+import { openapiV2, openapiV2Protobuf, openapiV3Doc, openapiV3Index } from './openapi.js';
 import type { Obj } from './render.js';
 import { apiVersionOf, findResource, type ResourceInfo, resourceId } from './resources.js';
 import { ApiError, errors, isApiError } from './status.js';
@@ -246,7 +246,19 @@ export class ApiServer {
         const l = apiResourceList(b!, c!);
         return l ? send(res, 200, l) : sendError(res, errors.notFoundPath());
       }
-      if (a === 'openapi' && b === 'v2' && segs.length === 2) return send(res, 200, openapiV2());
+      if (a === 'openapi' && b === 'v2' && segs.length === 2) {
+        if (/protobuf/.test(req.headers.accept ?? '')) {
+          // Older kubectl (1.20, Debian's kubernetes-client) reads the v2 document as protobuf only.
+          const pb = openapiV2Protobuf();
+          res.writeHead(200, {
+            'Content-Type': 'application/octet-stream',
+            'Content-Length': String(pb.length),
+          });
+          res.end(pb);
+          return;
+        }
+        return send(res, 200, openapiV2());
+      }
       if (a === 'openapi' && b === 'v3') {
         if (segs.length === 2) return send(res, 200, openapiV3Index());
         const doc = openapiV3Doc(segs.slice(2).join('/'));
