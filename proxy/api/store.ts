@@ -61,6 +61,8 @@ export class ApiStore {
   private fileObjects: ReadonlyMap<string, Obj> = new Map();
   private stored = new Map<string, Map<string, Obj>>();
   private latestBase: ClusterSnapshot | undefined;
+  /** The base snapshot the cache was last rendered from. */
+  private rendered: ClusterSnapshot | undefined;
   private host: ClusterHost | undefined;
   private unsubscribe: (() => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -110,7 +112,17 @@ export class ApiStore {
 
   /** Refresh the cache from a snapshot built from the latest base (older ones are skipped). */
   private refresh(snap: ClusterSnapshot): void {
-    if (this.latestBase && snap.services !== this.latestBase.services) return;
+    const base = this.latestBase;
+    if (base && snap.services !== base.services) return;
+    // The write path already rendered the base; an effective snapshot that changed no pod adds nothing.
+    if (
+      base &&
+      this.rendered === base &&
+      snap.endpointSlices === base.endpointSlices &&
+      snap.pods.every((p, i) => p === base.pods[i])
+    )
+      return;
+    this.rendered = base;
     this.cache.update(renderCluster(snap, this.stored), new Date(this.clock()).toISOString());
   }
 
@@ -176,6 +188,7 @@ export class ApiStore {
     this.fileObjects = c.fileObjects;
     this.stored = c.stored;
     this.latestBase = c.result.snapshot;
+    this.rendered = c.result.snapshot;
     this.cache.update(renderCluster(c.result.snapshot, c.stored), new Date(this.clock()).toISOString());
     host
       .adopt(c.result.snapshot)
