@@ -5,7 +5,6 @@
  * Every update diffs the newly rendered cluster against the cache and turns the differences into
  * watch events; a ring of recent events lets a watch resume from a resourceVersion.
  */
-import { canonicalJson } from '../../netmodel/cluster/index.js';
 import type { Obj, Rendered, RenderedCluster } from './render.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -42,9 +41,13 @@ const GENERATIONLESS = new Set([
   'events',
 ]);
 
+/**
+ * Fingerprints are JSON text: rendering is deterministic (same input, same key order), so plain
+ * JSON.stringify (native) does what canonical JSON would at a fraction of the cost.
+ */
 function specPart(o: Obj): string {
   const { metadata: _m, status: _s, ...rest } = o;
-  return canonicalJson(rest);
+  return JSON.stringify(rest);
 }
 
 function metaOf(o: Obj): Obj {
@@ -160,7 +163,7 @@ export class ObjectCache {
       if (status && resource.startsWith('apps/')) status.observedGeneration = generation;
     } else delete meta.generation;
     delete meta.resourceVersion;
-    const fp = canonicalJson(obj);
+    const fp = JSON.stringify(obj);
     if (prev && prev.fp === fp && prev.derived === r.derived) return undefined;
     const rv = ++this.counter;
     meta.resourceVersion = String(rv);
