@@ -128,6 +128,9 @@ function toStored(c: Call, obj: Obj, prev: Obj | undefined, now: string, uid: st
   return out;
 }
 
+/** The apiserver refuses to delete these (its NamespaceLifecycle admission). */
+const PROTECTED_NAMESPACES = ['default', 'kube-system', 'kube-public'];
+
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function checkStoredName(c: Call, name: string): void {
@@ -437,6 +440,8 @@ export function remove(store: ApiStore, c: Call): Promise<Reply> {
         statusTarget(c),
         `Precondition failed: UID in precondition: ${String(precondition.uid)}, UID in object meta: ${String(meta(cur.obj).uid)}`,
       );
+    if (c.resource.name === 'namespaces' && PROTECTED_NAMESPACES.includes(c.name))
+      throw errors.forbidden(statusTarget(c), '', 'this namespace may not be deleted');
     const changes = deletion(store, c, cur);
     store.commit(target(c), changes, { dryRun: dryRun(c) });
     return {

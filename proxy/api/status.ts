@@ -88,7 +88,12 @@ export const errors = {
   unprocessable: (message: string) => new ApiError(422, 'Invalid', message),
   unauthorized: () => new ApiError(401, 'Unauthorized', 'Unauthorized'),
   forbidden: (t: Target, verb: string, why: string) =>
-    new ApiError(403, 'Forbidden', `${qualified(t)} "${t.name}" is forbidden: ${verb}: ${why}`, details(t)),
+    new ApiError(
+      403,
+      'Forbidden',
+      `${qualified(t)} "${t.name}" is forbidden: ${verb ? `${verb}: ` : ''}${why}`,
+      details(t),
+    ),
   methodNotAllowed: (verb: string, what: string) =>
     new ApiError(
       405,

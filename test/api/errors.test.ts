@@ -215,6 +215,25 @@ describe('API errors and concurrency', () => {
     expect(r.json()).toMatchObject({ reason: 'Forbidden' });
   });
 
+  it('deleting a namespace takes its objects along; the built-in ones may not be deleted', async () => {
+    const ns = await c.call('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'scratch' },
+    });
+    expect(ns.status).toBe(201);
+    expect((await c.call('POST', '/api/v1/namespaces/scratch/services', svcBody('inside'))).status).toBe(201);
+    expect((await c.call('DELETE', '/api/v1/namespaces/scratch')).status).toBe(200);
+    expect((await c.call('GET', '/api/v1/namespaces/scratch/services/inside')).status).toBe(404);
+    expect((await c.call('GET', '/api/v1/namespaces/scratch')).status).toBe(404);
+    const d = await c.call('DELETE', '/api/v1/namespaces/default');
+    expect(d.status).toBe(403);
+    expect(d.json()).toMatchObject({
+      reason: 'Forbidden',
+      message: 'namespaces "default" is forbidden: this namespace may not be deleted',
+    });
+  });
+
   it('watch from a resourceVersion replays later changes, then a BOOKMARK', async () => {
     const list = (await c.call('GET', SVC)).json() as { metadata: { resourceVersion: string } };
     const rv = list.metadata.resourceVersion;
