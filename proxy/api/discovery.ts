@@ -1,8 +1,8 @@
 /**
  * Discovery documents as the apiserver serves them: /api (APIVersions), /apis (APIGroupList),
- * /api/v1 and /apis/<group>/<version> (APIResourceList), /version. kubectl asks for aggregated
- * discovery first; answering with the legacy documents (Content-Type application/json) makes it
- * fall back to them, as it does against an older apiserver.
+ * /api/v1 and /apis/<group>/<version> (APIResourceList), /version; and aggregated discovery
+ * (apidiscovery.k8s.io/v2 APIGroupDiscoveryList on /api and /apis) for clients that ask for it, which
+ * saves kubectl the per-group requests. Older clients get the legacy documents.
  */
 import { apiVersionOf, GROUPS, RESOURCES, verbsOf } from './resources.js';
 import type { Obj } from './status.js';
@@ -89,5 +89,63 @@ export function apiResourceList(group: string, version: string): Obj | undefined
     apiVersion: 'v1',
     groupVersion: apiVersionOf({ group, version }),
     resources,
+  };
+}
+
+/** The Content-Type of aggregated discovery (apidiscovery.k8s.io/v2), which kubectl 1.30+ asks for first. */
+export const AGGREGATED_V2 = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+export function wantsAggregated(accept: string | undefined): boolean {
+  return (accept ?? '')
+    .split(',')
+    .some(
+      (p) =>
+        /g=apidiscovery\.k8s\.io/.test(p) && /v=v2(;|$|\s)/.test(p) && /as=APIGroupDiscoveryList/.test(p),
+    );
+}
+
+/** APIGroupDiscoveryList for /api (the core group) or /apis (the named groups). */
+export function aggregatedDiscovery(core: boolean): Obj {
+  const gvs = core ? [{ group: '', version: 'v1' }] : GROUPS;
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: 'apidiscovery.k8s.io/v2',
+    metadata: {},
+    items: gvs.map((gv) => ({
+      metadata: { name: gv.group, creationTimestamp: null },
+      versions: [
+        {
+          version: gv.version,
+          freshness: 'Current',
+          resources: RESOURCES.filter((r) => r.group === gv.group && r.version === gv.version).map((r) => {
+            const subresources: Obj[] = [];
+            if (r.scale) {
+              subresources.push({
+                subresource: 'scale',
+                responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+                verbs: ['get', 'patch', 'update'],
+              });
+            }
+            if (r.model === 'model' && r.name !== 'endpoints') {
+              subresources.push({
+                subresource: 'status',
+                responseKind: { group: r.group, version: r.version, kind: r.kind },
+                verbs: ['get'],
+              });
+            }
+            return {
+              resource: r.name,
+              responseKind: { group: r.group, version: r.version, kind: r.kind },
+              scope: r.namespaced ? 'Namespaced' : 'Cluster',
+              singularResource: r.singular,
+              verbs: verbsOf(r),
+              ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
+              ...(r.categories.length ? { categories: r.categories } : {}),
+              ...(subresources.length ? { subresources } : {}),
+            };
+          }),
+        },
+      ],
+    })),
   };
 }

@@ -14,7 +14,16 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import type { WatchEvent } from './cache.js';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
+import {
+  AGGREGATED_V2,
+  aggregatedDiscovery,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  versionInfo,
+  wantsAggregated,
+} from './discovery.js';
 import {
   type Call,
   create,
@@ -65,11 +74,17 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-function send(res: ServerResponse, code: number, body: Obj | string, warnings: readonly string[] = []): void {
+function send(
+  res: ServerResponse,
+  code: number,
+  body: Obj | string,
+  warnings: readonly string[] = [],
+  contentType = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+): void {
   if (res.headersSent) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const headers: Record<string, string | string[]> = {
-    'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+    'Content-Type': contentType,
     'Cache-Control': 'no-cache, private',
     'Content-Length': String(Buffer.byteLength(text)),
   };
@@ -235,8 +250,11 @@ export class ApiServer {
   ): Promise<void> {
     const [a, b, c] = segs;
     if (method === 'GET') {
-      if (segs.length === 1 && a === 'api') return send(res, 200, apiVersions(this.address));
-      if (segs.length === 1 && a === 'apis') return send(res, 200, apiGroupList());
+      if (segs.length === 1 && (a === 'api' || a === 'apis')) {
+        if (wantsAggregated(req.headers.accept))
+          return send(res, 200, aggregatedDiscovery(a === 'api'), [], AGGREGATED_V2);
+        return send(res, 200, a === 'api' ? apiVersions(this.address) : apiGroupList());
+      }
       if (segs.length === 2 && a === 'api' && b === 'v1') return send(res, 200, apiResourceList('', 'v1')!);
       if (segs.length === 2 && a === 'apis') {
         const g = apiGroup(b!);

@@ -62,6 +62,44 @@ describe('API errors and concurrency', () => {
     );
   });
 
+  it('discovery: aggregated (apidiscovery.k8s.io/v2) when asked, the legacy documents otherwise', async () => {
+    const accept = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+    const agg = await c.call('GET', '/apis', undefined, { Accept: accept });
+    expect(agg.headers['content-type']).toBe(
+      'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+    );
+    const groups = agg.json() as {
+      kind: string;
+      items: {
+        metadata: { name: string };
+        versions: { resources: { resource: string; scope: string }[] }[];
+      }[];
+    };
+    expect(groups.kind).toBe('APIGroupDiscoveryList');
+    expect(groups.items.map((g) => g.metadata.name)).toEqual([
+      'apps',
+      'discovery.k8s.io',
+      'networking.k8s.io',
+    ]);
+    expect(groups.items[0]!.versions[0]!.resources.find((r) => r.resource === 'deployments')).toMatchObject({
+      scope: 'Namespaced',
+      subresources: [
+        { subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' } },
+        { subresource: 'status' },
+      ],
+    });
+    const legacy = await c.call('GET', '/api');
+    expect(legacy.json()).toMatchObject({ kind: 'APIVersions', versions: ['v1'] });
+    const core = (await c.call('GET', '/api/v1')).json() as {
+      resources: { name: string; namespaced: boolean; kind: string }[];
+    };
+    expect(core.resources.find((r) => r.name === 'pods')).toMatchObject({
+      namespaced: true,
+      kind: 'Pod',
+      shortNames: ['po'],
+    });
+  });
+
   it('404 NotFound names the resource; an unknown resource or path is a plain 404', async () => {
     const r = await c.call('GET', `${SVC}/nope`);
     expect(r.status).toBe(404);
