@@ -210,7 +210,7 @@ describe('API errors and concurrency', () => {
     });
   });
 
-  it('bad bodies: malformed JSON 400, unknown field with fieldValidation=Strict 400, wrong media type 415, too large 413', async () => {
+  it('bad bodies: malformed JSON 400, unknown field with fieldValidation=Strict 400, wrong media type 415, too large 413, a verb the path does not take 405', async () => {
     const bad = await c.call('POST', SVC, '{"apiVersion": "v1", "kind": ');
     expect(bad.status).toBe(400);
     expect(bad.json()).toMatchObject({ kind: 'Status', reason: 'BadRequest', code: 400 });
@@ -233,6 +233,9 @@ describe('API errors and concurrency', () => {
     const big = await c.call('POST', SVC, 'x'.repeat(3 * 1024 * 1024 + 1));
     expect(big.status).toBe(413);
     expect(big.json()).toMatchObject({ reason: 'RequestEntityTooLarge' });
+    const notAllowed = await c.call('POST', `${SVC}/dup`, svcBody('dup'));
+    expect(notAllowed.status).toBe(405);
+    expect(notAllowed.json()).toMatchObject({ reason: 'MethodNotAllowed', code: 405 });
     const mismatch = await c.call('POST', '/api/v1/namespaces/other/services', {
       ...svcBody('x'),
       metadata: { name: 'x', namespace: 'default' },
