@@ -2,13 +2,31 @@
  * The real kubectl against `kpath up`: what it prints and what the running cluster does after each
  * command (the service listener answers from the pods kubectl's change made).
  */
+
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { addrs, baseCluster, echoDeployment, get, service } from '../up/helpers.js';
+import { addrs, baseCluster, dial, echoDeployment, get, service } from '../up/helpers.js';
 import { type Cluster, eventually, KUBECTL, kubectlStream, NO_KUBECTL, startCluster } from './helpers.js';
 
 const SLOT = 30;
 const a = addrs(SLOT);
+
+function roundTrip(s: Socket, msg: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const onData = (d: Buffer) => {
+      got += d.toString();
+      if (got.length >= msg.length) {
+        s.off('data', onData);
+        resolve(got);
+      }
+    };
+    s.on('data', onData);
+    s.once('error', reject);
+    s.write(msg);
+  });
+}
 
 /** Pod names answering through the service listener at twin:port, over `n` fresh connections. */
 async function answering(twin: string, port: number, n = 12): Promise<Set<string>> {
@@ -171,6 +189,24 @@ describe.skipIf(!KUBECTL)(`kubectl against kpath up${KUBECTL ? '' : ` (skipped: 
     expect(added).toHaveLength(1);
     const pods = (await c.kubectl(['get', 'pods', '-l', 'app=web', '-o', 'name'])).stdout.trim().split('\n');
     expect(pods.sort()).toEqual([...after].map((p) => `pod/${p}`).sort());
+  });
+
+  it('established connections survive what kubectl changes (scale, a new service, a label)', async () => {
+    const conns = await Promise.all(Array.from({ length: 4 }, () => dial(a.svcTwin(20), 8000)));
+    try {
+      for (const [i, s] of conns.entries()) expect(await roundTrip(s, `before-${i}`)).toBe(`before-${i}`);
+      expect((await c.kubectl(['scale', 'deployment/web', '--replicas=4'])).code).toBe(0);
+      const extra = service('extra', { ip: a.svcIP(40), port: 8100, selector: 'web' });
+      expect((await c.kubectl(['apply', '-f', '-'], extra)).stdout).toBe('service/extra created\n');
+      expect((await c.kubectl(['label', 'deploy', 'web', 'touched=yes'])).code).toBe(0);
+      await eventually(
+        async () => (await get(a.svcTwin(40), 8100).catch(() => undefined))?.status === 200,
+        'extra answering',
+      );
+      for (const [i, s] of conns.entries()) expect(await roundTrip(s, `after-${i}`)).toBe(`after-${i}`);
+    } finally {
+      for (const s of conns) s.destroy();
+    }
   });
 
   it('delete pod: the controller replaces it under a new name, and the service stops sending to the old one', async () => {
