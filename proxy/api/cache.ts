@@ -147,7 +147,8 @@ export class ObjectCache {
       }
       meta.creationTimestamp = t;
     }
-    const specFp = GENERATIONLESS.has(resource) ? '' : specPart(obj);
+    const body = specPart(obj);
+    const specFp = GENERATIONLESS.has(resource) ? '' : body;
     const generation = GENERATIONLESS.has(resource)
       ? 0
       : prev
@@ -163,7 +164,8 @@ export class ObjectCache {
       if (status && resource.startsWith('apps/')) status.observedGeneration = generation;
     } else delete meta.generation;
     delete meta.resourceVersion;
-    const fp = JSON.stringify(obj);
+    // The whole object's fingerprint from its three parts, the spec part already serialised once.
+    const fp = `${body}\u0000${JSON.stringify(meta)}\u0000${JSON.stringify(obj.status ?? null)}`;
     if (prev && prev.fp === fp && prev.derived === r.derived) return undefined;
     const rv = ++this.counter;
     meta.resourceVersion = String(rv);
