@@ -8,14 +8,16 @@
 import { describe, expect, it } from 'vitest';
 import { fieldSet, serverSideApply } from '../../proxy/api/apply.js';
 import { ObjectCache } from '../../proxy/api/cache.js';
+import { compose, parseSources } from '../../proxy/api/compose.js';
 import { type Json, jsonPatch, mergePatch, strategicMerge } from '../../proxy/api/patch.js';
-import type { Obj, RenderedCluster } from '../../proxy/api/render.js';
+import { type Obj, type RenderedCluster, renderCluster } from '../../proxy/api/render.js';
 import {
   matchesFields,
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
 } from '../../proxy/api/selectors.js';
+import { emptyState } from '../../proxy/api/state.js';
 import { humanDuration } from '../../proxy/api/table.js';
 
 describe('merge patch (RFC 7386 appendix A)', () => {
@@ -268,5 +270,72 @@ describe('object cache', () => {
     // Three events kept: 2, 3, 4. Resuming from 0 would miss event 1: 410 Gone.
     expect(c.watch(0, () => {})).toBeUndefined();
     expect(c.watch(1, () => {})).toBeDefined();
+  });
+});
+
+describe('controllers replace deleted pods', () => {
+  const yaml = `apiVersion: v1
+kind: Node
+metadata: {name: n1}
+spec: {podCIDR: 10.244.1.0/24}
+status: {addresses: [{type: InternalIP, address: 10.0.0.11}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: kpath/echo}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: c, image: kpath/echo}]}
+`;
+  const parsed = parseSources([{ file: 'c.yaml', text: yaml }]);
+  const pods = (deletedPods: Record<string, string[]>) => {
+    const c = compose(parsed, { ...emptyState(), deletedPods }, 1);
+    if (!c.result.ok) throw new Error(c.result.diagnostics.map((d) => d.message).join('; '));
+    return c.result.snapshot.pods.map((p) => ({
+      name: p.meta.name,
+      uid: p.meta.uid,
+      owner: p.meta.ownerReferences?.[0]?.kind,
+    }));
+  };
+
+  it('a DaemonSet pod comes back under a new name; a StatefulSet pod under its name with a new uid', () => {
+    const before = pods({});
+    const ds = before.find((p) => p.owner === 'DaemonSet')!;
+    const sts = before.find((p) => p.owner === 'StatefulSet')!;
+    expect(sts.name).toBe('db-0');
+    const after = pods({
+      'apps/daemonsets/default/agent': [ds.name],
+      'apps/statefulsets/default/db': ['db-0'],
+    });
+    const ds2 = after.find((p) => p.owner === 'DaemonSet')!;
+    const sts2 = after.find((p) => p.owner === 'StatefulSet')!;
+    expect(ds2.name).not.toBe(ds.name);
+    expect(ds2.name).toMatch(/^agent-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(sts2.name).toBe('db-0');
+    expect(sts2.uid).not.toBe(sts.uid);
+    // The annotation that carries this is the API's own: it is not served.
+    const c = compose(
+      parsed,
+      { ...emptyState(), deletedPods: { 'apps/daemonsets/default/agent': [ds.name] } },
+      1,
+    );
+    if (!c.result.ok) throw new Error('invalid');
+    const served = renderCluster(c.result.snapshot, new Map())
+      .get('apps/daemonsets')!
+      .get('default/agent')!.obj;
+    expect(JSON.stringify(served)).not.toContain('kpath.dev/deleted-pods');
   });
 });
