@@ -29,6 +29,18 @@ export interface Rendered {
   readonly owner?: string;
 }
 
+/** What the runtime knows of a pod's running containers (kpath up's PodManager). */
+export interface LiveContainer {
+  readonly name: string;
+  readonly state: 'running' | 'waiting' | 'terminated';
+  readonly ready: boolean;
+  readonly restarts: number;
+  readonly lastExit?: string;
+}
+
+/** `ns/name` -> the pod's containers as they run; undefined for pods not started. */
+export type LivePods = (podKey: string) => readonly LiveContainer[] | undefined;
+
 /** resource id -> object key (`ns/name` or `name`) -> object. */
 export type RenderedCluster = Map<string, Map<string, Rendered>>;
 
@@ -109,7 +121,7 @@ function withoutMeta(raw: Obj): Obj {
   return rest;
 }
 
-function podOut(p: Pod, snap: ClusterSnapshot): Obj {
+function podOut(p: Pod, snap: ClusterSnapshot, liveOf?: LivePods): Obj {
   const raw = p.raw;
   const spec: Obj = { ...((clone(raw.spec) as Obj | undefined) ?? {}) };
   defaultPodSpec(spec);
@@ -151,15 +163,29 @@ function podOut(p: Pod, snap: ClusterSnapshot): Obj {
     status.podIPs = p.podIPs.map((ip) => ({ ip: ip.text }));
   }
   if (started) status.startTime = started;
-  status.containerStatuses = p.containers.map((c) => ({
-    name: c.name,
-    image: c.image,
-    imageID: '',
-    ready,
-    restartCount: 0,
-    started: running,
-    state: running ? { running: started ? { startedAt: started } : {} } : { waiting: { reason: 'Pending' } },
-  }));
+  const live = liveOf?.(`${p.meta.namespace}/${p.meta.name}`);
+  status.containerStatuses = p.containers.map((c) => {
+    const l = live?.find((x) => x.name === c.name);
+    const restartCount = l?.restarts ?? 0;
+    let state: Obj = running
+      ? { running: started ? { startedAt: started } : {} }
+      : { waiting: { reason: 'Pending' } };
+    if (l && l.state !== 'running') {
+      state =
+        l.state === 'waiting'
+          ? { waiting: { reason: restartCount > 0 ? 'CrashLoopBackOff' : 'ContainerCreating' } }
+          : { terminated: { reason: 'Error', ...(l.lastExit ? { message: l.lastExit } : {}) } };
+    }
+    return {
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ready: l ? l.ready && ready : ready,
+      restartCount,
+      started: l ? l.state === 'running' : running,
+      state,
+    };
+  });
   return { apiVersion: 'v1', kind: 'Pod', metadata: metaOut(p.meta, raw), spec, status };
 }
 
@@ -496,6 +522,7 @@ const ownerIds: Record<string, string> = {
 export function renderCluster(
   snap: ClusterSnapshot,
   stored: ReadonlyMap<string, ReadonlyMap<string, Obj>>,
+  live?: LivePods,
 ): RenderedCluster {
   const out: RenderedCluster = new Map();
   for (const r of RESOURCES) out.set(resourceId(r), new Map());
@@ -537,7 +564,7 @@ export function renderCluster(
           : `${ownerIds[ref.kind]}/${k}`;
     }
     put(out, 'pods', objKey(p.meta.namespace, p.meta.name), {
-      obj: podOut(p, snap),
+      obj: podOut(p, snap, live),
       derived: p.derived,
       ...(owner ? { owner } : {}),
     });

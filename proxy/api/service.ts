@@ -70,6 +70,7 @@ export class ApiService {
       nextVersion: () => rt.nextVersion(),
       subscribe: (fn) => rt.subscribe(fn),
       current: () => rt.snapshot(),
+      containers: () => new Map(rt.pods().map((p) => [p.pod, p.containers])),
     });
   }
 

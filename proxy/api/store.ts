@@ -17,7 +17,7 @@ import type { ClusterSnapshot, Diagnostic, ManifestSource } from '../../netmodel
 import { type BuildResult, formatDiagnostic } from '../../netmodel/cluster/index.js';
 import { type Entry, ObjectCache } from './cache.js';
 import { compose, type Parsed, parseSources } from './compose.js';
-import { type Obj, renderCluster } from './render.js';
+import { type LiveContainer, type LivePods, type Obj, renderCluster } from './render.js';
 import { type ResourceInfo, resourceId } from './resources.js';
 import {
   emptyState,
@@ -38,6 +38,8 @@ export interface ClusterHost {
   /** Effective snapshots as the runtime publishes them. */
   subscribe(fn: (snap: ClusterSnapshot) => void): () => void;
   current(): ClusterSnapshot | undefined;
+  /** Running pods' containers by `ns/name`, for restart counts and container states. */
+  containers?(): ReadonlyMap<string, readonly LiveContainer[]>;
 }
 
 export type Change =
@@ -61,7 +63,7 @@ export class ApiStore {
   private fileObjects: ReadonlyMap<string, Obj> = new Map();
   private stored = new Map<string, Map<string, Obj>>();
   private latestBase: ClusterSnapshot | undefined;
-  /** The base snapshot the cache was last rendered from. */
+  /** The snapshot the cache was last rendered from. */
   private rendered: ClusterSnapshot | undefined;
   private host: ClusterHost | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -98,6 +100,12 @@ export class ApiStore {
     return c.result;
   };
 
+  /** A lookup of the running containers, taken once per render. */
+  private get live(): LivePods {
+    const m = this.host?.containers?.();
+    return (key) => m?.get(key);
+  }
+
   attach(host: ClusterHost): void {
     this.host = host;
     this.unsubscribe = host.subscribe((snap) => this.refresh(snap));
@@ -114,16 +122,19 @@ export class ApiStore {
   private refresh(snap: ClusterSnapshot): void {
     const base = this.latestBase;
     if (base && snap.services !== base.services) return;
-    // The write path already rendered the base; an effective snapshot that changed no pod adds nothing.
+    // A snapshot with the same pods and slices as the one last rendered (the write path renders the
+    // base; the runtime then publishes it with unchanged readiness) adds nothing.
+    const last = this.rendered;
     if (
-      base &&
-      this.rendered === base &&
-      snap.endpointSlices === base.endpointSlices &&
-      snap.pods.every((p, i) => p === base.pods[i])
+      last &&
+      last.services === snap.services &&
+      last.endpointSlices === snap.endpointSlices &&
+      last.pods.length === snap.pods.length &&
+      snap.pods.every((p, i) => p === last.pods[i])
     )
       return;
-    this.rendered = base;
-    this.cache.update(renderCluster(snap, this.stored), new Date(this.clock()).toISOString());
+    this.rendered = snap;
+    this.cache.update(renderCluster(snap, this.stored, this.live), new Date(this.clock()).toISOString());
   }
 
   get(r: ResourceInfo, key: string): Entry | undefined {
@@ -189,7 +200,10 @@ export class ApiStore {
     this.stored = c.stored;
     this.latestBase = c.result.snapshot;
     this.rendered = c.result.snapshot;
-    this.cache.update(renderCluster(c.result.snapshot, c.stored), new Date(this.clock()).toISOString());
+    this.cache.update(
+      renderCluster(c.result.snapshot, c.stored, this.live),
+      new Date(this.clock()).toISOString(),
+    );
     host
       .adopt(c.result.snapshot)
       .catch((e: unknown) => this.log.error({ err: String(e) }, 'adopting the API change failed'));

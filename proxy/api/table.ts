@@ -114,9 +114,12 @@ function podStatusCell(p: Obj): string {
   const status = o(p.status);
   let reason = String(status.phase ?? '');
   if (typeof status.reason === 'string') reason = status.reason;
+  // As kubectl's printer: a waiting or terminated container's reason replaces the phase.
   for (const cs of a(status.containerStatuses).map(o)) {
     const w = o(o(cs.state).waiting);
-    if (typeof w.reason === 'string' && w.reason !== '' && reason === 'Pending') reason = w.reason;
+    const t = o(o(cs.state).terminated);
+    if (typeof w.reason === 'string' && w.reason !== '') reason = w.reason;
+    else if (typeof t.reason === 'string' && t.reason !== '') reason = t.reason;
   }
   if (meta.deletionTimestamp) reason = 'Terminating';
   return reason;

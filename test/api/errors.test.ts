@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addrs, baseCluster, echoDeployment, service } from '../up/helpers.js';
-import { type Cluster, KUBECTL, startCluster } from './helpers.js';
+import { type Cluster, eventually, KUBECTL, startCluster } from './helpers.js';
 
 const SLOT = 32;
 const a = addrs(SLOT);
@@ -255,6 +255,30 @@ describe('API errors and concurrency', () => {
     expect(r.status).toBe(403);
     expect(r.json()).toMatchObject({ reason: 'Forbidden' });
   });
+
+  it("a crashed container shows in the pod's status: restartCount from the running pod, as kubectl's RESTARTS", async () => {
+    const pod = c.rt.pods().find((p) => p.pod.startsWith('default/web-'))!;
+    const path = `/api/v1/namespaces/${pod.pod.replace('/', '/pods/')}`;
+    expect(c.rt.kill(pod.pod)).toBe(true);
+    const after = await eventually(
+      async () => {
+        const o = (await c.call('GET', path)).json() as {
+          status: { containerStatuses: { restartCount: number; ready: boolean }[] };
+        };
+        const cs = o.status.containerStatuses[0]!;
+        return cs.restartCount === 1 && cs.ready ? o : undefined;
+      },
+      'the restart to show',
+      30_000,
+    );
+    expect(after.status.containerStatuses[0]!.restartCount).toBe(1);
+    const table = (
+      await c.call('GET', path, undefined, { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' })
+    ).json() as {
+      rows: { cells: unknown[] }[];
+    };
+    expect(table.rows[0]!.cells.slice(1, 4)).toEqual(['1/1', 'Running', '1']);
+  }, 40_000);
 
   it('deleting a namespace takes its objects along; the built-in ones may not be deleted', async () => {
     const ns = await c.call('POST', '/api/v1/namespaces', {
