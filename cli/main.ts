@@ -39,6 +39,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {
   ipvs: () => import('./commands/ipvs.js'),
   net: () => import('./commands/net.js'),
   cni: () => import('./commands/cni.js'),
+  kubeconfig: () => import('./commands/kubeconfig.js'),
 };
 
 /** The modules this command line needs: the named command's, or all of them. */

@@ -2,8 +2,10 @@
  * `kpath up`: run the cluster on loopback in the foreground until SIGINT/SIGTERM, then stop
  * accepting, drain open connections (up to --drain-timeout), stop the pods and exit 0.
  */
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../../netmodel/errors.js';
+import { ApiService, defaultKubeconfigPath, defaultStateDir } from '../../proxy/api/index.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
 import { readyLines } from '../format/ready.js';
 import { type CliIO, EXIT } from '../io.js';
@@ -67,6 +69,24 @@ export function builder(y: Argv) {
       default: true,
       description: 'reload when the manifests change (--no-watch to disable)',
     })
+    .option('api-address', {
+      type: 'string',
+      default: '127.0.0.1:6443',
+      description: "the Kubernetes API for kubectl, HTTPS on HOST:PORT (loopback only; '' to disable)",
+    })
+    .option('kubeconfig', {
+      type: 'string',
+      description: 'write the kubeconfig for the API here (default ~/.kpath/kubeconfig)',
+    })
+    .option('state', {
+      type: 'string',
+      description: 'keep what kubectl changes (and the API credentials) here (default ~/.kpath/state)',
+    })
+    .option('fresh', {
+      type: 'boolean',
+      default: false,
+      description: 'forget what kubectl changed before: start from the manifest files alone',
+    })
     .option('dns-twins', {
       type: 'boolean',
       default: false,
@@ -96,6 +116,10 @@ interface UpArgs {
   policyReject?: boolean;
   exec?: boolean;
   namespace?: string;
+  apiAddress?: string;
+  kubeconfig?: string;
+  state?: string;
+  fresh?: boolean;
 }
 
 /** `until` lets tests stop the command without a signal. */
@@ -103,6 +127,26 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   const health = loopbackHostPort('health-address', args.healthAddress);
   const metrics = loopbackHostPort('metrics-address', args.metricsAddress);
   const logger = createLogger({ level: args.logLevel });
+  let api: ApiService | undefined;
+  if (args.apiAddress) {
+    const a = loopbackHostPort('api-address', args.apiAddress);
+    try {
+      api = await ApiService.prepare({
+        host: a.host,
+        port: a.port,
+        stateDir: resolve(io.cwd, args.state ?? defaultStateDir()),
+        kubeconfig: resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath()),
+        fresh: args.fresh ?? false,
+        log: logger,
+      });
+    } catch (e) {
+      if (isKpathError(e)) {
+        io.err(`error: ${e.message} [${e.code}]\n`);
+        return e.code === ErrorCodes.USAGE ? EXIT.INVALID : EXIT.FAILURE;
+      }
+      throw e;
+    }
+  }
   const rt = startRuntime({
     exec: args.exec ?? false,
     ...(args.namespace !== undefined ? { namespace: args.namespace } : {}),
@@ -119,10 +163,14 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     processMetrics: true,
     dnsTwins: args.dnsTwins ?? false,
     policyReject: args.policyReject ?? false,
+    ...(api ? { build: api.build } : {}),
   });
+  api?.attach(rt);
   try {
     await rt.ready;
+    await api?.start();
   } catch (e) {
+    await api?.stop();
     await rt.stop();
     if (isKpathError(e)) {
       io.err(`error: ${e.message} [${e.code}]\n`);
@@ -139,6 +187,12 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
       lines.map((l) => `${l}\n`).join('') +
       `health http://${a.health ?? '-'}/healthz, metrics and admin API http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
   );
+  if (api) {
+    const kc = resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath());
+    io.err(
+      `kpath up: Kubernetes API ${api.url}; kubectl: export KUBECONFIG=${kc} (or kpath kubeconfig --merge)\n`,
+    );
+  }
   let onSignal: (() => void) | undefined;
   const signalled = new Promise<void>((resolve) => {
     onSignal = resolve;
@@ -149,6 +203,7 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   process.off('SIGINT', onSignal!);
   process.off('SIGTERM', onSignal!);
   io.err('kpath up: stopping (draining connections)\n');
+  await api?.stop();
   await rt.stop();
   return EXIT.OK;
 }

@@ -15,7 +15,7 @@ import { type Diagnostic, Reporter } from './diagnostics.js';
 import { dnsAddonManifest } from './dns-addon.js';
 import { deriveEndpointSlices } from './endpoints.js';
 import { uidFor } from './hash.js';
-import { type ManifestSource, parseManifests } from './manifest.js';
+import { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
 import type { EndpointSlice, Namespace, Node, Pod, Workload } from './objects.js';
 import { Scheduler, unschedulableMessage } from './scheduler.js';
 import { ClusterSnapshot } from './snapshot.js';
@@ -44,8 +44,20 @@ export interface BuildOptions {
 
 export function buildCluster(sources: readonly ManifestSource[], opts: BuildOptions = {}): BuildResult {
   const diags: Diagnostic[] = [];
-  const report = new Reporter(diags);
   const raws = parseManifests(sources, diags);
+  return buildClusterFromObjects(raws, opts, diags);
+}
+
+/**
+ * The same pipeline from raw objects already parsed (the API server merges its own objects with the
+ * manifests' before building); `diags` may hold the parse diagnostics to report with the rest.
+ */
+export function buildClusterFromObjects(
+  raws: readonly RawObject[],
+  opts: BuildOptions = {},
+  diags: Diagnostic[] = [],
+): BuildResult {
+  const report = new Reporter(diags);
   const d = decodeAll(raws, report, opts.namespace !== undefined ? { namespace: opts.namespace } : {});
   const config = d.config ?? CLUSTER_DEFAULTS;
   const addonOn = opts.dnsAddon ?? config.dns.addon;

@@ -1,6 +1,12 @@
 // The cluster model's public surface, listed by hand.
 export { allocateNodes, allocatePodIPs, allocateServices, OffsetAllocator, staticBand } from './allocate.js';
-export { BUILTIN_NAMESPACES, type BuildOptions, type BuildResult, buildCluster } from './build.js';
+export {
+  BUILTIN_NAMESPACES,
+  type BuildOptions,
+  type BuildResult,
+  buildCluster,
+  buildClusterFromObjects,
+} from './build.js';
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
 export {
   decodeNetworkPolicy,
@@ -31,7 +37,7 @@ export {
   safeEncode,
   uidFor,
 } from './hash.js';
-export { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
+export { isPlainObject, type ManifestSource, parseManifests, type RawObject } from './manifest.js';
 export * from './names.js';
 export * from './objects.js';
 export { Scheduler, tolerates, unfitReason, unschedulableMessage } from './scheduler.js';
@@ -52,3 +58,4 @@ export {
   isEmptyChange,
   type KindDiff,
 } from './store.js';
+export { DELETED_PODS_ANNOTATION } from './workloads.js';

@@ -16,10 +16,13 @@ import pino from 'pino';
 import { type IP, tryParseIP } from '../../netmodel/addr.js';
 import type { Clock } from '../../netmodel/clock.js';
 import {
+  type BuildOptions,
+  type BuildResult,
   type ClusterSnapshot,
   ClusterStore,
   deriveEndpointSlices,
   formatDiagnostic,
+  type ManifestSource,
   type SnapshotParts,
 } from '../../netmodel/cluster/index.js';
 import {
@@ -34,7 +37,7 @@ import { loopbackGaps, loopbackGapsMessage } from '../../netmodel/loopback-gaps.
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { ipvsOutputs } from '../ipvs/index.js';
-import { loadCluster } from '../manifest-files.js';
+import { exampleClusterPath, loadCluster, readManifestSources } from '../manifest-files.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
 import { allEndpoints } from './eligibility.js';
@@ -128,6 +131,11 @@ export interface RuntimeOptions {
    * built-in echo server unless their pod carries the annotation kpath.dev/exec: "true".
    */
   readonly exec?: boolean;
+  /**
+   * Build the cluster from the manifest sources (default: buildCluster). The API server lays its
+   * own objects over the files here, so file reloads and API writes meet in one model.
+   */
+  readonly build?: (sources: readonly ManifestSource[], opts: BuildOptions) => BuildResult;
 }
 
 export interface Runtime {
@@ -148,6 +156,12 @@ export interface Runtime {
   reload(): Promise<boolean>;
   /** Bytes sitting in the proxy's socket buffers across all open connections. */
   buffered(): number;
+  /** Run a snapshot built elsewhere (the API server's writes), queued after any sync in progress. */
+  adopt(next: ClusterSnapshot): Promise<void>;
+  /** The version the next built snapshot should carry. */
+  nextVersion(): number;
+  /** Be told of every effective snapshot (pod readiness folded in); returns the unsubscribe function. */
+  subscribe(fn: (snap: ClusterSnapshot) => void): () => void;
 }
 
 function pickDefaultNode(snap: ClusterSnapshot, wanted: string | undefined): string {
@@ -334,10 +348,15 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   }
 
   function load(): ClusterSnapshot {
-    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1, {
+    const version = (base?.version ?? 0) + 1;
+    const buildOpts: BuildOptions = {
+      version,
       ...(base ? { previous: base } : {}),
       ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
-    });
+    };
+    const r = opts.build
+      ? opts.build(readManifestSources(files.length ? files : [exampleClusterPath()], cwd), buildOpts)
+      : loadCluster(files, cwd, version, buildOpts);
     for (const d of r.diagnostics) {
       if (d.severity === 'error') continue;
       log.warn({ diagnostic: formatDiagnostic(d) }, 'manifest warning');
@@ -353,6 +372,18 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       );
     }
     return r.snapshot;
+  }
+
+  async function adopt(next: ClusterSnapshot): Promise<void> {
+    if (stopped) return;
+    const run = syncing.then(() => (stopped ? [] : sync(next)));
+    syncing = run.catch(() => {});
+    const errors = await run;
+    for (const e of errors) log.error({ code: e.code }, e.message);
+    log.info(
+      { version: next.version, services: next.services.length, pods: next.pods.length },
+      'cluster changed',
+    );
   }
 
   async function reload(): Promise<boolean> {
@@ -519,5 +550,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     kill: (pod, container) => pods.kill(pod, container),
     reload,
     buffered: () => [...open].reduce((n, c) => n + c.buffered(), 0),
+    adopt,
+    nextVersion: () => Math.max(base?.version ?? 0, store.current()?.version ?? 0) + 1,
+    subscribe: (fn) => store.subscribe((change) => fn(change.to)),
   };
 }

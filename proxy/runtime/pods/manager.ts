@@ -101,7 +101,8 @@ export class PodManager {
     const errors: KpathError[] = [];
     const starts: Promise<void>[] = [];
     const refused: string[] = [];
-    for (const w of this.wanted(snap).values()) {
+    const wanted = this.wanted(snap);
+    for (const w of wanted.values()) {
       if (execAllowed(w.pod, this.execAll)) continue;
       for (const c of hostCommands(w.pod)) {
         if (!this.warnedExec.has(c)) refused.push(c);
@@ -117,7 +118,16 @@ export class PodManager {
           `${EXEC_ANNOTATION}: "true" allows one pod`,
       );
     }
-    for (const [key, w] of this.wanted(snap)) {
+    // A removed pod whose IP a new pod takes (a replacement) stops first, or the new one could not bind.
+    const takenIPs = new Set([...wanted.values()].flatMap((w) => w.pod.podIPs.map((ip) => ip.text)));
+    const freed: Promise<void>[] = [];
+    for (const [key, r] of [...this.running]) {
+      if (wanted.has(key) || !r.pod.podIPs.some((ip) => takenIPs.has(ip.text))) continue;
+      this.running.delete(key);
+      freed.push(this.stopOne(key, r, 'removed; its IP is reused'));
+    }
+    await Promise.all(freed);
+    for (const [key, w] of wanted) {
       const fp = specFingerprint(w.pod, this.execAll);
       const cur = this.running.get(key);
       if (cur && cur.fp === fp) continue;
