@@ -129,8 +129,8 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   const logger = createLogger({ level: args.logLevel });
   let api: ApiService | undefined;
   if (args.apiAddress) {
-    const a = loopbackHostPort('api-address', args.apiAddress);
     try {
+      const a = loopbackHostPort('api-address', args.apiAddress);
       api = await ApiService.prepare({
         host: a.host,
         port: a.port,

@@ -41,6 +41,7 @@ export { isPlainObject, type ManifestSource, parseManifests, type RawObject } fr
 export * from './names.js';
 export * from './objects.js';
 export { Scheduler, tolerates, unfitReason, unschedulableMessage } from './scheduler.js';
+export { KIND_SCHEMAS, type Schema } from './schema.js';
 export {
   formatSelector,
   isEmptySelector,
@@ -58,4 +59,5 @@ export {
   isEmptyChange,
   type KindDiff,
 } from './store.js';
+export { pruneUnknownFields, unknownFieldPaths } from './strict.js';
 export { DELETED_PODS_ANNOTATION } from './workloads.js';

@@ -32,6 +32,38 @@ export function checkUnknownFields(f: Fields, schema: Schema, value: unknown, pa
   }
 }
 
+/** The paths of every undeclared field of `value`, in the apiserver's spelling (`spec.selectr`). */
+export function unknownFieldPaths(schema: Schema, value: unknown, path: FieldPath = []): string[] {
+  if (schema === ANY || value === null || value === undefined) return [];
+  if (Array.isArray(schema)) {
+    if (!Array.isArray(value)) return [];
+    return value.flatMap((item, i) => unknownFieldPaths(schema[0] as Schema, item, [...path, i]));
+  }
+  if (!isPlainObject(value)) return [];
+  const fields = schema as Readonly<Record<string, Schema>>;
+  return Object.entries(value).flatMap(([k, v]) =>
+    Object.hasOwn(fields, k) ? unknownFieldPaths(fields[k]!, v, [...path, k]) : [dotted([...path, k])],
+  );
+}
+
+/**
+ * `value` without the fields its schema does not declare, as the apiserver drops them when
+ * fieldValidation is Warn or Ignore (a copy; `value` is not changed).
+ */
+export function pruneUnknownFields<T>(schema: Schema, value: T): T {
+  if (schema === ANY || value === null || value === undefined) return value;
+  if (Array.isArray(schema)) {
+    if (!Array.isArray(value)) return value;
+    return value.map((item) => pruneUnknownFields(schema[0] as Schema, item)) as T;
+  }
+  if (!isPlainObject(value)) return value;
+  const fields = schema as Readonly<Record<string, Schema>>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value))
+    if (Object.hasOwn(fields, k)) out[k] = pruneUnknownFields(fields[k]!, v);
+  return out as T;
+}
+
 /** The apiserver's spelling of a path: dots between fields, [i] for list items. */
 function dotted(path: FieldPath): string {
   let out = '';

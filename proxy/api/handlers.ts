@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { isPlainObject, SAFE_ALPHABET } from '../../netmodel/cluster/index.js';
 import { serverSideApply } from './apply.js';
 import type { Entry } from './cache.js';
-import { checkUnknownFields } from './fieldcheck.js';
+import { checkUnknownFields, pruneUnknown } from './fieldcheck.js';
 import { type Json, jsonPatch, mergePatch, strategicMerge } from './patch.js';
 import { type Obj, objKey } from './render.js';
 import { apiVersionOf, RESOURCES, type ResourceInfo, resourceId } from './resources.js';
@@ -231,9 +231,10 @@ export function getObject(store: ApiStore, c: Call): Obj {
 // ---- writes ----
 
 export function create(store: ApiStore, c: Call): Promise<Reply> {
-  const obj = objectBody(c);
-  strictCheck(c, obj);
-  const warnings = fieldWarnings(c, obj);
+  const body = objectBody(c);
+  strictCheck(c, body);
+  const warnings = fieldWarnings(c, body);
+  const obj = pruneUnknown(c.resource, body);
   checkIdentity(c, obj, '');
   const m = { ...meta(obj) };
   if (!m.name && typeof m.generateName === 'string' && m.generateName) m.name = randomName(m.generateName);
@@ -277,9 +278,10 @@ function preconditionRv(c: Call, obj: Obj, cur: Entry): void {
 }
 
 export function update(store: ApiStore, c: Call): Promise<Reply> {
-  const obj = objectBody(c);
-  strictCheck(c, obj);
-  const warnings = fieldWarnings(c, obj);
+  const body = objectBody(c);
+  strictCheck(c, body);
+  const warnings = fieldWarnings(c, body);
+  const obj = pruneUnknown(c.resource, body);
   checkIdentity(c, obj, c.name);
   return store.serialize(() => {
     const cur = store.get(c.resource, objKey(target(c).namespace, c.name));
@@ -348,8 +350,9 @@ export function patch(store: ApiStore, c: Call): Promise<Reply> {
     if (!cur && (c.resource.model === 'derived' || c.resource.model === 'empty'))
       throw errors.methodNotAllowed('patch', c.resource.name);
     const base = cur ? structuredClone(cur.obj) : {};
-    const out = applyPatch(c, base, store.now());
-    if (c.contentType !== 'application/apply-patch+yaml') strictCheck(c, out);
+    const patched = applyPatch(c, base, store.now());
+    if (c.contentType !== 'application/apply-patch+yaml') strictCheck(c, patched);
+    const out = pruneUnknown(c.resource, patched);
     if (cur) preconditionRv(c, out, cur);
     checkIdentity(c, out, c.name);
     const m = { ...meta(out) };

@@ -100,7 +100,7 @@ describe('kpath up with the API', () => {
       io,
     );
     expect(code).toBe(2);
-    expect(io.stderr()).toContain('the API serves on loopback only');
+    expect(io.stderr()).toContain('--api-address 10.0.0.1:6443: 10.0.0.1 is not a loopback address');
     expect(existsSync(join(dir, 'kc'))).toBe(false);
   });
 });

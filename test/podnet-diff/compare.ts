@@ -43,3 +43,11 @@ export function compareCaptures(
 export function notArp(f: DecodedFrame): boolean {
   return f.arp === undefined;
 }
+
+/**
+ * The frames a test sent: not ARP, and not the host's own background traffic that a capture may
+ * catch while interfaces come up (IGMP membership reports, protocol 2, sent to multicast groups).
+ */
+export function sentTraffic(f: DecodedFrame): boolean {
+  return notArp(f) && f.ipv4?.protocol !== 2 && !(f.ipv4 && f.ipv4.dst.startsWith('224.'));
+}

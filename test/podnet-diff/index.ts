@@ -1,6 +1,6 @@
 // The real-kernel side of the pod-network differential, listed by hand: the topology spec, the
 // harness that builds it in namespaces and captures, and the field-by-field comparison.
-export { type CompareOptions, compareCaptures, notArp } from './compare.js';
+export { type CompareOptions, compareCaptures, notArp, sentTraffic } from './compare.js';
 export {
   captureRealTopology,
   cleanupStale,

@@ -21,7 +21,7 @@ import {
   vxlanEncapsulate,
   vxlanFlowHash,
 } from '../../netmodel/pcap/index.js';
-import { compareCaptures, notArp } from './compare.js';
+import { compareCaptures, sentTraffic } from './compare.js';
 import { cleanupStale, NS_PREFIX, type RealRun, runRealTopology, unavailableReason } from './real.js';
 import { twoNodeSpec } from './spec.js';
 
@@ -76,7 +76,7 @@ describe.skipIf(reason !== undefined)(
 
     // ARP is resolved before capturing (warmArp); a late neighbour probe can still show up, so the
     // facts below are about the IP frames.
-    const frames = (iface: string) => run.frames[iface]!.filter(notArp).map(F);
+    const frames = (iface: string) => run.frames[iface]!.filter(sentTraffic).map(F);
     const echoRequests = (iface: string) =>
       frames(iface).filter((f) => f['icmp.type'] === 8 || f['inner.icmp.type'] === 8);
 
@@ -214,7 +214,7 @@ describe.skipIf(reason !== undefined)(
     });
 
     it('netmodel/pcap builds the same frag-needed exchange: compareCaptures finds no difference', () => {
-      const real = run.frames['pod/default/big/eth0']!.filter(notArp);
+      const real = run.frames['pod/default/big/eth0']!.filter(sentTraffic);
       const request = real[0]!;
       const emulated = [
         request,
@@ -281,7 +281,7 @@ describe.skipIf(reason !== undefined)(
         'pod/default/server/eth0': [hop(req, mac.cni0B, mac.server, 62), hop(rep, mac.server, mac.cni0B, 64)],
       };
       const real: Record<string, DecodedFrame[]> = {};
-      for (const name of Object.keys(emulated)) real[name] = run.frames[name]!.filter(notArp).slice(0, 2);
+      for (const name of Object.keys(emulated)) real[name] = run.frames[name]!.filter(sentTraffic).slice(0, 2);
       expect(compareCaptures(real, emulated)).toEqual([]);
     });
 

@@ -167,10 +167,12 @@ ${spec}`;
       files: [file],
       logger: mem.logger,
       watch: false,
-      timings: { probeTimeScale: 0.1, backoffInitialMs: 300, backoffMaxMs: 3000 },
+      // Back-offs long enough (2 s, then 4 s) that the crash loop is still waiting while `get` runs
+      // on a loaded machine.
+      timings: { probeTimeScale: 0.1, backoffInitialMs: 2000, backoffMaxMs: 20000 },
     });
     try {
-      // Restarted once, then exited again and now waiting out its 600 ms back-off.
+      // Restarted once, then exited again and now waiting out its 4 s back-off.
       const crashy = () => rt.pods().find((p) => p.pod === 'default/crashy')?.containers[0];
       await waitFor(
         () =>
