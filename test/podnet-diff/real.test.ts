@@ -281,7 +281,8 @@ describe.skipIf(reason !== undefined)(
         'pod/default/server/eth0': [hop(req, mac.cni0B, mac.server, 62), hop(rep, mac.server, mac.cni0B, 64)],
       };
       const real: Record<string, DecodedFrame[]> = {};
-      for (const name of Object.keys(emulated)) real[name] = run.frames[name]!.filter(sentTraffic).slice(0, 2);
+      for (const name of Object.keys(emulated))
+        real[name] = run.frames[name]!.filter(sentTraffic).slice(0, 2);
       expect(compareCaptures(real, emulated)).toEqual([]);
     });
 
