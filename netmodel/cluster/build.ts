@@ -194,6 +194,7 @@ export function buildCluster(
       endpointSlices: slices,
       workloads: d.workloads,
       networkPolicies: d.policies,
+      dockerHosts: d.dockerHosts,
       warnings: diags.filter((x) => x.severity === 'warning'),
     },
     opts.version ?? 1,

@@ -1,6 +1,8 @@
 /** Raw objects -> typed objects, by kind and apiVersion. Unknown kinds are warned about and ignored. */
 
+import type { DockerHost } from '../docker/index.js';
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
+import { decodeDockerInto } from './decode-docker.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
 import { decodeMeta, type NameRule } from './decode-meta.js';
 import { decodeNode } from './decode-node.js';
@@ -32,6 +34,7 @@ export interface Decoded {
   slices: EndpointSlice[];
   workloads: Workload[];
   policies: NetworkPolicy[];
+  dockerHosts: DockerHost[];
 }
 
 interface KindInfo {
@@ -63,6 +66,7 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
     slices: [],
     workloads: [],
     policies: [],
+    dockerHosts: [],
   };
   const seen = new Map<string, string>();
   for (const raw of raws) {
@@ -87,6 +91,10 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       else if (out.config) f0.error([], 'a second Cluster object (give exactly one)');
       else
         out.config = decodeClusterConfig(new Fields(raw.body, raw.origin, { kind, name: 'cluster' }, report));
+      continue;
+    }
+    if (kind === 'DockerHost') {
+      decodeDockerInto(out.dockerHosts, raw, apiVersion, f0, report);
       continue;
     }
     if (kind === 'KubeProxyConfiguration') {
