@@ -95,7 +95,7 @@ spec:
   engine: {version: "19.03"}
   networks: [{name: bridge}, {name: n1, subnet: 10.1.0.0/16}, {name: n2, subnet: 10.1.2.0/24}]
   containers:
-    - {name: a, image: nginx, ports: ["8080:80", "80/icmp"]}
+    - {name: a, image: nginx, ports: ["8080:80", "80/icmp", "3868/sctp"]}
     - {name: b, image: nginx, network: nope}
     - {name: c, image: nginx, ports: ["127.0.0.1:8080:80"]}
     - {name: a, image: nginx}
@@ -107,6 +107,7 @@ spec:
     expect(text).toMatch(/host\.yaml:6:\d+.*unsupported value "19\.03"/);
     expect(text).toMatch(/host\.yaml:7:\d+.*network with name bridge already exists/);
     expect(text).toMatch(/host\.yaml:9:\d+.*invalid proto "icmp"/);
+    expect(text).toMatch(/host\.yaml:9:\d+.*sctp publishing is not modelled yet/);
     expect(text).toMatch(/host\.yaml:12:\d+.*already in use/);
     // Address missing: the plan is not checked; give a valid address and the plan's refusals show.
     const r2 = build(bad.replace('192.0.2.1\n', '192.0.2.1/24\n'));

@@ -1,0 +1,18 @@
+// dockerd's bridge driver as a pure function of a DockerHost. Public surface, listed by hand.
+export {
+  bridgeMac,
+  buildDockerHost,
+  containerNs,
+  DOCKER_SEGMENT,
+  type DockerHostState,
+  HOST_UPLINK,
+} from './host.js';
+export {
+  DOCKER_CHAIN,
+  dockerdCommands,
+  dockerdRestore,
+  type IptablesCommand,
+  ISOLATION1,
+  ISOLATION2,
+  USER_CHAIN,
+} from './iptables.js';
