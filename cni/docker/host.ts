@@ -97,8 +97,12 @@ export function buildDockerHost(plan: DockerPlan, keep?: KernelNode): DockerHost
   }
   const hostNet = prefixOf(h.address.ip, h.address.bits);
   const gw = prefixNth(hostNet, 1n);
-  if (gw.text !== h.address.ip.text && prefixContains(hostNet, gw))
+  if (gw.text !== h.address.ip.text && prefixContains(hostNet, gw)) {
     k.routing.addRoute({ dst: 'default', via: gw.text, dev: HOST_UPLINK });
+    // The LAN's router, which kpath does not model: known from earlier traffic, so packets for the
+    // world beyond leave on eth0 towards it (the travel ends `outside`).
+    k.neigh.set({ ip: gw, dev: HOST_UPLINK, mac: deriveMac(`${h.name}/router`), state: 'STALE', updated: 0 });
+  }
   const commands = dockerdCommands(plan);
   k.restore(dockerdRestore(commands), { noflush: true });
 

@@ -16,3 +16,11 @@ export {
   ISOLATION2,
   USER_CHAIN,
 } from './iptables.js';
+export {
+  type DockerSource,
+  type DockerTrace,
+  type DockerTraceLeg,
+  proxyFor,
+  sourceAddress,
+  traceDocker,
+} from './trace.js';

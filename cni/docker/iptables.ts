@@ -4,7 +4,8 @@
  * program as an iptables-restore --noflush payload for the emulated kernel.
  *
  *   daemon start   bridge driver setupIPChains: nat DOCKER, filter DOCKER, DOCKER-ISOLATION-STAGE-1/2,
- *                  each isolation chain ending in `-j RETURN` (AddReturnRule)
+ *                  each isolation chain ending in `-j RETURN` (AddReturnRule); then setupIPForwarding:
+ *                  if ip_forward was off, `-P FORWARD DROP`
  *   each network   (docker0 at start, then `docker network create` in order) setupIPTablesInternal:
  *                    -I POSTROUTING -s SUBNET ! -o BR -j MASQUERADE
  *                    proxy on:  -I DOCKER -i BR -j RETURN       (skipDNAT)
@@ -130,6 +131,8 @@ export function dockerdCommands(plan: DockerPlan): IptablesCommand[] {
   p.newChain('filter', ISOLATION2);
   p.add('filter', '-A', ISOLATION1, ['-j', 'RETURN']);
   p.add('filter', '-A', ISOLATION2, ['-j', 'RETURN']);
+  // setupIPForwarding: turning ip_forward on, dockerd also sets the FORWARD policy to DROP.
+  if (!plan.host.ipForward) p.cmds.push(['-t', 'filter', '-P', 'FORWARD', 'DROP']);
   // The "none" and "host" networks, then "bridge", then `docker network create` in order.
   arrangeUserFilterRule(p);
   arrangeUserFilterRule(p);

@@ -5,6 +5,8 @@
  *   spec.engine       {version: "20.10" | "28", userlandProxy: true}
  *   spec.networks     `docker network create NAME [--subnet CIDR]`, in order
  *   spec.containers   `docker run --name NAME [--network NET] [-p SPEC]... IMAGE`, in order
+ *   spec.ipForward    net.ipv4.ip_forward before dockerd starts (default false: dockerd sets it and
+ *                     the FORWARD policy DROP)
  *
  * Every problem is a diagnostic at its field (file:line:col), including what dockerd itself would
  * refuse (an unknown network, a port already allocated, an overlapping subnet).
@@ -46,6 +48,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
   const e = s.at(['engine']);
   const version = (e.has(['version']) ? e.oneOf(['version'], ['20.10', '28'] as const) : '20.10') ?? '20.10';
   const userlandProxy = e.bool(['userlandProxy']) ?? true;
+  const ipForward = s.bool(['ipForward']) ?? false;
 
   const networks: DockerNetworkSpec[] = [];
   const netNames = new Set<string>();
@@ -124,6 +127,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
     name,
     address,
     engine: { version, userlandProxy },
+    ipForward,
     networks,
     containers,
     ...(f.origin ? { origin: f.origin } : {}),

@@ -40,6 +40,11 @@ export interface DockerHost {
   /** The host's eth0 address and prefix length (e.g. 192.0.2.1/24). */
   readonly address: { readonly ip: Prefix['ip']; readonly bits: number };
   readonly engine: { readonly version: EngineVersion; readonly userlandProxy: boolean };
+  /**
+   * net.ipv4.ip_forward before dockerd started (default false, a fresh host): when dockerd has to
+   * turn it on it also sets the FORWARD policy to DROP (setupIPForwarding).
+   */
+  readonly ipForward: boolean;
   readonly networks: readonly DockerNetworkSpec[];
   readonly containers: readonly DockerContainerSpec[];
   readonly origin?: Origin;
