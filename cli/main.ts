@@ -11,6 +11,7 @@ import * as affinityCmd from './commands/affinity.js';
 import * as cniCmd from './commands/cni.js';
 import * as conntrackCmd from './commands/conntrack.js';
 import * as dnsCmd from './commands/dns.js';
+import * as dockerCmd from './commands/docker.js';
 import * as endpointsCmd from './commands/endpoints.js';
 import * as getCmd from './commands/get.js';
 import * as netCmd from './commands/net.js';
@@ -39,6 +40,7 @@ const COMMANDS: readonly CommandModule[] = [
   endpointsCmd,
   netCmd,
   cniCmd,
+  dockerCmd,
 ] as unknown as CommandModule[];
 
 export function version(): string {

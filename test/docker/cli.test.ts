@@ -1,0 +1,97 @@
+/** kpath docker ps / network ls / rules / trace, and kpath rules --node HOST, on examples/docker/host.yaml. */
+import { describe, expect, it } from 'vitest';
+import { bufferIO } from '../../cli/io.js';
+import { main } from '../../cli/main.js';
+import { displayablePorts } from '../../cni/docker/index.js';
+
+const FILE = ['-f', 'examples/docker/host.yaml'];
+async function kpath(...argv: string[]) {
+  const io = bufferIO();
+  const code = await main(argv, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+describe('kpath docker', () => {
+  it('docker ps: newest first, ports as the docker CLI shows them, tabwriter columns', async () => {
+    const r = await kpath('docker', 'ps', ...FILE);
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[0]).toBe('CONTAINER ID   IMAGE     NETWORKS   PORTS                    NAMES');
+    expect(lines.slice(1).map((l) => l.slice(15).replace(/ +/g, ' '))).toEqual([
+      'redis kpnet db',
+      'httpd kpnet 127.0.0.1:9000->90/udp api',
+      'nginx bridge 0.0.0.0:8080->80/tcp web',
+    ]);
+    expect(lines[1]).toMatch(/^[0-9a-f]{12} {3}redis {5}kpnet {6} {25}db$/);
+  });
+
+  it('DisplayablePorts groups ranges published on the same port numbers (docker/cli formatter)', () => {
+    const b = (
+      hostPort: number,
+      containerPort: number,
+      proto: 'tcp' | 'udp' = 'tcp',
+      hostIP = '0.0.0.0',
+    ) => ({
+      hostIP,
+      hostPort,
+      containerPort,
+      proto,
+      random: false,
+    });
+    expect(displayablePorts([b(81, 81), b(80, 80), b(82, 82), b(8080, 90), b(53, 53, 'udp')])).toBe(
+      '0.0.0.0:53->53/udp, 0.0.0.0:80-82->80-82/tcp, 0.0.0.0:8080->90/tcp',
+    );
+  });
+
+  it('docker network ls: bridge, host, none and kpnet sorted by name', async () => {
+    const r = await kpath('docker', 'network', 'ls', ...FILE);
+    expect(r.out.split('\n')[0]).toBe('NETWORK ID     NAME      DRIVER    SCOPE');
+    expect(
+      r.out
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.slice(15).replace(/ +/g, ' ')),
+    ).toEqual(['bridge bridge local', 'host host local', 'kpnet bridge local', 'none null local']);
+  });
+
+  it('kpath rules --node host prints the host as dockerd wrote it', async () => {
+    const r = await kpath('rules', '--node', 'host', '--table', 'nat', ...FILE);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^\*nat$/m);
+    expect(r.out).toContain(
+      '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+    );
+    expect(r.out).not.toContain('*filter');
+  });
+
+  it('docker trace: a container to its own published port goes through docker-proxy', async () => {
+    const r = await kpath('docker', 'trace', ...FILE, '--from', 'container/web', '--to', '192.0.2.10:8080');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('nat: -A DOCKER -i docker0 -j RETURN');
+    expect(r.out).toContain('docker-proxy connects: tcp 172.17.0.1:40001 -> 172.17.0.2:80');
+    expect(r.out).toMatch(/=> container web receives it from 172\.17\.0\.1:40001\n$/);
+    const j = await kpath(
+      'docker',
+      'trace',
+      ...FILE,
+      '--from',
+      '198.51.100.7',
+      '--to',
+      '192.0.2.10:8080',
+      '-o',
+      'json',
+    );
+    expect(JSON.parse(j.out).path.arrived).toEqual({
+      kind: 'container',
+      container: 'web',
+      from: '198.51.100.7:40000',
+    });
+  });
+
+  it('bad input: exit 2 with the file and line', async () => {
+    const r = await kpath('docker', 'ps', '-f', 'test/docker/fixtures/bad-host.yaml');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/bad-host\.yaml:8:\d+.*network nope not found/);
+  });
+});
