@@ -4,6 +4,8 @@
  *   kpath docker ps -f host.yaml               docker ps (ID, image, networks, ports, names)
  *   kpath docker network ls -f host.yaml       docker network ls
  *   kpath docker rules -f host.yaml            iptables-save on the host, as dockerd wrote it
+ *   kpath docker ip-route -f host.yaml [--container web]
+ *                                              ip addr/link/route/neigh, bridge fdb of the host or a container
  *   kpath docker trace -f host.yaml --from container/web --to 192.0.2.10:8080
  *                                              one connection through the host, device by device,
  *                                              with docker-proxy where it takes the connection
@@ -21,6 +23,13 @@ import { tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { planDockerHost } from '../../netmodel/docker/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import {
+  formatBridgeFdb,
+  formatIpAddr,
+  formatIpLink,
+  formatIpNeigh,
+  formatIpRoute,
+} from '../../netmodel/kernel/index.js';
 import { renderRuleSave } from '../../netmodel/netfilter/index.js';
 import { SeededRng } from '../../netmodel/rng.js';
 import { travelLines } from '../format/trace.js';
@@ -36,9 +45,13 @@ export function builder(y: Argv) {
     .positional('what', {
       type: 'string',
       array: true,
-      description: 'ps | network ls | rules | trace',
+      description: 'ps | network ls | rules | trace | ip-addr | ip-link | ip-route | ip-neigh | bridge-fdb',
     })
     .option('host', { type: 'string', description: 'the DockerHost (default: the first one)' })
+    .option('container', {
+      type: 'string',
+      description: 'ip-*/bridge-fdb: a container namespace instead of the host',
+    })
     .option('from', {
       type: 'string',
       description: 'trace: container/NAME, node/HOST (the host itself) or an outside IP',
@@ -52,6 +65,7 @@ interface DockerArgs {
   f?: string[];
   what: string[];
   host?: string;
+  container?: string;
   from?: string;
   to?: string;
   proto: 'tcp' | 'udp';
@@ -121,6 +135,28 @@ export async function run(args: DockerArgs, io: CliIO): Promise<number> {
     case 'rules':
       io.out(st.host.save());
       return EXIT.OK;
+    case 'ip-addr':
+    case 'ip-link':
+    case 'ip-route':
+    case 'ip-neigh':
+    case 'bridge-fdb': {
+      const ns = args.container ? `container/${st.plan.host.name}/${args.container}` : st.plan.host.name;
+      const k = st.ns(ns);
+      if (!k) throw new KpathError(ErrorCodes.USAGE, `--container ${args.container}: no such container`);
+      const ctx = { world: st, ns };
+      const text =
+        what === 'ip-addr'
+          ? formatIpAddr(k, ctx)
+          : what === 'ip-link'
+            ? formatIpLink(k, ctx)
+            : what === 'ip-route'
+              ? formatIpRoute(k)
+              : what === 'ip-neigh'
+                ? formatIpNeigh(k)
+                : formatBridgeFdb(k);
+      io.out(text);
+      return EXIT.OK;
+    }
     case 'trace': {
       if (!args.from || !args.to)
         throw new KpathError(ErrorCodes.USAGE, 'docker trace needs --from and --to');
@@ -177,6 +213,9 @@ export async function run(args: DockerArgs, io: CliIO): Promise<number> {
       return EXIT.OK;
     }
     default:
-      throw new KpathError(ErrorCodes.USAGE, `kpath docker ${what}: expected ps, network ls, rules or trace`);
+      throw new KpathError(
+        ErrorCodes.USAGE,
+        `kpath docker ${what}: expected ps, network ls, rules, trace, ip-addr, ip-link, ip-route, ip-neigh or bridge-fdb`,
+      );
   }
 }

@@ -94,4 +94,12 @@ describe('kpath docker', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/bad-host\.yaml:8:\d+.*network nope not found/);
   });
+
+  it('docker ip-route / ip-addr: the host and a container namespace', async () => {
+    const host = await kpath('docker', 'ip-route', ...FILE);
+    expect(host.out).toContain('172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1');
+    const web = await kpath('docker', 'ip-addr', '--container', 'web', ...FILE);
+    expect(web.out).toContain('link/ether 02:42:ac:11:00:02');
+    expect(web.out).toContain('inet 172.17.0.2/16');
+  });
 });
