@@ -17,6 +17,7 @@ import {
   type DockerSource,
   dockerNetworkLs,
   dockerPs,
+  resolveContainerName,
   traceDocker,
 } from '../../cni/docker/index.js';
 import { tryParseIP } from '../../netmodel/addr.js';
@@ -97,9 +98,13 @@ function source(st: DockerHostState, text: string): DockerSource {
   );
 }
 
-function target(st: DockerHostState, text: string) {
+function target(st: DockerHostState, text: string, from: string) {
   const m = /^(.*):(\d+)$/.exec(text);
-  if (!m) throw new KpathError(ErrorCodes.USAGE, `--to ${text}: expected IP:PORT or container/NAME:PORT`);
+  if (!m)
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `--to ${text}: expected IP:PORT, container/NAME:PORT or NAME:PORT`,
+    );
   const port = Number(m[2]);
   if (m[1]!.startsWith('container/')) {
     const c = st.plan.containers.find((x) => x.name === m[1]!.slice('container/'.length));
@@ -107,9 +112,16 @@ function target(st: DockerHostState, text: string) {
     return { ip: c.ip, port };
   }
   const ip = tryParseIP(m[1]!);
-  if (ip?.family !== 4)
-    throw new KpathError(ErrorCodes.USAGE, `--to ${text}: "${m[1]}" is not an IPv4 address`);
-  return { ip, port };
+  if (ip?.family === 4) return { ip, port };
+  // A name: resolved as the source container would, through the embedded DNS.
+  if (!from.startsWith('container/'))
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `--to ${text}: a name resolves only from a container (--from container/NAME) through Docker's embedded DNS`,
+    );
+  const a = resolveContainerName(st, from.slice('container/'.length), m[1]!);
+  if (!a.ok) throw new KpathError(ErrorCodes.NOT_FOUND, `--to ${text}: ${a.reason}`);
+  return { ip: a.ip, port };
 }
 
 export async function run(args: DockerArgs, io: CliIO): Promise<number> {
@@ -160,7 +172,7 @@ export async function run(args: DockerArgs, io: CliIO): Promise<number> {
     case 'trace': {
       if (!args.from || !args.to)
         throw new KpathError(ErrorCodes.USAGE, 'docker trace needs --from and --to');
-      const to = target(st, args.to);
+      const to = target(st, args.to, args.from);
       const t = traceDocker(st, source(st, args.from), to.ip, to.port, args.proto, {
         now: 0,
         rng: new SeededRng(1),

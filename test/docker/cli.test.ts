@@ -102,4 +102,23 @@ describe('kpath docker', () => {
     expect(web.out).toContain('link/ether 02:42:ac:11:00:02');
     expect(web.out).toContain('inet 172.17.0.2/16');
   });
+
+  it('by name: the embedded DNS answers names on the same user-defined network only', async () => {
+    const ok = await kpath(
+      'docker',
+      'trace',
+      ...FILE,
+      '--from',
+      'container/db',
+      '--to',
+      'api:90',
+      '--proto',
+      'udp',
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/=> container api receives it from 172\.18\.0\.3:40000\n$/);
+    const bridge = await kpath('docker', 'trace', ...FILE, '--from', 'container/web', '--to', 'api:90');
+    expect(bridge.code).not.toBe(0);
+    expect(bridge.err).toMatch(/default bridge, which has no embedded DNS/);
+  });
 });
