@@ -1,6 +1,7 @@
 /** Raw objects -> typed objects, by kind and apiVersion. Unknown kinds are warned about and ignored. */
 
 import type { DockerHost } from '../docker/index.js';
+import { decodeCompose, isComposeDocument } from './decode-compose.js';
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
 import { decodeDockerInto } from './decode-docker.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
@@ -77,6 +78,11 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       name: String((raw.body.metadata as { name?: unknown })?.name ?? '(no name)'),
     };
     const f0 = new Fields(raw.body, raw.origin, anonymous, report);
+    if (!kind && isComposeDocument(raw.body)) {
+      const h = decodeCompose(new Fields(raw.body, raw.origin, { kind: 'Compose', name: 'compose' }, report));
+      if (h) out.dockerHosts.push(h);
+      continue;
+    }
     if (!kind) {
       f0.error(['kind'], 'required: every object needs a kind (e.g. Service)');
       continue;
