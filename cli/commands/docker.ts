@@ -2,7 +2,7 @@
  * `kpath docker`: a Docker host (kind: DockerHost) as the docker CLI and the host's tools show it.
  *
  *   kpath docker ps -f host.yaml               docker ps (ID, image, networks, ports, names)
- *   kpath docker network ls -f host.yaml       docker network ls
+ *   kpath docker network ls -f host.yaml       docker network ls (and network inspect NAME)
  *   kpath docker rules -f host.yaml            iptables-save on the host, as dockerd wrote it
  *   kpath docker ip-route -f host.yaml [--container web]
  *                                              ip addr/link/route/neigh, bridge fdb of the host or a container
@@ -15,6 +15,7 @@ import {
   buildDockerHost,
   type DockerHostState,
   type DockerSource,
+  dockerNetworkInspect,
   dockerNetworkLs,
   dockerPs,
   resolveContainerName,
@@ -46,7 +47,8 @@ export function builder(y: Argv) {
     .positional('what', {
       type: 'string',
       array: true,
-      description: 'ps | network ls | rules | trace | ip-addr | ip-link | ip-route | ip-neigh | bridge-fdb',
+      description:
+        'ps | network ls | network inspect NAME | rules | trace | ip-addr | ip-link | ip-route | ip-neigh | bridge-fdb',
     })
     .option('host', { type: 'string', description: 'the DockerHost (default: the first one)' })
     .option('container', {
@@ -147,6 +149,19 @@ export async function run(args: DockerArgs, io: CliIO): Promise<number> {
     case 'rules':
       io.out(st.host.save());
       return EXIT.OK;
+    default:
+      break;
+  }
+  if (args.what[0] === 'network' && args.what[1] === 'inspect' && args.what.length === 3) {
+    const text = dockerNetworkInspect(st.plan, args.what[2]!);
+    if (!text) {
+      io.err(`Error: No such network: ${args.what[2]}\n`);
+      return EXIT.FAILURE;
+    }
+    io.out(text);
+    return EXIT.OK;
+  }
+  switch (what) {
     case 'ip-addr':
     case 'ip-link':
     case 'ip-route':

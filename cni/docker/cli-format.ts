@@ -95,3 +95,53 @@ export function dockerNetworkLs(plan: DockerPlan): string {
     ...nets.map((n) => [n.id.slice(0, 12), n.name, n.driver, 'local']),
   ]);
 }
+
+/**
+ * `docker network inspect NAME` (the engine's NetworkResource, json.MarshalIndent with four
+ * spaces): fields in the struct's order, containers by ID. kpath has no clock for `Created`, so it
+ * is Go's zero time.
+ */
+export function dockerNetworkInspect(plan: DockerPlan, name: string): string | undefined {
+  const n = plan.networks.find((x) => x.name === name || x.id.startsWith(name));
+  if (!n) return undefined;
+  const containers: Record<string, unknown> = {};
+  for (const c of [...plan.containers].filter((x) => x.network === n).sort((a, b) => (a.id < b.id ? -1 : 1)))
+    containers[c.id] = {
+      Name: c.name,
+      EndpointID: dockerId(`${plan.host.name}/endpoint/${c.name}`),
+      MacAddress: c.mac,
+      IPv4Address: `${c.ip.text}/${n.subnet.bits}`,
+      IPv6Address: '',
+    };
+  const res = {
+    Name: n.name,
+    Id: n.id,
+    Created: '0001-01-01T00:00:00Z',
+    Scope: 'local',
+    Driver: 'bridge',
+    EnableIPv6: false,
+    IPAM: {
+      Driver: 'default',
+      Options: n.isDefault ? null : {},
+      Config: [{ Subnet: n.subnet.text, Gateway: n.gateway.text }],
+    },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: n.isDefault
+      ? {
+          'com.docker.network.bridge.default_bridge': 'true',
+          'com.docker.network.bridge.enable_icc': 'true',
+          'com.docker.network.bridge.enable_ip_masquerade': 'true',
+          'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+          'com.docker.network.bridge.name': 'docker0',
+          'com.docker.network.driver.mtu': '1500',
+        }
+      : {},
+    Labels: {},
+  };
+  return `${JSON.stringify([res], null, 4)}\n`;
+}

@@ -1,6 +1,6 @@
 // dockerd's bridge driver as a pure function of a DockerHost. Public surface, listed by hand.
 
-export { displayablePorts, dockerNetworkLs, dockerPs, tabwrite } from './cli-format.js';
+export { displayablePorts, dockerNetworkInspect, dockerNetworkLs, dockerPs, tabwrite } from './cli-format.js';
 export { EMBEDDED_DNS, type NameAnswer, resolveContainerName } from './dns.js';
 export {
   bridgeMac,

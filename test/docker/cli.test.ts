@@ -121,4 +121,43 @@ describe('kpath docker', () => {
     expect(bridge.code).not.toBe(0);
     expect(bridge.err).toMatch(/default bridge, which has no embedded DNS/);
   });
+
+  it("docker network inspect: the engine's NetworkResource, containers with their MAC and address", async () => {
+    const r = await kpath('docker', 'network', 'inspect', 'kpnet', ...FILE);
+    expect(r.code).toBe(0);
+    const [net] = JSON.parse(r.out) as [Record<string, unknown>];
+    expect(Object.keys(net)).toEqual([
+      'Name',
+      'Id',
+      'Created',
+      'Scope',
+      'Driver',
+      'EnableIPv6',
+      'IPAM',
+      'Internal',
+      'Attachable',
+      'Ingress',
+      'ConfigFrom',
+      'ConfigOnly',
+      'Containers',
+      'Options',
+      'Labels',
+    ]);
+    expect(net.IPAM).toEqual({
+      Driver: 'default',
+      Options: {},
+      Config: [{ Subnet: '172.18.0.0/16', Gateway: '172.18.0.1' }],
+    });
+    const ctrs = Object.values(
+      net.Containers as Record<string, { Name: string; MacAddress: string; IPv4Address: string }>,
+    );
+    expect(ctrs.map((c) => `${c.Name} ${c.MacAddress} ${c.IPv4Address}`).sort()).toEqual([
+      'api 02:42:ac:12:00:02 172.18.0.2/16',
+      'db 02:42:ac:12:00:03 172.18.0.3/16',
+    ]);
+    expect(r.out.startsWith('[\n    {\n        "Name": "kpnet",')).toBe(true);
+    const missing = await kpath('docker', 'network', 'inspect', 'nope', ...FILE);
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toContain('Error: No such network: nope');
+  });
 });
