@@ -40,6 +40,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {
   net: () => import('./commands/net.js'),
   cni: () => import('./commands/cni.js'),
   kubeconfig: () => import('./commands/kubeconfig.js'),
+  docker: () => import('./commands/docker.js'),
 };
 
 /** The modules this command line needs: the named command's, or all of them. */

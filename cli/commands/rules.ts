@@ -11,6 +11,7 @@ import { KernelNode } from '../../netmodel/kernel/index.js';
 import { applyFullSync, renderNode, renderPartialSync } from '../../proxy/iptables/index.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
+import { dockerHostState } from './docker.js';
 import { ipvsRenderFor, loadedNode } from './ipvs-node.js';
 import { compareModes } from './rules-compare.js';
 
@@ -82,6 +83,14 @@ export function onlyTable(text: string, table: string | undefined): string {
 export async function run(args: RulesArgs, io: CliIO): Promise<number> {
   const snap = loadOrReport(args.f, io);
   if (typeof snap === 'number') return snap;
+  // A Docker host is a node of its own: its rules are dockerd's (cli/commands/docker.ts).
+  const docker =
+    snap.dockerHosts.some((h) => h.name === args.node) || (!args.node && snap.nodes.length === 0);
+  const dh = docker ? dockerHostState(snap, args.node) : undefined;
+  if (dh) {
+    io.out(onlyTable(dh.host.save({ counters: args.counters }), args.table));
+    return EXIT.OK;
+  }
   const nodeName = args.node ?? snap.nodes[0]?.meta.name;
   if (!nodeName || !snap.node(nodeName)) {
     io.err(

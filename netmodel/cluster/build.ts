@@ -253,6 +253,7 @@ export function buildClusterFromObjects(
       endpointSlices: slices,
       workloads: d.workloads,
       networkPolicies: d.policies,
+      dockerHosts: d.dockerHosts,
       warnings: diags.filter((x) => x.severity === 'warning'),
     },
     opts.version ?? 1,

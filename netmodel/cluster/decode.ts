@@ -1,7 +1,10 @@
 /** Raw objects -> typed objects, by kind and apiVersion. Unknown kinds are warned about and ignored. */
 
+import type { DockerHost } from '../docker/index.js';
 import { BUILTIN_KINDS, groupOf, isBuiltinGroup } from './builtin-kinds.js';
+import { decodeCompose, isComposeDocument } from './decode-compose.js';
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
+import { decodeDockerInto } from './decode-docker.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
 import { decodeMeta, type NameRule } from './decode-meta.js';
 import { decodeNetworkPolicy, withNamespaceNameLabel } from './decode-networkpolicy.js';
@@ -36,6 +39,7 @@ export interface Decoded {
   slices: EndpointSlice[];
   workloads: Workload[];
   policies: NetworkPolicy[];
+  dockerHosts: DockerHost[];
 }
 
 interface KindInfo {
@@ -72,6 +76,7 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
     slices: [],
     workloads: [],
     policies: [],
+    dockerHosts: [],
   };
   const seen = new Map<string, string>();
   const ignored = new Map<string, { kind: string; apiVersion: string; count: number; origin: Origin }>();
@@ -83,6 +88,11 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
       name: String((raw.body.metadata as { name?: unknown })?.name ?? '(no name)'),
     };
     const f0 = new Fields(raw.body, raw.origin, anonymous, report);
+    if (!kind && isComposeDocument(raw.body)) {
+      const h = decodeCompose(new Fields(raw.body, raw.origin, { kind: 'Compose', name: 'compose' }, report));
+      if (h) out.dockerHosts.push(h);
+      continue;
+    }
     if (!kind) {
       f0.error(['kind'], 'required: every object needs a kind (e.g. Service)');
       continue;
@@ -97,6 +107,10 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: De
       else if (out.config) f0.error([], 'a second Cluster object (give exactly one)');
       else
         out.config = decodeClusterConfig(new Fields(raw.body, raw.origin, { kind, name: 'cluster' }, report));
+      continue;
+    }
+    if (kind === 'DockerHost') {
+      decodeDockerInto(out.dockerHosts, raw, apiVersion, f0, report);
       continue;
     }
     if (kind === 'KubeProxyConfiguration') {

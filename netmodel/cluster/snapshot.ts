@@ -1,4 +1,5 @@
 /** An immutable, versioned view of the whole cluster, with lookups. Every consumer is a function of one. */
+import type { DockerHost } from '../docker/index.js';
 import type { Diagnostic } from './diagnostics.js';
 import type {
   ClusterConfig,
@@ -24,6 +25,8 @@ export interface SnapshotParts {
   readonly networkPolicies: readonly NetworkPolicy[];
   /** Warnings that did not stop the build. */
   readonly warnings: readonly Diagnostic[];
+  /** Docker hosts (kind: DockerHost), each a node of its own. */
+  readonly dockerHosts?: readonly DockerHost[];
 }
 
 function deepFreeze<T>(v: T, seen = new Set<unknown>()): T {
@@ -47,6 +50,7 @@ export class ClusterSnapshot implements SnapshotParts {
   readonly workloads: readonly Workload[];
   readonly networkPolicies: readonly NetworkPolicy[];
   readonly warnings: readonly Diagnostic[];
+  readonly dockerHosts: readonly DockerHost[];
   private readonly slicesBySvc = new Map<string, EndpointSlice[]>();
   private readonly svcByKey: Map<string, Service>;
   private readonly podByKey: Map<string, Pod>;
@@ -64,6 +68,7 @@ export class ClusterSnapshot implements SnapshotParts {
     this.workloads = parts.workloads;
     this.networkPolicies = parts.networkPolicies;
     this.warnings = parts.warnings;
+    this.dockerHosts = parts.dockerHosts ?? [];
     for (const s of parts.endpointSlices) {
       const k = `${s.meta.namespace}/${s.serviceName}`;
       const list = this.slicesBySvc.get(k) ?? [];

@@ -223,6 +223,16 @@ function parseAddrMatch(s: string, neg: boolean, opt: string, st: ParseState): A
 
 /** An address, `addr/len` or `addr/dotted-mask` (contiguous), host bits cleared. */
 export function parseHostPrefix(s: string, family: Family): Prefix | undefined {
+  // iptables reads an IPv4 address of fewer than four parts as padded with zero bytes
+  // (xtables_numeric_to_ipaddr): dockerd's `-d 0/0`, `10.1/16` is 10.1.0.0/16.
+  if (family === 4) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){0,2})(\/.*)?$/.exec(s);
+    if (m) {
+      const parts = m[1]!.split('.');
+      while (parts.length < 4) parts.push('0');
+      s = `${parts.join('.')}${m[2] ?? ''}`;
+    }
+  }
   const slash = s.indexOf('/');
   if (slash >= 0 && family === 4) {
     const m = tryParseIP(s.slice(slash + 1));

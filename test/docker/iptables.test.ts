@@ -1,0 +1,82 @@
+/**
+ * dockerd 20.10's iptables on a host with docker0 and one user-defined network: the rule order as
+ * moby/libnetwork's bridge driver writes it (worked from drivers/bridge/setup_ip_tables.go,
+ * iptables/iptables.go ProgramChain/Forward/EnsureJumpRule and firewall_linux.go
+ * arrangeUserFilterRule; the facts measured on a real 20.10 in the issue: each user bridge's own
+ * RETURN, MASQUERADE, FORWARD block and isolation pair above docker0's; the hairpin MASQUERADE per
+ * port in both proxy modes).
+ */
+import { describe, expect, it } from 'vitest';
+import { buildDockerHost } from '../../cni/docker/index.js';
+import { dockerHostYaml, planOf } from './helpers.js';
+
+function rules(save: string, table: string): string[] {
+  const block = save.split(`*${table}\n`)[1]!.split('COMMIT')[0]!;
+  return block.split('\n').filter((l) => l.startsWith('-A '));
+}
+
+describe('dockerd 20.10 iptables', () => {
+  it('proxy on: the layout dockerd writes, user bridge above docker0', () => {
+    const st = buildDockerHost(planOf(dockerHostYaml({ proxy: true })));
+    const B = st.plan.networks[1]!.bridge;
+    const save = st.host.save();
+    expect(rules(save, 'filter')).toEqual([
+      '-A FORWARD -j DOCKER-USER',
+      '-A FORWARD -j DOCKER-ISOLATION-STAGE-1',
+      `-A FORWARD -o ${B} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      `-A FORWARD -o ${B} -j DOCKER`,
+      `-A FORWARD -i ${B} ! -o ${B} -j ACCEPT`,
+      `-A FORWARD -i ${B} -o ${B} -j ACCEPT`,
+      '-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A FORWARD -o docker0 -j DOCKER',
+      '-A FORWARD -i docker0 ! -o docker0 -j ACCEPT',
+      '-A FORWARD -i docker0 -o docker0 -j ACCEPT',
+      '-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT',
+      `-A DOCKER -d 172.18.0.2/32 ! -i ${B} -o ${B} -p udp -m udp --dport 90 -j ACCEPT`,
+      `-A DOCKER-ISOLATION-STAGE-1 -i ${B} ! -o ${B} -j DOCKER-ISOLATION-STAGE-2`,
+      '-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2',
+      '-A DOCKER-ISOLATION-STAGE-1 -j RETURN',
+      `-A DOCKER-ISOLATION-STAGE-2 -o ${B} -j DROP`,
+      '-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP',
+      '-A DOCKER-ISOLATION-STAGE-2 -j RETURN',
+      '-A DOCKER-USER -j RETURN',
+    ]);
+    expect(rules(save, 'nat')).toEqual([
+      '-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER',
+      '-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER',
+      `-A POSTROUTING -s 172.18.0.0/16 ! -o ${B} -j MASQUERADE`,
+      '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE',
+      '-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE',
+      '-A POSTROUTING -s 172.18.0.2/32 -d 172.18.0.2/32 -p udp -m udp --dport 90 -j MASQUERADE',
+      `-A DOCKER -i ${B} -j RETURN`,
+      '-A DOCKER -i docker0 -j RETURN',
+      '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+      `-A DOCKER -d 127.0.0.1/32 ! -i ${B} -p udp -m udp --dport 9000 -j DNAT --to-destination 172.18.0.2:90`,
+    ]);
+  });
+
+  it('proxy off (hairpin mode): no RETURN, DNAT from every interface, LOCAL-source MASQUERADE per bridge', () => {
+    const st = buildDockerHost(planOf(dockerHostYaml({ proxy: false })));
+    const B = st.plan.networks[1]!.bridge;
+    expect(rules(st.host.save(), 'nat')).toEqual([
+      '-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER',
+      '-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER',
+      `-A POSTROUTING -o ${B} -m addrtype --src-type LOCAL -j MASQUERADE`,
+      `-A POSTROUTING -s 172.18.0.0/16 ! -o ${B} -j MASQUERADE`,
+      '-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE',
+      '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE',
+      '-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE',
+      '-A POSTROUTING -s 172.18.0.2/32 -d 172.18.0.2/32 -p udp -m udp --dport 90 -j MASQUERADE',
+      '-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+      '-A DOCKER -d 127.0.0.1/32 -p udp -m udp --dport 9000 -j DNAT --to-destination 172.18.0.2:90',
+    ]);
+    expect(st.routeLocalnet).toEqual(['docker0', B]);
+    expect(st.host.link(st.plan.containers[0]!.veth)?.hairpin).toBe(true);
+  });
+
+  it('engine 28 is refused until its layout is modelled', () => {
+    expect(() => buildDockerHost(planOf(dockerHostYaml({ proxy: true, version: '28' })))).toThrow(
+      /not modelled yet/,
+    );
+  });
+});
