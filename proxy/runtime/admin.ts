@@ -14,6 +14,8 @@ export interface AdminHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   proxyMode(): string;
   api: Record<string, () => unknown>;
+  /** Further routes (the web page, proxy/ui): true when it handled the request. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface Endpoint {
@@ -79,6 +81,7 @@ export class AdminServers {
       }
       if (path === '/proxyMode') return send(res, 200, 'text/plain', this.h.proxyMode());
       if (path === '/healthz') return this.health(req, res);
+      if (this.h.routes?.(req, res)) return;
       const api = /^\/api\/v1\/([a-z]+)$/.exec(path);
       const fn = api ? this.h.api[api[1]!] : undefined;
       if (fn) return send(res, 200, 'application/json', `${JSON.stringify(fn(), null, 2)}\n`);

@@ -34,6 +34,7 @@ import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { ipvsOutputs } from '../ipvs/index.js';
 import { loadCluster } from '../manifest-files.js';
+import { createUi } from '../ui/index.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
 import { allEndpoints } from './eligibility.js';
@@ -363,7 +364,14 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     return true;
   }
 
+  const ui = createUi({
+    snapshot: eff,
+    mode: () => mode?.name ?? '',
+    conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+    denials: () => policy.denials(),
+  });
   const admin = new AdminServers({
+    routes: ui.handle,
     healthy: () => ({ ok: healthy, lastUpdated }),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
@@ -472,6 +480,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     }
     await pods.stopAll();
     mode?.close();
+    ui.close();
     await admin.stop();
     log.info('kpath up: stopped');
   }
