@@ -6,6 +6,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>kpath</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/style.css">
 </head>
 <body>

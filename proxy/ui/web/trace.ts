@@ -27,6 +27,29 @@ function destinations(t: Topology): string[] {
   return out;
 }
 
+/** The matched rules in the order they were walked, with a chain header wherever the chain changes. */
+function ruleLines(s: StageJson): Child[] {
+  const meaning = new Map((s.chains ?? []).map((c) => [c.chain, c.meaning]));
+  const out: Child[] = [];
+  let chain = '';
+  for (const r of s.rules ?? []) {
+    if (r.chain !== chain) {
+      chain = r.chain;
+      const m = meaning.get(chain);
+      out.push(
+        h(
+          'div',
+          { class: 'chain mono', 'data-chain': chain },
+          chain,
+          m ? h('span', { class: 'muted' }, ` — ${m}`) : null,
+        ),
+      );
+    }
+    out.push(h('pre', { class: 'rule' }, r.rule));
+  }
+  return out;
+}
+
 function stageView(s: StageJson): Child {
   switch (s.kind) {
     case 'table': {
@@ -39,17 +62,7 @@ function stageView(s: StageJson): Child {
           { class: 'mono' },
           `${s.hook} ${s.table}: ${s.verdict}${s.byPolicy ? ' (chain policy)' : ''}`,
         ),
-        rules.length > 1 || (rules.length === 1 && !s.byPolicy)
-          ? (s.chains ?? []).map((c) => [
-              h(
-                'div',
-                { class: 'chain mono', 'data-chain': c.chain },
-                c.chain,
-                c.meaning ? h('span', { class: 'muted' }, ` — ${c.meaning}`) : null,
-              ),
-              rules.filter((r) => r.chain === c.chain).map((r) => h('pre', { class: 'rule' }, r.rule)),
-            ])
-          : null,
+        rules.length > 1 || (rules.length === 1 && !s.byPolicy) ? ruleLines(s) : null,
         s.nat ? h('div', { class: 'decision nat' }, `⇒ ${s.nat}`) : null,
       );
     }

@@ -1,0 +1,241 @@
+/**
+ * The /ui/ page in real Chromium (Debian's chromium, driven by playwright-core over
+ * --remote-debugging-pipe; no browser download) against an in-process kpath up on slot 45.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime } from '../../proxy/runtime/index.js';
+import { addrs, baseCluster, dial, echoDeployment, get, service, up, writeCluster } from '../up/helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SLOT = 45;
+const A = addrs(SLOT);
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const CLIENT_POD = `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: default
+spec:
+  containers:
+    - name: echo
+      image: kpath/echo
+`;
+if (!HAVE_CHROMIUM)
+  console.warn(`test/ui skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)`);
+
+/**
+ * kube-proxy's service port chain name (pkg/proxy/iptables/proxier.go, servicePortPolicyClusterChain ->
+ * portProtoHash): "KUBE-SVC-" + the first 16 characters of base32(sha256(servicePortName + protocol)).
+ */
+function kubeSvcChain(servicePortName: string, protocol: string): string {
+  const digest = createHash('sha256')
+    .update(servicePortName + protocol)
+    .digest();
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let v = 0;
+  let out = '';
+  for (const b of digest) {
+    v = ((v << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(v >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return `KUBE-SVC-${out.slice(0, 16)}`;
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
+  let rt: Runtime;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let profile: string;
+
+  beforeAll(async () => {
+    // The page's modules, compiled as npm run build does (fresh even when dist/ is stale).
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'proxy/ui/web/tsconfig.json']);
+    const c = writeCluster(
+      baseCluster(
+        SLOT,
+        `${echoDeployment('web', 3)}${service('web', { ip: A.svcIP(1), port: 80, type: 'NodePort', nodePort: A.nodePort(1) })}${service('db', { ip: A.svcIP(2), port: 5432, selector: 'nothing' })}${CLIENT_POD}`,
+        'iptables',
+      ),
+    );
+    rt = await up({ files: [c.file], watch: false });
+    base = `http://${rt.addresses().metrics}`;
+    profile = mkdtempSync(join(tmpdir(), 'kp-ui-chromium-'));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      ignoreDefaultArgs: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${profile}`,
+        '--remote-debugging-pipe',
+        'about:blank',
+      ],
+    });
+    page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
+    // Nothing but the admin address: the page works offline.
+    await page.route('**/*', (r) =>
+      r.request().url().startsWith(`${base}/`) ? r.continue() : r.abort('blockedbyclient'),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await rt?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('lists every node, pod and service, with pod IPs, readiness, cluster IPs and endpoints', async () => {
+    const outside: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${base}/`)) outside.push(r.url());
+    });
+    await page.goto(`${base}/ui/`);
+    await page.waitForSelector('body[data-ready=cluster]');
+    const snap = rt.snapshot()!;
+    const nodes = await page.$$eval('[data-node]', (els) => els.map((e) => e.getAttribute('data-node')));
+    expect(nodes).toEqual(['node-a', 'node-b']);
+    const pods = await page.$$eval('[data-pod]', (els) =>
+      els.map((e) => [e.getAttribute('data-pod'), e.querySelector('code')?.textContent, e.className]),
+    );
+    // The client pod and the manifest's three replicas, each with its pod IP from the pod CIDR, all ready.
+    expect(pods.map((p) => p[0]!.replace(/-[a-z0-9]+-[a-z0-9]+$/, '-*')).sort()).toEqual([
+      'default/client',
+      'default/web-*',
+      'default/web-*',
+      'default/web-*',
+    ]);
+    for (const [name, ip, cls] of pods) {
+      expect(ip).toMatch(new RegExp(`^10\\.${200 + SLOT}\\.[12]\\.\\d+$`));
+      expect(cls).toContain('ready');
+      expect(snap.pod('default', name!.split('/')[1]!)?.podIPs[0]?.text).toBe(ip);
+    }
+    const services = await page.$$eval('tr[data-service]', (els) =>
+      els.map((e) => [
+        e.getAttribute('data-service'),
+        ...[...e.querySelectorAll('td')].map((td) => td.textContent),
+      ]),
+    );
+    const byName = new Map(services.map((s) => [s[0], s]));
+    expect([...byName.keys()].sort()).toEqual(['default/db', 'default/web']);
+    const web = byName.get('default/web')!;
+    expect(web[2]).toBe('NodePort');
+    expect(web[3]).toBe(A.svcIP(1));
+    expect(web[4]).toContain(`80/TCP → 8080`);
+    expect(web[4]).toContain(`nodePort ${A.nodePort(1)}`);
+    for (const [name, ip] of pods) if (name !== 'default/client') expect(web[5]).toContain(`${ip}:8080`);
+    expect(web[5]).not.toContain(`${pods.find((p) => p[0] === 'default/client')![1]}:`);
+    expect(byName.get('default/db')![5]).toBe('no endpoints');
+    expect(await page.textContent('#mode')).toBe('proxy mode: iptables');
+    expect(outside).toEqual([]);
+  });
+
+  it('shows a connection the test makes in the live table, and drops it once it closes', async () => {
+    await page.goto(`${base}/ui/`);
+    await page.waitForSelector('body[data-ready=cluster]');
+    const s: Socket = await dial(A.svcTwin(1), 80);
+    const sport = s.localPort!;
+    try {
+      const row = page.locator(`#conntrack tr[data-sport="${sport}"]`);
+      await row.waitFor({ timeout: 5000 });
+      const cells = await row.locator('td').allTextContents();
+      expect(cells[0]).toBe('tcp');
+      expect(cells[1]).toBe('ESTABLISHED');
+      expect(cells[2]).toContain(`:${sport} → ${A.svcIP(1)}:80`);
+      expect(cells[4]).toBe('default/web:http');
+      expect(cells[5]).toMatch(new RegExp(`^10\\.${200 + SLOT}\\.[12]\\.\\d+:8080$`));
+      expect(await page.textContent('td[data-count="default/web:http"]')).toBe('1');
+    } finally {
+      s.destroy();
+    }
+    await page.locator(`#conntrack tr[data-sport="${sport}"]`).waitFor({ state: 'detached', timeout: 5000 });
+    expect(await page.textContent('td[data-count="default/web:http"]')).toBe('0');
+    expect(await page.textContent('#closing')).toMatch(/closed entr(y|ies) ageing out/);
+    const updates = Number(await page.getAttribute('#main', 'data-updates'));
+    expect(updates).toBeGreaterThan(1);
+  });
+
+  it('traces a pod to the service: the KUBE-SVC chain, the DNAT target and the reply', async () => {
+    const snap = rt.snapshot()!;
+    const client = snap.pod('default', 'client')!;
+    const clientIP = client.podIPs[0]!.text;
+    await page.goto(`${base}/ui/trace?from=pod/default/${client.meta.name}&to=svc/default/web:80`);
+    await page.waitForSelector('#trace-result');
+    const chain = kubeSvcChain('default/web:http', 'tcp');
+    expect(await page.locator(`[data-chain="${chain}"]`).count()).toBeGreaterThan(0);
+    const rules = await page.locator('.hop[data-dir=forward] pre.rule').allTextContents();
+    expect(rules).toContain(
+      `-A KUBE-SERVICES -d ${A.svcIP(1)}/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j ${chain}`,
+    );
+    const dnatRule = rules.find((r) => r.includes('-j DNAT --to-destination'))!;
+    const target = /--to-destination (\S+)/.exec(dnatRule)![1]!;
+    expect(target).toMatch(new RegExp(`^10\\.${200 + SLOT}\\.[12]\\.\\d+:8080$`));
+    expect(await page.textContent('#decisions')).toContain(`DNAT to ${target}`);
+    const arrival = await page.textContent('.arrival');
+    expect(arrival).toContain(`receives tcp from ${clientIP}:43210 to ${target}`);
+    // The reply comes back un-DNATed: from the service address to the client pod.
+    const back = await page.textContent('.reply-arrival');
+    expect(back).toContain(`pod default/${client.meta.name}`);
+    expect(back).toContain(`from ${A.svcIP(1)}:80 to ${clientIP}:43210`);
+  });
+
+  it('traces an outside address to a node port, and shows why a bad request cannot be traced', async () => {
+    await page.goto(`${base}/ui/trace`);
+    await page.waitForSelector('#trace-form');
+    await page.fill('input[name=from]', '192.0.2.7');
+    await page.fill('input[name=to]', `node/node-b:${A.nodePort(1)}`);
+    await page.selectOption('select[name=node]', 'node-b');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#trace-result');
+    expect(new URL(page.url()).searchParams.get('to')).toBe(`node/node-b:${A.nodePort(1)}`);
+    expect(await page.textContent('#trace-result')).toContain('node-b');
+    expect(await page.locator('[data-chain="KUBE-NODEPORTS"]').count()).toBeGreaterThan(0);
+    // An outside client reaching a NodePort is masqueraded (externalTrafficPolicy Cluster).
+    expect(await page.textContent('#decisions')).toContain('masqueraded (the destination sees');
+    await page.goto(`${base}/ui/trace?from=pod/default/nope&to=svc/default/web:80`);
+    await page.waitForSelector('#trace-out .error');
+    expect(await page.textContent('#trace-out .error')).toBe(
+      'pod default/nope does not exist (see: kpath get pods -A)',
+    );
+  });
+
+  it('serves loopback clients only and answers bad trace queries with 400', async () => {
+    const [host, port] = rt.addresses().metrics!.split(':');
+    const r = await get(host!, Number(port), '/ui/api/trace?from=pod/default/x');
+    expect(r.status).toBe(400);
+    expect(r.json().code).toBe('KPATH_E_USAGE');
+    // A name rebound to 127.0.0.1 (DNS rebinding) arrives with its own Host header.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      request(
+        { host, port: Number(port), path: '/ui/', headers: { host: `attacker.example:${port}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(rebound).toBe(403);
+  });
+});
