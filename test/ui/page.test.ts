@@ -4,20 +4,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../proxy/runtime/index.js';
 import { addrs, baseCluster, dial, echoDeployment, get, service, up, writeCluster } from '../up/helpers.js';
+import { type Chromium, HAVE_CHROMIUM, launchChromium, SKIP_REASON } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SLOT = 45;
 const A = addrs(SLOT);
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const CLIENT_POD = `---
 apiVersion: v1
 kind: Pod
@@ -29,8 +25,7 @@ spec:
     - name: echo
       image: kpath/echo
 `;
-if (!HAVE_CHROMIUM)
-  console.warn(`test/ui skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)`);
+if (!HAVE_CHROMIUM) console.warn(`test/ui/page.test.ts skipped: ${SKIP_REASON}`);
 
 /**
  * kube-proxy's service port chain name (pkg/proxy/iptables/proxier.go, servicePortPolicyClusterChain ->
@@ -57,10 +52,9 @@ function kubeSvcChain(servicePortName: string, protocol: string): string {
 
 describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
   let rt: Runtime;
-  let browser: Browser;
+  let chrome: Chromium;
   let page: Page;
   let base: string;
-  let profile: string;
 
   beforeAll(async () => {
     // The page's modules, compiled as npm run build does (fresh even when dist/ is stale).
@@ -74,35 +68,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     );
     rt = await up({ files: [c.file], watch: false });
     base = `http://${rt.addresses().metrics}`;
-    profile = mkdtempSync(join(tmpdir(), 'kp-ui-chromium-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      ignoreDefaultArgs: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${profile}`,
-        '--remote-debugging-pipe',
-        'about:blank',
-      ],
-    });
-    page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
-    // Nothing but the admin address: the page works offline.
-    await page.route('**/*', (r) =>
-      r.request().url().startsWith(`${base}/`) ? r.continue() : r.abort('blockedbyclient'),
-    );
+    chrome = await launchChromium();
+    page = await chrome.page(base);
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await rt?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('lists every node, pod and service, with pod IPs, readiness, cluster IPs and endpoints', async () => {
@@ -155,6 +127,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     await page.waitForSelector('body[data-ready=cluster]');
     const s: Socket = await dial(A.svcTwin(1), 80);
     const sport = s.localPort!;
+    let traceHref = '';
     try {
       const row = page.locator(`#conntrack tr[data-sport="${sport}"]`);
       await row.waitFor({ timeout: 5000 });
@@ -165,6 +138,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
       expect(cells[4]).toBe('default/web:http');
       expect(cells[5]).toMatch(new RegExp(`^10\\.${200 + SLOT}\\.[12]\\.\\d+:8080$`));
       expect(await page.textContent('td[data-count="default/web:http"]')).toBe('1');
+      traceHref = (await row.locator('a.trace-link').getAttribute('href'))!;
     } finally {
       s.destroy();
     }
@@ -173,6 +147,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     expect(await page.textContent('#closing')).toMatch(/closed entr(y|ies) ageing out/);
     const updates = Number(await page.getAttribute('#main', 'data-updates'));
     expect(updates).toBeGreaterThan(1);
+    // The same connection's first packet, traced from the live row's link.
+    await page.goto(`${base}${traceHref}`);
+    await page.waitForSelector('#trace-result');
+    expect(
+      await page.locator(`[data-chain="${kubeSvcChain('default/web:http', 'tcp')}"]`).count(),
+    ).toBeGreaterThan(0);
+    expect(await page.textContent('#decisions')).toMatch(
+      new RegExp(`DNAT to 10\\.${200 + SLOT}\\.[12]\\.\\d+:8080`),
+    );
   });
 
   it('traces a pod to the service: the KUBE-SVC chain, the DNAT target and the reply', async () => {

@@ -104,6 +104,21 @@ function tuple(t: { src: string; dst: string; sport: number; dport: number } | n
   return t ? `${t.src}:${t.sport} → ${t.dst}:${t.dport}` : '-';
 }
 
+/** The same connection's first packet in the trace view: from its source, entering its entry node. */
+function traceLink(c: Connection): string {
+  const [svc, port] = [
+    c.service.slice(0, c.service.lastIndexOf(':')),
+    c.service.slice(c.service.lastIndexOf(':') + 1),
+  ];
+  const p = new URLSearchParams({
+    from: `${c.original.src}:${c.original.sport}`,
+    to: `svc/${svc}:${port || c.original.dport}`,
+    node: c.entryNode,
+    proto: c.protocol,
+  });
+  return `/ui/trace?${p}`;
+}
+
 function connRow(c: Connection): HTMLElement {
   return h(
     'tr',
@@ -117,6 +132,7 @@ function connRow(c: Connection): HTMLElement {
     h('td', null, c.entryNode),
     h('td', null, `${c.ageSeconds}s`),
     h('td', null, `${c.original.bytes}/${c.reply?.bytes ?? 0}`),
+    h('td', null, h('a', { href: traceLink(c), class: 'trace-link' }, 'trace')),
   );
 }
 
@@ -148,6 +164,7 @@ function liveView(): HTMLElement {
         'Entry node',
         'Age',
         'Bytes (orig/reply)',
+        '',
       ]),
       h('tbody', null),
     ),
@@ -247,7 +264,9 @@ export async function showCluster(
           ),
         ),
     );
-    main.dataset.updateMs = (performance.now() - u0).toFixed(1);
+    const ms = performance.now() - u0;
+    main.dataset.updateMs = ms.toFixed(1);
+    main.dataset.updateMaxMs = Math.max(ms, Number(main.dataset.updateMaxMs ?? 0)).toFixed(1);
     main.dataset.updates = String(Number(main.dataset.updates ?? 0) + 1);
   });
 }

@@ -238,7 +238,7 @@ export async function showTrace(main: HTMLElement, modeEl: HTMLElement): Promise
     ev.preventDefault();
     const fd = new FormData(form as HTMLFormElement);
     const p = new URLSearchParams();
-    for (const k of ['from', 'to', 'node']) {
+    for (const k of ['from', 'to', 'node', 'proto']) {
       const v = String(fd.get(k) ?? '').trim();
       if (v) p.set(k, v);
     }
