@@ -3,7 +3,8 @@
  *   health  (kube-proxy's 127.0.0.1:10256)  GET /healthz -> 200 once listeners are up, else 503;
  *           body as kube-proxy's: {"lastUpdated", "currentTime", "nodeEligible"}
  *   metrics (kube-proxy's 127.0.0.1:10249)  GET /metrics (Prometheus text), GET /proxyMode,
- *           and kpath's JSON admin API under /api/v1/: conntrack, affinity, endpoints, listeners, pods
+ *           kpath's JSON admin API under /api/v1/: conntrack, affinity, endpoints, listeners, pods,
+ *           and further routes (the web page under /ui/, proxy/ui)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
