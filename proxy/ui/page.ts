@@ -57,4 +57,13 @@ form.trace input, form.trace select { font: inherit; padding: .2em .3em; min-wid
 .decision { font-weight: 600; }
 .arrow { color: var(--muted); margin: .3em 0; }
 .error { color: var(--bad); font-weight: 600; }
+#diagram { display: block; max-width: 100%; height: auto; }
+.d-node { fill: var(--bg2); stroke: var(--line); }
+.d-svc { fill: #e8f0fb; stroke: var(--accent); }
+.d-pod { fill: #fff; stroke: var(--bad); }
+.d-pod.ready { stroke: var(--ok); }
+.d-title { font: 600 12px system-ui, sans-serif; fill: var(--fg); }
+.d-text { font: 11px ui-monospace, monospace; fill: var(--fg); }
+.d-edge { fill: none; stroke: var(--accent); stroke-opacity: .55; stroke-width: 1.5; }
+.d-edge.notready { stroke: var(--bad); stroke-dasharray: 4 3; }
 `;

@@ -52,14 +52,31 @@ export interface TopologyService {
 export interface Topology {
   readonly mode: string;
   readonly version: number;
+  readonly podCIDRs: readonly string[];
+  readonly serviceCIDRs: readonly string[];
+  /** How pods are wired in the emulated nodes (cni/). */
+  readonly podNetwork: string;
   readonly nodes: readonly TopologyNode[];
   /** Pods no node runs (Pending). */
   readonly unscheduled: readonly TopologyPod[];
   readonly services: readonly TopologyService[];
 }
 
+/** What cni/ builds today: each node's pods on a bridge (cni0, veths), other nodes' pod CIDRs by host-gw routes. */
+const POD_NETWORK = 'bridge cni0 + host-gw routes';
+
 export function topologyOf(snap: ClusterSnapshot | undefined, mode: string): Topology {
-  if (!snap) return { mode, version: 0, nodes: [], unscheduled: [], services: [] };
+  if (!snap)
+    return {
+      mode,
+      version: 0,
+      podCIDRs: [],
+      serviceCIDRs: [],
+      podNetwork: POD_NETWORK,
+      nodes: [],
+      unscheduled: [],
+      services: [],
+    };
   const podJson = (p: ClusterSnapshot['pods'][number]): TopologyPod => ({
     namespace: p.meta.namespace,
     name: p.meta.name,
@@ -71,6 +88,9 @@ export function topologyOf(snap: ClusterSnapshot | undefined, mode: string): Top
   return {
     mode,
     version: snap.version,
+    podCIDRs: snap.config.podCIDRs.map((c) => c.text),
+    serviceCIDRs: snap.config.serviceCIDRs.map((c) => c.text),
+    podNetwork: POD_NETWORK,
     nodes: snap.nodes.map((n) => ({
       name: n.meta.name,
       ips: n.internalIPs.map((x) => x.text),

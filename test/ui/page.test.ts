@@ -119,6 +119,19 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     expect(web[5]).not.toContain(`${pods.find((p) => p[0] === 'default/client')![1]}:`);
     expect(byName.get('default/db')![5]).toBe('no endpoints');
     expect(await page.textContent('#mode')).toBe('proxy mode: iptables');
+    // The picture: a line from the service to each of its three pods, none from db (no endpoints).
+    const edges = await page.$$eval('#diagram path[data-edge]', (els) =>
+      els.map((e) => e.getAttribute('data-edge')),
+    );
+    expect(edges.sort()).toEqual(
+      pods
+        .filter((p) => p[0] !== 'default/client')
+        .map((p) => `default/web>${p[0]}`)
+        .sort(),
+    );
+    expect(await page.textContent('#network')).toBe(
+      `pods ${A.podCIDR} · services ${A.serviceCIDR} · pod network: bridge cni0 + host-gw routes`,
+    );
     expect(outside).toEqual([]);
   });
 

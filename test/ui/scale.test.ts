@@ -99,7 +99,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the page at 500 pods and 200 services', () => {
     await new Promise((r) => server?.close(r));
   });
 
-  it('draws within 2 s of page work and redraws each update within the update interval', async () => {
+  it('draws within 2 s of page work; updates take under half the interval on average, none over 1 s', async () => {
     expect(snap.pods).toHaveLength(PODS);
     expect(snap.services).toHaveLength(SERVICES);
     const page = await chrome.page(base);
@@ -113,12 +113,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the page at 500 pods and 200 services', () => {
     await page.waitForFunction("Number(document.getElementById('main').dataset.updates ?? 0) >= 10");
     const render = Number(await page.getAttribute('#main', 'data-render-ms'));
     const updateMax = Number(await page.getAttribute('#main', 'data-update-max-ms'));
+    const updates = Number(await page.getAttribute('#main', 'data-updates'));
+    const updateMean = Number(await page.getAttribute('#main', 'data-update-total-ms')) / updates;
     expect(await page.locator('#conntrack tbody tr').count()).toBe(CONNECTIONS);
     console.log(
-      `ui scale: ${PODS} pods, ${SERVICES} services, ${CONNECTIONS} connections: navigation to drawn ${wall} ms, first render ${render} ms (fetch + DOM), slowest of 10 updates ${updateMax} ms (interval ${LIVE_INTERVAL_MS} ms)`,
+      `ui scale: ${PODS} pods, ${SERVICES} services, ${CONNECTIONS} connections: navigation to drawn ${wall} ms, first render ${render} ms (fetch + DOM), ${updates} updates: mean ${updateMean.toFixed(1)} ms, slowest ${updateMax} ms (interval ${LIVE_INTERVAL_MS} ms)`,
     );
     // Generous bounds for a shared 2-core machine; the figures are in docs/performance.md.
     expect(render).toBeLessThan(2000);
-    expect(updateMax).toBeLessThan(LIVE_INTERVAL_MS);
+    // An update takes well under the interval on average; none freezes the page.
+    expect(updateMean).toBeLessThan(LIVE_INTERVAL_MS / 2);
+    expect(updateMax).toBeLessThan(1000);
   });
 });

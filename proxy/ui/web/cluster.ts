@@ -1,4 +1,6 @@
 /** The cluster view: topology (nodes, pods, services, endpoints) and the live state over SSE. */
+
+import { diagram } from './diagram.js';
 import { type Child, getJSON, h, replace } from './dom.js';
 import type { Connection, Live, Topology } from './types.js';
 
@@ -78,6 +80,12 @@ function topologyView(t: Topology): HTMLElement {
   return h(
     'div',
     { id: 'topology' },
+    h(
+      'p',
+      { class: 'muted', id: 'network' },
+      `pods ${t.podCIDRs.join(', ')} · services ${t.serviceCIDRs.join(', ')} · pod network: ${t.podNetwork}`,
+    ),
+    diagram(t),
     h('h2', null, `Nodes (${t.nodes.length})`),
     nodes,
     h('h2', null, `Services (${t.services.length})`),
@@ -199,6 +207,8 @@ export async function showCluster(
   replace(main, top, live);
   main.dataset.renderMs = (performance.now() - t0).toFixed(1);
   let refetching = false;
+  /** pod "ns/name" -> its element in the topology, rebuilt after each redraw */
+  const podEls = new Map<string, HTMLElement>();
   stopCluster();
   source = new EventSource('/ui/api/events');
   source.onopen = () => {
@@ -221,6 +231,7 @@ export async function showCluster(
         .then((t) => {
           topo = t;
           replace(top, topologyView(t));
+          podEls.clear();
         })
         .finally(() => {
           refetching = false;
@@ -236,8 +247,10 @@ export async function showCluster(
       const key = td.dataset.count!;
       td.textContent = String(l.perService[key] ?? 0);
     }
+    if (podEls.size === 0)
+      for (const el of top.querySelectorAll<HTMLElement>('[data-pod]')) podEls.set(el.dataset.pod!, el);
     for (const p of l.pods) {
-      const el = top.querySelector<HTMLElement>(`[data-pod="${CSS.escape(p.pod)}"]`);
+      const el = podEls.get(p.pod);
       if (!el || el.classList.contains('ready') === p.ready) continue;
       el.classList.toggle('ready', p.ready);
       el.querySelector('.dot')?.classList.toggle('ready', p.ready);
@@ -267,6 +280,7 @@ export async function showCluster(
     const ms = performance.now() - u0;
     main.dataset.updateMs = ms.toFixed(1);
     main.dataset.updateMaxMs = Math.max(ms, Number(main.dataset.updateMaxMs ?? 0)).toFixed(1);
+    main.dataset.updateTotalMs = (ms + Number(main.dataset.updateTotalMs ?? 0)).toFixed(1);
     main.dataset.updates = String(Number(main.dataset.updates ?? 0) + 1);
   });
 }

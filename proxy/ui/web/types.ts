@@ -12,6 +12,9 @@ export interface TopologyPod {
 export interface Topology {
   mode: string;
   version: number;
+  podCIDRs: string[];
+  serviceCIDRs: string[];
+  podNetwork: string;
   nodes: { name: string; ips: string[]; podCIDRs: string[]; ready: boolean; pods: TopologyPod[] }[];
   unscheduled: TopologyPod[];
   services: {
