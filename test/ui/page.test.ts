@@ -4,16 +4,31 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../proxy/runtime/index.js';
-import { addrs, baseCluster, dial, echoDeployment, get, service, up, writeCluster } from '../up/helpers.js';
+import {
+  addrs,
+  baseCluster,
+  dial,
+  echoDeployment,
+  get,
+  service,
+  up,
+  waitFor,
+  writeCluster,
+} from '../up/helpers.js';
 import { type Chromium, HAVE_CHROMIUM, launchChromium, SKIP_REASON } from './chromium.js';
 
 const SLOT = 45;
 const A = addrs(SLOT);
+const PROBE_DIR = mkdtempSync(join(tmpdir(), 'kp-ui-probe-'));
+// Ready while ${PROBE_DIR}/client.down does not exist (probed every 100 ms with probeTimeScale 0.1).
 const CLIENT_POD = `---
 apiVersion: v1
 kind: Pod
@@ -24,6 +39,11 @@ spec:
   containers:
     - name: echo
       image: kpath/echo
+      readinessProbe:
+        exec:
+          command: ["sh", "-c", "test ! -f ${PROBE_DIR}/client.down"]
+        periodSeconds: 1
+        failureThreshold: 1
 `;
 if (!HAVE_CHROMIUM) console.warn(`test/ui/page.test.ts skipped: ${SKIP_REASON}`);
 
@@ -66,7 +86,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
         'iptables',
       ),
     );
-    rt = await up({ files: [c.file], watch: false });
+    rt = await up({ files: [c.file], watch: false, timings: { probeTimeScale: 0.1 } });
+    // Ready by the probes, and folded into the cluster the proxy serves (the page's view).
+    await waitFor(
+      () => rt.pods().every((p) => p.ready) && rt.snapshot()!.pods.every((p) => p.ready),
+      'every pod ready',
+    );
     base = `http://${rt.addresses().metrics}`;
     chrome = await launchChromium();
     page = await chrome.page(base);
@@ -75,6 +100,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
   afterAll(async () => {
     await chrome?.close();
     await rt?.stop();
+    rmSync(PROBE_DIR, { recursive: true, force: true });
   });
 
   it('lists every node, pod and service, with pod IPs, readiness, cluster IPs and endpoints', async () => {
@@ -171,6 +197,19 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     );
   });
 
+  it('shows a pod turning not ready and ready again as its readiness probe fails and passes', async () => {
+    await page.goto(`${base}/ui/`);
+    await page.waitForSelector('body[data-ready=cluster]');
+    const client = page.locator('[data-pod="default/client"]');
+    expect(await client.getAttribute('class')).toBe('pod ready');
+    writeFileSync(join(PROBE_DIR, 'client.down'), '');
+    await page.waitForSelector('[data-pod="default/client"]:not(.ready)', { timeout: 5000 });
+    expect(await client.locator('.state').textContent()).toBe('not ready');
+    rmSync(join(PROBE_DIR, 'client.down'));
+    await page.waitForSelector('[data-pod="default/client"].ready', { timeout: 5000 });
+    expect(await client.locator('.state').textContent()).toBe('ready');
+  });
+
   it('traces a pod to the service: the KUBE-SVC chain, the DNAT target and the reply', async () => {
     const snap = rt.snapshot()!;
     const client = snap.pod('default', 'client')!;
@@ -193,6 +232,17 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     const back = await page.textContent('.reply-arrival');
     expect(back).toContain(`pod default/${client.meta.name}`);
     expect(back).toContain(`from ${A.svcIP(1)}:80 to ${clientIP}:43210`);
+    // Every path: kube-proxy's statistic rules (1/3, then 1/2, then the last) give each pod 1/3.
+    await page.goto(`${base}/ui/trace?from=pod/default/${client.meta.name}&to=svc/default/web:80&all=1`);
+    await page.waitForSelector('#trace-result');
+    const heads = await page.locator('section.outcome > h2').allTextContents();
+    expect(heads).toHaveLength(3);
+    for (const x of heads) expect(x).toContain('(probability 0.3333): ACCEPT');
+    const targets = await page.locator('section.outcome > p.decision:not(.arrival)').allTextContents();
+    const webIPs = snap.pods
+      .filter((p) => p.meta.name.startsWith('web-'))
+      .map((p) => `${p.podIPs[0]!.text}:8080`);
+    expect(targets.map((t) => /DNAT to (\S+);/.exec(t)?.[1]).sort()).toEqual(webIPs.sort());
   });
 
   it('traces an outside address to a node port, and shows why a bad request cannot be traced', async () => {

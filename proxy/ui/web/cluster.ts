@@ -15,7 +15,11 @@ function topologyView(t: Topology): HTMLElement {
       dot(p.ready),
       h('span', { class: 'name' }, `${p.namespace}/${p.name}`),
       h('code', null, p.ip ?? p.phase),
-      h('span', { class: 'muted state' }, p.ready ? 'ready' : `not ready (${p.phase})`),
+      h(
+        'span',
+        { class: 'muted state' },
+        p.ready ? 'ready' : `not ready${p.phase === 'Running' ? '' : ` (${p.phase})`}`,
+      ),
     );
   const nodes = h(
     'div',
@@ -217,13 +221,9 @@ export async function showCluster(
   source.onerror = () => {
     status.textContent = 'reconnecting';
   };
-  source.addEventListener('live', (ev) => {
+  let last: Live | undefined;
+  const applyLive = (l: Live) => {
     const u0 = performance.now();
-    const l = JSON.parse((ev as MessageEvent<string>).data) as Live;
-    if (l.error) {
-      status.textContent = `error: ${l.error}`;
-      return;
-    }
     if (l.version !== topo.version && !refetching) {
       // The cluster changed (manifests reloaded or readiness moved endpoints): redraw the topology.
       refetching = true;
@@ -232,6 +232,8 @@ export async function showCluster(
           topo = t;
           replace(top, topologyView(t));
           podEls.clear();
+          // The server sends only changes: draw the last state onto the new topology.
+          if (last) applyLive(last);
         })
         .finally(() => {
           refetching = false;
@@ -282,5 +284,14 @@ export async function showCluster(
     main.dataset.updateMaxMs = Math.max(ms, Number(main.dataset.updateMaxMs ?? 0)).toFixed(1);
     main.dataset.updateTotalMs = (ms + Number(main.dataset.updateTotalMs ?? 0)).toFixed(1);
     main.dataset.updates = String(Number(main.dataset.updates ?? 0) + 1);
+  };
+  source.addEventListener('live', (ev) => {
+    const l = JSON.parse((ev as MessageEvent<string>).data) as Live;
+    if (l.error) {
+      status.textContent = `error: ${l.error}`;
+      return;
+    }
+    last = l;
+    applyLive(l);
   });
 }
