@@ -7,18 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../netmodel/errors.js';
-import * as affinityCmd from './commands/affinity.js';
-import * as conntrackCmd from './commands/conntrack.js';
-import * as dnsCmd from './commands/dns.js';
-import * as endpointsCmd from './commands/endpoints.js';
-import * as getCmd from './commands/get.js';
-import * as ipsetCmd from './commands/ipset.js';
-import * as ipvsCmd from './commands/ipvs.js';
-import * as policyCmd from './commands/policy.js';
-import * as rulesCmd from './commands/rules.js';
-import * as traceCmd from './commands/trace.js';
-import * as upCmd from './commands/up.js';
-import * as validateCmd from './commands/validate.js';
+import { completeWords } from './commands/complete-words.js';
 import { type CliIO, EXIT } from './io.js';
 
 interface CommandModule {
@@ -28,20 +17,39 @@ interface CommandModule {
   run: (args: never, io: CliIO) => Promise<number>;
 }
 
-const COMMANDS: readonly CommandModule[] = [
-  getCmd,
-  validateCmd,
-  rulesCmd,
-  traceCmd,
-  upCmd,
-  dnsCmd,
-  conntrackCmd,
-  affinityCmd,
-  endpointsCmd,
-  policyCmd,
-  ipsetCmd,
-  ipvsCmd,
-] as unknown as CommandModule[];
+/**
+ * Every command by name, imported only when it is the one that runs (all of them for --help and
+ * completion): `kpath get` does not pay for loading the proxy runtime. One line per command.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {
+  demo: () => import('./commands/demo.js'),
+  get: () => import('./commands/get.js'),
+  validate: () => import('./commands/validate.js'),
+  rules: () => import('./commands/rules.js'),
+  trace: () => import('./commands/trace.js'),
+  up: () => import('./commands/up.js'),
+  dns: () => import('./commands/dns.js'),
+  conntrack: () => import('./commands/conntrack.js'),
+  affinity: () => import('./commands/affinity.js'),
+  endpoints: () => import('./commands/endpoints.js'),
+  curl: () => import('./commands/curl.js'),
+  completion: () => import('./commands/completion.js'),
+  policy: () => import('./commands/policy.js'),
+  ipset: () => import('./commands/ipset.js'),
+  ipvs: () => import('./commands/ipvs.js'),
+  net: () => import('./commands/net.js'),
+  cni: () => import('./commands/cni.js'),
+  kubeconfig: () => import('./commands/kubeconfig.js'),
+};
+
+/** The modules this command line needs: the named command's, or all of them. */
+async function loadCommands(argv: readonly string[]): Promise<CommandModule[]> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const one =
+    first !== undefined && Object.hasOwn(COMMANDS, first) && !argv.includes('--get-yargs-completions');
+  const names = one ? [first] : Object.keys(COMMANDS);
+  return (await Promise.all(names.map((n) => COMMANDS[n]!()))) as CommandModule[];
+}
 
 export function version(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -55,8 +63,17 @@ export function version(): string {
   return 'unknown';
 }
 
+/** The one line a usage error ends with: the command's synopsis and where its help is. */
+function usageLine(commands: readonly CommandModule[], argv: readonly string[]): string {
+  const c = commands.find((m) => m.command.split(' ')[0] === argv.find((a) => !a.startsWith('-')));
+  return c
+    ? `usage: kpath ${c.command} [options]  (see 'kpath ${c.command.split(' ')[0]} --help' for more)`
+    : `usage: kpath <command> [options]  (see 'kpath --help' for the commands)`;
+}
+
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   let selected: (() => Promise<number>) | undefined;
+  const commands = await loadCommands(argv);
   const y = yargs([...argv])
     .scriptName('kpath')
     .usage('$0 <command> [options]\n\nA userspace Kubernetes service proxy and packet-path emulator.')
@@ -66,8 +83,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     .version(version())
     .help()
     .alias('h', 'help')
+    // Answers `kpath --get-yargs-completions WORDS...` for the scripts of `kpath completion`.
+    .completion('__completion', false, completeWords)
     .wrap(Math.min(110, process.stdout.columns || 110));
-  for (const c of COMMANDS) {
+  for (const c of commands) {
     y.command(c.command, c.describe, c.builder as (y: Argv) => Argv, (args) => {
       selected = () => c.run(args as never, io);
     });
@@ -79,7 +98,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     output = out ?? '';
   });
   if (parseError) {
-    io.err(`${output ? `${output}\n\n` : ''}error: ${parseError.message}\n`);
+    io.err(`error: ${parseError.message}\n${usageLine(commands, argv)}\n`);
     return EXIT.INVALID;
   }
   if (output) io.out(`${output}\n`);

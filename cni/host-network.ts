@@ -1,114 +1,130 @@
 /**
- * Pod networking in the emulated nodes, as a bridge CNI with host-gw routing sets it up:
+ * Pod networking in the emulated nodes: the plugin the Cluster names (`spec.network`), run as a
+ * pure function of the snapshot on every node, and the namespaces it makes joined into one world
+ * the device walker moves packets through.
  *
- *   node "worker-1"                                   every other node
- *   lo        127.0.0.1/8                              ...
- *   eth0      10.0.0.12/24 (the node's InternalIP)     eth0 10.0.0.13/24
- *   cni0      10.244.1.1/24 (bridge, gateway of pods)  cni0 10.244.2.1/24
- *   vethXXXX  one per pod, enslaved to cni0
- *   routes    10.244.2.0/24 via 10.0.0.13 dev eth0     (one per other node's pod CIDR: host-gw)
- *             default via <first address of the node network> dev eth0
+ *   bridge (default)  cni0 + host-local + static host-gw routes            cni/bridge
+ *   flannel vxlan     cni0 + host-local (the flannel CNI wrapper's delegate), flannel.1, flanneld's
+ *                     neighbour/FDB/route per remote node and its iptables rules    cni/flannel
+ *   flannel host-gw   cni0 + host-local, routes via the remote node's address
+ *   calico bgp|vxlan  cali veths with proxy ARP, /32 host routes, BGP routes or vxlan.calico   cni/calico
  *
- * Pods are endpoints behind cni0: traffic from a pod arrives on cni0 (bridged, so br_netfilter hands it
- * to iptables with physdev-in = the pod's veth), traffic to a pod leaves on cni0. The VXLAN overlay is
- * a later step; host-gw gives the same iptables behaviour with a simpler underlay.
+ * Every node has eth0 on the underlay with all of its addresses and a default route (node-base.ts);
+ * every pod with an IP gets its own namespace `pod/NS/NAME`.
  */
-import { type IP, ipEquals, prefixContains, prefixNth, prefixOf } from '../netmodel/addr.js';
-import type { ClusterSnapshot, Node, Pod } from '../netmodel/cluster/index.js';
-import { fnv1a32 } from '../netmodel/cluster/index.js';
-import { KernelNode } from '../netmodel/kernel/index.js';
+import type { IP } from '../netmodel/addr.js';
+import { prefixContains } from '../netmodel/addr.js';
+import type { ClusterSnapshot, NetworkConfig, Node, Pod } from '../netmodel/cluster/index.js';
+import type { Attachment, KernelNode, NetWorld } from '../netmodel/kernel/index.js';
+import { addBridgePods, addHostGwRoutes, BRIDGE, vethName } from './bridge/index.js';
+import { addCalicoBgpRoutes, addCalicoPods, addCalicoVxlan, caliName } from './calico/index.js';
+import { addFlannelVxlan, FLANNEL_OVERHEAD, flannelRestore } from './flannel/index.js';
+import { defaultRoute, nodeBase, UNDERLAY, UPLINK } from './node-base.js';
 
-export const BRIDGE = 'cni0';
-export const UPLINK = 'eth0';
-
-/** The host-side veth name of a pod, shaped like the bridge plugin's `veth` + 8 hex characters. */
-export function vethName(pod: Pod): string {
-  return `veth${fnv1a32(`${pod.meta.namespace}/${pod.meta.name}`).toString(16).padStart(8, '0')}`;
-}
-
-/**
- * The interface a packet from `src` arrives on at `node` (PREROUTING's `-i`): the bridge for the
- * node's own pods (their pod CIDR), the uplink for everything else.
- */
-export function ingressInterface(node: Pick<Node, 'podCIDRs'> | undefined, src: IP): string {
-  return node?.podCIDRs.some((c) => prefixContains(c, src)) ? BRIDGE : UPLINK;
-}
-
-export interface HostNetwork {
+export interface HostNetwork extends NetWorld {
   readonly nodes: ReadonlyMap<string, KernelNode>;
+  /** A pod's namespace by `ns/name` (built on first use). */
+  pod(key: string): KernelNode | undefined;
+  readonly network: NetworkConfig;
   /** The node whose address this is (InternalIP), if any. */
   nodeByAddress(ip: IP): Node | undefined;
   /** The pod with this IP (not hostNetwork), if any. */
   podByAddress(ip: IP): Pod | undefined;
   /** The node a pod runs on. */
   nodeOfPod(pod: Pod): Node | undefined;
+  /** The interface a packet from `src` arrives on at `node` (PREROUTING's `-i`). */
+  ingressFor(node: string, src: IP): string;
 }
 
-/** Build every node's interfaces and routes; `previous` nodes keep their conntrack, recent lists and rules. */
+/**
+ * The interface a packet from `src` arrives on at a bridge-plugin node (PREROUTING's `-i`): the
+ * bridge for the node's own pods (their pod CIDR), the uplink for everything else.
+ */
+export function ingressInterface(node: Pick<Node, 'podCIDRs'> | undefined, src: IP): string {
+  return node?.podCIDRs.some((c) => prefixContains(c, src)) ? BRIDGE : UPLINK;
+}
+
+/** The pods' MTU: the configured one, else what the plugin computes from the uplink's 1500. */
+export function podMtu(net: NetworkConfig): number {
+  if (net.mtu !== undefined) return net.mtu;
+  return net.backend === 'vxlan' ? 1500 - FLANNEL_OVERHEAD : 1500;
+}
+
+function buildNode(
+  snap: ClusterSnapshot,
+  n: Node,
+  keep: KernelNode | undefined,
+  pods: Map<string, () => KernelNode>,
+): KernelNode {
+  const net = snap.config.network;
+  const k = nodeBase(snap, n, keep);
+  const mtu = podMtu(net);
+  const add = (m: Map<string, () => KernelNode>) => {
+    for (const [key, v] of m) pods.set(key, v);
+  };
+  if (net.plugin === 'calico') {
+    add(addCalicoPods(snap, k, n, mtu));
+    if (net.backend === 'vxlan') addCalicoVxlan(snap, k, n);
+    else addCalicoBgpRoutes(snap, k, n);
+  } else {
+    add(addBridgePods(snap, k, n, mtu));
+    if (net.plugin === 'flannel' && net.backend === 'vxlan') addFlannelVxlan(snap, k, n);
+    else addHostGwRoutes(snap, k, n);
+    const network = snap.config.podCIDRs.find((c) => c.ip.family === 4);
+    const subnet = n.podCIDRs.find((c) => c.ip.family === 4);
+    if (
+      net.plugin === 'flannel' &&
+      network &&
+      subnet &&
+      !k.rules(4).tables.get('nat')?.chains.has('FLANNEL-POSTRTG')
+    )
+      k.restore(flannelRestore(network, subnet), { noflush: true });
+  }
+  defaultRoute(snap, k, n);
+  return k;
+}
+
+/** Build every node's and pod's namespace; `previous` nodes keep their conntrack, recent lists and rules. */
 export function buildHostNetwork(
   snap: ClusterSnapshot,
   previous?: ReadonlyMap<string, KernelNode>,
 ): HostNetwork {
   const nodes = new Map<string, KernelNode>();
-  const nodeCIDR = snap.config.nodeCIDR;
-  for (const n of snap.nodes) {
-    const keep = previous?.get(n.meta.name);
-    const k = new KernelNode({ name: n.meta.name, ...(keep ? { keep } : {}) });
-    const r = k.routing;
-    r.addInterface({ name: UPLINK, kind: 'ethernet', up: true });
-    for (const ip of n.internalIPs) {
-      const bits =
-        ip.family === nodeCIDR.ip.family && prefixContains(nodeCIDR, ip)
-          ? nodeCIDR.bits
-          : ip.family === 4
-            ? 24
-            : 64;
-      r.addAddress(UPLINK, `${ip.text}/${bits}`);
+  const pods = new Map<string, () => KernelNode>();
+  const built = new Map<string, KernelNode>();
+  const pod = (key: string): KernelNode | undefined => {
+    let k = built.get(key);
+    if (!k) {
+      k = pods.get(key)?.();
+      if (k) built.set(key, k);
     }
-    r.addInterface({ name: BRIDGE, kind: 'bridge', up: true });
-    for (const cidr of n.podCIDRs) r.addAddress(BRIDGE, `${prefixNth(cidr, 1n).text}/${cidr.bits}`);
-    for (const p of snap.pods) {
-      if (p.nodeName !== n.meta.name || p.hostNetwork || p.podIPs.length === 0) continue;
-      r.addInterface({ name: vethName(p), kind: 'veth', up: true, master: BRIDGE });
-    }
-    // host-gw: every other node's pod CIDRs via that node's address, when it is on our link.
-    for (const other of snap.nodes) {
-      if (other === n) continue;
-      for (const cidr of other.podCIDRs) {
-        const gw = other.internalIPs.find((ip) => ip.family === cidr.ip.family);
-        const onLink =
-          gw &&
-          n.internalIPs.some(
-            (mine) =>
-              mine.family === gw.family &&
-              prefixContains(
-                prefixOf(
-                  mine,
-                  gw.family === nodeCIDR.ip.family && prefixContains(nodeCIDR, mine) ? nodeCIDR.bits : 24,
-                ),
-                gw,
-              ),
-          );
-        if (gw && onLink) r.addRoute({ dst: cidr.text, via: gw.text, dev: UPLINK });
-      }
-    }
-    // A default route via the first address of the node's network (its router), as nodes have.
-    const primary = n.internalIPs.find((ip) => ip.family === 4);
-    if (primary) {
-      const bits = prefixContains(nodeCIDR, primary) ? nodeCIDR.bits : 24;
-      const gw = prefixNth(prefixOf(primary, bits), 1n);
-      if (!ipEquals(gw, primary)) r.addRoute({ dst: 'default', via: gw.text, dev: UPLINK });
-    }
-    nodes.set(n.meta.name, k);
-  }
+    return k;
+  };
+  for (const n of snap.nodes) nodes.set(n.meta.name, buildNode(snap, n, previous?.get(n.meta.name), pods));
   const byNodeIP = new Map<string, Node>();
   for (const n of snap.nodes) for (const ip of n.internalIPs) byNodeIP.set(ip.text, n);
   const byPodIP = new Map<string, Pod>();
   for (const p of snap.pods) if (!p.hostNetwork) for (const ip of p.podIPs) byPodIP.set(ip.text, p);
+  const underlay: Attachment[] = [...nodes.keys()].map((ns) => ({ ns, dev: UPLINK }));
+  const net = snap.config.network;
   return {
     nodes,
+    pod,
+    network: net,
+    ns: (name) => nodes.get(name) ?? (name.startsWith('pod/') ? pod(name.slice(4)) : undefined),
+    segment: (name) => (name === UNDERLAY ? underlay : []),
     nodeByAddress: (ip) => byNodeIP.get(ip.text),
     podByAddress: (ip) => byPodIP.get(ip.text),
     nodeOfPod: (pod) => (pod.nodeName ? snap.node(pod.nodeName) : undefined),
+    ingressFor: (node, src) => {
+      const pod = byPodIP.get(src.text);
+      if (net.plugin === 'calico') return pod && pod.nodeName === node ? caliName(pod) : UPLINK;
+      return ingressInterface(snap.node(node), src);
+    },
   };
+}
+
+/** The host-side device of a pod's veth under the cluster's plugin. */
+export function hostVethOf(net: NetworkConfig, pod: Pod): string {
+  return net.plugin === 'calico' ? caliName(pod) : vethName(pod);
 }

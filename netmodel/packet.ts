@@ -24,15 +24,39 @@ export interface Packet {
   readonly dport: number;
   /** TCP flags; undefined for other protocols. */
   readonly tcp?: TcpFlags;
-  /** ICMP type/code/id when proto is icmp/icmpv6. */
-  readonly icmp?: { readonly type: number; readonly code: number; readonly id: number };
+  /** ICMP type/code/id when proto is icmp/icmpv6 (`mtu`: the next-hop MTU of a fragmentation-needed error). */
+  readonly icmp?: IcmpHeader;
   /** Total length on the wire at layer 3, bytes. */
   readonly length: number;
+  /** IP header fields, set once the packet is on the wire (the device walker fills them): TTL, DF, id. */
+  readonly ttl?: number;
+  readonly df?: boolean;
+  readonly ipId?: number;
+  /** TCP sequence and acknowledgement numbers and the SYN's MSS option, once the packet is on the wire. */
+  readonly tcpSeq?: TcpSequence;
   /** The skb mark (nfmark). */
   readonly mark: number;
   /** Input interface (set once the packet arrives on a device) and output interface (after routing). */
   readonly iif?: string;
   readonly oif?: string;
+}
+
+export interface TcpSequence {
+  readonly seq: number;
+  readonly ack: number;
+  readonly mss?: number;
+}
+
+export interface IcmpHeader {
+  readonly type: number;
+  readonly code: number;
+  readonly id: number;
+  /** Echo sequence number. */
+  readonly seq?: number;
+  /** Destination unreachable code 4: the next-hop MTU. */
+  readonly mtu?: number;
+  /** An ICMP error: the datagram it quotes, as the router saw it. */
+  readonly quote?: Packet;
 }
 
 export const SYN: TcpFlags = { syn: true, ack: false, fin: false, rst: false };
@@ -48,8 +72,12 @@ export interface PacketInit {
   sport?: number;
   dport?: number;
   tcp?: TcpFlags;
-  icmp?: { type: number; code: number; id: number };
+  icmp?: IcmpHeader;
   length?: number;
+  ttl?: number;
+  df?: boolean;
+  ipId?: number;
+  tcpSeq?: TcpSequence;
   mark?: number;
   iif?: string;
   oif?: string;
@@ -75,6 +103,10 @@ export function packet(init: PacketInit): Packet {
   };
   if (init.proto === 'tcp') p.tcp = init.tcp ?? SYN;
   if (init.icmp) p.icmp = init.icmp;
+  if (init.ttl !== undefined) p.ttl = init.ttl;
+  if (init.df !== undefined) p.df = init.df;
+  if (init.ipId !== undefined) p.ipId = init.ipId;
+  if (init.tcpSeq !== undefined) p.tcpSeq = init.tcpSeq;
   if (init.iif !== undefined) p.iif = init.iif;
   if (init.oif !== undefined) p.oif = init.oif;
   return p;
@@ -99,6 +131,10 @@ function copyPacket(p: Packet): MutablePacket {
   };
   if ('tcp' in p) q.tcp = p.tcp;
   if ('icmp' in p) q.icmp = p.icmp;
+  if ('ttl' in p) q.ttl = p.ttl;
+  if ('df' in p) q.df = p.df;
+  if ('ipId' in p) q.ipId = p.ipId;
+  if ('tcpSeq' in p) q.tcpSeq = p.tcpSeq;
   if ('iif' in p) q.iif = p.iif;
   if ('oif' in p) q.oif = p.oif;
   return q;

@@ -6,7 +6,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildResult, buildCluster, type ManifestSource } from '../netmodel/cluster/index.js';
+import {
+  type BuildOptions,
+  type BuildResult,
+  buildCluster,
+  type ManifestSource,
+} from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
@@ -70,8 +75,16 @@ export function readManifestSources(paths: readonly string[], cwd = process.cwd(
   return out;
 }
 
-/** Read and build; with no paths, the bundled example. */
-export function loadCluster(paths: readonly string[], cwd = process.cwd(), version = 1): BuildResult {
+/**
+ * Read and build; with no paths, the bundled example. `previous` (the snapshot being replaced) keeps
+ * running pods where they are; `namespace` is `-n NS`.
+ */
+export function loadCluster(
+  paths: readonly string[],
+  cwd = process.cwd(),
+  version = 1,
+  opts: Omit<BuildOptions, 'version'> = {},
+): BuildResult {
   const list = paths.length ? paths : [exampleClusterPath()];
-  return buildCluster(readManifestSources(list, cwd), { version });
+  return buildCluster(readManifestSources(list, cwd), { ...opts, version });
 }

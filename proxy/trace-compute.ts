@@ -8,14 +8,22 @@ import { buildHostNetwork, ingressInterface } from '../cni/index.js';
 import { type IP, isLoopback, prefixNth, tryParseHostPort, tryParsePrefix } from '../netmodel/addr.js';
 import type { ClusterSnapshot, Pod, Service } from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
-import { KernelNode, receive, send, type WalkResult } from '../netmodel/kernel/index.js';
+import {
+  KernelNode,
+  podNsName,
+  receive,
+  send,
+  type Travel,
+  travel,
+  type WalkResult,
+} from '../netmodel/kernel/index.js';
 import { parseSave } from '../netmodel/netfilter/index.js';
 import { type L4Proto, type Packet, packet } from '../netmodel/packet.js';
 import { type Rng, SeededRng } from '../netmodel/rng.js';
 import { enumeratePaths, type OutcomeJson, outcomeJson } from '../netmodel/trace/index.js';
 import { programIpvs } from './datapath.js';
 import { applyFullSync, renderNode } from './iptables/index.js';
-import { follow, followReply, type Journey, type World } from './trace-follow.js';
+import { followReply, type Journey, journeyWithPolicy, type World } from './trace-follow.js';
 import { policyHooks } from './trace-policy.js';
 
 export interface TraceRequest {
@@ -33,6 +41,10 @@ export interface TraceRequest {
   /** IP:PORT */
   readonly dst?: string;
   readonly proto?: L4Proto;
+  /** Payload bytes (ping -s); default: ping's 56 for icmp, a bare SYN for tcp. */
+  readonly size?: number;
+  /** Don't Fragment: unset as Linux's path MTU discovery, true as ping -M do, false as ping -M dont. */
+  readonly df?: boolean;
   readonly inIface?: string;
   readonly seed?: number;
   /** Every reachable outcome with its probability, instead of one seeded path. */
@@ -147,6 +159,35 @@ function parseTo(text: string, snap: ClusterSnapshot | undefined): Endpoint {
   throw usage(`--to ${text}: expected svc/NAMESPACE/NAME[:PORT], pod/NAMESPACE/NAME:PORT or node/NAME:PORT`);
 }
 
+/**
+ * The traced packet. Sizes are IP total lengths: ICMP echo 20 + 8 + payload (ping's 56 by default:
+ * 84 bytes); UDP 20 + 8 + payload; TCP 20 + 20 + payload, or a SYN with options (60) without --size.
+ */
+function makePacket(
+  proto: L4Proto,
+  src: IP,
+  dst: IP,
+  sport: number,
+  dport: number,
+  size: number | undefined,
+  df: boolean | undefined,
+): Packet {
+  const ipHeader = src.family === 4 ? 20 : 40;
+  if (proto === 'icmp')
+    return packet({
+      proto,
+      src,
+      dst,
+      icmp: { type: 8, code: 0, id: sport, seq: 1 },
+      length: ipHeader + 8 + (size ?? 56),
+      ...(df !== undefined ? { df } : {}),
+    });
+  const l4 = proto === 'udp' ? 8 : proto === 'sctp' ? 12 : 20;
+  const length =
+    size === undefined ? (proto === 'tcp' ? ipHeader + 40 : ipHeader + l4) : ipHeader + l4 + size;
+  return packet({ proto, src, dst, sport, dport, length, ...(df !== undefined ? { df } : {}) });
+}
+
 /** A Rng that decides random rules with a seeded generator and remembers each choice's probability. */
 class SeededPath implements Rng {
   probability = 1;
@@ -249,7 +290,9 @@ export function computeTrace(req: TraceRequest): TraceComputation {
   const local = isLoopback(src) || probe.isLocal(src);
   const podCIDRs =
     snap?.node(nodeName)?.podCIDRs ?? (req.rules?.podCidr ? [tryParsePrefix(req.rules?.podCidr)!] : []);
-  const inIface = req.inIface ?? ingressInterface({ podCIDRs }, src);
+  const inIface =
+    req.inIface ??
+    (makeWorld ? makeWorld().net.ingressFor(nodeName, src) : ingressInterface({ podCIDRs }, src));
   if (!local && !probe.routing.interface(inIface)) {
     throw usage(
       `--in-iface ${inIface}: node ${nodeName} has no such interface (it has ${probe.routing
@@ -258,21 +301,40 @@ export function computeTrace(req: TraceRequest): TraceComputation {
         .join(', ')})`,
     );
   }
-  const pkt: Packet = packet({ proto, src, dst, sport, dport });
+  if (req.size !== undefined && (!Number.isInteger(req.size) || req.size < 0 || req.size > 65507))
+    throw usage(`--size ${req.size}: expected a payload size in bytes, 0 to 65507`);
+  if (proto === 'icmp' && src.family !== 4)
+    throw usage('--proto icmp traces IPv4 echo requests; use an IPv4 source');
+  const pkt: Packet = makePacket(proto, src, dst, sport, dport, req.size, req.df);
   const entry = local
     ? `generated on ${nodeName} (the source is one of its addresses): starts at OUTPUT`
     : `arrives on ${inIface}${from?.pod ? ` from pod ${from.pod.meta.namespace}/${from.pod.meta.name}` : ''}: starts at PREROUTING`;
   /** ms: every trace starts with fresh kernels at time 0 */
   const now = 0;
-  const walk = (rng: Rng): { walk: WalkResult; world?: World } => {
+  // A pod source starts in the pod's own namespace: out of its eth0, over the veth to its node.
+  const podNs =
+    from?.pod && makeWorld && !local && req.inIface === undefined
+      ? podNsName(from.pod.meta.namespace, from.pod.meta.name)
+      : undefined;
+  const walk = (rng: Rng): { walk: WalkResult; world?: World; travel?: Travel } => {
     const world = makeWorld?.();
-    const k = world ? world.nodes.get(nodeName)! : makeNode();
     const env = { now, rng, trace: true };
+    if (world && podNs) {
+      const podK = world.net.ns(podNs);
+      if (podK) {
+        const first = send(podK, pkt, env);
+        const t = travel(world.net, podNs, first, env);
+        const onNode = t.steps.find((x) => x.kind === 'stack' && x.ns === nodeName && !x.outer);
+        return { walk: onNode?.kind === 'stack' ? onNode.walk : first, world, travel: t };
+      }
+    }
+    const k = world ? world.nodes.get(nodeName)! : makeNode();
     const w = local ? send(k, pkt, env) : receive(k, pkt, inIface, env);
-    return world ? { walk: w, world } : { walk: w };
+    if (!world) return { walk: w };
+    return { walk: w, world, travel: travel(world.net, nodeName, w, env) };
   };
 
-  let outcomes: { walk: WalkResult; probability: number; world?: World }[];
+  let outcomes: { walk: WalkResult; probability: number; world?: World; travel?: Travel }[];
   let total: number;
   let note: string | undefined;
   const paths = enumeratePaths(walk, { baseSeed: () => new SeededRng(req.seed ?? 1) });
@@ -289,9 +351,9 @@ export function computeTrace(req: TraceRequest): TraceComputation {
   }
   const results = outcomes.map((o): TraceOutcome => {
     const json = outcomeJson(o.walk, o.probability, now);
-    if (!req.follow || !o.world) return { walk: o.walk, probability: o.probability, json };
+    if (!req.follow || !o.world || !o.travel) return { walk: o.walk, probability: o.probability, json };
     const env = { now, rng: new SeededRng(req.seed ?? 1) };
-    const there = follow(o.world, nodeName, o.walk, env);
+    const there = journeyWithPolicy(o.world, o.walk, o.travel);
     const back = followReply(o.world, there, env);
     const journey: TraceJourney = { there, ...(back ? { back } : {}) };
     return { walk: o.walk, probability: o.probability, json, world: o.world, journey };

@@ -13,9 +13,23 @@ export function withFiles<T>(y: Argv<T>) {
   });
 }
 
+/** `-n NS`: as `kubectl apply -n`, the namespace of objects that give none; a different one is an error. */
+export function withNamespace<T>(y: Argv<T>) {
+  return y.option('namespace', {
+    alias: 'n',
+    type: 'string',
+    description:
+      'namespace for objects that name none (as kubectl apply -n); objects naming another are an error',
+  });
+}
+
 /** Build the cluster; on errors print them all and return the exit status instead. */
-export function loadOrReport(files: readonly string[] | undefined, io: CliIO): ClusterSnapshot | number {
-  const r = loadCluster(files ?? [], io.cwd);
+export function loadOrReport(
+  files: readonly string[] | undefined,
+  io: CliIO,
+  opts: { namespace?: string } = {},
+): ClusterSnapshot | number {
+  const r = loadCluster(files ?? [], io.cwd, 1, opts);
   for (const d of r.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   if (!r.ok) {
     const n = r.diagnostics.filter((d) => d.severity === 'error').length;

@@ -7,7 +7,7 @@
 import { watch } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
-import { parseIP, tryParseHostPort } from '../../netmodel/addr.js';
+import { joinHostPort, parseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot, Pod } from '../../netmodel/cluster/index.js';
 import { formatDiagnostic } from '../../netmodel/cluster/index.js';
 import {
@@ -24,7 +24,6 @@ import {
   type ZoneOptions,
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
-import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { kubeDnsPolicy, PolicyEngine } from '../../netmodel/policy/index.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { type DnsServer, startDnsServer } from '../../proxy/dns/index.js';
@@ -32,6 +31,7 @@ import { exampleClusterPath, loadCluster } from '../../proxy/manifest-files.js';
 import { type CliIO, EXIT } from '../io.js';
 import { rootLogger } from '../logger.js';
 import { loadOrReport, withFiles } from './common.js';
+import { loopbackHostPort } from './loopback.js';
 
 export const command = 'dns <action> [name] [type]';
 export const describe =
@@ -147,12 +147,8 @@ export async function run(args: DnsArgs, io: CliIO): Promise<number> {
 
 async function serve(args: DnsArgs, io: CliIO): Promise<number> {
   const log = rootLogger().child({ component: 'dns' });
-  const listen = (args.listen ?? []).map((l) => {
-    const hp = tryParseHostPort(l);
-    if (!hp)
-      throw new KpathError(ErrorCodes.USAGE, `--listen ${l}: expected ADDR:PORT such as 127.0.0.1:5353`);
-    return { host: hp.ip.text, port: hp.port };
-  });
+  const listen = (args.listen ?? []).map((l) => loopbackHostPort('listen', l, 53));
+  const upstream = args.upstream ? loopbackHostPort('upstream', args.upstream, 53) : undefined;
   const paths = args.f?.length ? args.f : [exampleClusterPath()];
   const snap = loadOrReport(paths, io);
   if (typeof snap === 'number') return snap;
@@ -161,7 +157,7 @@ async function serve(args: DnsArgs, io: CliIO): Promise<number> {
     view: dnsViewOf(snap),
     zoneOptions: zoneOpts(snap, args.twins ?? false),
     logger: log,
-    ...(args.upstream ? { upstream: args.upstream } : {}),
+    ...(upstream ? { upstream: joinHostPort(upstream.host, upstream.port) } : {}),
   });
   for (const a of server.addresses)
     io.err(`serving ${snap.config.domain} on ${a.protocol} ${a.host}:${a.port}\n`);

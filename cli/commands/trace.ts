@@ -5,11 +5,12 @@
  *   kpath trace --node worker-1 --src 10.0.0.99 --dst 10.0.0.12:30080 --all -o json
  *   kpath trace --rules node-dump.txt --node-address 10.0.0.11/24 --src 10.244.1.5 --dst 10.96.0.10:53 --proto udp
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import { CaptureCollector, captureTravel } from '../../netmodel/kernel/index.js';
 import { packetJson } from '../../netmodel/trace/index.js';
 import { computeTrace } from '../../proxy/trace-compute.js';
 import { journeyJson, renderTraceText } from '../format/trace.js';
@@ -35,12 +36,27 @@ export function builder(y: Argv) {
     .option('dst', { type: 'string', description: 'destination IP:PORT' })
     .option('proto', {
       type: 'string',
-      choices: ['tcp', 'udp', 'sctp'],
-      description: "protocol (default tcp, or the service port's)",
+      choices: ['tcp', 'udp', 'sctp', 'icmp'],
+      description: "protocol (default tcp, or the service port's); icmp: an echo request as ping sends it",
+    })
+    .option('size', {
+      type: 'number',
+      description:
+        "payload bytes (ping -s; the UDP or TCP payload); default: ping's 56 for icmp, a bare SYN for tcp",
+    })
+    .option('df', {
+      type: 'boolean',
+      description:
+        "Don't Fragment. Default: as Linux's path MTU discovery (DF set when the packet fits the first hop, else fragmented by the sender); --df: always (ping -M do: too big for the sender's MTU fails with EMSGSIZE, too big for a later hop is dropped there with ICMP fragmentation needed); --no-df: never (ping -M dont: fragments)",
     })
     .option('in-iface', {
       type: 'string',
       description: 'the interface the packet arrives on (default: cni0 for pod sources, eth0 otherwise)',
+    })
+    .option('pcap', {
+      type: 'string',
+      description:
+        'write every frame of the followed packet and its reply, as each interface would see it, to this pcapng file (interfaces NODE/DEVICE, pod/NS/NAME/eth0)',
     })
     .option('seed', { type: 'number', description: 'follow one reproducible random path' })
     .option('all', {
@@ -77,8 +93,11 @@ interface TraceArgs {
   to?: string;
   src?: string;
   dst?: string;
-  proto?: 'tcp' | 'udp' | 'sctp';
+  proto?: 'tcp' | 'udp' | 'sctp' | 'icmp';
+  size?: number;
+  df?: boolean;
   inIface?: string;
+  pcap?: string;
   seed?: number;
   all: boolean;
   output: 'text' | 'json';
@@ -86,6 +105,10 @@ interface TraceArgs {
   follow: boolean;
   nodeAddress?: string[];
   podCidr?: string;
+}
+
+function usage(msg: string): KpathError {
+  return new KpathError(ErrorCodes.USAGE, msg);
 }
 
 export async function run(args: TraceArgs, io: CliIO): Promise<number> {
@@ -122,6 +145,8 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
     ...(args.src !== undefined ? { src: args.src } : {}),
     ...(args.dst !== undefined ? { dst: args.dst } : {}),
     ...(args.proto !== undefined ? { proto: args.proto } : {}),
+    ...(args.size !== undefined ? { size: args.size } : {}),
+    ...(args.df !== undefined ? { df: args.df } : {}),
     ...(args.inIface !== undefined ? { inIface: args.inIface } : {}),
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
     all: args.all,
@@ -131,6 +156,25 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
     if (!o.journey) return { walk: o.walk, json: o.json };
     return { walk: o.walk, journey: o.journey, json: { ...o.json, path: journeyJson(o.journey) } };
   });
+  if (args.pcap) {
+    const cap = new CaptureCollector({ startMicros: 0n });
+    for (const o of json) {
+      if (!o.journey) continue;
+      captureTravel(cap, o.journey.there.travel);
+      if (o.journey.back) captureTravel(cap, o.journey.back.travel);
+    }
+    if (cap.size === 0)
+      throw usage('--pcap needs a followed packet through a cluster (not --rules or --no-follow)');
+    const file = resolve(io.cwd, args.pcap);
+    try {
+      writeFileSync(file, cap.toPcapng('kpath trace'));
+    } catch (e) {
+      throw new KpathError(
+        ErrorCodes.USAGE,
+        `--pcap ${args.pcap}: cannot write (${(e as NodeJS.ErrnoException).code ?? e})`,
+      );
+    }
+  }
   if (args.output === 'json') {
     io.out(
       `${JSON.stringify({ node: t.nodeName, packet: packetJson(t.local ? t.packet : { ...t.packet, iif: t.inIface }), entry: t.local ? 'OUTPUT' : 'PREROUTING', outcomes: json.map((j) => j.json) }, null, 2)}\n`,

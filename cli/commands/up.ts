@@ -2,18 +2,29 @@
  * `kpath up`: run the cluster on loopback in the foreground until SIGINT/SIGTERM, then stop
  * accepting, drain open connections (up to --drain-timeout), stop the pods and exit 0.
  */
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
+import { ErrorCodes, isKpathError } from '../../netmodel/errors.js';
+import { ApiService, defaultKubeconfigPath, defaultStateDir } from '../../proxy/api/index.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
+import { readyLines } from '../format/ready.js';
 import { type CliIO, EXIT } from '../io.js';
-import { withFiles } from './common.js';
+import { withFiles, withNamespace } from './common.js';
+import { loopbackHostPort } from './loopback.js';
 
 export const command = 'up';
 export const describe =
   'run the cluster for real on loopback: service listeners, pods, health and metrics (Ctrl-C stops)';
 
 export function builder(y: Argv) {
-  return withFiles(y)
+  return withNamespace(withFiles(y))
+    .option('exec', {
+      type: 'boolean',
+      default: false,
+      description:
+        "run containers' command (and exec probes) as host processes, as your user; without it they get " +
+        'the built-in echo server (one pod: annotation kpath.dev/exec: "true")',
+    })
     .option('mode', {
       type: 'string',
       choices: [...MODE_NAMES],
@@ -22,12 +33,12 @@ export function builder(y: Argv) {
     .option('health-address', {
       type: 'string',
       default: '127.0.0.1:10256',
-      description: 'health server HOST:PORT (port 0: any)',
+      description: 'health server HOST:PORT on loopback (127.0.0.0/8 or ::1; port 0: any)',
     })
     .option('metrics-address', {
       type: 'string',
       default: '127.0.0.1:10249',
-      description: 'metrics, admin API and the web page (/ui/) HOST:PORT (port 0: any)',
+      description: 'metrics, admin API and the web page (/ui/) HOST:PORT on loopback (127.0.0.0/8 or ::1; port 0: any)',
     })
     .option('node', {
       type: 'string',
@@ -58,6 +69,24 @@ export function builder(y: Argv) {
       default: true,
       description: 'reload when the manifests change (--no-watch to disable)',
     })
+    .option('api-address', {
+      type: 'string',
+      default: '127.0.0.1:6443',
+      description: "the Kubernetes API for kubectl, HTTPS on HOST:PORT (loopback only; '' to disable)",
+    })
+    .option('kubeconfig', {
+      type: 'string',
+      description: 'write the kubeconfig for the API here (default ~/.kpath/kubeconfig)',
+    })
+    .option('state', {
+      type: 'string',
+      description: 'keep what kubectl changes (and the API credentials) here (default ~/.kpath/state)',
+    })
+    .option('fresh', {
+      type: 'boolean',
+      default: false,
+      description: 'forget what kubectl changed before: start from the manifest files alone',
+    })
     .option('dns-twins', {
       type: 'boolean',
       default: false,
@@ -85,27 +114,48 @@ interface UpArgs {
   watch: boolean;
   dnsTwins?: boolean;
   policyReject?: boolean;
-}
-
-function hostPort(flag: string, v: string): { host: string; port: number } {
-  const i = v.lastIndexOf(':');
-  const port = Number(v.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new KpathError(ErrorCodes.USAGE, `--${flag} ${v}: expected HOST:PORT, e.g. 127.0.0.1:10249`);
-  }
-  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
+  exec?: boolean;
+  namespace?: string;
+  apiAddress?: string;
+  kubeconfig?: string;
+  state?: string;
+  fresh?: boolean;
 }
 
 /** `until` lets tests stop the command without a signal. */
 export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Promise<number> {
+  const health = loopbackHostPort('health-address', args.healthAddress);
+  const metrics = loopbackHostPort('metrics-address', args.metricsAddress);
   const logger = createLogger({ level: args.logLevel });
+  let api: ApiService | undefined;
+  if (args.apiAddress) {
+    const a = loopbackHostPort('api-address', args.apiAddress);
+    try {
+      api = await ApiService.prepare({
+        host: a.host,
+        port: a.port,
+        stateDir: resolve(io.cwd, args.state ?? defaultStateDir()),
+        kubeconfig: resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath()),
+        fresh: args.fresh ?? false,
+        log: logger,
+      });
+    } catch (e) {
+      if (isKpathError(e)) {
+        io.err(`error: ${e.message} [${e.code}]\n`);
+        return e.code === ErrorCodes.USAGE ? EXIT.INVALID : EXIT.FAILURE;
+      }
+      throw e;
+    }
+  }
   const rt = startRuntime({
+    exec: args.exec ?? false,
+    ...(args.namespace !== undefined ? { namespace: args.namespace } : {}),
     files: args.f ?? [],
     cwd: io.cwd,
     ...(args.mode ? { mode: args.mode } : {}),
     ...(args.node ? { node: args.node } : {}),
-    health: hostPort('health-address', args.healthAddress),
-    metrics: hostPort('metrics-address', args.metricsAddress),
+    health: health,
+    metrics: metrics,
     logger,
     drainTimeoutMs: args.drainTimeout * 1000,
     limits: { idleTimeoutMs: args.idleTimeout * 1000, maxConnections: args.maxConnections },
@@ -113,10 +163,14 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     processMetrics: true,
     dnsTwins: args.dnsTwins ?? false,
     policyReject: args.policyReject ?? false,
+    ...(api ? { build: api.build } : {}),
   });
+  api?.attach(rt);
   try {
     await rt.ready;
+    await api?.start();
   } catch (e) {
+    await api?.stop();
     await rt.stop();
     if (isKpathError(e)) {
       io.err(`error: ${e.message} [${e.code}]\n`);
@@ -125,10 +179,20 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     throw e;
   }
   const a = rt.addresses();
+  const snap = rt.snapshot();
+  const lines = snap ? readyLines(snap, rt.listeners()) : [];
   io.err(
-    `kpath up: ${rt.listeners().length} listeners, ${rt.pods().length} pods, mode ${rt.mode?.name}; ` +
-      `health http://${a.health ?? '-'}/healthz, metrics http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
+    `kpath up: ready, ${rt.pods().length} pods, mode ${rt.mode?.name}. ` +
+      `${lines.length ? 'From this host:' : 'No service has a listener.'}\n` +
+      lines.map((l) => `${l}\n`).join('') +
+      `health http://${a.health ?? '-'}/healthz, metrics and admin API http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
   );
+  if (api) {
+    const kc = resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath());
+    io.err(
+      `kpath up: Kubernetes API ${api.url}; kubectl: export KUBECONFIG=${kc} (or kpath kubeconfig --merge)\n`,
+    );
+  }
   let onSignal: (() => void) | undefined;
   const signalled = new Promise<void>((resolve) => {
     onSignal = resolve;
@@ -139,6 +203,7 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   process.off('SIGINT', onSignal!);
   process.off('SIGTERM', onSignal!);
   io.err('kpath up: stopping (draining connections)\n');
+  await api?.stop();
   await rt.stop();
   return EXIT.OK;
 }

@@ -2,14 +2,14 @@
 import type { Argv } from 'yargs';
 import type { CliIO } from '../io.js';
 import { EXIT } from '../io.js';
-import { loadOrReport, withFiles } from './common.js';
+import { loadOrReport, withFiles, withNamespace } from './common.js';
 
 export const command = 'validate';
 export const describe =
   'check manifests as the apiserver would: every error with file:line:column, exit status 2';
 
 export function builder(y: Argv) {
-  return withFiles(y).option('quiet', {
+  return withNamespace(withFiles(y)).option('quiet', {
     alias: 'q',
     type: 'boolean',
     default: false,
@@ -17,8 +17,11 @@ export function builder(y: Argv) {
   });
 }
 
-export async function run(args: { f?: string[]; quiet?: boolean }, io: CliIO): Promise<number> {
-  const snap = loadOrReport(args.f, io);
+export async function run(
+  args: { f?: string[]; quiet?: boolean; namespace?: string },
+  io: CliIO,
+): Promise<number> {
+  const snap = loadOrReport(args.f, io, args.namespace !== undefined ? { namespace: args.namespace } : {});
   if (typeof snap === 'number') return snap;
   if (!args.quiet) {
     io.out(

@@ -12,6 +12,7 @@ import type {
   Pod,
   Service,
 } from '../../netmodel/cluster/index.js';
+import { type WorkloadView, workloadStatus } from './workloads.js';
 
 type Obj = Record<string, unknown>;
 
@@ -19,7 +20,7 @@ function clone(o: Obj): Obj {
   return structuredClone(o) as Obj;
 }
 
-function metaOut(m: Meta, extra: Obj = {}): Obj {
+export function metaOut(m: Meta, extra: Obj = {}): Obj {
   const out: Obj = { name: m.name };
   if (m.namespace) out.namespace = m.namespace;
   if (Object.keys(m.labels).length) out.labels = { ...m.labels };
@@ -198,5 +199,17 @@ export function networkPolicyToK8s(p: NetworkPolicy): Obj {
     kind: 'NetworkPolicy',
     metadata: metaOut(p.meta),
     spec: { podSelector: {}, ...spec },
+  };
+}
+
+/** A Deployment, ReplicaSet, StatefulSet or DaemonSet as written, with the status its controller would report. */
+export function workloadToK8s(w: WorkloadView): Obj {
+  const raw = clone(w.raw);
+  return {
+    apiVersion: 'apps/v1',
+    kind: w.kind,
+    metadata: metaOut(w.meta),
+    spec: (raw.spec as Obj) ?? {},
+    status: { observedGeneration: 1, ...workloadStatus(w) },
   };
 }

@@ -21,7 +21,7 @@ import {
 
 import type { Reporter } from './diagnostics.js';
 import { fnv1a32, uidFor } from './hash.js';
-import type { ClusterConfig, Node, Pod, Service, ServicePort } from './objects.js';
+import type { ClusterConfig, NetworkPlugin, Node, Pod, Service, ServicePort } from './objects.js';
 
 /** A set of integer offsets in [lo, hi], with hash placement and a preferred upper band. */
 export class OffsetAllocator {
@@ -476,7 +476,12 @@ export function allocateServices(
  * get .2 upwards in order. Given pod IPs are kept (and checked to be inside the node's CIDR).
  * hostNetwork pods share the node's address.
  */
-export function allocatePodIPs(pods: readonly Pod[], nodes: readonly Node[], report: Reporter): Pod[] {
+export function allocatePodIPs(
+  pods: readonly Pod[],
+  nodes: readonly Node[],
+  report: Reporter,
+  plugin: NetworkPlugin = 'bridge',
+): Pod[] {
   const byName = new Map(nodes.map((n) => [n.meta.name, n]));
   const used = new Map<string, Set<string>>();
   const owner = new Map<string, string>();
@@ -495,12 +500,21 @@ export function allocatePodIPs(pods: readonly Pod[], nodes: readonly Node[], rep
           `${ip.text} is not in node ${node.meta.name}'s pod CIDR ${cidr.text}`,
         );
       }
-      if (node && cidr && (ipEquals(ip, cidr.ip) || ipEquals(ip, prefixNth(cidr, 1n)))) {
-        report.error(
+      // The apiserver accepts any address; under a bridge (bridge, flannel) .1 is cni0's gateway and
+      // the network address is flannel.1's, so such a pod is warned about, not refused. Calico has neither.
+      if (
+        plugin !== 'calico' &&
+        node &&
+        cidr &&
+        (ipEquals(ip, cidr.ip) || ipEquals(ip, prefixNth(cidr, 1n)))
+      ) {
+        report.warning(
           p.meta.origin,
           podRef(p),
           path,
-          `${ip.text} is reserved on node ${node.meta.name} (network address or the cni0 bridge's gateway)`,
+          ipEquals(ip, cidr.ip)
+            ? `${ip.text} is the network address of node ${node.meta.name}'s pod CIDR ${cidr.text}${plugin === 'flannel' ? ' (flannel.1 has it)' : ''}: it conflicts with the ${plugin} network's own address`
+            : `${ip.text} is cni0's gateway address on node ${node.meta.name} (the ${plugin} plugin gives the bridge the pod CIDR's .1): the pod and the bridge share it, so traffic to it reaches the node`,
         );
       }
       const prev = owner.get(ip.text);

@@ -6,15 +6,17 @@
  * Every error is collected; if there is any, no snapshot is produced.
  */
 
+import { prefixContains } from '../addr.js';
 import { allocateNodes, allocatePodIPs, allocateServices } from './allocate.js';
 import { decodeAll } from './decode.js';
 import { MANAGED_BY_LABEL } from './decode-endpoints.js';
 import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
 import { type Diagnostic, Reporter } from './diagnostics.js';
+import { dnsAddonManifest } from './dns-addon.js';
 import { deriveEndpointSlices } from './endpoints.js';
 import { uidFor } from './hash.js';
-import { type ManifestSource, parseManifests } from './manifest.js';
-import type { EndpointSlice, Namespace, Pod } from './objects.js';
+import { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
+import type { EndpointSlice, Namespace, Node, Pod, Workload } from './objects.js';
 import { Scheduler, unschedulableMessage } from './scheduler.js';
 import { ClusterSnapshot } from './snapshot.js';
 import { daemonSetPod, expandWorkload } from './workloads.js';
@@ -25,15 +27,46 @@ export type BuildResult =
 
 export const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
-export function buildCluster(
-  sources: readonly ManifestSource[],
-  opts: { version?: number } = {},
-): BuildResult {
+export interface BuildOptions {
+  /** The new snapshot's version (default 1). */
+  readonly version?: number;
+  /**
+   * The snapshot this build replaces. Its placements are an input: a pod that still exists (same
+   * namespace, name and owner) keeps its node and its IPs, as a bound pod does in Kubernetes, so
+   * changing one workload re-plans only that workload's pods.
+   */
+  readonly previous?: ClusterSnapshot;
+  /** `kubectl apply -n NS`: the namespace of objects that name none; a different one is an error. */
+  readonly namespace?: string;
+  /** Overrides Cluster spec.dns.addon (tests about other things turn the DNS addon off). */
+  readonly dnsAddon?: boolean;
+}
+
+export function buildCluster(sources: readonly ManifestSource[], opts: BuildOptions = {}): BuildResult {
   const diags: Diagnostic[] = [];
-  const report = new Reporter(diags);
   const raws = parseManifests(sources, diags);
-  const d = decodeAll(raws, report);
+  return buildClusterFromObjects(raws, opts, diags);
+}
+
+/**
+ * The same pipeline from raw objects already parsed (the API server merges its own objects with the
+ * manifests' before building); `diags` may hold the parse diagnostics to report with the rest.
+ */
+export function buildClusterFromObjects(
+  raws: readonly RawObject[],
+  opts: BuildOptions = {},
+  diags: Diagnostic[] = [],
+): BuildResult {
+  const report = new Reporter(diags);
+  const d = decodeAll(raws, report, opts.namespace !== undefined ? { namespace: opts.namespace } : {});
   const config = d.config ?? CLUSTER_DEFAULTS;
+  const addonOn = opts.dnsAddon ?? config.dns.addon;
+  const addon = addonOn ? dnsAddonManifest(config, d.services, d.workloads) : '';
+  if (addon) {
+    const extra = decodeAll(parseManifests([{ file: '<builtin:dns-addon>', text: addon }], diags), report);
+    d.services.push(...extra.services);
+    d.workloads.push(...extra.workloads);
+  }
   // kubeadm writes the pod subnet into kube-proxy's clusterCIDR; kpath does the same when it is unset.
   const proxy = d.proxy
     ? d.proxy.clusterCIDRs.length
@@ -62,6 +95,23 @@ export function buildCluster(
   }
   const scheduler = new Scheduler(nodes);
   for (const p of pods) if (p.nodeName) scheduler.account(p, p.nodeName);
+  const kept = keptPlacements(opts.previous, nodes);
+  // Pods that were already running keep their node; they are counted before anything new is placed.
+  const keptNode = (p: Pod): string | undefined => kept.nodeOf(p);
+  for (const p of pods) {
+    const n = p.nodeName ? undefined : keptNode(p);
+    if (n) scheduler.account(p, n);
+  }
+  const expanded = new Map<Workload, Pod[]>();
+  for (const w of d.workloads) {
+    if (w.kind === 'DaemonSet') continue;
+    const list = expandWorkload(w);
+    expanded.set(w, list);
+    for (const p of list) {
+      const n = p.nodeName && nodeNames.has(p.nodeName) ? undefined : keptNode(p);
+      if (n) scheduler.account(p, n);
+    }
+  }
   const sortedWorkloads = [...d.workloads].sort((a, b) => {
     const ka = `${a.meta.namespace}/${a.kind}/${a.meta.name}`;
     const kb = `${b.meta.namespace}/${b.kind}/${b.meta.name}`;
@@ -84,6 +134,8 @@ export function buildCluster(
   // Given pods without a node are scheduled first (they were created first), then workload pods.
   const placed: Pod[] = pods.map((p) => {
     if (p.nodeName) return p;
+    const k = keptNode(p);
+    if (k) return { ...p, nodeName: k };
     const n = scheduler.place(p);
     if (!n) {
       report.warning(
@@ -118,9 +170,11 @@ export function buildCluster(
       }
       continue;
     }
-    for (const p of expandWorkload(w)) {
-      const n = p.nodeName && nodeNames.has(p.nodeName) ? p.nodeName : scheduler.place(p);
-      if (p.nodeName && nodeNames.has(p.nodeName)) scheduler.account(p, p.nodeName);
+    for (const p of expanded.get(w) ?? []) {
+      const given = p.nodeName && nodeNames.has(p.nodeName) ? p.nodeName : undefined;
+      const k = given ? undefined : keptNode(p);
+      const n = given ?? k ?? scheduler.place(p);
+      if (given) scheduler.account(p, given);
       if (!n) {
         report.warning(
           w.meta.origin,
@@ -132,7 +186,12 @@ export function buildCluster(
       } else addDerived({ ...p, nodeName: n }, owner);
     }
   }
-  const withIPs = allocatePodIPs(pods, nodes, report);
+  const withIPs = allocatePodIPs(
+    pods.map((p) => kept.withIPs(p)),
+    nodes,
+    report,
+    config.network.plugin,
+  );
   const services = allocateServices(d.services, config, report);
 
   // EndpointSlices.
@@ -211,4 +270,37 @@ function sortDiagnostics(diags: Diagnostic[]): void {
     return pa.file < pb.file ? -1 : pa.file > pb.file ? 1 : pa.line - pb.line || pa.col - pb.col || a.i - b.i;
   });
   diags.splice(0, diags.length, ...indexed.map((x) => x.d));
+}
+
+/**
+ * What the previous snapshot placed: a pod is the same pod when its namespace, name and controller
+ * (kind and name) are the same. It keeps its node while that node exists and still matches the pod's
+ * nodeSelector, and its IPs while they are inside that node's pod CIDRs.
+ */
+function keptPlacements(previous: ClusterSnapshot | undefined, nodes: readonly Node[]) {
+  const byName = new Map(nodes.map((n) => [n.meta.name, n]));
+  const ownerOf = (p: Pod) => {
+    const o = p.meta.ownerReferences?.[0];
+    return o ? `${o.kind}/${o.name}` : '';
+  };
+  const prevOf = (p: Pod): Pod | undefined => {
+    const prev = previous?.pod(p.meta.namespace, p.meta.name);
+    return prev && ownerOf(prev) === ownerOf(p) ? prev : undefined;
+  };
+  const nodeOf = (p: Pod): string | undefined => {
+    const prev = prevOf(p);
+    const node = prev?.nodeName ? byName.get(prev.nodeName) : undefined;
+    if (!node) return undefined;
+    for (const [k, v] of Object.entries(p.nodeSelector)) if (node.meta.labels[k] !== v) return undefined;
+    return node.meta.name;
+  };
+  const withIPs = (p: Pod): Pod => {
+    const prev = prevOf(p);
+    if (!prev || !p.nodeName || prev.nodeName !== p.nodeName || p.podIPs.length > 0) return p;
+    if (p.hostNetwork || prev.hostNetwork) return p;
+    const cidrs = byName.get(p.nodeName)?.podCIDRs ?? [];
+    const ips = prev.podIPs.filter((ip) => cidrs.some((c) => prefixContains(c, ip)));
+    return ips.length ? { ...p, podIPs: ips } : p;
+  };
+  return { nodeOf, withIPs };
 }

@@ -1,9 +1,38 @@
 /** kpath's Cluster object and kube-proxy's KubeProxyConfiguration. */
 import { type Prefix, prefixOverlaps, prefixSize, tryParsePrefix } from '../addr.js';
-import { CLUSTER_DEFAULTS, PROXY_DEFAULTS } from './defaults.js';
+import { CLUSTER_DEFAULTS, NETWORK_BACKENDS, PROXY_DEFAULTS } from './defaults.js';
 import type { Fields } from './fields.js';
 import { dns1123Subdomain } from './names.js';
-import type { ClusterConfig, IpvsProxyConfig, LoopbackMapping, ProxyConfig } from './objects.js';
+import type {
+  ClusterConfig,
+  IpvsProxyConfig,
+  LoopbackMapping,
+  NetworkBackend,
+  NetworkConfig,
+  ProxyConfig,
+} from './objects.js';
+
+/** `spec.network: {plugin, backend, mtu}`: the plugin, a backend that plugin has, an MTU an interface can take. */
+function decodeNetwork(s: Fields): NetworkConfig {
+  const n = s.at(['network']);
+  const raw = s.get(['network']);
+  if (raw === undefined || raw === null) return CLUSTER_DEFAULTS.network;
+  const plugin = n.oneOf(['plugin'], ['bridge', 'flannel', 'calico'] as const) ?? 'bridge';
+  const allowed: readonly NetworkBackend[] = NETWORK_BACKENDS[plugin];
+  const backendText = n.str(['backend']);
+  let backend: NetworkBackend = allowed[0]!;
+  if (backendText !== undefined) {
+    if ((allowed as readonly string[]).includes(backendText)) backend = backendText as NetworkBackend;
+    else
+      n.error(
+        ['backend'],
+        `"${backendText}" is not a backend of ${plugin} (expected ${allowed.map((b) => `"${b}"`).join(' or ')})`,
+      );
+  }
+  // 68: the smallest IPv4 MTU (RFC 791); 65535: the largest an IPv4 packet can be.
+  const mtu = n.int(['mtu'], { min: 68, max: 65535 });
+  return { plugin, backend, ...(mtu !== undefined ? { mtu } : {}) };
+}
 
 function cidrList(f: Fields, path: (string | number)[], text: string, what: string): Prefix[] {
   const out: Prefix[] = [];
@@ -76,6 +105,7 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
   const dns = s.at(['dns']);
   const pods = dns.oneOf(['pods'], ['insecure', 'verified', 'disabled'] as const) ?? d.dns.pods;
   const ttl = dns.int(['ttl'], { min: 0, max: 3600 }) ?? d.dns.ttl;
+  const addon = dns.bool(['addon']) ?? d.dns.addon;
   const loopbackMap: LoopbackMapping[] = [];
   (s.array(['loopbackMap']) ?? []).forEach((_, i) => {
     const m = s.at(['loopbackMap', i]);
@@ -99,8 +129,9 @@ export function decodeClusterConfig(f: Fields): ClusterConfig {
     nodeCIDR,
     nodePortRange,
     loadBalancerPool,
-    dns: { pods, ttl },
+    dns: { pods, ttl, addon },
     loopbackMap,
+    network: decodeNetwork(s),
     ...(f.origin ? { origin: f.origin } : {}),
   };
 }

@@ -10,7 +10,11 @@ export function checkName(rule: NameRule, v: string): string | undefined {
   return rule === 'subdomain' ? dns1123Subdomain(v) : rule === 'label' ? dns1123Label(v) : dns1035Label(v);
 }
 
-export function decodeMeta(f: Fields, kind: string, opts: { namespaced: boolean; nameRule: NameRule }): Meta {
+export function decodeMeta(
+  f: Fields,
+  kind: string,
+  opts: { namespaced: boolean; nameRule: NameRule; defaultNamespace?: string },
+): Meta {
   const m = f.at(['metadata']);
   if (!f.has(['metadata'])) f.error(['metadata'], 'required: every object needs metadata.name');
   const name = m.str(['name']) ?? '';
@@ -23,7 +27,7 @@ export function decodeMeta(f: Fields, kind: string, opts: { namespaced: boolean;
   }
   let namespace = '';
   if (opts.namespaced) {
-    namespace = m.str(['namespace']) ?? 'default';
+    namespace = m.str(['namespace']) || (opts.defaultNamespace ?? 'default');
     const e = dns1123Label(namespace);
     if (e) m.error(['namespace'], `invalid namespace "${namespace}": ${e}`);
   } else if (m.has(['namespace'])) {

@@ -213,6 +213,10 @@ export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 export function withNamespaceNameLabel(meta: Meta): Meta {
   const all: Record<string, string> = { ...meta.labels, [NAMESPACE_NAME_LABEL]: meta.name };
   // In key order, as the apiserver's JSON (a Go map) has them.
-  const labels = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]!]));
+  const labels = Object.fromEntries(
+    Object.keys(all)
+      .sort()
+      .map((k) => [k, all[k]!]),
+  );
   return { ...meta, labels };
 }

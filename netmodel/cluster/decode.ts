@@ -1,5 +1,6 @@
 /** Raw objects -> typed objects, by kind and apiVersion. Unknown kinds are warned about and ignored. */
 
+import { BUILTIN_KINDS, groupOf, isBuiltinGroup } from './builtin-kinds.js';
 import { decodeClusterConfig, decodeProxyConfig } from './decode-config.js';
 import { decodeEndpointSlice, decodeEndpoints } from './decode-endpoints.js';
 import { decodeMeta, type NameRule } from './decode-meta.js';
@@ -8,7 +9,7 @@ import { decodeNode } from './decode-node.js';
 import { decodePod } from './decode-pod.js';
 import { decodeService } from './decode-service.js';
 import { decodeWorkload } from './decode-workload.js';
-import type { ObjectRef, Reporter } from './diagnostics.js';
+import type { ObjectRef, Origin, Reporter } from './diagnostics.js';
 import { Fields } from './fields.js';
 import type { RawObject } from './manifest.js';
 import type {
@@ -22,6 +23,8 @@ import type {
   Service,
   Workload,
 } from './objects.js';
+import { KIND_SCHEMAS, KUBE_PROXY_CONFIGURATION } from './schema.js';
+import { checkUnknownFields, closest } from './strict.js';
 
 export interface Decoded {
   config?: ClusterConfig;
@@ -55,7 +58,12 @@ const KINDS: Record<string, KindInfo> = {
   NetworkPolicy: { apiVersions: ['networking.k8s.io/v1'], namespaced: true, nameRule: 'subdomain' },
 };
 
-export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded {
+export interface DecodeOptions {
+  /** `-n NS`: the namespace of namespaced objects that give none (kubectl apply -n). */
+  readonly namespace?: string;
+}
+
+export function decodeAll(raws: readonly RawObject[], report: Reporter, opts: DecodeOptions = {}): Decoded {
   const out: Decoded = {
     namespaces: [],
     nodes: [],
@@ -66,6 +74,7 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
     policies: [],
   };
   const seen = new Map<string, string>();
+  const ignored = new Map<string, { kind: string; apiVersion: string; count: number; origin: Origin }>();
   for (const raw of raws) {
     const kind = typeof raw.body.kind === 'string' ? raw.body.kind : undefined;
     const apiVersion = typeof raw.body.apiVersion === 'string' ? raw.body.apiVersion : undefined;
@@ -94,13 +103,29 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       if (apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1') {
         f0.error(['apiVersion'], `"${apiVersion}" is not served; use kubeproxy.config.k8s.io/v1alpha1`);
       } else if (out.proxy) f0.error([], 'a second KubeProxyConfiguration (give exactly one)');
-      else
-        out.proxy = decodeProxyConfig(new Fields(raw.body, raw.origin, { kind, name: 'kube-proxy' }, report));
+      else {
+        const pf = new Fields(raw.body, raw.origin, { kind, name: 'kube-proxy' }, report);
+        checkUnknownFields(pf, KUBE_PROXY_CONFIGURATION, raw.body);
+        out.proxy = decodeProxyConfig(pf);
+      }
       continue;
     }
     const info = KINDS[kind];
+    const served = BUILTIN_KINDS[apiVersion];
+    if (served && !served.includes(kind) && !info) {
+      // The apiserver's words (apimachinery meta.NoKindMatchError), with the closest kind as a hint.
+      const hint = closest(kind, served);
+      f0.error(
+        ['kind'],
+        `no matches for kind "${kind}" in version "${apiVersion}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      );
+      continue;
+    }
     if (!info) {
-      f0.warning(['kind'], `kind ${apiVersion}/${kind} is not modelled by kpath; ignored`);
+      const key = `${apiVersion}/${kind}`;
+      const seenKind = ignored.get(key);
+      if (seenKind) seenKind.count++;
+      else ignored.set(key, { kind, apiVersion, count: 1, origin: raw.origin });
       continue;
     }
     if (!info.apiVersions.includes(apiVersion)) {
@@ -111,13 +136,27 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       continue;
     }
     const refName = String((raw.body.metadata as { name?: unknown } | undefined)?.name ?? '');
-    const refNs = info.namespaced
-      ? String((raw.body.metadata as { namespace?: unknown } | undefined)?.namespace ?? 'default')
-      : undefined;
+    const givenNs = (raw.body.metadata as { namespace?: unknown } | undefined)?.namespace;
+    const defaultNs = opts.namespace ?? 'default';
+    const refNs = info.namespaced ? String(givenNs ?? defaultNs) : undefined;
     const ref: ObjectRef =
       refNs !== undefined ? { kind, namespace: refNs, name: refName } : { kind, name: refName };
     const f = new Fields(raw.body, raw.origin, ref, report);
-    const meta = decodeMeta(f, kind, info);
+    if (
+      info.namespaced &&
+      opts.namespace !== undefined &&
+      typeof givenNs === 'string' &&
+      givenNs !== '' &&
+      givenNs !== opts.namespace
+    ) {
+      // kubectl's words (cli-runtime resource/visitor.go, ValidateNamespace).
+      f.error(
+        ['metadata', 'namespace'],
+        `the namespace from the provided object "${givenNs}" does not match the namespace "${opts.namespace}". You must pass '--namespace=${givenNs}' to perform this operation`,
+      );
+      continue;
+    }
+    const meta = decodeMeta(f, kind, { ...info, defaultNamespace: defaultNs });
     if (meta.name) {
       const key = `${kind}/${meta.namespace}/${meta.name}`;
       const prev = seen.get(key);
@@ -131,6 +170,8 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
       const p = raw.origin.locate([]);
       seen.set(key, `${p.file}:${p.line}:${p.col}`);
     }
+    const schema = KIND_SCHEMAS[kind];
+    if (schema) checkUnknownFields(f, schema, raw.body);
     switch (kind) {
       case 'Namespace':
         out.namespaces.push({
@@ -165,6 +206,14 @@ export function decodeAll(raws: readonly RawObject[], report: Reporter): Decoded
         out.policies.push(decodeNetworkPolicy(f, meta));
         break;
     }
+  }
+  // Kinds kpath does not model: one warning per kind, at its first object.
+  for (const { kind, apiVersion, count, origin } of ignored.values()) {
+    const objects = `${count} object${count === 1 ? '' : 's'}`;
+    const what = isBuiltinGroup(groupOf(apiVersion))
+      ? `${kind} (${apiVersion}) does not change the network kpath models`
+      : `${kind} (${apiVersion}) is a custom resource kpath does not know`;
+    report.warning(origin, undefined, [], `${what}; ignored ${objects} of this kind`);
   }
   return out;
 }

@@ -18,11 +18,23 @@ export const CLUSTER_DEFAULTS: ClusterConfig = Object.freeze<ClusterConfig>({
   nodePortRange: { min: 30000, max: 32767 },
   /** LoadBalancer ingress IPs for services that have none in status (like MetalLB's pool). */
   loadBalancerPool: [parsePrefix('10.250.0.0/24')],
-  /** CoreDNS kubernetes plugin: `pods insecure`, `ttl 30` (seconds). */
-  dns: { pods: 'insecure', ttl: 30 },
+  /**
+   * CoreDNS kubernetes plugin: `pods insecure`, `ttl 30` (seconds); `addon`: a cluster whose manifests
+   * have no kube-system/kube-dns Service gets one (and a coredns Deployment), as kubeadm installs it.
+   */
+  dns: { pods: 'insecure', ttl: 30, addon: true },
   /** Beyond the built-in 10.0.0.0/8 <-> 127.0.0.0/8 twins. */
   loopbackMap: [],
+  /** The pod network when `spec.network` is absent: the bridge plugin with static host-gw routes. */
+  network: { plugin: 'bridge', backend: 'host-gw' },
 });
+
+/** Each plugin's default backend, and the backends it accepts (the first is the default). */
+export const NETWORK_BACKENDS = {
+  bridge: ['host-gw'],
+  flannel: ['vxlan', 'host-gw'],
+  calico: ['bgp', 'vxlan'],
+} as const;
 
 export const PROXY_DEFAULTS: ProxyConfig = Object.freeze<ProxyConfig>({
   /** kube-proxy --proxy-mode; empty means iptables on Linux. */

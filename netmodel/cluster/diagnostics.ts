@@ -15,6 +15,8 @@ export interface Origin {
   readonly file: string;
   /** Position of the field at `path` (relative to the object), or of its nearest existing parent. */
   locate(path: FieldPath): SourcePos;
+  /** Position of the key of the field at `path` (where an unknown field is named), else as locate. */
+  locateKey?(path: FieldPath): SourcePos;
 }
 
 export interface ObjectRef {
@@ -68,16 +70,31 @@ export class Reporter {
   warning(origin: Origin | undefined, object: ObjectRef | undefined, path: FieldPath, message: string): void {
     this.add('warning', origin, object, path, message);
   }
+  /** An error about the field's name rather than its value (an unknown field): positioned at the key. */
+  keyError(
+    origin: Origin | undefined,
+    object: ObjectRef | undefined,
+    path: FieldPath,
+    message: string,
+  ): void {
+    this.add('error', origin, object, path, message, true);
+  }
   private add(
     severity: 'error' | 'warning',
     origin: Origin | undefined,
     object: ObjectRef | undefined,
     path: FieldPath,
     message: string,
+    atKey = false,
   ): void {
+    const pos = origin
+      ? atKey && origin.locateKey
+        ? origin.locateKey(path)
+        : origin.locate(path)
+      : undefined;
     this.out.push({
       severity,
-      ...(origin ? { pos: origin.locate(path) } : {}),
+      ...(pos ? { pos } : {}),
       ...(object ? { object } : {}),
       ...(path.length ? { field: formatPath(path) } : {}),
       message,

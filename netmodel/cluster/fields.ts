@@ -56,6 +56,11 @@ export class Fields {
     this.report.error(this.origin, this.ref, [...this.base, ...path], message);
   }
 
+  /** An error about the field's name (an unknown field), positioned at its key. */
+  keyError(path: FieldPath, message: string): void {
+    this.report.keyError(this.origin, this.ref, [...this.base, ...path], message);
+  }
+
   warning(path: FieldPath, message: string): void {
     this.report.warning(this.origin, this.ref, [...this.base, ...path], message);
   }

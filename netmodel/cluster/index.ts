@@ -1,6 +1,12 @@
 // The cluster model's public surface, listed by hand.
 export { allocateNodes, allocatePodIPs, allocateServices, OffsetAllocator, staticBand } from './allocate.js';
-export { BUILTIN_NAMESPACES, type BuildResult, buildCluster } from './build.js';
+export {
+  BUILTIN_NAMESPACES,
+  type BuildOptions,
+  type BuildResult,
+  buildCluster,
+  buildClusterFromObjects,
+} from './build.js';
 export { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './decode-endpoints.js';
 export {
   decodeNetworkPolicy,
@@ -20,6 +26,7 @@ export {
   Reporter,
   type SourcePos,
 } from './diagnostics.js';
+export { ADDED_ANNOTATION, DNS_ADDON_REASON, dnsAddonManifest } from './dns-addon.js';
 export { deriveEndpointSlices, podIsEndpointCandidate, resolveTargetPort } from './endpoints.js';
 export {
   canonicalJson,
@@ -30,7 +37,7 @@ export {
   safeEncode,
   uidFor,
 } from './hash.js';
-export { type ManifestSource, parseManifests, type RawObject } from './manifest.js';
+export { isPlainObject, type ManifestSource, parseManifests, type RawObject } from './manifest.js';
 export * from './names.js';
 export * from './objects.js';
 export { Scheduler, tolerates, unfitReason, unschedulableMessage } from './scheduler.js';
@@ -41,6 +48,7 @@ export {
   matchesSelector,
   selectorFromMap,
 } from './selector.js';
+export { matchesTerms, parseSelector, type SelectorOp, type SelectorTerm } from './selector-parse.js';
 export { ClusterSnapshot, type SnapshotParts } from './snapshot.js';
 export {
   type ClusterChange,
@@ -50,3 +58,4 @@ export {
   isEmptyChange,
   type KindDiff,
 } from './store.js';
+export { DELETED_PODS_ANNOTATION } from './workloads.js';

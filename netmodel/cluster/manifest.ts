@@ -2,7 +2,7 @@
  * Manifest text -> raw Kubernetes objects, each remembering where it came from so that any field can be
  * reported as file:line:column. Pure: the caller reads the files and hands over their text.
  */
-import { type Document, isMap, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
+import { type Document, isMap, isScalar, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import type { Diagnostic, FieldPath, Origin, SourcePos } from './diagnostics.js';
 
 export interface ManifestSource {
@@ -18,8 +18,22 @@ export interface RawObject {
 }
 
 function makeOrigin(file: string, doc: Document, lc: LineCounter, prefix: FieldPath): Origin {
-  return {
+  const origin: Origin = {
     file,
+    locateKey(path: FieldPath): SourcePos {
+      const full = [...prefix, ...path];
+      const parent = full.length ? (doc.getIn(full.slice(0, -1), true) as YamlNode | undefined) : undefined;
+      if (parent && isMap(parent)) {
+        const key = full[full.length - 1];
+        const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+        const k = pair?.key as YamlNode | undefined;
+        if (k?.range) {
+          const p = lc.linePos(k.range[0]);
+          return { file, line: p.line, col: p.col };
+        }
+      }
+      return origin.locate(path);
+    },
     locate(path: FieldPath): SourcePos {
       const full = [...prefix, ...path];
       for (let n = full.length; n >= 0; n--) {
@@ -45,6 +59,7 @@ function makeOrigin(file: string, doc: Document, lc: LineCounter, prefix: FieldP
       return { file, line: 1, col: 1 };
     },
   };
+  return origin;
 }
 
 /**
@@ -77,7 +92,9 @@ export function parseManifests(sources: readonly ManifestSource[], diags: Diagno
           message: w.message,
         });
       }
-      if (doc.contents === null) continue; // an empty document (e.g. a trailing ---)
+      // Empty and comment-only documents (a trailing ---, Helm's `# Source:` stubs) and a bare `null`
+      // are skipped, as kubectl's stream visitor skips documents that decode to nothing or "null".
+      if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
       let body: unknown;
       try {
         body = doc.toJS({ maxAliasCount: 1000 });

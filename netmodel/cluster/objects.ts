@@ -296,6 +296,18 @@ export interface LoopbackMapping {
   readonly loopback: Prefix;
 }
 
+/** The pod network plugin (`Cluster.spec.network`). */
+export type NetworkPlugin = 'bridge' | 'flannel' | 'calico';
+/** bridge: host-gw; flannel: vxlan | host-gw; calico: bgp | vxlan. */
+export type NetworkBackend = 'host-gw' | 'vxlan' | 'bgp';
+
+export interface NetworkConfig {
+  readonly plugin: NetworkPlugin;
+  readonly backend: NetworkBackend;
+  /** The pods' MTU when given; otherwise the plugin computes it (flannel vxlan 1450, calico vxlan 1450, else 1500). */
+  readonly mtu?: number;
+}
+
 /** kpath's own Cluster object: what has no Kubernetes object of its own. */
 export interface ClusterConfig {
   readonly name: string;
@@ -307,8 +319,15 @@ export interface ClusterConfig {
   readonly nodeCIDR: Prefix;
   readonly nodePortRange: { readonly min: number; readonly max: number };
   readonly loadBalancerPool: readonly Prefix[];
-  readonly dns: { readonly pods: 'insecure' | 'verified' | 'disabled'; readonly ttl: number };
+  readonly dns: {
+    readonly pods: 'insecure' | 'verified' | 'disabled';
+    readonly ttl: number;
+    /** Add kube-dns (a coredns Deployment and the kube-dns Service) when the manifests have none. */
+    readonly addon: boolean;
+  };
   readonly loopbackMap: readonly LoopbackMapping[];
+  /** The pod network (plugin, backend, MTU); bridge with host-gw routes when the Cluster names none. */
+  readonly network: NetworkConfig;
   readonly origin?: Origin;
 }
 

@@ -60,7 +60,20 @@ function templatePod(
   };
 }
 
+/**
+ * Names of pods deleted through the API, kept on the workload so its controller replaces each with a
+ * new name (StatefulSet pods keep their name and get a new uid), as Kubernetes' controllers do.
+ * The API server writes it; it is never shown.
+ */
+export const DELETED_PODS_ANNOTATION = 'kpath.dev/deleted-pods';
+
+function deletedPods(w: Workload): string[] {
+  const v = w.meta.annotations[DELETED_PODS_ANNOTATION];
+  return v ? v.split(',').filter(Boolean) : [];
+}
+
 export function expandWorkload(w: Workload): Pod[] {
+  const deleted = deletedPods(w);
   const tmplMeta = (w.template.metadata ?? {}) as TemplateMeta;
   const ns = w.meta.namespace;
   const makePod = (
@@ -79,7 +92,11 @@ export function expandWorkload(w: Workload): Pod[] {
       const labels = { ...baseLabels, 'pod-template-hash': hash };
       for (let i = 0; i < w.replicas; i++) {
         pods.push(
-          makePod(uniqueName(rsName, i, pods), labels, { kind: 'ReplicaSet', name: rsName, uid: rsUid }),
+          makePod(uniqueName(rsName, i, pods, deleted), labels, {
+            kind: 'ReplicaSet',
+            name: rsName,
+            uid: rsUid,
+          }),
         );
       }
       break;
@@ -87,7 +104,7 @@ export function expandWorkload(w: Workload): Pod[] {
     case 'ReplicaSet': {
       for (let i = 0; i < w.replicas; i++) {
         pods.push(
-          makePod(uniqueName(w.meta.name, i, pods), baseLabels, {
+          makePod(uniqueName(w.meta.name, i, pods, deleted), baseLabels, {
             kind: 'ReplicaSet',
             name: w.meta.name,
             uid: w.meta.uid,
@@ -107,14 +124,17 @@ export function expandWorkload(w: Workload): Pod[] {
           'statefulset.kubernetes.io/pod-name': name,
         };
         pods.push(
-          makePod(
-            name,
-            labels,
-            { kind: 'StatefulSet', name: w.meta.name, uid: w.meta.uid },
-            {
-              hostname: name,
-              ...(w.serviceName ? { subdomain: w.serviceName } : {}),
-            },
+          recreated(
+            makePod(
+              name,
+              labels,
+              { kind: 'StatefulSet', name: w.meta.name, uid: w.meta.uid },
+              {
+                hostname: name,
+                ...(w.serviceName ? { subdomain: w.serviceName } : {}),
+              },
+            ),
+            deleted,
           ),
         );
       }
@@ -127,12 +147,24 @@ export function expandWorkload(w: Workload): Pod[] {
   return pods;
 }
 
-/** `<base>-<5 safe chars>`, re-drawn on the (unlikely) collision with a sibling. */
-function uniqueName(base: string, index: number, siblings: readonly Pod[]): string {
+/** `<base>-<5 safe chars>`, re-drawn on the (unlikely) collision with a sibling or a deleted pod. */
+function uniqueName(
+  base: string,
+  index: number,
+  siblings: readonly Pod[],
+  deleted: readonly string[],
+): string {
   for (let attempt = 0; ; attempt++) {
     const name = `${base}-${randomSuffix(`${base}#${index}#${attempt}`)}`;
-    if (!siblings.some((p) => p.meta.name === name)) return name;
+    if (!siblings.some((p) => p.meta.name === name) && !deleted.includes(name)) return name;
   }
+}
+
+/** A StatefulSet pod deleted k times comes back under its name with a new uid. */
+function recreated(p: Pod, deleted: readonly string[]): Pod {
+  const k = deleted.filter((d) => d === p.meta.name).length;
+  if (k === 0) return p;
+  return { ...p, meta: { ...p.meta, uid: uidFor(`Pod/${p.meta.namespace}/${p.meta.name}#${k}`) } };
 }
 
 /** Tolerations the DaemonSet controller adds to every daemon pod. */
@@ -147,7 +179,11 @@ export const DAEMONSET_TOLERATIONS = [
 
 export function daemonSetPod(w: Workload, nodeName: string): Pod {
   const tmplMeta = (w.template.metadata ?? {}) as TemplateMeta;
-  const name = `${w.meta.name}-${randomSuffix(`${w.meta.namespace}/${w.meta.name}@${nodeName}`)}`;
+  const deleted = deletedPods(w);
+  let name = `${w.meta.name}-${randomSuffix(`${w.meta.namespace}/${w.meta.name}@${nodeName}`)}`;
+  for (let attempt = 1; deleted.includes(name); attempt++) {
+    name = `${w.meta.name}-${randomSuffix(`${w.meta.namespace}/${w.meta.name}@${nodeName}#${attempt}`)}`;
+  }
   const labels = {
     ...(tmplMeta.labels ?? {}),
     'controller-revision-hash': podTemplateHash(w.template),

@@ -266,6 +266,17 @@ export class ConntrackTable {
     return true;
   }
 
+  /**
+   * Kill the entry a tuple (either direction) belongs to, as nf_conntrack_find_get + nf_ct_kill do
+   * (IPVS's ip_vs_conn_drop_conntrack). Returns whether one went.
+   */
+  deleteTuple(t: Tuple, now: number): boolean {
+    const hit = this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
+    if (!hit) return false;
+    this.kill(hit.entry);
+    return true;
+  }
+
   /** CONNMARK --set-mark and friends. */
   setMark(view: ConntrackEntryView, mark: number): void {
     this.own(view).mark = mark >>> 0;

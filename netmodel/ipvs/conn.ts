@@ -8,7 +8,7 @@
 import type { IP } from '../addr.js';
 import type { IpvsDest } from './dest.js';
 import type { IpvsTcpState } from './tcp-state.js';
-import type { IpvsProtocol } from './types.js';
+import type { IpvsForward, IpvsProtocol } from './types.js';
 
 /** What a connection entry shows: a TCP state, 'UDP' (IP_VS_UDP_S_NORMAL), or a template's NONE/ASSURED. */
 export type IpvsConnState = IpvsTcpState | 'UDP' | 'ASSURED';
@@ -36,6 +36,8 @@ export interface IpvsConnView {
   /** The template that controls this connection, if any. */
   readonly control: IpvsConnView | undefined;
   readonly destName: string;
+  /** The real server's forwarding method (cp->flags & IP_VS_CONN_F_FWD_MASK). */
+  readonly forward: IpvsForward;
 }
 
 export class IpvsConn implements IpvsConnView {
@@ -55,6 +57,9 @@ export class IpvsConn implements IpvsConnView {
   invalid = false;
   /** The key of this entry's live slot in the table's timer heap. */
   heapKey = Number.POSITIVE_INFINITY;
+  /** Its keys in the table's indexes (set by the table). */
+  inKey = '';
+  outKey = '';
   readonly createdAt: number;
 
   constructor(
@@ -78,6 +83,10 @@ export class IpvsConn implements IpvsConnView {
     this.createdAt = opts.now;
     this.timeoutMs = opts.timeoutMs;
     this.expiresAt = opts.now + opts.timeoutMs;
+  }
+
+  get forward(): IpvsForward {
+    return this.dest.forward;
   }
 
   get destName(): string {
@@ -144,10 +153,12 @@ export class IpvsConnTable {
       { noOutput: init.noOutput, nfct: init.nfct, now: init.now, timeoutMs: init.timeoutMs },
     );
     this.all.set(c.id, c);
-    if (c.template) this.templates.set(inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport), c);
+    c.inKey = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+    if (c.template) this.templates.set(c.inKey, c);
     else {
-      this.byIn.set(inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport), c);
-      this.byOut.set(inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport), c);
+      c.outKey = inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
+      this.byIn.set(c.inKey, c);
+      this.byOut.set(c.outKey, c);
     }
     // ip_vs_bind_dest: templates count in persistconns, others start inactive.
     const d = c.dest;
@@ -175,8 +186,7 @@ export class IpvsConnTable {
 
   /** ip_vs_check_template failed: the template can no longer be found (ports 0xffff), it waits for its timer. */
   invalidate(t: IpvsConn): void {
-    const k = inKey(t.protocol, t.caddr, t.cport, t.vaddr, t.vport);
-    if (this.templates.get(k) === t) this.templates.delete(k);
+    if (this.templates.get(t.inKey) === t) this.templates.delete(t.inKey);
     t.invalid = true;
     t.vport = 0xffff;
     t.cport = 0;
@@ -258,13 +268,11 @@ export class IpvsConnTable {
     if (c.dead) return;
     c.dead = true;
     this.all.delete(c.id);
-    const k = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
     if (c.template) {
-      if (this.templates.get(k) === c) this.templates.delete(k);
+      if (this.templates.get(c.inKey) === c) this.templates.delete(c.inKey);
     } else {
-      if (this.byIn.get(k) === c) this.byIn.delete(k);
-      const ko = inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
-      if (this.byOut.get(ko) === c) this.byOut.delete(ko);
+      if (this.byIn.get(c.inKey) === c) this.byIn.delete(c.inKey);
+      if (this.byOut.get(c.outKey) === c) this.byOut.delete(c.outKey);
     }
     // ip_vs_unbind_dest
     const d = c.dest;

@@ -19,6 +19,7 @@
  * the entry is unconfirmed), so nat POSTROUTING (kube-proxy's MASQUERADE) still runs and replies
  * find the entry; without it the packet goes on untracked (ip_vs_notrack).
  */
+import type { ConntrackTable } from '../conntrack/index.js';
 import type { Packet } from '../packet.js';
 import type { IpvsConnView } from './conn.js';
 import type { IpvsDest } from './dest.js';
@@ -60,6 +61,8 @@ export type IpvsHookResult =
 export interface IpvsHookOptions {
   /** The packet's conntrack entry was there before it (not created by this packet). */
   readonly oldConntrack?: boolean;
+  /** Build the explanation's sentences (default true). */
+  readonly explain?: boolean;
 }
 
 /** Run IPVS's functions on one hook, in priority order. */
@@ -84,6 +87,7 @@ export function ipvsHook(
   const r = ipvsIn(table, p, now, {
     hook,
     ...(opts.oldConntrack !== undefined ? { oldConntrack: opts.oldConntrack } : {}),
+    ...(opts.explain !== undefined ? { explain: opts.explain } : {}),
   });
   switch (r.kind) {
     case 'miss':
@@ -108,4 +112,29 @@ export function ipvsHook(
         explanation: r.explanation,
       };
   }
+}
+
+/**
+ * IPVS's connection timers up to `now`, run before a packet enters the node (in the kernel they
+ * fire on their own): an expired connection made with net.ipv4.vs.conntrack also takes its
+ * conntrack entry with it (ip_vs_conn_expire -> ip_vs_conn_drop_conntrack), also those that expired
+ * while something else (a listing) ran the timers. Returns how many conntrack drops were due.
+ */
+export function ipvsTimers(table: IpvsTable, conntrack: ConntrackTable, now: number): number {
+  table.expire(now);
+  const gone = table.conntrackDrops.splice(0);
+  for (const c of gone) {
+    conntrack.deleteTuple(
+      {
+        family: c.caddr.family,
+        proto: c.protocol === 'TCP' ? 'tcp' : c.protocol === 'UDP' ? 'udp' : 'sctp',
+        src: c.caddr,
+        sport: c.cport,
+        dst: c.vaddr,
+        dport: c.vport,
+      },
+      now,
+    );
+  }
+  return gone.length;
 }

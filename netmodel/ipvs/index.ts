@@ -1,11 +1,14 @@
 // The emulated kernel IPVS of a node. Public surface, listed by hand.
+
+export type { IpvsChoice, IpvsChoices } from './choices.js';
+export { ipvsChoices } from './choices.js';
 export type { IpvsConnState, IpvsConnView } from './conn.js';
 export { IpvsConn, IpvsConnTable } from './conn.js';
 export type { IpvsStats } from './dest.js';
 export { IpvsDest } from './dest.js';
 export { addrFold, hash32, hsiphash, hsiphash4, keyOf32 } from './hash.js';
 export type { IpvsHookName, IpvsHookOptions, IpvsHookResult } from './hook.js';
-export { ipvsHook } from './hook.js';
+export { ipvsHook, ipvsTimers } from './hook.js';
 export type {
   IpvsExplanation,
   IpvsHook,

@@ -101,6 +101,17 @@ export interface IpvsInOptions {
    * (ip_vs_conn_uses_old_conntrack).
    */
   readonly oldConntrack?: boolean;
+  /** Build the explanation's sentences (default true; the real-traffic path turns it off). */
+  readonly explain?: boolean;
+}
+
+/** The explanation's sentences, built only when asked for. */
+class Lines {
+  readonly list: string[] = [];
+  constructor(readonly on: boolean) {}
+  say(f: () => string): void {
+    if (this.on) this.list.push(f());
+  }
 }
 
 function protoOf(p: Packet): IpvsProtocol | undefined {
@@ -115,7 +126,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   if (proto === 'SCTP') return { kind: 'miss', reason: 'SCTP connections are not emulated' };
   const flags = p.tcp;
   let cp = table.conns.getIn(proto, p.src, p.sport, p.dst, p.dport);
-  const lines: string[] = [];
+  const lines = new Lines(opts.explain !== false);
 
   // conn_reuse_mode: a SYN on an entry that is done (TIME_WAIT/CLOSE, not controlled) starts anew.
   if (cp && table.sysctls.connReuseMode && proto === 'TCP' && flags?.syn) {
@@ -136,8 +147,10 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
           reason: `a new SYN reuses connection #${cp.id} (${cp.state}) whose conntrack entry still exists: IPVS drops it (conn_reuse_mode; the client retransmits)`,
           icmpPortUnreachable: false,
         };
-      lines.push(
-        `connection #${cp.id} (${cp.state}) is done and a new SYN reuses its ports: scheduled again (conn_reuse_mode)`,
+      const old = cp;
+      lines.say(
+        () =>
+          `connection #${old.id} (${old.state}) is done and a new SYN reuses its ports: scheduled again (conn_reuse_mode)`,
       );
       cp = undefined;
     }
@@ -153,8 +166,9 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
           reason: `real server ${cp.dest.name} was removed: connection #${cp.id} expired at once (expire_nodest_conn)`,
           icmpPortUnreachable: false,
         };
-      lines.push(
-        `real server ${cp.dest.name} was removed: connection #${cp.id} expired (expire_nodest_conn)`,
+      const old = cp;
+      lines.say(
+        () => `real server ${old.dest.name} was removed: connection #${old.id} expired (expire_nodest_conn)`,
       );
       cp = undefined;
     } else {
@@ -174,7 +188,8 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   if (cp) {
     svc = table.services.get(cp.serviceKey);
     existing = { state: cp.state, id: cp.id };
-    lines.push(`existing IPVS connection #${cp.id} (${cp.state}) -> ${cp.dest.name}`);
+    const c = cp;
+    lines.say(() => `existing IPVS connection #${c.id} (${c.state}) -> ${c.dest.name}`);
   } else {
     svc = table.findService(proto, p.dst, p.dport);
     if (!svc) return { kind: 'miss', reason: `no virtual service ${proto} ${joinHostPort(p.dst, p.dport)}` };
@@ -206,8 +221,9 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   cp.touch(now);
   table.conns.rearmed(cp);
   const out = withDestination(p, cp.daddr, cp.dport);
-  lines.push(
-    `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
+  lines.say(
+    () =>
+      `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
   );
   return {
     kind,
@@ -264,7 +280,7 @@ function isNewConnExpected(cp: IpvsConn, mode: number): boolean {
 
 function explain(
   svc: IpvsService | undefined,
-  lines: string[],
+  lines: Lines,
   schedule: SchedExplanation | undefined,
   persistence: PersistenceExplanation | undefined,
   existing: IpvsExplanation['existing'],
@@ -273,7 +289,7 @@ function explain(
     service: svc ? svc.name : '(deleted virtual service)',
     scheduler: svc ? svc.scheduler : '-',
     kernelOrder: svc ? svc.dests.map((d) => d.name) : [],
-    lines,
+    lines: lines.list,
   };
   if (persistence) e.persistence = persistence;
   if (schedule) e.schedule = schedule;
@@ -294,18 +310,19 @@ function schedulePacket(
   proto: IpvsProtocol,
   p: Packet,
   now: number,
-  lines: string[],
+  lines: Lines,
 ): Scheduled {
-  lines.push(
-    `virtual service ${svc.name} (${svc.scheduler}${svc.flags.size ? ` ${[...svc.flags].join(',')}` : ''}${svc.persistence ? ` persistent ${svc.persistence.timeoutSeconds}` : ''}); real servers in kernel list order: ${svc.dests.map((d) => `${d.name} w${d.weight}`).join(', ') || 'none'}`,
+  lines.say(
+    () =>
+      `virtual service ${svc.name} (${svc.scheduler}${svc.flags.size ? ` ${[...svc.flags].join(',')}` : ''}${svc.persistence ? ` persistent ${svc.persistence.timeoutSeconds}` : ''}); real servers in kernel list order: ${svc.dests.map((d) => `${d.name} w${d.weight}`).join(', ') || 'none'}`,
   );
   if (svc.persistence) return schedulePersist(table, svc, proto, p, now, lines);
   if (svc.port !== p.dport) {
-    lines.push('a port-zero service must be persistent: no destination');
+    lines.say(() => 'a port-zero service must be persistent: no destination');
     return { conn: undefined };
   }
   const r = svc.sched.schedule(svc, p, now);
-  lines.push(r.why.text);
+  lines.say(() => r.why.text);
   if (!r.dest) return { conn: undefined, schedule: r.why };
   const conn = newConn(
     table,
@@ -331,7 +348,7 @@ function schedulePersist(
   proto: IpvsProtocol,
   p: Packet,
   now: number,
-  lines: string[],
+  lines: Lines,
 ): Scheduled {
   const pers = svc.persistence!;
   const snet = prefixOf(p.src, pers.netmaskBits).ip;
@@ -342,8 +359,10 @@ function schedulePersist(
   let state: PersistenceExplanation['template'] = 'hit';
   let schedule: SchedExplanation | undefined;
   if (ct && !checkTemplate(table, ct)) {
-    lines.push(
-      `persistence template #${ct.id} for ${snet.text} points at ${ct.dest.name}, which is ${ct.dest.available ? 'quiesced (weight 0, expire_quiescent_template)' : 'removed'}: invalidated`,
+    const old = ct;
+    lines.say(
+      () =>
+        `persistence template #${old.id} for ${snet.text} points at ${old.dest.name}, which is ${old.dest.available ? 'quiesced (weight 0, expire_quiescent_template)' : 'removed'}: invalidated`,
     );
     table.conns.invalidate(ct);
     ct = undefined;
@@ -353,20 +372,25 @@ function schedulePersist(
   if (!ct) {
     const r = svc.sched.schedule(svc, p, now);
     schedule = r.why;
-    lines.push(r.why.text);
+    lines.say(() => r.why.text);
     if (!r.dest) return { conn: undefined, schedule };
     dest = r.dest;
     const dport = p.dport === svc.port && svc.port !== 21 ? dest.port : 0;
-    ct = newConn(table, svc, proto, snet, 0, p.dst, tport, dest, dport, true, now);
-    ct.timeoutMs = pers.timeoutSeconds * 1000;
+    const made = newConn(table, svc, proto, snet, 0, p.dst, tport, dest, dport, true, now);
+    made.timeoutMs = pers.timeoutSeconds * 1000;
+    ct = made;
     if (state !== 'invalid') state = 'new';
-    lines.push(
-      `persistence: new template #${ct.id} <${proto}, ${snet.text}/${pers.netmaskBits}:0, ${joinHostPort(p.dst, tport)}> -> ${dest.name} for ${pers.timeoutSeconds}s`,
+    const d = dest;
+    lines.say(
+      () =>
+        `persistence: new template #${made.id} <${proto}, ${snet.text}/${pers.netmaskBits}:0, ${joinHostPort(p.dst, tport)}> -> ${d.name} for ${pers.timeoutSeconds}s`,
     );
   } else {
-    dest = ct.dest;
-    lines.push(
-      `persistence: template #${ct.id} for ${snet.text}/${pers.netmaskBits} (${Math.max(0, Math.floor((ct.expiresAt - now) / 1000))}s left) sends it to ${dest.name}; the scheduler is not consulted`,
+    const hit = ct;
+    dest = hit.dest;
+    lines.say(
+      () =>
+        `persistence: template #${hit.id} for ${snet.text}/${pers.netmaskBits} (${Math.max(0, Math.floor((hit.expiresAt - now) / 1000))}s left) sends it to ${hit.dest.name}; the scheduler is not consulted`,
     );
   }
   let dport = p.dport;

@@ -5,6 +5,7 @@
  */
 import type { IP } from '../addr.js';
 import { joinHostPort } from '../addr.js';
+import type { Rng } from '../rng.js';
 import { IpvsDest, type IpvsStats, newStats } from './dest.js';
 import { createScheduler } from './schedulers/index.js';
 import { LocalityLeastConnection } from './schedulers/lblc.js';
@@ -35,7 +36,11 @@ export class IpvsService implements SchedService {
   readonly dests: IpvsDest[] = [];
   readonly stats: IpvsStats = newStats();
 
-  constructor(spec: IpvsServiceSpec, now: number) {
+  constructor(
+    spec: IpvsServiceSpec,
+    now: number,
+    private readonly rng?: Rng,
+  ) {
     this.protocol = spec.protocol;
     this.vip = spec.vip;
     this.port = spec.port;
@@ -52,7 +57,7 @@ export class IpvsService implements SchedService {
   }
 
   private bindScheduler(now: number): Scheduler {
-    const s = createScheduler(this.scheduler);
+    const s = createScheduler(this.scheduler, this.rng);
     if (s instanceof LocalityLeastConnection) s.start(now);
     return s;
   }

@@ -7,7 +7,8 @@
  */
 import type { IP } from '../addr.js';
 import { ErrorCodes, KpathError } from '../errors.js';
-import { IpvsConnTable } from './conn.js';
+import type { Rng } from '../rng.js';
+import { type IpvsConn, IpvsConnTable } from './conn.js';
 import { destKey, type IpvsDest, type IpvsStats, newStats } from './dest.js';
 import { IpvsService, serviceKey } from './service.js';
 import { DEFAULT_TCP_TIMEOUTS, DEFAULT_UDP_TIMEOUT, type IpvsTcpState } from './tcp-state.js';
@@ -52,6 +53,8 @@ export interface IpvsTableOptions {
   readonly timeouts?: IpvsTimeoutSet;
   /** Connection hash table size as `ipvsadm -Ln` prints it (CONFIG_IP_VS_TAB_BITS = 12 -> 4096). */
   readonly connTabSize?: number;
+  /** Randomness for the twos scheduler (the kernel's prandom_u32); seeded, so runs repeat. */
+  readonly rng?: Rng;
 }
 
 export class IpvsTable {
@@ -65,8 +68,16 @@ export class IpvsTable {
   readonly connTabSize: number;
   /** ipvs->tot_stats. */
   readonly totalStats: IpvsStats = newStats();
+  /**
+   * Expired connections made with net.ipv4.vs.conntrack whose conntrack entries are still to be
+   * dropped (ip_vs_conn_drop_conntrack); the walker drains it (ipvsTimers) before a packet.
+   */
+  readonly conntrackDrops: IpvsConn[] = [];
+
+  private readonly rng: Rng | undefined;
 
   constructor(opts: IpvsTableOptions = {}) {
+    this.rng = opts.rng;
     this.sysctls = { ...DEFAULT_IPVS_SYSCTLS, ...opts.sysctls };
     this.connTabSize = opts.connTabSize ?? 4096;
     if (opts.timeouts) this.setTimeouts(opts.timeouts);
@@ -106,7 +117,7 @@ export class IpvsTable {
         `ipvs: virtual service ${key} already exists (ipvsadm -A: File exists)`,
       );
     checkSpec(spec);
-    const svc = new IpvsService(spec, now);
+    const svc = new IpvsService(spec, now, this.rng);
     this.services.set(key, svc);
     for (const d of spec.destinations) this.addDest(svc, d);
     return svc;
@@ -205,12 +216,17 @@ export class IpvsTable {
     return false;
   }
 
-  /** Run the connection timers due at `now`; trashed dests nobody references any more are freed. */
-  expire(now: number): void {
+  /**
+   * Run the connection timers due at `now`; trashed dests nobody references any more are freed.
+   * Returns the entries that went.
+   */
+  expire(now: number): IpvsConn[] {
     const gone = this.conns.expire(now);
+    for (const c of gone) if (c.nfct && !c.template) this.conntrackDrops.push(c);
     if (gone.length && this.trash.size) {
       for (const [k, d] of this.trash) if (!this.conns.references(d)) this.trash.delete(k);
     }
+    return gone;
   }
 }
 

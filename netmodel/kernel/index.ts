@@ -1,4 +1,25 @@
 // The emulated kernel of one node: state (KernelNode) and the packet walker. Public surface, listed by hand.
+export { type ArpAnswer, resolveArp } from './arp.js';
+export { CaptureCollector, captureTravel, pcapFrames } from './capture.js';
+export {
+  formatBridgeFdb,
+  formatIpAddr,
+  formatIpLink,
+  formatIpNeigh,
+  formatIpRoute,
+  linkLocalOf,
+} from './iproute2.js';
 export { KernelNode, type KernelNodeOptions } from './node.js';
 export type { Outcome, Stage, WalkResult } from './outcome.js';
-export { receive, send, type WalkEnv } from './walk.js';
+export {
+  bridged,
+  receive,
+  send,
+  type Travel,
+  type TravelEnd,
+  type TravelOptions,
+  type TravelStep,
+  travel,
+  type WalkEnv,
+} from './walk.js';
+export { type Attachment, type NetWorld, podNsName, podOfNs } from './world.js';

@@ -5,6 +5,8 @@
  */
 import type { Family, IP } from '../addr.js';
 import { type ConntrackSysctls, ConntrackTable } from '../conntrack/index.js';
+import type { Link } from '../devices/index.js';
+import { NeighTable } from '../devices/index.js';
 import type { IpvsTable } from '../ipvs/table.js';
 import {
   emptyRuleset,
@@ -16,7 +18,7 @@ import {
   type Ruleset,
   renderSave,
 } from '../netfilter/index.js';
-import { RoutingNode } from '../routing/index.js';
+import { type InterfaceInit, RoutingNode } from '../routing/index.js';
 
 /**
  * iptables-nft's table order in iptables-save output (enum nft_table_type: mangle, security, raw,
@@ -78,6 +80,10 @@ export class KernelNode {
   readonly conntrackOnDemand: boolean;
   /** The emulated kernel IPVS, when the ip_vs module is in use on this node (kube-proxy ipvs mode). */
   ipvs: IpvsTable | undefined;
+  /** The link layer of each device (MAC, veth peer, bridge FDB, vxlan settings), by interface name. */
+  readonly links = new Map<string, Link>();
+  /** The neighbour (ARP) table. */
+  readonly neigh = new NeighTable();
   private rules4: Ruleset = emptyRuleset(4);
   private rules6: Ruleset = emptyRuleset(6);
 
@@ -93,6 +99,17 @@ export class KernelNode {
       this.rules4 = opts.keep.rules4;
       this.rules6 = opts.keep.rules6;
     }
+  }
+
+  /** `ip link add` (and `up`): the routing interface and its link layer in one step. */
+  addDevice(init: InterfaceInit, link: Omit<Link, 'name'>): void {
+    this.routing.addInterface(init);
+    this.links.set(init.name, { name: init.name, ...link });
+  }
+
+  /** The link layer of a device, if it has one (interfaces made without addDevice have none). */
+  link(name: string): Link | undefined {
+    return this.links.get(name);
   }
 
   /** Is connection tracking hooked in for this family (always, unless conntrackOnDemand)? */

@@ -78,6 +78,8 @@ export type Outcome =
       readonly nextHop: IP;
       readonly packet: Packet;
       readonly forwarded: boolean;
+      /** Bridged (not routed): the bridge port the frame leaves on. */
+      readonly bridgedTo?: string;
     }
   | {
       readonly kind: 'dropped';

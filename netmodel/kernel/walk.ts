@@ -23,7 +23,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import { type IpvsHookResult, ipvsHook } from '../ipvs/hook.js';
+import { type IpvsHookResult, ipvsHook, ipvsTimers } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -31,12 +31,13 @@ import {
   type EvalResult,
   evaluate,
   HOOK_ORDER,
+  type IpvsPacketView,
   type NatRequest,
   policyVerdict,
   type TableName,
 } from '../netfilter/index.js';
 import type { Packet } from '../packet.js';
-import { withIif, withOif } from '../packet.js';
+import { packet, withFields, withIif, withOif } from '../packet.js';
 import type { Rng } from '../rng.js';
 import type { RouteDecision } from '../routing/index.js';
 import type { KernelNode } from './node.js';
@@ -87,9 +88,12 @@ class Walk {
     readonly node: KernelNode,
     readonly env: WalkEnv,
     readonly input: Packet,
+    /** br_netfilter's bridge ports for this packet (overrides env.physdev). */
+    readonly physdev: WalkEnv['physdev'] = env.physdev,
   ) {
     this.rec = env.noStages !== true;
     this.stages = this.rec ? [] : NO_STAGES;
+    if (node.ipvs) ipvsTimers(node.ipvs, node.conntrack, env.now);
     let at = addrTypeOf.get(node);
     if (!at) {
       at = (ip, dev) => node.routing.addrType(ip, dev);
@@ -130,7 +134,8 @@ class Walk {
       addrType: this.addrType,
     };
     if (ct) c.ct = ct;
-    if (this.env.physdev) c.physdev = this.env.physdev;
+    if (this.ipvsProperty) c.ipvs = this.ipvsProperty;
+    if (this.physdev) c.physdev = this.physdev;
     if (this.env.trace) c.trace = true;
     this.ctx = c;
     return c;
@@ -356,6 +361,8 @@ class Walk {
 
   /** IPVS took the packet: its connection and why (WalkResult.ipvs). */
   ipvsTaken: WalkResult['ipvs'];
+  /** skb->ipvs_property: IPVS handled this packet (its request or reply); what `-m ipvs` reads. */
+  ipvsProperty: IpvsPacketView | undefined;
 
   /**
    * IPVS's functions on this hook (netmodel/ipvs/hook.ts). A request it takes is DNATed to the real
@@ -367,7 +374,10 @@ class Walk {
     if (!table) return undefined;
     const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
-    const r = ipvsHook(table, name, p, this.env.now, { oldConntrack: f.ct !== undefined && !f.created });
+    const r = ipvsHook(table, name, p, this.env.now, {
+      oldConntrack: f.ct !== undefined && !f.created,
+      explain: this.rec,
+    });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {
@@ -389,6 +399,19 @@ class Walk {
       this.ctChanged();
     }
     if (r.kind === 'xmit') this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    if (r.kind === 'xmit' || r.kind === 'reply') {
+      const c = r.conn;
+      const fwd = c.forward;
+      this.ipvsProperty = {
+        vaddr: c.vaddr,
+        vport: c.vport,
+        vproto: c.protocol === 'TCP' ? 6 : c.protocol === 'UDP' ? 17 : 132,
+        original: r.kind === 'xmit',
+        method: fwd === 'Masq' ? 'MASQ' : fwd === 'Tunnel' ? 'IPIP' : 'GATE',
+        vportctl: c.control?.vport ?? 0,
+      };
+      this.ctChanged();
+    }
     if (this.rec) {
       const stage: Mutable<Extract<Stage, { kind: 'ipvs' }>> = {
         kind: 'ipvs',
@@ -500,6 +523,16 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
     }
     case 'forward': {
       const nextHop = rt.gateway ?? p.dst;
+      if (p.ttl !== undefined) {
+        // ip_forward: a packet whose TTL would reach 0 is dropped with ICMP time exceeded; the rest
+        // leave with TTL - 1 (before the FORWARD hook).
+        if (p.ttl <= 1) {
+          if (w.rec)
+            w.stages.push({ kind: 'route', decision: `TTL ${p.ttl} expires here (ICMP time exceeded)` });
+          return w.finish({ kind: 'dropped', reason: `TTL exceeded in transit (ttl ${p.ttl})` });
+        }
+        p = withFields(p, { ttl: p.ttl - 1 });
+      }
       if (w.rec)
         w.stages.push({
           kind: 'route',
@@ -528,10 +561,16 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
   }
 }
 
-/** A packet arriving on interface `iif` of the node. */
-export function receive(node: KernelNode, packet: Packet, iif: string, env: WalkEnv): WalkResult {
+/** A packet arriving on interface `iif` of the node (`physdev`: the bridge port it came in on, for br_netfilter). */
+export function receive(
+  node: KernelNode,
+  packet: Packet,
+  iif: string,
+  env: WalkEnv,
+  physdev?: WalkEnv['physdev'],
+): WalkResult {
   const p0 = withIif(packet, iif);
-  const w = new Walk(node, env, p0);
+  const w = new Walk(node, env, p0, physdev ?? env.physdev);
   const p = w.tables('PREROUTING', p0, undefined, iif);
   if (isOutcome(p)) return w.finish(p);
   return afterPrerouting(w, p, iif);
@@ -661,4 +700,535 @@ function describeRoute(rt: {
   if (rt.kind === 'local') return `local (to this node, via lo)`;
   if (rt.kind === 'broadcast') return `broadcast on ${rt.dev}`;
   return `out of ${rt.dev}${rt.gateway ? ` via ${rt.gateway.text}` : ' (on-link)'}${rt.src ? `, source ${rt.src.text}` : ''}`;
+}
+
+/**
+ * A frame bridged from port `inPort` to port `outPort` of `bridge` (br_netfilter with
+ * bridge-nf-call-iptables=1): PREROUTING (conntrack, DNAT), FORWARD and POSTROUTING (SNAT, and the
+ * un-DNAT of replies) run with `-i`/`-o` the bridge and physdev-in/out the ports; no TTL change. If
+ * PREROUTING changed the destination, br_netfilter routes the packet instead (the frame is handed to
+ * the bridge's own stack): the walk goes on as `receive` on the bridge would.
+ */
+export function bridged(
+  node: KernelNode,
+  packet: Packet,
+  bridge: string,
+  inPort: string,
+  outPort: string,
+  env: WalkEnv,
+): WalkResult {
+  const p0 = withIif(packet, bridge);
+  const w = new Walk(node, env, p0, { in: inPort, out: outPort });
+  const p = w.tables('PREROUTING', p0, undefined, bridge);
+  if (isOutcome(p)) return w.finish(p);
+  if (!ipEquals(p.dst, packet.dst)) {
+    if (w.rec)
+      w.stages.push({
+        kind: 'route',
+        decision: `bridged frame DNATed to ${p.dst.text}: br_netfilter hands it to ${node.name}'s routing`,
+      });
+    return afterPrerouting(w, p, bridge);
+  }
+  if (w.rec)
+    w.stages.push({
+      kind: 'route',
+      decision: `bridged by ${bridge} from ${inPort} to ${outPort}`,
+      dev: bridge,
+    });
+  const pOut = withOif(p, bridge);
+  const f = w.tables('FORWARD', pOut, undefined, bridge, bridge, p.dst);
+  if (isOutcome(f)) return w.finish(f);
+  const post = w.tables('POSTROUTING', f, undefined, bridge, bridge, p.dst);
+  if (isOutcome(post)) return w.finish(post);
+  const c = w.confirm('POSTROUTING');
+  if (c) return w.finish(c);
+  return w.finish({
+    kind: 'sent',
+    dev: bridge,
+    nextHop: post.dst,
+    packet: post,
+    forwarded: true,
+    bridgedTo: outPort,
+  });
+}
+
+// ---- the device walker: namespace to namespace -------------------------------------------------
+//
+//   stack walk in a namespace (send / receive / bridged above)
+//     -> sent on DEV towards NEXTHOP
+//        MTU of DEV: fits | EMSGSIZE (sender) | frag-needed (ICMP 3/4 back) | fragments
+//        neighbour: PERMANENT entry, or an ARP exchange (resolveArp)
+//        frame {src: DEV's MAC, dst: the neighbour's}
+//        transmit(DEV): veth -> the peer end | uplink -> the segment member with that MAC
+//                       bridge -> the FDB's port | vxlan -> FDB -> UDP to the VTEP (the node's stack)
+//     -> the frame arrives on a device of the next namespace
+//        bridge port: learn the source MAC; to the bridge's MAC -> receive on the bridge (routed),
+//                     else FDB -> `bridged` (br_netfilter) -> out of the port
+//        otherwise: for this device's MAC -> receive (PREROUTING ...)
+//     -> delivered to a local socket: a VXLAN port decapsulates onto its vxlan device; anything
+//        else ends the travel in that namespace.
+//
+// Hooks for other stages go at the marked places: "leaving the source pod" is the first frame out
+// of a pod namespace, "arriving at the destination pod" is a delivery in a pod namespace.
+
+import {
+  checkMtu,
+  ethertypeOf,
+  type Fragment,
+  type Frame,
+  type Link,
+  transmit,
+  VXLAN_OVERHEAD,
+  vxlanSourcePort,
+} from '../devices/index.js';
+import { type ArpAnswer, resolveArp } from './arp.js';
+import type { NetWorld } from './world.js';
+
+export type TravelStep =
+  /** A stack walk (netfilter, routing) in one namespace; `outer`: of a VXLAN packet carrying the traced one. */
+  | { readonly kind: 'stack'; readonly ns: string; readonly walk: WalkResult; readonly outer: boolean }
+  /** A frame as a capture on that device sees it (`out`: transmitted, `in`: received). */
+  | {
+      readonly kind: 'wire';
+      readonly ns: string;
+      readonly dev: string;
+      readonly dir: 'out' | 'in';
+      readonly frame: Frame;
+    }
+  /** A link-layer decision: ARP, the bridge FDB, encapsulation, the MTU. */
+  | {
+      readonly kind: 'l2';
+      readonly ns: string;
+      readonly dev: string;
+      readonly what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu';
+      readonly text: string;
+    };
+
+export type TravelEnd =
+  /** Delivered to a socket in `ns`. */
+  | { readonly kind: 'socket'; readonly ns: string; readonly packet: Packet }
+  /** Left the emulated world: sent towards a next hop no namespace owns. */
+  | {
+      readonly kind: 'outside';
+      readonly ns: string;
+      readonly dev: string;
+      readonly nextHop: IP;
+      readonly packet: Packet;
+    }
+  /** Stopped in `ns`: dropped, rejected, unreachable, too big; `icmp` follows the error back. */
+  | {
+      readonly kind: 'stopped';
+      readonly ns: string;
+      readonly dev?: string;
+      readonly reason: string;
+      readonly icmp?: Travel;
+    };
+
+export interface Travel {
+  readonly steps: readonly TravelStep[];
+  readonly end: TravelEnd;
+}
+
+export interface TravelOptions {
+  /** Stop after this many namespace crossings (a loop guard). */
+  readonly maxHops?: number;
+  /** Follow an ICMP error back (frag-needed). Default true. */
+  readonly followIcmp?: boolean;
+}
+
+function stopText(o: Outcome): string {
+  switch (o.kind) {
+    case 'dropped':
+      return `dropped: ${o.reason}`;
+    case 'rejected':
+      return `rejected in ${o.table} ${o.hook} (${o.with})`;
+    case 'unreachable':
+      return `unreachable: ${o.reason}`;
+    default:
+      return o.kind;
+  }
+}
+
+/** A deterministic IPv4 id for a packet the walker puts on the wire (the kernel's is random per flow). */
+function ipIdOf(p: Packet): number {
+  let h = 0x811c9dc5;
+  const k = `${p.src.text}|${p.dst.text}|${p.proto}|${p.sport}|${p.dport}`;
+  for (let i = 0; i < k.length; i++) {
+    h ^= k.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h & 0xffff;
+}
+
+/**
+ * IP header defaults for a packet leaving the stack that made it (ip_default_ttl 64), and for TCP a
+ * sequence number (the kernel's is a keyed hash of the 4-tuple; kpath's is deterministic) with the
+ * SYN's MSS from the device MTU (tcp_mss: MTU - 40).
+ */
+function onWire(p: Packet, mtu: number): Packet {
+  if (p.ttl !== undefined) return p;
+  const ipId = p.family === 4 ? ipIdOf(p) : 0;
+  if (p.proto !== 'tcp' || p.tcpSeq) return withFields(p, { ttl: 64, ipId });
+  const seq = (ipIdOf(p) * 0x9e3779b1) >>> 0;
+  const tcpSeq = p.tcp?.syn && !p.tcp.ack ? { seq, ack: 0, mss: mtu - 40 } : { seq, ack: 0 };
+  return withFields(p, { ttl: 64, ipId, tcpSeq });
+}
+
+class Traveller {
+  readonly steps: TravelStep[] = [];
+  private hops = 0;
+  /** The walks now are of a VXLAN outer packet. */
+  private outer = false;
+  /** The traced packet was fragmented: its frames from there on are these fragments. */
+  private frags: readonly Fragment[] | undefined;
+  constructor(
+    readonly world: NetWorld,
+    readonly env: WalkEnv,
+    readonly opts: TravelOptions,
+  ) {}
+
+  l2(ns: string, dev: string, what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu', text: string): void {
+    this.steps.push({ kind: 'l2', ns, dev, what, text });
+  }
+
+  /** From a stack walk's result in `ns` to the end of the travel. */
+  run(ns: string, r: WalkResult, encap?: { vni: number; inner: Frame }): TravelEnd {
+    for (;;) {
+      if (++this.hops > (this.opts.maxHops ?? 32))
+        return { kind: 'stopped', ns, reason: `more than ${this.opts.maxHops ?? 32} hops (a loop?)` };
+      const o = r.outcome;
+      const node = this.world.ns(ns)!;
+      this.outer = encap !== undefined;
+      if (o.kind === 'delivered') {
+        const vx = this.vxlanSocket(node, o.packet);
+        if (vx && encap && encap.vni === (vx.spec.kind === 'vxlan' ? vx.spec.vni : -1)) {
+          this.l2(
+            ns,
+            vx.name,
+            'decap',
+            `UDP ${o.packet.dport} is ${vx.name}'s VXLAN socket: VNI ${encap.vni} matches, the inner frame comes out of ${vx.name}`,
+          );
+          this.outer = false;
+          const next = this.arrive(ns, vx.name, encap.inner);
+          if (next.kind !== 'walk') return next;
+          ns = next.ns;
+          r = next.walk;
+          encap = next.encap;
+          continue;
+        }
+        if (vx && encap)
+          return {
+            kind: 'stopped',
+            ns,
+            reason: `VNI ${encap.vni} does not match ${vx.name}'s: the VXLAN driver drops it`,
+          };
+        // "arriving at the destination pod": a NetworkPolicy ingress stage belongs here.
+        return { kind: 'socket', ns, packet: o.packet };
+      }
+      if (o.kind !== 'sent') return { kind: 'stopped', ns, reason: stopText(o) };
+      const next = this.leave(ns, node, o, encap);
+      if (next.kind !== 'walk') return next;
+      ns = next.ns;
+      r = next.walk;
+      encap = next.encap;
+    }
+  }
+
+  private vxlanSocket(node: KernelNode, p: Packet): Link | undefined {
+    if (p.proto !== 'udp') return undefined;
+    for (const l of node.links.values())
+      if (l.spec.kind === 'vxlan' && l.spec.port === p.dport && ipEquals(l.spec.local, p.dst)) return l;
+    return undefined;
+  }
+
+  /** A packet the stack of `ns` sent on a device: MTU, neighbour, frame, transmit. */
+  private leave(
+    ns: string,
+    node: KernelNode,
+    o: Extract<Outcome, { kind: 'sent' }>,
+    encap: { vni: number; inner: Frame } | undefined,
+  ): TravelEnd | Next {
+    const link = node.link(o.dev);
+    const mtu = node.routing.interface(o.dev)?.mtu ?? 1500;
+    let p = onWire(o.packet, mtu);
+    // DF unset by the sender: Linux's default path MTU discovery (IP_PMTUDISC_WANT) sets DF on what
+    // fits the first hop and fragments what does not; a forwarded packet keeps what it came with.
+    if (p.df === undefined) p = withFields(p, { df: !o.forwarded && p.length <= mtu });
+    if (!link) return { kind: 'outside', ns, dev: o.dev, nextHop: o.nextHop, packet: p };
+    const m = checkMtu(p, mtu, o.forwarded);
+    let fragments: readonly Fragment[] | undefined;
+    switch (m.kind) {
+      case 'emsgsize':
+        this.l2(ns, o.dev, 'mtu', `${p.length} bytes with DF set do not fit ${o.dev}'s MTU ${mtu}`);
+        return {
+          kind: 'stopped',
+          ns,
+          dev: o.dev,
+          reason: `the send fails in the sender with EMSGSIZE (Message too long): ${p.length} bytes, ${o.dev} mtu ${mtu}`,
+        };
+      case 'frag-needed':
+        return this.fragNeeded(ns, node, o.dev, p, mtu);
+      case 'fragment':
+        fragments = m.fragments;
+        this.l2(
+          ns,
+          o.dev,
+          'mtu',
+          `${p.length} bytes exceed ${o.dev}'s MTU ${mtu} and DF is clear: ${m.fragments.length} fragments (${m.fragments.map((f) => f.length).join(' + ')} bytes)`,
+        );
+        break;
+      case 'fits':
+        if (!this.outer) fragments = this.frags;
+        break;
+    }
+    if (m.kind === 'fragment' && !this.outer) this.frags = m.fragments;
+    // The neighbour: a permanent entry, or ARP.
+    let dstMac: string | undefined;
+    if (o.bridgedTo === undefined) {
+      const nh = o.nextHop;
+      const e = node.neigh.get(nh, o.dev);
+      if (e?.mac && e.state !== 'FAILED') {
+        dstMac = e.mac;
+        this.l2(
+          ns,
+          o.dev,
+          'arp',
+          `neighbour ${nh.text} dev ${o.dev} lladdr ${e.mac} ${e.state}${e.state === 'PERMANENT' ? ' (no ARP)' : ''}`,
+        );
+      } else if (link.spec.kind === 'vxlan') {
+        return {
+          kind: 'stopped',
+          ns,
+          dev: o.dev,
+          reason: `no neighbour entry for ${nh.text} on ${o.dev} (flannel installs one per remote node; nolearning devices do not ARP)`,
+        };
+      } else {
+        const a: ArpAnswer | undefined = resolveArp(this.world, { ns, dev: o.dev }, nh, this.env.now);
+        if (!a) {
+          this.l2(ns, o.dev, 'arp', `ARP who-has ${nh.text} on ${o.dev}: no reply (neighbour FAILED)`);
+          return {
+            kind: 'stopped',
+            ns,
+            dev: o.dev,
+            reason: `no ARP reply for ${nh.text} on ${o.dev}: the kernel drops the packet (host unreachable)`,
+          };
+        }
+        dstMac = a.mac;
+        this.l2(
+          ns,
+          o.dev,
+          'arp',
+          `ARP who-has ${nh.text} on ${o.dev}: is-at ${a.mac} (${a.by.dev} in ${a.by.ns}${a.proxy ? ', proxy ARP' : ''})`,
+        );
+        for (const t of a.learned) this.l2(t.ns, t.bridge, 'fdb', t.text);
+      }
+    }
+    const frame: Frame = {
+      src: link.mac,
+      dst: dstMac ?? encap?.inner.dst ?? '',
+      ethertype: ethertypeOf(p),
+      packet: p,
+      ...(fragments ? { fragments } : {}),
+      ...(encap ? { vxlan: encap } : {}),
+    };
+    // "leaving the source pod": a NetworkPolicy egress stage belongs here (ns is a pod's).
+    return this.emit(ns, link, frame);
+  }
+
+  /** Put a frame on a device's wire and see where it arrives. */
+  private emit(ns: string, link: Link, frame: Frame): TravelEnd | Next {
+    this.steps.push({ kind: 'wire', ns, dev: link.name, dir: 'out', frame });
+    const t = transmit(link, frame.dst);
+    const node = this.world.ns(ns)!;
+    switch (t.kind) {
+      case 'peer':
+        return this.arrive(t.ns, t.dev, frame);
+      case 'segment': {
+        const to = this.world
+          .segment(t.segment)
+          .find((m) => this.world.ns(m.ns)?.link(m.dev)?.mac === frame.dst);
+        if (!to)
+          return { kind: 'outside', ns, dev: link.name, nextHop: frame.packet.dst, packet: frame.packet };
+        return this.arrive(to.ns, to.dev, frame);
+      }
+      case 'bridge-out': {
+        const port = this.fdbPort(ns, node, link, frame, undefined);
+        if (typeof port !== 'string') return port;
+        const pl = node.link(port);
+        if (!pl) return { kind: 'stopped', ns, dev: port, reason: `bridge port ${port} has no link` };
+        return this.emit(ns, pl, frame);
+      }
+      case 'encap': {
+        const inner = frame;
+        const outer = packet({
+          proto: 'udp',
+          src: t.local,
+          dst: t.remote,
+          sport: vxlanSourcePort(
+            `${inner.packet.src.text}|${inner.packet.dst.text}|${inner.packet.proto}|${inner.packet.sport}|${inner.packet.dport}`,
+          ),
+          dport: t.port,
+          // Each inner fragment travels in its own VXLAN packet: the largest sets the outer size.
+          length:
+            (inner.fragments ? Math.max(...inner.fragments.map((x) => x.length)) : inner.packet.length) +
+            VXLAN_OVERHEAD,
+          df: false,
+        });
+        this.l2(
+          ns,
+          link.name,
+          'encap',
+          `${link.name}: FDB ${frame.dst} dst ${t.remote.text}; VXLAN VNI ${t.vni}, UDP ${t.local.text}:${outer.sport} -> ${t.remote.text}:${t.port}, +${VXLAN_OVERHEAD} bytes (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14)`,
+        );
+        const w = send(node, outer, this.env);
+        this.outer = true;
+        this.steps.push({ kind: 'stack', ns, walk: w, outer: true });
+        return { kind: 'walk', ns, walk: w, encap: { vni: t.vni, inner } };
+      }
+      case 'drop':
+        return { kind: 'stopped', ns, dev: link.name, reason: t.reason };
+    }
+  }
+
+  /** The bridge's FDB decision for a frame (flooding finds the port whose far end owns the MAC). */
+  private fdbPort(
+    ns: string,
+    node: KernelNode,
+    bridge: Link,
+    frame: Frame,
+    inPort: string | undefined,
+  ): string | TravelEnd {
+    if (bridge.spec.kind !== 'bridge')
+      return { kind: 'stopped', ns, reason: `${bridge.name} is not a bridge` };
+    const e = bridge.spec.fdb.lookup(frame.dst, this.env.now);
+    if (e && !e.self) {
+      this.l2(ns, bridge.name, 'fdb', `${bridge.name} FDB: ${frame.dst} is on ${e.port}`);
+      return e.port;
+    }
+    for (const i of node.routing.interfaces()) {
+      if (i.master !== bridge.name || i.name === inPort) continue;
+      const l = node.link(i.name);
+      if (l?.spec.kind === 'veth' && this.world.ns(l.spec.peerNs)?.link(l.spec.peer)?.mac === frame.dst) {
+        this.l2(
+          ns,
+          bridge.name,
+          'fdb',
+          `${bridge.name} FDB: ${frame.dst} unknown, flooded to every port; ${i.name}'s far end owns it`,
+        );
+        return i.name;
+      }
+    }
+    return { kind: 'stopped', ns, dev: bridge.name, reason: `${bridge.name}: no port leads to ${frame.dst}` };
+  }
+
+  /** A frame arrives on (ns, dev). */
+  arrive(ns: string, dev: string, frame: Frame): TravelEnd | Next {
+    this.steps.push({ kind: 'wire', ns, dev, dir: 'in', frame });
+    const node = this.world.ns(ns);
+    const link = node?.link(dev);
+    const iface = node?.routing.interface(dev);
+    if (!node || !link || !iface) return { kind: 'stopped', ns, dev, reason: `no device ${dev} in ${ns}` };
+    if (iface.master) {
+      const br = node.link(iface.master);
+      if (br?.spec.kind !== 'bridge')
+        return { kind: 'stopped', ns, dev, reason: `${iface.master} is not a bridge` };
+      const l = br.spec.fdb.learn(frame.src, dev, this.env.now);
+      if (l !== 'refreshed' && l !== 'local')
+        this.l2(ns, br.name, 'fdb', `${br.name} ${l} ${frame.src} on ${dev}`);
+      if (frame.dst === br.mac) {
+        this.steps.push({ kind: 'wire', ns, dev: br.name, dir: 'in', frame });
+        this.l2(
+          ns,
+          br.name,
+          'fdb',
+          `${br.name}: ${frame.dst} is the bridge's own address: up to ${ns}'s IP stack`,
+        );
+        const w = receive(node, frame.packet, br.name, this.env, { in: dev });
+        this.steps.push({ kind: 'stack', ns, walk: w, outer: this.outer });
+        return { kind: 'walk', ns, walk: w };
+      }
+      const out = this.fdbPort(ns, node, br, frame, dev);
+      if (typeof out !== 'string') return out;
+      if (out === dev && !link.hairpin)
+        return {
+          kind: 'stopped',
+          ns,
+          dev,
+          reason: `${br.name} does not send a frame back out of ${dev} (hairpin off)`,
+        };
+      const w = bridged(node, frame.packet, br.name, dev, out, this.env);
+      this.steps.push({ kind: 'stack', ns, walk: w, outer: this.outer });
+      const o = w.outcome;
+      if (o.kind === 'sent' && o.bridgedTo !== undefined) {
+        const pl = node.link(o.bridgedTo)!;
+        return this.emit(ns, pl, { ...frame, packet: o.packet });
+      }
+      return { kind: 'walk', ns, walk: w };
+    }
+    if (frame.dst !== link.mac && frame.dst !== 'ff:ff:ff:ff:ff:ff')
+      return {
+        kind: 'stopped',
+        ns,
+        dev,
+        reason: `frame for ${frame.dst} is not for ${dev} (${link.mac}): PACKET_OTHERHOST, dropped`,
+      };
+    const w = receive(node, frame.packet, dev, this.env);
+    this.steps.push({ kind: 'stack', ns, walk: w, outer: this.outer });
+    // A VXLAN packet keeps its inner frame with it until the VXLAN socket takes it.
+    return frame.vxlan ? { kind: 'walk', ns, walk: w, encap: frame.vxlan } : { kind: 'walk', ns, walk: w };
+  }
+
+  /** DF set and too big for a forwarding hop: drop, and ICMP fragmentation needed back to the source. */
+  private fragNeeded(ns: string, node: KernelNode, dev: string, p: Packet, mtu: number): TravelEnd {
+    // icmp_send: the source is what a route back to the sender picks (the address on its side).
+    const back = node.routing.route(p.src);
+    const src = back.kind === 'unicast' || back.kind === 'local' ? back.src : undefined;
+    this.l2(
+      ns,
+      dev,
+      'mtu',
+      `${p.length} bytes with DF set do not fit ${dev}'s MTU ${mtu}: dropped; ICMP fragmentation needed (type 3 code 4, next-hop MTU ${mtu}) from ${src?.text ?? '?'} to ${p.src.text}`,
+    );
+    const reason = `${p.length} bytes with DF set exceed ${dev}'s MTU ${mtu}: dropped, ICMP fragmentation needed (mtu ${mtu}) sent to ${p.src.text}`;
+    if (!src || p.family !== 4 || this.opts.followIcmp === false) return { kind: 'stopped', ns, dev, reason };
+    const icmp = packet({
+      proto: 'icmp',
+      src,
+      dst: p.src,
+      icmp: { type: 3, code: 4, id: 0, mtu, quote: p },
+      // ICMP errors leave with DF clear (the kernel's ICMP socket does not do PMTU discovery).
+      df: false,
+      // The IP header, the ICMP header, and as much of the original as fits in 576 bytes.
+      length: Math.min(576, 28 + p.length),
+    });
+    const inner = new Traveller(this.world, this.env, { ...this.opts, followIcmp: false });
+    const w = send(node, icmp, this.env);
+    inner.steps.push({ kind: 'stack', ns, walk: w, outer: false });
+    const end = inner.run(ns, w);
+    return { kind: 'stopped', ns, dev, reason, icmp: { steps: inner.steps, end } };
+  }
+}
+
+interface Next {
+  readonly kind: 'walk';
+  readonly ns: string;
+  readonly walk: WalkResult;
+  readonly encap?: { vni: number; inner: Frame };
+}
+
+/**
+ * Move a packet on from a stack walk in namespace `ns` (its `send` or `receive` result) over the
+ * devices, from namespace to namespace, until it reaches a socket, leaves the world or stops.
+ */
+export function travel(
+  world: NetWorld,
+  ns: string,
+  first: WalkResult,
+  env: WalkEnv,
+  opts: TravelOptions = {},
+): Travel {
+  const t = new Traveller(world, env, opts);
+  t.steps.push({ kind: 'stack', ns, walk: first, outer: false });
+  const end = t.run(ns, first);
+  return { steps: t.steps, end };
 }

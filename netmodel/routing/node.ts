@@ -34,6 +34,8 @@ export interface RouteInit {
   readonly metric?: number;
   readonly scope?: Scope;
   readonly proto?: RouteProto;
+  /** `onlink`: use the gateway as if it were on the device's link, without a connected route to it. */
+  readonly onlink?: boolean;
 }
 
 /** The outcome of a route lookup, as a value. */
@@ -234,10 +236,23 @@ export class RoutingNode {
     const via = init.via !== undefined ? parseIP(init.via) : undefined;
     let dev = init.dev;
     if (type === 'unicast') {
-      if (via) {
-        const onLink = this.connected().find(
-          (r) => (dev === undefined || r.dev === dev) && prefixContains(r.dst, via),
-        );
+      if (via && init.onlink && dev === undefined)
+        throw new KpathError(ErrorCodes.INVALID, `onlink route ${init.dst} needs a device`);
+      if (via && !init.onlink) {
+        // fib_check_nh: the gateway must be reachable by a link-scope route (connected, or a static
+        // `dev X scope link` route such as Calico's 169.254.1.1 in a pod).
+        const onLink =
+          this.connected().find((r) => (dev === undefined || r.dev === dev) && prefixContains(r.dst, via)) ??
+          this.statics
+            .routes()
+            .find(
+              (r) =>
+                r.type === 'unicast' &&
+                !r.via &&
+                r.dev !== undefined &&
+                (dev === undefined || r.dev === dev) &&
+                prefixContains(r.dst, via),
+            );
         if (!onLink)
           throw new KpathError(
             ErrorCodes.INVALID,
@@ -262,6 +277,7 @@ export class RoutingNode {
       metric: init.metric ?? (dst.ip.family === 6 ? 1024 : 0),
       scope: init.scope ?? (type === 'unicast' && !via ? 'link' : 'global'),
       proto: init.proto ?? 'boot',
+      ...(init.onlink ? { onlink: true } : {}),
     };
     this.statics.add(r);
     this.gen++;

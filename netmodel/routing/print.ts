@@ -23,6 +23,7 @@ export function formatRoute(r: Route): string {
     if (r.scope !== 'global') t.push(`scope ${r.scope}`);
     if (r.src) t.push(`src ${r.src.text}`);
     if (r.metric !== 0) t.push(`metric ${r.metric}`);
+    if (r.onlink) t.push('onlink');
     return `${t.join(' ')} `;
   }
   if (r.src) t.push(`src ${r.src.text}`);

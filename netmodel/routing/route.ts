@@ -16,7 +16,7 @@ export type RouteType =
   | 'throw';
 
 /** Who installed the route: `proto kernel` for connected/local routes; `boot` (not printed) by default. */
-export type RouteProto = 'kernel' | 'boot' | 'static' | 'dhcp';
+export type RouteProto = 'kernel' | 'boot' | 'static' | 'dhcp' | 'bird';
 
 export interface Route {
   readonly type: RouteType;
@@ -28,6 +28,8 @@ export interface Route {
   readonly metric: number;
   readonly scope: Scope;
   readonly proto: RouteProto;
+  /** RTNH_F_ONLINK: the gateway is taken as on-link (`onlink`). */
+  readonly onlink?: boolean;
 }
 
 /** IPv4 netmask of a prefix length, as an unsigned 32-bit number. */

@@ -103,7 +103,11 @@ function withRcode(reply: Uint8Array, rcode: number): Uint8Array {
 
 /** Start listening. Rejects with KPATH_E_LISTEN naming the address when a bind fails. */
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
-  const log = opts.logger.child({ component: 'dns' });
+  // Under a pod's logger (component "pods") the server is named by `server`: no key twice in a line.
+  const log =
+    'component' in opts.logger.bindings()
+      ? opts.logger.child({ server: 'dns' })
+      : opts.logger.child({ component: 'dns' });
   const zoneOptions = opts.zoneOptions ?? {};
   const make = (next: DnsClusterView | Answerer): Answerer =>
     isAnswerer(next) ? next : createAnswerer(buildZone(next, zoneOptions));

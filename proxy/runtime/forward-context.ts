@@ -9,7 +9,10 @@ import type { EntryKind, HostPort, ProxyMode } from './modes/types.js';
 
 /** What one listener serves; replaced in place when a reload changes nothing about the socket itself. */
 export interface ListenerTarget {
+  /** kube-proxy's key `ns/name:portName` (empty port name: `ns/name:`); modes are keyed by it. */
   readonly servicePort: string;
+  /** For people (logs): `ns/name:portName`, or `ns/name:port` when the port is unnamed. */
+  readonly label?: string;
   readonly protocol: 'TCP' | 'UDP';
   /** The model address:port the listener stands for (cluster IP, node IP:nodePort, external/LB IP). */
   readonly destination: HostPort;

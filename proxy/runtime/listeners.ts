@@ -73,9 +73,11 @@ export function desiredListeners(
       if (sp.protocol === 'SCTP') continue;
       const protocol = sp.protocol;
       const servicePort = `${svc.meta.namespace}/${svc.meta.name}:${sp.name}`;
+      const label = `${svc.meta.namespace}/${svc.meta.name}:${sp.name || sp.port}`;
       for (const ip of svc.clusterIPs) {
         add(twins.toLoopback(ip)?.text, sp.port, {
           servicePort,
+          label,
           protocol,
           destination: { ip, port: sp.port },
           entry: 'ClusterIP',
@@ -85,6 +87,7 @@ export function desiredListeners(
         for (const n of nodes) {
           add(twins.toLoopback(n.ip!)?.text, sp.nodePort, {
             servicePort,
+            label,
             protocol,
             destination: { ip: n.ip!, port: sp.nodePort },
             entry: 'NodePort',
@@ -94,6 +97,7 @@ export function desiredListeners(
         if (defIP && localhostNodePorts)
           add('127.0.0.1', sp.nodePort, {
             servicePort,
+            label,
             protocol,
             destination: { ip: defIP, port: sp.nodePort },
             entry: 'NodePort',
@@ -102,6 +106,7 @@ export function desiredListeners(
       for (const ip of svc.externalIPs) {
         add(twins.toLoopback(ip)?.text, sp.port, {
           servicePort,
+          label,
           protocol,
           destination: { ip, port: sp.port },
           entry: 'ExternalIP',
@@ -110,6 +115,7 @@ export function desiredListeners(
       for (const ip of svc.loadBalancerIngress) {
         add(twins.toLoopback(ip)?.text, sp.port, {
           servicePort,
+          label,
           protocol,
           destination: { ip, port: sp.port },
           entry: 'LoadBalancer',
@@ -148,7 +154,7 @@ export class Listeners {
           {
             address: `${l.spec.host}:${l.spec.port}`,
             protocol: l.spec.target.protocol,
-            svc: l.spec.target.servicePort,
+            svc: l.spec.target.label ?? l.spec.target.servicePort,
           },
           'listener closed',
         );
@@ -170,7 +176,7 @@ export class Listeners {
               {
                 address: `${spec.host}:${spec.port}`,
                 protocol: spec.target.protocol,
-                svc: spec.target.servicePort,
+                svc: spec.target.label ?? spec.target.servicePort,
                 entry: spec.target.entry,
               },
               'listener opened',
@@ -182,7 +188,7 @@ export class Listeners {
               {
                 address: `${spec.host}:${spec.port}`,
                 protocol: spec.target.protocol,
-                svc: spec.target.servicePort,
+                svc: spec.target.label ?? spec.target.servicePort,
                 err: e.message,
               },
               'listener failed',

@@ -17,5 +17,7 @@ export function createLogger(
       pretty({ colorize: true, destination: dest, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
     );
   }
-  return pino({ level, base: { component: 'kpath' } }, dest);
+  // `name` (pino's own key) rather than `component`, which the children set: a JSON line never
+  // carries the same key twice.
+  return pino({ level, base: { name: 'kpath' } }, dest);
 }

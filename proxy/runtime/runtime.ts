@@ -16,10 +16,13 @@ import pino from 'pino';
 import { type IP, tryParseIP } from '../../netmodel/addr.js';
 import type { Clock } from '../../netmodel/clock.js';
 import {
+  type BuildOptions,
+  type BuildResult,
   type ClusterSnapshot,
   ClusterStore,
   deriveEndpointSlices,
   formatDiagnostic,
+  type ManifestSource,
   type SnapshotParts,
 } from '../../netmodel/cluster/index.js';
 import {
@@ -30,10 +33,11 @@ import {
   zoneOptionsOf,
 } from '../../netmodel/dns/index.js';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
+import { loopbackGaps, loopbackGapsMessage } from '../../netmodel/loopback-gaps.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { ipvsOutputs } from '../ipvs/index.js';
-import { loadCluster } from '../manifest-files.js';
+import { exampleClusterPath, loadCluster, readManifestSources } from '../manifest-files.js';
 import { createUi } from '../ui/index.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
@@ -121,6 +125,18 @@ export interface RuntimeOptions {
   readonly dnsTwins?: boolean;
   /** Reset TCP connections NetworkPolicy denies instead of holding them unanswered (--policy-reject). */
   readonly policyReject?: boolean;
+  /** `-n NS`: the namespace of objects that name none (kubectl apply -n). */
+  readonly namespace?: string;
+  /**
+   * Run containers' `command` as host processes (`--exec`). Off by default: such containers get the
+   * built-in echo server unless their pod carries the annotation kpath.dev/exec: "true".
+   */
+  readonly exec?: boolean;
+  /**
+   * Build the cluster from the manifest sources (default: buildCluster). The API server lays its
+   * own objects over the files here, so file reloads and API writes meet in one model.
+   */
+  readonly build?: (sources: readonly ManifestSource[], opts: BuildOptions) => BuildResult;
 }
 
 export interface Runtime {
@@ -141,6 +157,12 @@ export interface Runtime {
   reload(): Promise<boolean>;
   /** Bytes sitting in the proxy's socket buffers across all open connections. */
   buffered(): number;
+  /** Run a snapshot built elsewhere (the API server's writes), queued after any sync in progress. */
+  adopt(next: ClusterSnapshot): Promise<void>;
+  /** The version the next built snapshot should carry. */
+  nextVersion(): number;
+  /** Be told of every effective snapshot (pod readiness folded in); returns the unsubscribe function. */
+  subscribe(fn: (snap: ClusterSnapshot) => void): () => void;
 }
 
 function pickDefaultNode(snap: ClusterSnapshot, wanted: string | undefined): string {
@@ -201,6 +223,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   let stopped = false;
   let unwatch: (() => void) | undefined;
   let syncing: Promise<unknown> = Promise.resolve();
+  let lastGaps = '';
 
   const eff = () => store.current();
   const nodeIPOf = (snap: ClusterSnapshot | undefined, name: string): IP | undefined =>
@@ -271,6 +294,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     },
     process.env,
     dnsSource,
+    opts.exec ?? false,
   );
 
   store.subscribe((change) => {
@@ -305,6 +329,10 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     const t0 = performance.now();
     base = next;
     twins = new TwinMap(next.config.loopbackMap);
+    const gaps = loopbackGaps(next, twins);
+    const gapsText = gaps.length ? loopbackGapsMessage(gaps) : '';
+    if (gapsText && gapsText !== lastGaps) log.warn({ addresses: gaps.map((g) => g.model) }, gapsText);
+    lastGaps = gapsText;
     defaultNode = pickDefaultNode(next, opts.node);
     const errors = await pods.startNew(next);
     applyEffective();
@@ -321,7 +349,15 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   }
 
   function load(): ClusterSnapshot {
-    const r = loadCluster(files, cwd, (base?.version ?? 0) + 1);
+    const version = (base?.version ?? 0) + 1;
+    const buildOpts: BuildOptions = {
+      version,
+      ...(base ? { previous: base } : {}),
+      ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+    };
+    const r = opts.build
+      ? opts.build(readManifestSources(files.length ? files : [exampleClusterPath()], cwd), buildOpts)
+      : loadCluster(files, cwd, version, buildOpts);
     for (const d of r.diagnostics) {
       if (d.severity === 'error') continue;
       log.warn({ diagnostic: formatDiagnostic(d) }, 'manifest warning');
@@ -337,6 +373,18 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       );
     }
     return r.snapshot;
+  }
+
+  async function adopt(next: ClusterSnapshot): Promise<void> {
+    if (stopped) return;
+    const run = syncing.then(() => (stopped ? [] : sync(next)));
+    syncing = run.catch(() => {});
+    const errors = await run;
+    for (const e of errors) log.error({ code: e.code }, e.message);
+    log.info(
+      { version: next.version, services: next.services.length, pods: next.pods.length },
+      'cluster changed',
+    );
   }
 
   async function reload(): Promise<boolean> {
@@ -447,7 +495,15 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
         (e) => log.warn({ err: e.message }, 'cannot watch manifests'),
       );
     }
-    log.info({ listeners: listeners.list().length, pods: pods.list().length, ...admin }, 'kpath up: ready');
+    log.info(
+      {
+        listeners: listeners.list().length,
+        pods: pods.list().length,
+        health: admin.healthAddress ?? null,
+        metrics: admin.metricsAddress ?? null,
+      },
+      'kpath up: ready',
+    );
   })();
   ready.catch(() => {});
 
@@ -503,5 +559,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     kill: (pod, container) => pods.kill(pod, container),
     reload,
     buffered: () => [...open].reduce((n, c) => n + c.buffered(), 0),
+    adopt,
+    nextVersion: () => Math.max(base?.version ?? 0, store.current()?.version ?? 0) + 1,
+    subscribe: (fn) => store.subscribe((change) => fn(change.to)),
   };
 }

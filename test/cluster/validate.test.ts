@@ -407,7 +407,7 @@ describe('validation like the apiserver', () => {
     ]);
     expect(r.ok).toBe(true);
     expect(r.diagnostics.map((d) => d.message)).toContain(
-      'kind networking.k8s.io/v1/Ingress is not modelled by kpath; ignored',
+      'Ingress (networking.k8s.io/v1) does not change the network kpath models; ignored 1 object of this kind',
     );
   });
 

@@ -8,8 +8,9 @@ export function yamlOf(...docs: Obj[]): string {
   return docs.map((d) => stringify(d)).join('---\n');
 }
 
+/** Without the DNS addon: these clusters are about other things (test/cluster/dns-addon.test.ts tests it). */
 export function build(...docs: Obj[]) {
-  return buildCluster([{ file: 'test.yaml', text: yamlOf(...docs) }]);
+  return buildCluster([{ file: 'test.yaml', text: yamlOf(...docs) }], { dnsAddon: false });
 }
 
 export function snapshotOf(...docs: Obj[]): ClusterSnapshot {

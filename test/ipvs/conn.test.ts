@@ -77,6 +77,15 @@ describe('TCP connection states and timeouts', () => {
     expect(r.conn.expiresAt).toBe(12 * S);
   });
 
+  it('explain: false makes the same decision without building sentences', () => {
+    const a = ipvsIn(one(), tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0);
+    const b = ipvsIn(one(), tcp('1.2.3.4:5', '10.96.0.10:80', 'S'), 0, { explain: false });
+    if (a.kind !== 'scheduled' || b.kind !== 'scheduled') throw new Error('not scheduled');
+    expect(b.destination.name).toBe(a.destination.name);
+    expect(a.explanation.lines.length).toBeGreaterThan(0);
+    expect(b.explanation.lines).toEqual([]);
+  });
+
   it('only a SYN starts a connection; other segments go to the local stack', () => {
     const t = one();
     expect(ipvsIn(t, tcp('1.2.3.4:5', '10.96.0.10:80', 'A'), 0).kind).toBe('miss');
@@ -254,5 +263,27 @@ describe('real servers change under open connections', () => {
     const again = ipvsIn(t, tcp('1.1.1.1:1', '10.96.0.10:80', 'S'), 1 * S);
     expect(again.kind).toBe('scheduled');
     if (again.kind === 'scheduled') expect(again.destination).not.toBe(r.destination);
+  });
+});
+
+describe('connection thresholds (ipvsadm -x / -y)', () => {
+  it('a server at its upper threshold is overloaded until it drops below 3/4 of it', () => {
+    const t = new IpvsTable();
+    t.addService(vs('10.96.0.10:80', 'rr', [rs('10.0.0.1:80'), { ...rs('10.0.0.2:80'), upperThreshold: 2 }]));
+    const d2 = dest(t, '10.0.0.2:80');
+    // ip_vs_bind_dest: overloaded once active + inactive >= 2. rr list: .2, .1.
+    const names = [1, 2, 3, 4].map((i) => {
+      const r = ipvsIn(t, tcp(`1.1.1.${i}:1`, '10.96.0.10:80', 'S'), 0);
+      return r.kind === 'scheduled' ? r.destination.name : '-';
+    });
+    expect(names).toEqual(['10.0.0.2:80', '10.0.0.1:80', '10.0.0.2:80', '10.0.0.1:80']);
+    expect(d2.overloaded).toBe(true);
+    const fifth = ipvsIn(t, tcp('1.1.1.5:1', '10.96.0.10:80', 'S'), 0);
+    expect(fifth.kind === 'scheduled' && fifth.destination.name).toBe('10.0.0.1:80');
+    // ip_vs_unbind_dest without a lower threshold: cleared when total * 4 < upper * 3, i.e. at 1.
+    ipvsOut(t, tcp('10.0.0.2:80', '1.1.1.1:1', 'R'), 1000); // CLOSE, 10 s
+    t.expire(11_000);
+    expect(d2.totalConns).toBe(1);
+    expect(d2.overloaded).toBe(false);
   });
 });

@@ -166,3 +166,26 @@ describe('ipvsadm-save -n', () => {
     );
   });
 });
+
+describe('IPv6', () => {
+  it('brackets addresses and prints the persistence netmask as a prefix length', () => {
+    const t = new IpvsTable();
+    t.addService(
+      vs('fd00::10:80', 'wlc', [rs('fd00:244::5:8080', 2)], {
+        persistence: { timeoutSeconds: 60, netmaskBits: 64 },
+      }),
+    );
+    // ipvsadm.c: IPv6 names are not truncated; "persistent %u" then " mask %i" for a netmask != 128.
+    expect(renderIpvsadmList(t).split('\n').slice(3, 5)).toEqual([
+      'TCP  [fd00::10]:80 wlc persistent 60 mask 64',
+      `  -> ${'[fd00:244::5]:8080'.padEnd(28)} Masq    2      0          0         `,
+    ]);
+    expect(renderIpvsadmSave(t)).toBe(
+      '-A -t [fd00::10]:80 -s wlc -p 60 -M 64\n-a -t [fd00::10]:80 -r [fd00:244::5]:8080 -m -w 2\n',
+    );
+    expect(renderIpvsadmSave(new IpvsTable())).toBe('');
+    const back = new IpvsTable();
+    back.sync(parseIpvsadmSave(renderIpvsadmSave(t)));
+    expect(renderIpvsadmSave(back)).toBe(renderIpvsadmSave(t));
+  });
+});

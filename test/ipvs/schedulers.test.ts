@@ -415,3 +415,47 @@ describe('fo and ovf (ip_vs_fo.c, ip_vs_ovf.c)', () => {
     expect(pick(svc, '1.1.1.1:1')).toBe('10.0.8.1:80');
   });
 });
+
+describe('ipvsChoices (kpath trace --all)', () => {
+  it('rr and wrr: each usable server its share of the cycle; sh: the one the hash gives', async () => {
+    const { ipvsChoices } = await import('../../netmodel/ipvs/index.js');
+    const wrr = service(
+      vs('10.96.0.10:80', 'wrr', [rs('10.0.9.1:80', 3), rs('10.0.9.2:80', 1), rs('10.0.9.3:80', 0)]),
+    ).svc;
+    const w = ipvsChoices(wrr, tcp('1.1.1.1:1', '10.96.0.10:80'), 0)!;
+    expect(w.decidedBy).toBe('cycle');
+    expect(w.choices.map((c) => [c.destination.name, c.probability])).toEqual([
+      ['10.0.9.2:80', 0.25],
+      ['10.0.9.1:80', 0.75],
+    ]);
+    const sh = service(
+      vs('10.96.0.10:80', 'sh', [rs('10.244.1.2:8080'), rs('10.244.2.3:8080'), rs('10.244.3.4:8080')]),
+    ).svc;
+    const s = ipvsChoices(sh, tcp('10.244.1.5:40000', '10.96.0.10:80'), 0)!;
+    expect(s).toMatchObject({ decidedBy: 'packet' });
+    expect(s.choices.map((c) => c.destination.name)).toEqual(['10.244.2.3:8080']); // bucket 115, as above
+  });
+});
+
+describe('twos (ip_vs_twos.c)', () => {
+  /** A Rng that returns the given values in turn. */
+  const seq = (...v: number[]) => ({ uint32: () => v.shift()! });
+
+  it('draws two weighted servers from the random numbers and keeps the less loaded', () => {
+    const spec = vs('10.96.0.10:80', 'twos', [rs('10.0.9.1:80'), rs('10.0.9.2:80'), rs('10.0.9.3:80')]);
+    // List .3, .2, .1; total weight 3 + 1 = 4. r1 = 2 % 4 = 2, r2 = 0 % 4 = 0. Walking: .3 takes
+    // r1 to 1 and r2 to -1 (choice 2 = .3); .2 takes r1 to 0 (choice 1 = .2).
+    const t1 = new IpvsTable({ rng: seq(2, 0) });
+    const s1 = t1.addService(spec);
+    s1.dests[1]!.activeConns = 1; // .2 overhead 256 > .3's 0: 1 * 256 > 1 * 0 -> choice 2 (.3)
+    expect(pick(s1, '1.1.1.1:1')).toBe('10.0.9.3:80');
+    const t2 = new IpvsTable({ rng: seq(2, 0) });
+    const s2 = t2.addService(spec);
+    s2.dests[0]!.activeConns = 1; // now .3 is the loaded one -> choice 1 (.2) stays
+    expect(pick(s2, '1.1.1.1:1')).toBe('10.0.9.2:80');
+  });
+
+  it('needs a seeded rng', () => {
+    expect(() => new IpvsTable().addService(vs('10.96.0.10:80', 'twos', []))).toThrow(/seeded rng/);
+  });
+});

@@ -163,3 +163,20 @@ describe('IPVS in the walker', () => {
     expect(parseIP('10.96.0.20')).toBeTruthy();
   });
 });
+
+describe('IPVS timers and conntrack', () => {
+  it('an expired IPVS connection takes its conntrack entry with it (ip_vs_conn_drop_conntrack)', () => {
+    const n = worker();
+    receive(n, tcp('10.244.1.5:40000', '10.96.0.20:80', 'S'), 'cni0', env(0));
+    receive(n, tcp('10.244.2.5:8080', '10.244.1.5:40000', 'SA'), 'eth0', env(1));
+    receive(n, tcp('10.244.1.5:40000', '10.96.0.20:80', 'A'), 'cni0', env(2));
+    // IPVS ESTABLISHED lasts 900 s; conntrack's ESTABLISHED 5 days.
+    const toVip = (now: number) =>
+      n.conntrack.entries(now).filter((e) => e.original.dst.text === '10.96.0.20');
+    expect(toVip(800_000)).toHaveLength(1);
+    // The next packet through the node, 903 s on (any packet: the timers run first).
+    receive(n, tcp('10.244.1.9:1', '10.244.2.7:80', 'S'), 'cni0', env(903_000));
+    expect(n.ipvs!.conns.size).toBe(0);
+    expect(toVip(903_000)).toHaveLength(0);
+  });
+});

@@ -86,7 +86,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
         'iptables',
       ),
     );
-    rt = await up({ files: [c.file], watch: false, timings: { probeTimeScale: 0.1 } });
+    // exec: the readiness probe's command runs on the host (kpath up --exec).
+    rt = await up({ files: [c.file], watch: false, exec: true, timings: { probeTimeScale: 0.1 } });
     // Ready by the probes, and folded into the cluster the proxy serves (the page's view).
     await waitFor(
       () => rt.pods().every((p) => p.ready) && rt.snapshot()!.pods.every((p) => p.ready),

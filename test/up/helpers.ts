@@ -28,7 +28,13 @@ export function addrs(slot: number) {
   };
 }
 
-export function baseCluster(slot: number, extra = '', proxyMode = 'userspace'): string {
+/** `dnsAddon`: let kpath add kube-dns (off by default: most of these clusters are about other things). */
+export function baseCluster(
+  slot: number,
+  extra = '',
+  proxyMode = 'userspace',
+  opts: { dnsAddon?: boolean } = {},
+): string {
   const a = addrs(slot);
   return `apiVersion: kpath.dev/v1alpha1
 kind: Cluster
@@ -38,6 +44,8 @@ spec:
   podCIDR: ${a.podCIDR}
   serviceCIDR: ${a.serviceCIDR}
   nodePortRange: ${a.nodePort(0)}-${a.nodePort(99)}
+  dns:
+    addon: ${opts.dnsAddon ?? false}
 ---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration

@@ -80,6 +80,7 @@ describe('pods', () => {
   beforeAll(async () => {
     rt = await up({
       files: [writeCluster(yaml).file],
+      exec: true,
       timings: { probeTimeScale: 0.1, backoffInitialMs: 100 },
     });
   });
@@ -224,7 +225,9 @@ describe('startup errors', () => {
       until,
     );
     await waitFor(async () => get(b.svcTwin(20), 8000).catch(() => undefined), 'up serving');
-    expect(io.stderr()).toMatch(/kpath up: 2 listeners?|kpath up: \d+ listeners, 2 pods, mode userspace/);
+    expect(io.stderr()).toMatch(
+      /^kpath up: ready, 2 pods, mode userspace\. From this host:\n {2}default\/web {3}curl http:\/\//,
+    );
     stop();
     expect(await code).toBe(0);
   });

@@ -1,11 +1,13 @@
 // The IPVS schedulers, one per kernel module. Public surface, listed by hand.
 import { ErrorCodes, KpathError } from '../../errors.js';
+import type { Rng } from '../../rng.js';
 import type { IpvsSchedulerName } from '../types.js';
 import { LocalityLeastConnection } from './lblc.js';
 import { LeastConnection } from './least.js';
 import { MaglevHash } from './mh.js';
 import { RoundRobin } from './rr.js';
 import { DestinationHash, SourceHash } from './sh.js';
+import { TwoChoices } from './twos.js';
 import type { Scheduler } from './types.js';
 import { WeightedRoundRobin } from './wrr.js';
 
@@ -24,6 +26,7 @@ export {
 } from './mh.js';
 export { RoundRobin } from './rr.js';
 export { DestinationHash, dhHashKey, SH_TAB_SIZE, SourceHash, shHashKey } from './sh.js';
+export { TwoChoices } from './twos.js';
 export type {
   ComparedDest,
   SchedExplanation,
@@ -34,8 +37,8 @@ export type {
 } from './types.js';
 export { WeightedRoundRobin } from './wrr.js';
 
-/** A fresh scheduler instance for a service (init_service). */
-export function createScheduler(name: IpvsSchedulerName): Scheduler {
+/** A fresh scheduler instance for a service (init_service); twos needs the table's seeded Rng. */
+export function createScheduler(name: IpvsSchedulerName, rng?: Rng): Scheduler {
   switch (name) {
     case 'rr':
       return new RoundRobin();
@@ -58,9 +61,11 @@ export function createScheduler(name: IpvsSchedulerName): Scheduler {
     case 'lblcr':
       return new LocalityLeastConnection(name);
     case 'twos':
-      throw new KpathError(
-        ErrorCodes.UNSUPPORTED,
-        'ipvs scheduler "twos" (random two choices) is not emulated; use one of rr, wrr, lc, wlc, sed, nq, dh, sh, mh, lblc, lblcr, fo, ovf',
-      );
+      if (!rng)
+        throw new KpathError(
+          ErrorCodes.USAGE,
+          'ipvs scheduler "twos" draws random numbers: give the table a seeded rng (new IpvsTable({ rng }))',
+        );
+      return new TwoChoices(rng);
   }
 }

@@ -49,7 +49,7 @@ export type SchedExplanation =
       readonly text: string;
     }
   | {
-      readonly scheduler: 'lc' | 'wlc' | 'sed' | 'nq' | 'fo' | 'ovf';
+      readonly scheduler: 'lc' | 'wlc' | 'sed' | 'nq' | 'fo' | 'ovf' | 'twos';
       readonly compared: readonly ComparedDest[];
       readonly text: string;
     }

@@ -10,7 +10,6 @@
  * instead of retransmitting SYNs.
  */
 
-import { ingressInterface } from '../../../cni/index.js';
 import { type IP, joinHostPort, v4 } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
@@ -133,7 +132,7 @@ export class IptablesMode implements ProxyMode {
   private walkFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): WalkResult {
     const node = this.dp!.node(nodeName);
     if (nodeProcess || node.isLocal(p.src)) return send(node, p, env);
-    return receive(node, p, ingressInterface(this.snap?.node(nodeName), p.src), env);
+    return receive(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
   }
 
   /** The packet an endpoint sends back for a conntrack entry (its reply tuple). */

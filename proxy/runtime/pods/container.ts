@@ -11,7 +11,7 @@ import type { Container, Pod } from '../../../netmodel/cluster/index.js';
 import type { TwinMap } from '../../../netmodel/twins.js';
 import { DnsContainer, type DnsSource, dnsPorts, isDnsImage } from './dns.js';
 import { EchoContainer, type PodIdentity } from './echo.js';
-import { ProbeRunner, type ProbeSpec, parseProbe } from './probes.js';
+import { ProbeRunner, type ProbeSpec, parseProbe, probePort } from './probes.js';
 
 export interface ContainerTimings {
   readonly backoffInitialMs: number;
@@ -60,9 +60,11 @@ export class ContainerRunner {
     private readonly log: Logger,
     private readonly onChange: () => void,
     private readonly dnsSource?: DnsSource,
+    /** May this container run host processes (its command, exec probes)? See execAllowed. */
+    exec = true,
   ) {
     this.kind =
-      c.command && c.command.length > 0
+      exec && c.command && c.command.length > 0
         ? 'process'
         : dnsSource && isDnsImage(c.image) && dnsPorts(c.ports).length > 0
           ? 'dns'
@@ -70,6 +72,7 @@ export class ContainerRunner {
     const probe = (raw: Readonly<Record<string, unknown>> | undefined, what: string) => {
       if (!raw) return undefined;
       const p = parseProbe(raw, c, t.probeTimeScale);
+      if (typeof p !== 'string' && p.action.kind === 'exec' && !exec) return undefined; // named in the exec warning
       if (typeof p === 'string') {
         log.warn({ container: c.name, probe: what }, `${what} ignored: ${p}`);
         return undefined;
@@ -78,6 +81,21 @@ export class ContainerRunner {
     };
     this.readinessSpec = probe(c.readinessProbe, 'readinessProbe');
     this.livenessSpec = probe(c.livenessProbe, 'livenessProbe');
+  }
+
+  /**
+   * Ports this container's probes reach that no container of the pod declares: the built-in echo
+   * server answers them too, so a chart's probes (coredns's :8181/ready, a controller's :10254/healthz,
+   * a gRPC health port) pass as the real program's would.
+   */
+  private probeOnlyPorts(): { name: string; containerPort: number; protocol: 'TCP' }[] {
+    const declared = new Set(this.pod.containers.flatMap((c) => c.ports.map((p) => p.containerPort)));
+    const out = new Map<number, { name: string; containerPort: number; protocol: 'TCP' }>();
+    for (const spec of [this.readinessSpec, this.livenessSpec]) {
+      const port = spec ? probePort(spec) : undefined;
+      if (port && !declared.has(port)) out.set(port, { name: '', containerPort: port, protocol: 'TCP' });
+    }
+    return [...out.values()];
   }
 
   get ready(): boolean {
@@ -106,7 +124,10 @@ export class ContainerRunner {
     if (this.stopping) return;
     if (this.kind === 'echo' || this.kind === 'dns') {
       const dnsOnly = this.kind === 'dns' ? new Set(dnsPorts(this.c.ports)) : new Set<number>();
-      const echoPorts = this.c.ports.filter((p) => !dnsOnly.has(p.containerPort));
+      const echoPorts = [
+        ...this.c.ports.filter((p) => !dnsOnly.has(p.containerPort)),
+        ...this.probeOnlyPorts(),
+      ];
       const echo = new EchoContainer(this.id, this.c.name, echoPorts, this.twins);
       await echo.start();
       this.echo = echo;
@@ -115,7 +136,7 @@ export class ContainerRunner {
           this.id.loopbackIP,
           [...dnsOnly],
           this.dnsSource!,
-          this.log.child({ container: this.c.name, component: 'dns' }),
+          this.log.child({ container: this.c.name }),
         );
         try {
           await dns.start();
@@ -168,22 +189,38 @@ export class ContainerRunner {
       this.restarts ? 'container restarted' : 'container started',
     );
     if (this.readinessSpec) {
-      this.readiness = new ProbeRunner(this.readinessSpec, this.id.loopbackIP, this.env, false, (ok) => {
-        this.log.info(
-          { container: this.c.name, ready: ok },
-          ok ? 'readiness probe succeeded' : 'readiness probe failed',
-        );
-        this.onChange();
-      });
+      this.readiness = new ProbeRunner(
+        this.readinessSpec,
+        this.id.loopbackIP,
+        this.env,
+        false,
+        (ok, reason) => {
+          if (ok) this.log.info({ container: this.c.name, ready: ok }, 'readiness probe succeeded');
+          else
+            this.log.warn({ container: this.c.name, ready: ok, reason }, `Readiness probe failed: ${reason}`);
+          this.onChange();
+        },
+        this.id.podIP,
+      );
       this.readiness.start();
     }
     if (this.livenessSpec) {
-      this.liveness = new ProbeRunner(this.livenessSpec, this.id.loopbackIP, this.env, true, (ok) => {
-        if (!ok) {
-          this.log.warn({ container: this.c.name }, 'liveness probe failed; killing the container');
-          this.kill('liveness probe failed');
-        }
-      });
+      this.liveness = new ProbeRunner(
+        this.livenessSpec,
+        this.id.loopbackIP,
+        this.env,
+        true,
+        (ok, reason) => {
+          if (!ok) {
+            this.log.warn(
+              { container: this.c.name, reason },
+              `Liveness probe failed: ${reason}; killing the container`,
+            );
+            this.kill(`liveness probe failed: ${reason}`);
+          }
+        },
+        this.id.podIP,
+      );
       this.liveness.start();
     }
     this.onChange();

@@ -4,6 +4,8 @@
  *  - TCP: the first bytes decide. A request line starting with an HTTP method is served as HTTP/1.1;
  *    anything else is echoed back byte for byte (with backpressure) until the client half-closes.
  *  - UDP: each datagram is echoed back; the datagram `whoami` is answered with the JSON identity.
+ * HTTP/2 without TLS (gRPC): the gRPC health checking protocol's Check answers SERVING, so grpc
+ * probes pass; any other method answers UNIMPLEMENTED.
  * HTTP: `GET /` (and any path not below) answers JSON {pod, namespace, node, podIP, container, port,
  * client, clientLoopback, method, path}; `/healthz` answers ok; `/bytes/N` streams N bytes.
  * `client` is the MODEL address:port the connection came from (toModel of the socket's peer), so
@@ -12,6 +14,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tryParseIP } from '../../../netmodel/addr.js';
 import type { ContainerPort } from '../../../netmodel/cluster/index.js';
@@ -31,6 +34,31 @@ export interface PodIdentity {
 }
 
 const HTTP_START = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
+const H2_PREFACE = 'PRI * HTTP/2.0';
+
+/** A gRPC server that knows one method: grpc.health.v1.Health/Check, answering SERVING. */
+function grpcServer(): Http2Server {
+  const h2 = createH2Server();
+  h2.on('stream', (stream: ServerHttp2Stream, headers) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      if (headers[':path'] !== '/grpc.health.v1.Health/Check') {
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' },
+          { endStream: true },
+        );
+        return;
+      }
+      // HealthCheckResponse { status: SERVING (1) }, length-prefixed.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]));
+    });
+  });
+  h2.on('sessionError', () => {});
+  return h2;
+}
 const MAX_STREAM = 1 << 30;
 
 export class EchoContainer {
@@ -90,6 +118,7 @@ export class EchoContainer {
   private tcp(port: number): Promise<Server> {
     const http = createHttpServer((req, res) => this.http(port, req, res));
     http.keepAliveTimeout = 5000;
+    let h2: Http2Server | undefined;
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (sock) => {
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
@@ -103,6 +132,11 @@ export class EchoContainer {
         sock.unshift(first);
         if (HTTP_START.test(first.subarray(0, 8).toString('latin1'))) {
           http.emit('connection', sock);
+          return;
+        }
+        if (first.subarray(0, H2_PREFACE.length).toString('latin1') === H2_PREFACE) {
+          h2 ??= grpcServer();
+          h2.emit('connection', sock);
           return;
         }
         sock.pipe(sock);

@@ -28,8 +28,35 @@ export interface PodStatus {
   readonly containers: readonly ContainerStatus[];
 }
 
-function specFingerprint(p: Pod): string {
+/** The annotation by which a user lets one pod run its containers' commands without --exec. */
+export const EXEC_ANNOTATION = 'kpath.dev/exec';
+
+/** Whether `pod` may run host processes: --exec for every pod, or the pod's kpath.dev/exec: "true". */
+export function execAllowed(pod: Pod, execAll: boolean): boolean {
+  return execAll || pod.meta.annotations[EXEC_ANNOTATION] === 'true';
+}
+
+/** What would run on the host if allowed: `command`s and exec probes, as `ns/pod/container: what`. */
+export function hostCommands(pod: Pod): string[] {
+  const out: string[] = [];
+  const key = `${pod.meta.namespace}/${pod.meta.name}`;
+  for (const c of pod.containers) {
+    if (c.command && c.command.length > 0) out.push(`${key}/${c.name}: command ${c.command.join(' ')}`);
+    for (const [what, probe] of [
+      ['readinessProbe', c.readinessProbe],
+      ['livenessProbe', c.livenessProbe],
+    ] as const) {
+      const exec = (probe as { exec?: { command?: unknown } } | undefined)?.exec;
+      if (exec && Array.isArray(exec.command))
+        out.push(`${key}/${c.name}: ${what} exec ${exec.command.join(' ')}`);
+    }
+  }
+  return out;
+}
+
+function specFingerprint(p: Pod, execAll: boolean): string {
   return JSON.stringify({
+    exec: execAllowed(p, execAll),
     ip: p.podIPs.map((x) => x.text),
     node: p.nodeName,
     hostNetwork: p.hostNetwork,
@@ -48,7 +75,12 @@ export class PodManager {
     private readonly onReadinessChange: () => void,
     private readonly baseEnv: Readonly<Record<string, string | undefined>> = process.env,
     private readonly dnsSource?: DnsSource,
+    /** --exec: every pod may run its commands as host processes. */
+    private readonly execAll = false,
   ) {}
+
+  /** Commands already named in a warning (so a reload does not repeat it). */
+  private readonly warnedExec = new Set<string>();
 
   private wanted(snap: ClusterSnapshot): Map<string, { pod: Pod; loopbackIP: string; nodeIP: string }> {
     const out = new Map<string, { pod: Pod; loopbackIP: string; nodeIP: string }>();
@@ -68,8 +100,35 @@ export class PodManager {
   async startNew(snap: ClusterSnapshot): Promise<KpathError[]> {
     const errors: KpathError[] = [];
     const starts: Promise<void>[] = [];
-    for (const [key, w] of this.wanted(snap)) {
-      const fp = specFingerprint(w.pod);
+    const refused: string[] = [];
+    const wanted = this.wanted(snap);
+    for (const w of wanted.values()) {
+      if (execAllowed(w.pod, this.execAll)) continue;
+      for (const c of hostCommands(w.pod)) {
+        if (!this.warnedExec.has(c)) refused.push(c);
+        this.warnedExec.add(c);
+      }
+    }
+    if (refused.length) {
+      this.log.warn(
+        { refused },
+        `not running ${refused.length} host command${refused.length === 1 ? '' : 's'} from the manifests ` +
+          `(their containers get the built-in echo server; exec probes are skipped): ${refused.join('; ')}. ` +
+          `kpath up --exec runs every pod's commands as host processes as your user; the pod annotation ` +
+          `${EXEC_ANNOTATION}: "true" allows one pod`,
+      );
+    }
+    // A removed pod whose IP a new pod takes (a replacement) stops first, or the new one could not bind.
+    const takenIPs = new Set([...wanted.values()].flatMap((w) => w.pod.podIPs.map((ip) => ip.text)));
+    const freed: Promise<void>[] = [];
+    for (const [key, r] of [...this.running]) {
+      if (wanted.has(key) || !r.pod.podIPs.some((ip) => takenIPs.has(ip.text))) continue;
+      this.running.delete(key);
+      freed.push(this.stopOne(key, r, 'removed; its IP is reused'));
+    }
+    await Promise.all(freed);
+    for (const [key, w] of wanted) {
+      const fp = specFingerprint(w.pod, this.execAll);
       const cur = this.running.get(key);
       if (cur && cur.fp === fp) continue;
       starts.push(
@@ -99,6 +158,7 @@ export class PodManager {
                 log,
                 () => this.onReadinessChange(),
                 this.dnsSource,
+                execAllowed(w.pod, this.execAll),
               ),
           );
           const r: Running = { fp, pod: w.pod, containers, loopbackIP: w.loopbackIP };

@@ -1,0 +1,72 @@
+/**
+ * `kpath cni`: a CNI plugin (spec 1.1.0) against kpath's emulated node state. Run it as containerd
+ * or a tester would run a plugin binary:
+ *
+ *   echo '{"cniVersion":"1.1.0","name":"cbr0","type":"bridge","bridge":"cni0","isGateway":true,
+ *          "ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.1.0/24"}]]}}' |
+ *     CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 kpath cni
+ *
+ * The result (or the error, with the spec's code) goes to stdout; the allocations persist in
+ * --state between invocations, as host-local's files do.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import { type CniState, emptyCniState, invokeCni } from '../../cni/index.js';
+import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import type { CliIO } from '../io.js';
+
+export const command = 'cni';
+export const describe =
+  'a CNI plugin (spec 1.1.0: CNI_COMMAND ADD/DEL/CHECK/GC/VERSION/STATUS, config on stdin) against the emulated node state';
+
+export function builder(y: Argv) {
+  return y.option('state', {
+    type: 'string',
+    description: 'where the allocations persist between calls (default: $TMPDIR/kpath-cni/state.json)',
+  });
+}
+
+interface CniArgs {
+  state?: string;
+}
+
+/** The invocation's environment and stdin; tests pass their own. */
+export interface CniIO {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin: () => string;
+}
+
+const processIO: CniIO = {
+  env: process.env,
+  stdin: () => {
+    if (process.stdin.isTTY) return '';
+    try {
+      return readFileSync(0, 'utf8');
+    } catch {
+      return '';
+    }
+  },
+};
+
+export async function run(args: CniArgs, io: CliIO, cio: CniIO = processIO): Promise<number> {
+  const file = args.state ? resolve(io.cwd, args.state) : join(tmpdir(), 'kpath-cni', 'state.json');
+  let state: CniState = emptyCniState();
+  try {
+    state = JSON.parse(readFileSync(file, 'utf8')) as CniState;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new KpathError(
+        ErrorCodes.USAGE,
+        `--state ${file}: not a kpath cni state file (${(e as Error).message})`,
+      );
+  }
+  const r = invokeCni({ env: cio.env, stdin: cio.stdin(), state });
+  io.out(r.stdout);
+  if (r.exit === 0) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(r.state)}\n`);
+  }
+  return r.exit;
+}

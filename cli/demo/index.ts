@@ -1,0 +1,10 @@
+// `kpath demo`'s cluster layout, listed by hand.
+export {
+  DEMO_SLOTS,
+  type DemoLayout,
+  demoLoopbackMap,
+  demoManifests,
+  EXTERNAL_CLIENT,
+  PORT_SHIFT,
+  PRIVILEGED_BELOW,
+} from './manifests.js';
