@@ -38,7 +38,8 @@ export function builder(y: Argv) {
     .option('metrics-address', {
       type: 'string',
       default: '127.0.0.1:10249',
-      description: 'metrics and admin API HOST:PORT on loopback (127.0.0.0/8 or ::1; port 0: any)',
+      description:
+        'metrics, admin API and the web page (/ui/) HOST:PORT on loopback (127.0.0.0/8 or ::1; port 0: any)',
     })
     .option('node', {
       type: 'string',

@@ -3,7 +3,8 @@
  *   health  (kube-proxy's 127.0.0.1:10256)  GET /healthz -> 200 once listeners are up, else 503;
  *           body as kube-proxy's: {"lastUpdated", "currentTime", "nodeEligible"}
  *   metrics (kube-proxy's 127.0.0.1:10249)  GET /metrics (Prometheus text), GET /proxyMode,
- *           and kpath's JSON admin API under /api/v1/: conntrack, affinity, endpoints, listeners, pods
+ *           kpath's JSON admin API under /api/v1/: conntrack, affinity, endpoints, listeners, pods,
+ *           and further routes (the web page under /ui/, proxy/ui)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,8 @@ export interface AdminHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   proxyMode(): string;
   api: Record<string, () => unknown>;
+  /** Further routes (the web page, proxy/ui): true when it handled the request. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface Endpoint {
@@ -79,6 +82,7 @@ export class AdminServers {
       }
       if (path === '/proxyMode') return send(res, 200, 'text/plain', this.h.proxyMode());
       if (path === '/healthz') return this.health(req, res);
+      if (this.h.routes?.(req, res)) return;
       const api = /^\/api\/v1\/([a-z]+)$/.exec(path);
       const fn = api ? this.h.api[api[1]!] : undefined;
       if (fn) return send(res, 200, 'application/json', `${JSON.stringify(fn(), null, 2)}\n`);

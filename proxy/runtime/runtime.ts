@@ -38,6 +38,7 @@ import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
 import { ipvsOutputs } from '../ipvs/index.js';
 import { exampleClusterPath, loadCluster, readManifestSources } from '../manifest-files.js';
+import { createUi } from '../ui/index.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
 import { allEndpoints } from './eligibility.js';
@@ -411,7 +412,14 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     return true;
   }
 
+  const ui = createUi({
+    snapshot: eff,
+    mode: () => mode?.name ?? '',
+    conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+    denials: () => policy.denials(),
+  });
   const admin = new AdminServers({
+    routes: ui.handle,
     healthy: () => ({ ok: healthy, lastUpdated }),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
@@ -528,6 +536,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     }
     await pods.stopAll();
     mode?.close();
+    ui.close();
     await admin.stop();
     log.info('kpath up: stopped');
   }
