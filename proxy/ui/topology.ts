@@ -62,8 +62,11 @@ export interface Topology {
   readonly services: readonly TopologyService[];
 }
 
-/** What cni/ builds today: each node's pods on a bridge (cni0, veths), other nodes' pod CIDRs by host-gw routes. */
-const POD_NETWORK = 'bridge cni0 + host-gw routes';
+/** The pod network as `Cluster.spec.network` chose it: `flannel (vxlan, MTU 1450)`, `bridge (host-gw)`. */
+function podNetworkOf(snap: ClusterSnapshot): string {
+  const n = snap.config.network;
+  return `${n.plugin} (${n.backend}${n.mtu !== undefined ? `, MTU ${n.mtu}` : ''})`;
+}
 
 export function topologyOf(snap: ClusterSnapshot | undefined, mode: string): Topology {
   if (!snap)
@@ -72,7 +75,7 @@ export function topologyOf(snap: ClusterSnapshot | undefined, mode: string): Top
       version: 0,
       podCIDRs: [],
       serviceCIDRs: [],
-      podNetwork: POD_NETWORK,
+      podNetwork: '',
       nodes: [],
       unscheduled: [],
       services: [],
@@ -90,7 +93,7 @@ export function topologyOf(snap: ClusterSnapshot | undefined, mode: string): Top
     version: snap.version,
     podCIDRs: snap.config.podCIDRs.map((c) => c.text),
     serviceCIDRs: snap.config.serviceCIDRs.map((c) => c.text),
-    podNetwork: POD_NETWORK,
+    podNetwork: podNetworkOf(snap),
     nodes: snap.nodes.map((n) => ({
       name: n.meta.name,
       ips: n.internalIPs.map((x) => x.text),

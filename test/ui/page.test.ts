@@ -157,7 +157,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
         .sort(),
     );
     expect(await page.textContent('#network')).toBe(
-      `pods ${A.podCIDR} · services ${A.serviceCIDR} · pod network: bridge cni0 + host-gw routes`,
+      `pods ${A.podCIDR} · services ${A.serviceCIDR} · pod network: bridge (host-gw)`,
     );
     expect(outside).toEqual([]);
   });
