@@ -111,6 +111,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
     });
     await page.goto(`${base}/ui/`);
     await page.waitForSelector('body[data-ready=cluster]');
+    // Readiness probes may still be running their first period when the page loads: wait for the four
+    // pods to be drawn ready (the live stream updates them) before reading the page.
+    await page.waitForFunction(
+      "[...document.querySelectorAll('[data-pod]')].filter((e) => e.classList.contains('ready')).length === 4",
+    );
     const snap = rt.snapshot()!;
     const nodes = await page.$$eval('[data-node]', (els) => els.map((e) => e.getAttribute('data-node')));
     expect(nodes).toEqual(['node-a', 'node-b']);
