@@ -79,3 +79,40 @@ describe('kpath trace, ipvs mode', () => {
     expect(o.snat).toMatch(/^10\.0\.0\.12:\d+$/);
   });
 });
+
+describe('the ipvs-mode datapath across syncs', () => {
+  it('keeps the node IPVS, its connections and the down kube-ipvs0 with the service addresses through a resync', async () => {
+    const { loadCluster } = await import('../../proxy/manifest-files.js');
+    const { ClusterDatapath } = await import('../../proxy/datapath.js');
+    const { packet, SYN } = await import('../../netmodel/packet.js');
+    const { parseIP } = await import('../../netmodel/addr.js');
+    const { SeededRng } = await import('../../netmodel/rng.js');
+    const { receive } = await import('../../netmodel/kernel/index.js');
+    const r = loadCluster([FILE]);
+    if (!r.ok) throw new Error('examples/ipvs does not build');
+    const dp = ClusterDatapath.build(r.snapshot);
+    const node = dp.node('worker-1');
+    const table = node.ipvs!;
+    const syn = packet({
+      proto: 'tcp',
+      src: parseIP('10.244.1.3'),
+      dst: parseIP('10.96.0.20'),
+      sport: 40000,
+      dport: 80,
+      tcp: SYN,
+    });
+    const w = receive(node, syn, 'cni0', { now: 0, rng: new SeededRng(1) });
+    expect(w.dnat?.ip.text).toBe('10.244.2.3');
+    // The same cluster again (a resync): the table, its connection and the dummy's addresses stay.
+    dp.update(r.snapshot, undefined, 1000);
+    const after = dp.node('worker-1');
+    expect(after.ipvs).toBe(table);
+    expect(
+      table.conns.list().some((c) => !c.template && c.dport === 8080 && c.daddr.text === '10.244.2.3'),
+    ).toBe(true);
+    const dummy = after.routing.interface('kube-ipvs0');
+    expect(dummy?.up).toBe(false);
+    expect(dummy?.addresses.map((a) => a.ip.text)).toContain('10.96.0.20');
+    expect(after.isLocal(parseIP('10.96.0.20'))).toBe(true);
+  });
+});
