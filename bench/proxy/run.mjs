@@ -5,7 +5,7 @@
  * clients, in one run.
  *
  *   node bench/proxy/run.mjs [--rounds 3] [--duration 10] [--conns 32] [--idle 10000]
- *                            [--modes iptables,userspace] [--proxy-cpu 1] [--client-cpu 0]
+ *                            [--modes iptables,userspace,ipvs] [--proxy-cpu 1] [--client-cpu 0]
  *                            [--only keepalive,close,iperf,idle] [--dist DIR] [--out FILE.json]
  *                            [--quiet-wait 20] [--cpu-prof] [--keep] [--no-bare]
  *                            [--node-flags '--max-semi-space-size=1']  (extra node flags for kpath)
@@ -88,7 +88,7 @@ const NGINX = { host: '127.244.1.10', port: 8080 };
 const IPERF = { host: '127.244.1.11', port: 5201 };
 const HAPROXY = { web: '127.77.0.80', iperf: '127.77.0.81' };
 const BARE = { web: '127.78.0.80', iperf: '127.78.0.81' };
-const KPATH_SVC = { iptables: '10.96.0', userspace: '10.96.1' };
+const KPATH_SVC = { iptables: '10.96.0', userspace: '10.96.1', ipvs: '10.96.2' };
 
 const log = (...a) => console.error('[proxy-bench]', ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -206,6 +206,9 @@ metadata:
 spec:
   podCIDR: 10.244.0.0/16
   serviceCIDR: 10.96.0.0/12
+  # One kpath per mode runs side by side: no DNS addon (each would claim 10.96.0.10:53 and its pods' IPs).
+  dns:
+    addon: false
 ---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
