@@ -355,10 +355,12 @@ const startKpath = async (mode, prof) => {
       '--metrics-address',
       '127.0.0.1:0',
       '--no-watch',
+      '--api-address',
+      '',
       '--log-level',
       'warn',
     ],
-    /kpath up: \d+ listeners/,
+    /kpath up: ready/,
   );
 };
 
