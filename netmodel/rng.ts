@@ -14,6 +14,13 @@ export interface Rng {
    * `(uint32() & 0x7FFFFFFF) < p31` as the kernel does.
    */
   bernoulli?(p31: number): boolean;
+  /**
+   * Optional: pick one of several alternatives whose likelihoods are `weights` (summing to 1), and
+   * return its index. Only tracers that enumerate every path implement it; the emulated IPVS offers
+   * it the real servers a state-dependent scheduler (rr, lc...) could pick. When absent, the
+   * caller's own deterministic choice stands.
+   */
+  choose?(weights: readonly number[]): number;
 }
 
 /** The kernel's random test for a 31-bit fixed-point probability, honouring `Rng.bernoulli`. */

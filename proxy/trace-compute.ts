@@ -346,7 +346,9 @@ export function computeTrace(req: TraceRequest): TraceComputation {
     const w = walk(rng);
     outcomes = [{ ...w, probability: rng.probability }];
     if (total > 1)
-      note = `(one of ${total} possible paths, chosen with seed ${req.seed ?? 1}; --all shows every one with its probability)`;
+      note = w.walk.ipvs
+        ? `(one of ${total} possible paths: the IPVS scheduler's pick on a freshly programmed node, random rules chosen with seed ${req.seed ?? 1}; --all shows every real server the scheduler could pick, with its probability)`
+        : `(one of ${total} possible paths, chosen with seed ${req.seed ?? 1}; --all shows every one with its probability)`;
     total = 1;
   }
   const results = outcomes.map((o): TraceOutcome => {

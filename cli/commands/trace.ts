@@ -62,7 +62,8 @@ export function builder(y: Argv) {
     .option('all', {
       type: 'boolean',
       default: false,
-      description: 'every reachable outcome with its probability',
+      description:
+        'every reachable outcome with its probability (ipvs mode: every real server the scheduler could pick)',
     })
     .option('output', { alias: 'o', type: 'string', choices: ['text', 'json'], default: 'text' })
     .option('follow', {

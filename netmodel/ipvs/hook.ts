@@ -63,6 +63,8 @@ export interface IpvsHookOptions {
   readonly oldConntrack?: boolean;
   /** Build the explanation's sentences (default true). */
   readonly explain?: boolean;
+  /** A tracer enumerating every path chooses among the real servers (IpvsInOptions.choose). */
+  readonly choose?: (weights: readonly number[]) => number;
 }
 
 /** Run IPVS's functions on one hook, in priority order. */
@@ -88,6 +90,7 @@ export function ipvsHook(
     hook,
     ...(opts.oldConntrack !== undefined ? { oldConntrack: opts.oldConntrack } : {}),
     ...(opts.explain !== undefined ? { explain: opts.explain } : {}),
+    ...(opts.choose ? { choose: opts.choose } : {}),
   });
   switch (r.kind) {
     case 'miss':

@@ -15,6 +15,7 @@ export type {
   IpvsInOptions,
   IpvsInResult,
   IpvsOutResult,
+  IpvsPathChoice,
   PersistenceExplanation,
 } from './process.js';
 export { ipvsIn, ipvsOut } from './process.js';

@@ -19,9 +19,10 @@ import type { IP } from '../addr.js';
 import { joinHostPort, prefixOf } from '../addr.js';
 import type { Packet } from '../packet.js';
 import { withDestination, withSource } from '../packet.js';
+import { ipvsChoices } from './choices.js';
 import type { IpvsConn, IpvsConnView } from './conn.js';
 import type { IpvsDest } from './dest.js';
-import type { SchedExplanation } from './schedulers/types.js';
+import type { SchedExplanation, SchedPacket, SchedResult } from './schedulers/types.js';
 import type { IpvsService } from './service.js';
 import type { IpvsTable } from './table.js';
 import { ipvsTcpNext, NEW_CONN_TIMEOUT_S, tcpStateActive } from './tcp-state.js';
@@ -54,8 +55,23 @@ export interface IpvsExplanation {
   readonly schedule?: SchedExplanation;
   /** For an existing connection: its state before this packet. */
   readonly existing?: { readonly state: string; readonly id: number };
+  /**
+   * When a tracer enumerating every path chose among the real servers the scheduler could pick
+   * (IpvsInOptions.choose): which one this path took, its probability and the rule that makes it.
+   */
+  readonly choice?: IpvsPathChoice;
   /** One line per step, for a trace. */
   readonly lines: readonly string[];
+}
+
+export interface IpvsPathChoice {
+  readonly decidedBy: 'cycle' | 'packet' | 'counts' | 'weights';
+  /** 1-based, of `of`. */
+  readonly index: number;
+  readonly of: number;
+  readonly destination: string;
+  readonly probability: number;
+  readonly rule: string;
 }
 
 export type IpvsInResult =
@@ -103,6 +119,11 @@ export interface IpvsInOptions {
   readonly oldConntrack?: boolean;
   /** Build the explanation's sentences (default true; the real-traffic path turns it off). */
   readonly explain?: boolean;
+  /**
+   * A tracer enumerating every path (`Rng.choose`): offered the real servers a state-dependent
+   * scheduler could pick (ipvsChoices), it returns the index of the one this path takes.
+   */
+  readonly choose?: (weights: readonly number[]) => number;
 }
 
 /** The explanation's sentences, built only when asked for. */
@@ -185,6 +206,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   let schedule: SchedExplanation | undefined;
   let persistence: PersistenceExplanation | undefined;
   let existing: IpvsExplanation['existing'];
+  let choice: IpvsPathChoice | undefined;
   if (cp) {
     svc = table.services.get(cp.serviceKey);
     existing = { state: cp.state, id: cp.id };
@@ -199,11 +221,12 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
         kind: 'miss',
         reason: `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`,
       };
-    const r = schedulePacket(table, svc, proto, p, now, lines);
+    const r = schedulePacket(table, svc, proto, p, now, lines, opts.choose);
     schedule = r.schedule;
     persistence = r.persistence;
+    choice = r.choice;
     if (!r.conn) {
-      const explanation = explain(svc, lines, schedule, persistence, undefined);
+      const explanation = explain(svc, lines, schedule, persistence, undefined, choice);
       return {
         kind: 'drop',
         reason: `${svc.name}: no destination available; ICMP port unreachable to the client (ip_vs_leave)`,
@@ -231,7 +254,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
     service: svc,
     destination: cp.dest,
     packet: out,
-    explanation: explain(svc, lines, schedule, persistence, existing),
+    explanation: explain(svc, lines, schedule, persistence, existing, choice),
     nfct: cp.nfct,
   };
 }
@@ -284,6 +307,7 @@ function explain(
   schedule: SchedExplanation | undefined,
   persistence: PersistenceExplanation | undefined,
   existing: IpvsExplanation['existing'],
+  choice?: IpvsPathChoice,
 ): IpvsExplanation {
   const e: { -readonly [K in keyof IpvsExplanation]: IpvsExplanation[K] } = {
     service: svc ? svc.name : '(deleted virtual service)',
@@ -292,8 +316,10 @@ function explain(
     lines: lines.list,
   };
   if (persistence) e.persistence = persistence;
-  if (schedule) e.schedule = schedule;
+  // A path chosen among several: the scheduler's own reasoning was about another pick.
+  if (schedule && !(choice && choice.of > 1)) e.schedule = schedule;
   if (existing) e.existing = existing;
+  if (choice) e.choice = choice;
   return e;
 }
 
@@ -301,6 +327,56 @@ interface Scheduled {
   conn: IpvsConn | undefined;
   schedule?: SchedExplanation;
   persistence?: PersistenceExplanation;
+  choice?: IpvsPathChoice;
+}
+
+/**
+ * The scheduler's pick; when a tracer enumerates paths (`choose`) and the pick depends on state the
+ * trace cannot know (the rr cursor, the connection counts), the tracer chooses among every real
+ * server the scheduler could pick, and the line says the rule that makes this one the pick.
+ */
+function runScheduler(
+  svc: IpvsService,
+  p: SchedPacket,
+  now: number,
+  lines: Lines,
+  choose: IpvsInOptions['choose'],
+): { r: SchedResult; choice?: IpvsPathChoice } {
+  const alts = choose ? ipvsChoices(svc, p, now) : undefined;
+  const r = svc.sched.schedule(svc, p, now);
+  if (!alts || !r.dest || alts.choices.length === 0) {
+    lines.say(() => r.why.text);
+    return { r };
+  }
+  const i = alts.choices.length > 1 ? choose!(alts.choices.map((c) => c.probability)) : 0;
+  const c = alts.choices[i]!;
+  const choice: IpvsPathChoice = {
+    decidedBy: alts.decidedBy,
+    index: i + 1,
+    of: alts.choices.length,
+    destination: c.destination.name,
+    probability: c.probability,
+    rule: c.rule,
+  };
+  if (alts.choices.length === 1) {
+    lines.say(() => r.why.text);
+    lines.say(
+      () =>
+        `the only choice: ${svc.scheduler} decides from the ${alts.decidedBy === 'packet' ? 'packet alone' : alts.decidedBy}`,
+    );
+    return { r, choice };
+  }
+  lines.say(
+    () =>
+      `${c.destination.name}: choice ${i + 1} of ${alts.choices.length} real servers ${svc.scheduler} could pick (decided by the ${alts.decidedBy === 'cycle' ? "scheduler's position in its cycle" : 'connection counts'}, which earlier connections set), probability ${share(c.probability)}`,
+  );
+  lines.say(() => c.rule);
+  return { r: { dest: c.destination, why: r.why }, choice };
+}
+
+function share(p: number): string {
+  const pct = p * 100;
+  return `${Number.isInteger(pct) ? pct : pct.toFixed(1)}%`;
 }
 
 /** ip_vs_schedule: a persistent service goes through its template; others ask the scheduler. */
@@ -311,18 +387,18 @@ function schedulePacket(
   p: Packet,
   now: number,
   lines: Lines,
+  choose?: IpvsInOptions['choose'],
 ): Scheduled {
   lines.say(
     () =>
       `virtual service ${svc.name} (${svc.scheduler}${svc.flags.size ? ` ${[...svc.flags].join(',')}` : ''}${svc.persistence ? ` persistent ${svc.persistence.timeoutSeconds}` : ''}); real servers in kernel list order: ${svc.dests.map((d) => `${d.name} w${d.weight}`).join(', ') || 'none'}`,
   );
-  if (svc.persistence) return schedulePersist(table, svc, proto, p, now, lines);
+  if (svc.persistence) return schedulePersist(table, svc, proto, p, now, lines, choose);
   if (svc.port !== p.dport) {
     lines.say(() => 'a port-zero service must be persistent: no destination');
     return { conn: undefined };
   }
-  const r = svc.sched.schedule(svc, p, now);
-  lines.say(() => r.why.text);
+  const { r, choice } = runScheduler(svc, p, now, lines, choose);
   if (!r.dest) return { conn: undefined, schedule: r.why };
   const conn = newConn(
     table,
@@ -338,7 +414,7 @@ function schedulePacket(
     now,
   );
   connStats(table, conn);
-  return { conn, schedule: r.why };
+  return choice ? { conn, schedule: r.why, choice } : { conn, schedule: r.why };
 }
 
 /** ip_vs_sched_persist. */
@@ -349,6 +425,7 @@ function schedulePersist(
   p: Packet,
   now: number,
   lines: Lines,
+  choose?: IpvsInOptions['choose'],
 ): Scheduled {
   const pers = svc.persistence!;
   const snet = prefixOf(p.src, pers.netmaskBits).ip;
@@ -358,6 +435,7 @@ function schedulePersist(
   let ct = table.conns.getTemplate(proto, snet, p.dst, tport);
   let state: PersistenceExplanation['template'] = 'hit';
   let schedule: SchedExplanation | undefined;
+  let choice: IpvsPathChoice | undefined;
   if (ct && !checkTemplate(table, ct)) {
     const old = ct;
     lines.say(
@@ -370,9 +448,10 @@ function schedulePersist(
   }
   let dest: IpvsDest;
   if (!ct) {
-    const r = svc.sched.schedule(svc, p, now);
+    const ran = runScheduler(svc, p, now, lines, choose);
+    const r = ran.r;
+    choice = ran.choice;
     schedule = r.why;
-    lines.say(() => r.why.text);
     if (!r.dest) return { conn: undefined, schedule };
     dest = r.dest;
     const dport = p.dport === svc.port && svc.port !== 21 ? dest.port : 0;
@@ -410,7 +489,12 @@ function schedulePersist(
     timeoutSeconds: Math.round(ct.timeoutMs / 1000),
     expiresIn: Math.floor((ct.expiresAt - now) / 1000),
   };
-  return schedule ? { conn: cp, schedule, persistence: pe } : { conn: cp, persistence: pe };
+  return {
+    conn: cp,
+    persistence: pe,
+    ...(schedule ? { schedule } : {}),
+    ...(choice ? { choice } : {}),
+  };
 }
 
 /** ip_vs_check_template: the template's dest must be available (and not quiesced, with the sysctl). */

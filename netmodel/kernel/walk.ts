@@ -377,6 +377,7 @@ class Walk {
     const r = ipvsHook(table, name, p, this.env.now, {
       oldConntrack: f.ct !== undefined && !f.created,
       explain: this.rec,
+      ...(this.env.rng.choose ? { choose: (w: readonly number[]) => this.env.rng.choose!(w) } : {}),
     });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {

@@ -67,6 +67,18 @@ export type HopJson =
       /** The real server of the IPVS connection, when there is one. */
       readonly destination: string | null;
       readonly why: readonly string[];
+      /**
+       * `trace --all`: this path's pick among the real servers the scheduler could choose (absent on a
+       * single seeded trace): decidedBy cycle (rr, wrr), counts (lc, wlc, sed, nq), packet (sh, dh,
+       * mh: the only choice), weights (fo); index of `of`, its probability and the rule.
+       */
+      readonly choice?: {
+        readonly decidedBy: string;
+        readonly index: number;
+        readonly of: number;
+        readonly probability: number;
+        readonly rule: string;
+      };
       readonly before: PacketJson;
       readonly after: PacketJson;
     };
@@ -150,6 +162,17 @@ function hopJson(s: Stage): HopJson {
         action: s.action,
         destination: s.conn ? s.conn.destName : null,
         why: s.lines,
+        ...(s.explanation?.choice
+          ? {
+              choice: {
+                decidedBy: s.explanation.choice.decidedBy,
+                index: s.explanation.choice.index,
+                of: s.explanation.choice.of,
+                probability: s.explanation.choice.probability,
+                rule: s.explanation.choice.rule,
+              },
+            }
+          : {}),
         before: packetJson(s.before),
         after: packetJson(s.after),
       };

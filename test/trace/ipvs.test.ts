@@ -80,6 +80,125 @@ describe('kpath trace, ipvs mode', () => {
   });
 });
 
+/** examples/ipvs with another scheduler, in a temporary folder. */
+async function withScheduler(sched: string): Promise<string> {
+  const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'kpath-ipvs-all-'));
+  const text = readFileSync(`${FILE}/cluster.yaml`, 'utf8').replace('scheduler: rr', `scheduler: ${sched}`);
+  writeFileSync(join(dir, 'cluster.yaml'), text);
+  return dir;
+}
+
+interface AllOutcome {
+  probability: number;
+  dnat: string;
+  hops: {
+    kind: string;
+    choice?: { decidedBy: string; index: number; of: number; probability: number; rule: string };
+  }[];
+  path: { arrived: { pod?: string } };
+}
+
+async function traceAll(file: string): Promise<AllOutcome[]> {
+  const io = bufferIO();
+  const code = await main(
+    [
+      'trace',
+      '-f',
+      file,
+      '--node',
+      'worker-1',
+      '--src',
+      '10.244.1.3',
+      '--dst',
+      '10.96.0.20:80',
+      '--all',
+      '-o',
+      'json',
+    ],
+    io,
+  );
+  expect(code).toBe(0);
+  return JSON.parse(io.stdout()).outcomes;
+}
+
+describe('kpath trace --all, ipvs mode', () => {
+  it('rr: every usable real server, 1/3 each, with the cursor position that picks it', async () => {
+    const all = await traceAll(FILE);
+    // The kernel list is 10.244.2.3, 10.244.1.4, 10.244.1.3 (each added at the head); rr's pick
+    // depends on where earlier connections left its cursor, so each is one path of three.
+    expect(all.map((o) => o.dnat)).toEqual(['10.244.2.3:8080', '10.244.1.4:8080', '10.244.1.3:8080']);
+    expect(all.map((o) => o.probability)).toEqual([1 / 3, 1 / 3, 1 / 3]);
+    const choices = all.map((o) => o.hops.find((h) => h.kind === 'ipvs')!.choice!);
+    expect(choices.map((c) => [c.decidedBy, c.index, c.of])).toEqual([
+      ['cycle', 1, 3],
+      ['cycle', 2, 3],
+      ['cycle', 3, 3],
+    ]);
+    expect(choices[1]!.rule).toContain('position 2 of 3 in kernel list order');
+    // Each path is followed to the pod it picked (the third is the client itself, through its service).
+    expect(all.map((o) => o.path.arrived.pod)).toEqual([
+      expect.stringMatching(/^default\/web-/),
+      expect.stringMatching(/^default\/web-/),
+      expect.stringMatching(/^default\/web-/),
+    ]);
+    expect(new Set(all.map((o) => o.path.arrived.pod)).size).toBe(3);
+
+    const io = bufferIO();
+    await main(
+      ['trace', '-f', FILE, '--node', 'worker-1', '--src', '10.244.1.3', '--dst', '10.96.0.20:80', '--all'],
+      io,
+    );
+    const text = io.stdout();
+    expect(text).toContain('Outcome 2 of 3 (probability 0.3333)');
+    expect(text).toContain('10.244.1.4:8080: choice 2 of 3 real servers rr could pick');
+  });
+
+  it("the single trace says the pick is the scheduler's on a fresh node and --all shows the others", async () => {
+    const { out } = await trace(['--node', 'worker-1', '--src', '10.244.1.3', '--dst', '10.96.0.20:80']);
+    expect(out).toContain("one of 3 possible paths: the IPVS scheduler's pick on a freshly programmed node");
+  });
+
+  it('lc: every real server, chosen when its overhead is the lowest', async () => {
+    const all = await traceAll(await withScheduler('lc'));
+    expect(all).toHaveLength(3);
+    const c = all.map((o) => o.hops.find((h) => h.kind === 'ipvs')!.choice!);
+    expect(c.every((x) => x.decidedBy === 'counts' && x.of === 3)).toBe(true);
+    expect(c[0]!.rule).toContain('overhead (activeconns*256 + inactconns) is the lowest');
+  });
+
+  it('sh: the packet alone decides, so one path with probability 1 that says so', async () => {
+    const dir = await withScheduler('sh');
+    const all = await traceAll(dir);
+    expect(all).toHaveLength(1);
+    expect(all[0]!.probability).toBe(1);
+    const c = all[0]!.hops.find((h) => h.kind === 'ipvs')!.choice!;
+    expect([c.decidedBy, c.index, c.of]).toEqual(['packet', 1, 1]);
+    expect(c.rule).toContain('the packet alone decides');
+    // The same real server the single trace (the scheduler's own pick) gives.
+    const io = bufferIO();
+    await main(
+      [
+        'trace',
+        '-f',
+        dir,
+        '--node',
+        'worker-1',
+        '--src',
+        '10.244.1.3',
+        '--dst',
+        '10.96.0.20:80',
+        '-o',
+        'json',
+      ],
+      io,
+    );
+    expect(JSON.parse(io.stdout()).outcomes[0].dnat).toBe(all[0]!.dnat);
+  });
+});
+
 describe('the ipvs-mode datapath across syncs', () => {
   it('keeps the node IPVS, its connections and the down kube-ipvs0 with the service addresses through a resync', async () => {
     const { loadCluster } = await import('../../proxy/manifest-files.js');
