@@ -6,6 +6,7 @@
  * timer fires is re-armed for 60 s as the kernel does.
  */
 import type { IP } from '../addr.js';
+import { type ConnHashKeys, connBucket } from './conn-hash.js';
 import type { IpvsDest } from './dest.js';
 import type { IpvsTcpState } from './tcp-state.js';
 import type { IpvsForward, IpvsProtocol } from './types.js';
@@ -289,6 +290,16 @@ export class IpvsConnTable {
   /** Live entries in creation order (templates included). */
   list(): IpvsConn[] {
     return [...this.all.values()];
+  }
+
+  /**
+   * Live entries in the order the kernel lists them (/proc/net/ip_vs_conn, `ipvsadm -Lnc`): by hash
+   * bucket, each bucket newest first (conn-hash.ts).
+   */
+  listed(keys: ConnHashKeys, tabSize: number): IpvsConn[] {
+    const keyed = this.list().map((c) => ({ c, b: connBucket(keys, c.protocol, c.caddr, c.cport, tabSize) }));
+    keyed.sort((x, y) => x.b - y.b || y.c.id - x.c.id);
+    return keyed.map((x) => x.c);
   }
 
   /** Whether any entry still references a dest (the kernel's refcnt on a trashed dest). */

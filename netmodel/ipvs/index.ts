@@ -4,6 +4,8 @@ export type { IpvsChoice, IpvsChoices } from './choices.js';
 export { ipvsChoices } from './choices.js';
 export type { IpvsConnState, IpvsConnView } from './conn.js';
 export { IpvsConn, IpvsConnTable } from './conn.js';
+export type { ConnHashKeys } from './conn-hash.js';
+export { connBucket, jhash, jhash3 } from './conn-hash.js';
 export type { IpvsStats } from './dest.js';
 export { IpvsDest } from './dest.js';
 export { addrFold, hash32, hsiphash, hsiphash4, keyOf32 } from './hash.js';

@@ -243,7 +243,8 @@ export function renderIpvsadmConnections(table: IpvsTable, now: number): string 
     'IPVS connection entries',
     `pro expire ${padEnd('state', 11)} ${padEnd('source', 18)} ${padEnd('virtual', 18)} destination`,
   ];
-  for (const c of table.conns.list()) {
+  // The kernel's hash-table order, as /proc/net/ip_vs_conn (conn-hash.ts), not creation order.
+  for (const c of table.conns.listed(table.connHashKeys, table.connTabSize)) {
     out.push(
       `${padEnd(c.protocol, 3)} ${padEnd(expireText(c, now), 6)} ${padEnd(c.state, 11)} ${padEnd(addrPort(c.caddr, c.cport), 18)} ${padEnd(addrPort(c.vaddr, c.vport), 18)} ${addrPort(c.daddr, c.dport)}`,
     );

@@ -7,8 +7,9 @@
  */
 import type { IP } from '../addr.js';
 import { ErrorCodes, KpathError } from '../errors.js';
-import type { Rng } from '../rng.js';
+import { type Rng, SeededRng } from '../rng.js';
 import { type IpvsConn, IpvsConnTable } from './conn.js';
+import type { ConnHashKeys } from './conn-hash.js';
 import { destKey, type IpvsDest, type IpvsStats, newStats } from './dest.js';
 import { IpvsService, serviceKey } from './service.js';
 import { DEFAULT_TCP_TIMEOUTS, DEFAULT_UDP_TIMEOUT, type IpvsTcpState } from './tcp-state.js';
@@ -55,6 +56,11 @@ export interface IpvsTableOptions {
   readonly connTabSize?: number;
   /** Randomness for the twos scheduler (the kernel's prandom_u32); seeded, so runs repeat. */
   readonly rng?: Rng;
+  /**
+   * Seeds the node's per-boot connection hash keys (ip_vs_conn_rnd and the netns pointer), which
+   * decide the order `ipvsadm -Lnc` lists connections in (conn-hash.ts). Default 1.
+   */
+  readonly connHashSeed?: number;
 }
 
 export class IpvsTable {
@@ -75,9 +81,13 @@ export class IpvsTable {
   readonly conntrackDrops: IpvsConn[] = [];
 
   private readonly rng: Rng | undefined;
+  /** The per-boot keys of the connection hash table (ip_vs_conn_rnd, the netns pointer). */
+  readonly connHashKeys: ConnHashKeys;
 
   constructor(opts: IpvsTableOptions = {}) {
     this.rng = opts.rng;
+    const seeded = new SeededRng(opts.connHashSeed ?? 1);
+    this.connHashKeys = { rnd: seeded.uint32(), netns: seeded.uint32() };
     this.sysctls = { ...DEFAULT_IPVS_SYSCTLS, ...opts.sysctls };
     this.connTabSize = opts.connTabSize ?? 4096;
     if (opts.timeouts) this.setTimeouts(opts.timeouts);

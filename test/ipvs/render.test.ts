@@ -5,9 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  connBucket,
   IpvsTable,
   ipvsIn,
   ipvsJson,
+  jhash,
   parseIpvsadmSave,
   renderIpvsadmConnections,
   renderIpvsadmList,
@@ -16,8 +18,8 @@ import {
 } from '../../netmodel/ipvs/index.js';
 import { rs, tcp, vs } from './builders.js';
 
-function cluster(): IpvsTable {
-  const t = new IpvsTable();
+function cluster(connTabSize?: number): IpvsTable {
+  const t = new IpvsTable(connTabSize ? { connTabSize } : {});
   t.sync([
     vs('10.96.0.1:443', 'rr', [rs('192.168.0.1:6443')], {
       persistence: { timeoutSeconds: 10800, netmaskBits: 32 },
@@ -86,19 +88,57 @@ describe('ipvsadm -Ln', () => {
 });
 
 describe('ipvsadm -Lnc', () => {
-  it('lists connections and templates with mm:ss expiry', () => {
-    const t = cluster();
+  it('lists connections and templates with mm:ss expiry, a bucket newest first', () => {
+    // A one-bucket table: ip_vs_conn_hash links each entry at the bucket's head, and
+    // ip_vs_sched_persist makes the template before the connection: the connection is listed first.
+    const t = cluster(1);
     ipvsIn(t, tcp('10.244.0.7:40000', '10.96.0.1:443', 'S'), 0);
     ipvsIn(t, tcp('10.244.0.7:40000', '10.96.0.1:443', 'A'), 0);
     expect(renderIpvsadmConnections(t, 5000)).toBe(
       [
         'IPVS connection entries',
         'pro expire state       source             virtual            destination',
-        'TCP 179:55 ASSURED     10.244.0.7:0       10.96.0.1:443      192.168.0.1:6443',
         'TCP 14:55  ESTABLISHED 10.244.0.7:40000   10.96.0.1:443      192.168.0.1:6443',
+        'TCP 179:55 ASSURED     10.244.0.7:0       10.96.0.1:443      192.168.0.1:6443',
         '',
       ].join('\n'),
     );
+  });
+
+  it('jhash is lookup3 (include/linux/jhash.h restates hashlittle): its published test vectors', () => {
+    const e = new TextEncoder();
+    // lookup3.c driver5: hashlittle("", 0, 0) = 0xdeadbeef; "Four score and seven years ago" with
+    // initval 0 -> 0x17770551, with 1 -> 0xcd628161.
+    expect(jhash(e.encode(''), 0)).toBe(0xdeadbeef);
+    expect(jhash(e.encode('Four score and seven years ago'), 0)).toBe(0x17770551);
+    expect(jhash(e.encode('Four score and seven years ago'), 1)).toBe(0xcd628161);
+  });
+
+  it('lists in hash-table order (bucket by client address and port, seeded per node), not creation order', () => {
+    const make = (seed: number) => {
+      const t = new IpvsTable({ connHashSeed: seed });
+      t.sync([vs('10.96.0.10:53', 'rr', [rs('10.244.0.2:53'), rs('10.244.1.3:53')])]);
+      for (let i = 0; i < 40; i++) ipvsIn(t, tcp(`10.244.2.${i + 2}:${40000 + i}`, '10.96.0.10:53', 'S'), 0);
+      return t;
+    };
+    const sources = (t: IpvsTable) =>
+      renderIpvsadmConnections(t, 0)
+        .split('\n')
+        .slice(2, -1)
+        .map((l) => l.split(/\s+/)[3]);
+    const a = make(1);
+    const created = a.conns.list().map((c) => `${c.caddr.text}:${c.cport}`);
+    const listed = sources(a);
+    expect([...listed].sort()).toEqual([...created].sort());
+    expect(listed).not.toEqual(created);
+    // Buckets ascend down the listing.
+    const buckets = a.conns
+      .listed(a.connHashKeys, a.connTabSize)
+      .map((c) => connBucket(a.connHashKeys, c.protocol, c.caddr, c.cport, a.connTabSize));
+    expect(buckets).toEqual([...buckets].sort((x, y) => x - y));
+    // The same seed repeats; another node (seed) boots with other keys and another order.
+    expect(sources(make(1))).toEqual(listed);
+    expect(sources(make(2))).not.toEqual(listed);
   });
 });
 
