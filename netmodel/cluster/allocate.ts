@@ -20,7 +20,7 @@ import {
 } from '../addr.js';
 
 import type { Reporter } from './diagnostics.js';
-import { fnv1a32, uidFor } from './hash.js';
+import { fnv1a32, mix32, uidFor } from './hash.js';
 import type { ClusterConfig, NetworkPlugin, Node, Pod, Service, ServicePort } from './objects.js';
 
 /** A set of integer offsets in [lo, hi], with hash placement and a preferred upper band. */
@@ -526,36 +526,71 @@ export function allocatePodIPs(
       used.set(p.nodeName!, set);
     });
   }
-  const next = new Map<string, bigint>();
+  // Every pod still without an address in a CIDR gets one from a hash of its namespace and name:
+  // its home address. A home another pod already holds, or that a pod earlier in name order also
+  // hashes to, is taken by linear probing after every home is settled, so a pod's address depends on
+  // the others only when two homes collide.
+  const wants: { p: Pod; node: Node; cidr: Prefix; key: string; home: bigint }[] = [];
+  for (const p of pods) {
+    if (!p.nodeName || p.hostNetwork || p.phase === 'Succeeded' || p.phase === 'Failed') continue;
+    const node = byName.get(p.nodeName);
+    if (!node) continue;
+    for (const cidr of node.podCIDRs) {
+      if (p.podIPs.some((ip) => ip.family === cidr.ip.family)) continue;
+      const key = `${p.meta.namespace}/${p.meta.name}`;
+      const slots = podSlots(cidr);
+      wants.push({ p, node, cidr, key, home: 2n + (BigInt(mix32(key)) % slots) });
+    }
+  }
+  const got = new Map<Pod, IP[]>();
+  const give = (w: (typeof wants)[number], ip: IP) => {
+    const set = used.get(w.node.meta.name) ?? new Set<string>();
+    set.add(ip.text);
+    used.set(w.node.meta.name, set);
+    got.set(w.p, [...(got.get(w.p) ?? []), ip]);
+  };
+  const byKey = [...wants].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const losers: typeof wants = [];
+  for (const w of byKey) {
+    const ip = prefixNth(w.cidr, w.home);
+    if (used.get(w.node.meta.name)?.has(ip.text)) losers.push(w);
+    else give(w, ip);
+  }
+  for (const w of losers) {
+    const slots = podSlots(w.cidr);
+    const set = used.get(w.node.meta.name) ?? new Set<string>();
+    let ip: IP | undefined;
+    const limit = slots < 1_000_000n ? slots : 1_000_000n;
+    for (let i = 1n; i < limit && !ip; i++) {
+      const c = prefixNth(w.cidr, 2n + ((w.home - 2n + i) % slots));
+      if (!set.has(c.text)) ip = c;
+    }
+    if (!ip) {
+      report.error(
+        w.p.meta.origin,
+        podRef(w.p),
+        ['status', 'podIP'],
+        `node ${w.node.meta.name}'s pod CIDR ${w.cidr.text} is full`,
+      );
+      continue;
+    }
+    give(w, ip);
+  }
   return pods.map((p) => {
     if (!p.nodeName) return p;
     const node = byName.get(p.nodeName);
     if (!node) return p;
     if (p.hostNetwork) return p.podIPs.length ? p : { ...p, podIPs: [...node.internalIPs] };
-    if (p.phase === 'Succeeded' || p.phase === 'Failed') return p;
-    const podIPs = [...p.podIPs];
-    for (const cidr of node.podCIDRs) {
-      if (podIPs.some((ip) => ip.family === cidr.ip.family)) continue;
-      const set = used.get(node.meta.name) ?? new Set<string>();
-      const k = `${node.meta.name}/${cidr.text}`;
-      let o = next.get(k) ?? 2n;
-      const last = prefixSize(cidr) - (cidr.ip.family === 4 ? 2n : 1n);
-      while (o <= last && set.has(prefixNth(cidr, o).text)) o++;
-      if (o > last) {
-        report.error(
-          p.meta.origin,
-          podRef(p),
-          ['status', 'podIP'],
-          `node ${node.meta.name}'s pod CIDR ${cidr.text} is full`,
-        );
-        continue;
-      }
-      const ip = prefixNth(cidr, o);
-      set.add(ip.text);
-      used.set(node.meta.name, set);
-      next.set(k, o + 1n);
-      podIPs.push(ip);
-    }
-    return { ...p, podIPs };
+    const extra = got.get(p);
+    if (!extra) return p;
+    // After any given address, in the order of the node's pod CIDRs.
+    const at = (ip: IP) => node.podCIDRs.findIndex((c) => c.ip.family === ip.family);
+    return { ...p, podIPs: [...p.podIPs, ...[...extra].sort((a, b) => at(a) - at(b))] };
   });
+}
+
+/** The pod addresses of a node's CIDR: from .2 (.0 is the network, .1 the bridge) to the last but broadcast. */
+function podSlots(cidr: Prefix): bigint {
+  const last = prefixSize(cidr) - (cidr.ip.family === 4 ? 2n : 1n);
+  return last - 2n + 1n;
 }

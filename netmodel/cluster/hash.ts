@@ -21,6 +21,20 @@ export function fnv1a32(text: string): number {
   return h >>> 0;
 }
 
+/**
+ * FNV-1a with MurmurHash3's 32-bit finalizer (fmix32), so that names differing only in their last
+ * characters (web-0, web-1; worker-1, worker-2) spread over all 32 bits: for hash placement.
+ */
+export function mix32(text: string): number {
+  let h = fnv1a32(text);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** rand.SafeEncodeString: each byte of the text mapped into the safe alphabet. */
 export function safeEncode(text: string): string {
   let out = '';

@@ -1,8 +1,17 @@
 /**
  * A deterministic scheduler. Filters as kube-scheduler does for the fields kpath models (nodeName,
  * nodeSelector, NoSchedule/NoExecute taints vs tolerations, unschedulable, not-ready), then scores
- * by spreading: fewest pods of the same owner on the node, then fewest pods overall, then node name.
+ * by spreading a workload's own pods: fewest pods of the same owner on the node (kube-scheduler's
+ * default topology spread over hostnames), a tie going to the node that ranks first for this pod by
+ * a hash of (namespace, pod name, node name) (rendezvous hashing).
+ *
+ * Nothing outside the pod's own workload enters the score, so a pod's node depends only on its
+ * workload's earlier pods, its own name and the nodes: scaling or editing one workload never moves
+ * another's pods, in a one-shot `kpath get` as under `kpath up` (which also keeps every running pod
+ * where it was, build.ts keptPlacements). Scaling up keeps a workload's existing pods where they
+ * were too: pod i is placed after pods 0..i-1.
  */
+import { mix32 } from './hash.js';
 import type { Node, Pod, Taint, Toleration } from './objects.js';
 
 export function tolerates(t: Toleration, taint: Taint): boolean {
@@ -53,9 +62,13 @@ function ownerKey(p: Pod): string {
   return o ? `${o.kind}/${o.name}` : '';
 }
 
+/** The pod's rendezvous rank of a node (lower first). */
+function rank(pod: Pod, node: string): number {
+  return mix32(`${pod.meta.namespace}/${pod.meta.name}@${node}`);
+}
+
 export class Scheduler {
   private readonly nodes: readonly Node[];
-  private readonly total = new Map<string, number>();
   private readonly byOwner = new Map<string, number>();
 
   constructor(nodes: readonly Node[]) {
@@ -66,7 +79,6 @@ export class Scheduler {
 
   /** Count a pod that is already bound (given nodeName). */
   account(pod: Pod, nodeName: string): void {
-    this.total.set(nodeName, (this.total.get(nodeName) ?? 0) + 1);
     const ok = ownerKey(pod);
     if (ok) this.byOwner.set(`${ok}@${nodeName}`, (this.byOwner.get(`${ok}@${nodeName}`) ?? 0) + 1);
   }
@@ -80,7 +92,7 @@ export class Scheduler {
       if (unfitReason(pod, n)) continue;
       const score: [number, number] = [
         ok ? (this.byOwner.get(`${ok}@${n.meta.name}`) ?? 0) : 0,
-        this.total.get(n.meta.name) ?? 0,
+        rank(pod, n.meta.name),
       ];
       if (score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) {
         best = n;

@@ -104,18 +104,33 @@ describe('allocation', () => {
     expect(by('c').internalIPs.map((i) => i.text)).toEqual(['10.0.0.12']);
   });
 
-  it('pod IPs: host-local order from .2, given ones kept and skipped, hostNetwork uses the node IP', () => {
+  it('pod IPs: from a hash of namespace and name, independent of other pods; given ones kept; hostNetwork uses the node IP', () => {
+    const n1 = node('n1', { podCIDR: '10.244.1.0/24', ip: '10.0.0.11' });
+    const ipOf = (s: ReturnType<typeof snapshotOf>, name: string) => s.pod('default', name)!.podIPs[0]!.text;
+    const alone = snapshotOf(n1, pod('a', { nodeName: 'n1' }));
+    const home = ipOf(alone, 'a');
+    // Neither .0 (the network) nor .1 (cni0) nor .255 (broadcast).
+    expect(Number(home.split('.')[3])).toBeGreaterThanOrEqual(2);
+    expect(Number(home.split('.')[3])).toBeLessThanOrEqual(254);
     const s = snapshotOf(
-      node('n1', { podCIDR: '10.244.1.0/24', ip: '10.0.0.11' }),
-      pod('fixed', { nodeName: 'n1', status: { phase: 'Running', podIP: '10.244.1.3' } }),
-      pod('a', { nodeName: 'n1' }),
+      n1,
       pod('b', { nodeName: 'n1' }),
+      pod('a', { nodeName: 'n1' }),
+      pod('c', { nodeName: 'n1' }),
       pod('host', { nodeName: 'n1', spec: { hostNetwork: true } }),
     );
-    expect(s.pod('default', 'fixed')!.podIPs[0]!.text).toBe('10.244.1.3');
-    expect(s.pod('default', 'a')!.podIPs[0]!.text).toBe('10.244.1.2');
-    expect(s.pod('default', 'b')!.podIPs[0]!.text).toBe('10.244.1.4');
-    expect(s.pod('default', 'host')!.podIPs[0]!.text).toBe('10.0.0.11');
+    // Other pods, before or after it in the manifests, do not move it.
+    expect(ipOf(s, 'a')).toBe(home);
+    expect(ipOf(s, 'host')).toBe('10.0.0.11');
+    // A pod that holds a's address already (given in its status) keeps it; a probes to the next one.
+    const taken = snapshotOf(
+      n1,
+      pod('fixed', { nodeName: 'n1', status: { phase: 'Running', podIP: home } }),
+      pod('a', { nodeName: 'n1' }),
+    );
+    expect(ipOf(taken, 'fixed')).toBe(home);
+    const next = Number(home.split('.')[3]) === 254 ? 2 : Number(home.split('.')[3]) + 1;
+    expect(ipOf(taken, 'a')).toBe(`10.244.1.${next}`);
   });
 
   it('pod CIDR exhaustion is reported', () => {

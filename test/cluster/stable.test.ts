@@ -43,14 +43,38 @@ describe('stable scheduling', () => {
     }
   });
 
-  it('without the previous snapshot the same change moves other pods (what the input prevents)', () => {
+  it('a one-shot build (no previous snapshot) keeps every other pod too: scaled, emptied or edited', () => {
+    // kpath get: a pod's node depends only on its own workload's earlier pods and its name, its IP
+    // on a hash of its namespace and name; nothing another workload does enters either.
     const before = snap(cluster(1));
-    const moved = [2, 3, 7].some(
-      (scale) =>
-        JSON.stringify(placement(snap(cluster(scale)), (n) => !n.startsWith('aaa-'))) !==
-        JSON.stringify(placement(before, (n) => !n.startsWith('aaa-'))),
+    const others = (n: string) => !n.startsWith('aaa-');
+    for (const scale of [2, 3, 7, 0]) {
+      expect(placement(snap(cluster(scale)), others)).toEqual(placement(before, others));
+    }
+    const edited = cluster(1).map((d) =>
+      (d as { metadata?: { name?: string } }).metadata?.name === 'aaa'
+        ? deployment('aaa', 4, { ports: [{ containerPort: 9090 }] })
+        : d,
     );
-    expect(moved).toBe(true);
+    expect(placement(snap(edited), others)).toEqual(placement(before, others));
+    // Replicas still spread: 7 pods over 3 nodes is 3, 2, 2.
+    const perNode = new Map<string, number>();
+    for (const p of snap(cluster(7)).pods.filter((x) => x.meta.name.startsWith('aaa-')))
+      perNode.set(p.nodeName!, (perNode.get(p.nodeName!) ?? 0) + 1);
+    expect([...perNode.values()].sort()).toEqual([2, 2, 3]);
+  });
+
+  it('kpath up (kept placements from the previous snapshot) and a one-shot get of the same manifests agree', () => {
+    for (const [from, to] of [
+      [1, 3],
+      [2, 5],
+      [5, 2],
+    ] as const) {
+      const all = () => true;
+      expect(placement(snap(cluster(to), snap(cluster(from))), all)).toEqual(
+        placement(snap(cluster(to)), all),
+      );
+    }
   });
 
   it("a workload's own pods that survive a scale-up keep their node and IP too", () => {

@@ -59,7 +59,7 @@ describe('scenario netpol-dns', () => {
     const path = JSON.parse(t.out).outcomes[0].path;
     expect(path.policy.egress).toMatchObject({ pod: 'shop/frontend', allowed: false, node: 'node-1' });
     expect(path.policy.egress.reason).toContain(
-      'no rule allows UDP/53 to 10.244.2.3 (pod kube-system/coredns)',
+      'no rule allows UDP/53 to 10.244.2.67 (pod kube-system/coredns)',
     );
     const r = await run(['dns', 'resolve', 'api', '-f', DIR, '--from', 'pod/shop/frontend']);
     expect(r.code).toBe(1);
@@ -78,7 +78,7 @@ describe('scenario netpol-dns', () => {
       'pod/shop/api:http',
     ]);
     expect(c.code).toBe(1);
-    expect(c.out).toContain('no rule allows TCP/8080 to 10.244.2.2 (pod shop/api)');
+    expect(c.out).toContain('no rule allows TCP/8080 to 10.244.2.66 (pod shop/api)');
   });
 
   it("the README's fix: DNS resolves and the frontend reaches the api", async () => {

@@ -27,10 +27,16 @@ function clusterFile(...policies: Obj[]): string {
     yamlOf(
       node('node-1', { podCIDR: '10.244.1.0/24', ip: '10.0.0.11' }),
       node('node-2', { podCIDR: '10.244.2.0/24', ip: '10.0.0.12' }),
-      pod('client', { nodeName: 'node-1', labels: { app: 'client' } }),
+      // Addresses given, as a running cluster's status has them, so the messages below can name them.
+      pod('client', {
+        nodeName: 'node-1',
+        labels: { app: 'client' },
+        status: { phase: 'Running', podIP: '10.244.1.2' },
+      }),
       pod('server', {
         nodeName: 'node-2',
         labels: { app: 'server' },
+        status: { phase: 'Running', podIP: '10.244.2.2' },
         ports: [{ name: 'http', containerPort: 8080 }],
       }),
       {

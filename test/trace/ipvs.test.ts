@@ -21,7 +21,7 @@ describe('kpath trace, ipvs mode', () => {
       '--node',
       'worker-1',
       '--src',
-      '10.244.1.3',
+      '10.244.1.18',
       '--dst',
       '10.96.0.20:80',
       '-o',
@@ -29,17 +29,18 @@ describe('kpath trace, ipvs mode', () => {
     ]);
     expect(code).toBe(0);
     const o = JSON.parse(out).outcomes[0];
-    // kube-proxy adds 10.244.1.3, 10.244.1.4, 10.244.2.3 in that order; ip_vs_add_dest links each at the
-    // list head, and ip_vs_rr_schedule starts after the head: 10.244.2.3 first.
+    // kpath adds 10.244.1.18, 10.244.2.75, 10.244.2.243 in that order (as ipvsadm -Ln lists them);
+    // ip_vs_add_dest links each at the list head, and ip_vs_rr_schedule starts after the head:
+    // 10.244.2.243 first.
     expect(o.verdict).toBe('ACCEPT');
-    expect(o.dnat).toBe('10.244.2.3:8080');
+    expect(o.dnat).toBe('10.244.2.243:8080');
     expect(o.masquerade).toBe(false);
     expect(o.path.arrived.pod).toMatch(/^default\/web-/);
     expect(o.path.replyArrived.text).toContain('from 10.96.0.20:80');
   });
 
   it('the text names the virtual server, the scheduler and why it picked that real server', async () => {
-    const { out } = await trace(['--node', 'worker-1', '--src', '10.244.1.3', '--dst', '10.96.0.20:80']);
+    const { out } = await trace(['--node', 'worker-1', '--src', '10.244.1.18', '--dst', '10.96.0.20:80']);
     expect(out).toContain('ipvs      scheduled');
     expect(out).toContain('virtual service TCP 10.96.0.20:80 (rr)');
     expect(out).toMatch(/-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT/);
@@ -57,7 +58,8 @@ describe('kpath trace, ipvs mode', () => {
       'json',
     ]);
     const o = JSON.parse(out).outcomes[0];
-    expect(['10.244.1.3:8080', '10.244.1.4:8080']).toContain(o.dnat);
+    // worker-1's only web pod.
+    expect(o.dnat).toBe('10.244.1.18:8080');
     expect(o.masquerade).toBe(false);
   });
 
@@ -74,7 +76,7 @@ describe('kpath trace, ipvs mode', () => {
     ]);
     const o = JSON.parse(out).outcomes[0];
     expect(o.verdict).toBe('ACCEPT');
-    expect(o.dnat).toMatch(/^10\.244\.\d\.\d:8080$/);
+    expect(o.dnat).toMatch(/^10\.244\.\d\.\d+:8080$/);
     expect(o.masquerade).toBe(true);
     expect(o.snat).toMatch(/^10\.0\.0\.12:\d+$/);
   });
@@ -111,7 +113,7 @@ async function traceAll(file: string): Promise<AllOutcome[]> {
       '--node',
       'worker-1',
       '--src',
-      '10.244.1.3',
+      '10.244.1.18',
       '--dst',
       '10.96.0.20:80',
       '--all',
@@ -127,9 +129,9 @@ async function traceAll(file: string): Promise<AllOutcome[]> {
 describe('kpath trace --all, ipvs mode', () => {
   it('rr: every usable real server, 1/3 each, with the cursor position that picks it', async () => {
     const all = await traceAll(FILE);
-    // The kernel list is 10.244.2.3, 10.244.1.4, 10.244.1.3 (each added at the head); rr's pick
+    // The kernel list is 10.244.2.243, 10.244.2.75, 10.244.1.18 (each added at the head); rr's pick
     // depends on where earlier connections left its cursor, so each is one path of three.
-    expect(all.map((o) => o.dnat)).toEqual(['10.244.2.3:8080', '10.244.1.4:8080', '10.244.1.3:8080']);
+    expect(all.map((o) => o.dnat)).toEqual(['10.244.2.243:8080', '10.244.2.75:8080', '10.244.1.18:8080']);
     expect(all.map((o) => o.probability)).toEqual([1 / 3, 1 / 3, 1 / 3]);
     const choices = all.map((o) => o.hops.find((h) => h.kind === 'ipvs')!.choice!);
     expect(choices.map((c) => [c.decidedBy, c.index, c.of])).toEqual([
@@ -148,16 +150,16 @@ describe('kpath trace --all, ipvs mode', () => {
 
     const io = bufferIO();
     await main(
-      ['trace', '-f', FILE, '--node', 'worker-1', '--src', '10.244.1.3', '--dst', '10.96.0.20:80', '--all'],
+      ['trace', '-f', FILE, '--node', 'worker-1', '--src', '10.244.1.18', '--dst', '10.96.0.20:80', '--all'],
       io,
     );
     const text = io.stdout();
     expect(text).toContain('Outcome 2 of 3 (probability 0.3333)');
-    expect(text).toContain('10.244.1.4:8080: choice 2 of 3 real servers rr could pick');
+    expect(text).toContain('10.244.2.75:8080: choice 2 of 3 real servers rr could pick');
   });
 
   it("the single trace says the pick is the scheduler's on a fresh node and --all shows the others", async () => {
-    const { out } = await trace(['--node', 'worker-1', '--src', '10.244.1.3', '--dst', '10.96.0.20:80']);
+    const { out } = await trace(['--node', 'worker-1', '--src', '10.244.1.18', '--dst', '10.96.0.20:80']);
     expect(out).toContain("one of 3 possible paths: the IPVS scheduler's pick on a freshly programmed node");
   });
 
@@ -187,7 +189,7 @@ describe('kpath trace --all, ipvs mode', () => {
         '--node',
         'worker-1',
         '--src',
-        '10.244.1.3',
+        '10.244.1.18',
         '--dst',
         '10.96.0.20:80',
         '-o',
@@ -214,20 +216,20 @@ describe('the ipvs-mode datapath across syncs', () => {
     const table = node.ipvs!;
     const syn = packet({
       proto: 'tcp',
-      src: parseIP('10.244.1.3'),
+      src: parseIP('10.244.1.18'),
       dst: parseIP('10.96.0.20'),
       sport: 40000,
       dport: 80,
       tcp: SYN,
     });
     const w = receive(node, syn, 'cni0', { now: 0, rng: new SeededRng(1) });
-    expect(w.dnat?.ip.text).toBe('10.244.2.3');
+    expect(w.dnat?.ip.text).toBe('10.244.2.243');
     // The same cluster again (a resync): the table, its connection and the dummy's addresses stay.
     dp.update(r.snapshot, undefined, 1000);
     const after = dp.node('worker-1');
     expect(after.ipvs).toBe(table);
     expect(
-      table.conns.list().some((c) => !c.template && c.dport === 8080 && c.daddr.text === '10.244.2.3'),
+      table.conns.list().some((c) => !c.template && c.dport === 8080 && c.daddr.text === '10.244.2.243'),
     ).toBe(true);
     const dummy = after.routing.interface('kube-ipvs0');
     expect(dummy?.up).toBe(false);
