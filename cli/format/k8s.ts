@@ -2,15 +2,17 @@
  * Model objects -> kubectl-shaped Kubernetes objects, as written plus what kpath derived (allocated
  * cluster IPs and node ports, scheduled nodes, pod IPs, EndpointSlices).
  */
-import type {
-  ClusterSnapshot,
-  EndpointSlice,
-  Meta,
-  Namespace,
-  NetworkPolicy,
-  Node,
-  Pod,
-  Service,
+import {
+  type ClusterSnapshot,
+  deriveEndpointsSubsets,
+  type EndpointSlice,
+  endpointSliceBodyJson,
+  type Meta,
+  type Namespace,
+  type NetworkPolicy,
+  type Node,
+  type Pod,
+  type Service,
 } from '../../netmodel/cluster/index.js';
 import { type WorkloadView, workloadStatus } from './workloads.js';
 
@@ -113,64 +115,19 @@ export function sliceToK8s(s: EndpointSlice): Obj {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: metaOut(s.meta),
-    addressType: s.addressType,
-    endpoints: s.endpoints.map((e) => ({
-      addresses: e.addresses.map((a) => a.text),
-      conditions: { ...e.conditions },
-      ...(e.hostname ? { hostname: e.hostname } : {}),
-      ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-      ...(e.zone ? { zone: e.zone } : {}),
-      ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
-    })),
-    ports: s.ports.map((p) => ({
-      name: p.name,
-      protocol: p.protocol,
-      port: p.port,
-      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
-    })),
+    ...endpointSliceBodyJson(s),
   };
 }
 
-/** core/v1 Endpoints as the endpoints controller would write them from the same pods. */
+/** core/v1 Endpoints as the endpoints controller would write them from the same pods (netmodel/cluster). */
 export function endpointsToK8s(svc: Service, slices: readonly EndpointSlice[]): Obj {
-  const subsets = new Map<string, { addresses: Obj[]; notReadyAddresses: Obj[]; ports: Obj[] }>();
-  for (const sl of slices) {
-    if (sl.addressType === 'FQDN') continue;
-    const key = sl.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',');
-    const sub = subsets.get(key) ?? {
-      addresses: [],
-      notReadyAddresses: [],
-      ports: sl.ports.map((p) => ({
-        ...(p.name ? { name: p.name } : {}),
-        port: p.port,
-        protocol: p.protocol,
-      })),
-    };
-    for (const e of sl.endpoints) {
-      if (e.conditions.terminating && !svc.publishNotReadyAddresses) continue;
-      for (const a of e.addresses) {
-        const addr: Obj = {
-          ip: a.text,
-          ...(e.hostname ? { hostname: e.hostname } : {}),
-          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-          ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
-        };
-        (e.conditions.ready ? sub.addresses : sub.notReadyAddresses).push(addr);
-      }
-    }
-    subsets.set(key, sub);
-  }
+  // No subsets: the field is left out (omitempty), as the apiserver serves it.
+  const subsets = deriveEndpointsSubsets(svc, slices) as unknown as Obj[];
   return {
     apiVersion: 'v1',
     kind: 'Endpoints',
     metadata: metaOut({ ...svc.meta, ownerReferences: [] }),
-    subsets: [...subsets.values()]
-      .filter((s) => s.addresses.length + s.notReadyAddresses.length > 0)
-      .map((s) => ({
-        ...(s.addresses.length ? { addresses: s.addresses } : {}),
-        ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses } : {}),
-        ports: s.ports,
-      })),
+    ...(subsets.length ? { subsets } : {}),
   };
 }
 

@@ -124,3 +124,101 @@ export function deriveEndpointSlices(
   }
   return slices;
 }
+
+/** One address of a core/v1 Endpoints subset, as JSON. */
+export interface EndpointsAddressJson {
+  readonly ip: string;
+  readonly hostname?: string;
+  readonly nodeName?: string;
+  readonly targetRef?: {
+    readonly kind: string;
+    readonly namespace: string;
+    readonly name: string;
+    readonly uid: string;
+  };
+}
+
+/** A core/v1 EndpointSubset as JSON. */
+export interface EndpointsSubsetJson {
+  readonly addresses?: readonly EndpointsAddressJson[];
+  readonly notReadyAddresses?: readonly EndpointsAddressJson[];
+  readonly ports: readonly { readonly name?: string; readonly port: number; readonly protocol: string }[];
+}
+
+/**
+ * The subsets of a service's core/v1 Endpoints, as the endpoints controller
+ * (pkg/controller/endpoint/endpoints_controller.go) writes them, from the same endpoints as the
+ * service's EndpointSlices: one subset per set of resolved ports. A terminating pod is left out
+ * unless the service sets publishNotReadyAddresses (ShouldPodBeInEndpoints with includeTerminating
+ * = publishNotReadyAddresses). addEndpointSubset puts an address in `addresses` when the service
+ * tolerates unready endpoints (publishNotReadyAddresses) or the pod is ready, else in
+ * `notReadyAddresses`: with publishNotReadyAddresses every address is in `addresses`.
+ */
+export function deriveEndpointsSubsets(
+  svc: Service,
+  slices: readonly EndpointSlice[],
+): EndpointsSubsetJson[] {
+  const tolerateUnready = svc.publishNotReadyAddresses;
+  const subsets = new Map<
+    string,
+    {
+      addresses: EndpointsAddressJson[];
+      notReadyAddresses: EndpointsAddressJson[];
+      ports: EndpointsSubsetJson['ports'];
+    }
+  >();
+  for (const sl of slices) {
+    if (sl.addressType === 'FQDN') continue;
+    const key = sl.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',');
+    const sub = subsets.get(key) ?? {
+      addresses: [],
+      notReadyAddresses: [],
+      ports: sl.ports.map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        protocol: p.protocol,
+      })),
+    };
+    for (const e of sl.endpoints) {
+      if (e.conditions.terminating && !tolerateUnready) continue;
+      for (const a of e.addresses) {
+        const addr: EndpointsAddressJson = {
+          ip: a.text,
+          ...(e.hostname ? { hostname: e.hostname } : {}),
+          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+          ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
+        };
+        (tolerateUnready || e.conditions.ready ? sub.addresses : sub.notReadyAddresses).push(addr);
+      }
+    }
+    subsets.set(key, sub);
+  }
+  return [...subsets.values()]
+    .filter((s) => s.addresses.length + s.notReadyAddresses.length > 0)
+    .map((s) => ({
+      ...(s.addresses.length ? { addresses: s.addresses } : {}),
+      ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses } : {}),
+      ports: s.ports,
+    }));
+}
+
+/** A discovery/v1 EndpointSlice's body (all but apiVersion, kind and metadata), as JSON. */
+export function endpointSliceBodyJson(s: EndpointSlice): Record<string, unknown> {
+  return {
+    addressType: s.addressType,
+    endpoints: s.endpoints.map((e) => ({
+      addresses: e.addresses.map((a) => a.text),
+      conditions: { ...e.conditions },
+      ...(e.hostname ? { hostname: e.hostname } : {}),
+      ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+      ...(e.zone ? { zone: e.zone } : {}),
+      ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
+    })),
+    ports: s.ports.map((p) => ({
+      name: p.name,
+      protocol: p.protocol,
+      port: p.port,
+      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+    })),
+  };
+}

@@ -27,7 +27,14 @@ export {
   type SourcePos,
 } from './diagnostics.js';
 export { ADDED_ANNOTATION, DNS_ADDON_REASON, dnsAddonManifest } from './dns-addon.js';
-export { deriveEndpointSlices, podIsEndpointCandidate, resolveTargetPort } from './endpoints.js';
+export type { EndpointsAddressJson, EndpointsSubsetJson } from './endpoints.js';
+export {
+  deriveEndpointSlices,
+  deriveEndpointsSubsets,
+  endpointSliceBodyJson,
+  podIsEndpointCandidate,
+  resolveTargetPort,
+} from './endpoints.js';
 export {
   canonicalJson,
   fnv1a32,

@@ -7,7 +7,9 @@
 import {
   type ClusterSnapshot,
   DELETED_PODS_ANNOTATION,
+  deriveEndpointsSubsets,
   type EndpointSlice,
+  endpointSliceBodyJson,
   type Meta,
   matchesSelector,
   type Node,
@@ -272,56 +274,12 @@ function sliceOut(s: EndpointSlice): Obj {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: meta,
-    addressType: s.addressType,
-    endpoints: s.endpoints.map((e) => ({
-      addresses: e.addresses.map((a) => a.text),
-      conditions: { ...e.conditions },
-      ...(e.hostname ? { hostname: e.hostname } : {}),
-      ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-      ...(e.zone ? { zone: e.zone } : {}),
-      ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
-    })),
-    ports: s.ports.map((p) => ({
-      name: p.name,
-      protocol: p.protocol,
-      port: p.port,
-      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
-    })),
+    ...endpointSliceBodyJson(s),
   };
 }
 
-/** core/v1 Endpoints as the endpoints controller writes them from the same endpoints. */
+/** core/v1 Endpoints as the endpoints controller writes them from the same endpoints (netmodel/cluster). */
 function endpointsOut(svc: Service, slices: readonly EndpointSlice[], given?: Obj): Obj {
-  type Subset = { addresses: Obj[]; notReadyAddresses: Obj[]; ports: Obj[] };
-  const subsets = new Map<string, Subset>();
-  for (const sl of slices) {
-    if (sl.addressType === 'FQDN') continue;
-    const key = sl.ports.map((p) => `${p.name}/${p.protocol}/${p.port}`).join(',');
-    const sub: Subset = subsets.get(key) ?? {
-      addresses: [],
-      notReadyAddresses: [],
-      ports: sl.ports.map((p) => ({
-        ...(p.name ? { name: p.name } : {}),
-        port: p.port,
-        protocol: p.protocol,
-      })),
-    };
-    for (const e of sl.endpoints) {
-      if (e.conditions.terminating && !svc.publishNotReadyAddresses) continue;
-      for (const a of e.addresses) {
-        const addr: Obj = {
-          ip: a.text,
-          ...(e.hostname ? { hostname: e.hostname } : {}),
-          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-          ...(e.targetRef ? { targetRef: { ...e.targetRef } } : {}),
-        };
-        (e.conditions.ready || svc.publishNotReadyAddresses ? sub.addresses : sub.notReadyAddresses).push(
-          addr,
-        );
-      }
-    }
-    subsets.set(key, sub);
-  }
   const meta: Obj = given
     ? rawMeta(given)
     : {
@@ -332,13 +290,7 @@ function endpointsOut(svc: Service, slices: readonly EndpointSlice[], given?: Ob
         ...(svc.meta.creationTimestamp ? { creationTimestamp: svc.meta.creationTimestamp } : {}),
       };
   delete meta.resourceVersion;
-  const list = [...subsets.values()]
-    .filter((s) => s.addresses.length + s.notReadyAddresses.length > 0)
-    .map((s) => ({
-      ...(s.addresses.length ? { addresses: s.addresses } : {}),
-      ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses } : {}),
-      ports: s.ports,
-    }));
+  const list = deriveEndpointsSubsets(svc, slices) as unknown as Obj[];
   return { apiVersion: 'v1', kind: 'Endpoints', metadata: meta, ...(list.length ? { subsets: list } : {}) };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseIP } from '../../netmodel/addr.js';
 import { MAX_AFFINITY_TIMEOUT, SERVICE_NAME_LABEL } from '../../netmodel/cluster/index.js';
 import { deployment, node, pod, snapshotOf, svc } from '../helpers/cluster.js';
 
@@ -173,5 +174,77 @@ describe('EndpointSlices derived like the endpoint-slice controller', () => {
     );
     expect(s.service('default', 'a')!.affinityTimeoutSeconds).toBe(10800);
     expect(s.service('default', 'b')!.affinityTimeoutSeconds).toBe(86400);
+  });
+});
+
+describe('core/v1 Endpoints, as the endpoints controller writes them', () => {
+  // pkg/controller/endpoint/endpoints_controller.go: ShouldPodBeInEndpoints(pod,
+  // service.Spec.PublishNotReadyAddresses) leaves terminating pods out unless the service publishes
+  // not-ready addresses; addEndpointSubset puts an address in Addresses when tolerateUnreadyEndpoints
+  // (publishNotReadyAddresses) || podutil.IsPodReady(pod), else in NotReadyAddresses.
+  const slicesWith = async (publish: boolean) => {
+    const { deriveEndpointsSubsets } = await import('../../netmodel/cluster/index.js');
+    const s = snapshotOf(
+      n1,
+      pod('ready', { nodeName: 'n1', labels: { app: 'web' } }),
+      svc('web', { publishNotReadyAddresses: publish }),
+    );
+    const service = s.service('default', 'web')!;
+    const [slice] = s.slicesFor(service);
+    const base = slice!.endpoints[0]!;
+    const ep = (name: string, ip: string, c: { ready: boolean; serving: boolean; terminating: boolean }) => ({
+      ...base,
+      addresses: [parseIP(ip)],
+      conditions: c,
+      targetRef: { ...base.targetRef!, name },
+    });
+    // Endpoints as a live slice shows them: one ready, one failing its probe, one terminating.
+    const live = {
+      ...slice!,
+      endpoints: [
+        ep('ready', '10.244.1.2', { ready: true, serving: true, terminating: false }),
+        ep('unready', '10.244.1.3', { ready: false, serving: false, terminating: false }),
+        ep('leaving', '10.244.1.4', { ready: false, serving: true, terminating: true }),
+      ],
+    };
+    return { subsets: deriveEndpointsSubsets(service, [live]), service, live };
+  };
+
+  it('without publishNotReadyAddresses: ready in addresses, not ready in notReadyAddresses, terminating left out', async () => {
+    const { subsets } = await slicesWith(false);
+    expect(subsets).toHaveLength(1);
+    expect(subsets[0]!.addresses?.map((a) => a.ip)).toEqual(['10.244.1.2']);
+    expect(subsets[0]!.notReadyAddresses?.map((a) => a.ip)).toEqual(['10.244.1.3']);
+  });
+
+  it('with publishNotReadyAddresses: every address, terminating too, in addresses', async () => {
+    const { subsets } = await slicesWith(true);
+    expect(subsets[0]!.addresses?.map((a) => a.ip)).toEqual(['10.244.1.2', '10.244.1.3', '10.244.1.4']);
+    expect(subsets[0]!.notReadyAddresses).toBeUndefined();
+  });
+
+  it('kpath get (cli/format/k8s.ts) and the API (proxy/api/render.ts) render the same subsets', async () => {
+    const { endpointsToK8s } = await import('../../cli/format/k8s.js');
+    const { renderCluster } = await import('../../proxy/api/render.js');
+    for (const publish of [false, true]) {
+      const s = snapshotOf(
+        n1,
+        pod('ok', { nodeName: 'n1', labels: { app: 'web' } }),
+        pod('unready', {
+          nodeName: 'n1',
+          labels: { app: 'web' },
+          status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] },
+        }),
+        svc('web', { publishNotReadyAddresses: publish }),
+      );
+      const service = s.service('default', 'web')!;
+      const cli = endpointsToK8s(service, s.slicesFor(service));
+      const api = renderCluster(s, new Map()).get('endpoints')!.get('default/web')!.obj;
+      expect(api.subsets).toEqual(cli.subsets);
+      const sub = (cli.subsets as { addresses?: unknown[]; notReadyAddresses?: unknown[] }[])[0]!;
+      expect([sub.addresses?.length, sub.notReadyAddresses?.length]).toEqual(
+        publish ? [2, undefined] : [1, 1],
+      );
+    }
   });
 });
