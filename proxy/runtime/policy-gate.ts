@@ -10,6 +10,12 @@
  *     -> denied: drop (TCP: accepted, never forwarded, closed after dropHoldMs; UDP: dropped), or
  *        reject with --policy-reject (TCP reset); counted per isolating policy; listed in denials()
  *
+ * A kernel mode (iptables, ipvs) asks between the walk of the flow's first packet and the rest, so
+ * its emulated node is left as the drop leaves a real one: CNIs drop in filter FORWARD/OUTPUT,
+ * before conntrack confirms the entry at POSTROUTING, so a SYN dropped on the entry node leaves no
+ * entry (an unconfirmed entry dies with its packet); one dropped at another node's pod leaves the
+ * entry node's SYN_SENT [UNREPLIED] entry, with no handshake after it.
+ *
  * Only new flows are decided, so a reload that changes a policy applies to new connections and
  * established ones continue, as conntrack-based CNIs behave.
  */
@@ -102,8 +108,16 @@ export class PolicyGate {
         mode.sync(snap);
       },
       decide: (flow, attempt) => {
-        const d = mode.decide(flow, attempt);
-        if (d.kind !== 'forward') return d;
+        // A kernel mode asks between its first packet's walk and the rest (the handshake), so its
+        // emulated state is what the drop leaves; a mode that does not ask is checked after.
+        let asked = false;
+        const admit = (fwd: Extract<Decision, { kind: 'forward' }>) => {
+          asked = true;
+          const v = this.check(flow, fwd);
+          return v ? { decision: this.deny(flow, fwd, v), direction: v.direction } : undefined;
+        };
+        const d = mode.decide(flow, attempt, admit);
+        if (asked || d.kind !== 'forward') return d;
         const denied = this.check(flow, d);
         return denied ? this.deny(flow, d, denied) : d;
       },

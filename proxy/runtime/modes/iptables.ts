@@ -30,7 +30,7 @@ import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
 import { ClusterDatapath, familiesOf } from '../../datapath.js';
 import type { NodeRender } from '../../iptables/index.js';
-import type { AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } from './types.js';
+import type { Admission, AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } from './types.js';
 
 export interface IptablesModeOptions {
   readonly clock: Clock;
@@ -56,6 +56,11 @@ export class IptablesMode implements ProxyMode {
 
   constructor(private readonly opts: IptablesModeOptions) {
     this.name = opts.kernelMode ?? 'iptables';
+  }
+
+  /** The emulated nodes (their conntrack, IPVS and rules) as the real flows left them. */
+  datapath(): ClusterDatapath | undefined {
+    return this.dp;
   }
 
   /**
@@ -102,7 +107,7 @@ export class IptablesMode implements ProxyMode {
     }
   }
 
-  decide(flow: FlowRequest, attempt: number): Decision {
+  decide(flow: FlowRequest, attempt: number, admit?: Admission): Decision {
     if (attempt > 0)
       return { kind: 'reject', reason: 'the endpoint the kernel chose refused the connection' };
     const dp = this.dp;
@@ -121,7 +126,20 @@ export class IptablesMode implements ProxyMode {
     });
     const r = this.walkFrom(flow.entryNode, first, env, flow.clientIsNodeProcess);
     const d = this.verdict(r, src);
-    if (d.kind === 'forward') this.completeHandshake(flow, r);
+    if (d.kind !== 'forward') return d;
+    const denied = admit?.(d);
+    if (denied) {
+      // The CNI drops it in filter FORWARD/OUTPUT, before conntrack confirms at POSTROUTING: on the
+      // entry node (egress at the client pod, or ingress at an endpoint pod there) the unconfirmed
+      // entry dies with the packet. Dropped at another node's pod, the entry node forwarded it and
+      // keeps its SYN_SENT [UNREPLIED] entry. Either way no reply comes: no handshake.
+      const onEntry =
+        denied.direction === 'Egress' ||
+        dp.network.podByAddress(d.endpoint.ip)?.nodeName === flow.entryNode;
+      if (onEntry && r.ct) dp.node(flow.entryNode).conntrack.deleteTuple(r.ct.original, env.now);
+      return denied.decision;
+    }
+    this.completeHandshake(flow, r);
     return d;
   }
 

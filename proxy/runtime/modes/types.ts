@@ -45,6 +45,16 @@ export type Decision =
   /** Never answer: the client waits until it gives up. */
   | { readonly kind: 'drop'; readonly reason: string };
 
+/** A policy check on a forward decision (proxy/runtime/policy-gate.ts): a denial, or undefined. */
+export type Admission = (d: Extract<Decision, { kind: 'forward' }>) => AdmissionDenial | undefined;
+
+export interface AdmissionDenial {
+  /** What the runtime does instead (drop, or reject with --policy-reject). */
+  readonly decision: Decision;
+  /** Egress: dropped at the client pod, on the entry node; Ingress: at the endpoint pod, on its node. */
+  readonly direction: 'Ingress' | 'Egress';
+}
+
 export interface AffinityEntry {
   readonly servicePort: string;
   readonly clientIP: string;
@@ -73,8 +83,13 @@ export interface ProxyMode {
   readonly dialTimeoutsMs: readonly number[];
   /** Take a new snapshot (endpoints, affinity settings). Called before any flow sees it. */
   sync(snap: ClusterSnapshot): void;
-  /** attempt is 0 for the first try; later attempts bypass session affinity, as the userspace proxier did. */
-  decide(flow: FlowRequest, attempt: number): Decision;
+  /**
+   * attempt is 0 for the first try; later attempts bypass session affinity, as the userspace proxier
+   * did. `admit`, when given, is asked about a forward decision where a CNI's policy sees the first
+   * packet, before the datapath goes on: a kernel mode then leaves its emulated state as that drop
+   * would (no handshake walked; no conntrack entry where the drop comes before confirmation).
+   */
+  decide(flow: FlowRequest, attempt: number, admit?: Admission): Decision;
   /**
    * Optional: a forwarded connection ended (either side closed or reset). Kernel modes walk the
    * closing handshake so their emulated conntrack entry moves on (TIME_WAIT) and ages out.
