@@ -165,7 +165,25 @@ function withPolicy(world: World, policy: PolicyHooks, first: WalkResult, j: Jou
   }
   const a = out.arrival;
   if (a.kind !== 'pod') return out;
-  const ingress = policy.arrivingAtPod(a.node, a.packet);
+  // Hairpin: a pod reaching itself through its service arrives from the address kube-proxy's
+  // KUBE-MARK-MASQ (`-s <endpoint>`) masqueraded it to, the node's bridge address. Policy does not
+  // apply to a pod's own traffic: a pod cannot block access to itself (the Kubernetes docs; the e2e
+  // suite's AllowLoopback), Cilium skips policy for the service loopback case, and the connection
+  // comes from the pod's node, which ingress always allows. `kpath up` lets it through the same way.
+  const hairpin = from !== undefined && a.pod === `${from.meta.namespace}/${from.meta.name}`;
+  const seen = hairpin ? withFields(a.packet, { src: first.input.src }) : a.packet;
+  const decided = policy.arrivingAtPod(a.node, seen);
+  const ingress =
+    decided && hairpin && a.packet.src.text !== first.input.src.text
+      ? {
+          ...decided,
+          packet: a.packet,
+          verdict: {
+            ...decided.verdict,
+            reason: `${a.pod} reaching itself through a service (hairpin, masqueraded to ${a.packet.src.text}): NetworkPolicy does not apply to a pod's own traffic`,
+          },
+        }
+      : decided;
   if (!ingress) return out;
   return { ...out, ingress, ...(ingress.verdict.allowed ? {} : { arrival: policyStop(ingress) }) };
 }

@@ -101,6 +101,61 @@ describe('the policy stage of a followed trace', () => {
     expect(text).toContain('node-2: NetworkPolicy ingress (reaching pod default/server): DROPPED');
   });
 
+  it('a pod reaching itself through its own service (hairpin): ingress allows it in the trace and under kpath up', async () => {
+    const file = clusterFile(
+      np('default', 'deny-ingress', { podSelector: { matchLabels: { app: 'server' } } }),
+    );
+    const r = await run([
+      'trace',
+      '-f',
+      file,
+      '--from',
+      'pod/default/server',
+      '--to',
+      'svc/default/server:80',
+      '-o',
+      'json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const path = JSON.parse(r.out).outcomes[0].path;
+    // kube-proxy's KUBE-SEP chain marks `-s 10.244.2.2` for masquerade: the pod sees its node's
+    // bridge address, not a pod. Policy does not apply to a pod's own traffic all the same.
+    expect(path.arrived).toMatchObject({ kind: 'pod', pod: 'default/server' });
+    expect(path.arrived.from).toBe(`10.244.2.1:${path.arrived.from.split(':')[1]}`);
+    expect(path.policy.ingress).toMatchObject({ node: 'node-2', pod: 'default/server', allowed: true });
+    expect(path.policy.ingress.reason).toContain(
+      'reaching itself through a service (hairpin, masqueraded to 10.244.2.1)',
+    );
+
+    // kpath up's gate decides the same flow the same way.
+    const { PolicyGate, RuntimeMetrics } = await import('../../proxy/runtime/index.js');
+    const { loadCluster } = await import('../../proxy/manifest-files.js');
+    const { parseIP } = await import('../../netmodel/addr.js');
+    const pino = (await import('pino')).default;
+    const loaded = loadCluster([file]);
+    if (!loaded.ok) throw new Error('cluster does not build');
+    const gate = new PolicyGate({
+      reject: false,
+      clock: { now: () => 0 },
+      metrics: new RuntimeMetrics({ processMetrics: false }),
+      log: pino({ level: 'silent' }),
+    });
+    gate.sync(loaded.snapshot);
+    const verdict = gate.check(
+      {
+        protocol: 'TCP',
+        client: { ip: parseIP('10.244.2.2'), port: 40000 },
+        clientIsNodeProcess: false,
+        destination: { ip: parseIP('10.96.0.40'), port: 80 },
+        entryNode: 'node-2',
+        entry: 'ClusterIP',
+        servicePort: 'default/server:',
+      },
+      { kind: 'forward', endpoint: { ip: parseIP('10.244.2.2'), port: 8080 }, source: parseIP('10.244.2.1') },
+    );
+    expect(verdict).toBeUndefined();
+  });
+
   it('egress is decided after DNAT: a rule for the service port does not allow the endpoint port', async () => {
     const svcPort = clusterFile(
       np('default', 'client-out', {
