@@ -129,8 +129,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the kpath up page in Chromium', () => {
       'default/web-*',
       'default/web-*',
     ]);
-    // Readiness was asserted by the wait above (all four drawn ready at once); a topology redraw can
-    // briefly draw a pod from the snapshot before the live state is re-applied, so it is not re-read here.
+    // A topology redraw starts from the live state (proxy/ui/web/redraw.ts): once drawn ready, the
+    // pods stay drawn ready while the page is read.
+    const readyNow = await page.$$eval('[data-pod]', (els) => els.map((e) => e.classList.contains('ready')));
+    expect(readyNow).toEqual([true, true, true, true]);
     for (const [name, ip] of pods) {
       expect(ip).toMatch(new RegExp(`^10\\.${200 + SLOT}\\.[12]\\.\\d+$`));
       expect(snap.pod('default', name!.split('/')[1]!)?.podIPs[0]?.text).toBe(ip);

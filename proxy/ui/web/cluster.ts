@@ -2,6 +2,7 @@
 
 import { diagram } from './diagram.js';
 import { type Child, getJSON, h, replace } from './dom.js';
+import { liveIsCurrent, topologyBehind, topologyToDraw } from './redraw.js';
 import type { Connection, Live, Topology } from './types.js';
 
 const dot = (ready: boolean) =>
@@ -215,24 +216,32 @@ export async function showCluster(
   const podEls = new Map<string, HTMLElement>();
   stopCluster();
   source = new EventSource('/ui/api/events');
+  let reconnecting = false;
   source.onopen = () => {
     status.textContent = 'live';
+    // A restarted kpath up counts versions anew: take its topology whatever its version.
+    if (reconnecting) topo = { ...topo, version: -1 };
+    reconnecting = false;
   };
   source.onerror = () => {
     status.textContent = 'reconnecting';
+    reconnecting = true;
   };
   let last: Live | undefined;
   const applyLive = (l: Live) => {
     const u0 = performance.now();
-    if (l.version !== topo.version && !refetching) {
-      // The cluster changed (manifests reloaded or readiness moved endpoints): redraw the topology.
+    if (topologyBehind(topo, l) && !refetching) {
+      // The cluster changed (manifests reloaded or readiness moved endpoints): redraw the topology,
+      // starting from the live state (redraw.ts), never from an older one.
       refetching = true;
       void getJSON<Topology>('/ui/api/topology')
         .then((t) => {
           topo = t;
-          replace(top, topologyView(t));
+          replace(top, topologyView(topologyToDraw(t, last)));
           podEls.clear();
-          // The server sends only changes: draw the last state onto the new topology.
+          refetching = false;
+          // The server sends only changes: the last message's counters and tables on the new
+          // topology, and another fetch if the live state moved on meanwhile.
           if (last) applyLive(last);
         })
         .finally(() => {
@@ -251,7 +260,8 @@ export async function showCluster(
     }
     if (podEls.size === 0)
       for (const el of top.querySelectorAll<HTMLElement>('[data-pod]')) podEls.set(el.dataset.pod!, el);
-    for (const p of l.pods) {
+    // A message older than the drawn topology would draw pods as they were before it.
+    for (const p of liveIsCurrent(topo, l) ? l.pods : []) {
       const el = podEls.get(p.pod);
       if (!el || el.classList.contains('ready') === p.ready) continue;
       el.classList.toggle('ready', p.ready);
