@@ -134,8 +134,7 @@ export class IptablesMode implements ProxyMode {
       // entry dies with the packet. Dropped at another node's pod, the entry node forwarded it and
       // keeps its SYN_SENT [UNREPLIED] entry. Either way no reply comes: no handshake.
       const onEntry =
-        denied.direction === 'Egress' ||
-        dp.network.podByAddress(d.endpoint.ip)?.nodeName === flow.entryNode;
+        denied.direction === 'Egress' || dp.network.podByAddress(d.endpoint.ip)?.nodeName === flow.entryNode;
       if (onEntry && r.ct) dp.node(flow.entryNode).conntrack.deleteTuple(r.ct.original, env.now);
       return denied.decision;
     }
