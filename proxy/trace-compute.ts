@@ -358,6 +358,19 @@ export function computeTrace(req: TraceRequest): TraceComputation {
     const there = journeyWithPolicy(o.world, o.walk, o.travel);
     const back = followReply(o.world, there, env);
     const journey: TraceJourney = { there, ...(back ? { back } : {}) };
+    // NetworkPolicy drops in filter FORWARD/OUTPUT, before conntrack confirms at POSTROUTING: a
+    // packet dropped on this node (egress at its pod, or ingress at a pod here) leaves no entry.
+    const dropped = [there.egress, there.ingress].find((p) => p && !p.verdict.allowed);
+    if (dropped && dropped.node === nodeName && o.walk.ct) {
+      o.world.nodes.get(nodeName)?.conntrack.deleteTuple(o.walk.ct.original, now);
+      return {
+        walk: o.walk,
+        probability: o.probability,
+        json: { ...json, conntrack: null },
+        world: o.world,
+        journey,
+      };
+    }
     return { walk: o.walk, probability: o.probability, json, world: o.world, journey };
   });
   return {

@@ -156,6 +156,40 @@ describe('the policy stage of a followed trace', () => {
     expect(verdict).toBeUndefined();
   });
 
+  it("conntrack on the first node: no entry when policy drops there, SYN_SENT when another node's pod drops it", async () => {
+    const outcome = async (file: string) => {
+      const r = await run([
+        'trace',
+        '-f',
+        file,
+        '--from',
+        'pod/default/client',
+        '--to',
+        'svc/default/server:80',
+        '-o',
+        'json',
+      ]);
+      return JSON.parse(r.out).outcomes[0];
+    };
+    // Dropped leaving the client on node-1 (filter FORWARD, before POSTROUTING confirms): no entry.
+    const egress = await outcome(
+      clusterFile(
+        np('default', 'client-out', {
+          podSelector: { matchLabels: { app: 'client' } },
+          policyTypes: ['Egress'],
+        }),
+      ),
+    );
+    expect(egress.path.policy.egress.allowed).toBe(false);
+    expect(egress.conntrack).toBeNull();
+    // Forwarded by node-1, dropped reaching the pod on node-2: node-1 keeps its unreplied entry.
+    const ingress = await outcome(
+      clusterFile(np('default', 'deny-ingress', { podSelector: { matchLabels: { app: 'server' } } })),
+    );
+    expect(ingress.path.policy.ingress.allowed).toBe(false);
+    expect(ingress.conntrack).toMatch(/^tcp +6 120 SYN_SENT src=10\.244\.1\.2 .*\[UNREPLIED\]/);
+  });
+
   it('egress is decided after DNAT: a rule for the service port does not allow the endpoint port', async () => {
     const svcPort = clusterFile(
       np('default', 'client-out', {
