@@ -6,7 +6,7 @@
  *   - name: db resolves
  *     kind: dns
  *     from: pod/default/client
- *     name: db              # searched unless it ends with a dot
+ *     query: db             # searched unless it ends with a dot
  *     type: A               # default A
  *     timeoutMs: 1000
  *     expect:
@@ -127,7 +127,10 @@ export function judgeDns(spec: DnsSpec, o: DnsObserved): Verdict {
   if (o.error) return { passed: false, detail: `${what}: ${o.error}` };
   const last = o.steps[o.steps.length - 1];
   if (!last) return { passed: false, detail: `${what}: nothing was asked` };
-  const asked = o.steps.length > 1 ? ` (after ${o.steps.length} queries, last ${last.name})` : '';
+  const asked =
+    o.steps.length > 1
+      ? ` (the search path asked ${o.steps.map((x) => `${x.name} ${x.rcode}${x.answers.length ? '' : ' (no records)'}`).join(', ')})`
+      : '';
   const got = `${last.rcode}${last.answers.length ? ` ${last.answers.join(', ')}` : ', no answer records'}`;
   const problems: string[] = [];
   if (last.rcode !== spec.expect.rcode) problems.push(`expected ${spec.expect.rcode}`);
