@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { labSlot, loadLab, runChecks } from '../../lab/index.js';
 import { buildCluster } from '../../netmodel/cluster/index.js';
 import { relocateManifests, withDnsAddon } from '../../proxy/isolated/index.js';
+import { startRuntime } from '../../proxy/runtime/index.js';
 import { lab } from './helpers.js';
 
 const text = `apiVersion: v1
@@ -90,9 +91,27 @@ describe('kpath lab check runs', () => {
     expect('checks' in broken && broken.passed).toBe(false);
     await lab('solve', '--dir', dir);
     const fixed = await runChecks(l, dir, { shiftPorts: true });
-    expect('checks' in fixed && fixed.checks).toEqual([
-      expect.objectContaining({ name: 'the client pod reaches the catalog', passed: true }),
+    expect('checks' in fixed && fixed.checks.map((c) => [c.name, c.passed])).toEqual([
+      ['the client pod reaches the catalog', true],
+      ['the catalog port accepts connections', true],
     ]);
+  });
+
+  it('next to a running kpath up of the same lab (its default twins, 127.0.0.1 node ports), check still passes', async () => {
+    const dir = join(root, 'beside-up');
+    await lab('start', 'no-endpoints', '--dir', dir);
+    await lab('solve', '--dir', dir);
+    const up = startRuntime({ files: [dir], health: null, metrics: null, watch: false });
+    try {
+      await up.ready;
+      // kpath up holds the service's default twin 127.96.0.50:80 ...
+      expect(up.listeners().some((l) => l.address === '127.96.0.50:80')).toBe(true);
+      // ... and the check runs the same cluster on its own slot at the same time.
+      const r = await runChecks(loadLab('no-endpoints'), dir);
+      expect('checks' in r && r.passed).toBe(true);
+    } finally {
+      await up.stop();
+    }
   });
 
   it('two checks at once take two slots and both see their own cluster', async () => {
