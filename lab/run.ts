@@ -133,7 +133,10 @@ export async function runChecks(
       localhostNodePorts: false,
       timings: { probeTimeScale: PROBE_TIME_SCALE },
       drainTimeoutMs: 100,
-      limits: { dropHoldMs: 5_000 },
+      // A dropped connection is held (the client sees silence) longer than any check waits; a UDP
+      // flow (a DNS query through the kube-dns service) lives 5 s idle, not the userspace proxier's
+      // 250 ms, so a reply delayed on a busy machine still finds its way back (the kernel keeps 30 s).
+      limits: { dropHoldMs: 5_000, udpIdleTimeoutMs: 5_000 },
       logger: opts.logger ?? pino({ level: 'warn', base: null, timestamp: false }, eventSink(events)),
     },
   });

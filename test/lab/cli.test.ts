@@ -131,7 +131,7 @@ describe('kpath lab check', () => {
     expect(r.out).toMatch(
       /\n {2}FAIL {2}the client pod reaches the catalog: 4 of 4 requests: connection refused/,
     );
-    expect(r.out).toContain('Not fixed yet: 1 of 1 check fails.');
+    expect(r.out).toContain('Not fixed yet: 2 of 2 checks fail.');
     expect(readProgress(dir).checks.map((c) => c.passed)).toEqual([false]);
     const io = bufferIO();
     expect(await main(['get', 'pods', '-f', dir], io)).toBe(0);
