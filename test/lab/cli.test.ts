@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { completeWords } from '../../cli/commands/complete-words.js';
 import { bufferIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
 import { loadLab, readProgress } from '../../lab/index.js';
@@ -145,5 +146,21 @@ describe('kpath lab --help', () => {
     expect(await main(['lab', '--help'], io)).toBe(0);
     expect(io.stdout()).toContain("A learner's path: `kpath lab list`, `kpath lab start NAME`");
     expect(io.stdout()).toMatch(/check .*exit 0/s);
+  });
+});
+
+describe('completion', () => {
+  it('kpath lab start <TAB> offers the lab names', () => {
+    let got: string[] = [];
+    completeWords(
+      'no',
+      { _: ['kpath', 'lab', 'start', 'no'] },
+      () => undefined,
+      (c) => {
+        got = c;
+      },
+    );
+    expect(got).toEqual(expect.arrayContaining(['no-endpoints', 'nodeport-collision']));
+    expect(got.every((n) => n.startsWith('no'))).toBe(true);
   });
 });
