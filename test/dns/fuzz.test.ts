@@ -88,7 +88,8 @@ describe('fuzz', () => {
         } else expect(p.length < 12 || (p[2]! & 0x80) !== 0).toBe(true);
       }
     }
-  });
+    // CPU-bound (~5 s alone); on a loaded 2-core machine it took 31 s, so the limit is the UDP case's.
+  }, 60_000);
 
   it(`over UDP: ${N} packets`, async () => {
     const rand = seeded(2);
