@@ -41,6 +41,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {
   cni: () => import('./commands/cni.js'),
   kubeconfig: () => import('./commands/kubeconfig.js'),
   docker: () => import('./commands/docker.js'),
+  lab: () => import('./commands/lab.js'),
 };
 
 /** The modules this command line needs: the named command's, or all of them. */

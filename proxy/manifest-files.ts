@@ -16,6 +16,9 @@ import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
+/** `kpath lab`'s progress file in a lab directory: JSON, but not a manifest (`-f .` skips it). */
+export const LAB_PROGRESS_FILE = '.kpath-lab.json';
+
 /** The bundled example cluster, used when no -f is given. */
 export function exampleClusterPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -53,7 +56,7 @@ export function readManifestSources(paths: readonly string[], cwd = process.cwd(
     }
     const files = st.isDirectory()
       ? readdirSync(abs)
-          .filter((f) => MANIFEST_EXT.test(f))
+          .filter((f) => MANIFEST_EXT.test(f) && f !== LAB_PROGRESS_FILE)
           .sort()
           .map((f) => ({ abs: join(abs, f), shown: join(p, f) }))
       : [{ abs, shown: p }];

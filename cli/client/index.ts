@@ -1,12 +1,18 @@
-// The client helper behind `kpath curl` and `kpath demo`, listed by hand: who sends (source.ts),
-// how a name resolves (resolve.ts), the request (http.ts) and where it went (where.ts).
-export { type HttpRequest, type HttpResponse, httpRequest, RequestFailure } from './http.js';
-export { type DnsStep, queryA, type Resolution, resolveHost } from './resolve.js';
-export { type ClientSource, parseSource } from './source.js';
+// The client helper now lives in proxy/client (lab/ uses it too); cli/ keeps importing it from here.
 export {
+  type ClientSource,
   type Destination,
+  type DnsStep,
   describeDestination,
   describeSeen,
   type EchoIdentity,
+  type HttpRequest,
+  type HttpResponse,
+  httpRequest,
   parseEcho,
-} from './where.js';
+  parseSource,
+  queryA,
+  RequestFailure,
+  type Resolution,
+  resolveHost,
+} from '../../proxy/client/index.js';

@@ -128,6 +128,11 @@ export interface RuntimeOptions {
   /** `-n NS`: the namespace of objects that name none (kubectl apply -n). */
   readonly namespace?: string;
   /**
+   * false: never listen on 127.0.0.1 for NodePorts, whatever the mode says (a cluster run next to a
+   * `kpath up`, as `kpath lab check` does, keeps to its own loopback addresses).
+   */
+  readonly localhostNodePorts?: boolean;
+  /**
    * Run containers' `command` as host processes (`--exec`). Off by default: such containers get the
    * built-in echo server unless their pod carries the annotation kpath.dev/exec: "true".
    */
@@ -337,7 +342,13 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     const errors = await pods.startNew(next);
     applyEffective();
     const localhostNodePorts =
-      mode?.name === 'ipvs' ? false : mode?.name === 'iptables' ? next.proxy.localhostNodePorts : true;
+      opts.localhostNodePorts === false
+        ? false
+        : mode?.name === 'ipvs'
+          ? false
+          : mode?.name === 'iptables'
+            ? next.proxy.localhostNodePorts
+            : true;
     const { specs, conflicts } = desiredListeners(eff()!, twins, defaultNode, localhostNodePorts);
     for (const c of conflicts) log.warn(c);
     errors.push(...(await listeners.reconcile(specs)));

@@ -47,7 +47,7 @@ export interface Resolution {
 }
 
 /** kube-dns's UDP port (53 unless the cluster moved it). */
-function dnsPort(snap: ClusterSnapshot): number {
+export function dnsPort(snap: ClusterSnapshot): number {
   const svc = snap.service('kube-system', 'kube-dns');
   return svc?.ports.find((p) => p.protocol === 'UDP')?.port ?? 53;
 }
@@ -60,10 +60,22 @@ export function queryA(
   timeoutMs: number,
   id: number,
 ): Promise<ReturnType<typeof decodeMessage>> {
+  return query(name, RRType.A, server, bind, timeoutMs, id);
+}
+
+/** One query of any type over UDP, from `bind` (a loopback twin); the reply or a rejection on timeout. */
+export function query(
+  name: string,
+  type: number,
+  server: { host: string; port: number },
+  bind: string,
+  timeoutMs: number,
+  id: number,
+): Promise<ReturnType<typeof decodeMessage>> {
   const q = encodeMessage({
     id,
     flags: Flag.RD,
-    questions: [{ name, type: RRType.A, class: RRClass.IN }],
+    questions: [{ name, type, class: RRClass.IN }],
     answers: [],
     authority: [],
     additional: [],

@@ -1,0 +1,13 @@
+// The check kinds a lab.yaml may name, one line each (a kind lives in lab/checks/<kind>.ts), and the
+// helpers they share, listed by hand.
+import { http } from './http.js';
+import { type RegisteredKind, register } from './registry.js';
+
+export const CHECK_KINDS: Readonly<Record<string, RegisteredKind>> = {
+  http: register(http),
+};
+
+export { type HttpObserved, type HttpSpec, judgeHttp, parseHttp, podMatches } from './http.js';
+export { type PreparedCheck, type RegisteredKind, register } from './registry.js';
+export { checkFrom, EXTERNAL_CLIENT, sourceIn } from './source.js';
+export type { CheckEnv, CheckKind, Verdict } from './types.js';

@@ -1,0 +1,12 @@
+// The client helper behind `kpath curl`, `kpath demo` and `kpath lab check`, listed by hand: who sends (source.ts),
+// how a name resolves (resolve.ts), the request (http.ts) and where it went (where.ts).
+export { type HttpRequest, type HttpResponse, httpRequest, RequestFailure } from './http.js';
+export { type DnsStep, dnsPort, query, queryA, type Resolution, resolveHost } from './resolve.js';
+export { type ClientSource, parseSource } from './source.js';
+export {
+  type Destination,
+  describeDestination,
+  describeSeen,
+  type EchoIdentity,
+  parseEcho,
+} from './where.js';
