@@ -68,8 +68,13 @@ export interface DnsLookupObserved {
   readonly error?: string;
 }
 
-/** Ms to wait for each answer: a query NetworkPolicy drops never gets one. */
-const QUERY_TIMEOUT_MS = 1000;
+/**
+ * Ms to wait for each answer, and how many times a query is sent before the resolver gives up (glibc's
+ * `options timeout:5 attempts:2`, shortened: a query NetworkPolicy drops never gets an answer, and a
+ * busy machine may be slow to give one).
+ */
+const QUERY_TIMEOUT_MS = 1500;
+const QUERY_ATTEMPTS = 2;
 
 function parse(raw: Readonly<Record<string, unknown>>, where: string): DnsLookupSpec {
   onlyKeys(raw, ['name', 'kind', 'from', 'lookup', 'lookupFromEnv', 'type', 'expect'], where);
@@ -225,7 +230,13 @@ async function observe(env: CheckEnv, spec: DnsLookupSpec): Promise<DnsLookupObs
   for (const cand of searchCandidates(name, conf)) {
     const types = spec.type === 'SRV' ? (['SRV'] as const) : (['A', 'AAAA'] as const);
     // getaddrinfo sends A and AAAA together and waits for both.
-    const replies = await Promise.all(types.map((t) => query(cand, t, server, bind, id++)));
+    const ask = async (t: 'A' | 'AAAA' | 'SRV') => {
+      let r = await query(cand, t, server, bind, id++);
+      for (let i = 1; i < QUERY_ATTEMPTS && r.rcode === 'TIMEOUT'; i++)
+        r = await query(cand, t, server, bind, id++);
+      return r;
+    };
+    const replies = await Promise.all(types.map(ask));
     queries.push(...replies);
     if (replies.some((r) => r.rcode === 'NOERROR' && r.answers.length > 0))
       return { name, queries, resolvedName: cand, ...base };
