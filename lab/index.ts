@@ -15,6 +15,7 @@ export { freshProgress, type Progress, progressPath, readProgress, writeProgress
 export {
   type CheckReport,
   type CheckResult,
+  MAX_EVENTS,
   MAX_SETTLE_MS,
   PROBE_TIME_SCALE,
   prepareChecks,

@@ -8,7 +8,7 @@
  *   -> wait for readiness to settle (every pod ready, or the first probe result of each is due)
  *   -> each check: real traffic, judged -> stop the cluster -> {passed, checks}
  */
-import type { Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { buildCluster, type ClusterSnapshot, formatDiagnostic } from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 import { TwinMap } from '../netmodel/twins.js';
@@ -30,6 +30,29 @@ export interface CheckResult {
 export interface CheckReport {
   readonly passed: boolean;
   readonly checks: readonly CheckResult[];
+  /**
+   * What the cluster reported while the checks ran, as `kubectl get events` would show it (kubelet's
+   * probe failures, containers that could not start...): warnings, each once, in order.
+   */
+  readonly events: readonly string[];
+}
+
+/** At most this many events are kept. */
+export const MAX_EVENTS = 20;
+
+/** A pino destination that keeps warnings as one line each: `pod NS/NAME: message`. */
+function eventSink(events: string[]): { write(line: string): void } {
+  return {
+    write(line) {
+      try {
+        const j = JSON.parse(line) as { pod?: string; msg?: string; diagnostic?: string };
+        const text = `${j.pod ? `pod ${j.pod}: ` : ''}${j.diagnostic ?? j.msg ?? ''}`;
+        if (text && !events.includes(text) && events.length < MAX_EVENTS) events.push(text);
+      } catch {
+        // not a JSON line
+      }
+    },
+  };
 }
 
 export interface RunOptions {
@@ -99,6 +122,7 @@ export async function runChecks(
   if (!built.ok)
     return { invalid: built.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic) };
   let offset = 0;
+  const events: string[] = [];
   const run = await startIsolated({
     sources,
     slots: labSlots(process.pid % 8),
@@ -110,7 +134,7 @@ export async function runChecks(
       timings: { probeTimeScale: PROBE_TIME_SCALE },
       drainTimeoutMs: 100,
       limits: { dropHoldMs: 5_000 },
-      ...(opts.logger ? { logger: opts.logger } : {}),
+      logger: opts.logger ?? pino({ level: 'warn', base: null, timestamp: false }, eventSink(events)),
     },
   });
   try {
@@ -132,7 +156,7 @@ export async function runChecks(
         results.push({ name: c.name, passed: false, detail: e instanceof Error ? e.message : String(e) });
       }
     }
-    return { passed: results.every((r) => r.passed), checks: results };
+    return { passed: results.every((r) => r.passed), checks: results, events };
   } finally {
     await run.stop();
   }

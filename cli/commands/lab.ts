@@ -174,10 +174,16 @@ async function check(args: LabArgs, io: CliIO): Promise<number> {
     checks: [...progress.checks, { at: new Date().toISOString(), passed: report.passed }],
   });
   if (args.output === 'json') {
-    io.out(`${JSON.stringify({ passed: report.passed, checks: report.checks }, null, 2)}\n`);
+    io.out(
+      `${JSON.stringify({ passed: report.passed, checks: report.checks, events: report.events }, null, 2)}\n`,
+    );
   } else {
     io.out(`kpath lab check: ${lab.spec.name} — ${lab.spec.title}\n`);
     for (const c of report.checks) io.out(`  ${c.passed ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}\n`);
+    if (report.events.length) {
+      io.out('\nWhat the cluster reported while the checks ran:\n');
+      for (const e of report.events) io.out(`  ${e}\n`);
+    }
     const failed = report.checks.filter((c) => !c.passed).length;
     io.out(
       report.passed

@@ -21,7 +21,8 @@
  *       spread: 2           # at least this many different pods answered
  *       sticky: true        # one pod answered every request
  */
-import { parseIP, tryParseIP } from '../../netmodel/addr.js';
+import { parseIP, prefixNth, tryParseIP } from '../../netmodel/addr.js';
+import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { httpRequest, parseEcho, RequestFailure, resolveHost } from '../../proxy/client/index.js';
 import { checkFrom, sourceIn } from './source.js';
 import {
@@ -66,8 +67,9 @@ export interface HttpAnswer {
   /** The echo server's identity of the pod that answered. */
   readonly pod?: string;
   readonly node?: string;
-  /** The client address (model, without port) the pod saw. */
+  /** The client address (model, without port) the pod saw, and whose it is (`node-a's address`). */
   readonly seen?: string;
+  readonly seenAs?: string;
 }
 
 export interface HttpObserved {
@@ -194,6 +196,7 @@ export async function observeHttp(env: CheckEnv, spec: HttpSpec): Promise<HttpOb
               pod: `${echo.namespace}/${echo.pod}`,
               node: echo.node,
               seen: echo.client.replace(/^\[?([^\]]*?)\]?:\d+$/, '$1'),
+              seenAs: whose(env.snap, echo.client.replace(/^\[?([^\]]*?)\]?:\d+$/, '$1')),
             }
           : {}),
       });
@@ -202,6 +205,19 @@ export async function observeHttp(env: CheckEnv, spec: HttpSpec): Promise<HttpOb
     }
   }
   return { ...(src.model ? { client: src.model.text } : {}), answers };
+}
+
+/** Whose address the pod saw, in the cluster's terms: a node's, a node's cni0 bridge's, a pod's. */
+export function whose(snap: ClusterSnapshot, ip: string): string | undefined {
+  const node = snap.nodes.find((n) => n.internalIPs.some((a) => a.text === ip));
+  if (node) return `${node.meta.name}'s address`;
+  const bridge = snap.nodes.find((n) =>
+    n.podCIDRs.some((c) => c.ip.family === 4 && prefixNth(c, 1n).text === ip),
+  );
+  if (bridge) return `${bridge.meta.name}'s cni0 address`;
+  const pod = snap.pods.find((p) => p.podIPs.some((a) => a.text === ip));
+  if (pod) return `pod ${pod.meta.namespace}/${pod.meta.name}`;
+  return undefined;
 }
 
 /** `default/web-0` matches `web-0`, `default/web-0`, `web-*` and `default/web-*`. */
@@ -270,7 +286,7 @@ export function judgeHttp(spec: HttpSpec, o: HttpObserved): Verdict {
     const bad = o.answers.filter((a) => a.seen !== want);
     if (bad.length)
       problems.push(
-        `${of(bad.length)}the pod saw the client as ${bad[0]!.seen ?? '(unknown)'}; expected ${want ?? '(no address)'}${e.sourceIp === 'client' ? " (the client's own address)" : ''}`,
+        `${of(bad.length)}the pod saw the client as ${bad[0]!.seen ?? '(unknown)'}${bad[0]!.seenAs ? ` (${bad[0]!.seenAs})` : ''}; expected ${want ?? '(no address)'}${e.sourceIp === 'client' ? " (the client's own address)" : ''}`,
       );
   }
   const distinct = counted(pods);

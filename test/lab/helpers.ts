@@ -12,6 +12,7 @@ import { main } from '../../cli/main.js';
 export interface CheckJson {
   passed: boolean;
   checks: { name: string; passed: boolean; detail: string }[];
+  events: string[];
 }
 
 export async function lab(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

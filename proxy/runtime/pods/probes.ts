@@ -16,7 +16,9 @@ export interface ProbeSpec {
     | { kind: 'tcp'; port: number }
     | { kind: 'http'; port: number; path: string }
     | { kind: 'grpc'; port: number; service: string }
-    | { kind: 'exec'; command: readonly string[] };
+    | { kind: 'exec'; command: readonly string[] }
+    /** A probe kubelet cannot run (a named port no container port has): it fails every time. */
+    | { kind: 'error'; reason: string };
   readonly initialDelayMs: number;
   readonly periodMs: number;
   readonly timeoutMs: number;
@@ -33,6 +35,15 @@ function resolvePort(v: unknown, c: Container): number | undefined {
     return c.ports.find((p) => p.name === v)?.containerPort;
   }
   return undefined;
+}
+
+/**
+ * A named probe port the container does not declare: kubelet's prober cannot resolve it
+ * (probe.ResolveContainerPort: "couldn't find port"), the probe errors and counts as a failure, so
+ * a readiness probe keeps the pod out of its Services for good.
+ */
+function portNotFound(name: string, c: Container): { kind: 'error'; reason: string } {
+  return { kind: 'error', reason: `couldn't find port: ${name} in container ${c.name}` };
 }
 
 /** The probe, or a string saying why it cannot run. */
@@ -63,12 +74,14 @@ export function parseProbe(
   }
   if (tcp) {
     const port = resolvePort(tcp.port, c);
+    if (!port && typeof tcp.port === 'string') return { ...base, action: portNotFound(tcp.port, c) };
     return port
       ? { ...base, action: { kind: 'tcp', port } }
       : `tcpSocket.port ${String(tcp.port)} names no container port`;
   }
   if (http) {
     const port = resolvePort(http.port, c);
+    if (!port && typeof http.port === 'string') return { ...base, action: portNotFound(http.port, c) };
     if (!port) return `httpGet.port ${String(http.port)} names no container port`;
     if (http.scheme === 'HTTPS') return 'httpGet with scheme HTTPS is not supported';
     return {
@@ -84,7 +97,7 @@ export function parseProbe(
 
 /** The ports a probe connects to (the built-in echo server answers on them). */
 export function probePort(spec: ProbeSpec): number | undefined {
-  return spec.action.kind === 'exec' ? undefined : spec.action.port;
+  return spec.action.kind === 'exec' || spec.action.kind === 'error' ? undefined : spec.action.port;
 }
 
 export interface ProbeResult {
@@ -125,6 +138,7 @@ export function probeWithReason(
   display = host,
 ): Promise<ProbeResult> {
   const a = spec.action;
+  if (a.kind === 'error') return Promise.resolve({ ok: false, reason: a.reason });
   return new Promise((resolve) => {
     let done = false;
     const finish = (ok: boolean, reason?: string) => {
