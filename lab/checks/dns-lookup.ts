@@ -224,7 +224,7 @@ async function observe(env: CheckEnv, spec: DnsLookupSpec): Promise<DnsLookupObs
   const serverTwin = serverIp ? env.twins.toLoopback(parseIP(serverIp)) : undefined;
   const port = dnsSvc?.ports.find((p) => p.protocol === 'UDP')?.port;
   if (!serverTwin || !port) return fail(name, 'the pod has no cluster nameserver (no kube-system/kube-dns)');
-  const server = { host: serverTwin.text, port };
+  const server = { host: serverTwin.text, port: env.realPort(port) };
   const queries: DnsQueryRecord[] = [];
   let id = 0x6c62;
   for (const cand of searchCandidates(name, conf)) {
