@@ -5,18 +5,18 @@
  * address the pod saw), and the trace of one of them: the same packet through the emulated kernel
  * that decided it. Stops everything and exits 0 when every request got its answer.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Argv } from 'yargs';
 import { parseIP } from '../../netmodel/addr.js';
-import { buildCluster, type ClusterSnapshot, formatDiagnostic } from '../../netmodel/cluster/index.js';
+import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { isKpathError } from '../../netmodel/errors.js';
 import { TwinMap } from '../../netmodel/twins.js';
+import { mayBindPrivileged, startIsolated } from '../../proxy/isolated/index.js';
 import { exampleClusterPath, readManifestSources } from '../../proxy/manifest-files.js';
-import { type Runtime, startRuntime } from '../../proxy/runtime/index.js';
 import {
   type ClientSource,
   describeSeen,
@@ -26,14 +26,7 @@ import {
   parseSource,
   resolveHost,
 } from '../client/index.js';
-import {
-  DEMO_SLOTS,
-  type DemoLayout,
-  demoManifests,
-  EXTERNAL_CLIENT,
-  PORT_SHIFT,
-  PRIVILEGED_BELOW,
-} from '../demo/index.js';
+import { demoNodePort, demoSlots, EXTERNAL_CLIENT, PORT_SHIFT, PRIVILEGED_BELOW } from '../demo/index.js';
 import { bufferIO, type CliIO, EXIT } from '../io.js';
 import { run as traceRun } from './trace.js';
 
@@ -61,16 +54,6 @@ interface DemoArgs {
   trace: boolean;
 }
 
-/** Whether this process may bind ports below 1024 (root, or a lowered ip_unprivileged_port_start). */
-function mayBindPrivileged(): boolean {
-  if (process.getuid?.() === 0) return true;
-  try {
-    return Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim()) <= 53;
-  } catch {
-    return false;
-  }
-}
-
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
@@ -85,42 +68,22 @@ async function pickNodePort(): Promise<number> {
   return 30080;
 }
 
-function build(layout: DemoLayout): { snap: ClusterSnapshot; sources: ReturnType<typeof demoManifests> } {
-  const sources = demoManifests(readManifestSources([exampleClusterPath()]), layout);
-  const r = buildCluster(sources);
-  if (!r.ok)
-    throw new Error(`the demo cluster did not build: ${r.diagnostics.map(formatDiagnostic).join('; ')}`);
-  return { snap: r.snapshot, sources };
-}
-
-/** Start the runtime on the first free slot. */
+/** Start the bundled cluster on the first free demo slot (proxy/isolated). */
 async function start(
   shiftPorts: boolean,
-): Promise<{ rt: Runtime; snap: ClusterSnapshot; layout: DemoLayout; dir: string }> {
+): Promise<{ snap: ClusterSnapshot; stop: () => Promise<void>; dir: string }> {
   const nodePort = await pickNodePort();
-  let last: unknown;
-  for (let slot = 0; slot < DEMO_SLOTS; slot++) {
-    const layout = { slot, shiftPorts, nodePort };
-    const { snap, sources } = build(layout);
-    const rt = startRuntime({
-      snapshot: snap,
-      health: null,
-      metrics: null,
-      watch: false,
-      seed: 7,
-      logger: pino({ level: 'silent' }),
-    });
-    try {
-      await rt.ready;
-      const dir = mkdtempSync(join(tmpdir(), 'kpath-demo-'));
-      for (const s of sources) writeFileSync(join(dir, s.file.split('/').pop()!), s.text);
-      return { rt, snap, layout, dir };
-    } catch (e) {
-      last = e;
-      await rt.stop();
-    }
-  }
-  throw last;
+  const run = await startIsolated({
+    sources: readManifestSources([exampleClusterPath()]),
+    slots: demoSlots(),
+    shiftPorts,
+    nodePort: demoNodePort({ nodePort }),
+    rename: (file) => `<demo>/${file.split('/').pop()}`,
+    runtime: { seed: 7, logger: pino({ level: 'silent' }) },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'kpath-demo-'));
+  for (const s of run.sources) writeFileSync(join(dir, s.file.split('/').pop()!), s.text);
+  return { snap: run.snap, stop: run.stop, dir };
 }
 
 interface Hit {
@@ -153,7 +116,7 @@ async function get(
 
 export async function run(args: DemoArgs, io: CliIO): Promise<number> {
   const shiftPorts = args.shiftPorts ?? !mayBindPrivileged();
-  const { rt, snap, dir } = await start(shiftPorts);
+  const { snap, stop, dir } = await start(shiftPorts);
   const twins = new TwinMap(snap.config.loopbackMap);
   const out = (t = '') => io.out(`${t}\n`);
   try {
@@ -237,7 +200,7 @@ export async function run(args: DemoArgs, io: CliIO): Promise<number> {
     io.err(`kpath demo: ${isKpathError(e) || e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.FAILURE;
   } finally {
-    await rt.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -21,6 +21,7 @@ import {
   applyPatch,
   freshProgress,
   type Lab,
+  labNames,
   loadAllLabs,
   loadLab,
   PatchConflict,
@@ -135,6 +136,8 @@ function writeLabFiles(lab: Lab, dir: string): void {
 
 function start(args: LabArgs, io: CliIO): number {
   if (!args.name) throw usage('name the lab to start: kpath lab start NAME (see: kpath lab list)');
+  if (!labNames().includes(args.name))
+    throw usage(`no lab named "${args.name}"; the labs are: ${labNames().join(', ')}`);
   const lab = loadLab(args.name);
   const dir = resolvePath(io.cwd, args.dir ?? lab.spec.name);
   if (existsSync(dir) && readdirSync(dir).length > 0 && !args.force)

@@ -4,6 +4,8 @@ export {
   type DemoLayout,
   demoLoopbackMap,
   demoManifests,
+  demoNodePort,
+  demoSlots,
   EXTERNAL_CLIENT,
   PORT_SHIFT,
   PRIVILEGED_BELOW,

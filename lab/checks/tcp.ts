@@ -101,7 +101,7 @@ function exchange(host: string, port: number, bind: string, timeoutMs: number): 
           e.code === 'ECONNREFUSED'
             ? 'connection refused'
             : e.code === 'ECONNRESET' || e.code === 'EPIPE'
-              ? `connection reset${connected ? ' right after the handshake' : ''}`
+              ? 'connection reset by peer'
               : `${e.code ?? ''} ${e.message}`.trim(),
       }),
     );
