@@ -5,7 +5,7 @@
  *   -> read and build the manifests in the lab directory; errors -> {invalid} (the command exits 2)
  *   -> start the cluster in-process on a lab slot (proxy/isolated): real pods, kube-dns, proxy
  *      listeners; probes run ten times faster than written
- *   -> wait for readiness to settle (every pod ready, or the first probe result of each is due)
+ *   -> wait for readiness to settle (every pod ready, or each readiness probe has had its retry)
  *   -> each check: real traffic, judged -> stop the cluster -> {passed, checks}
  */
 import { type Logger, pino } from 'pino';
@@ -16,7 +16,7 @@ import { type IsolatedRun, shiftedPort, startIsolated } from '../proxy/isolated/
 import { readManifestSources } from '../proxy/manifest-files.js';
 import type { Lab } from './catalog.js';
 import { CHECK_KINDS, type CheckEnv, type PreparedCheck } from './checks/index.js';
-import { labSlots } from './slots.js';
+import { LAB_SLOTS, labSlots } from './slots.js';
 
 /** Probe periods, delays and timeouts are multiplied by this in a check run. */
 export const PROBE_TIME_SCALE = 0.1;
@@ -125,7 +125,7 @@ export async function runChecks(
   const events: string[] = [];
   const run = await startIsolated({
     sources,
-    slots: labSlots(process.pid % 8),
+    slots: labSlots(process.pid % LAB_SLOTS),
     ...(opts.shiftPorts !== undefined ? { shiftPorts: opts.shiftPorts } : {}),
     runtime: {
       clock: { now: () => Date.now() + offset },
@@ -133,7 +133,10 @@ export async function runChecks(
       localhostNodePorts: false,
       timings: { probeTimeScale: PROBE_TIME_SCALE },
       drainTimeoutMs: 100,
-      limits: { dropHoldMs: 5_000 },
+      // A dropped connection is held (the client sees silence) longer than any check waits; a UDP
+      // flow (a DNS query through the kube-dns service) lives 5 s idle, not the userspace proxier's
+      // 250 ms, so a reply delayed on a busy machine still finds its way back (the kernel keeps 30 s).
+      limits: { dropHoldMs: 5_000, udpIdleTimeoutMs: 5_000 },
       logger: opts.logger ?? pino({ level: 'warn', base: null, timestamp: false }, eventSink(events)),
     },
   });

@@ -1,7 +1,8 @@
 /**
- * Completion candidates for the word being typed: resource types after `get`, otherwise yargs'
- * default (commands, options, choices).
+ * Completion candidates for the word being typed: resource types after `get`, lab names after
+ * `lab start`, otherwise yargs' default (commands, options, choices).
  */
+import { labNames } from '../../lab/index.js';
 import { resourceNames } from './get-resources.js';
 
 export function completeWords(
@@ -24,6 +25,11 @@ export function completeWords(
         .filter((r) => r.startsWith(last))
         .map((r) => prefix + r),
     );
+    return;
+  }
+  const l = words.indexOf('lab');
+  if (l >= 0 && words[l + 1] === 'start' && words.length - l <= 3 && !current.startsWith('-')) {
+    done(labNames().filter((n) => n.startsWith(current)));
     return;
   }
   defaultCompletion((_err, completions) => done(completions ?? []));

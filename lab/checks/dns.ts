@@ -8,7 +8,7 @@
  *     from: pod/default/client
  *     query: db             # searched unless it ends with a dot
  *     type: A               # default A
- *     timeoutMs: 1000
+ *     timeoutMs: 2000       # per query (default), one retry
  *     expect:
  *       rcode: NOERROR      # default NOERROR
  *       answers: [10.96.0.60]   # each must be the data of some answer record (an address, a CNAME target)
@@ -31,7 +31,7 @@ import {
   typeName,
 } from '../../netmodel/dns/index.js';
 import { dnsPort, query } from '../../proxy/client/index.js';
-import { checkFrom, sourceIn } from './source.js';
+import { checkFrom, DNS_TIMEOUT_MS, sourceIn } from './source.js';
 import {
   type CheckEnv,
   type CheckKind,
@@ -86,7 +86,7 @@ export function parseDns(raw: Readonly<Record<string, unknown>>, where: string):
     from: checkFrom(raw.from, where),
     name,
     type,
-    timeoutMs: optNumber(raw, 'timeoutMs', where, 100, 10_000) ?? 1000,
+    timeoutMs: optNumber(raw, 'timeoutMs', where, 100, 10_000) ?? DNS_TIMEOUT_MS,
     expect: {
       rcode,
       answers: (answers as string[]).map((a) => (/[a-z]/i.test(a) && !a.includes(':') ? fqdn(a) : a)),
@@ -114,7 +114,9 @@ export async function observeDns(env: CheckEnv, spec: DnsSpec): Promise<DnsObser
   let id = 0x6c61;
   for (const cand of searchCandidates(spec.name, conf)) {
     try {
-      const reply = await query(cand, spec.type, { host: twin.text, port }, s.src.bind, spec.timeoutMs, id++);
+      const ask = () => query(cand, spec.type, { host: twin.text, port }, s.src.bind, spec.timeoutMs, id++);
+      // A resolver's second attempt when the first got no answer in time (glibc: attempts 2).
+      const reply = await ask().catch(ask);
       const answers = reply.answers.map((a) => `${typeName(a.type)} ${rdataText(a.data)}`);
       steps.push({ name: cand, rcode: rcodeName(rcodeOf(reply)), answers });
       if (answers.length) break;

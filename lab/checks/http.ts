@@ -10,7 +10,7 @@
  *     url: http://api/
  *     count: 6              # requests (default 1)
  *     everySeconds: 5       # the cluster's clock moves this far between requests (no waiting)
- *     timeoutMs: 1500       # per request
+ *     timeoutMs: 3000       # per request (default)
  *     expect:
  *       outcome: ok         # ok | refused | timeout | unresolved (default ok)
  *       status: 200         # default 200 when the outcome is ok
@@ -23,8 +23,8 @@
  */
 import { parseIP, prefixNth, tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
-import { httpRequest, parseEcho, RequestFailure, resolveHost } from '../../proxy/client/index.js';
-import { checkFrom, sourceIn } from './source.js';
+import { httpRequest, parseEcho, RequestFailure } from '../../proxy/client/index.js';
+import { checkFrom, resolveFrom, sourceIn } from './source.js';
 import {
   type CheckEnv,
   type CheckKind,
@@ -108,7 +108,7 @@ export function parseHttp(raw: Readonly<Record<string, unknown>>, where: string)
     url,
     count: optNumber(raw, 'count', where, 1, 100) ?? 1,
     everySeconds: optNumber(raw, 'everySeconds', where, 0, 86_400) ?? 0,
-    timeoutMs: optNumber(raw, 'timeoutMs', where, 100, 10_000) ?? 1500,
+    timeoutMs: optNumber(raw, 'timeoutMs', where, 100, 10_000) ?? 3000,
     expect: {
       outcome: outcome as HttpSpec['expect']['outcome'],
       ...(status !== undefined ? { status } : outcome === 'ok' ? { status: 200 } : {}),
@@ -149,7 +149,7 @@ export async function observeHttp(env: CheckEnv, spec: HttpSpec): Promise<HttpOb
     let target = host;
     if (!tryParseIP(host)) {
       try {
-        const r = await resolveHost(host, src, env.snap, env.twins, Math.min(spec.timeoutMs, 2000));
+        const r = await resolveFrom(host, src, env.snap, env.twins);
         if (!r.address) {
           answers.push({
             outcome: 'unresolved',

@@ -5,7 +5,7 @@
  */
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import type { TwinMap } from '../../netmodel/twins.js';
-import { type ClientSource, parseSource } from '../../proxy/client/index.js';
+import { type ClientSource, parseSource, type Resolution, resolveHost } from '../../proxy/client/index.js';
 import { fieldError } from './types.js';
 
 /** The outside client's model address when a check says `from: external` (TEST-NET-1, RFC 5737). */
@@ -29,5 +29,25 @@ export function sourceIn(
     return { src: parseSource(from, snap, twins) };
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** ms a DNS query waits for its answer before the one retry (glibc: timeout 5, attempts 2). */
+export const DNS_TIMEOUT_MS = 2000;
+
+/**
+ * `host` resolved as the pod's resolver does it, through the cluster's kube-dns, with one retry
+ * when no answer came back in time (a resolver's second attempt; a busy machine can lose one).
+ */
+export async function resolveFrom(
+  host: string,
+  src: ClientSource,
+  snap: ClusterSnapshot,
+  twins: TwinMap,
+): Promise<Resolution> {
+  try {
+    return await resolveHost(host, src, snap, twins, DNS_TIMEOUT_MS);
+  } catch {
+    return await resolveHost(host, src, snap, twins, DNS_TIMEOUT_MS);
   }
 }

@@ -7,7 +7,7 @@
  *     kind: tcp
  *     from: pod/default/client
  *     to: db:5432
- *     timeoutMs: 1000
+ *     timeoutMs: 3000       # default
  *     expect: ok          # ok (bytes came back) | refused | timeout | unresolved
  *
  * The proxy accepts a connection before the emulated kernel decides, so a REJECT reaches the client
@@ -16,8 +16,7 @@
  */
 import { connect } from 'node:net';
 import { isLoopback, parseIP, tryParseIP } from '../../netmodel/addr.js';
-import { resolveHost } from '../../proxy/client/index.js';
-import { checkFrom, sourceIn } from './source.js';
+import { checkFrom, resolveFrom, sourceIn } from './source.js';
 import {
   type CheckEnv,
   type CheckKind,
@@ -60,7 +59,7 @@ export function parseTcp(raw: Readonly<Record<string, unknown>>, where: string):
     from: checkFrom(raw.from, where),
     host: m[1]!.replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
-    timeoutMs: optNumber(raw, 'timeoutMs', where, 100, 10_000) ?? 1000,
+    timeoutMs: optNumber(raw, 'timeoutMs', where, 100, 10_000) ?? 3000,
     expect: expect as TcpSpec['expect'],
   };
 }
@@ -114,7 +113,7 @@ export async function observeTcp(env: CheckEnv, spec: TcpSpec): Promise<TcpObser
   let target = spec.host;
   if (!tryParseIP(target)) {
     try {
-      const r = await resolveHost(target, s.src, env.snap, env.twins, Math.min(spec.timeoutMs, 2000));
+      const r = await resolveFrom(target, s.src, env.snap, env.twins);
       if (!r.address) return { outcome: 'unresolved', message: `${spec.host} did not resolve` };
       target = r.address;
     } catch (e) {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { completeWords } from '../../cli/commands/complete-words.js';
 import { bufferIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
 import { loadLab, readProgress } from '../../lab/index.js';
@@ -131,7 +132,7 @@ describe('kpath lab check', () => {
     expect(r.out).toMatch(
       /\n {2}FAIL {2}the client pod reaches the catalog: 4 of 4 requests: connection refused/,
     );
-    expect(r.out).toContain('Not fixed yet: 1 of 1 check fails.');
+    expect(r.out).toContain('Not fixed yet: 2 of 2 checks fail.');
     expect(readProgress(dir).checks.map((c) => c.passed)).toEqual([false]);
     const io = bufferIO();
     expect(await main(['get', 'pods', '-f', dir], io)).toBe(0);
@@ -145,5 +146,21 @@ describe('kpath lab --help', () => {
     expect(await main(['lab', '--help'], io)).toBe(0);
     expect(io.stdout()).toContain("A learner's path: `kpath lab list`, `kpath lab start NAME`");
     expect(io.stdout()).toMatch(/check .*exit 0/s);
+  });
+});
+
+describe('completion', () => {
+  it('kpath lab start <TAB> offers the lab names', () => {
+    let got: string[] = [];
+    completeWords(
+      'no',
+      { _: ['kpath', 'lab', 'start', 'no'] },
+      () => undefined,
+      (c) => {
+        got = c;
+      },
+    );
+    expect(got).toEqual(expect.arrayContaining(['no-endpoints', 'nodeport-collision']));
+    expect(got.every((n) => n.startsWith('no'))).toBe(true);
   });
 });
