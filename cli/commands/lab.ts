@@ -54,7 +54,13 @@ export function builder(y: Argv) {
       default: false,
       description: 'start: write into a non-empty DIR; solve: replace your edits where the fix conflicts',
     })
-    .option('output', { alias: 'o', type: 'string', choices: ['text', 'json'], default: 'text' })
+    .option('output', {
+      alias: 'o',
+      type: 'string',
+      choices: ['text', 'json'],
+      default: 'text',
+      description: 'list, check: text or json',
+    })
     .example('$0 lab list', 'every lab, with its topics and difficulty')
     .example('$0 lab start no-endpoints && cd no-endpoints', 'the task, and the commands that show it')
     .example('$0 lab check', 'run the cluster for real and judge it: exit 0 when fixed')
@@ -63,7 +69,8 @@ export function builder(y: Argv) {
         'names (kpath get, trace, rules, curl...) in the lab directory, edit the manifests there, then ' +
         '`kpath lab check` until it passes; `kpath lab hint` when stuck, `kpath lab solve` to see the fix. ' +
         'check runs the cluster in this process on loopback addresses of its own (no root, no fixed ports), ' +
-        'so it works next to a running kpath up; probes run ten times faster than written.',
+        'so it works next to a running kpath up; probes run ten times faster than written. check exits 0 ' +
+        'when fixed, 1 when not yet, 2 when the manifests are invalid.',
     );
 }
 
