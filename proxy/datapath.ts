@@ -13,6 +13,7 @@ import type { ClusterSnapshot } from '../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 import { IpvsTable, KUBE_PROXY_IPVS_SYSCTLS } from '../netmodel/ipvs/index.js';
 import type { KernelNode } from '../netmodel/kernel/index.js';
+import { applyConntrackMax } from './conntrack-max.js';
 import {
   applyFullSync,
   applyPartialSync,
@@ -56,6 +57,7 @@ export class ClusterDatapath {
     this.families = familiesOf(snap);
     this.net = buildHostNetwork(snap);
     for (const [name, node] of this.net.nodes) {
+      applyConntrackMax(snap, name, node);
       for (const family of this.families) this.fullSync(snap, name, node, family);
     }
   }
@@ -134,6 +136,7 @@ export class ClusterDatapath {
     this.net = buildHostNetwork(next, this.net.nodes);
     const changed = changedServices ? [...changedServices] : undefined;
     for (const [name, node] of this.net.nodes) {
+      applyConntrackMax(next, name, node);
       for (const family of this.families) {
         if (this.mode === 'ipvs') {
           this.fullSync(next, name, node, family);

@@ -17,7 +17,7 @@ import {
   formatDig,
   kubeDnsAddresses,
   parseTypeName,
-  podResolvConf,
+  podResolvConfOf,
   rdataText,
   resolveFromPod,
   typeName,
@@ -112,10 +112,9 @@ export async function run(args: DnsArgs, io: CliIO): Promise<number> {
     io.err(`error: pod ${m[1]}/${m[2]} does not exist (see: kpath get pods -A)\n`);
     return EXIT.FAILURE;
   }
-  const nameservers = kubeDnsAddresses(snap);
-  if (nameservers.length === 0)
+  if (kubeDnsAddresses(snap).length === 0)
     io.err('warning: no kube-system/kube-dns service; the pod would have no cluster nameserver\n');
-  const conf = podResolvConf({ namespace: pod.meta.namespace, domain: snap.config.domain, nameservers });
+  const conf = podResolvConfOf(snap, pod);
   const result = resolveFromPod(answerer, args.name, conf);
   io.out(`# /etc/resolv.conf in pod ${pod.meta.namespace}/${pod.meta.name}\n${conf.text}\n`);
   const blocked = dnsPolicyLines(snap, pod);

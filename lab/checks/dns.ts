@@ -23,6 +23,7 @@ import {
   kubeDnsAddresses,
   parseTypeName,
   podResolvConf,
+  podResolvConfOf,
   rcodeName,
   rcodeOf,
   rdataText,
@@ -102,7 +103,12 @@ export async function observeDns(env: CheckEnv, spec: DnsSpec): Promise<DnsObser
   if (!server) return { error: 'the cluster has no kube-system/kube-dns service', steps: [] };
   const twin = env.twins.toLoopback(parseIP(server));
   if (!twin) return { error: `kube-dns ${server} has no loopback twin`, steps: [] };
-  const conf = podResolvConf({ namespace: s.src.namespace, domain: env.snap.config.domain, nameservers });
+  // A pod's own resolv.conf, its spec.dnsConfig (ndots, searches) merged in as kubelet does.
+  const pod =
+    s.src.kind === 'pod' ? env.snap.pod(s.src.namespace, s.src.label.split('/')[2] ?? '') : undefined;
+  const conf = pod
+    ? podResolvConfOf(env.snap, pod)
+    : podResolvConf({ namespace: s.src.namespace, domain: env.snap.config.domain, nameservers });
   const port = env.realPort(dnsPort(env.snap));
   const steps: DnsObserved['steps'][number][] = [];
   let id = 0x6c61;

@@ -1,7 +1,11 @@
 // The check kinds a lab.yaml may name, one line each (a kind lives in lab/checks/<kind>.ts), and the
 // helpers they share, listed by hand.
 import { dns } from './dns.js';
+import { dnsLookup } from './dns-lookup.js';
+import { envHttp } from './env-http.js';
 import { http } from './http.js';
+import { httpConcurrent } from './http-concurrent.js';
+import { overlayPath } from './overlay-path.js';
 import { type RegisteredKind, register } from './registry.js';
 import { tcp } from './tcp.js';
 
@@ -9,6 +13,10 @@ export const CHECK_KINDS: Readonly<Record<string, RegisteredKind>> = {
   http: register(http),
   tcp: register(tcp),
   dns: register(dns),
+  'dns-lookup': register(dnsLookup),
+  'env-http': register(envHttp),
+  'http-concurrent': register(httpConcurrent),
+  'overlay-path': register(overlayPath),
 };
 
 export { type DnsObserved, type DnsSpec, judgeDns, parseDns } from './dns.js';

@@ -296,9 +296,14 @@ export function decodeProxyConfig(f: Fields): ProxyConfig {
     if (!m) ipt.error(['syncPeriod'], `"${syncText}" is not a duration such as 30s or 1m`);
     else syncPeriodSeconds = Number(m[1]) * (m[2] === 'm' ? 60 : 1);
   }
+  const ct = f.at(['conntrack']);
+  const maxPerCore = ct.int(['maxPerCore'], { min: 0, max: 2 ** 31 - 1 });
+  // v1alpha1's default min (kube-proxy's --conntrack-min) is 131072.
+  const ctMin = ct.int(['min'], { min: 0, max: 2 ** 31 - 1 }) ?? 131072;
   return {
     mode,
     clusterCIDRs,
+    ...(maxPerCore !== undefined && maxPerCore > 0 ? { conntrack: { maxPerCore, min: ctMin } } : {}),
     masqueradeAll: ipt.bool(['masqueradeAll']) ?? d.masqueradeAll,
     masqueradeBit,
     localhostNodePorts: ipt.bool(['localhostNodePorts']) ?? d.localhostNodePorts,

@@ -273,6 +273,12 @@ export interface ProxyConfig {
   readonly detectLocalMode: 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
   readonly detectLocal: { readonly bridgeInterface?: string; readonly interfaceNamePrefix?: string };
   readonly syncPeriodSeconds: number;
+  /**
+   * KubeProxyConfiguration.conntrack.maxPerCore and min, when the configuration sets maxPerCore:
+   * kube-proxy then sets every node's nf_conntrack_max (proxy/conntrack-max.ts). Absent (or
+   * maxPerCore 0): the nodes keep their own value.
+   */
+  readonly conntrack?: { readonly maxPerCore: number; readonly min: number };
   readonly origin?: Origin;
 }
 

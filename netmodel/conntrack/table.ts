@@ -83,7 +83,7 @@ let nextTableId = 1;
 type L4Verdict = 'ok' | 'ignore' | 'invalid' | 'reopen' | 'kill';
 
 export class ConntrackTable {
-  readonly sysctls: ConntrackSysctls;
+  private values: ConntrackSysctls;
   private nextId = 1;
   /** Confirmed entries in creation order. */
   private readonly live = new Map<number, CtEntry>();
@@ -101,7 +101,19 @@ export class ConntrackTable {
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
 
   constructor(opts: { sysctls?: Partial<ConntrackSysctls> } = {}) {
-    this.sysctls = conntrackSysctls(opts.sysctls);
+    this.values = conntrackSysctls(opts.sysctls);
+  }
+
+  get sysctls(): ConntrackSysctls {
+    return this.values;
+  }
+
+  /**
+   * `sysctl -w net.netfilter.NAME=VALUE` (what kube-proxy does at startup for nf_conntrack_max):
+   * entries already in the table stay; a lower nf_conntrack_max only refuses new ones.
+   */
+  setSysctls(overrides: Partial<ConntrackSysctls>): void {
+    this.values = conntrackSysctls({ ...this.values, ...overrides });
   }
 
   /** Entries in the table, expired ones included until `gc` or a lookup removes them. */

@@ -1,5 +1,6 @@
 /** The DNS view of a cluster snapshot: what CoreDNS's kubernetes plugin would read from the apiserver. */
 import type { ClusterSnapshot } from '../cluster/index.js';
+import { type PodResolvConf, podResolvConf } from './resolv.js';
 import type { DnsClusterView, DnsEndpointSlice, DnsPod, DnsService, ZoneOptions } from './view.js';
 
 /** The kube-dns service (kube-system/kube-dns), whose cluster IPs are the pods' nameservers. */
@@ -54,4 +55,33 @@ export function dnsViewOf(snap: ClusterSnapshot): DnsClusterView {
 
 export function zoneOptionsOf(snap: ClusterSnapshot, extra: Partial<ZoneOptions> = {}): ZoneOptions {
   return { ttl: snap.config.dns.ttl, podsMode: snap.config.dns.pods, ...extra };
+}
+
+/**
+ * The resolv.conf kubelet writes for a pod (pkg/kubelet/network/dns): ClusterFirst's cluster search
+ * path and nameserver, with the pod's `spec.dnsConfig` merged in (its searches appended, its options
+ * overriding by name, so `ndots` takes effect), or only dnsConfig for `dnsPolicy: None`.
+ */
+export function podResolvConfOf(
+  snap: ClusterSnapshot,
+  pod: { readonly meta: { readonly namespace: string }; readonly raw: Record<string, unknown> },
+): PodResolvConf {
+  const spec = (pod.raw.spec ?? {}) as Record<string, unknown>;
+  const dc = (spec.dnsConfig ?? {}) as Record<string, unknown>;
+  const strings = (v: unknown): string[] =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  const options = Array.isArray(dc.options) ? (dc.options as { name?: unknown; value?: unknown }[]) : [];
+  const ndotsOpt = options.find((o) => o?.name === 'ndots');
+  const ndotsNum = ndotsOpt ? Number(ndotsOpt.value) : Number.NaN;
+  // glibc caps ndots at 15 (RES_MAXNDOTS).
+  const ndots = Number.isInteger(ndotsNum) && ndotsNum >= 0 ? Math.min(ndotsNum, 15) : undefined;
+  const none = spec.dnsPolicy === 'None';
+  return podResolvConf({
+    namespace: pod.meta.namespace,
+    domain: snap.config.domain,
+    nameservers: [...(none ? [] : kubeDnsAddresses(snap)), ...strings(dc.nameservers)],
+    ...(ndots !== undefined ? { ndots } : {}),
+    hostSearch: strings(dc.searches),
+    ...(none ? { clusterSearch: false } : {}),
+  });
 }

@@ -2,7 +2,7 @@
 export type { Answerer, AnswererOptions, AnswerOutcome, Transport } from './answer.js';
 export { createAnswerer, mergeChase } from './answer.js';
 export { formatDig, rdataText, rrText } from './dig.js';
-export { dnsViewOf, kubeDnsAddresses, zoneOptionsOf } from './from-snapshot.js';
+export { dnsViewOf, kubeDnsAddresses, podResolvConfOf, zoneOptionsOf } from './from-snapshot.js';
 export type { LookupResult } from './lookup.js';
 export { lookup, soaRecord } from './lookup.js';
 export type { Message, Question, RData, ResourceRecord } from './message.js';

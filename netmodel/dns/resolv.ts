@@ -18,6 +18,8 @@ export interface PodResolvConfInput {
   readonly ndots?: number;
   /** The node's own search domains, appended after the cluster ones (duplicates dropped). */
   readonly hostSearch?: readonly string[];
+  /** false for `dnsPolicy: None`: no cluster search domains, only the given ones. Default true. */
+  readonly clusterSearch?: boolean;
 }
 
 export interface PodResolvConf {
@@ -32,7 +34,8 @@ export interface PodResolvConf {
 export function podResolvConf(i: PodResolvConfInput): PodResolvConf {
   const domain = i.domain.replace(/\.$/, '').toLowerCase();
   const search: string[] = [];
-  for (const s of [`${i.namespace}.svc.${domain}`, `svc.${domain}`, domain, ...(i.hostSearch ?? [])]) {
+  const cluster = i.clusterSearch === false ? [] : [`${i.namespace}.svc.${domain}`, `svc.${domain}`, domain];
+  for (const s of [...cluster, ...(i.hostSearch ?? [])]) {
     const d = s.replace(/\.$/, '');
     if (d && !search.includes(d)) search.push(d);
   }

@@ -15,6 +15,7 @@ import {
   Flag,
   kubeDnsAddresses,
   podResolvConf,
+  podResolvConfOf,
   RRClass,
   RRType,
   rcodeName,
@@ -120,7 +121,10 @@ export async function resolveHost(
   timeoutMs = 2000,
 ): Promise<Resolution> {
   const nameservers = kubeDnsAddresses(snap);
-  const conf = podResolvConf({ namespace: src.namespace, domain: snap.config.domain, nameservers });
+  const pod = src.kind === 'pod' ? snap.pod(src.namespace, src.label.split('/')[2] ?? '') : undefined;
+  const conf = pod
+    ? podResolvConfOf(snap, pod)
+    : podResolvConf({ namespace: src.namespace, domain: snap.config.domain, nameservers });
   if (tryParseIP(host))
     return { server: '', serverLoopback: '', search: conf.search, steps: [], address: host };
   const server = nameservers[0];

@@ -17,7 +17,9 @@
  * handshake, so the client sees an established connection that never answers (until dropHoldMs),
  * not a connect timeout. A rejected one is a reset after the handshake, not ECONNREFUSED.
  */
+
 import type { Socket } from 'node:net';
+import { TABLE_FULL_MESSAGE } from '../../netmodel/conntrack/index.js';
 import { type NativeAddon, nativeAddon } from '../native/load.js';
 import type { LiveConnection, RelayCounts } from './conntrack.js';
 import { flowFor } from './flow.js';
@@ -118,7 +120,9 @@ class TcpConn {
       }
       if (d.kind === 'drop') {
         ctx.metrics.verdicts.inc({ service: svc, verdict: 'drop' });
-        if (ctx.log.isLevelEnabled('debug'))
+        // The kernel says this one in its log (dmesg), whatever the log level.
+        if (d.reason === TABLE_FULL_MESSAGE) ctx.log.warn({ svc, client: this.clientText() }, d.reason);
+        else if (ctx.log.isLevelEnabled('debug'))
           ctx.log.debug({ svc, client: this.clientText(), reason: d.reason }, 'connection dropped');
         this.dropTimer = setTimeout(() => client.destroy(), ctx.limits.dropHoldMs);
         return;
