@@ -15,6 +15,7 @@
 import { tryParseIP } from '../addr.js';
 import type { DockerContainerSpec, DockerHost, DockerNetworkSpec, PortSpec } from '../docker/index.js';
 import { parsePortSpec, planDockerHost } from '../docker/index.js';
+import { decodeExpose } from './decode-docker.js';
 import type { Fields } from './fields.js';
 
 export function isComposeDocument(body: Record<string, unknown>): boolean {
@@ -90,6 +91,7 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
       else if (p.proto === 'sctp') s.error(['ports', i], 'sctp publishing is not modelled yet');
       else ports.push(p);
     });
+    const expose = decodeExpose(s, ['expose']);
     const deps = s.get(['depends_on']);
     const depList = Array.isArray(deps)
       ? deps.map(String)
@@ -100,7 +102,13 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
       if (!names.includes(d)) s.error(['depends_on'], `service "${svc}" depends on undefined service "${d}"`);
     specs.push({
       svc,
-      c: { name: s.str(['container_name']) ?? `${project}-${svc}-1`, image, network, ports },
+      c: {
+        name: s.str(['container_name']) ?? `${project}-${svc}-1`,
+        image,
+        network,
+        ports,
+        ...(expose.length ? { expose } : {}),
+      },
       deps: depList,
     });
   }

@@ -16,6 +16,7 @@ import {
   type DockerContainerSpec,
   type DockerHost,
   type DockerNetworkSpec,
+  type PortProto,
   type PortSpec,
   parsePortSpec,
   planDockerHost,
@@ -27,6 +28,31 @@ import type { RawObject } from './manifest.js';
 /** Docker's container and network name rule (daemon/names: restrictedNameChars). */
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const RESERVED_NETWORKS = ['bridge', 'host', 'none'];
+
+/**
+ * `--expose PORT[/PROTO]` (compose `expose:`): ports the container listens on, unpublished; a
+ * number or text as docker takes it (80, "53/udp", "8000-8002").
+ */
+export function decodeExpose(
+  f: Fields,
+  path: readonly (string | number)[],
+): { port: number; proto: PortProto }[] {
+  const out: { port: number; proto: PortProto }[] = [];
+  (f.array([...path]) ?? []).forEach((raw, i) => {
+    const text = String(raw);
+    const p = typeof raw === 'string' || typeof raw === 'number' ? parsePortSpec(text) : text;
+    if (typeof p === 'string' || p.hostPorts || p.hostIP) {
+      f.error(
+        [...path, i],
+        `invalid expose "${text}": a container port or range with an optional /tcp or /udp (e.g. 80, "53/udp")`,
+      );
+      return;
+    }
+    for (let port = p.containerPorts.start; port <= p.containerPorts.end; port++)
+      out.push({ port, proto: p.proto });
+  });
+  return out;
+}
 
 export function decodeDockerHost(f: Fields, name: string): DockerHost | undefined {
   const s = f.at(['spec']);
@@ -116,7 +142,8 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
         pIdx.push(pi);
       }
     });
-    containers.push({ name: nm, image, network, ports });
+    const expose = decodeExpose(c, ['expose']);
+    containers.push({ name: nm, image, network, ports, ...(expose.length ? { expose } : {}) });
     ctrIdx.push(i);
     portIdx.push(pIdx);
   });

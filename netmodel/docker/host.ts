@@ -32,6 +32,8 @@ export interface DockerContainerSpec {
   /** `--network`: "bridge" (docker0) or a network created above. */
   readonly network: string;
   readonly ports: readonly PortSpec[];
+  /** `--expose` (compose `expose:`): ports the container listens on without publishing them. */
+  readonly expose?: readonly { readonly port: number; readonly proto: PortProto }[];
 }
 
 export interface DockerHost {

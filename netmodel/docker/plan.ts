@@ -52,6 +52,8 @@ export interface ContainerPlan {
   /** The host end of the container's veth (`veth` + 7 hex). */
   readonly veth: string;
   readonly ports: readonly PortBinding[];
+  /** Every port the container listens on: its published container ports and `--expose`, sorted. */
+  readonly listens: readonly { readonly port: number; readonly proto: PortProto }[];
 }
 
 export interface DockerPlan {
@@ -97,6 +99,16 @@ function defaultPools(): Prefix[] {
 
 function overlaps(a: Prefix, b: Prefix): boolean {
   return prefixContains(a, b.ip) || prefixContains(b, a.ip);
+}
+
+function listensOf(
+  ports: readonly PortBinding[],
+  expose: readonly { port: number; proto: PortProto }[],
+): { port: number; proto: PortProto }[] {
+  const seen = new Map<string, { port: number; proto: PortProto }>();
+  for (const x of [...ports.map((b) => ({ port: b.containerPort, proto: b.proto })), ...expose])
+    seen.set(`${x.proto}/${x.port}`, x);
+  return [...seen.values()].sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : 1));
 }
 
 export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: PlanProblem[] } {
@@ -229,6 +241,7 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
       mac: macFromIP(ip),
       veth: `veth${dockerId(`${host.name}/veth/${c.name}`).slice(0, 7)}`,
       ports,
+      listens: listensOf(ports, c.expose ?? []),
     });
   });
   return { plan: { host, networks, containers }, problems };
