@@ -8,11 +8,12 @@
  */
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCluster, formatDiagnostic } from '../../netmodel/cluster/index.js';
+import { bufferIO } from '../../cli/io.js';
+import { main } from '../../cli/main.js';
 import { decodeMessage } from '../../netmodel/dns/wire-read.js';
 import { encodeMessage } from '../../netmodel/dns/wire-write.js';
 import type { Runtime } from '../../proxy/runtime/index.js';
-import { get, up } from '../up/helpers.js';
+import { get, up, writeCluster } from '../up/helpers.js';
 
 function world(proxy: boolean) {
   const text = `apiVersion: kpath.dev/v1alpha1
@@ -34,9 +35,7 @@ spec:
     - {name: db, image: redis, network: kpnet, expose: [6379]}
     - {name: lone, image: alpine, network: other, expose: [7000]}
 `;
-  const r = buildCluster([{ file: 'host.yaml', text }]);
-  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
-  return r.snapshot;
+  return writeCluster(text).file;
 }
 
 async function seen(host: string, port: number, from?: string): Promise<{ pod: string; client: string }> {
@@ -76,9 +75,12 @@ function query(name: string): Buffer {
 
 describe.each([true, false])('kpath up with a Docker host, userland proxy %s', (proxy) => {
   let rt: Runtime;
+  let file: string;
   beforeAll(async () => {
+    file = world(proxy);
     rt = await up({
-      snapshot: world(proxy),
+      files: [file],
+      watch: false,
       dockerDns: { host: '127.0.0.11', port: 0 },
       // A dropped connection is held this long, then closed (the isolation case below).
       limits: { dropHoldMs: 300 },
@@ -151,5 +153,39 @@ describe.each([true, false])('kpath up with a Docker host, userland proxy %s', (
     const other = decodeMessage(await udp(h, p, query('api'), '127.30.57.2'));
     expect(other.flags & 0xf).toBe(3);
     expect(await seen('127.30.56.2', 91, '127.30.56.3')).toEqual({ pod: 'api', client: '172.30.56.3' });
+  });
+});
+
+describe('kpath curl --from container/NAME', () => {
+  let rt: Runtime;
+  let file: string;
+  beforeAll(async () => {
+    file = world(true);
+    rt = await up({ files: [file], watch: false, dockerDns: null });
+  });
+  afterAll(async () => {
+    await rt?.stop();
+  });
+
+  it("binds the container's twin and reports the container that answered and the source it saw", async () => {
+    const io = bufferIO();
+    const code = await main(
+      ['curl', '--from', 'container/lone', 'http://172.30.57.1:35691/', '-f', file],
+      io,
+    );
+    expect(code).toBe(0);
+    expect(io.stderr()).toContain('from container/lone (172.30.57.2, bound to its twin 127.30.57.2)');
+    expect(io.stderr()).toContain('endpoint: container api (172.30.56.2:91) on Docker host host');
+    expect(JSON.parse(io.stdout()).client).toMatch(/^172\.30\.56\.1:/);
+  });
+
+  it('an unknown container is a clear error', async () => {
+    const io = bufferIO();
+    const code = await main(
+      ['curl', '--from', 'container/nope', 'http://172.30.57.1:35691/', '-f', file],
+      io,
+    );
+    expect(code).not.toBe(0);
+    expect(io.stderr()).toContain('container nope does not exist');
   });
 });
