@@ -1,6 +1,13 @@
 // dockerd's bridge driver as a pure function of a DockerHost. Public surface, listed by hand.
 
-export { displayablePorts, dockerNetworkInspect, dockerNetworkLs, dockerPs, tabwrite } from './cli-format.js';
+export {
+  containersTable,
+  displayablePorts,
+  dockerNetworkInspect,
+  dockerNetworkLs,
+  dockerPs,
+  tabwrite,
+} from './cli-format.js';
 export {
   EMBEDDED_DNS,
   EMBEDDED_DNS_TTL,
