@@ -74,6 +74,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
   const e = s.at(['engine']);
   const version = (e.has(['version']) ? e.oneOf(['version'], ['20.10', '28'] as const) : '20.10') ?? '20.10';
   const userlandProxy = e.bool(['userlandProxy']) ?? true;
+  const icc = e.bool(['icc']);
   const ipForward = s.bool(['ipForward']) ?? false;
 
   const networks: DockerNetworkSpec[] = [];
@@ -104,7 +105,23 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
         return;
       }
     }
-    networks.push({ name: nm, ...(subnet ? { subnet } : {}) });
+    const internal = n.bool(['internal']);
+    let netIcc = n.bool(['icc']);
+    const iccOpt = n.str(['options', 'com.docker.network.bridge.enable_icc']);
+    if (iccOpt !== undefined) {
+      if (iccOpt !== 'true' && iccOpt !== 'false')
+        n.error(
+          ['options', 'com.docker.network.bridge.enable_icc'],
+          `"${iccOpt}": expected "true" or "false"`,
+        );
+      else netIcc = iccOpt === 'true';
+    }
+    networks.push({
+      name: nm,
+      ...(subnet ? { subnet } : {}),
+      ...(internal !== undefined ? { internal } : {}),
+      ...(netIcc !== undefined ? { icc: netIcc } : {}),
+    });
     netIdx.push(i);
   });
 
@@ -153,7 +170,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
     kind: 'DockerHost',
     name,
     address,
-    engine: { version, userlandProxy },
+    engine: { version, userlandProxy, ...(icc !== undefined ? { icc } : {}) },
     ipForward,
     networks,
     containers,

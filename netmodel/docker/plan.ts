@@ -31,6 +31,10 @@ export interface NetworkPlan {
   readonly gateway: IP;
   /** docker0 (the default "bridge" network). */
   readonly isDefault: boolean;
+  /** `--internal`. */
+  readonly internal: boolean;
+  /** Inter-container communication on the bridge (enable_icc; docker0: dockerd --icc). */
+  readonly icc: boolean;
 }
 
 export interface PortBinding {
@@ -121,7 +125,12 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
     return undefined;
   };
   const networks: NetworkPlan[] = [];
-  const mk = (name: string, subnet: Prefix, isDefault: boolean): NetworkPlan => {
+  const mk = (
+    name: string,
+    subnet: Prefix,
+    isDefault: boolean,
+    opts: { internal?: boolean; icc?: boolean } = {},
+  ): NetworkPlan => {
     const id = dockerId(`${host.name}/network/${name}`);
     taken.push(subnet);
     return {
@@ -131,9 +140,11 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
       subnet,
       gateway: prefixNth(subnet, 1n),
       isDefault,
+      internal: opts.internal ?? false,
+      icc: opts.icc ?? true,
     };
   };
-  networks.push(mk(DEFAULT_BRIDGE_NET, parsePrefix('172.17.0.0/16'), true));
+  networks.push(mk(DEFAULT_BRIDGE_NET, parsePrefix('172.17.0.0/16'), true, { icc: host.engine.icc ?? true }));
   host.networks.forEach((n, i) => {
     if (n.subnet) {
       const clash = taken.find((t) => overlaps(t, n.subnet!));
@@ -144,7 +155,7 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
         });
         return;
       }
-      networks.push(mk(n.name, n.subnet, false));
+      networks.push(mk(n.name, n.subnet, false, n));
       return;
     }
     const p = nextPool();
@@ -156,7 +167,7 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
       });
       return;
     }
-    networks.push(mk(n.name, p, false));
+    networks.push(mk(n.name, p, false, n));
   });
   const byName = new Map(networks.map((n) => [n.name, n]));
   const nextHost = new Map<string, bigint>();
@@ -189,7 +200,9 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
     const ip = prefixNth(net.subnet, off);
     const id = dockerId(`${host.name}/container/${c.name}`);
     const ports: PortBinding[] = [];
-    const specs = c.ports
+    // An internal network provides no gateway, so dockerd never programs its endpoints' external
+    // connectivity: the -p mappings of a container only on it are not made.
+    const specs = (net.internal ? [] : c.ports)
       .map((p, pi) => ({ p, pi }))
       .sort((a, b) => a.p.containerPorts.start - b.p.containerPorts.start);
     for (const { p, pi } of specs) {
