@@ -127,7 +127,19 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
     done.add(svc);
   };
   for (const sp of specs) visit(sp.svc);
-  const networks: DockerNetworkSpec[] = [...used].sort().map((name) => ({ name }));
+  // Top-level networks: `internal: true` and driver_opts com.docker.network.bridge.enable_icc.
+  const networks: DockerNetworkSpec[] = [...used].sort().map((name) => {
+    const key = name.slice(project.length + 1);
+    const n = f.at(['networks', key]);
+    if (!f.has(['networks', key])) return { name };
+    const internal = n.bool(['internal']);
+    const icc = n.str(['driver_opts', 'com.docker.network.bridge.enable_icc']);
+    return {
+      name,
+      ...(internal !== undefined ? { internal } : {}),
+      ...(icc !== undefined ? { icc: icc !== 'false' } : {}),
+    };
+  });
   const addrText = f.str(['x-kpath', 'address']) ?? '192.0.2.10/24';
   const [ipText, bitsText] = addrText.split('/');
   const ip = tryParseIP(ipText ?? '');
