@@ -34,6 +34,7 @@
 
 import type { DockerPlan, NetworkPlan } from '../../netmodel/docker/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import { dockerd28Commands } from './iptables28.js';
 
 export type IptablesCommand = readonly string[];
 
@@ -141,10 +142,11 @@ function setupNetwork(p: Program, n: NetworkPlan, proxy: boolean): void {
 /** Every iptables command dockerd runs, from daemon start to the last `docker run`. */
 export function dockerdCommands(plan: DockerPlan): IptablesCommand[] {
   const { engine } = plan.host;
+  if (engine.version === '28') return dockerd28Commands(plan);
   if (engine.version !== '20.10')
     throw new KpathError(
       ErrorCodes.INVALID,
-      `DockerHost ${plan.host.name}: engine ${engine.version}'s iptables layout (DOCKER-FORWARD, DOCKER-CT, DOCKER-BRIDGE) is not modelled yet; use engine.version "20.10"`,
+      `DockerHost ${plan.host.name}: engine ${engine.version}'s iptables layout is not modelled; use engine.version "20.10" or "28"`,
     );
   const proxy = engine.userlandProxy;
   const p = new Program();

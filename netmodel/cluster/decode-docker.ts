@@ -108,6 +108,12 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
     const internal = n.bool(['internal']);
     let netIcc = n.bool(['icc']);
     const iccOpt = n.str(['options', 'com.docker.network.bridge.enable_icc']);
+    const bridgeName = n.str(['options', 'com.docker.network.bridge.name']);
+    if (bridgeName !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName))
+      n.error(
+        ['options', 'com.docker.network.bridge.name'],
+        `"${bridgeName}": an interface name of at most 15 characters [a-zA-Z0-9_.-]`,
+      );
     if (iccOpt !== undefined) {
       if (iccOpt !== 'true' && iccOpt !== 'false')
         n.error(
@@ -121,6 +127,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
       ...(subnet ? { subnet } : {}),
       ...(internal !== undefined ? { internal } : {}),
       ...(netIcc !== undefined ? { icc: netIcc } : {}),
+      ...(bridgeName !== undefined && /^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName) ? { bridgeName } : {}),
     });
     netIdx.push(i);
   });

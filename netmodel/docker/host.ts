@@ -28,6 +28,8 @@ export interface DockerNetworkSpec {
   readonly internal?: boolean;
   /** `-o com.docker.network.bridge.enable_icc=false`: containers on the bridge cannot talk. Default true. */
   readonly icc?: boolean;
+  /** `-o com.docker.network.bridge.name=NAME`: the bridge's name instead of br-<id>. */
+  readonly bridgeName?: string;
 }
 
 export interface DockerContainerSpec {

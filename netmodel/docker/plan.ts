@@ -129,14 +129,14 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
     name: string,
     subnet: Prefix,
     isDefault: boolean,
-    opts: { internal?: boolean; icc?: boolean } = {},
+    opts: { internal?: boolean; icc?: boolean; bridgeName?: string } = {},
   ): NetworkPlan => {
     const id = dockerId(`${host.name}/network/${name}`);
     taken.push(subnet);
     return {
       name,
       id,
-      bridge: isDefault ? DOCKER0 : `br-${id.slice(0, 12)}`,
+      bridge: isDefault ? DOCKER0 : (opts.bridgeName ?? `br-${id.slice(0, 12)}`),
       subnet,
       gateway: prefixNth(subnet, 1n),
       isDefault,

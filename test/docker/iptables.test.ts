@@ -112,9 +112,9 @@ describe('dockerd 20.10 iptables', () => {
     );
   });
 
-  it('engine 28 is refused until its layout is modelled', () => {
-    expect(() => buildDockerHost(planOf(dockerHostYaml({ proxy: true, version: '28' })))).toThrow(
-      /not modelled yet/,
-    );
+  it('engine 28 has its own layout (test/docker/engine28.test.ts): DOCKER-FORWARD, raw DROPs', () => {
+    const st = buildDockerHost(planOf(dockerHostYaml({ proxy: true, version: '28' })));
+    expect(rules(st.host.save(), 'filter')).toContain('-A FORWARD -j DOCKER-FORWARD');
+    expect(rules(st.host.save(), 'raw')).toContain('-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP');
   });
 });
