@@ -88,7 +88,6 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
       }
       const p = parsePortSpec(text);
       if (typeof p === 'string') s.error(['ports', i], p);
-      else if (p.proto === 'sctp') s.error(['ports', i], 'sctp publishing is not modelled yet');
       else ports.push(p);
     });
     const expose = decodeExpose(s, ['expose']);

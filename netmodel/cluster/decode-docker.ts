@@ -156,11 +156,6 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
     (c.strArray(['ports']) ?? []).forEach((t, pi) => {
       const p = parsePortSpec(t);
       if (typeof p === 'string') c.error(['ports', pi], p);
-      else if (p.proto === 'sctp')
-        c.error(
-          ['ports', pi],
-          `"${t}": sctp publishing is not modelled yet (dockerd adds a mangle CHECKSUM rule kpath's iptables lacks); use tcp or udp`,
-        );
       else {
         ports.push(p);
         pIdx.push(pi);

@@ -118,3 +118,25 @@ describe('dockerd 20.10 iptables', () => {
     expect(rules(st.host.save(), 'raw')).toContain('-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP');
   });
 });
+
+describe('sctp publishing (20.10)', () => {
+  it('-p 3868:3868/sctp: the DNAT, ACCEPT and hairpin rules with -m sctp, and the mangle CHECKSUM fill', () => {
+    // iptables.go ChainInfo.Forward (20.10): for sctp it appends
+    // `-t mangle -A POSTROUTING -p sctp --sport PORT -j CHECKSUM --checksum-fill`.
+    const st = buildDockerHost(
+      planOf(
+        dockerHostYaml({ proxy: true, extra: '    - {name: diam, image: x, ports: ["3868:3868/sctp"]}\n' }),
+      ),
+    );
+    const save = st.host.save();
+    expect(rules(save, 'mangle')).toEqual([
+      '-A POSTROUTING -p sctp -m sctp --sport 3868 -j CHECKSUM --checksum-fill',
+    ]);
+    expect(rules(save, 'nat')).toContain(
+      '-A DOCKER ! -i docker0 -p sctp -m sctp --dport 3868 -j DNAT --to-destination 172.17.0.3:3868',
+    );
+    expect(rules(save, 'filter')).toContain(
+      '-A DOCKER -d 172.17.0.3/32 ! -i docker0 -o docker0 -p sctp -m sctp --dport 3868 -j ACCEPT',
+    );
+  });
+});

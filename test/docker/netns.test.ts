@@ -55,6 +55,19 @@ describe.skipIf(skipReason !== '')(
       });
     }
 
+    it('sctp publishing (mangle CHECKSUM fill): iptables-save after the commands equals the emulated host', () => {
+      const st = buildDockerHost(
+        planOf(
+          dockerHostYaml({ proxy: true, extra: '    - {name: diam, image: x, ports: ["3868:3868/sctp"]}\n' }),
+        ),
+      );
+      const ns = netns('sctp');
+      inNs(ns, ['sh', '-e', '-c', st.commands.map((c) => `iptables -w ${c.map(q).join(' ')}`).join(' &&\n')]);
+      const real = stripSave(inNs(ns, ['iptables-save']));
+      expect(real).toContain('-A POSTROUTING -p sctp -m sctp --sport 3868 -j CHECKSUM --checksum-fill');
+      expect(stripSave(st.host.save())).toBe(real);
+    });
+
     it('icc=false and --internal: iptables-save after the commands equals the emulated host', () => {
       const st = buildDockerHost(planOf(ICC_HOST));
       const ns = netns('icc');
