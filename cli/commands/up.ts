@@ -15,7 +15,7 @@ import { loopbackHostPort } from './loopback.js';
 
 export const command = 'up';
 export const describe =
-  'run the cluster for real on loopback: service listeners, pods, health and metrics (Ctrl-C stops)';
+  'run the cluster for real on loopback: service listeners, pods, health and metrics, and any Docker hosts (containers, published ports, embedded DNS) (Ctrl-C stops)';
 
 export function builder(y: Argv) {
   return withNamespace(withFiles(y))
