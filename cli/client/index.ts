@@ -6,6 +6,7 @@ export {
   describeDestination,
   describeSeen,
   type EchoIdentity,
+  EMBEDDED_DNS_ADDRESS,
   type HttpRequest,
   type HttpResponse,
   httpRequest,
@@ -14,5 +15,6 @@ export {
   queryA,
   RequestFailure,
   type Resolution,
+  resolveFromContainer,
   resolveHost,
 } from '../../proxy/client/index.js';

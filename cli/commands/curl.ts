@@ -12,6 +12,7 @@ import { parseIP, tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { TwinMap } from '../../netmodel/twins.js';
+import { dockerLoopbackMap } from '../../proxy/runtime/docker/index.js';
 import {
   type ClientSource,
   describeDestination,
@@ -20,6 +21,7 @@ import {
   parseEcho,
   parseSource,
   RequestFailure,
+  resolveFromContainer,
   resolveHost,
 } from '../client/index.js';
 import { type CliIO, EXIT } from '../io.js';
@@ -37,7 +39,8 @@ export function builder(y: Argv) {
     .option('from', {
       type: 'string',
       default: 'external',
-      description: 'who sends it: pod/NAMESPACE/NAME, node/NAME or external (a process outside the pods)',
+      description:
+        "who sends it: pod/NAMESPACE/NAME, node/NAME, container/NAME (a Docker host's container; names through its embedded DNS) or external (a process outside the pods)",
     })
     .option('verbose', {
       alias: 'v',
@@ -88,7 +91,7 @@ export async function run(args: CurlArgs, io: CliIO): Promise<number> {
 
 /** The request itself, on a snapshot (kpath demo calls this with its own cluster). */
 export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io: CliIO): Promise<number> {
-  const twins = new TwinMap(snap.config.loopbackMap);
+  const twins = new TwinMap([...snap.config.loopbackMap, ...dockerLoopbackMap(snap)]);
   let url: URL;
   try {
     url = new URL(/^[a-z]+:\/\//i.test(args.url) ? args.url : `http://${args.url}`);
@@ -111,7 +114,10 @@ export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io:
   else {
     let r: Awaited<ReturnType<typeof resolveHost>>;
     try {
-      r = await resolveHost(host, src, snap, twins, Math.min(2000, args.maxTime * 1000));
+      r =
+        src.kind === 'container'
+          ? await resolveFromContainer(host, src, twins, Math.min(2000, args.maxTime * 1000))
+          : await resolveHost(host, src, snap, twins, Math.min(2000, args.maxTime * 1000));
     } catch (e) {
       io.err(
         `kpath curl: (6) Could not resolve host: ${host} (${e instanceof Error ? e.message : String(e)})\n`,
@@ -120,7 +126,9 @@ export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io:
     }
     if (args.verbose) {
       note(
-        `search ${r.search.join(' ')} (the pod's resolv.conf), asking kube-dns ${r.server} at ${r.serverLoopback}`,
+        src.kind === 'container'
+          ? `nameserver ${r.server} (the container's resolv.conf: Docker's embedded DNS, ndots:0)`
+          : `search ${r.search.join(' ')} (the pod's resolv.conf), asking kube-dns ${r.server} at ${r.serverLoopback}`,
       );
       for (const s of r.steps)
         note(`  ${s.name} A -> ${s.rcode}${s.answers.length ? ` ${s.answers.join(',')}` : ''}`);
@@ -130,7 +138,7 @@ export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io:
       return 6;
     }
     note(
-      `resolved ${host} -> ${r.resolvedName} ${r.address} (${r.fromModel ? 'from the cluster model: it has no kube-dns service' : `kube-dns ${r.server}`})`,
+      `resolved ${host} -> ${r.resolvedName} ${r.address} (${r.fromModel ? 'from the cluster model: it has no kube-dns service' : src.kind === 'container' ? `the embedded DNS ${r.server}` : `kube-dns ${r.server}`})`,
     );
     target = r.address;
   }
@@ -182,7 +190,11 @@ export async function curl(snap: ClusterSnapshot, args: Omit<CurlArgs, 'f'>, io:
   const body = res.body.toString('utf8');
   const echo = parseEcho(body);
   if (echo) {
-    note(`endpoint: pod ${echo.namespace}/${echo.pod} (${echo.podIP}:${echo.port}) on node ${echo.node}`);
+    note(
+      echo.namespace === '' && snap.dockerHosts.some((h) => h.name === echo.node)
+        ? `endpoint: container ${echo.pod} (${echo.podIP}:${echo.port}) on Docker host ${echo.node}`
+        : `endpoint: pod ${echo.namespace}/${echo.pod} (${echo.podIP}:${echo.port}) on node ${echo.node}`,
+    );
     note(
       `the pod saw the client as ${describeSeen(echo.client, { ...(src.model ? { model: src.model.text } : {}) }, snap)}`,
     );
@@ -201,6 +213,8 @@ function describeSource(src: ClientSource): string {
       return `from ${src.label} (${src.model!.text}, bound to its twin ${src.bind}) on node ${src.node ?? '?'}`;
     case 'node':
       return `from ${src.label} (${src.model!.text}, bound to its twin ${src.bind})`;
+    case 'container':
+      return `from ${src.label} (${src.model!.text}, bound to its twin ${src.bind}) on Docker host ${src.node ?? '?'}`;
     default:
       return `from outside the pods (${src.bind}: the proxy takes it for a process on the node it dials)`;
   }

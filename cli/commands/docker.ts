@@ -166,77 +166,13 @@ export async function run(args: DockerArgs, io: CliIO): Promise<number> {
     case 'ip-link':
     case 'ip-route':
     case 'ip-neigh':
-    case 'bridge-fdb': {
-      const ns = args.container ? `container/${st.plan.host.name}/${args.container}` : st.plan.host.name;
-      const k = st.ns(ns);
-      if (!k) throw new KpathError(ErrorCodes.USAGE, `--container ${args.container}: no such container`);
-      const ctx = { world: st, ns };
-      const text =
-        what === 'ip-addr'
-          ? formatIpAddr(k, ctx)
-          : what === 'ip-link'
-            ? formatIpLink(k, ctx)
-            : what === 'ip-route'
-              ? formatIpRoute(k)
-              : what === 'ip-neigh'
-                ? formatIpNeigh(k)
-                : formatBridgeFdb(k);
-      io.out(text);
+    case 'bridge-fdb':
+      io.out(dockerNetText(st, what, args.container));
       return EXIT.OK;
-    }
     case 'trace': {
       if (!args.from || !args.to)
         throw new KpathError(ErrorCodes.USAGE, 'docker trace needs --from and --to');
-      const to = target(st, args.to, args.from);
-      const t = traceDocker(st, source(st, args.from), to.ip, to.port, args.proto, {
-        now: 0,
-        rng: new SeededRng(1),
-        trace: true,
-      });
-      if (args.output === 'json') {
-        io.out(
-          `${JSON.stringify(
-            {
-              path: {
-                arrived: t.arrived,
-                legs: t.legs.map((l) => ({
-                  by: l.by,
-                  packet: `${l.packet.proto} ${l.packet.src.text}:${l.packet.sport} -> ${l.packet.dst.text}:${l.packet.dport}`,
-                })),
-              },
-            },
-            null,
-            2,
-          )}\n`,
-        );
-        return EXIT.OK;
-      }
-      const out: string[] = [];
-      for (const leg of t.legs) {
-        const p = leg.packet;
-        out.push(
-          `${leg.by === 'docker-proxy' ? 'docker-proxy connects' : 'packet'}: ${p.proto} ${p.src.text}:${p.sport} -> ${p.dst.text}:${p.dport}`,
-        );
-        for (const s of leg.travel.steps) {
-          if (s.kind !== 'stack') continue;
-          for (const stg of s.walk.stages)
-            if (stg.kind === 'table')
-              for (const e of stg.trace)
-                if (e.kind === 'rule') out.push(`  ${s.ns} ${e.table}: ${renderRuleSave(e.chain, e.rule)}`);
-        }
-        out.push('  Device by device:', ...travelLines(leg.travel, '    '));
-      }
-      const a = t.arrived;
-      out.push(
-        a.kind === 'container'
-          ? `=> container ${a.container} receives it from ${a.from}`
-          : a.kind === 'host'
-            ? `=> delivered to a socket on the host from ${a.from}`
-            : a.kind === 'outside'
-              ? `=> leaves the host towards ${a.nextHop}`
-              : `=> stopped in ${a.ns}: ${a.reason}`,
-      );
-      io.out(`${out.join('\n')}\n`);
+      io.out(dockerTraceText(st, args.from, args.to, args.proto, args.output));
       return EXIT.OK;
     }
     default:
@@ -245,4 +181,147 @@ export async function run(args: DockerArgs, io: CliIO): Promise<number> {
         `kpath docker ${what}: expected ps, network ls, rules, trace, ip-addr, ip-link, ip-route, ip-neigh or bridge-fdb`,
       );
   }
+}
+
+/** One connection through a Docker host, as text or the JSON `path` (kpath docker trace, kpath trace). */
+export function dockerTraceText(
+  st: DockerHostState,
+  fromText: string,
+  toText: string,
+  proto: 'tcp' | 'udp',
+  output: 'text' | 'json',
+): string {
+  const to = target(st, toText, fromText);
+  const t = traceDocker(st, source(st, fromText), to.ip, to.port, proto, {
+    now: 0,
+    rng: new SeededRng(1),
+    trace: true,
+  });
+  if (output === 'json')
+    return `${JSON.stringify(
+      {
+        path: {
+          arrived: t.arrived,
+          legs: t.legs.map((l) => ({
+            by: l.by,
+            packet: `${l.packet.proto} ${l.packet.src.text}:${l.packet.sport} -> ${l.packet.dst.text}:${l.packet.dport}`,
+          })),
+        },
+      },
+      null,
+      2,
+    )}\n`;
+  const out: string[] = [];
+  for (const leg of t.legs) {
+    const p = leg.packet;
+    out.push(
+      `${leg.by === 'docker-proxy' ? 'docker-proxy connects' : 'packet'}: ${p.proto} ${p.src.text}:${p.sport} -> ${p.dst.text}:${p.dport}`,
+    );
+    for (const s of leg.travel.steps) {
+      if (s.kind !== 'stack') continue;
+      for (const stg of s.walk.stages)
+        if (stg.kind === 'table')
+          for (const e of stg.trace)
+            if (e.kind === 'rule') out.push(`  ${s.ns} ${e.table}: ${renderRuleSave(e.chain, e.rule)}`);
+    }
+    out.push('  Device by device:', ...travelLines(leg.travel, '    '));
+  }
+  const a = t.arrived;
+  out.push(
+    a.kind === 'container'
+      ? `=> container ${a.container} receives it from ${a.from}`
+      : a.kind === 'host'
+        ? `=> delivered to a socket on the host from ${a.from}`
+        : a.kind === 'outside'
+          ? `=> leaves the host towards ${a.nextHop}`
+          : `=> stopped in ${a.ns}: ${a.reason}`,
+  );
+  return `${out.join('\n')}\n`;
+}
+
+/** The input has Docker hosts and no Kubernetes node of its own (only the one kpath derives). */
+export function onlyDocker(snap: ClusterSnapshot): boolean {
+  return snap.dockerHosts.length > 0 && snap.nodes.every((n) => n.derived);
+}
+
+/**
+ * Whether `kpath trace` is about a Docker host, and that host's trace as `kpath docker trace` takes
+ * it: --from container/NAME, --to container/NAME:PORT, --from node/HOST or --node HOST naming a
+ * Docker host, or an input with Docker hosts and no Kubernetes node. --src IP (an outside client)
+ * and --dst IP:PORT stand in for --from and --to.
+ */
+export function dockerTraceRequest(
+  snap: ClusterSnapshot,
+  a: { node?: string; from?: string; to?: string; src?: string; dst?: string },
+): { host: string; from: string; to: string } | undefined {
+  if (!snap.dockerHosts.length) return undefined;
+  const named = (n: string | undefined) => (n ? snap.dockerHosts.find((h) => h.name === n) : undefined);
+  const containerHost = (text: string | undefined) => {
+    const m = /^container\/([^:]+)/.exec(text ?? '');
+    return m ? snap.dockerHosts.find((h) => h.containers.some((c) => c.name === m[1])) : undefined;
+  };
+  const host =
+    named(a.node) ??
+    named(a.from?.startsWith('node/') ? a.from.slice('node/'.length) : undefined) ??
+    containerHost(a.from) ??
+    containerHost(a.to) ??
+    (onlyDocker(snap) ? snap.dockerHosts[0] : undefined);
+  if (!host) return undefined;
+  const from = a.from ?? (a.src ? a.src.replace(/:\d+$/, '') : `node/${host.name}`);
+  const to = a.to ?? a.dst;
+  if (!to)
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `a trace through Docker host ${host.name} needs --to IP:PORT, container/NAME:PORT or NAME:PORT`,
+    );
+  return { host: host.name, from, to };
+}
+
+/** ip addr/link/route/neigh or bridge fdb of the Docker host's namespace or one container's. */
+export function dockerNetText(
+  st: DockerHostState,
+  what: 'ip-addr' | 'ip-link' | 'ip-route' | 'ip-neigh' | 'bridge-fdb',
+  container?: string,
+): string {
+  const ns = container ? `container/${st.plan.host.name}/${container}` : st.plan.host.name;
+  const k = st.ns(ns);
+  if (!k)
+    throw new KpathError(
+      ErrorCodes.NOT_FOUND,
+      `--container ${container}: no such container on ${st.plan.host.name} (containers: ${st.plan.containers.map((c) => c.name).join(', ')})`,
+    );
+  const ctx = { world: st, ns };
+  return what === 'ip-addr'
+    ? formatIpAddr(k, ctx)
+    : what === 'ip-link'
+      ? formatIpLink(k, ctx)
+      : what === 'ip-route'
+        ? formatIpRoute(k)
+        : what === 'ip-neigh'
+          ? formatIpNeigh(k)
+          : formatBridgeFdb(k);
+}
+
+/**
+ * `kpath net` on a Docker host: --node HOST naming one, --container NAME, or an input with Docker
+ * hosts and no Kubernetes node. Undefined: not about a Docker host.
+ */
+export function dockerNetFor(
+  snap: ClusterSnapshot,
+  a: { node?: string; pod?: string; container?: string },
+): DockerHostState | undefined {
+  if (a.pod) return undefined;
+  const host = a.container
+    ? (snap.dockerHosts.find(
+        (h) => (!a.node || h.name === a.node) && h.containers.some((c) => c.name === a.container),
+      ) ??
+      (() => {
+        throw new KpathError(
+          ErrorCodes.NOT_FOUND,
+          `--container ${a.container}: no such container (see: kpath get containers)`,
+        );
+      })())
+    : (snap.dockerHosts.find((h) => h.name === a.node) ??
+      (!a.node && onlyDocker(snap) ? snap.dockerHosts[0] : undefined));
+  return host ? dockerHostState(snap, host.name) : undefined;
 }

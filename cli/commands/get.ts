@@ -9,6 +9,7 @@
 
 import { stringify as yamlStringify } from 'yaml';
 import type { Argv } from 'yargs';
+import { containersTable } from '../../cni/docker/index.js';
 import {
   type ClusterSnapshot,
   type Meta,
@@ -18,6 +19,7 @@ import {
   type SelectorTerm,
   type Service,
 } from '../../netmodel/cluster/index.js';
+import { planDockerHost } from '../../netmodel/docker/index.js';
 import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
 import { fetchAdmin } from '../../proxy/runtime/admin-client.js';
 import { addedNote } from '../format/added.js';
@@ -179,6 +181,18 @@ function parseArgs(args: readonly string[]): {
 }
 
 export async function run(args: GetArgs, io: CliIO): Promise<number> {
+  // Docker hosts' containers (kind: DockerHost): not a Kubernetes resource, a table of their own.
+  if (args.resources.length === 1 && ['containers', 'container'].includes(args.resources[0]!)) {
+    const snap = loadOrReport(args.f, io);
+    if (typeof snap === 'number') return snap;
+    const text = containersTable(
+      snap.dockerHosts.map((h) => planDockerHost(h).plan),
+      args.output === 'json',
+    );
+    if (text) io.out(text);
+    else io.err('No resources found (containers belong to a DockerHost).\n');
+    return EXIT.OK;
+  }
   let req: ReturnType<typeof parseArgs>;
   let out: Output;
   let terms: SelectorTerm[];

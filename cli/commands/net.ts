@@ -18,6 +18,7 @@ import {
 } from '../../netmodel/kernel/index.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
+import { dockerNetFor, dockerNetText } from './docker.js';
 
 export const command = 'net [what]';
 export const describe =
@@ -35,7 +36,9 @@ export function builder(y: Argv) {
     })
     .option('node', { type: 'string', description: "the node's namespace (default: the first node)" })
     .option('pod', { type: 'string', description: "a pod's namespace, NAMESPACE/NAME" })
-    .conflicts('node', 'pod');
+    .option('container', { type: 'string', description: "a Docker host's container's namespace, NAME" })
+    .conflicts('node', 'pod')
+    .conflicts('container', 'pod');
 }
 
 interface NetArgs {
@@ -43,11 +46,18 @@ interface NetArgs {
   what: (typeof WHAT)[number];
   node?: string;
   pod?: string;
+  container?: string;
 }
 
 export async function run(args: NetArgs, io: CliIO): Promise<number> {
   const snap = loadOrReport(args.f, io);
   if (typeof snap === 'number') return snap;
+  // A Docker host is a node of its own, built as dockerd leaves it (cli/commands/docker.ts).
+  const docker = dockerNetFor(snap, args);
+  if (docker) {
+    io.out(dockerNetText(docker, args.what, args.container));
+    return EXIT.OK;
+  }
   const net = buildHostNetwork(snap);
   let ns: string;
   if (args.pod) {

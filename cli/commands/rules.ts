@@ -11,7 +11,7 @@ import { KernelNode } from '../../netmodel/kernel/index.js';
 import { applyFullSync, renderNode, renderPartialSync } from '../../proxy/iptables/index.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
-import { dockerHostState } from './docker.js';
+import { dockerHostState, onlyDocker } from './docker.js';
 import { ipvsRenderFor, loadedNode } from './ipvs-node.js';
 import { compareModes } from './rules-compare.js';
 
@@ -84,8 +84,7 @@ export async function run(args: RulesArgs, io: CliIO): Promise<number> {
   const snap = loadOrReport(args.f, io);
   if (typeof snap === 'number') return snap;
   // A Docker host is a node of its own: its rules are dockerd's (cli/commands/docker.ts).
-  const docker =
-    snap.dockerHosts.some((h) => h.name === args.node) || (!args.node && snap.nodes.length === 0);
+  const docker = snap.dockerHosts.some((h) => h.name === args.node) || (!args.node && onlyDocker(snap));
   const dh = docker ? dockerHostState(snap, args.node) : undefined;
   if (dh) {
     io.out(onlyTable(dh.host.save({ counters: args.counters }), args.table));

@@ -16,6 +16,7 @@ import { computeTrace } from '../../proxy/trace-compute.js';
 import { journeyJson, renderTraceText } from '../format/trace.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
+import { dockerHostState, dockerTraceRequest, dockerTraceText } from './docker.js';
 
 export const command = 'trace';
 export const describe =
@@ -27,7 +28,10 @@ export function builder(y: Argv) {
       type: 'string',
       description: "the node whose kernel the packet goes through (default: the --from pod's node)",
     })
-    .option('from', { type: 'string', description: 'source shorthand: pod/NS/NAME or node/NAME' })
+    .option('from', {
+      type: 'string',
+      description: 'source shorthand: pod/NS/NAME, node/NAME, or container/NAME of a Docker host',
+    })
     .option('to', {
       type: 'string',
       description: 'destination shorthand: svc/NS/NAME[:PORT], pod/NS/NAME:PORT or node/NAME:PORT',
@@ -118,6 +122,15 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
     const s = loadOrReport(args.f, io);
     if (typeof s === 'number') return s;
     snap = s;
+    // A Docker host is a node of its own: its trace is dockerd's (cli/commands/docker.ts).
+    const docker = dockerTraceRequest(snap, args);
+    if (docker) {
+      if (args.proto !== undefined && args.proto !== 'tcp' && args.proto !== 'udp')
+        throw usage(`--proto ${args.proto}: a trace through a Docker host is tcp or udp`);
+      const st = dockerHostState(snap, docker.host)!;
+      io.out(dockerTraceText(st, docker.from, docker.to, args.proto ?? 'tcp', args.output));
+      return EXIT.OK;
+    }
   }
   const rulesFile = args.rules;
   const t = computeTrace({

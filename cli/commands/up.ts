@@ -7,6 +7,7 @@ import type { Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../../netmodel/errors.js';
 import { ApiService, defaultKubeconfigPath, defaultStateDir } from '../../proxy/api/index.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
+import { dockerReadyLines } from '../format/docker-ready.js';
 import { readyLines } from '../format/ready.js';
 import { type CliIO, EXIT } from '../io.js';
 import { withFiles, withNamespace } from './common.js';
@@ -14,7 +15,7 @@ import { loopbackHostPort } from './loopback.js';
 
 export const command = 'up';
 export const describe =
-  'run the cluster for real on loopback: service listeners, pods, health and metrics (Ctrl-C stops)';
+  'run the cluster for real on loopback: service listeners, pods, health and metrics, and any Docker hosts (containers, published ports, embedded DNS) (Ctrl-C stops)';
 
 export function builder(y: Argv) {
   return withNamespace(withFiles(y))
@@ -181,7 +182,11 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   }
   const a = rt.addresses();
   const snap = rt.snapshot();
-  const lines = snap ? readyLines(snap, rt.listeners()) : [];
+  const dk = rt.docker();
+  const lines = [
+    ...(snap ? readyLines(snap, rt.listeners()) : []),
+    ...dockerReadyLines(dk.containers, rt.listeners(), dk.dns),
+  ];
   io.err(
     `kpath up: ready, ${rt.pods().length} pods, mode ${rt.mode?.name}. ` +
       `${lines.length ? 'From this host:' : 'No service has a listener.'}\n` +

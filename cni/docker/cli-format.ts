@@ -84,6 +84,32 @@ function naturalLess(a: string, b: string): number {
 }
 
 /** `docker network ls`. */
+/**
+ * `kpath get containers`: every Docker host's containers, one row each in `docker run` order (docker
+ * ps shows these through --format: .Names, .Image, .Networks, .Ports, and the network's IPAddress
+ * and MacAddress from docker inspect), with the host first as kubectl shows a node.
+ */
+export function containersTable(plans: readonly DockerPlan[], json = false): string {
+  const items = plans.flatMap((p) =>
+    p.containers.map((c) => ({
+      host: p.host.name,
+      name: c.name,
+      id: c.id.slice(0, 12),
+      image: c.image,
+      network: c.network.name,
+      ip: c.ip.text,
+      mac: c.mac,
+      ports: displayablePorts(c.ports),
+    })),
+  );
+  if (json) return `${JSON.stringify({ containers: items }, null, 2)}\n`;
+  if (!items.length) return '';
+  return tabwrite([
+    ['HOST', 'NAME', 'CONTAINER ID', 'IMAGE', 'NETWORK', 'IP', 'MAC', 'PORTS'],
+    ...items.map((i) => [i.host, i.name, i.id, i.image, i.network, i.ip, i.mac, i.ports]),
+  ]);
+}
+
 export function dockerNetworkLs(plan: DockerPlan): string {
   const nets = [
     ...plan.networks.map((n) => ({ id: n.id, name: n.name, driver: 'bridge' })),

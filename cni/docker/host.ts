@@ -54,7 +54,8 @@ function containerNamespace(plan: DockerPlan, c: ContainerPlan): KernelNode {
     { mac: c.mac, spec: { kind: 'veth', peerNs: plan.host.name, peer: c.veth } },
   );
   k.routing.addAddress('eth0', `${c.ip.text}/${c.network.subnet.bits}`);
-  k.routing.addRoute({ dst: 'default', via: c.network.gateway.text, dev: 'eth0' });
+  // An internal network provides no gateway: the container has only its subnet's route.
+  if (!c.network.internal) k.routing.addRoute({ dst: 'default', via: c.network.gateway.text, dev: 'eth0' });
   return k;
 }
 

@@ -1,7 +1,20 @@
 // dockerd's bridge driver as a pure function of a DockerHost. Public surface, listed by hand.
 
-export { displayablePorts, dockerNetworkInspect, dockerNetworkLs, dockerPs, tabwrite } from './cli-format.js';
-export { EMBEDDED_DNS, type NameAnswer, resolveContainerName } from './dns.js';
+export {
+  containersTable,
+  displayablePorts,
+  dockerNetworkInspect,
+  dockerNetworkLs,
+  dockerPs,
+  tabwrite,
+} from './cli-format.js';
+export {
+  EMBEDDED_DNS,
+  EMBEDDED_DNS_TTL,
+  embeddedDnsReply,
+  type NameAnswer,
+  resolveContainerName,
+} from './dns.js';
 export {
   bridgeMac,
   buildDockerHost,

@@ -10,8 +10,12 @@
  *                    -I POSTROUTING -s SUBNET ! -o BR -j MASQUERADE
  *                    proxy on:  -I DOCKER -i BR -j RETURN       (skipDNAT)
  *                    proxy off: -I POSTROUTING -m addrtype --src-type LOCAL -o BR -j MASQUERADE
- *                    -I FORWARD -i BR -o BR -j ACCEPT            (setIcc, icc on)
+ *                    -I FORWARD -i BR -o BR -j ACCEPT            (setIcc, icc on; icc off:
+ *                                                                 -A FORWARD -i BR -o BR -j DROP)
  *                    -I FORWARD -i BR ! -o BR -j ACCEPT          (outRule)
+ *                  --internal instead (setupInternalNetworkRules): -I STAGE-1 -i BR ! -d SUBNET -j DROP,
+ *                    -I STAGE-1 -o BR ! -s SUBNET -j DROP, setIcc, EnsureJumpRule; no NAT, no FORWARD
+ *                    block, no isolation pair (isolateNetwork returns early for internal networks)
  *                  ProgramChain(nat): -A PREROUTING / -A OUTPUT jumps to DOCKER when not there yet
  *                  (OUTPUT with `! --dst 127.0.0.0/8` unless hairpin mode, i.e. proxy off)
  *                  ProgramChain(filter): -I FORWARD -o BR -j DOCKER, -I FORWARD -o BR ... RELATED,ESTABLISHED
@@ -30,6 +34,7 @@
 
 import type { DockerPlan, NetworkPlan } from '../../netmodel/docker/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
+import { dockerd28Commands } from './iptables28.js';
 
 export type IptablesCommand = readonly string[];
 
@@ -76,9 +81,29 @@ function arrangeUserFilterRule(p: Program): void {
   p.ensureJump('FORWARD', USER_CHAIN);
 }
 
+/** setIcc: icc on inserts `-i BR -o BR -j ACCEPT`; off appends the same match with `-j DROP`. */
+function setIcc(p: Program, br: string, icc: boolean): void {
+  const args = ['-i', br, '-o', br, '-j'];
+  if (icc) {
+    p.del('filter', 'FORWARD', [...args, 'DROP']);
+    p.add('filter', '-I', 'FORWARD', [...args, 'ACCEPT']);
+  } else {
+    p.del('filter', 'FORWARD', [...args, 'ACCEPT']);
+    p.add('filter', '-A', 'FORWARD', [...args, 'DROP']);
+  }
+}
+
 function setupNetwork(p: Program, n: NetworkPlan, proxy: boolean): void {
   const br = n.bridge;
   const hairpin = !proxy;
+  if (n.internal) {
+    // setupInternalNetworkRules, then EnsureJumpRule; isolateNetwork skips internal networks.
+    p.add('filter', '-I', ISOLATION1, ['-i', br, '!', '-d', n.subnet.text, '-j', 'DROP']);
+    p.add('filter', '-I', ISOLATION1, ['-o', br, '!', '-s', n.subnet.text, '-j', 'DROP']);
+    setIcc(p, br, n.icc);
+    p.ensureJump('FORWARD', ISOLATION1);
+    return;
+  }
   p.add('nat', '-I', 'POSTROUTING', ['-s', n.subnet.text, '!', '-o', br, '-j', 'MASQUERADE']);
   if (!hairpin) p.add('nat', '-I', DOCKER_CHAIN, ['-i', br, '-j', 'RETURN']);
   else
@@ -92,7 +117,7 @@ function setupNetwork(p: Program, n: NetworkPlan, proxy: boolean): void {
       '-j',
       'MASQUERADE',
     ]);
-  p.add('filter', '-I', 'FORWARD', ['-i', br, '-o', br, '-j', 'ACCEPT']);
+  setIcc(p, br, n.icc);
   p.add('filter', '-I', 'FORWARD', ['-i', br, '!', '-o', br, '-j', 'ACCEPT']);
   p.add('nat', '-A', 'PREROUTING', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', DOCKER_CHAIN]);
   const output = ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', DOCKER_CHAIN];
@@ -117,10 +142,11 @@ function setupNetwork(p: Program, n: NetworkPlan, proxy: boolean): void {
 /** Every iptables command dockerd runs, from daemon start to the last `docker run`. */
 export function dockerdCommands(plan: DockerPlan): IptablesCommand[] {
   const { engine } = plan.host;
+  if (engine.version === '28') return dockerd28Commands(plan);
   if (engine.version !== '20.10')
     throw new KpathError(
       ErrorCodes.INVALID,
-      `DockerHost ${plan.host.name}: engine ${engine.version}'s iptables layout (DOCKER-FORWARD, DOCKER-CT, DOCKER-BRIDGE) is not modelled yet; use engine.version "20.10"`,
+      `DockerHost ${plan.host.name}: engine ${engine.version}'s iptables layout is not modelled; use engine.version "20.10" or "28"`,
     );
   const proxy = engine.userlandProxy;
   const p = new Program();

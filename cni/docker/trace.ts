@@ -94,9 +94,11 @@ export function traceDocker(
   dport: number,
   proto: 'tcp' | 'udp',
   env: WalkEnv,
+  /** The sender's port (the live proxy passes the real client's; traces use 40000). */
+  sport = 40000,
 ): DockerTrace {
   const legs: DockerTraceLeg[] = [];
-  const p = packet({ proto, src: sourceAddress(st, from, dst), dst, sport: 40000, dport });
+  const p = packet({ proto, src: sourceAddress(st, from, dst), dst, sport, dport });
   let t = startLeg(st, from, p, env);
   legs.push({ by: 'source', packet: p, travel: t });
   if (t.end.kind === 'socket' && t.end.ns === st.plan.host.name) {
@@ -108,7 +110,7 @@ export function traceDocker(
         proto,
         src: c.network.gateway,
         dst: c.ip,
-        sport: 40001,
+        sport: sport === 40000 ? 40001 : sport,
         dport: px.binding.containerPort,
       });
       t = startLeg(st, { kind: 'host' }, q, env);

@@ -15,6 +15,7 @@
 import { tryParseIP } from '../addr.js';
 import type { DockerContainerSpec, DockerHost, DockerNetworkSpec, PortSpec } from '../docker/index.js';
 import { parsePortSpec, planDockerHost } from '../docker/index.js';
+import { decodeExpose } from './decode-docker.js';
 import type { Fields } from './fields.js';
 
 export function isComposeDocument(body: Record<string, unknown>): boolean {
@@ -87,9 +88,9 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
       }
       const p = parsePortSpec(text);
       if (typeof p === 'string') s.error(['ports', i], p);
-      else if (p.proto === 'sctp') s.error(['ports', i], 'sctp publishing is not modelled yet');
       else ports.push(p);
     });
+    const expose = decodeExpose(s, ['expose']);
     const deps = s.get(['depends_on']);
     const depList = Array.isArray(deps)
       ? deps.map(String)
@@ -100,7 +101,13 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
       if (!names.includes(d)) s.error(['depends_on'], `service "${svc}" depends on undefined service "${d}"`);
     specs.push({
       svc,
-      c: { name: s.str(['container_name']) ?? `${project}-${svc}-1`, image, network, ports },
+      c: {
+        name: s.str(['container_name']) ?? `${project}-${svc}-1`,
+        image,
+        network,
+        ports,
+        ...(expose.length ? { expose } : {}),
+      },
       deps: depList,
     });
   }
@@ -119,7 +126,19 @@ export function decodeCompose(f: Fields): DockerHost | undefined {
     done.add(svc);
   };
   for (const sp of specs) visit(sp.svc);
-  const networks: DockerNetworkSpec[] = [...used].sort().map((name) => ({ name }));
+  // Top-level networks: `internal: true` and driver_opts com.docker.network.bridge.enable_icc.
+  const networks: DockerNetworkSpec[] = [...used].sort().map((name) => {
+    const key = name.slice(project.length + 1);
+    const n = f.at(['networks', key]);
+    if (!f.has(['networks', key])) return { name };
+    const internal = n.bool(['internal']);
+    const icc = n.str(['driver_opts', 'com.docker.network.bridge.enable_icc']);
+    return {
+      name,
+      ...(internal !== undefined ? { internal } : {}),
+      ...(icc !== undefined ? { icc: icc !== 'false' } : {}),
+    };
+  });
   const addrText = f.str(['x-kpath', 'address']) ?? '192.0.2.10/24';
   const [ipText, bitsText] = addrText.split('/');
   const ip = tryParseIP(ipText ?? '');

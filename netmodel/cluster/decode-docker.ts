@@ -16,6 +16,7 @@ import {
   type DockerContainerSpec,
   type DockerHost,
   type DockerNetworkSpec,
+  type PortProto,
   type PortSpec,
   parsePortSpec,
   planDockerHost,
@@ -27,6 +28,31 @@ import type { RawObject } from './manifest.js';
 /** Docker's container and network name rule (daemon/names: restrictedNameChars). */
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const RESERVED_NETWORKS = ['bridge', 'host', 'none'];
+
+/**
+ * `--expose PORT[/PROTO]` (compose `expose:`): ports the container listens on, unpublished; a
+ * number or text as docker takes it (80, "53/udp", "8000-8002").
+ */
+export function decodeExpose(
+  f: Fields,
+  path: readonly (string | number)[],
+): { port: number; proto: PortProto }[] {
+  const out: { port: number; proto: PortProto }[] = [];
+  (f.array([...path]) ?? []).forEach((raw, i) => {
+    const text = String(raw);
+    const p = typeof raw === 'string' || typeof raw === 'number' ? parsePortSpec(text) : text;
+    if (typeof p === 'string' || p.hostPorts || p.hostIP) {
+      f.error(
+        [...path, i],
+        `invalid expose "${text}": a container port or range with an optional /tcp or /udp (e.g. 80, "53/udp")`,
+      );
+      return;
+    }
+    for (let port = p.containerPorts.start; port <= p.containerPorts.end; port++)
+      out.push({ port, proto: p.proto });
+  });
+  return out;
+}
 
 export function decodeDockerHost(f: Fields, name: string): DockerHost | undefined {
   const s = f.at(['spec']);
@@ -48,6 +74,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
   const e = s.at(['engine']);
   const version = (e.has(['version']) ? e.oneOf(['version'], ['20.10', '28'] as const) : '20.10') ?? '20.10';
   const userlandProxy = e.bool(['userlandProxy']) ?? true;
+  const icc = e.bool(['icc']);
   const ipForward = s.bool(['ipForward']) ?? false;
 
   const networks: DockerNetworkSpec[] = [];
@@ -78,7 +105,30 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
         return;
       }
     }
-    networks.push({ name: nm, ...(subnet ? { subnet } : {}) });
+    const internal = n.bool(['internal']);
+    let netIcc = n.bool(['icc']);
+    const iccOpt = n.str(['options', 'com.docker.network.bridge.enable_icc']);
+    const bridgeName = n.str(['options', 'com.docker.network.bridge.name']);
+    if (bridgeName !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName))
+      n.error(
+        ['options', 'com.docker.network.bridge.name'],
+        `"${bridgeName}": an interface name of at most 15 characters [a-zA-Z0-9_.-]`,
+      );
+    if (iccOpt !== undefined) {
+      if (iccOpt !== 'true' && iccOpt !== 'false')
+        n.error(
+          ['options', 'com.docker.network.bridge.enable_icc'],
+          `"${iccOpt}": expected "true" or "false"`,
+        );
+      else netIcc = iccOpt === 'true';
+    }
+    networks.push({
+      name: nm,
+      ...(subnet ? { subnet } : {}),
+      ...(internal !== undefined ? { internal } : {}),
+      ...(netIcc !== undefined ? { icc: netIcc } : {}),
+      ...(bridgeName !== undefined && /^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName) ? { bridgeName } : {}),
+    });
     netIdx.push(i);
   });
 
@@ -106,17 +156,13 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
     (c.strArray(['ports']) ?? []).forEach((t, pi) => {
       const p = parsePortSpec(t);
       if (typeof p === 'string') c.error(['ports', pi], p);
-      else if (p.proto === 'sctp')
-        c.error(
-          ['ports', pi],
-          `"${t}": sctp publishing is not modelled yet (dockerd adds a mangle CHECKSUM rule kpath's iptables lacks); use tcp or udp`,
-        );
       else {
         ports.push(p);
         pIdx.push(pi);
       }
     });
-    containers.push({ name: nm, image, network, ports });
+    const expose = decodeExpose(c, ['expose']);
+    containers.push({ name: nm, image, network, ports, ...(expose.length ? { expose } : {}) });
     ctrIdx.push(i);
     portIdx.push(pIdx);
   });
@@ -126,7 +172,7 @@ export function decodeDockerHost(f: Fields, name: string): DockerHost | undefine
     kind: 'DockerHost',
     name,
     address,
-    engine: { version, userlandProxy },
+    engine: { version, userlandProxy, ...(icc !== undefined ? { icc } : {}) },
     ipForward,
     networks,
     containers,

@@ -24,6 +24,12 @@ export interface DockerNetworkSpec {
   readonly name: string;
   /** `--subnet`; else the next free default pool. */
   readonly subnet?: Prefix;
+  /** `--internal`: no route out, no NAT, no published ports; isolated by two DROP rules. */
+  readonly internal?: boolean;
+  /** `-o com.docker.network.bridge.enable_icc=false`: containers on the bridge cannot talk. Default true. */
+  readonly icc?: boolean;
+  /** `-o com.docker.network.bridge.name=NAME`: the bridge's name instead of br-<id>. */
+  readonly bridgeName?: string;
 }
 
 export interface DockerContainerSpec {
@@ -32,6 +38,8 @@ export interface DockerContainerSpec {
   /** `--network`: "bridge" (docker0) or a network created above. */
   readonly network: string;
   readonly ports: readonly PortSpec[];
+  /** `--expose` (compose `expose:`): ports the container listens on without publishing them. */
+  readonly expose?: readonly { readonly port: number; readonly proto: PortProto }[];
 }
 
 export interface DockerHost {
@@ -39,7 +47,12 @@ export interface DockerHost {
   readonly name: string;
   /** The host's eth0 address and prefix length (e.g. 192.0.2.1/24). */
   readonly address: { readonly ip: Prefix['ip']; readonly bits: number };
-  readonly engine: { readonly version: EngineVersion; readonly userlandProxy: boolean };
+  readonly engine: {
+    readonly version: EngineVersion;
+    readonly userlandProxy: boolean;
+    /** dockerd `--icc` (docker0's inter-container communication; default true). */
+    readonly icc?: boolean;
+  };
   /**
    * net.ipv4.ip_forward before dockerd started (default false, a fresh host): when dockerd has to
    * turn it on it also sets the FORWARD policy to DROP (setupIPForwarding).

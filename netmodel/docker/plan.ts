@@ -31,6 +31,10 @@ export interface NetworkPlan {
   readonly gateway: IP;
   /** docker0 (the default "bridge" network). */
   readonly isDefault: boolean;
+  /** `--internal`. */
+  readonly internal: boolean;
+  /** Inter-container communication on the bridge (enable_icc; docker0: dockerd --icc). */
+  readonly icc: boolean;
 }
 
 export interface PortBinding {
@@ -52,6 +56,8 @@ export interface ContainerPlan {
   /** The host end of the container's veth (`veth` + 7 hex). */
   readonly veth: string;
   readonly ports: readonly PortBinding[];
+  /** Every port the container listens on: its published container ports and `--expose`, sorted. */
+  readonly listens: readonly { readonly port: number; readonly proto: PortProto }[];
 }
 
 export interface DockerPlan {
@@ -99,6 +105,16 @@ function overlaps(a: Prefix, b: Prefix): boolean {
   return prefixContains(a, b.ip) || prefixContains(b, a.ip);
 }
 
+function listensOf(
+  ports: readonly PortBinding[],
+  expose: readonly { port: number; proto: PortProto }[],
+): { port: number; proto: PortProto }[] {
+  const seen = new Map<string, { port: number; proto: PortProto }>();
+  for (const x of [...ports.map((b) => ({ port: b.containerPort, proto: b.proto })), ...expose])
+    seen.set(`${x.proto}/${x.port}`, x);
+  return [...seen.values()].sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : 1));
+}
+
 export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: PlanProblem[] } {
   const problems: PlanProblem[] = [];
   const hostNet = prefixOf(host.address.ip, host.address.bits);
@@ -109,19 +125,26 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
     return undefined;
   };
   const networks: NetworkPlan[] = [];
-  const mk = (name: string, subnet: Prefix, isDefault: boolean): NetworkPlan => {
+  const mk = (
+    name: string,
+    subnet: Prefix,
+    isDefault: boolean,
+    opts: { internal?: boolean; icc?: boolean; bridgeName?: string } = {},
+  ): NetworkPlan => {
     const id = dockerId(`${host.name}/network/${name}`);
     taken.push(subnet);
     return {
       name,
       id,
-      bridge: isDefault ? DOCKER0 : `br-${id.slice(0, 12)}`,
+      bridge: isDefault ? DOCKER0 : (opts.bridgeName ?? `br-${id.slice(0, 12)}`),
       subnet,
       gateway: prefixNth(subnet, 1n),
       isDefault,
+      internal: opts.internal ?? false,
+      icc: opts.icc ?? true,
     };
   };
-  networks.push(mk(DEFAULT_BRIDGE_NET, parsePrefix('172.17.0.0/16'), true));
+  networks.push(mk(DEFAULT_BRIDGE_NET, parsePrefix('172.17.0.0/16'), true, { icc: host.engine.icc ?? true }));
   host.networks.forEach((n, i) => {
     if (n.subnet) {
       const clash = taken.find((t) => overlaps(t, n.subnet!));
@@ -132,7 +155,7 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
         });
         return;
       }
-      networks.push(mk(n.name, n.subnet, false));
+      networks.push(mk(n.name, n.subnet, false, n));
       return;
     }
     const p = nextPool();
@@ -144,7 +167,7 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
       });
       return;
     }
-    networks.push(mk(n.name, p, false));
+    networks.push(mk(n.name, p, false, n));
   });
   const byName = new Map(networks.map((n) => [n.name, n]));
   const nextHost = new Map<string, bigint>();
@@ -177,7 +200,9 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
     const ip = prefixNth(net.subnet, off);
     const id = dockerId(`${host.name}/container/${c.name}`);
     const ports: PortBinding[] = [];
-    const specs = c.ports
+    // An internal network provides no gateway, so dockerd never programs its endpoints' external
+    // connectivity: the -p mappings of a container only on it are not made.
+    const specs = (net.internal ? [] : c.ports)
       .map((p, pi) => ({ p, pi }))
       .sort((a, b) => a.p.containerPorts.start - b.p.containerPorts.start);
     for (const { p, pi } of specs) {
@@ -229,6 +254,7 @@ export function planDockerHost(host: DockerHost): { plan: DockerPlan; problems: 
       mac: macFromIP(ip),
       veth: `veth${dockerId(`${host.name}/veth/${c.name}`).slice(0, 7)}`,
       ports,
+      listens: listensOf(ports, c.expose ?? []),
     });
   });
   return { plan: { host, networks, containers }, problems };

@@ -460,6 +460,8 @@ function applyTarget(t: Target, env: Env, chain: string, num: number): EvalResul
     case 'CT':
       env.notrack = true;
       return undefined;
+    case 'CHECKSUM':
+      return undefined;
     case 'DNAT':
     case 'SNAT':
     case 'MASQUERADE':

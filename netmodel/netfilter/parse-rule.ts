@@ -784,6 +784,7 @@ const KNOWN_TARGETS = new Set([
   'REDIRECT',
   'NOTRACK',
   'CT',
+  'CHECKSUM',
 ]);
 const UNSUPPORTED_TARGETS = new Set([
   'QUEUE',
@@ -1069,6 +1070,20 @@ function targetBuilder(name: string, st: ParseState): TargetBuilder {
         take: () => -1,
         finish: () => ({ kind: 'NOTRACK' }),
       };
+    case 'CHECKSUM': {
+      let fill = false;
+      return {
+        take(opt) {
+          if (opt !== '--checksum-fill') return -1;
+          fill = true;
+          return 0;
+        },
+        finish() {
+          if (!fill) fail('CHECKSUM target: Parameter --checksum-fill is required');
+          return { kind: 'CHECKSUM' };
+        },
+      };
+    }
     case 'CT': {
       let notrack = false;
       return {
@@ -1205,6 +1220,8 @@ export function parseRuleArgs(args: readonly string[], ctx: RuleParseContext): P
         } else {
           if (NAT_TARGETS.has(name) && ctx.table !== 'nat')
             fail(`target ${name} is only valid in the nat table`);
+          if (name === 'CHECKSUM' && ctx.table !== 'mangle')
+            fail('target CHECKSUM is only valid in the mangle table');
           if ((name === 'NOTRACK' || name === 'CT') && ctx.table !== 'raw') {
             fail(`target ${name} is only valid in the raw table`);
           }

@@ -234,6 +234,8 @@ export function targetText(t: Target, style: Style = 'save'): string {
     case 'RETURN':
     case 'NOTRACK':
       return `-j ${t.kind}`;
+    case 'CHECKSUM':
+      return '-j CHECKSUM --checksum-fill';
     case 'jump':
       return `-j ${t.chain}`;
     case 'goto':

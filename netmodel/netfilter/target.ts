@@ -80,6 +80,8 @@ export type Target =
       readonly random: boolean;
     }
   | { readonly kind: 'NOTRACK' }
+  /** `-j CHECKSUM --checksum-fill` (mangle): fills in the checksum; the model's checksums are always right. */
+  | { readonly kind: 'CHECKSUM' }
   /** `-j CT --notrack` (the only CT form modelled). */
   | { readonly kind: 'CT'; readonly notrack: true };
 

@@ -5,13 +5,14 @@
  */
 import { type IP, tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
+import { planDockerHost } from '../../netmodel/docker/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import type { TwinMap } from '../../netmodel/twins.js';
 
 export interface ClientSource {
   /** As the user named it: `pod/default/client`, `node/worker-1`, `external`. */
   readonly label: string;
-  readonly kind: 'pod' | 'node' | 'external';
+  readonly kind: 'pod' | 'node' | 'external' | 'container';
   /** The model address the cluster sees (undefined for external). */
   readonly model?: IP;
   /** The loopback address the socket binds to. */
@@ -81,5 +82,21 @@ export function parseSource(text: string, snap: ClusterSnapshot, twins: TwinMap)
       node: node.meta.name,
     };
   }
-  throw usage(`--from ${text}: expected pod/NAMESPACE/NAME, node/NAME or external`);
+  if (parts[0] === 'container' && parts.length === 2) {
+    // A container of a Docker host (kind: DockerHost): its address's twin.
+    for (const h of snap.dockerHosts) {
+      const c = planDockerHost(h).plan.containers.find((x) => x.name === parts[1]);
+      if (c)
+        return {
+          label: `container/${c.name}`,
+          kind: 'container',
+          model: c.ip,
+          bind: twinOf(twins, c.ip, `container ${c.name}`),
+          namespace: 'default',
+          node: h.name,
+        };
+    }
+    throw new KpathError(ErrorCodes.NOT_FOUND, `container ${parts[1]} does not exist (see: kpath docker ps)`);
+  }
+  throw usage(`--from ${text}: expected pod/NAMESPACE/NAME, node/NAME, container/NAME or external`);
 }

@@ -41,6 +41,7 @@ import { exampleClusterPath, loadCluster, readManifestSources } from '../manifes
 import { createUi } from '../ui/index.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
+import { type DockerContainerStatus, DockerHosts, dockerLoopbackMap } from './docker/index.js';
 import { allEndpoints } from './eligibility.js';
 import type { ForwardContext, ForwardLimits } from './forward-context.js';
 import { desiredListeners, type ListenerInfo, Listeners } from './listeners.js';
@@ -142,6 +143,8 @@ export interface RuntimeOptions {
    * own objects over the files here, so file reloads and API writes meet in one model.
    */
   readonly build?: (sources: readonly ManifestSource[], opts: BuildOptions) => BuildResult;
+  /** Docker hosts' embedded DNS: where it listens (default 127.0.0.11:53; null: not served). */
+  readonly dockerDns?: { readonly host: string; readonly port: number } | null;
 }
 
 export interface Runtime {
@@ -168,6 +171,8 @@ export interface Runtime {
   nextVersion(): number;
   /** Be told of every effective snapshot (pod readiness folded in); returns the unsubscribe function. */
   subscribe(fn: (snap: ClusterSnapshot) => void): () => void;
+  /** The Docker hosts' containers being served, and where their embedded DNS listens. */
+  docker(): { containers: DockerContainerStatus[]; dns?: string };
 }
 
 function pickDefaultNode(snap: ClusterSnapshot, wanted: string | undefined): string {
@@ -255,6 +260,15 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     open,
   };
   const listeners = new Listeners(ctx, limits.highWaterMark);
+  const docker = new DockerHosts({
+    conntrack,
+    metrics,
+    log: log.child({ component: 'docker' }),
+    clock,
+    limits,
+    open,
+    ...(opts.dockerDns !== undefined ? { dns: opts.dockerDns } : {}),
+  });
   let readinessQueued = false;
   // The built-in kube-dns: one answerer for every DNS pod, rebuilt lazily after each cluster change.
   let dnsAnswerer: Answerer | undefined;
@@ -333,7 +347,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   async function sync(next: ClusterSnapshot): Promise<KpathError[]> {
     const t0 = performance.now();
     base = next;
-    twins = new TwinMap(next.config.loopbackMap);
+    twins = new TwinMap([...next.config.loopbackMap, ...dockerLoopbackMap(next)]);
     const gaps = loopbackGaps(next, twins);
     const gapsText = gaps.length ? loopbackGapsMessage(gaps) : '';
     if (gapsText && gapsText !== lastGaps) log.warn({ addresses: gaps.map((g) => g.model) }, gapsText);
@@ -352,6 +366,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     const { specs, conflicts } = desiredListeners(eff()!, twins, defaultNode, localhostNodePorts);
     for (const c of conflicts) log.warn(c);
     errors.push(...(await listeners.reconcile(specs)));
+    errors.push(...(await docker.sync(next, twins)));
     await pods.stopGone(next);
     metrics.syncDuration.observe((performance.now() - t0) / 1000);
     metrics.lastSync.set(Date.now() / 1000);
@@ -522,6 +537,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const housekeeping = setInterval(() => {
     try {
       mode?.housekeeping?.(clock.now());
+      docker.housekeeping(clock.now());
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'housekeeping failed');
     }
@@ -536,7 +552,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     unwatch?.();
     await ready.catch(() => {});
     await syncing;
-    await listeners.closeAll();
+    await Promise.all([listeners.closeAll(), docker.closeListeners()]);
     const deadline = opts.drainTimeoutMs ?? RUNTIME_DEFAULTS.drainTimeoutMs;
     if (open.size > 0) {
       log.info({ open: open.size, deadlineMs: deadline }, 'draining connections');
@@ -546,6 +562,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       for (const c of [...open]) c.destroy();
     }
     await pods.stopAll();
+    await docker.stop();
     mode?.close();
     ui.close();
     await admin.stop();
@@ -565,7 +582,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       ...(admin.healthAddress ? { health: admin.healthAddress } : {}),
       ...(admin.metricsAddress ? { metrics: admin.metricsAddress } : {}),
     }),
-    listeners: () => listeners.list(),
+    listeners: () => [...listeners.list(), ...docker.list()],
     pods: () => pods.list(),
     kill: (pod, container) => pods.kill(pod, container),
     reload,
@@ -573,5 +590,9 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     adopt,
     nextVersion: () => Math.max(base?.version ?? 0, store.current()?.version ?? 0) + 1,
     subscribe: (fn) => store.subscribe((change) => fn(change.to)),
+    docker: () => {
+      const dns = docker.embeddedDns();
+      return { containers: docker.containers(), ...(dns ? { dns } : {}) };
+    },
   };
 }

@@ -22,6 +22,28 @@ describe('Compose', () => {
     ]);
   });
 
+  it('internal networks, driver_opts enable_icc and expose are read', () => {
+    const text = `services:
+  a: {image: x, networks: [back], expose: ["5432", "53/udp"]}
+  b: {image: y, networks: [quiet]}
+networks:
+  back: {internal: true}
+  quiet: {driver_opts: {com.docker.network.bridge.enable_icc: "false"}}
+`;
+    const r = buildCluster([{ file: 'proj/compose.yaml', text }]);
+    if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join('\n'));
+    const { plan } = planDockerHost(r.snapshot.dockerHosts[0]!);
+    expect(plan.networks.map((n) => `${n.name} internal=${n.internal} icc=${n.icc}`)).toEqual([
+      'bridge internal=false icc=true',
+      'proj_back internal=true icc=true',
+      'proj_quiet internal=false icc=false',
+    ]);
+    expect(plan.containers[0]!.listens).toEqual([
+      { port: 53, proto: 'udp' },
+      { port: 5432, proto: 'tcp' },
+    ]);
+  });
+
   it('networks in key order take the default pools; containers in file order without depends_on', () => {
     const text = 'services:\n  a: {image: x, networks: [zz]}\n  b: {image: y}\nnetworks: {zz: {}}\n';
     const r = buildCluster([{ file: 'proj/compose.yaml', text }]);

@@ -32,3 +32,22 @@ export function stripSave(text: string): string {
     .filter((l) => !l.startsWith('#'))
     .join('\n');
 }
+
+/** --icc=false on docker0, an --internal network and an enable_icc=false one (secret 172.18/16, quiet 172.19/16). */
+export const ICC_HOST = `apiVersion: kpath.dev/v1alpha1
+kind: DockerHost
+metadata: {name: host}
+spec:
+  address: 192.0.2.10/24
+  engine: {version: "20.10", userlandProxy: true, icc: false}
+  networks:
+    - {name: secret, internal: true}
+    - {name: quiet, options: {com.docker.network.bridge.enable_icc: "false"}}
+  containers:
+    - {name: web, image: nginx, ports: ["8080:80"]}
+    - {name: web2, image: nginx}
+    - {name: vault, image: vault, network: secret}
+    - {name: vault2, image: vault, network: secret}
+    - {name: q1, image: alpine, network: quiet}
+    - {name: q2, image: alpine, network: quiet}
+`;

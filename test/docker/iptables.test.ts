@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildDockerHost } from '../../cni/docker/index.js';
-import { dockerHostYaml, planOf } from './helpers.js';
+import { formatIpRoute } from '../../netmodel/kernel/index.js';
+import { dockerHostYaml, ICC_HOST, planOf } from './helpers.js';
 
 function rules(save: string, table: string): string[] {
   const block = save.split(`*${table}\n`)[1]!.split('COMMIT')[0]!;
@@ -74,9 +75,68 @@ describe('dockerd 20.10 iptables', () => {
     expect(st.host.link(st.plan.containers[0]!.veth)?.hairpin).toBe(true);
   });
 
-  it('engine 28 is refused until its layout is modelled', () => {
-    expect(() => buildDockerHost(planOf(dockerHostYaml({ proxy: true, version: '28' })))).toThrow(
-      /not modelled yet/,
+  it('icc=false and --internal: setIcc appends DROP; setupInternalNetworkRules, no NAT or isolation pair', () => {
+    // drivers/bridge/setup_ip_tables.go (20.10): setIcc with icc off deletes the ACCEPT and appends
+    // `-i BR -o BR -j DROP`; an internal network gets only the two STAGE-1 DROPs (inserted, so the
+    // outgoing one ends on top), setIcc and the FORWARD jump; isolateNetwork returns early for it.
+    const st = buildDockerHost(planOf(ICC_HOST));
+    const [, S, Q] = st.plan.networks.map((n) => n.bridge);
+    const save = st.host.save();
+    expect(rules(save, 'filter')).toEqual([
+      '-A FORWARD -j DOCKER-USER',
+      '-A FORWARD -j DOCKER-ISOLATION-STAGE-1',
+      `-A FORWARD -o ${Q} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      `-A FORWARD -o ${Q} -j DOCKER`,
+      `-A FORWARD -i ${Q} ! -o ${Q} -j ACCEPT`,
+      `-A FORWARD -i ${S} -o ${S} -j ACCEPT`,
+      '-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A FORWARD -o docker0 -j DOCKER',
+      '-A FORWARD -i docker0 ! -o docker0 -j ACCEPT',
+      '-A FORWARD -i docker0 -o docker0 -j DROP',
+      `-A FORWARD -i ${Q} -o ${Q} -j DROP`,
+      '-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT',
+      `-A DOCKER-ISOLATION-STAGE-1 -i ${Q} ! -o ${Q} -j DOCKER-ISOLATION-STAGE-2`,
+      `-A DOCKER-ISOLATION-STAGE-1 ! -s 172.18.0.0/16 -o ${S} -j DROP`,
+      `-A DOCKER-ISOLATION-STAGE-1 ! -d 172.18.0.0/16 -i ${S} -j DROP`,
+      '-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2',
+      '-A DOCKER-ISOLATION-STAGE-1 -j RETURN',
+      `-A DOCKER-ISOLATION-STAGE-2 -o ${Q} -j DROP`,
+      '-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP',
+      '-A DOCKER-ISOLATION-STAGE-2 -j RETURN',
+      '-A DOCKER-USER -j RETURN',
+    ]);
+    expect(rules(save, 'nat').filter((r) => r.includes(S!))).toEqual([]);
+    // The internal network's container has no default route (no gateway for its sandbox).
+    expect(formatIpRoute(st.container('vault')!)).toBe(
+      '172.18.0.0/16 dev eth0 proto kernel scope link src 172.18.0.2 \n',
+    );
+  });
+
+  it('engine 28 has its own layout (test/docker/engine28.test.ts): DOCKER-FORWARD, raw DROPs', () => {
+    const st = buildDockerHost(planOf(dockerHostYaml({ proxy: true, version: '28' })));
+    expect(rules(st.host.save(), 'filter')).toContain('-A FORWARD -j DOCKER-FORWARD');
+    expect(rules(st.host.save(), 'raw')).toContain('-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP');
+  });
+});
+
+describe('sctp publishing (20.10)', () => {
+  it('-p 3868:3868/sctp: the DNAT, ACCEPT and hairpin rules with -m sctp, and the mangle CHECKSUM fill', () => {
+    // iptables.go ChainInfo.Forward (20.10): for sctp it appends
+    // `-t mangle -A POSTROUTING -p sctp --sport PORT -j CHECKSUM --checksum-fill`.
+    const st = buildDockerHost(
+      planOf(
+        dockerHostYaml({ proxy: true, extra: '    - {name: diam, image: x, ports: ["3868:3868/sctp"]}\n' }),
+      ),
+    );
+    const save = st.host.save();
+    expect(rules(save, 'mangle')).toEqual([
+      '-A POSTROUTING -p sctp -m sctp --sport 3868 -j CHECKSUM --checksum-fill',
+    ]);
+    expect(rules(save, 'nat')).toContain(
+      '-A DOCKER ! -i docker0 -p sctp -m sctp --dport 3868 -j DNAT --to-destination 172.17.0.3:3868',
+    );
+    expect(rules(save, 'filter')).toContain(
+      '-A DOCKER -d 172.17.0.3/32 ! -i docker0 -o docker0 -p sctp -m sctp --dport 3868 -j ACCEPT',
     );
   });
 });

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDockerHost } from '../../cni/docker/index.js';
 import { formatIpRoute } from '../../netmodel/kernel/index.js';
-import { dockerHostYaml, planOf, stripSave } from './helpers.js';
+import { dockerHostYaml, ICC_HOST, planOf, stripSave } from './helpers.js';
 
 const PREFIX = `kp-dk-${process.pid}`;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -54,6 +54,29 @@ describe.skipIf(skipReason !== '')(
         expect(stripSave(st.host.save())).toBe(real);
       });
     }
+
+    it('sctp publishing (mangle CHECKSUM fill): iptables-save after the commands equals the emulated host', () => {
+      const st = buildDockerHost(
+        planOf(
+          dockerHostYaml({ proxy: true, extra: '    - {name: diam, image: x, ports: ["3868:3868/sctp"]}\n' }),
+        ),
+      );
+      const ns = netns('sctp');
+      inNs(ns, ['sh', '-e', '-c', st.commands.map((c) => `iptables -w ${c.map(q).join(' ')}`).join(' &&\n')]);
+      const real = stripSave(inNs(ns, ['iptables-save']));
+      expect(real).toContain('-A POSTROUTING -p sctp -m sctp --sport 3868 -j CHECKSUM --checksum-fill');
+      expect(stripSave(st.host.save())).toBe(real);
+    });
+
+    it('icc=false and --internal: iptables-save after the commands equals the emulated host', () => {
+      const st = buildDockerHost(planOf(ICC_HOST));
+      const ns = netns('icc');
+      inNs(ns, ['sh', '-e', '-c', st.commands.map((c) => `iptables -w ${c.map(q).join(' ')}`).join(' &&\n')]);
+      const real = stripSave(inNs(ns, ['iptables-save']));
+      expect(real).toContain('-A FORWARD -i docker0 -o docker0 -j DROP');
+      expect(real).toMatch(/-A DOCKER-ISOLATION-STAGE-1 ! -s 172\.18\.0\.0\/16 -o br-[0-9a-f]{12} -j DROP/);
+      expect(stripSave(st.host.save())).toBe(real);
+    });
 
     it('ip route in the host and a container equals the emulated one (bridges, veths, addresses)', () => {
       const st = buildDockerHost(planOf(dockerHostYaml({ proxy: true })));

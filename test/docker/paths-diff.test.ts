@@ -17,7 +17,7 @@ import {
 } from '../../cni/docker/index.js';
 import { parseIP } from '../../netmodel/addr.js';
 import { SeededRng } from '../../netmodel/rng.js';
-import { dockerHostYaml, planOf } from './helpers.js';
+import { dockerHostYaml, ICC_HOST, planOf } from './helpers.js';
 
 const PREFIX = `kp-dkp-${process.pid}`;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -82,8 +82,9 @@ function buildReal(st: DockerHostState, tag: string): Real {
     sh(
       cns,
       `ip link set lo up && ip link set ceth name eth0 && ip link set eth0 address ${c.mac} &&
-      ip addr add ${c.ip.text}/${c.network.subnet.bits} dev eth0 && ip link set eth0 up &&
-      ip route add default via ${c.network.gateway.text} dev eth0`,
+      ip addr add ${c.ip.text}/${c.network.subnet.bits} dev eth0 && ip link set eth0 up${
+        c.network.internal ? '' : ` && ip route add default via ${c.network.gateway.text} dev eth0`
+      }`,
     );
   }
   sh(host, st.commands.map((c) => `iptables -w ${c.map(q).join(' ')}`).join(' && '));
@@ -170,6 +171,20 @@ const PATHS: [string, DockerSource, string, number, 'tcp' | 'udp', string, numbe
   ['host to 127.0.0.1:9000/udp', HOST, '127.0.0.1', 9000, 'udp', 'api', 90, [false]],
 ];
 
+const ctr = (name: string): DockerSource => ({ kind: 'container', name });
+// secret is 172.18.0.0/16 (internal), quiet 172.19.0.0/16.
+const ICC_PATHS: [string, DockerSource, string, number, 'tcp' | 'udp', string, number][] = [
+  ['docker0 with --icc=false, container to container', ctr('web'), '172.17.0.3', 80, 'tcp', 'web2', 80],
+  ['enable_icc=false bridge, container to container', ctr('q1'), '172.19.0.3', 7, 'tcp', 'q2', 7],
+  ['internal network, container to container', ctr('vault'), '172.18.0.3', 8200, 'tcp', 'vault2', 8200],
+  ['internal network to another bridge (no gateway)', ctr('vault'), '172.17.0.2', 80, 'tcp', 'web', 80],
+  ['another bridge into the internal network', ctr('web'), '172.18.0.2', 8200, 'tcp', 'vault', 8200],
+  ['LAN into the internal network', out('192.0.2.99'), '172.18.0.2', 8200, 'tcp', 'vault', 8200],
+  ['host into the internal network', HOST, '172.18.0.2', 8200, 'tcp', 'vault', 8200],
+  ['outside to a port published on docker0', out('198.51.100.7'), '192.0.2.10', 8080, 'tcp', 'web', 80],
+  ['host to a container on the icc=false bridge', HOST, '172.19.0.2', 7, 'tcp', 'q1', 7],
+];
+
 describe.skipIf(skipReason !== '')(
   `Docker paths, emulated vs the real kernel${skipReason ? ` (skipped: ${skipReason})` : ''}`,
   () => {
@@ -190,5 +205,19 @@ describe.skipIf(skipReason !== '')(
         expect(got).toEqual(want);
       }, 60_000);
     }
+
+    it('icc=false (daemon --icc and enable_icc) and an --internal network: receivers and sources', async () => {
+      const st = buildDockerHost(planOf(ICC_HOST));
+      const real = buildReal(st, 'icc');
+      const got: string[] = [];
+      const want: string[] = [];
+      for (const [name, from, dst, port, proto, to, listen] of ICC_PATHS) {
+        want.push(`${name}: ${await realPath(real, from, dst, port, proto, to, listen)}`);
+        got.push(`${name}: ${emulated(st, from, dst, port, proto)}`);
+      }
+      // Not every path is refused: the layout must let some through.
+      expect(want.filter((w) => !w.endsWith('no connection')).length).toBeGreaterThan(2);
+      expect(got).toEqual(want);
+    }, 60_000);
   },
 );
