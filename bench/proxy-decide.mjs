@@ -5,7 +5,10 @@
  * cluster (one node, a ClusterIP service with one endpoint), for iptables and ipvs modes.
  *
  *   npm run build && node bench/proxy-decide.mjs [--n 200000] [--modes iptables,ipvs] [--dist dist]
- *                                                [--services 1] [--rounds 5]
+ *                                                [--services 1] [--rounds 5] [--ab] [--plans]
+ *
+ * --ab: a second proxy with the walker's flow cache off, rounds interleaved with the first (the
+ * machine is shared, so compare within one run); --plans: the cache's (table, chain) plans.
  *
  * Clients are node processes (as wrk on 127.0.0.1 is) from the node's address, with a new source port
  * per connection (wrk's ephemeral range 32768-60999); the clock moves 4 ms per connection, so about
@@ -15,12 +18,14 @@
 import { resolve } from 'node:path';
 import { cliOptions, REPO } from './lib.mjs';
 
-const { opt } = cliOptions();
+const { opt, flag } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
 const N = Number(opt('n', 100_000));
 const rounds = Number(opt('rounds', 5));
 const services = Number(opt('services', 1));
 const modes = opt('modes', 'iptables,ipvs').split(',');
+const ab = flag('ab');
+const plans = flag('plans');
 
 const { buildCluster } = await import(`${dist}/netmodel/cluster/index.js`);
 const { ManualClock } = await import(`${dist}/netmodel/clock.js`);
@@ -93,32 +98,37 @@ endpoints:
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-for (const mode of modes) {
+/** One emulated proxy in `mode`: `one(i)` decides and closes connection i. */
+function harness(mode, cache) {
   const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
   if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
   const clock = new ManualClock(1_000_000);
   const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode });
   m.sync(b.snapshot);
+  const fc = m.dp.node('node-a').flowCache;
+  if (fc) fc.enabled = cache;
   const nodeIP = parseIP('10.240.0.11');
+  const vips = Array.from({ length: services }, (_, i) =>
+    parseIP(`10.96.${((80 + i) >> 8) & 255}.${(80 + i) & 255}`),
+  );
   let port = 32768;
   let lastGc = clock.now();
-  let forwarded = 0;
-  const one = (i) => {
+  const h = { fc, forwarded: 0, times: [] };
+  h.one = (i) => {
     port = port >= 60999 ? 32768 : port + 1;
     const svc = i % services;
-    const last = 80 + svc;
     const flow = {
       protocol: 'TCP',
       client: { ip: nodeIP, port },
       clientIsNodeProcess: true,
-      destination: { ip: parseIP(`10.96.${(last >> 8) & 255}.${last & 255}`), port: 80 },
+      destination: { ip: vips[svc], port: 80 },
       entryNode: 'node-a',
       entry: 'ClusterIP',
       servicePort: `default/web${svc}:p`,
     };
     const d = m.decide(flow, 0);
     if (d.kind === 'forward') {
-      forwarded++;
+      h.forwarded++;
       m.closed(flow, d);
     }
     clock.advance(4);
@@ -127,18 +137,29 @@ for (const mode of modes) {
       lastGc = clock.now();
     }
   };
-  // warm up
-  for (let i = 0; i < 20_000; i++) one(i);
-  const times = [];
+  return h;
+}
+
+// The flow cache on and off, rounds interleaved in one process (the machine is shared: compare within a run).
+const variants = ab ? [true, false] : [true];
+for (const mode of modes) {
+  const hs = variants.map((c) => harness(mode, c));
+  for (const h of hs) for (let i = 0; i < 20_000; i++) h.one(i); // warm up
   for (let r = 0; r < rounds; r++) {
-    forwarded = 0;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) one(i);
-    const t1 = process.hrtime.bigint();
-    times.push(Number(t1 - t0) / 1000 / N);
-    if (forwarded !== N) console.log(`${mode}: only ${forwarded}/${N} forwarded`);
+    for (const h of hs) {
+      h.forwarded = 0;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < N; i++) h.one(i);
+      const t1 = process.hrtime.bigint();
+      h.times.push(Number(t1 - t0) / 1000 / N);
+      if (h.forwarded !== N) console.log(`${mode}: only ${h.forwarded}/${N} forwarded`);
+    }
   }
-  console.log(
-    `${mode}: ${median(times).toFixed(2)} us/connection (rounds ${times.map((t) => t.toFixed(2)).join(' / ')})`,
-  );
+  hs.forEach((h, k) => {
+    console.log(
+      `${mode}${variants[k] ? '' : ' (flow cache off)'}: ${median(h.times).toFixed(2)} us/connection (rounds ${h.times.map((t) => t.toFixed(2)).join(' / ')})` +
+        (variants[k] && h.fc ? `; flow cache ${h.fc.hits} hits, ${h.fc.misses} misses` : ''),
+    );
+    if (variants[k] && plans) console.log(h.fc?.describe());
+  });
 }

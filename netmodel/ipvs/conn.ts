@@ -146,7 +146,8 @@ class ConnIndex {
   }
 
   get(hash: number, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): IpvsConn | undefined {
-    for (let c = this.chains.get(hash); c; c = this.next(c)) if (this.same(c, proto, a, aport, b, bport)) return c;
+    for (let c = this.chains.get(hash); c; c = this.next(c))
+      if (this.same(c, proto, a, aport, b, bport)) return c;
     return undefined;
   }
 
