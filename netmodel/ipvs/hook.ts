@@ -73,7 +73,7 @@ export function ipvsHook(
   now: number,
   opts: IpvsHookOptions = {},
 ): IpvsHookResult {
-  const out = ipvsOut(table, p, now);
+  const out = ipvsOut(table, p, now, opts.explain !== false);
   if (out.kind === 'reply')
     return {
       kind: 'reply',
