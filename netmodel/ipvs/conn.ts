@@ -174,6 +174,9 @@ class ConnIndex {
   }
 }
 
+/** What expire returns when no timer is due (shared and frozen: callers only read it). */
+const NONE_DUE = Object.freeze([]) as unknown as IpvsConn[];
+
 /** The connection table of one node. */
 export class IpvsConnTable {
   private nextId = 1;
@@ -277,8 +280,10 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    const removed: IpvsConn[] = [];
     const h = this.heap;
+    // Nothing due (every packet runs the timers first): no array.
+    if (!h.length || h[0]!.key > now) return NONE_DUE;
+    const removed: IpvsConn[] = [];
     while (h.length && h[0]!.key <= now) {
       const { key, conn: c } = this.pop();
       if (c.dead || key !== c.heapKey) continue; // a stale slot

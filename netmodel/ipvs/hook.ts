@@ -122,6 +122,7 @@ export function ipvsHook(
  */
 export function ipvsTimers(table: IpvsTable, conntrack: ConntrackTable, now: number): number {
   table.expire(now);
+  if (table.conntrackDrops.length === 0) return 0; // the usual case: no array per walk
   const gone = table.conntrackDrops.splice(0);
   for (const c of gone) {
     conntrack.deleteTuple(
