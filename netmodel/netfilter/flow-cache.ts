@@ -285,6 +285,8 @@ export class FlowCache {
       plan.off = true;
       plan.flows.clear();
     }
+    // The shape is copied before evaluating: a callback (addrType) could evaluate again and refill scratch.
+    const shape = scratch.slice(0, n);
     const counted: Counters[] = [];
     const r = evaluate(rs, table, chain, packet, countingCtx(ctx, counted));
     if (plan.off) return r;
@@ -296,7 +298,7 @@ export class FlowCache {
       nat: r.nat,
       notrack: r.notrack,
       counters: counted,
-      shape: scratch.slice(0, n),
+      shape,
       next: plan.flows.get(h),
     };
     plan.flows.set(h, flow);
