@@ -77,6 +77,8 @@ export interface CtStats {
   earlyDrop: number;
 }
 
+const EMPTY_ENTRIES: readonly CtEntry[] = [];
+
 /** Table ids for CtEntry.owner; 0 is no table. */
 let nextTableId = 1;
 
@@ -92,10 +94,11 @@ export class ConntrackTable {
   /** Confirmed entries without ASSURED, oldest first: early_drop candidates. */
   private readonly unassured = new Set<CtEntry>();
   /**
-   * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order. Entries
-   * of different sources may share a hash: readers compare with sameSource.
+   * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order: one entry
+   * alone (the usual case: a masqueraded source port is one flow), an array when several share the
+   * hash. Entries of different sources may share a hash: readers compare with sameSource.
    */
-  private readonly bySource = new Map<number, Set<CtEntry>>();
+  private readonly bySource = new Map<number, CtEntry | CtEntry[]>();
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
@@ -200,9 +203,10 @@ export class ConntrackTable {
     if (e.has(CtStatus.SRC_NAT_DONE)) {
       const k = sourceHash(e.original);
       e.srcHash = k;
-      const set = this.bySource.get(k);
-      if (set) set.add(e);
-      else this.bySource.set(k, new Set<CtEntry>([e]));
+      const had = this.bySource.get(k);
+      if (had === undefined) this.bySource.set(k, e);
+      else if (Array.isArray(had)) had.push(e);
+      else this.bySource.set(k, [had, e]);
     }
     return { kind: 'confirmed', entry: e };
   }
@@ -236,14 +240,13 @@ export class ConntrackTable {
     };
     let fromSameSource: Tuple | undefined;
     if (manip === 'SRC') {
-      const set = this.bySource.get(sourceHash(current));
-      if (set) {
-        for (const other of set) {
-          if (!sameSource(other.original, current)) continue;
-          if (other.expiresAt <= ctx.now || other.has(CtStatus.DYING)) continue;
-          fromSameSource = sameSourceCandidate(other.reply, current);
-          break;
-        }
+      const had = this.bySource.get(sourceHash(current));
+      const list = had === undefined ? EMPTY_ENTRIES : Array.isArray(had) ? had : [had];
+      for (const other of list) {
+        if (!sameSource(other.original, current)) continue;
+        if (other.expiresAt <= ctx.now || other.has(CtStatus.DYING)) continue;
+        fromSameSource = sameSourceCandidate(other.reply, current);
+        break;
       }
     }
     const chosen = chooseNatTuple(current, manip, range, taken, ctx.rng, fromSameSource);
@@ -306,7 +309,8 @@ export class ConntrackTable {
   /** Remove expired entries; returns how many went. */
   gc(now: number): number {
     let n = 0;
-    for (const e of [...this.live.values()]) {
+    // Deleting the entry being visited is safe in a Map iteration (no copy of the table per run).
+    for (const e of this.live.values()) {
       if (e.expiresAt <= now) {
         this.kill(e);
         n++;
@@ -382,10 +386,13 @@ export class ConntrackTable {
       this.byTuple.delete(e.reply, e.replyHash);
       this.unassured.delete(e);
       const k = e.srcHash;
-      const set = k < 0 ? undefined : this.bySource.get(k);
-      if (set) {
-        set.delete(e);
-        if (set.size === 0) this.bySource.delete(k);
+      const had = k < 0 ? undefined : this.bySource.get(k);
+      if (had === e) this.bySource.delete(k);
+      else if (Array.isArray(had)) {
+        const i = had.indexOf(e);
+        if (i >= 0) had.splice(i, 1);
+        if (had.length === 1) this.bySource.set(k, had[0]!);
+        else if (had.length === 0) this.bySource.delete(k);
       }
     }
   }

@@ -6,6 +6,8 @@
  * timer fires is re-armed for 60 s as the kernel does.
  */
 import type { IP } from '../addr.js';
+import { ipEquals } from '../addr.js';
+import { ipHash } from '../conntrack/tuple-index.js';
 import { type ConnHashKeys, connBucket } from './conn-hash.js';
 import type { IpvsDest } from './dest.js';
 import type { IpvsTcpState } from './tcp-state.js';
@@ -58,9 +60,12 @@ export class IpvsConn implements IpvsConnView {
   invalid = false;
   /** The key of this entry's live slot in the table's timer heap. */
   heapKey = Number.POSITIVE_INFINITY;
-  /** Its keys in the table's indexes (set by the table). */
-  inKey = '';
-  outKey = '';
+  /** Its hashes in the table's indexes (set by the table; connKeyHash of the in and out tuples). */
+  inHash = -1;
+  outHash = -1;
+  /** The next entry in the same index chain (by client tuple / by real-server tuple). */
+  nextIn: IpvsConn | undefined = undefined;
+  nextOut: IpvsConn | undefined = undefined;
   readonly createdAt: number;
 
   constructor(
@@ -100,9 +105,78 @@ export class IpvsConn implements IpvsConnView {
   }
 }
 
-function inKey(proto: string, caddr: IP, cport: number, vaddr: IP, vport: number): string {
-  return `${proto}|${caddr.text}|${cport}|${vaddr.text}|${vport}`;
+const PROTO_CODE: Record<IpvsProtocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+/**
+ * The hash of an index key (protocol, address a, port a, address b, port b): 30 bits, a V8 small
+ * integer, so the indexes need no key string per packet. Equal keys hash equally; chains compare the
+ * fields themselves.
+ */
+function connKeyHash(proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): number {
+  let h = Math.imul(ipHash(a) ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ ipHash(b), 0xc2b2ae35);
+  h = Math.imul(h ^ (((aport & 0xffff) << 16) | (bport & 0xffff)), 0x27d4eb2f);
+  h = Math.imul(h ^ PROTO_CODE[proto], 0x165667b1);
+  return (h ^ (h >>> 15)) & 0x3fffffff;
 }
+
+/**
+ * One index of the connection table: what a `Map` keyed by `proto|a|aport|b|bport` gave (set
+ * replaces the entry with an equal key, delete removes an entry only while it is the one its key
+ * finds), as chains of entries by a numeric hash. `side` says which of an entry's tuples the index
+ * holds: 'in' (client, virtual: normal connections and templates) or 'out' (real server, client).
+ */
+class ConnIndex {
+  private readonly chains = new Map<number, IpvsConn>();
+  constructor(private readonly side: 'in' | 'out') {}
+
+  private same(c: IpvsConn, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): boolean {
+    if (c.protocol !== proto) return false;
+    if (this.side === 'in')
+      return c.cport === aport && c.vport === bport && ipEquals(c.caddr, a) && ipEquals(c.vaddr, b);
+    return c.dport === aport && c.cport === bport && ipEquals(c.daddr, a) && ipEquals(c.caddr, b);
+  }
+
+  private next(c: IpvsConn): IpvsConn | undefined {
+    return this.side === 'in' ? c.nextIn : c.nextOut;
+  }
+
+  private setNext(c: IpvsConn, n: IpvsConn | undefined): void {
+    if (this.side === 'in') c.nextIn = n;
+    else c.nextOut = n;
+  }
+
+  get(hash: number, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): IpvsConn | undefined {
+    for (let c = this.chains.get(hash); c; c = this.next(c))
+      if (this.same(c, proto, a, aport, b, bport)) return c;
+    return undefined;
+  }
+
+  /** Map.set: `c` becomes what its key finds (an entry with an equal key leaves the index). */
+  set(hash: number, c: IpvsConn, a: IP, aport: number, b: IP, bport: number): void {
+    const old = this.get(hash, c.protocol, a, aport, b, bport);
+    if (old) this.remove(hash, old);
+    this.setNext(c, this.chains.get(hash));
+    this.chains.set(hash, c);
+  }
+
+  /** Removes `c` if it is in the index (what `if (map.get(key) === c) map.delete(key)` did). */
+  remove(hash: number, c: IpvsConn): void {
+    let prev: IpvsConn | undefined;
+    for (let s = this.chains.get(hash); s; prev = s, s = this.next(s)) {
+      if (s !== c) continue;
+      const n = this.next(s);
+      if (prev) this.setNext(prev, n);
+      else if (n) this.chains.set(hash, n);
+      else this.chains.delete(hash);
+      this.setNext(s, undefined);
+      return;
+    }
+  }
+}
+
+/** What expire returns when no timer is due (shared and frozen: callers only read it). */
+const NONE_DUE = Object.freeze([]) as unknown as IpvsConn[];
 
 /** The connection table of one node. */
 export class IpvsConnTable {
@@ -110,9 +184,9 @@ export class IpvsConnTable {
   /** Live entries in creation order. */
   private readonly all = new Map<number, IpvsConn>();
   /** Normal connections by client tuple, by real-server tuple, and templates by their key. */
-  private readonly byIn = new Map<string, IpvsConn>();
-  private readonly byOut = new Map<string, IpvsConn>();
-  private readonly templates = new Map<string, IpvsConn>();
+  private readonly byIn = new ConnIndex('in');
+  private readonly byOut = new ConnIndex('out');
+  private readonly templates = new ConnIndex('in');
   /**
    * The timers: a binary min-heap of (expiry, entry). A packet that moves an expiry later leaves the
    * old slot in place (it is re-pushed when popped); one that moves it earlier pushes a new slot.
@@ -154,12 +228,12 @@ export class IpvsConnTable {
       { noOutput: init.noOutput, nfct: init.nfct, now: init.now, timeoutMs: init.timeoutMs },
     );
     this.all.set(c.id, c);
-    c.inKey = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
-    if (c.template) this.templates.set(c.inKey, c);
+    c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+    if (c.template) this.templates.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
     else {
-      c.outKey = inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
-      this.byIn.set(c.inKey, c);
-      this.byOut.set(c.outKey, c);
+      c.outHash = connKeyHash(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
+      this.byIn.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
+      this.byOut.set(c.outHash, c, c.daddr, c.dport, c.caddr, c.cport);
     }
     // ip_vs_bind_dest: templates count in persistconns, others start inactive.
     const d = c.dest;
@@ -172,22 +246,22 @@ export class IpvsConnTable {
 
   /** ip_vs_conn_in_get: the connection of a client->VIP packet. */
   getIn(proto: IpvsProtocol, caddr: IP, cport: number, vaddr: IP, vport: number): IpvsConn | undefined {
-    return this.byIn.get(inKey(proto, caddr, cport, vaddr, vport));
+    return this.byIn.get(connKeyHash(proto, caddr, cport, vaddr, vport), proto, caddr, cport, vaddr, vport);
   }
 
   /** ip_vs_conn_out_get: the connection of a real-server->client packet. */
   getOut(proto: IpvsProtocol, raddr: IP, rport: number, caddr: IP, cport: number): IpvsConn | undefined {
-    return this.byOut.get(inKey(proto, raddr, rport, caddr, cport));
+    return this.byOut.get(connKeyHash(proto, raddr, rport, caddr, cport), proto, raddr, rport, caddr, cport);
   }
 
   /** ip_vs_ct_in_get: a persistence template. */
   getTemplate(proto: IpvsProtocol, cnet: IP, vaddr: IP, vport: number): IpvsConn | undefined {
-    return this.templates.get(inKey(proto, cnet, 0, vaddr, vport));
+    return this.templates.get(connKeyHash(proto, cnet, 0, vaddr, vport), proto, cnet, 0, vaddr, vport);
   }
 
   /** ip_vs_check_template failed: the template can no longer be found (ports 0xffff), it waits for its timer. */
   invalidate(t: IpvsConn): void {
-    if (this.templates.get(t.inKey) === t) this.templates.delete(t.inKey);
+    this.templates.remove(t.inHash, t);
     t.invalid = true;
     t.vport = 0xffff;
     t.cport = 0;
@@ -207,8 +281,10 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    const removed: IpvsConn[] = [];
     const h = this.heap;
+    // Nothing due (every packet runs the timers first): no array.
+    if (!h.length || h[0]!.key > now) return NONE_DUE;
+    const removed: IpvsConn[] = [];
     while (h.length && h[0]!.key <= now) {
       const { key, conn: c } = this.pop();
       if (c.dead || key !== c.heapKey) continue; // a stale slot
@@ -269,11 +345,10 @@ export class IpvsConnTable {
     if (c.dead) return;
     c.dead = true;
     this.all.delete(c.id);
-    if (c.template) {
-      if (this.templates.get(c.inKey) === c) this.templates.delete(c.inKey);
-    } else {
-      if (this.byIn.get(c.inKey) === c) this.byIn.delete(c.inKey);
-      if (this.byOut.get(c.outKey) === c) this.byOut.delete(c.outKey);
+    if (c.template) this.templates.remove(c.inHash, c);
+    else {
+      this.byIn.remove(c.inHash, c);
+      this.byOut.remove(c.outHash, c);
     }
     // ip_vs_unbind_dest
     const d = c.dest;

@@ -75,7 +75,7 @@ export function ipvsHook(
   now: number,
   opts: IpvsHookOptions = {},
 ): IpvsHookResult {
-  const out = ipvsOut(table, p, now);
+  const out = ipvsOut(table, p, now, opts.explain !== false);
   if (out.kind === 'reply')
     return {
       kind: 'reply',
@@ -125,6 +125,7 @@ export function ipvsHook(
  */
 export function ipvsTimers(table: IpvsTable, conntrack: ConntrackTable, now: number): number {
   table.expire(now);
+  if (table.conntrackDrops.length === 0) return 0; // the usual case: no array per walk
   const gone = table.conntrackDrops.splice(0);
   for (const c of gone) {
     conntrack.deleteTuple(

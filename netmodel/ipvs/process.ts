@@ -127,6 +127,9 @@ export interface IpvsInOptions {
 }
 
 /** The explanation's sentences, built only when asked for. */
+/** The reply lines of a packet handled without explanation (shared, never written). */
+const NO_LINES: readonly string[] = Object.freeze([]);
+
 class Lines {
   readonly list: string[] = [];
   constructor(readonly on: boolean) {}
@@ -214,12 +217,20 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
     lines.say(() => `existing IPVS connection #${c.id} (${c.state}) -> ${c.dest.name}`);
   } else {
     svc = table.findService(proto, p.dst, p.dport);
-    if (!svc) return { kind: 'miss', reason: `no virtual service ${proto} ${joinHostPort(p.dst, p.dport)}` };
+    if (!svc)
+      return {
+        kind: 'miss',
+        reason: lines.on
+          ? `no virtual service ${proto} ${joinHostPort(p.dst, p.dport)}`
+          : 'no virtual service',
+      };
     // tcp_conn_schedule: only a SYN (no RST) starts a connection; anything else continues to the stack.
     if (proto === 'TCP' && !(flags?.syn && !flags.rst))
       return {
         kind: 'miss',
-        reason: `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`,
+        reason: lines.on
+          ? `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`
+          : 'no IPVS connection and not a SYN',
       };
     const r = schedulePacket(table, svc, proto, p, now, lines, opts.choose);
     schedule = r.schedule;
@@ -260,7 +271,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
 }
 
 /** A real server -> client packet: un-NAT the source from the connection (handle_response). */
-export function ipvsOut(table: IpvsTable, p: Packet, now: number): IpvsOutResult {
+export function ipvsOut(table: IpvsTable, p: Packet, now: number, explain = true): IpvsOutResult {
   table.expire(now);
   const proto = protoOf(p);
   if (!proto || proto === 'SCTP') return { kind: 'miss', reason: `${p.proto}: no IPVS connection` };
@@ -278,9 +289,11 @@ export function ipvsOut(table: IpvsTable, p: Packet, now: number): IpvsOutResult
     destination: cp.dest,
     packet: out,
     nfct: cp.nfct,
-    lines: [
-      `reply of IPVS connection #${cp.id}: source ${joinHostPort(p.src, p.sport)} -> ${joinHostPort(cp.vaddr, cp.vport)}; IPVS state ${cp.state}`,
-    ],
+    lines: explain
+      ? [
+          `reply of IPVS connection #${cp.id}: source ${joinHostPort(p.src, p.sport)} -> ${joinHostPort(cp.vaddr, cp.vport)}; IPVS state ${cp.state}`,
+        ]
+      : NO_LINES,
   };
 }
 

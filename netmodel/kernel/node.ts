@@ -10,6 +10,7 @@ import { NeighTable } from '../devices/index.js';
 import type { IpvsTable } from '../ipvs/table.js';
 import {
   emptyRuleset,
+  FlowCache,
   IpSetStore,
   loadRestore,
   NetfilterState,
@@ -84,6 +85,12 @@ export class KernelNode {
   readonly links = new Map<string, Link>();
   /** The neighbour (ARP) table. */
   readonly neigh = new NeighTable();
+  /**
+   * The megaflow cache of table evaluations (netmodel/netfilter/flow-cache.ts): untraced walks replay a
+   * chain's result for packets of the same flow shape. It empties itself when the rules, the ipsets or
+   * the routing change.
+   */
+  readonly flowCache = new FlowCache();
   private rules4: Ruleset = emptyRuleset(4);
   private rules6: Ruleset = emptyRuleset(6);
 

@@ -57,6 +57,12 @@ export interface WalkEnv {
    * (the runtime's iptables mode walks every new real connection).
    */
   readonly noStages?: boolean;
+  /**
+   * Untraced walks that record no stages evaluate chains through the node's megaflow cache (default
+   * true): the same verdicts, packets, NAT requests and counters, computed once per flow shape. false:
+   * every chain is evaluated (the slow path the fast one is tested against).
+   */
+  readonly flowCache?: boolean;
 }
 
 interface Flow {
@@ -81,6 +87,8 @@ class Walk {
   ctAttached = false;
   /** Record stages (not env.noStages). */
   readonly rec: boolean;
+  /** Evaluate through the node's megaflow cache (no stages, no trace, env.flowCache not false). */
+  private readonly cached: boolean;
   /** The EvalContext for the current conntrack view; dropped whenever the entry may have changed. */
   private ctx: EvalContext | undefined = undefined;
   private readonly addrType: NonNullable<EvalContext['addrType']>;
@@ -92,6 +100,7 @@ class Walk {
     readonly physdev: WalkEnv['physdev'] = env.physdev,
   ) {
     this.rec = env.noStages !== true;
+    this.cached = !this.rec && env.trace !== true && env.flowCache !== false;
     this.stages = this.rec ? [] : NO_STAGES;
     if (node.ipvs) ipvsTimers(node.ipvs, node.conntrack, env.now);
     let at = addrTypeOf.get(node);
@@ -144,7 +153,9 @@ class Walk {
   /** Run one table on one hook; a CONNMARK change is written back to the entry. */
   table(hook: BuiltinChain, table: TableName, p: Packet): EvalResult {
     const rs = this.node.rules(p.family);
-    const r = evaluate(rs, table, hook, p, this.evalCtx());
+    const r = this.cached
+      ? this.node.flowCache.evaluate(rs, table, hook, p, this.evalCtx(), this.node.routing.generation)
+      : evaluate(rs, table, hook, p, this.evalCtx());
     if (r.ctMark !== undefined && this.flow.ct) {
       this.node.conntrack.setMark(this.flow.ct, r.ctMark);
       this.ctChanged();

@@ -8,7 +8,7 @@ import type { IpSetStore } from './ipset.js';
 import type { AddrType, Match } from './match.js';
 import type { NfAcct } from './nfacct.js';
 import type { RecentTables } from './recent.js';
-import type { Rule, TableName } from './ruleset.js';
+import type { Counters, Rule, TableName } from './ruleset.js';
 import type { RejectWith } from './target.js';
 
 export interface CtTuple {
@@ -83,6 +83,11 @@ export interface EvalContext {
   readonly trace?: boolean;
   /** Use the dispatch index (default true). The verdicts are identical either way. */
   readonly index?: boolean;
+  /**
+   * Each counter the evaluation adds one packet to (the matched rules', the policy's) is also pushed
+   * here, in traversal order: what the flow cache replays for later packets of the same shape.
+   */
+  readonly counted?: Counters[];
 }
 
 export type Verdict =

@@ -407,6 +407,7 @@ function policy(env: Env, pol: 'ACCEPT' | 'DROP' | undefined, counters: Counters
   const p = pol ?? 'ACCEPT';
   counters.packets++;
   counters.bytes += env.pkt.length;
+  env.ctx.counted?.push(counters);
   env.trace?.push({ kind: 'policy', table: env.table, chain, policy: p });
   return finish(env, p === 'ACCEPT' ? ACCEPT : DROP, true, undefined);
 }
@@ -507,7 +508,7 @@ export function evaluate(
       const P = compiled.program;
       const id = P.chainId.get(chainName);
       if (id !== undefined) {
-        if (P.policyOnly[id] === 1 && ctx.trace !== true) return policyOnly(P, id, packet);
+        if (P.policyOnly[id] === 1 && ctx.trace !== true) return policyOnly(P, id, packet, ctx);
         return runFast(tableName, P, id, packet, ctx);
       }
     }
@@ -539,7 +540,8 @@ export function policyVerdict(
  * A built-in chain without rules, untraced: what runFast ends with (the policy's counters and verdict,
  * the packet unchanged), without setting up an evaluation.
  */
-function policyOnly(P: Program, id: number, packet: Packet): EvalResult {
+function policyOnly(P: Program, id: number, packet: Packet, ctx: EvalContext): EvalResult {
+  ctx.counted?.push(P.chainCounters[id]!);
   return {
     verdict: countPolicy(P, id, packet),
     byPolicy: true,
@@ -590,6 +592,7 @@ function runReference(tableName: TableName, base: CChain, packet: Packet, ctx: E
     }
     r.rule.counters.packets++;
     r.rule.counters.bytes += packet.length;
+    ctx.counted?.push(r.rule.counters);
     if (env.trace) traceRule(env, chain.name, pc + 1, r.rule);
     const t = r.target;
     if (!t) {
@@ -680,10 +683,12 @@ function runFast(
     const counters = P.counters;
     const path = f.path;
     const len = packet.length;
+    const out = ctx.counted;
     for (let i = 0; i < f.n; i++) {
       const c = counters[path[i]!]!;
       c.packets++;
       c.bytes += len;
+      if (out) out.push(c);
     }
   }
 }

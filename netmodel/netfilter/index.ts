@@ -15,6 +15,7 @@ export type {
 } from './context.js';
 export { NetfilterState } from './context.js';
 export { evaluate, policyVerdict } from './evaluate.js';
+export { FlowCache } from './flow-cache.js';
 export type { HookStep } from './hooks.js';
 export { HOOK_ORDER, NAT_FIRST_PACKET_ONLY, NF_IP_PRI } from './hooks.js';
 export type { IpSet, IpSetElement, IpSetOptions, IpSetType } from './ipset.js';

@@ -157,11 +157,18 @@ class SetImpl implements IpSet {
 /** Sets by name, as `ipset create/add/del` would hold them. */
 export class IpSetStore {
   private readonly sets = new Map<string, SetImpl>();
+  private gen = 0;
+
+  /** Bumped by every change to the sets or their members (caches of set-match results key on it). */
+  get generation(): number {
+    return this.gen;
+  }
 
   create(name: string, type: IpSetType, family: Family = 4, options: IpSetOptions = {}): IpSet {
     if (this.sets.has(name)) throw new KpathError(ErrorCodes.RULES, `ipset ${name} already exists`);
     const s = new SetImpl(name, type, family, options);
     this.sets.set(name, s);
+    this.gen++;
     return s;
   }
 
@@ -178,6 +185,7 @@ export class IpSetStore {
   /** Remove every member (`ipset flush NAME`). */
   flush(name: string): void {
     const s = this.must(name);
+    this.gen++;
     s.exact.clear();
     s.nets.clear();
     s.members.clear();
@@ -195,10 +203,12 @@ export class IpSetStore {
 
   add(name: string, e: IpSetElement): void {
     this.must(name).add(e);
+    this.gen++;
   }
 
   del(name: string, e: IpSetElement): void {
     this.must(name).del(e);
+    this.gen++;
   }
 
   /** false when the set does not exist. */
@@ -208,6 +218,7 @@ export class IpSetStore {
 
   destroy(name: string): void {
     this.sets.delete(name);
+    this.gen++;
   }
 }
 

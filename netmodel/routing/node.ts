@@ -132,6 +132,11 @@ export class RoutingNode {
   private readonly localWhileDown = new Set<IfAddress>();
   private cached: { gen: number; local: RouteTable; main: RouteTable } | undefined;
 
+  /** The routing generation: changes whenever interfaces, addresses or routes do (for callers' caches). */
+  get generation(): number {
+    return this.gen;
+  }
+
   constructor(opts: { ipForward?: boolean } = {}) {
     this.ipForward = opts.ipForward ?? false;
     this.addInterface({ name: 'lo', kind: 'loopback', up: true });

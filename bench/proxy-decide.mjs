@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+/**
+ * The runtime's per-connection kernel work alone, without sockets: IptablesMode.decide + closed (the
+ * six walks of a proxied TCP connection: SYN, SYN-ACK, ACK, FIN, FIN-ACK, ACK) on bench/proxy's
+ * cluster (one node, a ClusterIP service with one endpoint), for iptables and ipvs modes.
+ *
+ *   npm run build && node bench/proxy-decide.mjs [--n 200000] [--modes iptables,ipvs] [--dist dist]
+ *                                                [--services 1] [--rounds 5] [--ab] [--plans]
+ *
+ * --ab: a second proxy with the walker's flow cache off, rounds interleaved with the first (the
+ * machine is shared, so compare within one run); --plans: the cache's (table, chain) plans.
+ *
+ * Clients are node processes (as wrk on 127.0.0.1 is) from the node's address, with a new source port
+ * per connection (wrk's ephemeral range 32768-60999); the clock moves 4 ms per connection, so about
+ * 30,000 TIME_WAIT entries (120 s) stay in the table as in the real bench and the conntrack gc runs every 2 s of clock as the runtime's housekeeping does.
+ * Prints CPU us per connection (process.cpuUsage, user + system; median over rounds).
+ */
+import { resolve } from 'node:path';
+import { cliOptions, REPO } from './lib.mjs';
+
+const { opt, flag } = cliOptions();
+const dist = resolve(opt('dist', `${REPO}/dist`));
+const N = Number(opt('n', 100_000));
+const rounds = Number(opt('rounds', 5));
+const services = Number(opt('services', 1));
+const modes = opt('modes', 'iptables,ipvs').split(',');
+const ab = flag('ab');
+const plans = flag('plans');
+
+const { buildCluster } = await import(`${dist}/netmodel/cluster/index.js`);
+const { ManualClock } = await import(`${dist}/netmodel/clock.js`);
+const { SeededRng } = await import(`${dist}/netmodel/rng.js`);
+const { parseIP } = await import(`${dist}/netmodel/addr.js`);
+const { IptablesMode } = await import(`${dist}/proxy/runtime/modes/iptables.js`);
+
+function yaml(mode) {
+  let s = `apiVersion: kpath.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: bench-${mode}
+spec:
+  podCIDR: 10.244.0.0/16
+  serviceCIDR: 10.96.0.0/12
+  dns:
+    addon: false
+---
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: ${mode}
+clusterCIDR: 10.244.0.0/16
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+spec:
+  podCIDR: 10.244.1.0/24
+status:
+  addresses:
+    - type: InternalIP
+      address: 10.240.0.11
+`;
+  for (let i = 0; i < services; i++) {
+    const last = 80 + i;
+    s += `---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web${i}
+  namespace: default
+spec:
+  clusterIP: 10.96.${(last >> 8) & 255}.${last & 255}
+  ports:
+    - name: p
+      port: 80
+      targetPort: 8080
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web${i}-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: web${i}
+addressType: IPv4
+ports:
+  - name: p
+    port: 8080
+    protocol: TCP
+endpoints:
+  - addresses: ["10.244.1.${10 + (i % 200)}"]
+    conditions:
+      ready: true
+`;
+  }
+  return s;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** One emulated proxy in `mode`: `one(i)` decides and closes connection i. */
+function harness(mode, cache) {
+  const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
+  if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
+  const clock = new ManualClock(1_000_000);
+  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode });
+  m.sync(b.snapshot);
+  const fc = m.dp.node('node-a').flowCache;
+  if (fc) fc.enabled = cache;
+  const nodeIP = parseIP('10.240.0.11');
+  const vips = Array.from({ length: services }, (_, i) =>
+    parseIP(`10.96.${((80 + i) >> 8) & 255}.${(80 + i) & 255}`),
+  );
+  let port = 32768;
+  let lastGc = clock.now();
+  const h = { fc, forwarded: 0, times: [] };
+  h.one = (i) => {
+    port = port >= 60999 ? 32768 : port + 1;
+    const svc = i % services;
+    const flow = {
+      protocol: 'TCP',
+      client: { ip: nodeIP, port },
+      clientIsNodeProcess: true,
+      destination: { ip: vips[svc], port: 80 },
+      entryNode: 'node-a',
+      entry: 'ClusterIP',
+      servicePort: `default/web${svc}:p`,
+    };
+    const d = m.decide(flow, 0);
+    if (d.kind === 'forward') {
+      h.forwarded++;
+      m.closed(flow, d);
+    }
+    clock.advance(4);
+    if (clock.now() - lastGc >= 2000) {
+      m.housekeeping(clock.now());
+      lastGc = clock.now();
+    }
+  };
+  return h;
+}
+
+// The flow cache on and off, rounds interleaved in one process (the machine is shared: compare within a run).
+const variants = ab ? [true, false] : [true];
+for (const mode of modes) {
+  const hs = variants.map((c) => harness(mode, c));
+  for (const h of hs) for (let i = 0; i < 20_000; i++) h.one(i); // warm up
+  for (let r = 0; r < rounds; r++) {
+    for (const h of hs) {
+      h.forwarded = 0;
+      // CPU time of this process (user + system), less disturbed by the other work on a shared machine.
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < N; i++) h.one(i);
+      const c = process.cpuUsage(c0);
+      h.times.push((c.user + c.system) / N);
+      if (h.forwarded !== N) console.log(`${mode}: only ${h.forwarded}/${N} forwarded`);
+    }
+  }
+  hs.forEach((h, k) => {
+    console.log(
+      `${mode}${variants[k] ? '' : ' (flow cache off)'}: ${median(h.times).toFixed(2)} CPU us/connection (rounds ${h.times.map((t) => t.toFixed(2)).join(' / ')})` +
+        (variants[k] && h.fc ? `; flow cache ${h.fc.hits} hits, ${h.fc.misses} misses` : ''),
+    );
+    if (variants[k] && plans) console.log(h.fc?.describe());
+  });
+}

@@ -1,0 +1,503 @@
+/**
+ * A megaflow cache for table evaluation (what Open vSwitch does for its classifier): the result of
+ * evaluating one built-in chain of one table for a packet is remembered under the packet's *flow
+ * shape*, the values of only those fields that some rule reachable from that chain can read, and
+ * replayed for the next packet with the same shape: the same verdict, mark, NAT request and notrack,
+ * and the same rule and policy counters counted (one packet, its length in bytes).
+ *
+ * It is exact, not a heuristic:
+ * - The mask is computed once per (ruleset, table, chain) from the rules themselves (`planFor`): every
+ *   match kind states the fields it reads (an addrtype match: the addresses, the devices with
+ *   --limit-iface-*, and the node's routing; a set match: the addresses and ports its flags name, and
+ *   the sets' contents). The protocol is always part of the shape.
+ * - A chain is cached only when every rule reachable from it is a pure function of those fields:
+ *   statistic, recent and nfacct matches, LOG and CONNMARK targets, and NAT targets whose range makes
+ *   an Rng draw make the whole (table, chain) uncached; it is evaluated as before, every time.
+ * - What the shape cannot see is a stamp: the ruleset object (rules are immutable; every load makes
+ *   a new Ruleset, so a sync starts an empty cache), the ipset store's generation and the caller's
+ *   routing generation (addrtype). A stamp change empties the cache.
+ * - On a miss the chain is evaluated with `ctx.counted`, which lists exactly the counters the traversal
+ *   adds to (the matched rules', the policy's when it ends there); the list is what a hit replays.
+ * - A (table, chain) whose shapes rarely repeat (a set match on the masqueraded reply port, say) stops
+ *   caching until the next stamp change: more than half misses after 256 lookups.
+ *
+ * The walker uses it for untraced walks (`kpath trace` always evaluates). test/kernel/fastpath.test.ts
+ * compares it with plain evaluation over random rulesets, packets and flows.
+ */
+import type { IP } from '../addr.js';
+import type { Packet } from '../packet.js';
+import type { EvalContext, EvalResult, NatRequest, Verdict } from './context.js';
+import { evaluate } from './evaluate.js';
+import type { Match } from './match.js';
+import { CtStatus, TcpFlag } from './match.js';
+import type { BuiltinChain, Counters, Ruleset, Table, TableName } from './ruleset.js';
+import type { Target } from './target.js';
+
+/** Fields of a packet's flow shape (bits of a plan's mask). */
+const F = {
+  SRC: 1,
+  DST: 2,
+  IIF: 4,
+  OIF: 8,
+  SPORT: 16,
+  DPORT: 32,
+  TCPFLAGS: 64,
+  ICMP: 128,
+  MARK: 256,
+  /** The conntrack state the state/conntrack --ctstate matches see (with the SNAT/DNAT status bits). */
+  CTSTATE: 512,
+  /** The whole conntrack view: state, status, direction, both tuples. */
+  CT: 1024,
+  CTMARK: 2048,
+  PHYSDEV: 4096,
+  IPVS: 8192,
+} as const;
+
+/** A (table, chain) that cannot be cached: some reachable rule is not a pure function of the packet. */
+const IMPURE = -1;
+
+/** The fields a match reads, or IMPURE. */
+function matchMask(m: Match): number {
+  switch (m.kind) {
+    case 'src':
+      return F.SRC;
+    case 'dst':
+      return F.DST;
+    case 'iif':
+      return F.IIF;
+    case 'oif':
+      return F.OIF;
+    case 'proto':
+    case 'comment':
+      return 0;
+    case 'tcp':
+      return (m.sport ? F.SPORT : 0) | (m.dport ? F.DPORT : 0) | (m.flags ? F.TCPFLAGS : 0);
+    case 'udp':
+    case 'sctp':
+      return (m.sport ? F.SPORT : 0) | (m.dport ? F.DPORT : 0);
+    case 'icmp':
+    case 'icmp6':
+      return F.ICMP;
+    case 'mark':
+      return F.MARK;
+    case 'connmark':
+      return F.CTMARK | F.CTSTATE;
+    case 'multiport':
+      return m.dir === 'src' ? F.SPORT : m.dir === 'dst' ? F.DPORT : F.SPORT | F.DPORT;
+    case 'conntrack': {
+      const onlyState =
+        !m.proto &&
+        !m.origSrc &&
+        !m.origDst &&
+        !m.replSrc &&
+        !m.replDst &&
+        !m.origSrcPort &&
+        !m.origDstPort &&
+        !m.replSrcPort &&
+        !m.replDstPort &&
+        !m.status &&
+        !m.dir;
+      return onlyState ? F.CTSTATE : F.CT;
+    }
+    case 'state':
+      return F.CTSTATE;
+    case 'addrtype':
+      return F.SRC | F.DST | (m.limitIfaceIn ? F.IIF : 0) | (m.limitIfaceOut ? F.OIF : 0);
+    case 'physdev':
+      return F.PHYSDEV;
+    case 'set': {
+      // Element i of a set is, by the set's type (IPSET_DIMENSIONS): position 0 an address or (bitmap:port)
+      // a port, 1 a port, 2 an address; each from the side its flag names.
+      let mask = 0;
+      m.dirs.forEach((d, i) => {
+        const addr = d === 'src' ? F.SRC : F.DST;
+        const port = d === 'src' ? F.SPORT : F.DPORT;
+        mask |= i === 0 ? addr | port : i === 1 ? port : addr;
+      });
+      return mask;
+    }
+    case 'ipvs':
+      return F.IPVS;
+    case 'statistic':
+    case 'recent':
+    case 'nfacct':
+      return IMPURE;
+    default: {
+      const never: never = m;
+      return never;
+    }
+  }
+}
+
+function sameIp(a: IP | undefined, b: IP | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.text === b.text);
+}
+
+/** The fields a target reads (MARK), or IMPURE (side effects, Rng draws). */
+function targetMask(t: Target | undefined): number {
+  if (!t) return 0;
+  switch (t.kind) {
+    case 'LOG':
+    case 'CONNMARK':
+      return IMPURE;
+    case 'MARK':
+      return F.MARK;
+    case 'DNAT':
+    case 'SNAT': {
+      const r = t.range;
+      const ipDraw = r.minIp !== undefined && !sameIp(r.minIp, r.maxIp);
+      const portDraw = r.minPort !== undefined && (r.maxPort ?? r.minPort) > r.minPort;
+      return ipDraw || portDraw ? IMPURE : 0;
+    }
+    case 'MASQUERADE':
+    case 'REDIRECT':
+      return t.minPort !== undefined && (t.maxPort ?? t.minPort) > t.minPort ? IMPURE : 0;
+    default:
+      return 0;
+  }
+}
+
+/** The shape mask of a built-in chain: the union over every rule reachable from it, or IMPURE. */
+function chainMask(table: Table, chain: string): number {
+  let mask = 0;
+  const seen = new Set<string>();
+  const todo = [chain];
+  while (todo.length) {
+    const name = todo.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const c = table.chains.get(name);
+    if (!c) continue;
+    for (const r of c.rules) {
+      for (const m of r.matches) {
+        const x = matchMask(m);
+        if (x === IMPURE) return IMPURE;
+        mask |= x;
+      }
+      const t = r.target;
+      const x = targetMask(t);
+      if (x === IMPURE) return IMPURE;
+      mask |= x;
+      if (t && (t.kind === 'jump' || t.kind === 'goto')) todo.push(t.chain);
+    }
+  }
+  return mask;
+}
+
+/** What a cached evaluation replays. */
+interface Flow {
+  readonly verdict: Verdict;
+  readonly byPolicy: boolean;
+  /** The mark the packet leaves with, or -1 when no reachable rule can change it (it leaves with its own). */
+  readonly mark: number;
+  readonly nat: NatRequest | undefined;
+  readonly notrack: boolean;
+  /** The rule counters (and the policy's) that the traversal adds one packet to, in order. */
+  readonly counters: readonly Counters[];
+  /** The flow shape: the masked fields' values (shapeOf). */
+  readonly shape: readonly number[];
+  /** The next flow whose shape has the same hash. */
+  next: Flow | undefined;
+}
+
+/** One (table, chain) of one ruleset: its mask and the flows seen. */
+interface Plan {
+  readonly mask: number;
+  /** Flows by the hash of their shape (chains of flows with equal hashes). */
+  readonly flows: Map<number, Flow>;
+  lookups: number;
+  misses: number;
+  /** Shapes did not repeat: evaluate every time until the cache starts afresh. */
+  off: boolean;
+}
+
+/** Flows kept per (table, chain) before the map starts afresh (a cache, not a record). */
+const MAX_FLOWS = 4096;
+
+const EMPTY: readonly never[] = [];
+
+/** The megaflow cache of one network namespace (one per KernelNode). */
+export class FlowCache {
+  private rules: Ruleset | undefined;
+  private setsGen = -1;
+  private routeGen = -1;
+  /** Plans by table and chain (planIndex). */
+  private plans: (Plan | undefined)[] = [];
+  /** Hits and misses since creation (for tests and benchmarks). */
+  hits = 0;
+  misses = 0;
+  /** false: every evaluation goes to `evaluate` (benchmarks compare both in one process). */
+  enabled = true;
+
+  /** The (table/chain) plans of the current ruleset with their masks and flow counts (for benchmarks). */
+  describe(): { plan: string; mask: number; flows: number }[] {
+    const out: { plan: string; mask: number; flows: number }[] = [];
+    this.plans.forEach((p, i) => {
+      if (!p) return;
+      const table = Object.keys(TABLE_INDEX).find((t) => TABLE_INDEX[t as TableName] === i >> 3);
+      const chain = Object.keys(CHAIN_INDEX).find((c) => CHAIN_INDEX[c as BuiltinChain] === (i & 7));
+      let flows = 0;
+      for (const head of p.flows.values()) for (let f: Flow | undefined = head; f; f = f.next) flows++;
+      out.push({ plan: `${table}/${chain}`, mask: p.mask, flows });
+    });
+    return out;
+  }
+
+  /**
+   * evaluate(rs, table, chain, packet, ctx) through the cache. `routeGen` is the generation of the
+   * node's routing (the addrtype match's answers). A traced evaluation is never cached.
+   */
+  evaluate(
+    rs: Ruleset,
+    table: TableName,
+    chain: BuiltinChain,
+    packet: Packet,
+    ctx: EvalContext,
+    routeGen: number,
+  ): EvalResult {
+    if (ctx.trace === true) return evaluate(rs, table, chain, packet, ctx);
+    const setsGen = ctx.state.sets.generation;
+    if (rs !== this.rules || setsGen !== this.setsGen || routeGen !== this.routeGen) {
+      this.rules = rs;
+      this.setsGen = setsGen;
+      this.routeGen = routeGen;
+      this.plans = [];
+    }
+    const pi = planIndex(table, chain);
+    let plan = this.plans[pi];
+    if (!plan) {
+      const t = rs.tables.get(table);
+      plan = { mask: t ? chainMask(t, chain) : 0, flows: new Map(), lookups: 0, misses: 0, off: false };
+      this.plans[pi] = plan;
+    }
+    if (plan.mask === IMPURE || plan.off || !this.enabled) return evaluate(rs, table, chain, packet, ctx);
+    const n = shapeOf(plan.mask, packet, ctx);
+    const h = hashShape(n);
+    plan.lookups++;
+    for (let f = plan.flows.get(h); f; f = f.next) {
+      if (sameShape(f.shape, n)) {
+        this.hits++;
+        return replay(f, packet);
+      }
+    }
+    this.misses++;
+    if (++plan.misses * 2 > plan.lookups && plan.lookups >= 256) {
+      plan.off = true;
+      plan.flows.clear();
+    }
+    // The shape is copied before evaluating: a callback (addrType) could evaluate again and refill scratch.
+    const shape = scratch.slice(0, n);
+    const counted: Counters[] = [];
+    const r = evaluate(rs, table, chain, packet, countingCtx(ctx, counted));
+    if (plan.off) return r;
+    if (plan.flows.size >= MAX_FLOWS) plan.flows.clear();
+    const flow: Flow = {
+      verdict: r.verdict,
+      byPolicy: r.byPolicy,
+      mark: plan.mask & F.MARK ? r.packet.mark : -1,
+      nat: r.nat,
+      notrack: r.notrack,
+      counters: counted,
+      shape,
+      next: plan.flows.get(h),
+    };
+    plan.flows.set(h, flow);
+    return r;
+  }
+}
+
+const TABLE_INDEX: Readonly<Record<TableName, number>> = { raw: 0, mangle: 1, nat: 2, filter: 3 };
+const CHAIN_INDEX: Readonly<Record<BuiltinChain, number>> = {
+  PREROUTING: 0,
+  INPUT: 1,
+  FORWARD: 2,
+  OUTPUT: 3,
+  POSTROUTING: 4,
+};
+
+function planIndex(table: TableName, chain: BuiltinChain): number {
+  return (TABLE_INDEX[table] ?? 7) * 8 + (CHAIN_INDEX[chain] ?? 7);
+}
+
+/** ctx with `counted` set (the caller's own ctx is left as it is). */
+function countingCtx(ctx: EvalContext, counted: Counters[]): EvalContext {
+  const c: { -readonly [K in keyof EvalContext]: EvalContext[K] } = {
+    now: ctx.now,
+    rng: ctx.rng,
+    state: ctx.state,
+    counted,
+  };
+  if (ctx.ct) c.ct = ctx.ct;
+  if (ctx.addrType) c.addrType = ctx.addrType;
+  if (ctx.ipvs) c.ipvs = ctx.ipvs;
+  if (ctx.physdev) c.physdev = ctx.physdev;
+  if (ctx.index !== undefined) c.index = ctx.index;
+  return c;
+}
+
+/** A cached flow applied to a packet: its counters counted, the result evaluate would give. */
+function replay(f: Flow, packet: Packet): EvalResult {
+  const cs = f.counters;
+  const len = packet.length;
+  for (let i = 0; i < cs.length; i++) {
+    const c = cs[i]!;
+    c.packets++;
+    c.bytes += len;
+  }
+  const pkt = f.mark >= 0 && f.mark !== packet.mark ? { ...packet, mark: f.mark } : packet;
+  if (f.nat)
+    return {
+      verdict: f.verdict,
+      byPolicy: f.byPolicy,
+      packet: pkt,
+      nat: f.nat,
+      notrack: f.notrack,
+      trace: EMPTY,
+      logs: EMPTY,
+    };
+  return {
+    verdict: f.verdict,
+    byPolicy: f.byPolicy,
+    packet: pkt,
+    notrack: f.notrack,
+    trace: EMPTY,
+    logs: EMPTY,
+  };
+}
+
+/**
+ * Strings in a shape (device names, conntrack states, IPVS methods: a few dozen) as small numbers,
+ * shared by every cache and never reassigned.
+ */
+const interned = new Map<string, number>();
+function intern(x: string | undefined): number {
+  if (x === undefined) return -1;
+  let v = interned.get(x);
+  if (v === undefined) {
+    v = interned.size;
+    interned.set(x, v);
+  }
+  return v;
+}
+
+/** An address into v[n..]: IPv4 its value, IPv6 its four 32-bit words after a -2; returns the next n. */
+function pushIp(v: number[], n: number, ip: IP | undefined): number {
+  if (ip === undefined) v[n++] = -1;
+  else if (ip.family === 4) v[n++] = ip.n;
+  else {
+    const b = ip.big;
+    v[n++] = -2;
+    v[n++] = Number(b & 0xffffffffn);
+    v[n++] = Number((b >> 32n) & 0xffffffffn);
+    v[n++] = Number((b >> 64n) & 0xffffffffn);
+    v[n++] = Number(b >> 96n);
+  }
+  return n;
+}
+
+const PROTO_CODE: Readonly<Record<Packet['proto'], number>> = {
+  tcp: 6,
+  udp: 17,
+  sctp: 132,
+  icmp: 1,
+  icmpv6: 58,
+};
+
+function tcpBits(p: Packet): number {
+  const f = p.tcp;
+  if (!f) return 0;
+  return (
+    (f.fin ? TcpFlag.FIN : 0) |
+    (f.syn ? TcpFlag.SYN : 0) |
+    (f.rst ? TcpFlag.RST : 0) |
+    (f.ack ? TcpFlag.ACK : 0)
+  );
+}
+
+/** The shape being looked up: shapeOf fills it, a new flow keeps a copy. */
+const scratch: number[] = [];
+
+/**
+ * The values of the masked fields (the family and protocol always) into `scratch`; returns how many.
+ * The order and number of values is fixed by the mask, so equal shapes of one plan are equal arrays.
+ */
+function shapeOf(mask: number, p: Packet, ctx: EvalContext): number {
+  const v = scratch;
+  let n = 0;
+  v[n++] = p.family * 256 + PROTO_CODE[p.proto];
+  if (mask & F.SRC) n = pushIp(v, n, p.src);
+  if (mask & F.DST) n = pushIp(v, n, p.dst);
+  if (mask & F.IIF) v[n++] = intern(p.iif);
+  if (mask & F.OIF) v[n++] = intern(p.oif);
+  if (mask & F.SPORT) v[n++] = p.sport;
+  if (mask & F.DPORT) v[n++] = p.dport;
+  if (mask & F.TCPFLAGS) v[n++] = tcpBits(p);
+  if (mask & F.ICMP) v[n++] = p.icmp ? p.icmp.type * 256 + p.icmp.code : -1;
+  if (mask & F.MARK) v[n++] = p.mark;
+  if (mask & (F.CTSTATE | F.CT | F.CTMARK)) {
+    const ct = ctx.ct;
+    if (!ct) v[n++] = -1;
+    else {
+      v[n++] = intern(ct.state);
+      const st = ct.status ?? 0;
+      if (mask & F.CT) {
+        v[n++] = st;
+        v[n++] = ct.dir === 'REPLY' ? 1 : 0;
+        const o = ct.orig;
+        const r = ct.reply;
+        if (o) {
+          v[n++] = PROTO_CODE[o.proto];
+          n = pushIp(v, n, o.src);
+          n = pushIp(v, n, o.dst);
+          v[n++] = o.sport;
+          v[n++] = o.dport;
+        } else v[n++] = -1;
+        if (r) {
+          v[n++] = PROTO_CODE[r.proto];
+          n = pushIp(v, n, r.src);
+          n = pushIp(v, n, r.dst);
+          v[n++] = r.sport;
+          v[n++] = r.dport;
+        } else v[n++] = -1;
+      } else v[n++] = st & (CtStatus.SRC_NAT | CtStatus.DST_NAT);
+      if (mask & F.CTMARK) v[n++] = ct.mark ?? 0;
+    }
+  }
+  if (mask & F.PHYSDEV) {
+    const ph = ctx.physdev;
+    if (!ph) v[n++] = -1;
+    else {
+      v[n++] = intern(ph.in);
+      v[n++] = intern(ph.out);
+    }
+  }
+  if (mask & F.IPVS) {
+    const x = ctx.ipvs;
+    if (!x) v[n++] = -1;
+    else {
+      n = pushIp(v, n, x.vaddr);
+      v[n++] = x.vport;
+      v[n++] = x.vproto;
+      v[n++] = x.original ? 1 : 0;
+      v[n++] = intern(x.method);
+      v[n++] = x.vportctl ?? 0;
+    }
+  }
+  return n;
+}
+
+function hashShape(n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) {
+    const x = scratch[i]!;
+    h = Math.imul(h ^ (x | 0), 0x01000193);
+    h = Math.imul(h ^ ((x / 4294967296) | 0), 0x85ebca6b);
+  }
+  return (h ^ (h >>> 15)) & 0x3fffffff;
+}
+
+function sameShape(a: readonly number[], n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== scratch[i]) return false;
+  return true;
+}
