@@ -1195,7 +1195,14 @@ class Traveller {
       proto: 'icmp',
       src,
       dst: p.src,
-      icmp: { type: 3, code: 4, id: 0, mtu, quote: p },
+      // ip_forward checks the MTU before it decrements the TTL: the error quotes the header as it arrived.
+      icmp: {
+        type: 3,
+        code: 4,
+        id: 0,
+        mtu,
+        quote: p.ttl !== undefined ? withFields(p, { ttl: p.ttl + 1 }) : p,
+      },
       // ICMP errors leave with DF clear (the kernel's ICMP socket does not do PMTU discovery).
       df: false,
       // The IP header, the ICMP header, and as much of the original as fits in 576 bytes.
