@@ -772,6 +772,7 @@ export function bridged(
 // of a pod namespace, "arriving at the destination pod" is a delivery in a pod namespace.
 
 import {
+  type ArpWire,
   checkMtu,
   ethertypeOf,
   type Fragment,
@@ -781,7 +782,7 @@ import {
   VXLAN_OVERHEAD,
   vxlanSourcePort,
 } from '../devices/index.js';
-import { type ArpAnswer, resolveArp } from './arp.js';
+import { type ArpAnswer, arpExchange } from './arp.js';
 import type { NetWorld } from './world.js';
 
 export type TravelStep =
@@ -802,6 +803,8 @@ export type TravelStep =
       readonly dev: string;
       readonly what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu';
       readonly text: string;
+      /** An ARP exchange: its request and reply on every device they cross, in capture order. */
+      readonly arp?: readonly ArpWire[];
     };
 
 export type TravelEnd =
@@ -887,8 +890,16 @@ class Traveller {
     readonly opts: TravelOptions,
   ) {}
 
-  l2(ns: string, dev: string, what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu', text: string): void {
-    this.steps.push({ kind: 'l2', ns, dev, what, text });
+  l2(
+    ns: string,
+    dev: string,
+    what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu',
+    text: string,
+    arp?: readonly ArpWire[],
+  ): void {
+    this.steps.push(
+      arp?.length ? { kind: 'l2', ns, dev, what, text, arp } : { kind: 'l2', ns, dev, what, text },
+    );
   }
 
   /** From a stack walk's result in `ns` to the end of the travel. */
@@ -1003,9 +1014,16 @@ class Traveller {
           reason: `no neighbour entry for ${nh.text} on ${o.dev} (flannel installs one per remote node; nolearning devices do not ARP)`,
         };
       } else {
-        const a: ArpAnswer | undefined = resolveArp(this.world, { ns, dev: o.dev }, nh, this.env.now);
+        const x = arpExchange(this.world, { ns, dev: o.dev }, nh, this.env.now);
+        const a: ArpAnswer | undefined = x.answer;
         if (!a) {
-          this.l2(ns, o.dev, 'arp', `ARP who-has ${nh.text} on ${o.dev}: no reply (neighbour FAILED)`);
+          this.l2(
+            ns,
+            o.dev,
+            'arp',
+            `ARP who-has ${nh.text} on ${o.dev}: no reply (neighbour FAILED)`,
+            x.frames,
+          );
           return {
             kind: 'stopped',
             ns,
@@ -1019,6 +1037,7 @@ class Traveller {
           o.dev,
           'arp',
           `ARP who-has ${nh.text} on ${o.dev}: is-at ${a.mac} (${a.by.dev} in ${a.by.ns}${a.proxy ? ', proxy ARP' : ''})`,
+          x.frames,
         );
         for (const t of a.learned) this.l2(t.ns, t.bridge, 'fdb', t.text);
       }

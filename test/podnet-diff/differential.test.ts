@@ -27,16 +27,18 @@ import { type CapturePoint, hostVethName, type RealTopologySpec, type Send, twoN
 
 const reason = await unavailableReason();
 
-/** Every device on the path between the two pods. */
-function pathCapture(spec: RealTopologySpec, vxlan: boolean): CapturePoint[] {
-  const [a, b] = spec.nodes as [RealTopologySpec['nodes'][0], RealTopologySpec['nodes'][0]];
-  const nodeSide = (n: typeof a, i: number): CapturePoint[] => [
-    { node: n.name, device: hostVethName(n, i, n.pods[0]!.name) },
+/**
+ * Every device of both nodes (eth0, cni0, flannel.1, every host veth) and every pod's eth0: the path
+ * between client and server, and where ARP requests are flooded besides.
+ */
+function everyDevice(spec: RealTopologySpec, vxlan: boolean): CapturePoint[] {
+  return spec.nodes.flatMap((n, i): CapturePoint[] => [
+    ...n.pods.map((p) => ({ pod: p.name })),
+    ...n.pods.map((p) => ({ node: n.name, device: hostVethName(n, i, p.name) })),
     { node: n.name, device: 'cni0' },
     ...(vxlan ? [{ node: n.name, device: 'flannel.1' }] : []),
     { node: n.name, device: 'eth0' },
-  ];
-  return [{ pod: a.pods[0]!.name }, ...nodeSide(a, 0), ...nodeSide(b, 1), { pod: b.pods[0]!.name }];
+  ]);
 }
 
 const isSyn = (f: DecodedFrame) => (f.inner ?? f).tcp?.flags.syn === true;
@@ -96,6 +98,16 @@ describe.skipIf(reason !== undefined)(
 
     describe.each(CASES)('$name', (c) => {
       const base = twoNodeSpec({
+        // A second pod on node-a: the client's ARP request is flooded to it too.
+        nodes: [
+          {
+            name: 'node-a',
+            ip: '10.0.0.11',
+            podCidr: '10.244.1.0/24',
+            pods: [{ name: 'client' }, { name: 'other' }],
+          },
+          { name: 'node-b', ip: '10.0.0.12', podCidr: '10.244.2.0/24', pods: [{ name: 'server' }] },
+        ],
         network: c.vxlan ? 'vxlan' : 'host-gw',
         ...(c.podMtu !== undefined ? { podMtu: c.podMtu } : {}),
         sends: c.sends,
@@ -103,7 +115,7 @@ describe.skipIf(reason !== undefined)(
       });
       const model = writeCluster(base, c.network);
       const aligned = alignWithModel(base, model.snapshot);
-      const spec: RealTopologySpec = { ...aligned, capture: pathCapture(aligned, c.vxlan) };
+      const spec: RealTopologySpec = { ...aligned, capture: everyDevice(aligned, c.vxlan) };
       let run: RealRun | undefined;
       const emulated: EmulatedSend[] = [];
       afterAll(() => model.remove());
@@ -119,12 +131,15 @@ describe.skipIf(reason !== undefined)(
         expect(run, 'the real run failed').toBeDefined();
         const real = run!.perSend[i]!;
         const emu = emulated[i]!;
-        const keep = keepFor(s, false);
+        const keep = keepFor(s, true);
         const diffs = compareCaptures(real, emu.frames, { interfaces: Object.keys(real), keep });
         expect(diffs).toEqual([]);
         // The send itself: answered, or failing the same way.
         const r = run!.sends[i]!;
-        const client = real['pod/default/client/eth0']!.filter(keep);
+        const client = real['pod/default/client/eth0']!.filter((f) => keep(f) && !f.arp);
+        // Every send starts with the neighbours flushed: a frame on the wire means an ARP exchange first.
+        const arp = real['pod/default/client/eth0']!.filter((f) => f.arp).map((f) => f.arp!.op);
+        expect(arp).toEqual(client.length > 0 ? [1, 2] : []);
         if (r.code === 0) {
           // Answered: the request and the answer crossed the client's eth0 (fragments counted apart).
           expect(client.length).toBeGreaterThanOrEqual(2);
