@@ -1006,6 +1006,10 @@ class Traveller {
           'arp',
           `neighbour ${nh.text} dev ${o.dev} lladdr ${e.mac} ${e.state}${e.state === 'PERMANENT' ? ' (no ARP)' : ''}`,
         );
+      } else if (link.spec.kind === 'ethernet' && !this.onSegment(link.spec.segment, nh)) {
+        // The node's router (its default gateway) or another host of the node network: kpath does
+        // not model them, so the packet leaves the emulated world here.
+        return { kind: 'outside', ns, dev: o.dev, nextHop: nh, packet: p };
       } else if (link.spec.kind === 'vxlan') {
         return {
           kind: 'stopped',
@@ -1052,6 +1056,11 @@ class Traveller {
     };
     // "leaving the source pod": a NetworkPolicy egress stage belongs here (ns is a pod's).
     return this.emit(ns, link, frame);
+  }
+
+  /** Does a namespace on the segment own `ip` (so an ARP request for it gets an answer)? */
+  private onSegment(segment: string, ip: IP): boolean {
+    return this.world.segment(segment).some((m) => this.world.ns(m.ns)?.isLocal(ip) === true);
   }
 
   /** Put a frame on a device's wire and see where it arrives. */
