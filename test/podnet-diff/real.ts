@@ -524,7 +524,6 @@ class Topology {
         if (name === undefined) continue;
         const exp = read.interfaces[p.interfaceId]?.tsresolExponent ?? 6;
         const us = exp >= 6 ? p.timestamp / 10n ** BigInt(exp - 6) : p.timestamp * 10n ** BigInt(6 - exp);
-          console.log('PKT', name, us - starts[0]!, p.data.length, p.data[12], p.data[13]);
         if (us >= end) continue;
         let k = -1;
         for (let i = 0; i < starts.length; i++) if (us >= starts[i]!) k = i;
