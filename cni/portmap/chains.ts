@@ -36,6 +36,19 @@ export type IptOp =
 
 const MAX_CHAIN = 28;
 
+/** Targets (not chains) the plugins' rules jump to. */
+const TARGETS = new Set([
+  'ACCEPT',
+  'DROP',
+  'RETURN',
+  'REJECT',
+  'DNAT',
+  'SNAT',
+  'MASQUERADE',
+  'MARK',
+  'REDIRECT',
+]);
+
 /** `CNI-` + prefix + sha512(name + id) in hex, 28 characters (utils.MustFormatChainNameWithPrefix). */
 export function cniChainName(network: string, containerId: string, prefix = ''): string {
   const hash = createHash('sha512')
@@ -58,17 +71,13 @@ function chainExists(k: KernelNode, table: IptTable, chain: string): boolean {
 }
 
 /** The rule as iptables-save prints it (`-A CHAIN ...`), parsed and rendered by the emulated iptables. */
-function canonical(k: KernelNode, table: IptTable, chain: string, rule: readonly string[]): string {
+function canonical(table: IptTable, chain: string, rule: readonly string[]): string {
   const scratch = new KernelNode({ name: 'scratch' });
   const chains = new Set<string>([chain]);
+  // A jump to a user chain needs that chain declared (a target such as DNAT or MARK does not).
   const j = rule.indexOf('-j');
-  if (
-    j >= 0 &&
-    rule[j + 1] &&
-    /^[A-Z0-9][A-Za-z0-9_.-]*$/.test(rule[j + 1]!) &&
-    chainExists(k, table, rule[j + 1]!)
-  )
-    chains.add(rule[j + 1]!);
+  const target = j >= 0 ? rule[j + 1] : undefined;
+  if (target && !TARGETS.has(target)) chains.add(target);
   const builtins = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
   const decl = [...chains].filter((c) => !builtins.has(c)).map((c) => `:${c} - [0:0]`);
   scratch.restore([`*${table}`, ...decl, restoreLine('-A', chain, rule), 'COMMIT', ''].join('\n'), {
@@ -83,7 +92,7 @@ function canonical(k: KernelNode, table: IptTable, chain: string, rule: readonly
 
 function hasRule(k: KernelNode, table: IptTable, chain: string, rule: readonly string[]): boolean {
   if (!chainExists(k, table, chain)) return false;
-  const want = canonical(k, table, chain, rule);
+  const want = canonical(table, chain, rule);
   return k
     .save({ tables: [table] })
     .split('\n')
