@@ -4,7 +4,7 @@
  * underlay; a namespace answers when the target is one of its local addresses (arp_ignore=0), or,
  * on a device with proxy_arp, when its route to the target leaves by another device (how a Calico
  * host answers for 169.254.1.1). Bridges on the way learn the asker's MAC from the request and the
- * answerer's from the reply; the answerer learns the asker as a STALE neighbour, the asker gets a
+ * answerer's from the reply; the answerer (a proxy too) learns the asker as a STALE neighbour, the asker gets a
  * REACHABLE entry. VXLAN devices do not carry the request: flannel installs permanent neighbours.
  *
  * `arpExchange` also gives the frames a capture on each device sees, in order: the broadcast request
@@ -230,7 +230,9 @@ export function arpExchange(world: NetWorld, from: Attachment, target: IP, now: 
         });
       }
     }
-    if (askerIp && !a.proxy)
+    // arp_process enters the asker as a neighbour (neigh_event_ns) whether it answers for its own
+    // address or as a proxy.
+    if (askerIp)
       node.neigh.set({ ip: askerIp, dev: r.at.dev, mac: askerLink.mac, state: 'STALE', updated: now });
     asker.neigh.set({ ip: target, dev: from.dev, mac: link.mac, state: 'REACHABLE', updated: now });
     const frames = requestFrames();

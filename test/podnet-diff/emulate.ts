@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bufferIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
-import { buildHostNetwork, vethName } from '../../cni/index.js';
+import { buildHostNetwork, hostVethOf } from '../../cni/index.js';
 import { buildCluster, type ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { podNsName } from '../../netmodel/kernel/index.js';
 import { type DecodedFrame, decodePcapng, framesByInterface } from '../../netmodel/pcap/index.js';
@@ -89,8 +89,8 @@ export function writeCluster(spec: RealTopologySpec, network: ModelNetwork): Mod
 
 /**
  * The spec with every device's MAC and every host veth's name taken from kpath's model of the same
- * cluster (cni/: macOf, vethName, the VTEP MAC, cni0 pinned to its first port's MAC), so the real
- * frames carry the addresses the emulated ones do.
+ * cluster (cni/: macOf, vethName or Calico's caliName, the VTEP MAC, cni0 pinned to its first port's
+ * MAC, Calico's ee:ee:ee:ee:ee:ee), so the real frames carry the addresses the emulated ones do.
  */
 export function alignWithModel(spec: RealTopologySpec, snapshot: ClusterSnapshot): RealTopologySpec {
   const net = buildHostNetwork(snapshot);
@@ -115,7 +115,7 @@ export function alignWithModel(spec: RealTopologySpec, snapshot: ClusterSnapshot
       case 'flannel.1':
         return macOfDev(ref.node, 'flannel.1');
       case 'host-veth':
-        return macOfDev(ref.node, vethName(podOf(node, ref.pod)));
+        return macOfDev(ref.node, hostVethOf(snapshot.config.network, podOf(node, ref.pod)));
       case 'pod-eth0': {
         const pod = podOf(node, ref.pod);
         return macOfDev(podNsName(pod.meta.namespace, pod.meta.name), 'eth0');
@@ -127,7 +127,7 @@ export function alignWithModel(spec: RealTopologySpec, snapshot: ClusterSnapshot
     mac,
     nodes: spec.nodes.map((n) => ({
       ...n,
-      pods: n.pods.map((p) => ({ ...p, hostVeth: vethName(podOf(n, p.name)) })),
+      pods: n.pods.map((p) => ({ ...p, hostVeth: hostVethOf(snapshot.config.network, podOf(n, p.name)) })),
     })),
   };
 }

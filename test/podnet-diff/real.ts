@@ -244,6 +244,7 @@ class Topology {
   private readonly underlayMtu: number;
   private readonly podMtu: number;
   private readonly vxlan: boolean;
+  private readonly calico: boolean;
 
   constructor(
     private readonly spec: RealTopologySpec,
@@ -251,6 +252,7 @@ class Topology {
   ) {
     this.mac = spec.mac ?? defaultMacScheme(spec);
     this.vxlan = (spec.network ?? 'vxlan') === 'vxlan';
+    this.calico = spec.network === 'calico';
     this.underlayMtu = spec.underlayMtu ?? 1500;
     this.overlayMtu = spec.overlayMtu ?? (this.vxlan ? this.underlayMtu - 50 : this.underlayMtu);
     this.podMtu = spec.podMtu ?? this.overlayMtu;
@@ -319,12 +321,15 @@ class Topology {
           `link set eth0 address ${this.mac({ kind: 'node-eth0', node: node.name }, ctx)} mtu ${mtuU}`,
           `addr add ${node.ip}/24 dev eth0`,
           'link set eth0 up',
+        ];
+        if (this.calico) return this.buildCalicoNode(node, i, cmds);
+        cmds.push(
           // cni0 with the subnet's .1 (the bridge plugin with isGateway).
           'link add cni0 type bridge',
           `link set cni0 address ${this.mac({ kind: 'cni0', node: node.name }, ctx)} mtu ${mtuP}`,
           `addr add ${gatewayAddress(node)}/24 dev cni0`,
           'link set cni0 up',
-        ];
+        );
         if (this.vxlan)
           cmds.push(
             // flannel.1 as flanneld creates it (pkg/backend/vxlan/device.go).
@@ -374,6 +379,47 @@ class Topology {
           ),
         );
       }),
+    );
+  }
+
+  /** A Calico node (BGP routes): the pods' host veths with proxy ARP, /32 routes, the blocks. */
+  private async buildCalicoNode(node: NodeSpec, i: number, cmds: string[]): Promise<void> {
+    const n = this.nodeNs(i);
+    const sysctls: string[] = [];
+    for (const [j, pod] of node.pods.entries()) {
+      const veth = hostVethName(node, i, pod.name);
+      const pctx = { nodeIndex: i, podIndex: j };
+      cmds.push(
+        `link add ${veth} mtu ${pod.mtu ?? this.podMtu} type veth peer name eth0 netns ${this.podNs(i, j)}`,
+        `link set ${veth} address ${this.mac({ kind: 'host-veth', node: node.name, pod: pod.name }, pctx)} up`,
+      );
+      // felix: proxy ARP on the host end, answered at once (proxy_delay 0).
+      sysctls.push(`net.ipv4.conf.${veth}.proxy_arp=1`, `net.ipv4.neigh.${veth}.proxy_delay=0`);
+    }
+    await batch('ip', n, cmds);
+    await must('ip', ['netns', 'exec', n, 'sysctl', '-qw', ...sysctls]);
+    // The node's default route (its router, which answers nothing here): proxy ARP answers for
+    // 169.254.1.1 only because the host has a route to it through another device.
+    const router = `${node.ip.split('.').slice(0, 3).join('.')}.1`;
+    const routes = [`route add blackhole ${node.podCidr}`, `route add default via ${router} dev eth0`];
+    for (const pod of node.pods)
+      routes.push(
+        `route add ${podAddress(node, pod.name)}/32 dev ${hostVethName(node, i, pod.name)} scope link`,
+      );
+    for (const [k, remote] of this.spec.nodes.entries())
+      if (k !== i) routes.push(`route add ${remote.podCidr} via ${remote.ip} dev eth0`);
+    await batch('ip', n, routes);
+    await Promise.all(
+      node.pods.map((pod, j) =>
+        batch('ip', this.podNs(i, j), [
+          'link set lo up',
+          `link set eth0 address ${this.mac({ kind: 'pod-eth0', node: node.name, pod: pod.name }, { nodeIndex: i, podIndex: j })} mtu ${pod.mtu ?? this.podMtu}`,
+          `addr add ${podAddress(node, pod.name)}/32 dev eth0`,
+          'link set eth0 up',
+          'route add 169.254.1.1 dev eth0 scope link',
+          'route add default via 169.254.1.1 dev eth0',
+        ]),
+      ),
     );
   }
 

@@ -76,9 +76,12 @@ export interface RealTopologySpec {
   /**
    * How pod subnets reach each other: `vxlan` (flannel.1 as flanneld programs it; the default) or
    * `host-gw` (`ip route add <remote subnet> via <remote node IP> dev eth0`: flannel's host-gw backend,
-   * and kpath's bridge plugin with static routes).
+   * and kpath's bridge plugin with static routes) or `calico` (Calico's routed network with BGP
+   * routes: no bridge; each pod a /32 behind a host veth with proxy ARP and `default via
+   * 169.254.1.1`, a `/32 dev <veth> scope link` route per local pod, `blackhole` the own block and
+   * `<remote block> via <remote node IP> dev eth0` as BIRD installs them).
    */
-  readonly network?: 'vxlan' | 'host-gw';
+  readonly network?: 'vxlan' | 'host-gw' | 'calico';
   /** The MTU of cni0, the host veths and the pods' eth0 unless a pod sets its own; default `overlayMtu`. */
   readonly podMtu?: number;
   /**
