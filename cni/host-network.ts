@@ -18,7 +18,7 @@ import { prefixContains } from '../netmodel/addr.js';
 import type { ClusterSnapshot, NetworkConfig, Node, Pod } from '../netmodel/cluster/index.js';
 import type { Attachment, KernelNode, NetWorld } from '../netmodel/kernel/index.js';
 import { addBridgePods, addHostGwRoutes, BRIDGE, vethName } from './bridge/index.js';
-import { addCalicoBgpRoutes, addCalicoPods, addCalicoVxlan, caliName } from './calico/index.js';
+import { addCalicoBgpRoutes, addCalicoPods, addCalicoVxlan, addFelixNat, caliName } from './calico/index.js';
 import { addFlannelVxlan, FLANNEL_OVERHEAD, flannelRestore } from './flannel/index.js';
 import { defaultRoute, nodeBase, UNDERLAY, UPLINK } from './node-base.js';
 import { addHostPorts } from './portmap/index.js';
@@ -68,6 +68,7 @@ function buildNode(
     add(addCalicoPods(snap, k, n, mtu));
     if (net.backend === 'vxlan') addCalicoVxlan(snap, k, n);
     else addCalicoBgpRoutes(snap, k, n);
+    addFelixNat(snap, k);
   } else {
     add(addBridgePods(snap, k, n, mtu));
     if (net.plugin === 'flannel' && net.backend === 'vxlan') addFlannelVxlan(snap, k, n);
