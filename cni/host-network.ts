@@ -8,6 +8,7 @@
  *                     neighbour/FDB/route per remote node and its iptables rules    cni/flannel
  *   flannel host-gw   cni0 + host-local, routes via the remote node's address
  *   calico bgp|vxlan  cali veths with proxy ARP, /32 host routes, BGP routes or vxlan.calico   cni/calico
+ *   every plugin      the conflist's portmap plugin for pods with a hostPort                      cni/portmap
  *
  * Every node has eth0 on the underlay with all of its addresses and a default route (node-base.ts);
  * every pod with an IP gets its own namespace `pod/NS/NAME`.
@@ -17,9 +18,10 @@ import { prefixContains } from '../netmodel/addr.js';
 import type { ClusterSnapshot, NetworkConfig, Node, Pod } from '../netmodel/cluster/index.js';
 import type { Attachment, KernelNode, NetWorld } from '../netmodel/kernel/index.js';
 import { addBridgePods, addHostGwRoutes, BRIDGE, vethName } from './bridge/index.js';
-import { addCalicoBgpRoutes, addCalicoPods, addCalicoVxlan, caliName } from './calico/index.js';
+import { addCalicoBgpRoutes, addCalicoPods, addCalicoVxlan, addFelixNat, caliName } from './calico/index.js';
 import { addFlannelVxlan, FLANNEL_OVERHEAD, flannelRestore } from './flannel/index.js';
 import { defaultRoute, nodeBase, UNDERLAY, UPLINK } from './node-base.js';
+import { addHostPorts } from './portmap/index.js';
 
 export interface HostNetwork extends NetWorld {
   readonly nodes: ReadonlyMap<string, KernelNode>;
@@ -66,6 +68,7 @@ function buildNode(
     add(addCalicoPods(snap, k, n, mtu));
     if (net.backend === 'vxlan') addCalicoVxlan(snap, k, n);
     else addCalicoBgpRoutes(snap, k, n);
+    addFelixNat(snap, k);
   } else {
     add(addBridgePods(snap, k, n, mtu));
     if (net.plugin === 'flannel' && net.backend === 'vxlan') addFlannelVxlan(snap, k, n);
@@ -80,6 +83,8 @@ function buildNode(
     )
       k.restore(flannelRestore(network, subnet), { noflush: true });
   }
+  // The conflist's portmap plugin, for pods with a hostPort.
+  addHostPorts(snap, k, n);
   defaultRoute(snap, k, n);
   return k;
 }

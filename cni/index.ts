@@ -10,4 +10,4 @@ export {
   podMtu,
 } from './host-network.js';
 export { macOf, UNDERLAY, UPLINK } from './node-base.js';
-export { type CniOutcome, type CniState, emptyCniState, invokeCni } from './spec/index.js';
+export { type CniOutcome, type CniState, emptyCniState, invokeCni, natSave } from './spec/index.js';

@@ -212,7 +212,8 @@ export function followReply(world: World, there: Journey, env: WalkEnv): Journey
       : {}),
     // An echo reply leaves with DF clear (measured).
     ...(p.icmp && p.icmp.type === 8 ? { icmp: { ...p.icmp, type: 0 }, df: false } : {}),
-    ...(p.proto === 'icmp' ? { length: p.length } : {}),
+    // An echo: a ping's reply and a UDP answer as long as the request (the datagram echoed back).
+    ...(p.proto === 'icmp' || p.proto === 'udp' ? { length: p.length } : {}),
   });
   const ns = a.kind === 'pod' ? `pod/${a.pod}` : a.node;
   const kernel = world.net.ns(ns);

@@ -172,12 +172,15 @@ export async function run(args: TraceArgs, io: CliIO): Promise<number> {
   });
   if (args.pcap) {
     const cap = new CaptureCollector({ startMicros: 0n });
+    let followed = false;
     for (const o of json) {
       if (!o.journey) continue;
+      followed = true;
       captureTravel(cap, o.journey.there.travel);
       if (o.journey.back) captureTravel(cap, o.journey.back.travel);
     }
-    if (cap.size === 0)
+    // A followed packet that never reached a wire (EMSGSIZE in the sender) is an empty capture.
+    if (!followed)
       throw usage('--pcap needs a followed packet through a cluster (not --rules or --no-follow)');
     const file = resolve(io.cwd, args.pcap);
     try {

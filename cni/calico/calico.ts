@@ -13,8 +13,8 @@
  *                 neighbour and FDB entries per remote node
  *
  * kpath takes each node's pod CIDR as its Calico IPAM block (as Calico does with host-local IPAM
- * and usePodCidr), and the block's network address as the VXLAN tunnel address. Felix's own
- * iptables chains (cali-*) and natOutgoing are not modelled.
+ * and usePodCidr), and the block's network address as the VXLAN tunnel address. Of felix's iptables
+ * chains only natOutgoing is modelled (felix.ts).
  */
 import { createHash } from 'node:crypto';
 import type { ClusterSnapshot, Node, Pod } from '../../netmodel/cluster/index.js';

@@ -9,3 +9,4 @@ export {
   CALICO_VXLAN_PORT,
   caliName,
 } from './calico.js';
+export { ALL_POOLS_SET, addFelixNat, felixNatRestore, MASQ_POOLS_SET } from './felix.js';

@@ -3,8 +3,9 @@
  * the environment (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_ARGS, CNI_PATH) and the
  * network configuration on stdin in; the result or error JSON for stdout, the exit status and the
  * next state out. The plugin is `bridge` with `host-local` IPAM, as containernetworking/plugins'
- * bridge plugin sets a pod up (cni/bridge); the state is what host-local keeps in
- * /var/lib/cni/networks plus the interfaces ADD made.
+ * bridge plugin sets a pod up (cni/bridge), with its `ipMasq` chains; or `portmap`, the chained
+ * hostPort plugin (portmap-plugin.ts). The state is what host-local keeps in /var/lib/cni/networks,
+ * the interfaces ADD made, and the nat table the plugins' iptables rules live in.
  *
  *   ADD     allocate, build the result: interfaces [bridge, host veth, container], ips, routes, dns
  *   DEL     release; succeeds again and for unknown containers
@@ -13,13 +14,18 @@
  *   VERSION the versions this plugin speaks;  STATUS ready (exit 0, no output)
  */
 import { deriveMac } from '../../netmodel/devices/index.js';
+import { ipMasqAdd, ipMasqDel } from '../portmap/index.js';
 import { CNI_VERSION, CniCode, type CniError, CniFailure, SUPPORTED_VERSIONS } from './errors.js';
 import { allocate, canonicalRange, type IpamRange, type IpamStore, release } from './host-local.js';
+import { applyToNat } from './iptables-state.js';
+import { runPortmap } from './portmap-plugin.js';
 
 export interface CniState {
   networks: Record<string, IpamStore>;
   /** `containerID/ifname` -> the ADD result and netns. */
   containers: Record<string, { netns: string; network: string; result: Record<string, unknown> }>;
+  /** The nat table as `iptables-save -t nat` prints it: ipMasq and portmap chains (absent: untouched). */
+  nat?: string;
 }
 
 export function emptyCniState(): CniState {
@@ -95,6 +101,7 @@ interface BridgeConf {
   readonly mtu: number;
   readonly ranges: IpamRange[][];
   readonly routes: { dst: string; gw?: string }[];
+  readonly ipMasq: boolean;
 }
 
 function bridgeConf(c: Record<string, unknown>): BridgeConf {
@@ -133,6 +140,7 @@ function bridgeConf(c: Record<string, unknown>): BridgeConf {
     mtu: typeof c.mtu === 'number' && c.mtu > 0 ? c.mtu : 1500,
     ranges,
     routes: Array.isArray(ipam.routes) ? (ipam.routes as { dst: string; gw?: string }[]) : [],
+    ipMasq: c.ipMasq === true,
   };
 }
 
@@ -193,6 +201,16 @@ function add(
     dns: {},
   };
   state.containers[key] = { netns, network: conf.name, result };
+  // ipMasq: per address, the CNI-<hash> chain and its POSTROUTING jump (ip.SetupIPMasqForNetworks).
+  if (conf.ipMasq)
+    state.nat = applyToNat(
+      state.nat,
+      ipMasqAdd(
+        conf.name,
+        cid,
+        ips.map((i) => String(i.address)),
+      ),
+    );
   if (version === '0.1.0' || version === '0.2.0') {
     const first = ips[0]!;
     return {
@@ -213,6 +231,13 @@ function run(inv: CniInvocation, state: CniState): string {
   if (cmd === 'STATUS') return '';
   const c = parseConfig(inv.stdin);
   const version = versionOf(c);
+  if (c.type === 'portmap') {
+    if (cmd === 'ADD' || cmd === 'CHECK') need(inv.env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME']);
+    if (cmd === 'DEL') need(inv.env, ['CNI_CONTAINERID', 'CNI_IFNAME']);
+    const r = runPortmap(cmd, c, inv.env, state.nat, version);
+    if (r.nat !== undefined) state.nat = r.nat;
+    return r.stdout;
+  }
   switch (cmd) {
     case 'ADD':
       return JSON.stringify(add(inv, c, version, state));
@@ -222,6 +247,17 @@ function run(inv: CniInvocation, state: CniState): string {
       const key = `${inv.env.CNI_CONTAINERID}/${inv.env.CNI_IFNAME}`;
       const store = state.networks[name];
       if (store) release(store, `${inv.env.CNI_CONTAINERID}\r\n${inv.env.CNI_IFNAME}`);
+      // ipMasq teardown for the addresses the container had (none known: nothing to remove).
+      const had = state.containers[key];
+      if (c.ipMasq === true && had)
+        state.nat = applyToNat(
+          state.nat,
+          ipMasqDel(
+            name,
+            inv.env.CNI_CONTAINERID!,
+            ((had.result.ips as { address: string }[]) ?? []).map((i) => i.address),
+          ),
+        );
       delete state.containers[key];
       return '';
     }

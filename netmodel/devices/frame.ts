@@ -34,3 +34,23 @@ export const VXLAN_OVERHEAD = 50;
 export function ethertypeOf(p: Packet): number {
   return p.family === 4 ? ETH_P_IP : ETH_P_IPV6;
 }
+
+/** An ARP frame (RFC 826 over Ethernet): who-has (op 1, broadcast) or is-at (op 2, unicast). */
+export interface ArpFrame {
+  readonly src: Mac;
+  readonly dst: Mac;
+  readonly op: 1 | 2;
+  readonly senderMac: Mac;
+  readonly senderIp: string;
+  /** 00:00:00:00:00:00 in a request (Linux's arp_send with no target hardware address). */
+  readonly targetMac: Mac;
+  readonly targetIp: string;
+}
+
+/** One frame as one device's capture sees it: transmitted (`out`) or received (`in`). */
+export interface ArpWire {
+  readonly ns: string;
+  readonly dev: string;
+  readonly dir: 'out' | 'in';
+  readonly frame: ArpFrame;
+}

@@ -1,6 +1,15 @@
 // Devices of the emulated namespaces: link kinds, MACs, the bridge FDB, neighbours, frames, MTU. Public surface, listed by hand.
 export { BRIDGE_AGEING_MS, BridgeFdb, type FdbEntry } from './fdb.js';
-export { ETH_P_IP, ETH_P_IPV6, ethertypeOf, type Fragment, type Frame, VXLAN_OVERHEAD } from './frame.js';
+export {
+  type ArpFrame,
+  type ArpWire,
+  ETH_P_IP,
+  ETH_P_IPV6,
+  ethertypeOf,
+  type Fragment,
+  type Frame,
+  VXLAN_OVERHEAD,
+} from './frame.js';
 export {
   type Link,
   type LinkSpec,

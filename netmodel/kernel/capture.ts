@@ -2,12 +2,13 @@
  * A travel as a capture: every frame the device walker put on an interface, encoded as it would
  * appear there (netmodel/pcap builds the bytes and checksums), one pcapng interface per device
  * (`NODE/DEVICE`, `pod/NS/NAME/eth0`). VXLAN frames carry their inner frame; a fragmented packet is
- * written as its fragments; an ICMP error quotes the datagram it refused.
+ * written as its fragments; an ICMP error quotes the datagram it refused; an ARP exchange the walker
+ * needed before a frame (an unresolved neighbour) is written on every device it crossed, before it.
  *
  * What kpath fills in that the kernel would randomise: IP ids, TCP sequence numbers (deterministic
  * hashes of the flow), TCP timestamps (0), the VXLAN UDP source port (see devices/link.ts).
  */
-import type { Frame } from '../devices/index.js';
+import type { ArpFrame, Frame } from '../devices/index.js';
 import type { Packet } from '../packet.js';
 import {
   CaptureCollector,
@@ -70,9 +71,26 @@ export function pcapFrames(f: Frame): PcapFrame[] {
   return [whole];
 }
 
+/** An ARP frame as netmodel/pcap writes it (42 bytes: veth and the emulated underlay do not pad). */
+export function arpPcapFrame(a: ArpFrame): PcapFrame {
+  return {
+    eth: { dst: a.dst, src: a.src, type: 0x0806 },
+    arp: {
+      op: a.op,
+      senderMac: a.senderMac,
+      senderIp: a.senderIp,
+      targetMac: a.targetMac,
+      targetIp: a.targetIp,
+    },
+  };
+}
+
 /** Add every frame of a travel (and of the ICMP error it sent back) to a capture. */
 export function captureTravel(c: CaptureCollector, t: Travel): void {
   for (const s of t.steps) {
+    if (s.kind === 'l2' && s.arp)
+      for (const w of s.arp)
+        c.add(`${w.ns}/${w.dev}`, arpPcapFrame(w.frame), w.dir === 'out' ? 'sent' : 'received');
     if (s.kind !== 'wire') continue;
     for (const f of pcapFrames(s.frame)) c.add(`${s.ns}/${s.dev}`, f, s.dir === 'out' ? 'sent' : 'received');
   }

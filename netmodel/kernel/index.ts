@@ -1,6 +1,14 @@
 // The emulated kernel of one node: state (KernelNode) and the packet walker. Public surface, listed by hand.
-export { type ArpAnswer, resolveArp } from './arp.js';
-export { CaptureCollector, captureTravel, pcapFrames } from './capture.js';
+export {
+  type ArpAnswer,
+  type ArpExchange,
+  arpExchange,
+  type L2Hop,
+  l2Path,
+  MCAST_SOLICIT,
+  resolveArp,
+} from './arp.js';
+export { arpPcapFrame, CaptureCollector, captureTravel, pcapFrames } from './capture.js';
 export {
   formatBridgeFdb,
   formatIpAddr,

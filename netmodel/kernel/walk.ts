@@ -784,6 +784,7 @@ export function bridged(
 // of a pod namespace, "arriving at the destination pod" is a delivery in a pod namespace.
 
 import {
+  type ArpWire,
   checkMtu,
   ethertypeOf,
   type Fragment,
@@ -793,7 +794,7 @@ import {
   VXLAN_OVERHEAD,
   vxlanSourcePort,
 } from '../devices/index.js';
-import { type ArpAnswer, resolveArp } from './arp.js';
+import { type ArpAnswer, arpExchange } from './arp.js';
 import type { NetWorld } from './world.js';
 
 export type TravelStep =
@@ -814,6 +815,8 @@ export type TravelStep =
       readonly dev: string;
       readonly what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu';
       readonly text: string;
+      /** An ARP exchange: its request and reply on every device they cross, in capture order. */
+      readonly arp?: readonly ArpWire[];
     };
 
 export type TravelEnd =
@@ -899,8 +902,16 @@ class Traveller {
     readonly opts: TravelOptions,
   ) {}
 
-  l2(ns: string, dev: string, what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu', text: string): void {
-    this.steps.push({ kind: 'l2', ns, dev, what, text });
+  l2(
+    ns: string,
+    dev: string,
+    what: 'arp' | 'fdb' | 'encap' | 'decap' | 'mtu',
+    text: string,
+    arp?: readonly ArpWire[],
+  ): void {
+    this.steps.push(
+      arp?.length ? { kind: 'l2', ns, dev, what, text, arp } : { kind: 'l2', ns, dev, what, text },
+    );
   }
 
   /** From a stack walk's result in `ns` to the end of the travel. */
@@ -1007,6 +1018,10 @@ class Traveller {
           'arp',
           `neighbour ${nh.text} dev ${o.dev} lladdr ${e.mac} ${e.state}${e.state === 'PERMANENT' ? ' (no ARP)' : ''}`,
         );
+      } else if (link.spec.kind === 'ethernet' && !this.onSegment(link.spec.segment, nh)) {
+        // The node's router (its default gateway) or another host of the node network: kpath does
+        // not model them, so the packet leaves the emulated world here.
+        return { kind: 'outside', ns, dev: o.dev, nextHop: nh, packet: p };
       } else if (link.spec.kind === 'vxlan') {
         return {
           kind: 'stopped',
@@ -1015,9 +1030,16 @@ class Traveller {
           reason: `no neighbour entry for ${nh.text} on ${o.dev} (flannel installs one per remote node; nolearning devices do not ARP)`,
         };
       } else {
-        const a: ArpAnswer | undefined = resolveArp(this.world, { ns, dev: o.dev }, nh, this.env.now);
+        const x = arpExchange(this.world, { ns, dev: o.dev }, nh, this.env.now);
+        const a: ArpAnswer | undefined = x.answer;
         if (!a) {
-          this.l2(ns, o.dev, 'arp', `ARP who-has ${nh.text} on ${o.dev}: no reply (neighbour FAILED)`);
+          this.l2(
+            ns,
+            o.dev,
+            'arp',
+            `ARP who-has ${nh.text} on ${o.dev}: no reply (neighbour FAILED)`,
+            x.frames,
+          );
           return {
             kind: 'stopped',
             ns,
@@ -1031,6 +1053,7 @@ class Traveller {
           o.dev,
           'arp',
           `ARP who-has ${nh.text} on ${o.dev}: is-at ${a.mac} (${a.by.dev} in ${a.by.ns}${a.proxy ? ', proxy ARP' : ''})`,
+          x.frames,
         );
         for (const t of a.learned) this.l2(t.ns, t.bridge, 'fdb', t.text);
       }
@@ -1045,6 +1068,11 @@ class Traveller {
     };
     // "leaving the source pod": a NetworkPolicy egress stage belongs here (ns is a pod's).
     return this.emit(ns, link, frame);
+  }
+
+  /** Does a namespace on the segment own `ip` (so an ARP request for it gets an answer)? */
+  private onSegment(segment: string, ip: IP): boolean {
+    return this.world.segment(segment).some((m) => this.world.ns(m.ns)?.isLocal(ip) === true);
   }
 
   /** Put a frame on a device's wire and see where it arrives. */
@@ -1207,7 +1235,14 @@ class Traveller {
       proto: 'icmp',
       src,
       dst: p.src,
-      icmp: { type: 3, code: 4, id: 0, mtu, quote: p },
+      // ip_forward checks the MTU before it decrements the TTL: the error quotes the header as it arrived.
+      icmp: {
+        type: 3,
+        code: 4,
+        id: 0,
+        mtu,
+        quote: p.ttl !== undefined ? withFields(p, { ttl: p.ttl + 1 }) : p,
+      },
       // ICMP errors leave with DF clear (the kernel's ICMP socket does not do PMTU discovery).
       df: false,
       // The IP header, the ICMP header, and as much of the original as fits in 576 bytes.

@@ -6,78 +6,37 @@
  * Everything lives in namespaces named `kpath-kt-<pid>-{c,r,s}`; nothing touches the host's own
  * interfaces. `cleanupStale` removes namespaces left behind by harness processes that are gone.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import {
+  cleanupStaleNamespaces,
+  type Exec,
+  exec,
+  must,
+  Namespaces,
+  netnsUnavailable,
+} from '../helpers/netns.js';
 import { CLIENT_ADDRS, ROUTER_ADDRS, SERVER_ADDRS, TCP_PORTS, UDP_PORTS } from './topology-plan.js';
 
+export { type Exec, exec };
 export const NS_PREFIX = 'kpath-kt-';
 const HELPERS = join(dirname(fileURLToPath(import.meta.url)), 'helpers');
 
-export interface Exec {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
-
-export function exec(
-  cmd: string,
-  args: readonly string[],
-  input?: string,
-  timeoutMs = 10_000,
-): Promise<Exec> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ stdout, stderr, code });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-async function must(cmd: string, args: readonly string[], input?: string): Promise<string> {
-  const r = await exec(cmd, args, input);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
 /** Why the harness cannot run here, or undefined when it can. */
-export async function unavailableReason(): Promise<string | undefined> {
-  if (process.platform !== 'linux') return 'not Linux: network namespaces are a Linux feature';
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0)
-    return 'not root: creating network namespaces and loading iptables rules needs root (CI runs it as root)';
-  for (const tool of ['ip', 'iptables-restore', 'iptables-save', 'conntrack']) {
-    const found = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(join(d, tool)));
-    if (!found) return `${tool} is not installed (install iproute2, iptables and conntrack)`;
-  }
-  const probe = `${NS_PREFIX}${process.pid}-probe`;
-  const add = await exec('ip', ['netns', 'add', probe]);
-  if (add.code !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
-  await exec('ip', ['netns', 'del', probe]);
-  return undefined;
+export function unavailableReason(): Promise<string | undefined> {
+  return netnsUnavailable(NS_PREFIX, 'creating network namespaces and loading iptables rules', [
+    ['ip', 'iproute2'],
+    ['iptables-restore', 'iptables'],
+    ['iptables-save', 'iptables'],
+    ['conntrack', 'conntrack'],
+  ]);
 }
 
 /** Deletes namespaces with our prefix whose owning process is gone. */
-export async function cleanupStale(): Promise<void> {
-  const list = await exec('ip', ['netns', 'list']);
-  for (const line of list.stdout.split('\n')) {
-    const name = line.split(' ')[0] ?? '';
-    const m = new RegExp(`^${NS_PREFIX}(\\d+)-`).exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
-    }
-    if (!alive) await exec('ip', ['netns', 'del', name]);
-  }
+export function cleanupStale(): Promise<void> {
+  return cleanupStaleNamespaces(NS_PREFIX);
 }
 
 type Msg = Record<string, unknown> & { ev: string };
@@ -159,6 +118,7 @@ export class RealTopology {
   readonly router: string;
   readonly server: string;
   helpers: { client: Helper; router: Helper; server: Helper } | undefined;
+  private readonly namespaces = new Namespaces();
 
   constructor(tag = String(process.pid)) {
     this.client = `${NS_PREFIX}${tag}-c`;
@@ -169,11 +129,12 @@ export class RealTopology {
   async up(): Promise<void> {
     const { client: c, router: r, server: s } = this;
     for (const ns of [c, r, s]) {
-      await must('ip', ['netns', 'add', ns]);
-      await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-      await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
       // No SYN-ACK retransmissions: a half-open flow of one scenario must not leak into the next.
-      await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.tcp_synack_retries=0']);
+      await this.namespaces.add(ns, [
+        'net.ipv6.conf.all.disable_ipv6=1',
+        'net.ipv6.conf.default.disable_ipv6=1',
+        'net.ipv4.tcp_synack_retries=0',
+      ]);
       await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
     await must('ip', ['link', 'add', 'c0', 'netns', c, 'type', 'veth', 'peer', 'name', 'r0', 'netns', r]);
@@ -220,7 +181,7 @@ export class RealTopology {
   async down(): Promise<void> {
     if (this.helpers) for (const h of Object.values(this.helpers)) h.stop();
     this.helpers = undefined;
-    for (const ns of [this.client, this.router, this.server]) await exec('ip', ['netns', 'del', ns]);
+    await this.namespaces.removeAll();
   }
 
   /** Runs a command inside the router namespace. */

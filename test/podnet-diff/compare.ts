@@ -49,5 +49,5 @@ export function notArp(f: DecodedFrame): boolean {
  * catch while interfaces come up (IGMP membership reports, protocol 2, sent to multicast groups).
  */
 export function sentTraffic(f: DecodedFrame): boolean {
-  return notArp(f) && f.ipv4?.protocol !== 2 && !(f.ipv4 && f.ipv4.dst.startsWith('224.'));
+  return notArp(f) && f.ipv4?.protocol !== 2 && !f.ipv4?.dst.startsWith('224.');
 }

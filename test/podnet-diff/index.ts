@@ -1,6 +1,16 @@
-// The real-kernel side of the pod-network differential, listed by hand: the topology spec, the
-// harness that builds it in namespaces and captures, and the field-by-field comparison.
+// The pod-network differential, listed by hand: the topology spec, the harness that builds it in
+// namespaces and captures, kpath's side of the same cluster (emulate.ts), and the field-by-field comparison.
 export { type CompareOptions, compareCaptures, notArp, sentTraffic } from './compare.js';
+export {
+  alignWithModel,
+  clusterYaml,
+  type EmulatedSend,
+  emulateSend,
+  type ModelCluster,
+  type ModelNetwork,
+  traceArgs,
+  writeCluster,
+} from './emulate.js';
 export {
   captureRealTopology,
   cleanupStale,

@@ -1,6 +1,7 @@
 /**
  * What the real-kernel side of the pod-network differential builds and sends: two (or more) nodes
- * wired as flannel's VXLAN backend sets them up, pods on each, the traffic, and which interfaces to
+ * wired as flannel's VXLAN backend sets them up (or with host-gw routes, as the bridge plugin's
+ * static routes and flannel's host-gw backend do), pods on each, the traffic, and which interfaces to
  * capture. Names of captured interfaces are the ones kpath's pcap uses: `NODE/DEVICE` for a node's
  * device, `pod/NS/NAME/eth0` for a pod's.
  */
@@ -72,7 +73,21 @@ export type CapturePoint = { readonly node: string; readonly device: string } | 
 
 export interface RealTopologySpec {
   readonly nodes: readonly NodeSpec[];
-  /** The underlay MTU (eth0); default 1500. The VXLAN device and cni0 get `overlayMtu`, default underlay - 50. */
+  /**
+   * How pod subnets reach each other: `vxlan` (flannel.1 as flanneld programs it; the default) or
+   * `host-gw` (`ip route add <remote subnet> via <remote node IP> dev eth0`: flannel's host-gw backend,
+   * and kpath's bridge plugin with static routes) or `calico` (Calico's routed network with BGP
+   * routes: no bridge; each pod a /32 behind a host veth with proxy ARP and `default via
+   * 169.254.1.1`, a `/32 dev <veth> scope link` route per local pod, `blackhole` the own block and
+   * `<remote block> via <remote node IP> dev eth0` as BIRD installs them).
+   */
+  readonly network?: 'vxlan' | 'host-gw' | 'calico';
+  /** The MTU of cni0, the host veths and the pods' eth0 unless a pod sets its own; default `overlayMtu`. */
+  readonly podMtu?: number;
+  /**
+   * The underlay MTU (eth0); default 1500. The VXLAN device gets `overlayMtu`, default underlay - 50
+   * (host-gw: the underlay's, no encapsulation).
+   */
   readonly underlayMtu?: number;
   readonly overlayMtu?: number;
   /** VXLAN id and UDP port; default 1 and 8472 as flannel. */
@@ -86,6 +101,12 @@ export interface RealTopologySpec {
    * of `sends`; default true. With false the ARP exchanges are captured too.
    */
   readonly warmArp?: boolean;
+  /**
+   * Before each send, flush every neighbour entry that is not permanent, in every namespace: each send
+   * starts with ARP unresolved, as each `kpath trace` starts from fresh kernels, and the captures hold
+   * the ARP exchanges. Default false.
+   */
+  readonly freshNeighbours?: boolean;
 }
 
 function hex2(n: number): string {

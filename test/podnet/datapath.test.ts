@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { macOf, vtepMac } from '../../cni/index.js';
 import { parseIP } from '../../netmodel/addr.js';
-import { BridgeFdb, checkMtu, fragmentsOf, vxlanSourcePort } from '../../netmodel/devices/index.js';
+import { BridgeFdb, checkMtu, fragmentsOf } from '../../netmodel/devices/index.js';
 import type { Travel } from '../../netmodel/kernel/index.js';
 import { packet } from '../../netmodel/packet.js';
 import { clusterCfg, node, snapshotOf } from '../helpers/cluster.js';

@@ -33,7 +33,7 @@ export function world(snap: ClusterSnapshot): HostNetwork {
 /** Where a source starts: its pod namespace, a node (its own address), or arriving on a node's uplink. */
 export function start(
   net: HostNetwork,
-  snap: ClusterSnapshot,
+  _snap: ClusterSnapshot,
   entryNode: string,
   p: Packet,
   rng: Rng = new SeededRng(1),

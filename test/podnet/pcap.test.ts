@@ -50,7 +50,17 @@ describe('kpath trace --pcap (the demo, flannel vxlan)', () => {
     expect(names).toContain('worker-1/flannel.1');
     expect(names).toContain('worker-1/eth0');
     expect(names).toContain(`pod/default/${web}/eth0`);
-    const byIf = framesByInterface(cap);
+    const all = framesByInterface(cap);
+    // Every trace starts from fresh kernels: the client ARPs for its gateway before the first frame,
+    // and worker-1 for the other node's address on the underlay (request, then the reply).
+    const arp = (iface: string) =>
+      all[iface]!.filter((f) => f.arp).map((f) => [f.arp!.op, f.arp!.senderIp, f.arp!.targetIp]);
+    expect(arp('pod/default/client/eth0')).toEqual([
+      [1, '10.244.1.2', '10.244.1.1'],
+      [2, '10.244.1.1', '10.244.1.2'],
+    ]);
+    expect(arp('worker-1/eth0')[0]).toEqual([1, '10.0.0.12', expect.stringMatching(/^10\.0\.0\.1[13]$/)]);
+    const byIf = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.filter((f) => !f.arp)]));
     const underlay = byIf['worker-1/eth0']!;
     expect(underlay[0]!.udp?.dport).toBe(8472);
     expect(underlay[0]!.vxlan?.vni).toBe(1);
