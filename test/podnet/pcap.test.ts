@@ -22,17 +22,22 @@ async function kpath(...argv: string[]) {
   return { code, out: io.stdout(), err: io.stderr() };
 }
 
-/** A web pod on another node than the client (worker-1), so the path crosses the overlay. */
-async function remoteWeb(): Promise<string> {
+interface PodList {
+  items: { metadata: { name: string }; spec: { nodeName: string }; status: { podIP: string } }[];
+}
+
+/** A web pod on another node than the client (worker-1), so the path crosses the overlay; and the client's IP. */
+async function remoteWeb(): Promise<{ web: string; clientIp: string }> {
   const r = await kpath('get', 'pods', '-o', 'json');
-  const pods = JSON.parse(r.out) as { items: { metadata: { name: string }; spec: { nodeName: string } }[] };
-  return pods.items.find((p) => p.metadata.name.startsWith('web-') && p.spec.nodeName !== 'worker-1')!
-    .metadata.name;
+  const pods = JSON.parse(r.out) as PodList;
+  const web = pods.items.find((p) => p.metadata.name.startsWith('web-') && p.spec.nodeName !== 'worker-1')!;
+  const client = pods.items.find((p) => p.metadata.name === 'client')!;
+  return { web: web.metadata.name, clientIp: client.status.podIP };
 }
 
 describe('kpath trace --pcap (the demo, flannel vxlan)', () => {
   it('a TCP SYN to a remote web pod and its SYN-ACK, frame by frame', async () => {
-    const web = await remoteWeb();
+    const { web, clientIp } = await remoteWeb();
     const file = join(dir, 'syn.pcapng');
     const r = await kpath(
       'trace',
@@ -56,8 +61,8 @@ describe('kpath trace --pcap (the demo, flannel vxlan)', () => {
     const arp = (iface: string) =>
       all[iface]!.filter((f) => f.arp).map((f) => [f.arp!.op, f.arp!.senderIp, f.arp!.targetIp]);
     expect(arp('pod/default/client/eth0')).toEqual([
-      [1, '10.244.1.2', '10.244.1.1'],
-      [2, '10.244.1.1', '10.244.1.2'],
+      [1, clientIp, '10.244.1.1'],
+      [2, '10.244.1.1', clientIp],
     ]);
     expect(arp('worker-1/eth0')[0]).toEqual([1, '10.0.0.12', expect.stringMatching(/^10\.0\.0\.1[13]$/)]);
     const byIf = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.filter((f) => !f.arp)]));
@@ -78,7 +83,7 @@ describe('kpath trace --pcap (the demo, flannel vxlan)', () => {
   it.skipIf(missing !== undefined)(
     `tshark: no malformed frame, no warning, good checksums${missing ? ` (skipped: ${missing})` : ''}`,
     async () => {
-      const web = await remoteWeb();
+      const { web } = await remoteWeb();
       for (const [name, args] of [
         ['ping', ['--proto', 'icmp']],
         ['frag', ['--proto', 'icmp', '--size', '3000']],
