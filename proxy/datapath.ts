@@ -10,9 +10,11 @@
 import { buildHostNetwork, type HostNetwork } from '../cni/index.js';
 import type { Family } from '../netmodel/addr.js';
 import type { ClusterSnapshot } from '../netmodel/cluster/index.js';
+import type { Tuple } from '../netmodel/conntrack/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 import { IpvsTable, KUBE_PROXY_IPVS_SYSCTLS } from '../netmodel/ipvs/index.js';
 import type { KernelNode } from '../netmodel/kernel/index.js';
+import { cleanStaleUdpEntries } from './conntrack-cleanup.js';
 import { applyConntrackMax } from './conntrack-max.js';
 import {
   applyFullSync,
@@ -128,9 +130,16 @@ export class ClusterDatapath {
 
   /**
    * Move to a new snapshot: rebuild interfaces and routes (pods come and go) keeping each node's
-   * conntrack, recent lists and rules, then a kube-proxy partial sync of the rules.
+   * conntrack, recent lists and rules, then a kube-proxy partial sync of the rules, then its stale
+   * UDP conntrack cleanup (proxy/conntrack-cleanup.ts). Returns the UDP entries that cleanup deleted,
+   * per node: a relay standing for one of those flows must end it too.
    */
-  update(next: ClusterSnapshot, changedServices?: Iterable<string>, now?: number): void {
+  update(
+    next: ClusterSnapshot,
+    changedServices?: Iterable<string>,
+    now?: number,
+  ): { readonly node: string; readonly original: Tuple }[] {
+    const cleared: { node: string; original: Tuple }[] = [];
     const prev = this.snap;
     if (now !== undefined) this.now = now;
     this.net = buildHostNetwork(next, this.net.nodes);
@@ -155,11 +164,15 @@ export class ClusterDatapath {
         applyPartialSync(node, r, { family });
         this.states.set(`${name}/${family}`, r.state);
       }
+      for (const family of this.families)
+        for (const original of cleanStaleUdpEntries(next, name, node, family, this.now))
+          cleared.push({ node: name, original });
     }
     for (const m of [this.states, this.ipvsRenders])
       for (const key of [...m.keys()])
         if (!this.net.nodes.has(key.slice(0, key.lastIndexOf('/')))) m.delete(key);
     this.snap = next;
+    return cleared;
   }
 }
 

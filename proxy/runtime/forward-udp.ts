@@ -9,6 +9,7 @@ import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import type { LiveConnection } from './conntrack.js';
 import { flowFor } from './flow.js';
 import type { ForwardContext, ListenerTarget } from './forward-context.js';
+import { udpFlowKey } from './modes/types.js';
 import { openUdpFlow } from './upstream.js';
 
 /** Datagrams held per flow while its upstream socket opens. */
@@ -166,6 +167,19 @@ export class UdpForwarder {
       },
       'udp flow closed',
     );
+  }
+
+  /**
+   * End the flows whose conntrack entries kube-proxy's stale UDP cleanup deleted (`udpFlowKey`s):
+   * their endpoint stopped serving, and the client's next datagram is decided anew.
+   */
+  endCleared(cleared: ReadonlySet<string>): void {
+    if (cleared.size === 0) return;
+    for (const [k, f] of [...this.flows]) {
+      const o = f.entry.original;
+      if (cleared.has(udpFlowKey(f.entry.entryNode, o.src, o.sport, o.dst, o.dport)))
+        this.end(k, f, 'conntrack entry deleted by kube-proxy (stale UDP endpoint)');
+    }
   }
 
   /** Close every flow (the listener is going away). */

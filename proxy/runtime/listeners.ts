@@ -143,6 +143,11 @@ export class Listeners {
     private readonly highWaterMark: number,
   ) {}
 
+  /** End the UDP relays of flows kube-proxy's conntrack cleanup deleted (ProxyMode.clearedUdp). */
+  endClearedUdp(cleared: ReadonlySet<string>): void {
+    for (const l of this.live.values()) l.forwarder?.endCleared(cleared);
+  }
+
   /** Open, keep or close listeners to match `specs`. Returns the binds that failed (the rest are up). */
   async reconcile(specs: Map<string, ListenerSpec>): Promise<KpathError[]> {
     const errors: KpathError[] = [];

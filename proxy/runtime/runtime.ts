@@ -318,6 +318,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
 
   store.subscribe((change) => {
     mode?.sync(change.to);
+    const cleared = mode?.clearedUdp?.();
+    if (cleared?.size) listeners.endClearedUdp(cleared);
     dnsAnswerer = undefined;
     for (const cb of [...dnsSubscribers]) cb();
   });

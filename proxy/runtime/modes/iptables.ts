@@ -30,7 +30,15 @@ import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
 import { ClusterDatapath, familiesOf } from '../../datapath.js';
 import type { NodeRender } from '../../iptables/index.js';
-import type { Admission, AffinityEntry, Decision, FlowRequest, ModeEndpoints, ProxyMode } from './types.js';
+import {
+  type Admission,
+  type AffinityEntry,
+  type Decision,
+  type FlowRequest,
+  type ModeEndpoints,
+  type ProxyMode,
+  udpFlowKey,
+} from './types.js';
 
 export interface IptablesModeOptions {
   readonly clock: Clock;
@@ -52,6 +60,8 @@ export class IptablesMode implements ProxyMode {
   private dp: ClusterDatapath | undefined;
   private snap: ClusterSnapshot | undefined;
   /** recent-list name (KUBE-SEP-...) -> service port and endpoint, for `kpath affinity`. */
+  /** The UDP flows the last sync's conntrack cleanup deleted (udpFlowKey). */
+  private cleared: ReadonlySet<string> = new Set();
   private sepOwners = new Map<string, { servicePort: string; endpoint: string; seconds: number }>();
 
   constructor(private readonly opts: IptablesModeOptions) {
@@ -81,7 +91,14 @@ export class IptablesMode implements ProxyMode {
   sync(snap: ClusterSnapshot): void {
     const now = this.opts.clock.now();
     if (!this.dp) this.dp = ClusterDatapath.build(snap, { mode: this.name, now });
-    else this.dp.update(snap, undefined, now);
+    else {
+      const cleared = this.dp.update(snap, undefined, now);
+      this.cleared = new Set(
+        cleared.map((c) =>
+          udpFlowKey(c.node, c.original.src.text, c.original.sport, c.original.dst.text, c.original.dport),
+        ),
+      );
+    }
     this.snap = snap;
     this.sepOwners = new Map();
     if (this.name === 'ipvs') return;
@@ -140,6 +157,10 @@ export class IptablesMode implements ProxyMode {
     }
     this.completeHandshake(flow, r);
     return d;
+  }
+
+  clearedUdp(): ReadonlySet<string> {
+    return this.cleared;
   }
 
   /**

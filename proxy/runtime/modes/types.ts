@@ -102,7 +102,18 @@ export interface ProxyMode {
   housekeeping?(now: number): void;
   affinity(): AffinityEntry[];
   endpoints(): ModeEndpoints[];
+  /**
+   * Optional: the UDP flows whose conntrack entries the last `sync` deleted (kube-proxy's stale UDP
+   * cleanup: their endpoint stopped serving), as `udpFlowKey`s. The runtime ends the relays standing
+   * for them, so the client's next datagram is decided anew, as its next packet would be on a node.
+   */
+  clearedUdp?(): ReadonlySet<string>;
   /** Optional: each emulated node's IPVS (ipvs mode), for `kpath ipvs --live`. */
   ipvsTables?(): ReadonlyMap<string, IpvsTable>;
   close(): void;
+}
+
+/** A UDP flow's identity across the mode and the relay: entry node and original tuple, model addresses. */
+export function udpFlowKey(node: string, src: string, sport: number, dst: string, dport: number): string {
+  return `${node}|${src}|${sport}|${dst}|${dport}`;
 }
