@@ -202,8 +202,10 @@ export async function observeDockerHttp(env: CheckEnv, spec: HttpSpec): Promise<
   return { ...(src.model ? { client: src.model.text } : {}), answers };
 }
 
+/** kind http's judgement, in a container's words. */
 export function judgeDockerHttp(spec: HttpSpec, o: HttpObserved): Verdict {
-  return judgeHttp(spec, o);
+  const v = judgeHttp(spec, o);
+  return { ...v, detail: v.detail.replace('the pod saw the client', 'the container saw the client') };
 }
 
 export const dockerHttp: CheckKind<HttpSpec, HttpObserved> = {

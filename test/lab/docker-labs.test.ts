@@ -59,6 +59,26 @@ describe('lab docker-bridge-dns', () => {
   });
 });
 
+// docker-proxy-source: with the userland proxy on, a container's call to the host's published port
+// is not DNATed (DOCKER: -i docker0 -j RETURN) but taken by docker-proxy, which dials from docker0's address.
+describe('lab docker-proxy-source', () => {
+  it('web sees worker as 172.17.0.1 until the userland proxy is off, customers as themselves throughout', async () => {
+    const { broken, fixed } = await roundTrip('docker-proxy-source');
+    expect(failed(broken)).toEqual(["web sees worker's own address"]);
+    expect(detail(broken, "web sees worker's own address")).toBe(
+      "2 of 2 requests: the container saw the client as 172.17.0.1 (the bridge network's gateway on shop); expected 172.17.0.3 (the client's own address)",
+    );
+    expect(detail(broken, "web sees a customer's own address")).toBe(
+      'HTTP 200 from web, which saw the client as 192.0.2.7',
+    );
+    expect(detail(fixed, "web sees worker's own address")).toBe(
+      '2 requests: HTTP 200 from web x2, which saw the client as 172.17.0.3',
+    );
+    // With the proxy off the host's 127.0.0.1:8080 is served by the OUTPUT DNAT, still by web.
+    expect(detail(fixed, 'the shop answers on the box at 127.0.0.1:8080')).toBe('HTTP 200 from web');
+  });
+});
+
 describe('a lab run with a Docker host, next to other runs', () => {
   it("passes while 127.0.0.1:8080 and the containers' default twins are taken (a kpath up of the same host)", async () => {
     // What `kpath up` of the fixed blog host holds: web's published port on 127.0.0.1, api's
