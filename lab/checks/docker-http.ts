@@ -27,15 +27,15 @@ import { parseIP, tryParseIP } from '../../netmodel/addr.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { RRType, rcodeName, rcodeOf } from '../../netmodel/dns/index.js';
 import { planDockerHost } from '../../netmodel/docker/index.js';
+import { type ClientSource, httpRequest, parseEcho, parseSource, queryA } from '../../proxy/client/index.js';
 import {
-  type ClientSource,
-  httpRequest,
-  parseEcho,
-  parseSource,
-  queryA,
-  RequestFailure,
-} from '../../proxy/client/index.js';
-import { type HttpAnswer, type HttpObserved, type HttpSpec, judgeHttp, parseHttp } from './http.js';
+  failureOutcome,
+  type HttpAnswer,
+  type HttpObserved,
+  type HttpSpec,
+  judgeHttp,
+  parseHttp,
+} from './http.js';
 import { EXTERNAL_CLIENT } from './source.js';
 import { type CheckEnv, type CheckKind, fieldError, type Verdict } from './types.js';
 
@@ -119,21 +119,6 @@ function whoseDocker(snap: ClusterSnapshot, ip: string): string | undefined {
   return undefined;
 }
 
-function failure(e: unknown, twin: string, model: string, realPort: number, port: number): HttpAnswer {
-  if (e instanceof RequestFailure) {
-    const outcome =
-      e.curlExit === 28 ? 'timeout' : e.curlExit === 7 || e.curlExit === 56 ? 'refused' : 'error';
-    return {
-      outcome,
-      message: e.message
-        .replaceAll(`${twin}:${realPort}`, `${model}:${port}`)
-        .replaceAll(`${twin} port ${realPort}`, `${model} port ${port}`)
-        .replaceAll(twin, model),
-    };
-  }
-  return { outcome: 'error', message: e instanceof Error ? e.message : String(e) };
-}
-
 export async function observeDockerHttp(env: CheckEnv, spec: HttpSpec): Promise<HttpObserved> {
   let src: ClientSource;
   try {
@@ -196,7 +181,7 @@ export async function observeDockerHttp(env: CheckEnv, spec: HttpSpec): Promise<
           : {}),
       });
     } catch (e) {
-      answers.push(failure(e, real, target, env.realPort(port), port));
+      answers.push(failureOutcome(e, real, target, env.realPort(port), port));
     }
   }
   return { ...(src.model ? { client: src.model.text } : {}), answers };
