@@ -10,9 +10,10 @@
  */
 import { type Logger, pino } from 'pino';
 import { buildCluster, type ClusterSnapshot, formatDiagnostic } from '../netmodel/cluster/index.js';
+import { planDockerHost } from '../netmodel/docker/index.js';
 import { ErrorCodes, KpathError } from '../netmodel/errors.js';
 import { TwinMap } from '../netmodel/twins.js';
-import { type IsolatedRun, shiftedPort, startIsolated } from '../proxy/isolated/index.js';
+import { type IsolatedRun, type Slot, shiftedPort, startIsolated } from '../proxy/isolated/index.js';
 import { readManifestSources } from '../proxy/manifest-files.js';
 import type { Lab } from './catalog.js';
 import { CHECK_KINDS, type CheckEnv, type PreparedCheck } from './checks/index.js';
@@ -111,6 +112,17 @@ async function settle(run: IsolatedRun): Promise<void> {
   await new Promise((r) => setImmediate(r));
 }
 
+/** Where the run's Docker hosts serve their 127.0.0.1 and embedded DNS (none without a host). */
+function dockerEnv(run: IsolatedRun, slot: Slot): CheckEnv['docker'] {
+  if (!run.snap.dockerHosts.length) return undefined;
+  const dns = run.rt.docker().dns;
+  const at = dns?.lastIndexOf(':') ?? -1;
+  return {
+    localhost: slot.runtime?.dockerLocalhost ?? '127.0.0.1',
+    ...(dns && at > 0 ? { dns: { host: dns.slice(0, at), port: Number(dns.slice(at + 1)) } } : {}),
+  };
+}
+
 export async function runChecks(
   lab: Lab,
   dir: string,
@@ -123,9 +135,14 @@ export async function runChecks(
     return { invalid: built.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic) };
   let offset = 0;
   const events: string[] = [];
+  // Docker hosts' networks get twins, localhost and embedded DNS in the slot too (slots.ts).
+  const slots = labSlots(
+    process.pid % LAB_SLOTS,
+    built.snapshot.dockerHosts.flatMap((h) => planDockerHost(h).plan.networks.map((n) => n.subnet)),
+  );
   const run = await startIsolated({
     sources,
-    slots: labSlots(process.pid % LAB_SLOTS),
+    slots,
     ...(opts.shiftPorts !== undefined ? { shiftPorts: opts.shiftPorts } : {}),
     runtime: {
       clock: { now: () => Date.now() + offset },
@@ -149,6 +166,7 @@ export async function runChecks(
       advance: (ms) => {
         offset += ms;
       },
+      docker: dockerEnv(run, slots[run.slot]!),
     };
     const results: CheckResult[] = [];
     for (const c of checks) {

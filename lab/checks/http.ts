@@ -123,7 +123,13 @@ export function parseHttp(raw: Readonly<Record<string, unknown>>, where: string)
 }
 
 /** What a failed request ended as, in the model's addresses (`twin:port` -> `model:port`). */
-function failureOutcome(e: unknown, twin: string, model: string, realPort: number, port: number): HttpAnswer {
+export function failureOutcome(
+  e: unknown,
+  twin: string,
+  model: string,
+  realPort: number,
+  port: number,
+): HttpAnswer {
   if (e instanceof RequestFailure) {
     const outcome: Outcome =
       e.curlExit === 28 ? 'timeout' : e.curlExit === 7 || e.curlExit === 56 ? 'refused' : 'error';

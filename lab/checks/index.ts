@@ -2,6 +2,7 @@
 // helpers they share, listed by hand.
 import { dns } from './dns.js';
 import { dnsLookup } from './dns-lookup.js';
+import { dockerHttp } from './docker-http.js';
 import { envHttp } from './env-http.js';
 import { http } from './http.js';
 import { httpConcurrent } from './http-concurrent.js';
@@ -17,6 +18,7 @@ export const CHECK_KINDS: Readonly<Record<string, RegisteredKind>> = {
   'env-http': register(envHttp),
   'http-concurrent': register(httpConcurrent),
   'overlay-path': register(overlayPath),
+  'docker-http': register(dockerHttp),
 };
 
 export { type DnsObserved, type DnsSpec, judgeDns, parseDns } from './dns.js';

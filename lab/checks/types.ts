@@ -16,6 +16,15 @@ export interface CheckEnv {
   readonly realPort: (port: number) => number;
   /** Move the cluster's clock forward (affinity and conntrack ages) instead of waiting. */
   readonly advance: (ms: number) => void;
+  /**
+   * The run's Docker hosts (when the lab has any): the address serving the hosts' 127.0.0.1, and
+   * where their embedded DNS (127.0.0.11:53 on a real host) listens, once a user-defined network
+   * has a container.
+   */
+  readonly docker?: {
+    readonly localhost: string;
+    readonly dns?: { readonly host: string; readonly port: number };
+  };
 }
 
 export interface Verdict {

@@ -4,11 +4,12 @@
  * `kpath up` of the same manifests keeps its twins), and, when this process may not bind ports below
  * 1024, those ports moved up by PORT_SHIFT (a service's 80 becomes 10080, kube-dns's 53 10053) on
  * both sides: service ports and numeric target ports, container ports, probe ports, Endpoints and
- * EndpointSlice ports and NetworkPolicy ports. Model addresses are unchanged: traces, `kpath get` and
+ * EndpointSlice ports, NetworkPolicy ports and a DockerHost's `-p`/`--expose` ports. Model addresses are unchanged: traces, `kpath get` and
  * what the pods report show the same IPs. Pure: text in, text out.
  */
 import { parseAllDocuments, stringify } from 'yaml';
 import type { ManifestSource } from '../../netmodel/cluster/index.js';
+import { shiftedDockerPort } from './docker-ports.js';
 
 /** Ports below this are moved by PORT_SHIFT when shifting. */
 export const PRIVILEGED_BELOW = 1024;
@@ -88,6 +89,13 @@ function relocateObject(o: Obj, r: Relocation): Obj {
       return o;
     case 'EndpointSlice':
       for (const p of arr(o.ports)) p.port = shift(p.port, on);
+      return o;
+    case 'DockerHost':
+      // `-p` and `--expose` arguments: host and container ports move alike (80:80 -> 10080:10080).
+      for (const c of arr(obj(o.spec)?.containers)) {
+        if (Array.isArray(c.ports)) c.ports = c.ports.map((p) => shiftedDockerPort(p, on));
+        if (Array.isArray(c.expose)) c.expose = c.expose.map((p) => shiftedDockerPort(p, on));
+      }
       return o;
     case 'NetworkPolicy': {
       const spec = obj(o.spec);

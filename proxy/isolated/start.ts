@@ -27,6 +27,8 @@ export interface Slot {
   readonly loopbackMap: Relocation['loopbackMap'];
   /** A loopback address:port inside the slot that one run at a time holds (none: no lock). */
   readonly lock?: { readonly host: string; readonly port: number };
+  /** Runtime options of this slot's own (where Docker hosts' 127.0.0.1 ports and embedded DNS go). */
+  readonly runtime?: Pick<RuntimeOptions, 'dockerLocalhost' | 'dockerDns'>;
 }
 
 export interface IsolatedOptions {
@@ -118,6 +120,7 @@ export async function startIsolated(opts: IsolatedOptions): Promise<IsolatedRun>
     const rt = startRuntime({
       logger: pino({ level: 'silent' }),
       ...opts.runtime,
+      ...s.runtime,
       snapshot: snap,
       health: null,
       metrics: null,

@@ -145,6 +145,11 @@ export interface RuntimeOptions {
   readonly build?: (sources: readonly ManifestSource[], opts: BuildOptions) => BuildResult;
   /** Docker hosts' embedded DNS: where it listens (default 127.0.0.11:53; null: not served). */
   readonly dockerDns?: { readonly host: string; readonly port: number } | null;
+  /**
+   * Where Docker hosts' ports published on 127.0.0.1 (and `-p PORT` on every address) listen for
+   * the host's own localhost (default 127.0.0.1; `kpath lab check` gives an address of its slot).
+   */
+  readonly dockerLocalhost?: string;
 }
 
 export interface Runtime {
@@ -268,6 +273,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     limits,
     open,
     ...(opts.dockerDns !== undefined ? { dns: opts.dockerDns } : {}),
+    ...(opts.dockerLocalhost !== undefined ? { localhost: opts.dockerLocalhost } : {}),
   });
   let readinessQueued = false;
   // The built-in kube-dns: one answerer for every DNS pod, rebuilt lazily after each cluster change.

@@ -47,6 +47,8 @@ export interface DockerHostsOptions {
   readonly open: ForwardContext['open'];
   /** Where the embedded DNS listens (default 127.0.0.11:53; port 0 picks one; null: none). */
   readonly dns?: { readonly host: string; readonly port: number } | null;
+  /** The address that serves the hosts' 127.0.0.1 (default 127.0.0.1). */
+  readonly localhost?: string;
 }
 
 export interface DockerContainerStatus {
@@ -67,6 +69,7 @@ interface Running {
 export function dockerListeners(
   states: ReadonlyMap<string, DockerHostState>,
   twins: TwinMap,
+  localhost = '127.0.0.1',
 ): { specs: Map<string, ListenerSpec>; conflicts: string[] } {
   const specs = new Map<string, ListenerSpec>();
   const conflicts: string[] = [];
@@ -81,14 +84,22 @@ export function dockerListeners(
         const at: { host: string | undefined; model: IP }[] = [];
         const loop = tryParseIP('127.0.0.1')!;
         if (b.hostIP === '0.0.0.0') {
-          at.push({ host: '127.0.0.1', model: loop });
+          at.push({ host: localhost, model: loop });
           at.push({ host: twins.toLoopback(hostIP)?.text, model: hostIP });
           for (const n of st.plan.networks)
             at.push({ host: twins.toLoopback(n.gateway)?.text, model: n.gateway });
         } else {
           const ip = tryParseIP(b.hostIP);
           if (ip?.family === 4)
-            at.push({ host: b.hostIP.startsWith('127.') ? b.hostIP : twins.toLoopback(ip)?.text, model: ip });
+            at.push({
+              host:
+                b.hostIP === '127.0.0.1'
+                  ? localhost
+                  : b.hostIP.startsWith('127.')
+                    ? b.hostIP
+                    : twins.toLoopback(ip)?.text,
+              model: ip,
+            });
         }
         for (const a of at) {
           if (!a.host) continue;
@@ -221,7 +232,7 @@ export class DockerHosts {
         'container started',
       );
     }
-    const { specs, conflicts } = dockerListeners(states, twins);
+    const { specs, conflicts } = dockerListeners(states, twins, this.opts.localhost);
     for (const c of conflicts) this.log.warn(c);
     errors.push(...(await this.listeners.reconcile(specs)));
     const needDns = [...states.values()].some((st) => st.plan.containers.some((c) => !c.network.isDefault));
