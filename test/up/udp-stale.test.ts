@@ -71,7 +71,7 @@ for (const [mode, slot] of [
     const a = addrs(slot);
     const apps = `${deployment('blue', { app: 'web', color: 'blue' })}${deployment('green', { app: 'web', color: 'green' })}${deployment('client', { app: 'client' })}`;
     const cluster = (selector: string) =>
-      baseCluster(slot, `${apps}${udpService(a.svcIP(30), selector)}`, mode);
+      baseCluster(slot, `${apps}${udpService(a.svcIP(30), selector, a.nodePort(30))}`, mode);
     const files = writeCluster(cluster('app: web'));
     let rt: Runtime;
     let sock: Socket;
@@ -93,6 +93,9 @@ for (const [mode, slot] of [
     });
 
     it('stays on its pod while it serves, moves to the other once it stops, and stays when none is left', async () => {
+      // A second stream, to the NodePort on the node's twin (kube-proxy's `*:nodePort` filter).
+      const outside = createSocket('udp4');
+      const np = await ask(outside, a.nodeTwin(11), a.nodePort(30));
       const first = await ask(sock, a.svcTwin(30), 8125);
 
       for (let i = 0; i < 3; i++) expect((await ask(sock, a.svcTwin(30), 8125)).pod).toBe(first.pod);
@@ -106,6 +109,10 @@ for (const [mode, slot] of [
 
       expect(moved.pod).toContain(`${other}-`);
       for (let i = 0; i < 3; i++) expect((await ask(sock, a.svcTwin(30), 8125)).pod).toBe(moved.pod);
+      const npMoved = await ask(outside, a.nodeTwin(11), a.nodePort(30));
+      expect(npMoved.pod).toContain(`${other}-`);
+      if (!np.pod.includes(`${other}-`)) expect(npMoved.pod).not.toBe(np.pod);
+      outside.close();
 
       // No serving endpoint left: kube-proxy skips the service, the client's entry and flow stay.
       files.write(cluster('color: none'));
