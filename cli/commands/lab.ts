@@ -263,7 +263,7 @@ function solve(args: LabArgs, io: CliIO): number {
   if (replaced.length)
     io.out(`\n(your edits to ${replaced.join(', ')} were replaced by the lab's original with this fix)\n`);
   io.out(
-    `\nApplied the reference fix in ${shown(dir, io)}. \`kpath lab check\` shows that real traffic works now.\n`,
+    `\nApplied the reference fix ${shown(dir, io) === '.' ? 'here' : `in ${shown(dir, io)}`}. \`kpath lab check\` shows that real traffic works now.\n`,
   );
   return EXIT.OK;
 }
