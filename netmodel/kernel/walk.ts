@@ -9,13 +9,17 @@
  *   PREROUTING nat        (DNAT; first packet only) OUTPUT mangle
  *   routing decision ----------+                    OUTPUT nat   (DNAT; first packet only)
  *     local: INPUT mangle      | forward:           OUTPUT filter
- *            INPUT filter      |  FORWARD mangle    re-route if the destination changed
- *            INPUT nat (SNAT)  |  FORWARD filter          |
- *            [confirm]         |  POSTROUTING mangle      v
- *            -> delivered      |  POSTROUTING nat  <------+ POSTROUTING mangle, nat (SNAT/MASQUERADE)
+ *            INPUT filter      |  TTL, MTU (DF too  re-route if the destination changed
+ *            INPUT nat (SNAT)  |  big: frag-needed)       |
+ *            [confirm]         |  TTL - 1                 |
+ *            -> delivered      |  FORWARD mangle          |
+ *                              |  FORWARD filter          |
+ *                              |  POSTROUTING mangle      |
+ *                              |  POSTROUTING nat  <------+ POSTROUTING mangle, nat (SNAT/MASQUERADE)
  *                              |  [confirm] -> sent        [confirm] -> sent, or via lo back in:
  *                                                          PREROUTING raw, mangle; INPUT ... delivered
  *
+ * A locally generated DF packet over the route's MTU fails with EMSGSIZE before OUTPUT.
  * nat chains see only the first packet of a connection (conntrack NEW with no binding yet); every
  * other packet, both directions, is translated from the conntrack entry. A DROP or REJECT anywhere
  * ends the walk; nothing throws for traffic.
