@@ -120,7 +120,9 @@ export function renderTraceText(t: TraceTextInput): string {
     out.push(`  ${facts.join('; ')}`);
     if (after)
       out.push(
-        `  packet after this node: ${after.proto} ${after.src}:${after.sport} -> ${after.dst}:${after.dport}`,
+        isIcmpJson(after)
+          ? `  packet after this node: ${after.proto} ${after.src} -> ${after.dst}`
+          : `  packet after this node: ${after.proto} ${after.src}:${after.sport} -> ${after.dst}:${after.dport}`,
       );
     let hook = '';
     for (const s of walk.stages) {
@@ -144,11 +146,21 @@ function hopLine(h: Hop): string {
   const nat: string[] = [];
   const before = h.walk.input;
   const after = j.result.packet;
-  if (after && (after.dst !== before.dst.text || after.dport !== before.dport))
-    nat.push(`destination -> ${after.dst}:${after.dport}`);
-  if (after && (after.src !== before.src.text || after.sport !== before.sport))
-    nat.push(`source -> ${after.src}:${after.sport}`);
+  if (after && isIcmpJson(after)) {
+    // ICMP has no ports: only the addresses (and, in the summary, the echo id) can change.
+    if (after.dst !== before.dst.text) nat.push(`destination -> ${after.dst}`);
+    if (after.src !== before.src.text) nat.push(`source -> ${after.src}`);
+  } else {
+    if (after && (after.dst !== before.dst.text || after.dport !== before.dport))
+      nat.push(`destination -> ${after.dst}:${after.dport}`);
+    if (after && (after.src !== before.src.text || after.sport !== before.sport))
+      nat.push(`source -> ${after.src}:${after.sport}`);
+  }
   return `    ${h.node}: ${j.verdict}${nat.length ? ` (${nat.join(', ')})` : ''}; ${j.result.detail}`;
+}
+
+function isIcmpJson(p: { readonly proto: string }): boolean {
+  return p.proto === 'icmp' || p.proto === 'icmpv6';
 }
 
 /** One frame as a capture line: MACs, the IP header, L4, and the inner frame of a VXLAN packet. */

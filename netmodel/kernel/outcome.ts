@@ -86,6 +86,17 @@ export type Outcome =
       readonly reason: string;
       readonly hook?: BuiltinChain;
       readonly table?: TableName;
+      /**
+       * Too big for `dev` with DF set. Forwarded (ip_forward's MTU check, before FORWARD): the node
+       * answers with ICMP fragmentation needed quoting `packet` as it arrived (after PREROUTING).
+       * `local`: the sending socket's EMSGSIZE, before any hook.
+       */
+      readonly tooBig?: {
+        readonly dev: string;
+        readonly mtu: number;
+        readonly packet: Packet;
+        readonly local: boolean;
+      };
     }
   | {
       readonly kind: 'rejected';

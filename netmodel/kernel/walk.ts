@@ -9,13 +9,17 @@
  *   PREROUTING nat        (DNAT; first packet only) OUTPUT mangle
  *   routing decision ----------+                    OUTPUT nat   (DNAT; first packet only)
  *     local: INPUT mangle      | forward:           OUTPUT filter
- *            INPUT filter      |  FORWARD mangle    re-route if the destination changed
- *            INPUT nat (SNAT)  |  FORWARD filter          |
- *            [confirm]         |  POSTROUTING mangle      v
- *            -> delivered      |  POSTROUTING nat  <------+ POSTROUTING mangle, nat (SNAT/MASQUERADE)
+ *            INPUT filter      |  TTL, MTU (DF too  re-route if the destination changed
+ *            INPUT nat (SNAT)  |  big: frag-needed)       |
+ *            [confirm]         |  TTL - 1                 |
+ *            -> delivered      |  FORWARD mangle          |
+ *                              |  FORWARD filter          |
+ *                              |  POSTROUTING mangle      |
+ *                              |  POSTROUTING nat  <------+ POSTROUTING mangle, nat (SNAT/MASQUERADE)
  *                              |  [confirm] -> sent        [confirm] -> sent, or via lo back in:
  *                                                          PREROUTING raw, mangle; INPUT ... delivered
  *
+ * A locally generated DF packet over the route's MTU fails with EMSGSIZE before OUTPUT.
  * nat chains see only the first packet of a connection (conntrack NEW with no binding yet); every
  * other packet, both directions, is translated from the conntrack entry. A DROP or REJECT anywhere
  * ends the walk; nothing throws for traffic.
@@ -476,8 +480,15 @@ class Walk {
     if (f.ct && f.dir === 'ORIGINAL') {
       const to = f.ct.reply;
       const orig = f.ct.original;
-      if (!ipEquals(orig.dst, to.src) || orig.dport !== to.sport) dnat = { ip: to.src, port: to.sport };
-      if (!ipEquals(orig.src, to.dst) || orig.sport !== to.dport) snat = { ip: to.dst, port: to.dport };
+      if (orig.proto === 'icmp' || orig.proto === 'icmpv6') {
+        // An ICMP query's tuple has no ports: both directions carry the echo id in `sport` (the
+        // kernel's src.u.icmp.id), which only source NAT may change.
+        if (!ipEquals(orig.dst, to.src)) dnat = { ip: to.src, port: to.sport };
+        if (!ipEquals(orig.src, to.dst) || orig.sport !== to.sport) snat = { ip: to.dst, port: to.sport };
+      } else {
+        if (!ipEquals(orig.dst, to.src) || orig.dport !== to.sport) dnat = { ip: to.src, port: to.sport };
+        if (!ipEquals(orig.src, to.dst) || orig.sport !== to.dport) snat = { ip: to.dst, port: to.dport };
+      }
     }
     const res: Mutable<WalkResult> = { outcome, stages: this.stages, input: this.input, verdict };
     if (f.ct) res.ct = f.ct;
@@ -491,6 +502,9 @@ class Walk {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** net.ipv4.ip_default_ttl: the TTL a host's packets leave with. */
+const DEFAULT_TTL = 64;
 
 /** A NAT range of one address (and one port, when given). */
 function toAddress(addr: IP, port: number | undefined): Mutable<NatRange> {
@@ -535,16 +549,34 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
     }
     case 'forward': {
       const nextHop = rt.gateway ?? p.dst;
-      if (p.ttl !== undefined) {
-        // ip_forward: a packet whose TTL would reach 0 is dropped with ICMP time exceeded; the rest
-        // leave with TTL - 1 (before the FORWARD hook).
-        if (p.ttl <= 1) {
-          if (w.rec)
-            w.stages.push({ kind: 'route', decision: `TTL ${p.ttl} expires here (ICMP time exceeded)` });
-          return w.finish({ kind: 'dropped', reason: `TTL exceeded in transit (ttl ${p.ttl})` });
-        }
-        p = withFields(p, { ttl: p.ttl - 1 });
+      // ip_forward, in the kernel's order: the TTL check, the MTU check, then TTL - 1, all before
+      // the FORWARD hook. A packet with no TTL yet came from a sender kpath does not model (an
+      // outside client): it left that host with ip_default_ttl 64.
+      const ttl = p.ttl ?? DEFAULT_TTL;
+      if (ttl <= 1) {
+        // A packet whose TTL would reach 0 is dropped with ICMP time exceeded.
+        if (w.rec) w.stages.push({ kind: 'route', decision: `TTL ${ttl} expires here (ICMP time exceeded)` });
+        return w.finish({ kind: 'dropped', reason: `TTL exceeded in transit (ttl ${ttl})` });
       }
+      // ip_exceeds_mtu: too big for the egress device with DF set (IPv6 never fragments on the way)
+      // is dropped here with ICMP fragmentation needed: no FORWARD or POSTROUTING rule sees it and
+      // its conntrack entry, created in PREROUTING, is never confirmed.
+      const mtu = w.node.routing.interface(rt.dev)?.mtu ?? 1500;
+      if (p.length > mtu && (p.df === true || p.family === 6)) {
+        if (w.rec)
+          w.stages.push({
+            kind: 'route',
+            decision: `forward out of ${rt.dev}: ${p.length} bytes with DF set exceed its MTU ${mtu}: dropped in ip_forward before FORWARD (ICMP fragmentation needed)`,
+            dev: rt.dev,
+            nextHop,
+          });
+        return w.finish({
+          kind: 'dropped',
+          reason: `${p.length} bytes with DF set exceed ${rt.dev}'s MTU ${mtu} (ICMP fragmentation needed)`,
+          tooBig: { dev: rt.dev, mtu, packet: p, local: false },
+        });
+      }
+      p = withFields(p, { ttl: ttl - 1 });
       if (w.rec)
         w.stages.push({
           kind: 'route',
@@ -601,6 +633,22 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
     });
   }
   if (w.rec) w.stages.push({ kind: 'route', decision: describeRoute(rt), dev: rt.dev });
+  // A socket that sets DF (IP_PMTUDISC_DO, ping -M do) cannot send more than the route's MTU:
+  // ip_append_data fails the send with EMSGSIZE before the packet exists, so no hook sees it.
+  const mtu = node.routing.interface(rt.dev)?.mtu ?? 1500;
+  if (packet.df === true && packet.length > mtu && rt.kind !== 'local') {
+    if (w.rec)
+      w.stages.push({
+        kind: 'route',
+        decision: `${packet.length} bytes with DF set exceed ${rt.dev}'s MTU ${mtu}: the send fails with EMSGSIZE`,
+        dev: rt.dev,
+      });
+    return w.finish({
+      kind: 'dropped',
+      reason: `the send fails with EMSGSIZE (Message too long): ${packet.length} bytes, ${rt.dev} mtu ${mtu}`,
+      tooBig: { dev: rt.dev, mtu, packet, local: true },
+    });
+  }
   return localOut(w, withOif(packet, rt.dev), rt, true);
 }
 
@@ -881,12 +929,15 @@ function ipIdOf(p: Packet): number {
  * SYN's MSS from the device MTU (tcp_mss: MTU - 40).
  */
 function onWire(p: Packet, mtu: number): Packet {
-  if (p.ttl !== undefined) return p;
-  const ipId = p.family === 4 ? ipIdOf(p) : 0;
-  if (p.proto !== 'tcp' || p.tcpSeq) return withFields(p, { ttl: 64, ipId });
+  // A packet from an outside sender already has its TTL (decremented by each forwarding node) but
+  // none of the rest: each field is filled only where it is missing.
+  if (p.ttl !== undefined && p.ipId !== undefined && (p.proto !== 'tcp' || p.tcpSeq)) return p;
+  const ttl = p.ttl ?? DEFAULT_TTL;
+  const ipId = p.ipId ?? (p.family === 4 ? ipIdOf(p) : 0);
+  if (p.proto !== 'tcp' || p.tcpSeq) return withFields(p, { ttl, ipId });
   const seq = (ipIdOf(p) * 0x9e3779b1) >>> 0;
   const tcpSeq = p.tcp?.syn && !p.tcp.ack ? { seq, ack: 0, mss: mtu - 40 } : { seq, ack: 0 };
-  return withFields(p, { ttl: 64, ipId, tcpSeq });
+  return withFields(p, { ttl, ipId, tcpSeq });
 }
 
 class Traveller {
@@ -947,6 +998,17 @@ class Traveller {
           };
         // "arriving at the destination pod": a NetworkPolicy ingress stage belongs here.
         return { kind: 'socket', ns, packet: o.packet };
+      }
+      if (o.kind === 'dropped' && o.tooBig) {
+        const b = o.tooBig;
+        if (!b.local) return this.fragNeeded(ns, node, b.dev, b.packet, b.mtu);
+        this.l2(ns, b.dev, 'mtu', `${b.packet.length} bytes with DF set do not fit ${b.dev}'s MTU ${b.mtu}`);
+        return {
+          kind: 'stopped',
+          ns,
+          dev: b.dev,
+          reason: `the send fails in the sender with EMSGSIZE (Message too long): ${b.packet.length} bytes, ${b.dev} mtu ${b.mtu}`,
+        };
       }
       if (o.kind !== 'sent') return { kind: 'stopped', ns, reason: stopText(o) };
       const next = this.leave(ns, node, o, encap);
@@ -1236,13 +1298,7 @@ class Traveller {
       src,
       dst: p.src,
       // ip_forward checks the MTU before it decrements the TTL: the error quotes the header as it arrived.
-      icmp: {
-        type: 3,
-        code: 4,
-        id: 0,
-        mtu,
-        quote: p.ttl !== undefined ? withFields(p, { ttl: p.ttl + 1 }) : p,
-      },
+      icmp: { type: 3, code: 4, id: 0, mtu, quote: p },
       // ICMP errors leave with DF clear (the kernel's ICMP socket does not do PMTU discovery).
       df: false,
       // The IP header, the ICMP header, and as much of the original as fits in 576 bytes.

@@ -2,10 +2,10 @@
  * A walk as a stable, documented JSON shape (`kpath trace -o json`):
  *
  *   { packet: {...}, node: "worker-1", outcomes: [ { probability, verdict: "ACCEPT"|"DROP"|"REJECT",
- *     dnat: "ip:port"|null, snat: "ip:port"|null, masquerade: boolean, result: {...}, conntrack: "..."|null,
+ *     dnat: "ip:port"|null, snat: "ip:port"|null (ICMP: "ip", with "(echo id A -> B)" when it changed), masquerade: boolean, result: {...}, conntrack: "..."|null,
  *     hops: [...] } ] }
  */
-import { joinHostPort } from '../addr.js';
+import { type IP, joinHostPort } from '../addr.js';
 import { formatConntrackEntry } from '../conntrack/index.js';
 import type { Stage, WalkResult } from '../kernel/index.js';
 import type { Packet } from '../packet.js';
@@ -219,6 +219,17 @@ export function resultDetail(r: WalkResult): { kind: string; detail: string; pac
   }
 }
 
+/**
+ * Where NAT sent the packet: ip:port, or for an ICMP query the address, with the echo id when source
+ * NAT changed it (an ICMP tuple has no ports; the id is what the kernel rewrites in their place).
+ */
+function natTarget(r: WalkResult, to: { readonly ip: IP; readonly port: number }): string {
+  const p = r.input;
+  if (p.proto !== 'icmp' && p.proto !== 'icmpv6') return joinHostPort(to.ip, to.port);
+  const id = p.icmp?.id;
+  return id !== undefined && id !== to.port ? `${to.ip.text} (echo id ${id} -> ${to.port})` : to.ip.text;
+}
+
 export function outcomeJson(r: WalkResult, probability: number, now: number): OutcomeJson {
   const masquerade = r.stages.some(
     (s) =>
@@ -227,8 +238,8 @@ export function outcomeJson(r: WalkResult, probability: number, now: number): Ou
   return {
     probability,
     verdict: r.verdict,
-    dnat: r.dnat ? joinHostPort(r.dnat.ip, r.dnat.port) : null,
-    snat: r.snat ? joinHostPort(r.snat.ip, r.snat.port) : null,
+    dnat: r.dnat ? natTarget(r, r.dnat) : null,
+    snat: r.snat ? natTarget(r, r.snat) : null,
     masquerade,
     result: resultDetail(r),
     conntrack: r.ct ? formatConntrackEntry(r.ct, now) : null,

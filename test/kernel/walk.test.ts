@@ -194,3 +194,99 @@ describe('the packet walker', () => {
     ]);
   });
 });
+
+/**
+ * A router with a 1400-byte uplink. net/ipv4/ip_forward.c, ip_forward(): the TTL check, then
+ * `if (ip_exceeds_mtu(skb, mtu)) { icmp_send(..., ICMP_FRAG_NEEDED, ...); goto drop; }`, then
+ * ip_decrease_ttl and only then NF_HOOK(NF_INET_FORWARD, ...). So a too-big DF packet moves no
+ * FORWARD or POSTROUTING counter, and its conntrack entry (created at PREROUTING) is never
+ * confirmed (nf_conntrack_confirm runs at POSTROUTING/INPUT), so it never enters the table.
+ */
+describe('ip_forward checks the MTU before the FORWARD hook', () => {
+  function router(): KernelNode {
+    const n = new KernelNode({ name: 'router' });
+    n.routing.addInterface({ name: 'eth0', kind: 'ethernet', up: true, mtu: 1400 });
+    n.routing.addAddress('eth0', '10.0.0.11/24');
+    n.routing.addInterface({ name: 'cni0', kind: 'bridge', up: true });
+    n.routing.addAddress('cni0', '10.244.1.1/24');
+    n.restore(
+      [
+        '*nat',
+        ':PREROUTING ACCEPT [0:0]',
+        ':INPUT ACCEPT [0:0]',
+        ':OUTPUT ACCEPT [0:0]',
+        ':POSTROUTING ACCEPT [0:0]',
+        '-A POSTROUTING -s 10.244.1.5/32 -j RETURN',
+        'COMMIT',
+        '*filter',
+        ':INPUT ACCEPT [0:0]',
+        ':FORWARD ACCEPT [0:0]',
+        ':OUTPUT ACCEPT [0:0]',
+        '-A FORWARD -s 10.244.1.5/32 -j ACCEPT',
+        '-A OUTPUT -d 10.0.0.12/32 -j ACCEPT',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    return n;
+  }
+  const echo = (src: string, length: number, df: boolean) =>
+    packet({
+      proto: 'icmp',
+      src: ip(src),
+      dst: ip('10.0.0.12'),
+      icmp: { type: 8, code: 0, id: 7 },
+      length,
+      df,
+      ttl: 64,
+    });
+  /** The [packets:bytes] of the three test rules, by chain. */
+  const counters = (n: KernelNode) => {
+    const lines = n.save({ counters: true }).split('\n');
+    const of = (chain: string) => lines.find((l) => l.includes(`-A ${chain} `))?.split(' ')[0];
+    return { FORWARD: of('FORWARD'), POSTROUTING: of('POSTROUTING'), OUTPUT: of('OUTPUT') };
+  };
+
+  it('a 1500-byte DF packet is dropped in ip_forward: no FORWARD/POSTROUTING counter, no conntrack entry', () => {
+    const n = router();
+    const r = receive(n, echo('10.244.1.5', 1500, true), 'cni0', env());
+    expect(r.outcome).toMatchObject({ kind: 'dropped', tooBig: { dev: 'eth0', mtu: 1400, local: false } });
+    // The ICMP error quotes the header as it arrived (the TTL is not yet decremented).
+    expect(r.outcome.kind === 'dropped' && r.outcome.tooBig?.packet.ttl).toBe(64);
+    expect(
+      r.stages.some((s) => s.kind === 'table' && (s.hook === 'FORWARD' || s.hook === 'POSTROUTING')),
+    ).toBe(false);
+    expect(counters(n)).toEqual({ FORWARD: '[0:0]', POSTROUTING: '[0:0]', OUTPUT: '[0:0]' });
+    expect(n.conntrack.entries(0)).toHaveLength(0);
+  });
+
+  it('a 1400-byte DF packet fits: both counters move, TTL 63 leaves, the entry is confirmed', () => {
+    const n = router();
+    const r = receive(n, echo('10.244.1.5', 1400, true), 'cni0', env());
+    expect(r.outcome).toMatchObject({ kind: 'sent', dev: 'eth0', forwarded: true });
+    expect(r.outcome.kind === 'sent' && r.outcome.packet.ttl).toBe(63);
+    expect(counters(n)).toEqual({ FORWARD: '[1:1400]', POSTROUTING: '[1:1400]', OUTPUT: '[0:0]' });
+    expect(n.conntrack.entries(0)).toHaveLength(1);
+  });
+
+  it('a local DF send over the MTU fails with EMSGSIZE before OUTPUT (ip_append_data)', () => {
+    const n = router();
+    const r = send(n, echo('10.0.0.11', 1500, true), env());
+    expect(r.outcome).toMatchObject({ kind: 'dropped', tooBig: { dev: 'eth0', mtu: 1400, local: true } });
+    expect(r.outcome.kind === 'dropped' && r.outcome.reason).toMatch(/EMSGSIZE/);
+    expect(counters(n)).toEqual({ FORWARD: '[0:0]', POSTROUTING: '[0:0]', OUTPUT: '[0:0]' });
+    expect(n.conntrack.entries(0)).toHaveLength(0);
+  });
+
+  it('a packet with no TTL (an outside sender) left its host with 64 and is forwarded with 63', () => {
+    const n = router();
+    const p = packet({
+      proto: 'icmp',
+      src: ip('10.244.1.5'),
+      dst: ip('10.0.0.12'),
+      icmp: { type: 8, code: 0, id: 7 },
+    });
+    const r = receive(n, p, 'cni0', env());
+    expect(r.outcome.kind === 'sent' && r.outcome.packet.ttl).toBe(63);
+  });
+});
