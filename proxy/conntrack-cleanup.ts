@@ -18,7 +18,7 @@
  */
 import type { Family } from '../netmodel/addr.js';
 import type { ClusterSnapshot } from '../netmodel/cluster/index.js';
-import type { ConntrackFilter, Tuple } from '../netmodel/conntrack/index.js';
+import type { Tuple } from '../netmodel/conntrack/index.js';
 import type { KernelNode } from '../netmodel/kernel/index.js';
 import { servicePortViews } from '../netmodel/service/index.js';
 
@@ -54,27 +54,21 @@ export function cleanStaleUdpEntries(
   family: Family,
   now: number,
 ): Tuple[] {
+  const udp = node.conntrack
+    .entries(now)
+    .filter((e) => e.original.proto === 'udp' && e.original.family === family);
+  if (udp.length === 0) return []; // the common case: nothing to look up service ports for
   const f = udpFrontends(snap, nodeName, family);
-  if (f.byAddress.size === 0 && f.byNodePort.size === 0) return [];
-  const filters: ConntrackFilter[] = [];
+  // Every entry one of kube-proxy's filters would catch is itself stale by the same test, so
+  // deleting the stale entries one by one deletes exactly what the filters would.
   const deleted: Tuple[] = [];
-  for (const e of node.conntrack.entries(now)) {
+  for (const e of udp) {
     const o = e.original;
-    if (o.proto !== 'udp' || o.family !== family) continue;
     const replySrc = e.reply.src.text;
     const atAddress = f.byAddress.get(`${o.dst.text}|${o.dport}`);
     const atNodePort = f.byNodePort.get(o.dport);
-    let stale = false;
-    if (atAddress && !atAddress.has(replySrc)) {
-      filters.push({ family, proto: 'udp', origDst: o.dst, origDport: o.dport, replySrc: e.reply.src });
-      stale = true;
-    }
-    if (atNodePort && !atNodePort.has(replySrc)) {
-      filters.push({ family, proto: 'udp', origDport: o.dport, replySrc: e.reply.src });
-      stale = true;
-    }
-    if (stale) deleted.push(o);
+    if ((atAddress && !atAddress.has(replySrc)) || (atNodePort && !atNodePort.has(replySrc))) deleted.push(o);
   }
-  for (const filter of filters) node.conntrack.delete(filter, now);
+  for (const o of deleted) node.conntrack.deleteTuple(o, now);
   return deleted;
 }
