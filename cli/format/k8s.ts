@@ -13,6 +13,8 @@ import {
   type Node,
   type Pod,
   type Service,
+  servicePortJson,
+  serviceStatusJson,
 } from '../../netmodel/cluster/index.js';
 import { type WorkloadView, workloadStatus } from './workloads.js';
 
@@ -81,19 +83,8 @@ export function serviceToK8s(s: Service): Obj {
   if (s.type === 'NodePort' || s.type === 'LoadBalancer' || s.externalIPs.length)
     spec.externalTrafficPolicy = s.externalTrafficPolicy;
   if (s.healthCheckNodePort !== null) spec.healthCheckNodePort = s.healthCheckNodePort;
-  spec.ports = s.ports.map((p) => ({
-    ...(p.name ? { name: p.name } : {}),
-    protocol: p.protocol,
-    port: p.port,
-    targetPort: p.targetPort,
-    ...(p.nodePort !== null ? { nodePort: p.nodePort } : {}),
-    ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
-  }));
-  const status: Obj = {
-    loadBalancer: s.loadBalancerIngress.length
-      ? { ingress: s.loadBalancerIngress.map((ip) => ({ ip: ip.text, ipMode: 'VIP' })) }
-      : {},
-  };
+  spec.ports = s.ports.map(servicePortJson);
+  const status: Obj = serviceStatusJson(s);
   return { apiVersion: 'v1', kind: 'Service', metadata: metaOut(s.meta), spec, status };
 }
 

@@ -16,6 +16,8 @@ import {
   type Pod,
   podTemplateHash,
   type Service,
+  servicePortJson,
+  serviceStatusJson,
   uidFor,
   type Workload,
 } from '../../netmodel/cluster/index.js';
@@ -208,20 +210,9 @@ function serviceOut(s: Service): Obj {
     spec.externalTrafficPolicy = s.externalTrafficPolicy;
   if (s.healthCheckNodePort !== null) spec.healthCheckNodePort = s.healthCheckNodePort;
   if (s.ports.length) {
-    spec.ports = s.ports.map((p) => ({
-      ...(p.name ? { name: p.name } : {}),
-      protocol: p.protocol,
-      port: p.port,
-      targetPort: p.targetPort,
-      ...(p.nodePort !== null ? { nodePort: p.nodePort } : {}),
-      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
-    }));
+    spec.ports = s.ports.map(servicePortJson);
   }
-  const status: Obj = {
-    loadBalancer: s.loadBalancerIngress.length
-      ? { ingress: s.loadBalancerIngress.map((ip) => ({ ip: ip.text, ipMode: 'VIP' })) }
-      : {},
-  };
+  const status: Obj = serviceStatusJson(s);
   return { apiVersion: 'v1', kind: 'Service', metadata: metaOut(s.meta, s.raw), spec, status };
 }
 
