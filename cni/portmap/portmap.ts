@@ -144,66 +144,50 @@ export function portmapAdd(conf: PortmapConf): IptOp[] {
       rule: [...base, '-j', 'DNAT', '--to-destination', `${ip}:${e.containerPort}`],
     });
   }
+  for (const rule of jumpRules(conf, dn))
+    ops.push({ op: 'add-unique', table: 'nat', chain: HOSTPORT_DNAT, prepend: false, rule });
+  return ops;
+}
+
+/**
+ * CNI-HOSTPORT-DNAT's jumps to the container's chain: per protocol (sorted), the host ports in groups
+ * of 15 (multiport's limit), with the container's comment.
+ */
+function jumpRules(conf: Pick<PortmapConf, 'network' | 'containerId' | 'mappings'>, dn: string): string[][] {
   const byProto = new Map<string, number[]>();
   for (const e of conf.mappings) byProto.set(e.protocol, [...(byProto.get(e.protocol) ?? []), e.hostPort]);
   const comment = dnatComment(conf.network, conf.containerId);
+  const rules: string[][] = [];
   for (const proto of [...byProto.keys()].sort()) {
     const ports = byProto.get(proto)!;
     for (let i = 0; i < ports.length; i += 15)
-      ops.push({
-        op: 'add-unique',
-        table: 'nat',
-        chain: HOSTPORT_DNAT,
-        prepend: false,
-        rule: [
-          '-m',
-          'comment',
-          '--comment',
-          comment,
-          '-m',
-          'multiport',
-          '-p',
-          proto,
-          '--destination-ports',
-          ports.slice(i, i + 15).join(','),
-          '-j',
-          dn,
-        ],
-      });
+      rules.push([
+        '-m',
+        'comment',
+        '--comment',
+        comment,
+        '-m',
+        'multiport',
+        '-p',
+        proto,
+        '--destination-ports',
+        ports.slice(i, i + 15).join(','),
+        '-j',
+        dn,
+      ]);
   }
-  return ops;
+  return rules;
 }
 
 /** DEL (unforwardPorts): the container's chain and the rules jumping to it; shared chains stay. */
 export function portmapDel(conf: Omit<PortmapConf, 'containerNet'>): IptOp[] {
   const dn = portmapChain(conf.network, conf.containerId);
-  const ops: IptOp[] = [];
-  const byProto = new Map<string, number[]>();
-  for (const e of conf.mappings) byProto.set(e.protocol, [...(byProto.get(e.protocol) ?? []), e.hostPort]);
-  const comment = dnatComment(conf.network, conf.containerId);
-  for (const proto of [...byProto.keys()].sort()) {
-    const ports = byProto.get(proto)!;
-    for (let i = 0; i < ports.length; i += 15)
-      ops.push({
-        op: 'delete',
-        table: 'nat',
-        chain: HOSTPORT_DNAT,
-        rule: [
-          '-m',
-          'comment',
-          '--comment',
-          comment,
-          '-m',
-          'multiport',
-          '-p',
-          proto,
-          '--destination-ports',
-          ports.slice(i, i + 15).join(','),
-          '-j',
-          dn,
-        ],
-      });
-  }
+  const ops: IptOp[] = jumpRules(conf, dn).map((rule) => ({
+    op: 'delete',
+    table: 'nat',
+    chain: HOSTPORT_DNAT,
+    rule,
+  }));
   ops.push({ op: 'delete-chain', table: 'nat', chain: dn });
   return ops;
 }
