@@ -17,6 +17,7 @@
  */
 import { resolve } from 'node:path';
 import { cliOptions, REPO } from './lib.mjs';
+import { clusterHead } from './proxy/cluster-head.mjs';
 
 const { opt, flag } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
@@ -34,32 +35,7 @@ const { parseIP } = await import(`${dist}/netmodel/addr.js`);
 const { IptablesMode } = await import(`${dist}/proxy/runtime/modes/iptables.js`);
 
 function yaml(mode) {
-  let s = `apiVersion: kpath.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: bench-${mode}
-spec:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-  dns:
-    addon: false
----
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-mode: ${mode}
-clusterCIDR: 10.244.0.0/16
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-a
-spec:
-  podCIDR: 10.244.1.0/24
-status:
-  addresses:
-    - type: InternalIP
-      address: 10.240.0.11
-`;
+  let s = clusterHead(mode);
   for (let i = 0; i < services; i++) {
     const last = 80 + i;
     s += `---

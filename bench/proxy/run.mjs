@@ -54,6 +54,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliOptions, kpathDist } from '../lib.mjs';
+import { clusterHead } from './cluster-head.mjs';
 
 // ---------------------------------------------------------------- options
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -199,33 +200,7 @@ endpoints:
     conditions:
       ready: true
 `;
-  return `apiVersion: kpath.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: bench-${mode}
-spec:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-  # One kpath per mode runs side by side: no DNS addon (each would claim 10.96.0.10:53 and its pods' IPs).
-  dns:
-    addon: false
----
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-mode: ${mode}
-clusterCIDR: 10.244.0.0/16
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-a
-spec:
-  podCIDR: 10.244.1.0/24
-status:
-  addresses:
-    - type: InternalIP
-      address: 10.240.0.11
-${svc('web', 80, 80, '10.244.1.10', NGINX.port)}${svc('iperf', 81, 5201, '10.244.1.11', IPERF.port)}`;
+  return `${clusterHead(mode)}${svc('web', 80, 80, '10.244.1.10', NGINX.port)}${svc('iperf', 81, 5201, '10.244.1.11', IPERF.port)}`;
 };
 for (const m of O.modes) writeFileSync(join(work, `cluster-${m}.yaml`), cluster(m));
 
