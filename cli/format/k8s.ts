@@ -13,7 +13,7 @@ import {
   type Node,
   type Pod,
   type Service,
-  servicePortJson,
+  serviceSpecJson,
   serviceStatusJson,
 } from '../../netmodel/cluster/index.js';
 import { type WorkloadView, workloadStatus } from './workloads.js';
@@ -68,22 +68,7 @@ export function podToK8s(p: Pod, snap: ClusterSnapshot): Obj {
 
 export function serviceToK8s(s: Service): Obj {
   const raw = clone(s.raw);
-  const spec: Obj = { ...((raw.spec as Obj) ?? {}) };
-  spec.type = s.type;
-  if (s.type !== 'ExternalName') {
-    spec.clusterIP = s.headless ? 'None' : (s.clusterIPs[0]?.text ?? '');
-    spec.clusterIPs = s.headless ? ['None'] : s.clusterIPs.map((ip) => ip.text);
-    spec.ipFamilies = s.ipFamilies.map((f) => (f === 4 ? 'IPv4' : 'IPv6'));
-    spec.ipFamilyPolicy = s.ipFamilyPolicy;
-    spec.sessionAffinity = s.sessionAffinity;
-    if (s.sessionAffinity === 'ClientIP')
-      spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: s.affinityTimeoutSeconds } };
-    spec.internalTrafficPolicy = s.internalTrafficPolicy;
-  }
-  if (s.type === 'NodePort' || s.type === 'LoadBalancer' || s.externalIPs.length)
-    spec.externalTrafficPolicy = s.externalTrafficPolicy;
-  if (s.healthCheckNodePort !== null) spec.healthCheckNodePort = s.healthCheckNodePort;
-  spec.ports = s.ports.map(servicePortJson);
+  const spec = serviceSpecJson(s, raw.spec as Obj | undefined);
   const status: Obj = serviceStatusJson(s);
   return { apiVersion: 'v1', kind: 'Service', metadata: metaOut(s.meta), spec, status };
 }

@@ -57,7 +57,7 @@ export {
   selectorFromMap,
 } from './selector.js';
 export { matchesTerms, parseSelector, type SelectorOp, type SelectorTerm } from './selector-parse.js';
-export { servicePortJson, serviceStatusJson } from './service-json.js';
+export { servicePortJson, serviceSpecJson, serviceStatusJson } from './service-json.js';
 export { ClusterSnapshot, type SnapshotParts } from './snapshot.js';
 export {
   type ClusterChange,

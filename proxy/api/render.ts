@@ -16,7 +16,7 @@ import {
   type Pod,
   podTemplateHash,
   type Service,
-  servicePortJson,
+  serviceSpecJson,
   serviceStatusJson,
   uidFor,
   type Workload,
@@ -194,24 +194,7 @@ function podOut(p: Pod, snap: ClusterSnapshot, liveOf?: LivePods): Obj {
 }
 
 function serviceOut(s: Service): Obj {
-  const spec: Obj = { ...((clone(s.raw.spec) as Obj | undefined) ?? {}) };
-  spec.type = s.type;
-  if (s.type !== 'ExternalName') {
-    spec.clusterIP = s.headless ? 'None' : (s.clusterIPs[0]?.text ?? '');
-    spec.clusterIPs = s.headless ? ['None'] : s.clusterIPs.map((ip) => ip.text);
-    spec.ipFamilies = s.ipFamilies.map((f) => (f === 4 ? 'IPv4' : 'IPv6'));
-    spec.ipFamilyPolicy = s.ipFamilyPolicy;
-    spec.sessionAffinity = s.sessionAffinity;
-    if (s.sessionAffinity === 'ClientIP')
-      spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: s.affinityTimeoutSeconds } };
-    spec.internalTrafficPolicy = s.internalTrafficPolicy;
-  }
-  if (s.type === 'NodePort' || s.type === 'LoadBalancer')
-    spec.externalTrafficPolicy = s.externalTrafficPolicy;
-  if (s.healthCheckNodePort !== null) spec.healthCheckNodePort = s.healthCheckNodePort;
-  if (s.ports.length) {
-    spec.ports = s.ports.map(servicePortJson);
-  }
+  const spec = serviceSpecJson(s, clone(s.raw.spec) as Obj | undefined);
   const status: Obj = serviceStatusJson(s);
   return { apiVersion: 'v1', kind: 'Service', metadata: metaOut(s.meta, s.raw), spec, status };
 }
