@@ -13,7 +13,12 @@ describe('a Service as kpath get and the API server write it', () => {
     svc('plain'),
     svc('np', { type: 'NodePort' }),
     svc('headless', { clusterIP: 'None', ports: undefined }),
-    svc('extname', { type: 'ExternalName', externalName: 'example.com', selector: undefined, ports: undefined }),
+    svc('extname', {
+      type: 'ExternalName',
+      externalName: 'example.com',
+      selector: undefined,
+      ports: undefined,
+    }),
   );
   const api = renderCluster(snap, new Map()).get('services')!;
   const both = (name: string) => {
