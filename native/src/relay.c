@@ -1,12 +1,15 @@
 /*
- * A TCP relay between two connected sockets that moves bytes in the kernel: splice(2) from one socket
- * into a pipe and from the pipe into the other, driven by the addon's epoll (reactor.c) on the Node
- * event loop. No byte passes through JavaScript, which only hears about the connection's end.
+ * A TCP relay between two connected sockets, driven by the addon's epoll (reactor.c) on the Node
+ * event loop. Each direction copies through a small buffer (recv, send) until a read fills it, then
+ * moves bytes in the kernel: splice(2) from one socket into a pipe and from the pipe into the other.
+ * No byte passes through JavaScript, which only hears about the connection's end.
  *
  *   relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle
- *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY and
- *       keepalive); else it dups them and the caller closes its own (a net.Socket's), and the relay
- *       sets TCP_NODELAY, and keepalive after keepAliveSec idle (0: off), on both.
+ *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY, the
+ *       client's keepalive from its listener); keepalive after keepAliveSec idle (0: off) is set on
+ *       the endpoint socket once the relay has lasted a second (KP_KA_DELAY_MS). Else it dups them
+ *       and the caller closes its own (a net.Socket's), and the relay sets TCP_NODELAY, and
+ *       keepalive, on both at once.
  *   onClosed(reason, bytesIn, bytesOut, segsIn, segsOut)   the relay ended: the one call to
  *       JavaScript per connection, with the final counts (as relayBytes would give them)
  *   relayBytes(handle, segs = true)
@@ -18,10 +21,11 @@
  *
  * What it keeps from TCP, as the pure-Node path does:
  *   - half-close: one side's FIN becomes shutdown(SHUT_WR) on the other once its data is through;
- *     the relay ends when both directions have ended.
+ *     the relay ends when both directions have ended (the second FIN is the close's own).
  *   - resets: an error on one side (ECONNRESET, EPIPE, ...) resets the other and ends the relay.
  *   - backpressure: a direction reads only when its pipe is empty, so at most one pipe's worth
- *     (64 KiB) is in flight per direction; a slow reader stops the writer's reads.
+ *     (64 KiB) is in flight per direction; a slow reader stops the writer's reads. (A copied read
+ *     that the other socket cannot take whole leaves the rest in the pipe, and waits the same way.)
  * Half-closes are not reported as they happen (JavaScript reads them with relayBytes when it lists
  * the connection), and all relays share one async context: a connection costs JavaScript one call.
  * Pipes come from a small shared pool and go back to it whenever they are empty, so an idle
@@ -45,6 +49,10 @@
 #include "reactor.h"
 
 #define KP_CHUNK (1 << 16)
+/* A direction starts by copying through this buffer (recv, send) and moves to splice once a read
+ * fills it: for the few hundred bytes of a request or a reply, two copies cost less than moving
+ * pages through a pipe, and need no pipe (HAProxy's splice-auto makes the same choice). */
+#define KP_COPY (1 << 14)
 #define KP_ROUNDS 16     /* splice rounds per direction per wakeup, so one stream cannot starve others */
 #define KP_POOL_MAX 256  /* empty pipes kept for reuse */
 
@@ -57,6 +65,7 @@ typedef struct {
 /* Per thread: each Node worker thread that loads the addon runs its own event loop and relays. */
 static __thread kp_pipe pool[KP_POOL_MAX];
 static __thread int pool_n = 0;
+static __thread char copybuf[KP_COPY];
 
 static int pipe_get(kp_pipe *p) {
   if (pool_n > 0) {
@@ -108,6 +117,7 @@ struct kp_relay {
   size_t inpipe[2];
   unsigned char eof[2];
   unsigned char shut[2];
+  unsigned char spliced[2]; /* direction d moves by splice (a read filled the copy buffer) */
   double bytes[2];
   double segs[2];      /* segments received on each socket (TCP_INFO), kept from the last reading */
   uint64_t last_ms;
@@ -115,7 +125,68 @@ struct kp_relay {
   int released;        /* the callback and async context are gone (after the event batch) */
   int finalized;       /* the JavaScript handle was collected */
   napi_ref cb;
+  /* Keepalive on the endpoint socket, set once the relay has run KP_KA_DELAY_MS (see below). */
+  uint32_t ka_sec;
+  int ka_queued;       /* in the keepalive queue: not freed before it leaves */
+  kp_relay *ka_next;
+  uint64_t started_ms;
 };
+
+static void maybe_free(kp_relay *r) {
+  if (r->released && r->finalized && !r->ka_queued) free(r);
+}
+
+/*
+ * Keepalive on a dialed socket (own: tcp_sockets.c's) is set by the relay once the connection has
+ * lasted KP_KA_DELAY_MS, not at the dial: a connection that ends sooner (most of them, for a
+ * request-per-connection client) never needed probes, and was spared two setsockopt calls. The
+ * first probe can come at most that much later than keepAliveSec after the last segment. The client
+ * side inherits keepalive from the listener at no cost, and keeps it from the start.
+ */
+#define KP_KA_DELAY_MS 1000
+static __thread kp_relay *ka_head, *ka_tail;
+static __thread uv_timer_t ka_timer;
+static __thread int ka_timer_ready = 0;
+
+static void set_keepalive(int fd, uint32_t sec) {
+  int one = 1, idle = (int)sec;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+}
+
+static void on_ka_timer(uv_timer_t *t) {
+  uint64_t now = uv_now(t->loop);
+  while (ka_head && ka_head->started_ms + KP_KA_DELAY_MS <= now) {
+    kp_relay *r = ka_head;
+    ka_head = r->ka_next;
+    if (!ka_head) ka_tail = NULL;
+    r->ka_next = NULL;
+    r->ka_queued = 0;
+    if (!r->done) set_keepalive(r->fd[1], r->ka_sec);
+    maybe_free(r);
+  }
+  if (ka_head) uv_timer_start(t, on_ka_timer, ka_head->started_ms + KP_KA_DELAY_MS - now, 0);
+}
+
+/* Queue the relay for its endpoint keepalive; 0 when it was set at once (no timer). */
+static void ka_queue(kp_relay *r) {
+  if (!ka_timer_ready) {
+    if (uv_timer_init(r->loop, &ka_timer) != 0) {
+      set_keepalive(r->fd[1], r->ka_sec);
+      return;
+    }
+    uv_unref((uv_handle_t *)&ka_timer); /* never keeps the process alive */
+    ka_timer_ready = 1;
+  }
+  r->ka_queued = 1;
+  r->ka_next = NULL;
+  if (ka_tail) ka_tail->ka_next = r;
+  else {
+    ka_head = r;
+    uv_timer_start(&ka_timer, on_ka_timer, KP_KA_DELAY_MS, 0);
+  }
+  ka_tail = r;
+}
 
 /* The async context every relay's callback runs in (per thread: one Node environment each). */
 static __thread napi_async_context shared_actx;
@@ -147,7 +218,7 @@ static void release(void *arg) {
   r->cb = NULL;
   r->released = 1;
   kp_reactor_hold(-1);
-  if (r->finalized) free(r);
+  maybe_free(r);
 }
 
 /* onClosed(reason, bytes in, bytes out, segments in, segments out) */
@@ -219,11 +290,53 @@ static int pump(kp_relay *r, int d) {
     if (r->eof[d]) {
       if (!r->shut[d]) {
         r->shut[d] = 1;
-        shutdown(dst, SHUT_WR);
+        /* The other direction is over too: the relay ends now, and close() sends this FIN (dst's
+         * receive queue is empty, its EOF was read, so the close is a FIN, not a reset). */
+        if (!r->shut[1 - d]) shutdown(dst, SHUT_WR);
       }
       return WANT_NOTHING;
     }
     if (drained) return WANT_READ; /* level-triggered: more data wakes the poll again */
+    if (!r->spliced[d]) {
+      ssize_t n = recv(src, copybuf, KP_COPY, MSG_DONTWAIT);
+      if (n == 0) {
+        r->eof[d] = 1;
+        continue;
+      }
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return WANT_READ;
+        fail(r, d, errno);
+        return DEAD;
+      }
+      r->bytes[d] += (double)n;
+      r->last_ms = uv_now(r->loop);
+      if (n == KP_COPY) r->spliced[d] = 1;
+      else drained = 1;
+      ssize_t s = send(dst, copybuf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (s < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          fail(r, 1 - d, errno);
+          return DEAD;
+        }
+        s = 0;
+      }
+      if (s == n) continue;
+      /* dst is full: the rest waits in the direction's pipe (empty, and larger than the buffer) and
+       * goes out as dst drains, as spliced bytes do; nothing more is read meanwhile. */
+      if (r->pipe[d].r < 0 && pipe_get(&r->pipe[d]) < 0) {
+        fail(r, d, errno);
+        return DEAD;
+      }
+      ssize_t w = write(r->pipe[d].w, copybuf + s, (size_t)(n - s));
+      if (w != n - s) {
+        if (w > 0) r->inpipe[d] = (size_t)w; /* dropped with the pipe by finish */
+        fail(r, d, w < 0 ? errno : ENOBUFS);
+        return DEAD;
+      }
+      r->inpipe[d] = (size_t)w;
+      return WANT_WRITE;
+    }
     if (r->pipe[d].r < 0 && pipe_get(&r->pipe[d]) < 0) {
       fail(r, d, errno);
       return DEAD;
@@ -306,7 +419,7 @@ static void finalize_relay(napi_env env, void *data, void *hint) {
   kp_relay *r = data;
   r->finalized = 1;
   /* Dropped while running: it keeps relaying until it ends on its own, and frees itself then. */
-  if (r->released) free(r);
+  maybe_free(r);
 }
 
 /* relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle */
@@ -342,7 +455,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
       return kp_throw(env, kp_errname(e), "relayStart: cannot take the socket");
     }
     int one = 1;
-    if (own) continue; /* tcp_sockets.c's: non-blocking, TCP_NODELAY and keepalive from the start */
+    if (own) continue; /* tcp_sockets.c's: non-blocking, TCP_NODELAY (keepalive: ka_queue below) */
     /* A net.Socket's descriptor: O_NONBLOCK is shared with it (one open file) and Node set
      * TCP_NODELAY; set both to be sure. */
     fcntl(r->fd[i], F_SETFL, fcntl(r->fd[i], F_GETFL) | O_NONBLOCK);
@@ -356,7 +469,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   napi_value handle;
   napi_create_reference(env, argv[2], 1, &r->cb);
   r->loop = loop;
-  r->last_ms = uv_now(loop);
+  r->last_ms = r->started_ms = uv_now(loop);
   for (int i = 0; i < 2; i++) {
     r->w[i].base.cb = on_event;
     r->w[i].r = r;
@@ -367,6 +480,10 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   /* Start by reading both sides: whatever arrived before the handoff is still in the sockets. */
   r->want[0] = r->want[1] = WANT_READ;
   rearm(r, WANT_READ, WANT_READ);
+  if (own && keepalive > 0 && !r->done) {
+    r->ka_sec = keepalive;
+    ka_queue(r);
+  }
   return handle;
 }
 

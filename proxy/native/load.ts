@@ -24,9 +24,11 @@ export interface NativeAddon {
   udpStats(handle: unknown): { received: number; sent: number; sendDrops: number; batches: number };
   udpClose(handle: unknown): void;
   /**
-   * native/src/relay.c: splice both ways between two connected TCP sockets (the relay takes the
-   * descriptors when `own`, else it dups them). onClosed is the one call back, when the relay ends,
-   * with the final counts.
+   * native/src/relay.c: relay both ways between two connected TCP sockets (copied while reads are
+   * small, spliced once one fills the buffer); the relay takes the descriptors when `own`, else it
+   * dups them. keepAliveSec (0: off): with `own`, set on the endpoint socket once the relay has
+   * lasted a second; else on both at once. onClosed is the one call back, when the relay ends, with
+   * the final counts.
    */
   relayStart(
     clientFd: number,

@@ -146,7 +146,9 @@ class TcpConn {
         localAddress: local.text,
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
-        keepAliveSec: keepAliveSeconds(ctx.limits),
+        // The native path's relay sets the endpoint's keepalive once the connection has lasted a
+        // second (native/src/relay.c): short connections skip two setsockopt calls.
+        keepAliveSec: 0,
       };
       if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialedFd(d, r));
       else dialTcpThen(dial, (r) => this.dialed(d, r));
@@ -225,13 +227,14 @@ class TcpConn {
     ctx.metrics.opened(this.counts);
     const addon = relayAddon!;
     try {
-      // Both descriptors already have TCP_NODELAY and keepalive (the listener's, the dial's).
+      // Both descriptors already have TCP_NODELAY, the client its keepalive (the listener's); the
+      // relay sets the endpoint's once the connection has lasted a second.
       this.relay = addon.relayStart(
         client.fd,
         upFd,
         (reason, o, r, so, sr) => this.relayClosed(reason, o, r, so, sr),
         true,
-        0,
+        keepAliveSeconds(ctx.limits),
       );
     } catch (e) {
       ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; closed');
