@@ -4,19 +4,24 @@
  * moves bytes in the kernel: splice(2) from one socket into a pipe and from the pipe into the other.
  * No byte passes through JavaScript, which only hears about the connection's end.
  *
- *   relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle
+ *   relayOnClosed(onClosed)   the function every relay of this thread calls when it ends (set once)
+ *   relayStart(clientFd, upstreamFd, token, own, keepAliveSec) -> handle (a number)
  *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY, the
  *       client's keepalive from its listener); keepalive after keepAliveSec idle (0: off) is set on
  *       the endpoint socket once the relay has lasted a second (KP_KA_DELAY_MS). Else it dups them
  *       and the caller closes its own (a net.Socket's), and the relay sets TCP_NODELAY, and
  *       keepalive, on both at once.
- *   onClosed(reason, bytesIn, bytesOut, segsIn, segsOut)   the relay ended: the one call to
- *       JavaScript per connection, with the final counts (as relayBytes would give them)
+ *   onClosed(token, reason, bytesIn, bytesOut, segsIn, segsOut)   the relay started with `token`
+ *       ended: the one call to JavaScript per connection, with the final counts (as relayBytes
+ *       would give them)
  *   relayBytes(handle, segs = true)
  *       [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
  *        segments received from the client, from the endpoint (TCP_INFO; read now only if `segs`),
  *        FINs seen: 1 the client's, 2 the endpoint's, 3 both]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
+ *   A handle is a slot number and its generation, not a JavaScript object: a relay costs no external,
+ *   finalizer or reference. Once a relay has ended and is freed its handle is stale: relayBytes
+ *   returns undefined, relayClose does nothing.
  *   (the segment counts come from tcp_info.c)
  *
  * What it keeps from TCP, as the pure-Node path does:
@@ -122,9 +127,10 @@ struct kp_relay {
   double segs[2];      /* segments received on each socket (TCP_INFO), kept from the last reading */
   uint64_t last_ms;
   int done;            /* closing started: no more pumping, no more events */
-  int released;        /* the callback and async context are gone (after the event batch) */
-  int finalized;       /* the JavaScript handle was collected */
-  napi_ref cb;
+  int released;        /* ended, and the batch of events that might point at it is over */
+  int starting;        /* relayStart is still using it: not freed yet */
+  double token;        /* JavaScript's name for it, passed back to onClosed */
+  uint32_t slot;       /* its handle's slot */
   /* Keepalive on the endpoint socket, set once the relay has run KP_KA_DELAY_MS (see below). */
   uint32_t ka_sec;
   int ka_queued;       /* in the keepalive queue: not freed before it leaves */
@@ -132,8 +138,55 @@ struct kp_relay {
   uint64_t started_ms;
 };
 
+/* ---- handles: slot + generation * 2^KP_SLOT_BITS ------------------------------------------- */
+
+#define KP_SLOT_BITS 24
+#define KP_GEN_MASK 0x1fffffffu /* handles stay below 2^53 */
+
+typedef struct {
+  kp_relay *r;
+  uint32_t gen;
+} kp_slot;
+
+static __thread kp_slot *slots;
+static __thread uint32_t *free_slots;
+static __thread uint32_t n_slots, cap_slots, n_free;
+
+static double slot_take(kp_relay *r) {
+  uint32_t i;
+  if (n_free > 0) i = free_slots[--n_free];
+  else {
+    if (n_slots == cap_slots) {
+      uint32_t cap = cap_slots ? cap_slots * 2 : 1024;
+      if (cap > (1u << KP_SLOT_BITS)) return -1;
+      kp_slot *s = realloc(slots, cap * sizeof *s);
+      if (!s) return -1;
+      slots = s;
+      uint32_t *f = realloc(free_slots, cap * sizeof *f);
+      if (!f) return -1;
+      free_slots = f;
+      cap_slots = cap;
+    }
+    i = n_slots++;
+    slots[i].gen = 0;
+  }
+  slots[i].r = r;
+  r->slot = i;
+  return (double)slots[i].gen * (double)(1u << KP_SLOT_BITS) + (double)i;
+}
+
+static void slot_give(kp_relay *r) {
+  kp_slot *s = &slots[r->slot];
+  s->r = NULL;
+  s->gen = (s->gen + 1) & KP_GEN_MASK;
+  free_slots[n_free++] = r->slot;
+}
+
 static void maybe_free(kp_relay *r) {
-  if (r->released && r->finalized && !r->ka_queued) free(r);
+  if (r->released && !r->ka_queued && !r->starting) {
+    slot_give(r);
+    free(r);
+  }
 }
 
 /*
@@ -188,8 +241,10 @@ static void ka_queue(kp_relay *r) {
   ka_tail = r;
 }
 
-/* The async context every relay's callback runs in (per thread: one Node environment each). */
+/* The async context every relay's callback runs in, and the callback (per thread: one Node
+ * environment each). */
 static __thread napi_async_context shared_actx;
+static __thread napi_ref shared_cb;
 static __thread napi_env shared_env;
 
 /* The environment is going away (a worker thread ends): a later one on this thread makes its own. */
@@ -197,44 +252,44 @@ static void forget_shared_context(void *arg) {
   (void)arg;
   shared_env = NULL;
   shared_actx = NULL;
+  shared_cb = NULL;
 }
 
-static napi_async_context relay_async_context(napi_env env) {
+static int bind_env(napi_env env) {
   if (shared_env != env) {
     napi_value resource, name;
     napi_create_object(env, &resource);
     napi_create_string_utf8(env, "kpath.relay", NAPI_AUTO_LENGTH, &name);
-    if (napi_async_init(env, resource, name, &shared_actx) != napi_ok) return NULL;
+    if (napi_async_init(env, resource, name, &shared_actx) != napi_ok) return -1;
     shared_env = env;
+    shared_cb = NULL;
     napi_add_env_cleanup_hook(env, forget_shared_context, NULL);
   }
-  return shared_actx;
+  return 0;
 }
 
 /* After the relay ended and the batch of events that may still point at it is over. */
 static void release(void *arg) {
   kp_relay *r = arg;
-  if (r->cb) napi_delete_reference(r->env, r->cb);
-  r->cb = NULL;
   r->released = 1;
   kp_reactor_hold(-1);
   maybe_free(r);
 }
 
-/* onClosed(reason, bytes in, bytes out, segments in, segments out) */
+/* onClosed(token, reason, bytes in, bytes out, segments in, segments out) */
 static void emit_closed(kp_relay *r, const char *reason) {
-  if (!r->cb) return;
   napi_env env = r->env;
+  if (shared_env != env || !shared_cb) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value argv[5];
-  napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &argv[0]);
-  napi_create_double(env, r->bytes[0], &argv[1]);
-  napi_create_double(env, r->bytes[1], &argv[2]);
-  napi_create_double(env, r->segs[0], &argv[3]);
-  napi_create_double(env, r->segs[1], &argv[4]);
-  napi_async_context actx = relay_async_context(env);
-  if (actx) kp_call_js(env, actx, r->cb, 5, argv);
+  napi_value argv[6];
+  napi_create_double(env, r->token, &argv[0]);
+  napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &argv[1]);
+  napi_create_double(env, r->bytes[0], &argv[2]);
+  napi_create_double(env, r->bytes[1], &argv[3]);
+  napi_create_double(env, r->segs[0], &argv[4]);
+  napi_create_double(env, r->segs[1], &argv[5]);
+  kp_call_js(env, shared_actx, shared_cb, 6, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -411,30 +466,52 @@ static void on_event(kp_watch *w, uint32_t events) {
   rearm(r, r->want[0], r->want[1]);
 }
 
-static kp_relay *unwrap(napi_env env, napi_value v) { return kp_external(env, v, "relay"); }
-
-static void finalize_relay(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  kp_relay *r = data;
-  r->finalized = 1;
-  /* Dropped while running: it keeps relaying until it ends on its own, and frees itself then. */
-  maybe_free(r);
+/* The relay a handle names; NULL when it is stale (the relay ended and was freed), or after throwing
+ * when it is not a handle at all. */
+static kp_relay *unwrap(napi_env env, napi_value v) {
+  double id = -1;
+  if (napi_get_value_double(env, v, &id) != napi_ok || !(id >= 0) || id != (double)(uint64_t)id) {
+    kp_throw(env, "ERR_INVALID_ARG_TYPE", "expected a kpath relay handle");
+    return NULL;
+  }
+  uint64_t n = (uint64_t)id;
+  uint32_t i = (uint32_t)(n & ((1u << KP_SLOT_BITS) - 1));
+  if (i >= n_slots || slots[i].r == NULL || slots[i].gen != (uint32_t)(n >> KP_SLOT_BITS)) return NULL;
+  return slots[i].r;
 }
 
-/* relayStart(clientFd, upstreamFd, onClosed, own, keepAliveSec) -> handle */
+/* relayOnClosed(onClosed) */
+static napi_value relay_on_closed(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t != napi_function) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayOnClosed(onClosed)");
+  if (bind_env(env) != 0) return kp_throw(env, "EIO", "relayOnClosed: no async context");
+  if (shared_cb) napi_delete_reference(env, shared_cb);
+  shared_cb = NULL;
+  if (napi_create_reference(env, argv[0], 1, &shared_cb) != napi_ok) {
+    shared_cb = NULL;
+    return kp_throw(env, "EIO", "relayOnClosed: cannot keep the function");
+  }
+  return NULL;
+}
+
+/* relayStart(clientFd, upstreamFd, token, own, keepAliveSec) -> handle */
 static napi_value relay_start(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, onClosed)");
+  if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, token)");
   int32_t fds[2];
   if (napi_get_value_int32(env, argv[0], &fds[0]) != napi_ok || napi_get_value_int32(env, argv[1], &fds[1]) != napi_ok ||
       fds[0] < 0 || fds[1] < 0)
     return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: fds must be non-negative integers");
-  napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
-  if (t != napi_function) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: onClosed must be a function");
+  double token;
+  if (napi_get_value_double(env, argv[2], &token) != napi_ok)
+    return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart: token must be a number");
+  if (shared_env != env || !shared_cb) return kp_throw(env, "ERR_INVALID_STATE", "relayStart: call relayOnClosed first");
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayStart: no event loop");
 
@@ -444,13 +521,20 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   if (argc > 4) napi_get_value_uint32(env, argv[4], &keepalive);
   kp_relay *r = calloc(1, sizeof *r);
   if (!r) return kp_throw(env, "ENOMEM", "relayStart: out of memory");
+  double id = slot_take(r);
+  if (id < 0) {
+    free(r);
+    return kp_throw(env, "ENOMEM", "relayStart: out of memory");
+  }
   r->env = env;
+  r->token = token;
   r->pipe[0].r = r->pipe[0].w = r->pipe[1].r = r->pipe[1].w = -1;
   for (int i = 0; i < 2; i++) {
     r->fd[i] = own ? fds[i] : fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
     if (r->fd[i] < 0) {
       int e = errno;
       if (i == 1 && !own) close(r->fd[0]);
+      slot_give(r);
       free(r);
       return kp_throw(env, kp_errname(e), "relayStart: cannot take the socket");
     }
@@ -467,7 +551,6 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
     }
   }
   napi_value handle;
-  napi_create_reference(env, argv[2], 1, &r->cb);
   r->loop = loop;
   r->last_ms = r->started_ms = uv_now(loop);
   for (int i = 0; i < 2; i++) {
@@ -476,14 +559,17 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
     r->w[i].side = i;
   }
   kp_reactor_hold(1);
-  napi_create_external(env, r, finalize_relay, NULL, &handle);
+  napi_create_double(env, id, &handle);
   /* Start by reading both sides: whatever arrived before the handoff is still in the sockets. */
   r->want[0] = r->want[1] = WANT_READ;
+  r->starting = 1;
   rearm(r, WANT_READ, WANT_READ);
+  r->starting = 0;
   if (own && keepalive > 0 && !r->done) {
     r->ka_sec = keepalive;
     ka_queue(r);
   }
+  maybe_free(r); /* it ended at once (its descriptors failed): freed now */
   return handle;
 }
 
@@ -541,6 +627,7 @@ static napi_value relay_pipe_pool(napi_env env, napi_callback_info info) {
 napi_status kp_relay_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"relayPipePool", NULL, relay_pipe_pool, NULL, NULL, NULL, napi_default, NULL},
+      {"relayOnClosed", NULL, relay_on_closed, NULL, NULL, NULL, napi_default, NULL},
       {"relayStart", NULL, relay_start, NULL, NULL, NULL, napi_default, NULL},
       {"relayBytes", NULL, relay_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, relay_close, NULL, NULL, NULL, napi_default, NULL},

@@ -77,7 +77,8 @@ export interface ByteSource {
  * with the counters.
  */
 export interface RelayCounts {
-  counts(): readonly [number, number, number, number, number];
+  /** undefined once the relay is gone (its final counts came with its end) */
+  read(): readonly [number, number, number, number, number] | undefined;
 }
 
 /** Node reads at most 64 KiB from a TCP socket at a time. */
@@ -170,10 +171,14 @@ export class LiveConntrack {
     let r: number;
     let op: number;
     let rp: number;
-    if ('counts' in s) {
-      let fins: number;
-      [o, r, op, rp, fins] = s.counts();
-      c.state = finState(fins);
+    if ('read' in s) {
+      const v = s.read();
+      if (v === undefined) return;
+      o = v[0];
+      r = v[1];
+      op = v[2];
+      rp = v[3];
+      c.state = finState(v[4]);
     } else {
       o = s[0].bytesRead;
       r = s[1].bytesRead;
