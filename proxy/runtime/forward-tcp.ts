@@ -184,8 +184,9 @@ class TcpConn implements RelayCounts {
       }
       return;
     }
-    const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
-    entry.endpoint = epKey;
+    const counts = ctx.metrics.endpointAt(entry.service, d.endpoint.ip.text, d.endpoint.port, 'TCP');
+    this.counts = counts;
+    entry.endpoint = counts.endpoint;
     entry.reply = {
       src: d.endpoint.ip.text,
       sport: d.endpoint.port,
@@ -222,9 +223,8 @@ class TcpConn implements RelayCounts {
 
   /** The native path: both ends are descriptors; the relay takes them. */
   relayFds(client: FdClient, upFd: number): void {
-    const { ctx, entry } = this;
-    this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
-    ctx.metrics.opened(this.counts);
+    const ctx = this.ctx;
+    ctx.metrics.opened(this.counts!);
     const addon = relayAddon!;
     try {
       // Both descriptors already have TCP_NODELAY, the client its keepalive (the listener's); the
@@ -250,8 +250,7 @@ class TcpConn implements RelayCounts {
     this.up = up;
     (up as ConnSocket)[kConn] = this;
     entry.sources = [client, up];
-    this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
-    ctx.metrics.opened(this.counts);
+    ctx.metrics.opened(this.counts!);
     const l = ctx.limits;
     for (const s of [client, up]) {
       s.setNoDelay(true);
