@@ -11,6 +11,7 @@
  * a later event of the same batch may still point at it.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -22,9 +23,13 @@
 static __thread int epfd = -1;
 static __thread uv_poll_t poll_handle;
 static __thread int dispatching = 0;
-static __thread kp_after_dispatch_fn after_fns[KP_EVENTS * 2];
-static __thread void *after_args[KP_EVENTS * 2];
-static __thread int after_n = 0;
+/* Grows as needed: an owner freed before the batch is over could still be named by a later event. */
+typedef struct {
+  kp_after_dispatch_fn fn;
+  void *arg;
+} kp_after;
+static __thread kp_after *after;
+static __thread int after_n = 0, after_cap = 0;
 static __thread int holds = 0;
 static __thread int refd = 0;
 
@@ -41,7 +46,7 @@ static void on_ready(uv_poll_t *h, int status, int events) {
     w->cb(w, evs[i].events);
   }
   dispatching = 0;
-  for (int i = 0; i < after_n; i++) after_fns[i](after_args[i]);
+  for (int i = 0; i < after_n; i++) after[i].fn(after[i].arg);
   after_n = 0;
 }
 
@@ -87,11 +92,21 @@ int kp_reactor_ctl(uv_loop_t *loop, int op, int fd, kp_watch *w, uint32_t events
 }
 
 void kp_reactor_after_dispatch(kp_after_dispatch_fn fn, void *arg) {
-  if (!dispatching || after_n >= KP_EVENTS * 2) {
+  if (!dispatching) {
     fn(arg);
     return;
   }
-  after_fns[after_n] = fn;
-  after_args[after_n] = arg;
+  if (after_n == after_cap) {
+    int cap = after_cap ? after_cap * 2 : KP_EVENTS * 2;
+    kp_after *a = realloc(after, (size_t)cap * sizeof *a);
+    if (!a) { /* out of memory: release now (a later event of this batch for it is then unsafe) */
+      fn(arg);
+      return;
+    }
+    after = a;
+    after_cap = cap;
+  }
+  after[after_n].fn = fn;
+  after[after_n].arg = arg;
   after_n++;
 }

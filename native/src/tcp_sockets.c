@@ -105,6 +105,11 @@ static void on_accept(uv_poll_t *h, int status, int events) {
   napi_env env = l->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  /* One callback scope for the wakeup's accepts, opened at the first: microtasks and ticks run once
+   * after the batch instead of after every connection (as one napi_make_callback each would). */
+  napi_callback_scope cscope = NULL;
+  napi_value cb = NULL, recv = NULL, result;
+  int batched = -1; /* -1: not tried yet; 0: one napi_make_callback per connection after all */
   for (int i = 0; i < KP_ACCEPTS_PER_WAKEUP && !l->closed; i++) {
     struct sockaddr_storage peer;
     socklen_t plen = sizeof peer;
@@ -123,8 +128,21 @@ static void on_accept(uv_poll_t *h, int status, int events) {
     napi_create_int32(env, cfd, &argv[0]);
     napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
     napi_create_uint32(env, port_of(&peer), &argv[2]);
-    kp_call_js(env, l->actx, l->cb, 3, argv);
+    if (batched < 0) {
+      napi_value resource;
+      batched = 0;
+      if (napi_create_object(env, &resource) == napi_ok &&
+          napi_open_callback_scope(env, resource, l->actx, &cscope) == napi_ok &&
+          napi_get_reference_value(env, l->cb, &cb) == napi_ok && cb != NULL && napi_get_global(env, &recv) == napi_ok)
+        batched = 1;
+    }
+    if (!batched) kp_call_js(env, l->actx, l->cb, 3, argv);
+    else if (napi_call_function(env, recv, cb, 3, argv, &result) == napi_pending_exception) {
+      napi_value ignored; /* the handler catches its own; nobody here to hand an exception to */
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
   }
+  if (cscope) napi_close_callback_scope(env, cscope);
   napi_close_handle_scope(env, scope);
 }
 

@@ -23,25 +23,34 @@ export interface NativeAddon {
   udpSendTo(handle: unknown, bytes: Uint8Array, port: number, host: string): 0 | string;
   udpStats(handle: unknown): { received: number; sent: number; sendDrops: number; batches: number };
   udpClose(handle: unknown): void;
+  /** native/src/relay.c: the function every relay of this thread calls when it ends (set once). */
+  relayOnClosed(onClosed: RelayClosed): void;
   /**
-   * native/src/relay.c: splice both ways between two connected TCP sockets (the relay takes the
-   * descriptors when `own`, else it dups them). onClosed is the one call back, when the relay ends,
-   * with the final counts.
+   * native/src/relay.c: relay both ways between two connected TCP sockets (copied while reads are
+   * small, spliced once one fills the buffer); the relay takes the descriptors when `own`, else it
+   * dups them. keepAliveSec (0: off): with `own`, set on the endpoint socket once the relay has
+   * lasted a second; else on both at once. When it ends, onClosed (relayOnClosed) hears `token`
+   * and the final counts: the one call back. Returns the relay's handle (a number; stale once the
+   * relay has ended and been freed).
    */
   relayStart(
     clientFd: number,
     upstreamFd: number,
-    onClosed: RelayClosed,
+    token: number,
     own?: boolean,
     keepAliveSec?: number,
-  ): unknown;
+  ): number;
   /**
    * [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved,
    *  segments the kernel received from the client, from the endpoint (TCP_INFO tcpi_segs_in, read
-   *  now unless `segs` is false), FINs seen (RelayFin bits)]
+   *  now unless `segs` is false), FINs seen (RelayFin bits)]; undefined for a stale handle
    */
-  relayBytes(handle: unknown, segs?: boolean): [number, number, number, number, number, number, number];
-  relayClose(handle: unknown, reset: boolean): void;
+  relayBytes(
+    handle: number,
+    segs?: boolean,
+  ): [number, number, number, number, number, number, number] | undefined;
+  /** Close both sides now (reset: with RST); a stale handle is ignored. */
+  relayClose(handle: number, reset: boolean): void;
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
@@ -69,8 +78,10 @@ export interface NativeAddon {
   fdClose(fd: number, reset: boolean): void;
 }
 
-/** The relay ended: why ("closed", "reset", "client ECONNRESET", ...) and its final counts. */
+/** The relay started with `token` ended: why ("closed", "reset", "client ECONNRESET", ...) and its
+ *  final counts. */
 export type RelayClosed = (
+  token: number,
   reason: string,
   bytesIn: number,
   bytesOut: number,

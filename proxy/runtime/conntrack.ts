@@ -77,7 +77,8 @@ export interface ByteSource {
  * with the counters.
  */
 export interface RelayCounts {
-  counts(): readonly [number, number, number, number, number];
+  /** undefined once the relay is gone (its final counts came with its end) */
+  read(): readonly [number, number, number, number, number] | undefined;
 }
 
 /** Node reads at most 64 KiB from a TCP socket at a time. */
@@ -108,16 +109,18 @@ export class LiveConntrack {
   private readonly entries = new Map<number, LiveConnection>();
   /**
    * Ended connections ageing out, oldest first: a ring (entries leave only at the head), since a
-   * Map used as a queue leaves a hole per deleted head entry that every later scan walks over.
+   * Map used as a queue leaves a hole per deleted head entry that every later scan walks over. It
+   * keeps their fields, not the entries: an entry dies with its connection instead of living on
+   * for seconds (through V8's young generation into the old one) while it ages out.
    */
-  private readonly closed: Ring<LiveConnection>;
+  private readonly closed: ClosedRing;
   private nextId = 1;
 
   constructor(
     private readonly clock: Clock,
     private readonly maxClosed = MAX_CLOSED,
   ) {
-    this.closed = new Ring(maxClosed);
+    this.closed = new ClosedRing(maxClosed);
   }
 
   open(
@@ -170,10 +173,14 @@ export class LiveConntrack {
     let r: number;
     let op: number;
     let rp: number;
-    if ('counts' in s) {
-      let fins: number;
-      [o, r, op, rp, fins] = s.counts();
-      c.state = finState(fins);
+    if ('read' in s) {
+      const v = s.read();
+      if (v === undefined) return;
+      o = v[0];
+      r = v[1];
+      op = v[2];
+      rp = v[3];
+      c.state = finState(v[4]);
     } else {
       o = s[0].bytesRead;
       r = s[1].bytesRead;
@@ -235,8 +242,8 @@ export class LiveConntrack {
   private trim(room = 0): void {
     const now = this.clock.now();
     const q = this.closed;
-    for (let c = q.peek(); c !== undefined; c = q.peek()) {
-      if (q.size + room <= this.maxClosed && remaining(c, now) > 0) break;
+    while (q.size > 0) {
+      if (q.size + room <= this.maxClosed && q.headRemaining(now) > 0) break;
       q.shift();
     }
   }
@@ -246,31 +253,129 @@ export class LiveConntrack {
   }
 }
 
-/** A bounded first-in first-out queue over a fixed array. */
-class Ring<T> {
-  private readonly items: (T | undefined)[];
+/**
+ * Ended entries, oldest first, in a bounded ring of columns (numbers in typed arrays, strings, which
+ * are shared with the model and the listeners, in one array). Grows by doubling up to `max`; the
+ * caller makes room first (size < max).
+ */
+class ClosedRing {
+  /** per entry: id, startedAt, lastSeen, timeoutSeconds, orig packets, orig bytes, repl packets, repl bytes */
+  private num = new Float64Array(0);
+  /** per entry: original sport, dport, reply sport, dport (reply sport -1: no reply tuple) */
+  private int = new Int32Array(0);
+  /** per entry: protocol, original src, dst, reply src, dst, state, service, endpoint, entry node, mode */
+  private str: (string | undefined)[] = [];
+  private cap = 0;
   private head = 0;
   size = 0;
-  constructor(private readonly capacity: number) {
-    this.items = new Array<T | undefined>(capacity).fill(undefined);
-  }
-  /** The caller makes room first (size < capacity). */
-  push(x: T): void {
-    this.items[(this.head + this.size) % this.capacity] = x;
+  constructor(private readonly max: number) {}
+
+  push(c: LiveConnection): void {
+    if (this.size === this.cap) this.grow();
+    const i = (this.head + this.size) % this.cap;
+    const n = i * 8;
+    const num = this.num;
+    num[n] = c.id;
+    num[n + 1] = c.startedAt;
+    num[n + 2] = c.lastSeen;
+    num[n + 3] = c.timeoutSeconds;
+    num[n + 4] = c.orig.packets;
+    num[n + 5] = c.orig.bytes;
+    num[n + 6] = c.repl.packets;
+    num[n + 7] = c.repl.bytes;
+    const k = i * 4;
+    const r = c.reply;
+    this.int[k] = c.original.sport;
+    this.int[k + 1] = c.original.dport;
+    this.int[k + 2] = r ? r.sport : -1;
+    this.int[k + 3] = r ? r.dport : 0;
+    const t = i * 10;
+    const str = this.str;
+    str[t] = c.protocol;
+    str[t + 1] = c.original.src;
+    str[t + 2] = c.original.dst;
+    str[t + 3] = r?.src;
+    str[t + 4] = r?.dst;
+    str[t + 5] = c.state;
+    str[t + 6] = c.service;
+    str[t + 7] = c.endpoint;
+    str[t + 8] = c.entryNode;
+    str[t + 9] = c.mode;
     this.size++;
   }
-  peek(): T | undefined {
-    return this.size > 0 ? this.items[this.head] : undefined;
+
+  /** Seconds the oldest entry has left (see `remaining`). */
+  headRemaining(now: number): number {
+    const i = this.head;
+    const n = i * 8;
+    const t = i * 10;
+    return remainingOf(
+      this.str[t] as 'tcp' | 'udp',
+      this.str[t + 5] as LiveConnection['state'],
+      this.num[n + 2]!,
+      this.num[n + 3]!,
+      now,
+    );
   }
+
   shift(): void {
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.capacity;
+    const t = this.head * 10;
+    this.str.fill(undefined, t, t + 10);
+    this.head = (this.head + 1) % this.cap;
     this.size--;
   }
-  toArray(): T[] {
-    const out: T[] = [];
-    for (let i = 0; i < this.size; i++) out.push(this.items[(this.head + i) % this.capacity]!);
+
+  /** The entries, rebuilt (oldest first). */
+  toArray(): LiveConnection[] {
+    const out: LiveConnection[] = [];
+    const { num, int, str } = this;
+    for (let j = 0; j < this.size; j++) {
+      const i = (this.head + j) % this.cap;
+      const n = i * 8;
+      const k = i * 4;
+      const t = i * 10;
+      const original = { src: str[t + 1]!, sport: int[k]!, dst: str[t + 2]!, dport: int[k + 1]! };
+      out.push({
+        id: num[n]!,
+        protocol: str[t] as 'tcp' | 'udp',
+        original,
+        reply:
+          int[k + 2]! < 0
+            ? undefined
+            : { src: str[t + 3]!, sport: int[k + 2]!, dst: str[t + 4]!, dport: int[k + 3]! },
+        state: str[t + 5] as LiveConnection['state'],
+        orig: { packets: num[n + 4]!, bytes: num[n + 5]! },
+        repl: { packets: num[n + 6]!, bytes: num[n + 7]! },
+        service: str[t + 6]!,
+        endpoint: str[t + 7],
+        entryNode: str[t + 8]!,
+        mode: str[t + 9]!,
+        startedAt: num[n + 1]!,
+        lastSeen: num[n + 2]!,
+        timeoutSeconds: num[n + 3]!,
+        sources: undefined,
+      });
+    }
     return out;
+  }
+
+  /** Double the capacity (at most `max`), the entries moved to the start in order. */
+  private grow(): void {
+    const cap = Math.max(1, Math.min(this.max, this.cap === 0 ? 1024 : this.cap * 2));
+    const num = new Float64Array(cap * 8);
+    const int = new Int32Array(cap * 4);
+    const str = new Array<string | undefined>(cap * 10).fill(undefined);
+    for (let j = 0; j < this.size; j++) {
+      const i = (this.head + j) % this.cap;
+      num.set(this.num.subarray(i * 8, i * 8 + 8), j * 8);
+      int.set(this.int.subarray(i * 4, i * 4 + 4), j * 4);
+      for (let f = 0; f < 10; f++) str[j * 10 + f] = this.str[i * 10 + f];
+    }
+    this.num = num;
+    this.int = int;
+    this.str = str;
+    this.cap = cap;
+    this.head = 0;
   }
 }
 
@@ -301,13 +406,24 @@ export function conntrackJson(c: LiveConnection, now: number) {
 export type ConntrackJson = ReturnType<typeof conntrackJson>;
 
 function remaining(c: LiveConnection, now: number): number {
-  const idle = Math.floor((now - c.lastSeen) / 1000);
+  return remainingOf(c.protocol, c.state, c.lastSeen, c.timeoutSeconds, now);
+}
+
+/** Seconds an entry has left: its state's timeout (TCP) or its own (UDP) from its last sign of life. */
+function remainingOf(
+  protocol: 'tcp' | 'udp',
+  state: LiveConnection['state'],
+  lastSeen: number,
+  timeoutSeconds: number,
+  now: number,
+): number {
+  const idle = Math.floor((now - lastSeen) / 1000);
   const t =
-    c.protocol === 'udp'
-      ? c.state === 'ASSURED'
+    protocol === 'udp'
+      ? state === 'ASSURED'
         ? KERNEL_TIMEOUTS.udpAssured
-        : c.timeoutSeconds
-      : (TCP_TIMEOUTS[c.state as TcpState] ?? c.timeoutSeconds);
+        : timeoutSeconds
+      : (TCP_TIMEOUTS[state as TcpState] ?? timeoutSeconds);
   return Math.max(0, t - idle);
 }
 

@@ -39,7 +39,7 @@ type ConnSocket = Socket & { [kConn]?: TcpConn };
  * One client connection: in ctx.open from accept until it is gone (before the dial it can only
  * destroy the client; once spliced, both sockets).
  */
-class TcpConn {
+class TcpConn implements RelayCounts {
   up: Socket | undefined = undefined;
   forwarded: Forward | undefined = undefined;
   counts: EndpointCounts | undefined = undefined;
@@ -48,7 +48,7 @@ class TcpConn {
   how = 'closed';
   dropTimer: NodeJS.Timeout | undefined = undefined;
   /** The native relay's handle once the kernel relays this connection. */
-  relay: unknown = undefined;
+  relay: number | undefined = undefined;
   /** A dialed descriptor this connection still has to close (-1: none, or the relay owns it). */
   upFd = -1;
   idleTimer: NodeJS.Timeout | undefined = undefined;
@@ -72,7 +72,7 @@ class TcpConn {
   }
 
   buffered(): number {
-    if (this.relay !== undefined) return relayAddon!.relayBytes(this.relay, false)[2];
+    if (this.relay !== undefined) return relayAddon!.relayBytes(this.relay, false)?.[2] ?? 0;
     const c = this.client;
     if (c instanceof FdClient) return 0;
     const u = this.up;
@@ -146,7 +146,9 @@ class TcpConn {
         localAddress: local.text,
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
-        keepAliveSec: keepAliveSeconds(ctx.limits),
+        // The native path's relay sets the endpoint's keepalive once the connection has lasted a
+        // second (native/src/relay.c): short connections skip two setsockopt calls.
+        keepAliveSec: 0,
       };
       if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialedFd(d, r));
       else dialTcpThen(dial, (r) => this.dialed(d, r));
@@ -182,8 +184,9 @@ class TcpConn {
       }
       return;
     }
-    const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
-    entry.endpoint = epKey;
+    const counts = ctx.metrics.endpointAt(entry.service, d.endpoint.ip.text, d.endpoint.port, 'TCP');
+    this.counts = counts;
+    entry.endpoint = counts.endpoint;
     entry.reply = {
       src: d.endpoint.ip.text,
       sport: d.endpoint.port,
@@ -220,19 +223,13 @@ class TcpConn {
 
   /** The native path: both ends are descriptors; the relay takes them. */
   relayFds(client: FdClient, upFd: number): void {
-    const { ctx, entry } = this;
-    this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
-    ctx.metrics.opened(this.counts);
+    const ctx = this.ctx;
+    ctx.metrics.opened(this.counts!);
     const addon = relayAddon!;
     try {
-      // Both descriptors already have TCP_NODELAY and keepalive (the listener's, the dial's).
-      this.relay = addon.relayStart(
-        client.fd,
-        upFd,
-        (reason, o, r, so, sr) => this.relayClosed(reason, o, r, so, sr),
-        true,
-        0,
-      );
+      // Both descriptors already have TCP_NODELAY, the client its keepalive (the listener's); the
+      // relay sets the endpoint's once the connection has lasted a second.
+      this.relay = startRelay(addon, this, client.fd, upFd, true, keepAliveSeconds(ctx.limits));
     } catch (e) {
       ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; closed');
       addon.fdClose(upFd, true);
@@ -244,7 +241,7 @@ class TcpConn {
     }
     this.upFd = -1; // the relay's now
     client.handedOver();
-    this.relaying(addon);
+    this.relaying();
   }
 
   splice(up: Socket): void {
@@ -253,8 +250,7 @@ class TcpConn {
     this.up = up;
     (up as ConnSocket)[kConn] = this;
     entry.sources = [client, up];
-    this.counts = ctx.metrics.endpoint(entry.service, entry.endpoint!, 'TCP');
-    ctx.metrics.opened(this.counts);
+    ctx.metrics.opened(this.counts!);
     const l = ctx.limits;
     for (const s of [client, up]) {
       s.setNoDelay(true);
@@ -288,14 +284,12 @@ class TcpConn {
     if (!addon || cfd < 0 || ufd < 0) return false;
     if (client.readableLength > 0 || up.readableLength > 0 || client.writableLength > 0) return false;
     try {
-      this.relay = addon.relayStart(cfd, ufd, (reason, o, r, so, sr) =>
-        this.relayClosed(reason, o, r, so, sr),
-      );
+      this.relay = startRelay(addon, this, cfd, ufd, false, 0);
     } catch (e) {
       this.ctx.log.warn({ err: (e as Error).message }, 'native relay refused the connection; using streams');
       return false;
     }
-    this.relaying(addon);
+    this.relaying();
     client.removeListener('close', onClientClose);
     client.removeListener('error', onClientError);
     up.removeListener('error', onUpError);
@@ -308,8 +302,8 @@ class TcpConn {
   }
 
   /** The relay has the connection: the live entry reads its counters, the idle timeout watches it. */
-  relaying(addon: NativeAddon): void {
-    this.entry.sources = relayCounts(addon, this.relay);
+  relaying(): void {
+    this.entry.sources = this;
     const idleMs = this.ctx.limits.idleTimeoutMs;
     if (idleMs > 0) this.armIdle(idleMs);
   }
@@ -319,13 +313,21 @@ class TcpConn {
     this.idleTimer = setTimeout(() => {
       if (this.relay === undefined) return;
       const limit = this.ctx.limits.idleTimeoutMs;
-      const idle = relayAddon!.relayBytes(this.relay, false)[3];
+      const idle = relayAddon!.relayBytes(this.relay, false)?.[3];
+      if (idle === undefined) return;
       if (idle >= limit) {
         this.how = 'idle timeout';
         relayAddon!.relayClose(this.relay, false);
       } else this.armIdle(limit - idle);
     }, waitMs);
     this.idleTimer.unref();
+  }
+
+  /** The live entry's counters and FINs, read from the relay in one call (RelayCounts). */
+  read(): readonly [number, number, number, number, number] | undefined {
+    if (this.relay === undefined) return undefined;
+    const v = relayAddon!.relayBytes(this.relay);
+    return v && [v[0], v[1], v[4], v[5], v[6]];
   }
 
   /** The relay ended (closed, reset, idle timeout, or by kpath): its final counts. */
@@ -380,14 +382,52 @@ class TcpConn {
 
 const relayAddon: NativeAddon | undefined = nativeAddon();
 
-/** A live entry's counters and FINs, read from the relay in one call. */
-function relayCounts(addon: NativeAddon, relay: unknown): RelayCounts {
-  return {
-    counts() {
-      const [o, r, , , so, sr, fins] = addon.relayBytes(relay);
-      return [o, r, so, sr, fins];
-    },
-  };
+/**
+ * The connections the native relay carries, by the token each relay was started with: the addon
+ * calls one function (relayOnClosed) for every relay's end, naming the token, so a connection costs
+ * no callback object or reference. Kept on globalThis so that a second copy of this module (a test
+ * runner's fresh module graph in the same thread, where the addon is shared) uses the same tokens.
+ */
+interface RelayTable {
+  conns: Map<number, TcpConn>;
+  next: number;
+  listening: boolean;
+}
+const kRelayTable = Symbol.for('kpath.relayTable');
+const relayGlobal = globalThis as Record<symbol, RelayTable | undefined>;
+const relayTable: RelayTable = relayGlobal[kRelayTable] ?? { conns: new Map(), next: 1, listening: false };
+relayGlobal[kRelayTable] = relayTable;
+
+function onRelayClosed(token: number, reason: string, o: number, r: number, so: number, sr: number): void {
+  const c = relayTable.conns.get(token);
+  if (c === undefined) return;
+  relayTable.conns.delete(token);
+  c.relayClosed(reason, o, r, so, sr);
+}
+
+/** relayStart for `conn`; its end comes back to conn.relayClosed. */
+function startRelay(
+  addon: NativeAddon,
+  conn: TcpConn,
+  clientFd: number,
+  upFd: number,
+  own: boolean,
+  keepAliveSec: number,
+): number {
+  const t = relayTable;
+  if (!t.listening) {
+    addon.relayOnClosed(onRelayClosed);
+    t.listening = true;
+  }
+  const token = t.next++;
+  // Before the start: a relay whose descriptors fail at once ends inside relayStart.
+  t.conns.set(token, conn);
+  try {
+    return addon.relayStart(clientFd, upFd, token, own, keepAliveSec);
+  } catch (e) {
+    t.conns.delete(token);
+    throw e;
+  }
 }
 
 /**

@@ -19,9 +19,12 @@ export class EndpointCounts {
   closed = 0;
   dirty = false;
   readonly labels: { service: string; endpoint: string; protocol: string };
+  /** `ip:port`, one string for every connection to this endpoint */
+  readonly endpoint: string;
   readonly original: { service: string; endpoint: string; direction: string };
   readonly reply: { service: string; endpoint: string; direction: string };
   constructor(service: string, endpoint: string, protocol: string) {
+    this.endpoint = endpoint;
     this.labels = { service, endpoint, protocol };
     this.original = { service, endpoint, direction: 'original' };
     this.reply = { service, endpoint, direction: 'reply' };
@@ -31,6 +34,8 @@ export class EndpointCounts {
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly pending = new Map<string, EndpointCounts>();
+  /** The same counts by service, endpoint address and port: no key string per connection. */
+  private readonly byAddress = new Map<string, Map<string, Map<number, EndpointCounts>>>();
   private readonly dirty: EndpointCounts[] = [];
   private readonly flushAll = (): void => this.flush();
   readonly connections = new Counter({
@@ -96,6 +101,27 @@ export class RuntimeMetrics {
     if (!c) {
       c = new EndpointCounts(service, endpoint, protocol);
       this.pending.set(key, c);
+    }
+    return c;
+  }
+
+  /** endpoint(service, `${ip}:${port}`, protocol) without building the key (TCP and UDP apart). */
+  endpointAt(service: string, ip: string, port: number, protocol: 'TCP' | 'UDP'): EndpointCounts {
+    let byIP = this.byAddress.get(service);
+    if (!byIP) {
+      byIP = new Map();
+      this.byAddress.set(service, byIP);
+    }
+    let byPort = byIP.get(ip);
+    if (!byPort) {
+      byPort = new Map();
+      byIP.set(ip, byPort);
+    }
+    const k = protocol === 'TCP' ? port : -port;
+    let c = byPort.get(k);
+    if (!c) {
+      c = this.endpoint(service, `${ip}:${port}`, protocol);
+      byPort.set(k, c);
     }
     return c;
   }

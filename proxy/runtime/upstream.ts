@@ -13,9 +13,16 @@ export function isLoopbackText(addr: string): boolean {
   return addr === '::1' || addr === '::ffff:127.0.0.1';
 }
 
+/** Addresses already checked (the twins a proxy dials from and to are few). */
+const loopbackChecked = new Set<string>();
+
 function assertLoopback(local: string, remote: string): void {
+  if (loopbackChecked.has(remote) && loopbackChecked.has(local)) return;
   assert(isLoopbackText(remote), `upstream target ${remote} is not a loopback address`);
   assert(isLoopbackText(local), `upstream source ${local} is not a loopback address`);
+  if (loopbackChecked.size >= 4096) loopbackChecked.clear();
+  loopbackChecked.add(remote);
+  loopbackChecked.add(local);
 }
 
 export interface DialOptions {

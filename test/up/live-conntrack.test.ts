@@ -56,6 +56,40 @@ describe('LiveConntrack: ended entries age out', () => {
     expect(t.listAll().map((x) => x.original.sport)).toEqual([3000]);
   });
 
+  it('an ended entry lists with every field it had; the ring keeps its order while it grows past a wrap-around', () => {
+    const clock = new ManualClock(0);
+    const t = new LiveConntrack(clock, 5000);
+    const ended = (sport: number) => {
+      const c = opened(t, sport);
+      c.endpoint = '10.244.1.7:8080';
+      c.state = sport % 7 === 0 ? 'CLOSE' : 'ESTABLISHED';
+      c.orig.packets = sport % 13;
+      c.orig.bytes = sport * 3;
+      c.repl.packets = sport % 11;
+      c.repl.bytes = sport * 5 + 0.5 * 2 ** 40;
+      clock.advance(10);
+      t.close(c);
+      return { ...c, orig: { ...c.orig }, repl: { ...c.repl } };
+    };
+    // Ageing as the kernel's entries age (nf_conntrack_proto_tcp.c: TIME_WAIT 120 s, CLOSE 10 s).
+    const alive = (cs: ReturnType<typeof ended>[]) =>
+      cs.filter((c) => (c.state === 'CLOSE' ? 10 : 120) - Math.floor((clock.now() - c.lastSeen) / 1000) > 0);
+    const want: ReturnType<typeof ended>[] = [];
+    for (let p = 0; p < 1000; p++) want.push(ended(10_000 + p));
+    // The first entries' TIME_WAIT runs out: the ring's head moves on.
+    clock.advance(113_000);
+    const left = alive(want);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.length).toBeLessThan(1000);
+    expect(t.listAll()).toEqual(left);
+    // More than the ring's first capacity (1024) from a head that is not at the start.
+    for (let p = 0; p < 1500; p++) want.push(ended(20_000 + p));
+    const listed = t.listAll();
+    expect(listed.map((c) => c.original.sport)).toEqual(alive(want).map((c) => c.original.sport));
+    expect(listed).toEqual(alive(want));
+    expect(listed.every((c) => c.sources === undefined && c.state !== 'ESTABLISHED')).toBe(true);
+  });
+
   it('forgets a TCP connection that was never forwarded at once, as an unconfirmed entry', () => {
     const t = new LiveConntrack(new ManualClock(0));
     const c = t.open({

@@ -3,6 +3,7 @@
  * and Node's stream pipe. Same cluster, same checks: bytes both ways and in the live table, half-close,
  * resets, an idle timeout, a slow reader, and closing on stop.
  */
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../proxy/runtime/index.js';
@@ -194,6 +195,29 @@ describe.each(relays)('%s relay', (relay, slot) => {
     d.write('close');
     await waitFor(() => stateOf(d.localPort) === 'CLOSE_WAIT', 'CLOSE_WAIT');
     d.destroy();
+  });
+
+  it('keepalive: on the client socket from the accept, on the endpoint socket once the connection has lasted a second', async () => {
+    // ss -o prints a socket's pending timer; keepalive's reads timer:(keepalive,...) (the kernel arms
+    // it when SO_KEEPALIVE is set, and an accepted socket inherits the listener's).
+    const timerOf = (sport: number, dport: number) =>
+      execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${sport} and dport = :${dport} )`], {
+        encoding: 'utf8',
+      });
+    const c = await dial(a.svcTwin(21), 9000);
+    const entry = await waitFor(
+      () => rt.conntrack.list().find((e) => e.original.sport === c.localPort && e.reply !== undefined),
+      'entry',
+    );
+    expect(timerOf(9000, c.localPort!)).toContain('timer:(keepalive,');
+    // Busy for 1.3 s (the idle timeout is 600 ms), then quiet long enough for every segment's ACK.
+    for (let i = 0; i < 7; i++) {
+      c.write('x');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(timerOf(entry.reply!.dport, 9000)).toContain('timer:(keepalive,');
+    c.destroy();
   });
 
   it('half-close: the client FIN reaches the endpoint, whose reply and FIN come back', async () => {
