@@ -27,7 +27,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import { type IpvsHookResult, ipvsHook, ipvsTimers } from '../ipvs/hook.js';
+import type { IpvsHookResult } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -106,7 +106,7 @@ class Walk {
     this.rec = env.noStages !== true;
     this.cached = !this.rec && env.trace !== true && env.flowCache !== false;
     this.stages = this.rec ? [] : NO_STAGES;
-    if (node.ipvs) ipvsTimers(node.ipvs, node.conntrack, env.now);
+    if (node.ipvs) node.ipvs.timers(node.conntrack, env.now);
     let at = addrTypeOf.get(node);
     if (!at) {
       at = (ip, dev) => node.routing.addrType(ip, dev);
@@ -380,7 +380,7 @@ class Walk {
   ipvsProperty: IpvsPacketView | undefined;
 
   /**
-   * IPVS's functions on this hook (netmodel/ipvs/hook.ts). A request it takes is DNATed to the real
+   * IPVS's functions on this hook (netmodel/ipvs/hook.ts, called through the node's table). A request it takes is DNATed to the real
    * server; with net.ipv4.vs.conntrack the (unconfirmed) conntrack entry's reply tuple is changed to
    * come from that server, without it the packet goes on untracked (ip_vs_notrack).
    */
@@ -389,7 +389,7 @@ class Walk {
     if (!table) return undefined;
     const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
-    const r = ipvsHook(table, name, p, this.env.now, {
+    const r = table.hook(name, p, this.env.now, {
       oldConntrack: f.ct !== undefined && !f.created,
       explain: this.rec,
       ...(this.env.rng.choose ? { choose: (w: readonly number[]) => this.env.rng.choose!(w) } : {}),
