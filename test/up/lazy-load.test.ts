@@ -101,11 +101,12 @@ const UNUSED_IN_IPTABLES_MODE = [
   'proxy/api/',
   'proxy/runtime/docker/',
   'cni/docker/',
+  'cni/spec/',
   'lab/',
 ];
 
 describe.skipIf(!root || !existsSync(bin))('kpath up loads only what the run uses (root: netns)', () => {
-  it('iptables mode, API off: no IPVS, pcap, web page, API server, Docker or lab code', async () => {
+  it('iptables mode, API off: no IPVS, pcap, web page, API server, Docker, CNI-spec or lab code', async () => {
     const loaded = await modulesLoaded('ipt', ['--mode', 'iptables', '--api-address', '']);
     // The hook saw the run: the walker and the iptables proxier are there.
     expect(loaded).toContain('netmodel/kernel/walk.js');
