@@ -380,7 +380,7 @@ class Walk {
   ipvsProperty: IpvsPacketView | undefined;
 
   /**
-   * IPVS's functions on this hook (netmodel/ipvs/hook.ts, called through the node's table). A request it takes is DNATed to the real
+   * IPVS's functions on this hook (netmodel/ipvs/hook.ts). A request it takes is DNATed to the real
    * server; with net.ipv4.vs.conntrack the (unconfirmed) conntrack entry's reply tuple is changed to
    * come from that server, without it the packet goes on untracked (ip_vs_notrack).
    */

@@ -470,10 +470,11 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
         denials: () => policy.denials(),
       }),
     );
-    ui.then(
-      (u) => u.handle(req, res),
-      (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`),
-    );
+    // As the admin server answers a route that throws: 500 with the message, never a crash.
+    ui.then((u) => u.handle(req, res)).catch((e: Error) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`${e.message}\n`);
+    });
     return true;
   };
   const admin = new AdminServers({
