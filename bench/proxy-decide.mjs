@@ -33,6 +33,8 @@ const { ManualClock } = await import(`${dist}/netmodel/clock.js`);
 const { SeededRng } = await import(`${dist}/netmodel/rng.js`);
 const { parseIP } = await import(`${dist}/netmodel/addr.js`);
 const { IptablesMode } = await import(`${dist}/proxy/runtime/modes/iptables.js`);
+// ipvs mode's node program, passed in since session 6 (an older --dist ignores it).
+const { programIpvs } = await import(`${dist}/proxy/ipvs/index.js`);
 
 function yaml(mode) {
   let s = clusterHead(mode);
@@ -79,7 +81,7 @@ function harness(mode, cache) {
   const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
   if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
   const clock = new ManualClock(1_000_000);
-  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode });
+  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
   m.sync(b.snapshot);
   const fc = m.dp.node('node-a').flowCache;
   if (fc) fc.enabled = cache;

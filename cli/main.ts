@@ -7,7 +7,6 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../netmodel/errors.js';
-import { completeWords } from './commands/complete-words.js';
 import { type CliIO, EXIT } from './io.js';
 
 interface CommandModule {
@@ -76,6 +75,11 @@ function usageLine(commands: readonly CommandModule[], argv: readonly string[]):
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   let selected: (() => Promise<number>) | undefined;
   const commands = await loadCommands(argv);
+  // The completion candidates (lab names, resource types) only when completions are asked for: the
+  // lab catalogue and the get tables cost every other command ~10 MiB and their load time.
+  const completeWords = argv.includes('--get-yargs-completions')
+    ? (await import('./commands/complete-words.js')).completeWords
+    : undefined;
   const y = yargs([...argv])
     .scriptName('kpath')
     .usage('$0 <command> [options]\n\nA userspace Kubernetes service proxy and packet-path emulator.')

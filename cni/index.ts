@@ -10,4 +10,4 @@ export {
   podMtu,
 } from './host-network.js';
 export { macOf, UNDERLAY, UPLINK } from './node-base.js';
-export { type CniOutcome, type CniState, emptyCniState, invokeCni, natSave } from './spec/index.js';
+// The CNI-spec entry point (`kpath cni`) is cni/spec/index.ts, imported by itself: kpath up does not load it.

@@ -21,8 +21,8 @@ import { parseSave } from '../netmodel/netfilter/index.js';
 import { type L4Proto, type Packet, packet } from '../netmodel/packet.js';
 import { type Rng, SeededRng } from '../netmodel/rng.js';
 import { enumeratePaths, type OutcomeJson, outcomeJson } from '../netmodel/trace/index.js';
-import { programIpvs } from './datapath.js';
 import { applyFullSync, renderNode } from './iptables/index.js';
+import { programIpvs } from './ipvs/index.js';
 import { followReply, type Journey, journeyWithPolicy, type World } from './trace-follow.js';
 import { policyHooks } from './trace-policy.js';
 

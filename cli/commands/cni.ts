@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { type CniState, emptyCniState, invokeCni, natSave } from '../../cni/index.js';
+import { type CniState, emptyCniState, invokeCni, natSave } from '../../cni/spec/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import type { CliIO } from '../io.js';
 

@@ -9,7 +9,7 @@
  */
 import type { Argv } from 'yargs';
 import { ClusterDatapath } from '../../proxy/datapath.js';
-import { type IpvsOutputs, ipvsOutputs } from '../../proxy/ipvs/index.js';
+import { type IpvsOutputs, ipvsOutputs, programIpvs } from '../../proxy/ipvs/index.js';
 import { fetchAdmin } from '../../proxy/runtime/admin-client.js';
 import { type CliIO, EXIT } from '../io.js';
 import { loadOrReport, withFiles } from './common.js';
@@ -99,7 +99,7 @@ export async function run(args: Args, io: CliIO): Promise<number> {
     io.err(
       `note: the KubeProxyConfiguration says mode: ${snap.proxy.mode}, which programs no IPVS; showing what ipvs mode would program\n`,
     );
-  const dp = ClusterDatapath.build(snap, { mode: 'ipvs' });
+  const dp = ClusterDatapath.build(snap, { mode: 'ipvs', ipvs: programIpvs });
   const table = dp.node(name).ipvs!;
   io.out(pick(ipvsOutputs(name, table, 0), args));
   return EXIT.OK;

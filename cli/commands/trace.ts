@@ -8,9 +8,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { CaptureCollector, captureTravel } from '../../netmodel/capture/index.js';
 import type { ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
-import { CaptureCollector, captureTravel } from '../../netmodel/kernel/index.js';
 import { packetJson } from '../../netmodel/trace/index.js';
 import { computeTrace } from '../../proxy/trace-compute.js';
 import { journeyJson, renderTraceText } from '../format/trace.js';

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../../netmodel/errors.js';
-import { ApiService, defaultKubeconfigPath, defaultStateDir } from '../../proxy/api/index.js';
+import type { ApiService } from '../../proxy/api/index.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
 import { dockerReadyLines } from '../format/docker-ready.js';
 import { readyLines } from '../format/ready.js';
@@ -130,7 +130,10 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
   const metrics = loopbackHostPort('metrics-address', args.metricsAddress);
   const logger = createLogger({ level: args.logLevel });
   let api: ApiService | undefined;
-  if (args.apiAddress) {
+  // The API server's code (proxy/api) is loaded only when it is on (--api-address '' turns it off).
+  const apiModule = args.apiAddress ? await import('../../proxy/api/index.js') : undefined;
+  if (args.apiAddress && apiModule) {
+    const { ApiService, defaultKubeconfigPath, defaultStateDir } = apiModule;
     try {
       const a = loopbackHostPort('api-address', args.apiAddress);
       api = await ApiService.prepare({
@@ -180,6 +183,13 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     }
     throw e;
   }
+  // Ctrl-C is handled from here on: before the ready line, which a script may answer with SIGINT.
+  let onSignal: (() => void) | undefined;
+  const signalled = new Promise<void>((resolve) => {
+    onSignal = resolve;
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const a = rt.addresses();
   const snap = rt.snapshot();
   const dk = rt.docker();
@@ -193,18 +203,12 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
       lines.map((l) => `${l}\n`).join('') +
       `health http://${a.health ?? '-'}/healthz, metrics and admin API http://${a.metrics ?? '-'}/metrics. Ctrl-C to stop.\n`,
   );
-  if (api) {
-    const kc = resolve(io.cwd, args.kubeconfig ?? defaultKubeconfigPath());
+  if (api && apiModule) {
+    const kc = resolve(io.cwd, args.kubeconfig ?? apiModule.defaultKubeconfigPath());
     io.err(
       `kpath up: Kubernetes API ${api.url}; kubectl: export KUBECONFIG=${kc} (or kpath kubeconfig --merge)\n`,
     );
   }
-  let onSignal: (() => void) | undefined;
-  const signalled = new Promise<void>((resolve) => {
-    onSignal = resolve;
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
   await Promise.race([signalled, ...(until ? [until] : [])]);
   process.off('SIGINT', onSignal!);
   process.off('SIGTERM', onSignal!);

@@ -6,11 +6,20 @@
  * real servers (and their scheduler state and counters) as they are.
  */
 import type { IP } from '../addr.js';
+import type { ConntrackTable } from '../conntrack/index.js';
 import { ErrorCodes, KpathError } from '../errors.js';
+import type { Packet } from '../packet.js';
 import { type Rng, SeededRng } from '../rng.js';
 import { type IpvsConn, IpvsConnTable } from './conn.js';
 import type { ConnHashKeys } from './conn-hash.js';
 import { destKey, type IpvsDest, type IpvsStats, newStats } from './dest.js';
+import {
+  type IpvsHookName,
+  type IpvsHookOptions,
+  type IpvsHookResult,
+  ipvsHook,
+  ipvsTimers,
+} from './hook.js';
 import { IpvsService, serviceKey } from './service.js';
 import { DEFAULT_TCP_TIMEOUTS, DEFAULT_UDP_TIMEOUT, type IpvsTcpState } from './tcp-state.js';
 import type { IpvsDestinationSpec, IpvsProtocol, IpvsServiceSpec } from './types.js';
@@ -237,6 +246,19 @@ export class IpvsTable {
       for (const [k, d] of this.trash) if (!this.conns.references(d)) this.trash.delete(k);
     }
     return gone;
+  }
+
+  /**
+   * IPVS's functions on one hook (hook.ts's ipvsHook). The walker calls IPVS through the table it
+   * finds on the node, so a node without IPVS (iptables mode) never loads this code.
+   */
+  hook(hook: IpvsHookName, p: Packet, now: number, opts?: IpvsHookOptions): IpvsHookResult {
+    return ipvsHook(this, hook, p, now, opts);
+  }
+
+  /** The connection timers due before a packet enters the node (hook.ts's ipvsTimers). */
+  timers(conntrack: ConntrackTable, now: number): number {
+    return ipvsTimers(this, conntrack, now);
   }
 }
 

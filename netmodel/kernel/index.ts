@@ -8,7 +8,6 @@ export {
   MCAST_SOLICIT,
   resolveArp,
 } from './arp.js';
-export { arpPcapFrame, CaptureCollector, captureTravel, pcapFrames } from './capture.js';
 export {
   formatBridgeFdb,
   formatIpAddr,

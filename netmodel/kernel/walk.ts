@@ -27,7 +27,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import { type IpvsHookResult, ipvsHook, ipvsTimers } from '../ipvs/hook.js';
+import type { IpvsHookResult } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -106,7 +106,7 @@ class Walk {
     this.rec = env.noStages !== true;
     this.cached = !this.rec && env.trace !== true && env.flowCache !== false;
     this.stages = this.rec ? [] : NO_STAGES;
-    if (node.ipvs) ipvsTimers(node.ipvs, node.conntrack, env.now);
+    if (node.ipvs) node.ipvs.timers(node.conntrack, env.now);
     let at = addrTypeOf.get(node);
     if (!at) {
       at = (ip, dev) => node.routing.addrType(ip, dev);
@@ -389,7 +389,7 @@ class Walk {
     if (!table) return undefined;
     const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
-    const r = ipvsHook(table, name, p, this.env.now, {
+    const r = table.hook(name, p, this.env.now, {
       oldConntrack: f.ct !== undefined && !f.created,
       explain: this.rec,
       ...(this.env.rng.choose ? { choose: (w: readonly number[]) => this.env.rng.choose!(w) } : {}),

@@ -10,7 +10,7 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
 import { writeFileAtomic } from './state-files.js';
 
 export interface ApiCredentials {
@@ -36,7 +36,7 @@ function serial(): string {
   return b.toString('hex');
 }
 
-function baseCert(publicPem: string, now: Date, years: number): forge.pki.Certificate {
+function baseCert(forge: typeof Forge, publicPem: string, now: Date, years: number): Forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
   cert.serialNumber = serial();
@@ -46,9 +46,9 @@ function baseCert(publicPem: string, now: Date, years: number): forge.pki.Certif
 }
 
 /** A new CA: self-signed, may sign certificates. */
-function makeCA(now: Date): { certPem: string; keyPem: string } {
+function makeCA(forge: typeof Forge, now: Date): { certPem: string; keyPem: string } {
   const k = newKey();
-  const cert = baseCert(k.publicPem, now, 10);
+  const cert = baseCert(forge, k.publicPem, now, 10);
   const name = [{ name: 'commonName', value: 'kpath-ca' }];
   cert.setSubject(name);
   cert.setIssuer(name);
@@ -63,13 +63,14 @@ function makeCA(now: Date): { certPem: string; keyPem: string } {
 
 /** A serving certificate for the loopback names and `host`, signed by the CA. */
 function makeServing(
+  forge: typeof Forge,
   ca: { certPem: string; keyPem: string },
   host: string,
   now: Date,
 ): { certPem: string; keyPem: string } {
   const k = newKey();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const cert = baseCert(k.publicPem, now, 2);
+  const cert = baseCert(forge, k.publicPem, now, 2);
   cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
   cert.setIssuer(caCert.subject.attributes);
   const altNames: { type: number; value?: string; ip?: string }[] = [
@@ -123,8 +124,11 @@ export async function loadOrCreateCredentials(stateDir: string, host: string): P
   let caCert = readIf(join(pki, 'ca.crt'));
   let caKey = readIf(join(pki, 'ca.key'));
   let fresh = false;
+  // node-forge (~3 MiB once loaded) only when a certificate has to be made: not on a start that
+  // finds usable ones in the state directory.
+  const forge = async () => (await import('node-forge')).default;
   if (!caCert || !caKey) {
-    const ca = makeCA(now);
+    const ca = makeCA(await forge(), now);
     caCert = ca.certPem;
     caKey = ca.keyPem;
     writeFileAtomic(join(pki, 'ca.key'), caKey, 0o600);
@@ -134,7 +138,7 @@ export async function loadOrCreateCredentials(stateDir: string, host: string): P
   let cert = readIf(join(pki, 'apiserver.crt'));
   let key = readIf(join(pki, 'apiserver.key'));
   if (fresh || !cert || !key || !servingUsable(cert, host, now)) {
-    const s = makeServing({ certPem: caCert, keyPem: caKey }, host, now);
+    const s = makeServing(await forge(), { certPem: caCert, keyPem: caKey }, host, now);
     cert = s.certPem;
     key = s.keyPem;
     writeFileAtomic(join(pki, 'apiserver.key'), key, 0o600);

@@ -1,6 +1,7 @@
 // kube-proxy's ipvs mode (the proxier half): the public surface, listed by hand.
 
 export { type IpvsOutputs, ipvsOutputs } from './outputs.js';
+export { programIpvs } from './program.js';
 export {
   applyIpvsNetfilter,
   type IpvsNodeRender,

@@ -14,6 +14,7 @@ export interface AdminHandlers {
   healthy(): { ok: boolean; lastUpdated: number };
   metrics(): Promise<{ contentType: string; body: string }>;
   proxyMode(): string;
+  /** Each handler's value, or a promise of it, is sent as JSON. */
   api: Record<string, () => unknown>;
   /** Further routes (the web page, proxy/ui): true when it handled the request. */
   routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -85,7 +86,7 @@ export class AdminServers {
       if (this.h.routes?.(req, res)) return;
       const api = /^\/api\/v1\/([a-z]+)$/.exec(path);
       const fn = api ? this.h.api[api[1]!] : undefined;
-      if (fn) return send(res, 200, 'application/json', `${JSON.stringify(fn(), null, 2)}\n`);
+      if (fn) return send(res, 200, 'application/json', `${JSON.stringify(await fn(), null, 2)}\n`);
       send(
         res,
         404,

@@ -11,6 +11,7 @@
  *   stop() -> close listeners (stop accepting) -> drain open connections until drainTimeoutMs,
  *     then close the rest -> stop pods -> close admin servers
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { type IP, tryParseIP } from '../../netmodel/addr.js';
@@ -36,12 +37,11 @@ import { ErrorCodes, isKpathError, KpathError } from '../../netmodel/errors.js';
 import { loopbackGaps, loopbackGapsMessage } from '../../netmodel/loopback-gaps.js';
 import { type Rng, SeededRng } from '../../netmodel/rng.js';
 import { TwinMap } from '../../netmodel/twins.js';
-import { ipvsOutputs } from '../ipvs/index.js';
 import { exampleClusterPath, loadCluster, readManifestSources } from '../manifest-files.js';
-import { createUi } from '../ui/index.js';
+import type { Ui } from '../ui/index.js';
 import { AdminServers, type Endpoint } from './admin.js';
 import { conntrackJson, LiveConntrack } from './conntrack.js';
-import { type DockerContainerStatus, DockerHosts, dockerLoopbackMap } from './docker/index.js';
+import type { DockerContainerStatus, DockerHosts } from './docker/index.js';
 import { allEndpoints } from './eligibility.js';
 import type { ForwardContext, ForwardLimits } from './forward-context.js';
 import { desiredListeners, type ListenerInfo, Listeners } from './listeners.js';
@@ -265,16 +265,26 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     open,
   };
   const listeners = new Listeners(ctx, limits.highWaterMark);
-  const docker = new DockerHosts({
-    conntrack,
-    metrics,
-    log: log.child({ component: 'docker' }),
-    clock,
-    limits,
-    open,
-    ...(opts.dockerDns !== undefined ? { dns: opts.dockerDns } : {}),
-    ...(opts.dockerLocalhost !== undefined ? { localhost: opts.dockerLocalhost } : {}),
-  });
+  // Docker hosts (proxy/runtime/docker, cni/docker) are loaded by the first snapshot that has one.
+  let dockerKit: typeof import('./docker/index.js') | undefined;
+  let docker: DockerHosts | undefined;
+  async function dockerFor(snap: ClusterSnapshot): Promise<typeof import('./docker/index.js') | undefined> {
+    if (!dockerKit && snap.dockerHosts.length) dockerKit = await import('./docker/index.js');
+    return dockerKit;
+  }
+  function dockerHosts(kit: typeof import('./docker/index.js')): DockerHosts {
+    docker ??= new kit.DockerHosts({
+      conntrack,
+      metrics,
+      log: log.child({ component: 'docker' }),
+      clock,
+      limits,
+      open,
+      ...(opts.dockerDns !== undefined ? { dns: opts.dockerDns } : {}),
+      ...(opts.dockerLocalhost !== undefined ? { localhost: opts.dockerLocalhost } : {}),
+    });
+    return docker;
+  }
   let readinessQueued = false;
   // The built-in kube-dns: one answerer for every DNS pod, rebuilt lazily after each cluster change.
   let dnsAnswerer: Answerer | undefined;
@@ -355,7 +365,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   async function sync(next: ClusterSnapshot): Promise<KpathError[]> {
     const t0 = performance.now();
     base = next;
-    twins = new TwinMap([...next.config.loopbackMap, ...dockerLoopbackMap(next)]);
+    const kit = await dockerFor(next);
+    twins = new TwinMap([...next.config.loopbackMap, ...(kit?.dockerLoopbackMap(next) ?? [])]);
     const gaps = loopbackGaps(next, twins);
     const gapsText = gaps.length ? loopbackGapsMessage(gaps) : '';
     if (gapsText && gapsText !== lastGaps) log.warn({ addresses: gaps.map((g) => g.model) }, gapsText);
@@ -374,7 +385,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     const { specs, conflicts } = desiredListeners(eff()!, twins, defaultNode, localhostNodePorts);
     for (const c of conflicts) log.warn(c);
     errors.push(...(await listeners.reconcile(specs)));
-    errors.push(...(await docker.sync(next, twins)));
+    if (kit) errors.push(...(await dockerHosts(kit).sync(next, twins)));
     await pods.stopGone(next);
     metrics.syncDuration.observe((performance.now() - t0) / 1000);
     metrics.lastSync.set(Date.now() / 1000);
@@ -446,14 +457,28 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     return true;
   }
 
-  const ui = createUi({
-    snapshot: eff,
-    mode: () => mode?.name ?? '',
-    conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
-    denials: () => policy.denials(),
-  });
+  // The web page (proxy/ui, and the trace code behind it) is loaded by its first request (/ui, /ui/...).
+  let ui: Promise<Ui> | undefined;
+  const uiRoutes = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path !== '/ui' && !path.startsWith('/ui/')) return false;
+    ui ??= import('../ui/index.js').then((m) =>
+      m.createUi({
+        snapshot: eff,
+        mode: () => mode?.name ?? '',
+        conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+        denials: () => policy.denials(),
+      }),
+    );
+    // As the admin server answers a route that throws: 500 with the message, never a crash.
+    ui.then((u) => u.handle(req, res)).catch((e: Error) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`${e.message}\n`);
+    });
+    return true;
+  };
   const admin = new AdminServers({
-    routes: ui.handle,
+    routes: uiRoutes,
     healthy: () => ({ ok: healthy, lastUpdated }),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
@@ -499,19 +524,22 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       listeners: () => ({ listeners: listeners.list() }),
       pods: () => ({ pods: pods.list() }),
       denials: () => ({ denials: policy.denials() }),
-      ipvs: () => ({
-        mode: mode?.name,
-        nodes: Object.fromEntries(
-          [...(mode?.ipvsTables?.() ?? [])].map(([n, t]) => [n, ipvsOutputs(n, t, clock.now())]),
-        ),
-      }),
+      ipvs: async () => {
+        const tables = [...(mode?.ipvsTables?.() ?? [])];
+        // ipvsadm's formats, loaded when a node has IPVS (ipvs mode) and someone asks.
+        const { ipvsOutputs } = tables.length ? await import('../ipvs/index.js') : { ipvsOutputs: undefined };
+        return {
+          mode: mode?.name,
+          nodes: Object.fromEntries(tables.map(([n, t]) => [n, ipvsOutputs!(n, t, clock.now())])),
+        };
+      },
     },
   });
 
   const ready = (async () => {
     const first = opts.snapshot ?? load();
     modeChoice = chooseMode(opts.mode, first);
-    mode = policy.wrap(createMode(modeChoice, { clock, rng }));
+    mode = policy.wrap(await createMode(modeChoice, { clock, rng }));
     log.info({ mode: mode.name, from: modeChoice.from }, 'proxy mode');
     const errors = await sync(first);
     if (errors.length) throw errors[0];
@@ -545,7 +573,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const housekeeping = setInterval(() => {
     try {
       mode?.housekeeping?.(clock.now());
-      docker.housekeeping(clock.now());
+      docker?.housekeeping(clock.now());
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'housekeeping failed');
     }
@@ -560,7 +588,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     unwatch?.();
     await ready.catch(() => {});
     await syncing;
-    await Promise.all([listeners.closeAll(), docker.closeListeners()]);
+    await Promise.all([listeners.closeAll(), docker?.closeListeners()]);
     const deadline = opts.drainTimeoutMs ?? RUNTIME_DEFAULTS.drainTimeoutMs;
     if (open.size > 0) {
       log.info({ open: open.size, deadlineMs: deadline }, 'draining connections');
@@ -570,9 +598,9 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       for (const c of [...open]) c.destroy();
     }
     await pods.stopAll();
-    await docker.stop();
+    await docker?.stop();
     mode?.close();
-    ui.close();
+    (await ui?.catch(() => undefined))?.close();
     await admin.stop();
     log.info('kpath up: stopped');
   }
@@ -590,7 +618,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       ...(admin.healthAddress ? { health: admin.healthAddress } : {}),
       ...(admin.metricsAddress ? { metrics: admin.metricsAddress } : {}),
     }),
-    listeners: () => [...listeners.list(), ...docker.list()],
+    listeners: () => [...listeners.list(), ...(docker?.list() ?? [])],
     pods: () => pods.list(),
     kill: (pod, container) => pods.kill(pod, container),
     reload,
@@ -599,8 +627,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     nextVersion: () => Math.max(base?.version ?? 0, store.current()?.version ?? 0) + 1,
     subscribe: (fn) => store.subscribe((change) => fn(change.to)),
     docker: () => {
-      const dns = docker.embeddedDns();
-      return { containers: docker.containers(), ...(dns ? { dns } : {}) };
+      const dns = docker?.embeddedDns();
+      return { containers: docker?.containers() ?? [], ...(dns ? { dns } : {}) };
     },
   };
 }

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as cniRun } from '../../cli/commands/cni.js';
 import { bufferIO } from '../../cli/io.js';
-import { type CniState, emptyCniState, invokeCni, natSave } from '../../cni/index.js';
 import { ipMasqChain, portmapChain } from '../../cni/portmap/index.js';
+import { type CniState, emptyCniState, invokeCni, natSave } from '../../cni/spec/index.js';
 
 const bridge = JSON.stringify({
   cniVersion: '1.1.0',

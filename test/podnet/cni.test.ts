@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as cniRun } from '../../cli/commands/cni.js';
 import { bufferIO } from '../../cli/io.js';
-import { type CniState, emptyCniState, invokeCni } from '../../cni/index.js';
+import { type CniState, emptyCniState, invokeCni } from '../../cni/spec/index.js';
 
 const conf = (extra: Record<string, unknown> = {}, ipam: Record<string, unknown> = {}) =>
   JSON.stringify({

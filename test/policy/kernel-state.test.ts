@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parseIP } from '../../netmodel/addr.js';
 import { buildCluster, type ClusterSnapshot } from '../../netmodel/cluster/index.js';
 import { SeededRng } from '../../netmodel/rng.js';
+import { programIpvs } from '../../proxy/ipvs/index.js';
 import { PolicyGate, RuntimeMetrics } from '../../proxy/runtime/index.js';
 import { IptablesMode } from '../../proxy/runtime/modes/iptables.js';
 import type { FlowRequest } from '../../proxy/runtime/modes/types.js';
@@ -70,7 +71,7 @@ const DENY_INGRESS = policy('server-in', {
 
 function run(snap: ClusterSnapshot, mode: 'iptables' | 'ipvs') {
   const clock = { now: () => 1000 };
-  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode });
+  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
   const gate = new PolicyGate({
     reject: false,
     clock,

@@ -205,13 +205,14 @@ describe('the ipvs-mode datapath across syncs', () => {
   it('keeps the node IPVS, its connections and the down kube-ipvs0 with the service addresses through a resync', async () => {
     const { loadCluster } = await import('../../proxy/manifest-files.js');
     const { ClusterDatapath } = await import('../../proxy/datapath.js');
+    const { programIpvs } = await import('../../proxy/ipvs/index.js');
     const { packet, SYN } = await import('../../netmodel/packet.js');
     const { parseIP } = await import('../../netmodel/addr.js');
     const { SeededRng } = await import('../../netmodel/rng.js');
     const { receive } = await import('../../netmodel/kernel/index.js');
     const r = loadCluster([FILE]);
     if (!r.ok) throw new Error('examples/ipvs does not build');
-    const dp = ClusterDatapath.build(r.snapshot);
+    const dp = ClusterDatapath.build(r.snapshot, { ipvs: programIpvs });
     const node = dp.node('worker-1');
     const table = node.ipvs!;
     const syn = packet({

@@ -28,7 +28,7 @@ import {
 } from '../../../netmodel/packet.js';
 import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
-import { ClusterDatapath, familiesOf } from '../../datapath.js';
+import { ClusterDatapath, type DatapathOptions, familiesOf } from '../../datapath.js';
 import type { NodeRender } from '../../iptables/index.js';
 import {
   type Admission,
@@ -49,6 +49,8 @@ export interface IptablesModeOptions {
    * rules masquerade; the walk and everything after it are the same.
    */
   readonly kernelMode?: 'iptables' | 'ipvs';
+  /** ipvs mode: the node program (proxy/ipvs's programIpvs), loaded by whoever chose the mode. */
+  readonly ipvs?: DatapathOptions['ipvs'];
 }
 
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
@@ -90,7 +92,12 @@ export class IptablesMode implements ProxyMode {
 
   sync(snap: ClusterSnapshot): void {
     const now = this.opts.clock.now();
-    if (!this.dp) this.dp = ClusterDatapath.build(snap, { mode: this.name, now });
+    if (!this.dp)
+      this.dp = ClusterDatapath.build(snap, {
+        mode: this.name,
+        now,
+        ...(this.opts.ipvs ? { ipvs: this.opts.ipvs } : {}),
+      });
     else {
       const cleared = this.dp.update(snap, undefined, now);
       this.cleared = new Set(

@@ -23,8 +23,11 @@ export function chooseMode(flag: string | undefined, snap: ClusterSnapshot | und
   return { mode: 'iptables', from: 'default' };
 }
 
-/** Build the mode, or throw KPATH_E_UNSUPPORTED / KPATH_E_USAGE with what to do instead. */
-export function createMode(choice: ModeChoice, opts: UserspaceOptions): ProxyMode {
+/**
+ * Build the mode, or throw KPATH_E_UNSUPPORTED / KPATH_E_USAGE with what to do instead. ipvs mode's
+ * node program (proxy/ipvs) is loaded here, when ipvs mode is chosen: other modes never load IPVS.
+ */
+export async function createMode(choice: ModeChoice, opts: UserspaceOptions): Promise<ProxyMode> {
   const where =
     choice.from === 'flag'
       ? `--mode ${choice.mode}`
@@ -37,7 +40,11 @@ export function createMode(choice: ModeChoice, opts: UserspaceOptions): ProxyMod
     case 'iptables':
       return new IptablesMode(opts);
     case 'ipvs':
-      return new IptablesMode({ ...opts, kernelMode: 'ipvs' });
+      return new IptablesMode({
+        ...opts,
+        kernelMode: 'ipvs',
+        ipvs: (await import('../../ipvs/index.js')).programIpvs,
+      });
     case 'nftables':
       throw new KpathError(
         ErrorCodes.UNSUPPORTED,

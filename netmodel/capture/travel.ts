@@ -9,6 +9,7 @@
  * hashes of the flow), TCP timestamps (0), the VXLAN UDP source port (see devices/link.ts).
  */
 import type { ArpFrame, Frame } from '../devices/index.js';
+import type { Travel } from '../kernel/index.js';
 import type { Packet } from '../packet.js';
 import {
   CaptureCollector,
@@ -18,7 +19,6 @@ import {
   type Frame as PcapFrame,
   vxlanEncapsulate,
 } from '../pcap/index.js';
-import type { Travel } from './walk.js';
 
 /** The whole datagram of a packet, in an Ethernet frame from `src` to `dst` MAC. */
 function datagram(p: Packet, srcMac: string, dstMac: string): PcapFrame {
