@@ -21,7 +21,6 @@ import { conntrackSysctls } from './sysctls.js';
 import { tcpFlagIndex, tcpFlagsValid, tcpStateOrder, tcpStateTimeout, tcpTableNext } from './tcp.js';
 import type { Tuple } from './tuple.js';
 import { icmpIsError, icmpValidNew, invertTuple, isIcmp, tupleEquals, tupleOf } from './tuple.js';
-import type { TupleSlot } from './tuple-index.js';
 import { hashOfTuple, sameSource, sourceHash, TupleIndex } from './tuple-index.js';
 
 /** The kernel's log line when the table is full and nothing could be evicted. */
@@ -84,6 +83,12 @@ let nextTableId = 1;
 
 type L4Verdict = 'ok' | 'ignore' | 'invalid' | 'reopen' | 'kill';
 
+/** The protocol trackers' answers without a reason, shared (callers only read them). */
+const L4_OK: { readonly v: L4Verdict; readonly reason: string } = { v: 'ok', reason: '' };
+const L4_IGNORE: { readonly v: L4Verdict; readonly reason: string } = { v: 'ignore', reason: '' };
+const L4_REOPEN: { readonly v: L4Verdict; readonly reason: string } = { v: 'reopen', reason: '' };
+const L4_KILL: { readonly v: L4Verdict; readonly reason: string } = { v: 'kill', reason: '' };
+
 export class ConntrackTable {
   private values: ConntrackSysctls;
   private nextId = 1;
@@ -137,13 +142,13 @@ export class ConntrackTable {
       return this.related(p, now, opts.icmpInner);
     if (p.proto === 'tcp' && !tcpFlagsValid(p.tcp ?? SYN))
       return this.invalid('invalid tcp flag combination');
-    const hit = this.unexpired(this.byTuple.getPacket(p), now);
-    if (!hit) return this.create(p, tupleOf(p), now);
+    const e = this.unexpired(this.byTuple.getPacket(p), now);
+    if (!e) return this.create(p, tupleOf(p), now);
+    const dir = this.byTuple.hitDir;
     this.stats.found++;
-    const e = hit.entry;
     const ctinfo: CtInfo =
-      hit.dir === 'REPLY' ? 'ESTABLISHED_REPLY' : e.has(CtStatus.SEEN_REPLY) ? 'ESTABLISHED' : 'NEW';
-    const verdict = this.l4(e, hit.dir, p, now);
+      dir === 'REPLY' ? 'ESTABLISHED_REPLY' : e.has(CtStatus.SEEN_REPLY) ? 'ESTABLISHED' : 'NEW';
+    const verdict = this.l4(e, dir, p, now);
     switch (verdict.v) {
       case 'invalid':
         return this.invalid(verdict.reason);
@@ -157,14 +162,17 @@ export class ConntrackTable {
       case 'ok':
         break;
     }
-    if (hit.dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
-    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir: hit.dir, entry: e, created: false };
+    if (dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
+    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir, entry: e, created: false };
   }
 
   /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
   lookup(t: Tuple | Packet, now: number): { entry: ConntrackEntryView; dir: CtDirection } | undefined {
-    if ('length' in t) return this.unexpired(this.byTuple.getPacket(t), now);
-    return this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
+    const e = this.unexpired(
+      'length' in t ? this.byTuple.getPacket(t) : this.byTuple.get(t, hashOfTuple(t)),
+      now,
+    );
+    return e ? { entry: e, dir: this.byTuple.hitDir } : undefined;
   }
 
   /**
@@ -195,10 +203,9 @@ export class ConntrackTable {
     e.expiresAt = now + e.pendingTimeout;
     e.pendingTimeout = 0;
     this.live.set(e.id, e);
-    this.byTuple.set(e.original, ko, e, 'ORIGINAL');
-    this.byTuple.set(e.reply, kr, e, 'REPLY');
     e.origHash = ko;
     e.replyHash = kr;
+    this.byTuple.add(e);
     if (!e.has(CtStatus.ASSURED)) this.unassured.add(e);
     if (e.has(CtStatus.SRC_NAT_DONE)) {
       const k = sourceHash(e.original);
@@ -288,7 +295,7 @@ export class ConntrackTable {
   deleteTuple(t: Tuple, now: number): boolean {
     const hit = this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
     if (!hit) return false;
-    this.kill(hit.entry);
+    this.kill(hit);
     return true;
   }
 
@@ -368,11 +375,11 @@ export class ConntrackTable {
     return { kind: 'invalid', ctstate: 'INVALID', reason };
   }
 
-  /** A slot found in byTuple, unless its entry has expired (then the entry goes now). */
-  private unexpired(hit: TupleSlot | undefined, now: number): TupleSlot | undefined {
+  /** An entry found in byTuple (its direction in byTuple.hitDir), unless it has expired (then it goes now). */
+  private unexpired(hit: CtEntry | undefined, now: number): CtEntry | undefined {
     if (!hit) return undefined;
-    if (hit.entry.expiresAt <= now) {
-      this.kill(hit.entry);
+    if (hit.expiresAt <= now) {
+      this.kill(hit);
       return undefined;
     }
     return hit;
@@ -382,8 +389,7 @@ export class ConntrackTable {
     e.status |= CtStatus.DYING;
     if (this.live.get(e.id) === e) {
       this.live.delete(e.id);
-      this.byTuple.delete(e.original, e.origHash);
-      this.byTuple.delete(e.reply, e.replyHash);
+      this.byTuple.remove(e);
       this.unassured.delete(e);
       const k = e.srcHash;
       const had = k < 0 ? undefined : this.bySource.get(k);
@@ -427,7 +433,6 @@ export class ConntrackTable {
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
     const e = new CtEntry(this.nextId++, t, reply, now, this.sysctls.nf_conntrack_acct === 1);
-    if (p.proto === 'udp') e.udpStreamAt = now + 2000;
     e.owner = this.tableId;
     this.l4(e, 'ORIGINAL', p, now);
     return { kind: 'tracked', ctinfo: 'NEW', ctstate: 'NEW', dir: 'ORIGINAL', entry: e, created: true };
@@ -439,9 +444,10 @@ export class ConntrackTable {
     const quoted = invertTuple(tupleOf(inner));
     const hit = quoted ? this.unexpired(this.byTuple.get(quoted, hashOfTuple(quoted)), now) : undefined;
     if (!hit) return this.invalid('ICMP error about an untracked flow');
-    const ctinfo: CtInfo = hit.dir === 'REPLY' ? 'RELATED_REPLY' : 'RELATED';
+    const dir = this.byTuple.hitDir;
+    const ctinfo: CtInfo = dir === 'REPLY' ? 'RELATED_REPLY' : 'RELATED';
     void p;
-    return { kind: 'tracked', ctinfo, ctstate: 'RELATED', dir: hit.dir, entry: hit.entry, created: false };
+    return { kind: 'tracked', ctinfo, ctstate: 'RELATED', dir, entry: hit, created: false };
   }
 
   /** nf_ct_refresh_acct. */
@@ -463,7 +469,12 @@ export class ConntrackTable {
     this.unassured.delete(e);
   }
 
-  private l4(e: CtEntry, dir: CtDirection, p: Packet, now: number): { v: L4Verdict; reason: string } {
+  private l4(
+    e: CtEntry,
+    dir: CtDirection,
+    p: Packet,
+    now: number,
+  ): { readonly v: L4Verdict; readonly reason: string } {
     const s = this.sysctls;
     switch (p.proto) {
       case 'tcp':
@@ -472,7 +483,8 @@ export class ConntrackTable {
         if (e.has(CtStatus.SEEN_REPLY)) {
           let extra = s.nf_conntrack_udp_timeout;
           let stream = false;
-          if (now > e.udpStreamAt) {
+          // stream_ts: a replied flow older than 2 s counts as a stream.
+          if (now > e.createdAt + 2000) {
             extra = s.nf_conntrack_udp_timeout_stream;
             stream = !e.has(CtStatus.ASSURED);
           }
@@ -481,30 +493,35 @@ export class ConntrackTable {
         } else {
           this.refresh(e, dir, p, now, s.nf_conntrack_udp_timeout);
         }
-        return { v: 'ok', reason: '' };
+        return L4_OK;
       }
       case 'icmp':
         this.refresh(e, dir, p, now, s.nf_conntrack_icmp_timeout);
-        return { v: 'ok', reason: '' };
+        return L4_OK;
       case 'icmpv6':
         this.refresh(e, dir, p, now, s.nf_conntrack_icmpv6_timeout);
-        return { v: 'ok', reason: '' };
+        return L4_OK;
       case 'sctp':
         this.refresh(e, dir, p, now, s.nf_conntrack_generic_timeout);
-        return { v: 'ok', reason: '' };
+        return L4_OK;
     }
   }
 
   /** nf_conntrack_tcp_packet without window tracking. */
-  private tcp(e: CtEntry, dir: CtDirection, p: Packet, now: number): { v: L4Verdict; reason: string } {
+  private tcp(
+    e: CtEntry,
+    dir: CtDirection,
+    p: Packet,
+    now: number,
+  ): { readonly v: L4Verdict; readonly reason: string } {
     const flags = p.tcp ?? SYN;
     const index = tcpFlagIndex(flags);
     const old = e.tcpState ?? 'NONE';
     let next = tcpTableNext(dir, index, old);
     if (next === 'SYN_SENT' && tcpStateOrder(old) >= tcpStateOrder('TIME_WAIT')) {
       // A new SYN on a closed or aborted connection: forget the old entry and start again.
-      if (e.closeInit.ORIGINAL || e.closeInit.REPLY || (e.lastDir === dir && e.lastIndex === 'RST')) {
-        return { v: 'reopen', reason: '' };
+      if (e.closeInitOriginal || e.closeInitReply || (e.lastDir === dir && e.lastIndex === 'RST')) {
+        return L4_REOPEN;
       }
       next = 'IG';
     }
@@ -512,7 +529,7 @@ export class ConntrackTable {
       e.lastIndex = index;
       e.lastDir = dir;
       if (index === 'SYN' && dir === 'ORIGINAL') e.challengeAckExpected = old === 'LAST_ACK';
-      return { v: 'ignore', reason: '' };
+      return L4_IGNORE;
     }
     if (next === 'IV') return { v: 'invalid', reason: `invalid state: ${index} from ${dir} side in ${old}` };
     if (
@@ -525,21 +542,24 @@ export class ConntrackTable {
     ) {
       // An RFC 5961 challenge ACK answering a SYN, not the last ACK.
       e.challengeAckExpected = false;
-      return { v: 'ignore', reason: '' };
+      return L4_IGNORE;
     }
     if (next === 'SYN_SENT2') e.simultaneousOpen = true;
     if (next === 'SYN_RECV' && dir === 'REPLY' && index === 'ACK' && e.simultaneousOpen) next = 'ESTABLISHED';
     e.lastIndex = index;
     e.lastDir = dir;
     e.tcpState = next;
-    if (old !== next && next === 'FIN_WAIT') e.closeInit[dir] = true;
+    if (old !== next && next === 'FIN_WAIT') {
+      if (dir === 'ORIGINAL') e.closeInitOriginal = true;
+      else e.closeInitReply = true;
+    }
     const s = this.sysctls;
     let timeout = index === 'RST' ? s.nf_conntrack_tcp_timeout_close : tcpStateTimeout(next, s);
     if (!e.has(CtStatus.SEEN_REPLY)) {
       if (flags.rst) {
         // The only answer was a RST: no connection, delete the entry at once.
         this.refresh(e, dir, p, now, timeout);
-        return { v: 'kill', reason: '' };
+        return L4_KILL;
       }
       // Mid-stream pickup without a reply yet: no 5-day timeout.
       if (next === 'ESTABLISHED' && timeout > s.nf_conntrack_tcp_timeout_unacknowledged) {
@@ -553,6 +573,6 @@ export class ConntrackTable {
       this.setAssured(e);
     }
     this.refresh(e, dir, p, now, timeout);
-    return { v: 'ok', reason: '' };
+    return L4_OK;
   }
 }
