@@ -21,7 +21,10 @@ export function timeHi(t: number): number {
 
 /** The low half of `t`, given its high half. */
 export function timeLo(t: number, hi: number): number {
-  return t - hi * SPLIT;
+  const lo = t - hi * SPLIT;
+  // `| 0` makes a whole value a small integer for V8: the subtraction of two heap numbers gives a
+  // heap number, and storing one would turn the field into a boxed double field for every entry.
+  return (lo | 0) === lo ? lo | 0 : lo;
 }
 
 /** The time whose halves are `hi` and `lo`. */

@@ -7,6 +7,7 @@
  */
 import type { IP } from '../addr.js';
 import { ipEquals } from '../addr.js';
+import { timeHi, timeLo, timeOf } from '../conntrack/split-time.js';
 import { ipHash } from '../conntrack/tuple-index.js';
 import { type ConnHashKeys, connBucket } from './conn-hash.js';
 import type { IpvsDest } from './dest.js';
@@ -43,6 +44,12 @@ export interface IpvsConnView {
   readonly forward: IpvsForward;
 }
 
+/**
+ * A connection entry. Flat on purpose (closed connections wait ~120 s in TIME_WAIT, ~30,000 at bench
+ * rates, and every object they keep is work for each garbage collection): the times are split into
+ * small integers (split-time.ts: a Date.now()-sized number field is a HeapNumber box per entry in
+ * V8) and the timer heap keeps its keys in an array of numbers, with no slot object per timer.
+ */
 export class IpvsConn implements IpvsConnView {
   state: IpvsConnState;
   inactive = true;
@@ -51,22 +58,27 @@ export class IpvsConn implements IpvsConnView {
   /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
   nfct: boolean;
   timeoutMs: number;
-  expiresAt: number;
+  /** expiresAt, createdAt and heapKey, split (split-time.ts). */
+  private expHi: number;
+  private expLo: number;
+  private readonly createdHi: number;
+  private readonly createdLo: number;
+  private heapHi = 0;
+  private heapLo = 0;
+  /** Whether the entry has a live slot in the table's timer heap (at heapKey). */
+  armed = false;
   nControl = 0;
   control: IpvsConn | undefined;
   /** Removed from the table. */
   dead = false;
   /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
   invalid = false;
-  /** The key of this entry's live slot in the table's timer heap. */
-  heapKey = Number.POSITIVE_INFINITY;
   /** Its hashes in the table's indexes (set by the table; connKeyHash of the in and out tuples). */
   inHash = -1;
   outHash = -1;
   /** The next entry in the same index chain (by client tuple / by real-server tuple). */
   nextIn: IpvsConn | undefined = undefined;
   nextOut: IpvsConn | undefined = undefined;
-  readonly createdAt: number;
 
   constructor(
     readonly id: number,
@@ -86,9 +98,37 @@ export class IpvsConn implements IpvsConnView {
     this.state = 'NONE';
     this.noOutput = opts.noOutput;
     this.nfct = opts.nfct;
-    this.createdAt = opts.now;
+    this.createdHi = timeHi(opts.now);
+    this.createdLo = timeLo(opts.now, this.createdHi);
     this.timeoutMs = opts.timeoutMs;
-    this.expiresAt = opts.now + opts.timeoutMs;
+    const exp = opts.now + opts.timeoutMs;
+    this.expHi = timeHi(exp);
+    this.expLo = timeLo(exp, this.expHi);
+  }
+
+  get expiresAt(): number {
+    return timeOf(this.expHi, this.expLo);
+  }
+
+  set expiresAt(t: number) {
+    const hi = timeHi(t);
+    this.expHi = hi;
+    this.expLo = timeLo(t, hi);
+  }
+
+  get createdAt(): number {
+    return timeOf(this.createdHi, this.createdLo);
+  }
+
+  /** The key of this entry's live slot in the timer heap (meaningful while `armed`). */
+  get heapKey(): number {
+    return timeOf(this.heapHi, this.heapLo);
+  }
+
+  set heapKey(t: number) {
+    const hi = timeHi(t);
+    this.heapHi = hi;
+    this.heapLo = timeLo(t, hi);
   }
 
   get forward(): IpvsForward {
@@ -188,10 +228,13 @@ export class IpvsConnTable {
   private readonly byOut = new ConnIndex('out');
   private readonly templates = new ConnIndex('in');
   /**
-   * The timers: a binary min-heap of (expiry, entry). A packet that moves an expiry later leaves the
-   * old slot in place (it is re-pushed when popped); one that moves it earlier pushes a new slot.
+   * The timers: a binary min-heap of (expiry, entry), as two parallel arrays (the keys an array of
+   * numbers V8 stores unboxed, so a timer costs no object). A packet that moves an expiry later
+   * leaves the old slot in place (it is re-pushed when popped); one that moves it earlier pushes a
+   * new slot.
    */
-  private readonly heap: { key: number; conn: IpvsConn }[] = [];
+  private readonly heapKeys: number[] = [];
+  private readonly heapConns: IpvsConn[] = [];
 
   get size(): number {
     return this.all.size;
@@ -269,9 +312,11 @@ export class IpvsConnTable {
 
   /** Note a timer restart (call after changing expiresAt). */
   rearmed(c: IpvsConn): void {
-    if (c.expiresAt < c.heapKey) {
-      c.heapKey = c.expiresAt;
-      this.push(c.expiresAt, c);
+    const at = c.expiresAt;
+    if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
+      c.armed = true;
+      c.heapKey = at;
+      this.push(at, c);
     }
   }
 
@@ -281,14 +326,15 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    const h = this.heap;
+    const keys = this.heapKeys;
     // Nothing due (every packet runs the timers first): no array.
-    if (!h.length || h[0]!.key > now) return NONE_DUE;
+    if (!keys.length || keys[0]! > now) return NONE_DUE;
     const removed: IpvsConn[] = [];
-    while (h.length && h[0]!.key <= now) {
-      const { key, conn: c } = this.pop();
-      if (c.dead || key !== c.heapKey) continue; // a stale slot
-      c.heapKey = Number.POSITIVE_INFINITY;
+    while (keys.length && keys[0]! <= now) {
+      const key = keys[0]!;
+      const c = this.pop();
+      if (c.dead || !c.armed || key !== c.heapKey) continue; // a stale slot
+      c.armed = false;
       if (c.expiresAt > key) {
         // Restarted since: wait for the new time.
         this.rearmed(c);
@@ -308,34 +354,44 @@ export class IpvsConnTable {
   }
 
   private push(key: number, conn: IpvsConn): void {
-    const h = this.heap;
-    h.push({ key, conn });
-    let i = h.length - 1;
+    const keys = this.heapKeys;
+    const conns = this.heapConns;
+    keys.push(key);
+    conns.push(conn);
+    let i = keys.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent]!.key <= key) break;
-      h[i] = h[parent]!;
+      if (keys[parent]! <= key) break;
+      keys[i] = keys[parent]!;
+      conns[i] = conns[parent]!;
       i = parent;
     }
-    h[i] = { key, conn };
+    keys[i] = key;
+    conns[i] = conn;
   }
 
-  private pop(): { key: number; conn: IpvsConn } {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length) {
+  /** Takes the root slot off the heap; returns its entry (its key was keys[0]). */
+  private pop(): IpvsConn {
+    const keys = this.heapKeys;
+    const conns = this.heapConns;
+    const top = conns[0]!;
+    const lastKey = keys.pop()!;
+    const lastConn = conns.pop()!;
+    const n = keys.length;
+    if (n) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
-        if (l >= h.length) break;
+        if (l >= n) break;
         const r = l + 1;
-        const m = r < h.length && h[r]!.key < h[l]!.key ? r : l;
-        if (h[m]!.key >= last.key) break;
-        h[i] = h[m]!;
+        const m = r < n && keys[r]! < keys[l]! ? r : l;
+        if (keys[m]! >= lastKey) break;
+        keys[i] = keys[m]!;
+        conns[i] = conns[m]!;
         i = m;
       }
-      h[i] = last;
+      keys[i] = lastKey;
+      conns[i] = lastConn;
     }
     return top;
   }
