@@ -26,6 +26,21 @@ const objects = flag('objects');
 const clockStart = Number(opt('clock-start', 1_764_900_000_000));
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 
+// One mode per process: a harness measured earlier in the same process can still be reachable
+// when the next one takes its first heap state, and would be subtracted from it.
+if (modes.length > 1) {
+  const { execFileSync } = await import('node:child_process');
+  const args = process.argv.slice(2);
+  const i = args.indexOf('--modes');
+  if (i >= 0) args.splice(i, 2);
+  for (const m of modes) {
+    execFileSync(process.execPath, ['--expose-gc', process.argv[1], ...args, '--modes', m], {
+      stdio: 'inherit',
+    });
+  }
+  process.exit(0);
+}
+
 const { buildCluster } = await import(`${dist}/netmodel/cluster/index.js`);
 const { ManualClock } = await import(`${dist}/netmodel/clock.js`);
 const { SeededRng } = await import(`${dist}/netmodel/rng.js`);
