@@ -11,8 +11,12 @@
  *                                                               [--clock-start ms]
  *
  * --objects: also count objects (a heap snapshot before and after; slower, use N of a few thousand).
+ * --steady M: then run M more connections in the steady state (~30,000 in TIME_WAIT, the tables'
+ *   gc every 2 s of clock as the runtime's housekeeping does) and print the garbage collector's
+ *   time and collections per connection (perf_hooks 'gc' entries) beside the CPU time.
  */
 import { resolve } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { cliOptions, REPO } from './lib.mjs';
 import { clusterHead } from './proxy/cluster-head.mjs';
@@ -22,6 +26,7 @@ const dist = resolve(opt('dist', `${REPO}/dist`));
 const N = Number(opt('n', 30_000));
 const modes = opt('modes', 'iptables,ipvs').split(',');
 const objects = flag('objects');
+const steady = Number(opt('steady', 0));
 // The runtime's clock is Date.now(): times are not small integers (V8 keeps them as heap numbers).
 const clockStart = Number(opt('clock-start', 1_764_900_000_000));
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
@@ -154,4 +159,31 @@ for (const mode of modes) {
     line += `; ${(total / N).toFixed(2)} heap objects/connection (${parts.join(', ')})`;
   }
   console.log(line);
+  if (steady > 0) {
+    const gcs = { minor: 0, major: 0, ms: 0 };
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gcs.ms += e.duration;
+        // detail.kind: 1 scavenge (minor), 2 mark-compact (major), 4 incremental marking, 8 weak callbacks.
+        if (e.detail?.kind === 1) gcs.minor++;
+        else gcs.major++;
+      }
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    let lastGc = clock.now();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < steady; i++) {
+      one();
+      if (clock.now() - lastGc >= 2000) {
+        m.housekeeping(clock.now());
+        lastGc = clock.now();
+      }
+    }
+    const c = process.cpuUsage(c0);
+    await new Promise((r) => setTimeout(r, 50));
+    obs.disconnect();
+    console.log(
+      `${mode}: steady state, ${steady} connections: ${((c.user + c.system) / steady).toFixed(2)} CPU us/connection, GC ${((gcs.ms * 1000) / steady).toFixed(2)} us/connection (${gcs.minor} scavenges, ${gcs.major} other collections)`,
+    );
+  }
 }

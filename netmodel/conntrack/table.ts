@@ -107,6 +107,21 @@ export class ConntrackTable {
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
+  /** The clock of the setupNat call under way, for `taken`. */
+  private takenNow = 0;
+  /**
+   * nf_nat_used_tuple for chooseNatTuple: whether a candidate tuple (the original direction after
+   * the manip) is the reply of an unexpired entry. Made once per table, not a closure per call.
+   */
+  private readonly taken = (cand: Tuple): boolean => {
+    if (!isIcmp(cand.proto))
+      return this.unexpired(this.byTuple.getInverse(cand), this.takenNow) !== undefined;
+    const rep = invertTuple(cand);
+    return (
+      rep !== undefined &&
+      this.unexpired(this.byTuple.get(rep, hashOfTuple(rep)), this.takenNow) !== undefined
+    );
+  };
 
   constructor(opts: { sysctls?: Partial<ConntrackSysctls> } = {}) {
     this.values = conntrackSysctls(opts.sysctls);
@@ -238,13 +253,7 @@ export class ConntrackTable {
     if (e.has(done)) return { kind: 'unchanged', reason: 'already-done' };
     const current = invertTuple(e.reply);
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
-    const taken = (cand: Tuple): boolean => {
-      if (!isIcmp(cand.proto)) return this.unexpired(this.byTuple.getInverse(cand), ctx.now) !== undefined;
-      const rep = invertTuple(cand);
-      return (
-        rep !== undefined && this.unexpired(this.byTuple.get(rep, hashOfTuple(rep)), ctx.now) !== undefined
-      );
-    };
+    this.takenNow = ctx.now;
     let fromSameSource: Tuple | undefined;
     if (manip === 'SRC') {
       const had = this.bySource.get(sourceHash(current));
@@ -256,7 +265,7 @@ export class ConntrackTable {
         break;
       }
     }
-    const chosen = chooseNatTuple(current, manip, range, taken, ctx.rng, fromSameSource);
+    const chosen = chooseNatTuple(current, manip, range, this.taken, ctx.rng, fromSameSource);
     const changed = !tupleEquals(chosen, current);
     if (changed) {
       e.reply = invertTuple(chosen)!;

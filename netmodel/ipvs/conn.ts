@@ -93,15 +93,18 @@ export class IpvsConn implements IpvsConnView {
     /** The key of the service this entry was made for (its dest may outlive it). */
     readonly serviceKey: string,
     readonly template: boolean,
-    opts: { noOutput: boolean; nfct: boolean; now: number; timeoutMs: number },
+    noOutput: boolean,
+    nfct: boolean,
+    now: number,
+    timeoutMs: number,
   ) {
     this.state = 'NONE';
-    this.noOutput = opts.noOutput;
-    this.nfct = opts.nfct;
-    this.createdHi = timeHi(opts.now);
-    this.createdLo = timeLo(opts.now, this.createdHi);
-    this.timeoutMs = opts.timeoutMs;
-    const exp = opts.now + opts.timeoutMs;
+    this.noOutput = noOutput;
+    this.nfct = nfct;
+    this.createdHi = timeHi(now);
+    this.createdLo = timeLo(now, this.createdHi);
+    this.timeoutMs = timeoutMs;
+    const exp = now + timeoutMs;
     this.expHi = timeHi(exp);
     this.expLo = timeLo(exp, this.expHi);
   }
@@ -268,7 +271,10 @@ export class IpvsConnTable {
       init.dest,
       init.serviceKey,
       init.template,
-      { noOutput: init.noOutput, nfct: init.nfct, now: init.now, timeoutMs: init.timeoutMs },
+      init.noOutput,
+      init.nfct,
+      init.now,
+      init.timeoutMs,
     );
     this.all.set(c.id, c);
     c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
