@@ -2,11 +2,12 @@
  * The conntrack hash (nf_conntrack_hash): confirmed entries' tuples, found by value without building a
  * key string per lookup.
  *
- * Layout: the kernel's intrusive hash lists. Two `Map<number, CtEntry>` from a 30-bit hash of a
- * tuple's fields (a V8 small integer, so no boxed or string keys) to the first entry of a chain:
- * one chain through the entries' original tuples (`CtEntry.nextOrig`), one through their reply
- * tuples (`CtEntry.nextReply`). An entry in the index costs no object of its own (the per-tuple slot
- * objects this replaced were two of the eight objects each TIME_WAIT entry kept alive). A lookup
+ * Layout: the kernel's intrusive hash lists. Two bucket arrays indexed by a 30-bit hash of a
+ * tuple's fields, masked to the table size (doubled when the entries outnumber the buckets), hold
+ * the first entry of a chain: one set of chains through the entries' original tuples
+ * (`CtEntry.nextOrig`), one through their reply tuples (`CtEntry.nextReply`). An entry in the index
+ * costs no object of its own (the per-tuple slot objects this replaced were two of the eight objects
+ * each TIME_WAIT entry kept alive), and a lookup costs two array reads, no Map lookup. A lookup
  * walks the chains comparing fields: equal in the tupleKey sense (family, protocol, both addresses,
  * sport, and dport, or for ICMP/ICMPv6 the type and code instead of dport, absent type/code read
  * as 0).
@@ -103,11 +104,21 @@ function sameTuple(
   return ipEquals(t.src, src) && ipEquals(t.dst, dst);
 }
 
+/** A bucket array of `n` empty heads (packed, so that reads need no hole check). */
+function emptyBuckets(n: number): (CtEntry | undefined)[] {
+  return new Array<CtEntry | undefined>(n).fill(undefined);
+}
+
+/** Buckets to start with; the table doubles them when it holds more entries than buckets. */
+const INITIAL_BUCKETS = 1024;
+
 export class TupleIndex {
-  /** Chains through original tuples, by CtEntry.origHash. */
-  private readonly origChains = new Map<number, CtEntry>();
-  /** Chains through reply tuples, by CtEntry.replyHash. */
-  private readonly replyChains = new Map<number, CtEntry>();
+  /** Heads of the chains through original tuples, by CtEntry.origHash & mask. */
+  private origHeads: (CtEntry | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
+  /** Heads of the chains through reply tuples, by CtEntry.replyHash & mask. */
+  private replyHeads: (CtEntry | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
+  private mask = INITIAL_BUCKETS - 1;
+  private count = 0;
   /** The direction of the tuple the last successful lookup found. */
   hitDir: CtDirection = 'ORIGINAL';
 
@@ -147,32 +158,60 @@ export class TupleIndex {
 
   /** Link both tuples of `e` (whose origHash and replyHash are set), at the heads of their chains. */
   add(e: CtEntry): void {
-    e.nextOrig = this.origChains.get(e.origHash);
-    this.origChains.set(e.origHash, e);
-    e.nextReply = this.replyChains.get(e.replyHash);
-    this.replyChains.set(e.replyHash, e);
+    if (++this.count > this.mask + 1) this.grow();
+    this.link(e);
   }
 
   /** Unlink both tuples of `e` (nothing happens for a chain it is not in). */
   remove(e: CtEntry): void {
+    const heads = this.origHeads;
+    const ob = e.origHash & this.mask;
+    let found = false;
     let prev: CtEntry | undefined;
-    for (let s = this.origChains.get(e.origHash); s; prev = s, s = s.nextOrig) {
+    for (let s = heads[ob]; s; prev = s, s = s.nextOrig) {
       if (s !== e) continue;
       if (prev) prev.nextOrig = s.nextOrig;
-      else if (s.nextOrig) this.origChains.set(e.origHash, s.nextOrig);
-      else this.origChains.delete(e.origHash);
+      else heads[ob] = s.nextOrig;
+      found = true;
       break;
     }
+    const rheads = this.replyHeads;
+    const rb = e.replyHash & this.mask;
     prev = undefined;
-    for (let s = this.replyChains.get(e.replyHash); s; prev = s, s = s.nextReply) {
+    for (let s = rheads[rb]; s; prev = s, s = s.nextReply) {
       if (s !== e) continue;
       if (prev) prev.nextReply = s.nextReply;
-      else if (s.nextReply) this.replyChains.set(e.replyHash, s.nextReply);
-      else this.replyChains.delete(e.replyHash);
+      else rheads[rb] = s.nextReply;
       break;
     }
+    if (found) this.count--;
     e.nextOrig = undefined;
     e.nextReply = undefined;
+  }
+
+  private link(e: CtEntry): void {
+    const ob = e.origHash & this.mask;
+    e.nextOrig = this.origHeads[ob];
+    this.origHeads[ob] = e;
+    const rb = e.replyHash & this.mask;
+    e.nextReply = this.replyHeads[rb];
+    this.replyHeads[rb] = e;
+  }
+
+  /** Twice the buckets: every entry (each is in exactly one original chain) is linked again. */
+  private grow(): void {
+    const old = this.origHeads;
+    const n = old.length * 2;
+    this.origHeads = emptyBuckets(n);
+    this.replyHeads = emptyBuckets(n);
+    this.mask = n - 1;
+    for (let b = 0; b < old.length; b++) {
+      for (let e = old[b]; e; ) {
+        const next = e.nextOrig;
+        this.link(e);
+        e = next;
+      }
+    }
   }
 
   private walk(
@@ -186,14 +225,22 @@ export class TupleIndex {
     icmpType: number,
     icmpCode: number,
   ): CtEntry | undefined {
-    for (let e = this.replyChains.get(hash); e; e = e.nextReply) {
-      if (sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)) {
+    const b = hash & this.mask;
+    for (let e = this.replyHeads[b]; e; e = e.nextReply) {
+      // The full hash first: a bucket also holds tuples whose hashes differ above the mask.
+      if (
+        e.replyHash === hash &&
+        sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)
+      ) {
         this.hitDir = 'REPLY';
         return e;
       }
     }
-    for (let e = this.origChains.get(hash); e; e = e.nextOrig) {
-      if (sameTuple(e.original, family, proto, src, dst, sport, dport, icmpType, icmpCode)) {
+    for (let e = this.origHeads[b]; e; e = e.nextOrig) {
+      if (
+        e.origHash === hash &&
+        sameTuple(e.original, family, proto, src, dst, sport, dport, icmpType, icmpCode)
+      ) {
         this.hitDir = 'ORIGINAL';
         return e;
       }

@@ -101,6 +101,37 @@ describe('TupleIndex', () => {
     expect(hits).toBeGreaterThan(2000);
   });
 
+  it('keeps every entry findable as it grows past its first buckets, and after removals', () => {
+    const index = new TupleIndex();
+    const all: CtEntry[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const original: Tuple = {
+        family: 4,
+        proto: 'tcp',
+        src: v4(0x0af00000 + (i >> 8)),
+        dst: v4(0x0a600050),
+        sport: 32768 + (i & 0xff),
+        dport: 80,
+      };
+      const reply = invertTuple({ ...original, dst: v4(0x0af40105), dport: 8080 })!;
+      const e = entryOf(i, original, reply);
+      index.add(e);
+      all.push(e);
+    }
+    const lost = (list: CtEntry[]) =>
+      list.filter(
+        (e) =>
+          index.get(e.original, e.origHash) !== e ||
+          index.hitDir !== 'ORIGINAL' ||
+          index.get(e.reply, e.replyHash) !== e ||
+          index.hitDir !== 'REPLY',
+      ).length;
+    expect(lost(all)).toBe(0);
+    for (let i = 0; i < all.length; i += 2) index.remove(all[i]!);
+    expect(all.filter((e, i) => i % 2 === 0 && index.get(e.original, e.origHash) !== undefined)).toEqual([]);
+    expect(lost(all.filter((_, i) => i % 2 === 1))).toBe(0);
+  });
+
   it('finds a packet by its wire tuple without building it (ports, ICMP id/type/code)', () => {
     const index = new TupleIndex();
     const a = v4(0x0af40105);
