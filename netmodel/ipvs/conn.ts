@@ -163,14 +163,25 @@ function connKeyHash(proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: nu
   return (h ^ (h >>> 15)) & 0x3fffffff;
 }
 
+/** Buckets an index starts with; it doubles them when it holds more entries than buckets. */
+const INITIAL_BUCKETS = 1024;
+
+function emptyBuckets(n: number): (IpvsConn | undefined)[] {
+  return new Array<IpvsConn | undefined>(n).fill(undefined);
+}
+
 /**
  * One index of the connection table: what a `Map` keyed by `proto|a|aport|b|bport` gave (set
  * replaces the entry with an equal key, delete removes an entry only while it is the one its key
- * finds), as chains of entries by a numeric hash. `side` says which of an entry's tuples the index
- * holds: 'in' (client, virtual: normal connections and templates) or 'out' (real server, client).
+ * finds), as the kernel's hash lists: a bucket array indexed by the key's numeric hash (masked,
+ * doubled as the index grows) heads chains through the entries themselves. `side` says which of an
+ * entry's tuples the index holds: 'in' (client, virtual: normal connections and templates) or 'out'
+ * (real server, client).
  */
 class ConnIndex {
-  private readonly chains = new Map<number, IpvsConn>();
+  private heads: (IpvsConn | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
+  private mask = INITIAL_BUCKETS - 1;
+  private count = 0;
   constructor(private readonly side: 'in' | 'out') {}
 
   private same(c: IpvsConn, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): boolean {
@@ -178,6 +189,10 @@ class ConnIndex {
     if (this.side === 'in')
       return c.cport === aport && c.vport === bport && ipEquals(c.caddr, a) && ipEquals(c.vaddr, b);
     return c.dport === aport && c.cport === bport && ipEquals(c.daddr, a) && ipEquals(c.caddr, b);
+  }
+
+  private hashOf(c: IpvsConn): number {
+    return this.side === 'in' ? c.inHash : c.outHash;
   }
 
   private next(c: IpvsConn): IpvsConn | undefined {
@@ -190,30 +205,50 @@ class ConnIndex {
   }
 
   get(hash: number, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): IpvsConn | undefined {
-    for (let c = this.chains.get(hash); c; c = this.next(c))
-      if (this.same(c, proto, a, aport, b, bport)) return c;
+    for (let c = this.heads[hash & this.mask]; c; c = this.next(c))
+      if (this.hashOf(c) === hash && this.same(c, proto, a, aport, b, bport)) return c;
     return undefined;
   }
 
-  /** Map.set: `c` becomes what its key finds (an entry with an equal key leaves the index). */
+  /** Map.set: `c` (its hash for this side already set) becomes what its key finds (an entry with an equal key leaves the index). */
   set(hash: number, c: IpvsConn, a: IP, aport: number, b: IP, bport: number): void {
     const old = this.get(hash, c.protocol, a, aport, b, bport);
     if (old) this.remove(hash, old);
-    this.setNext(c, this.chains.get(hash));
-    this.chains.set(hash, c);
+    if (++this.count > this.mask + 1) this.grow();
+    const i = hash & this.mask;
+    this.setNext(c, this.heads[i]);
+    this.heads[i] = c;
   }
 
   /** Removes `c` if it is in the index (what `if (map.get(key) === c) map.delete(key)` did). */
   remove(hash: number, c: IpvsConn): void {
+    const i = hash & this.mask;
     let prev: IpvsConn | undefined;
-    for (let s = this.chains.get(hash); s; prev = s, s = this.next(s)) {
+    for (let s = this.heads[i]; s; prev = s, s = this.next(s)) {
       if (s !== c) continue;
       const n = this.next(s);
       if (prev) this.setNext(prev, n);
-      else if (n) this.chains.set(hash, n);
-      else this.chains.delete(hash);
+      else this.heads[i] = n;
       this.setNext(s, undefined);
+      this.count--;
       return;
+    }
+  }
+
+  /** Twice the buckets, every entry linked again (chain order within a bucket is not observable). */
+  private grow(): void {
+    const old = this.heads;
+    const n = old.length * 2;
+    this.heads = emptyBuckets(n);
+    this.mask = n - 1;
+    for (let b = 0; b < old.length; b++) {
+      for (let c = old[b]; c; ) {
+        const next = this.next(c);
+        const i = this.hashOf(c) & this.mask;
+        this.setNext(c, this.heads[i]);
+        this.heads[i] = c;
+        c = next;
+      }
     }
   }
 }

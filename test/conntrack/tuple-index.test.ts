@@ -118,13 +118,14 @@ describe('TupleIndex', () => {
       index.add(e);
       all.push(e);
     }
+    const found = (t: Tuple, hash: number) => answer(index, index.get(t, hash));
     const lost = (list: CtEntry[]) =>
       list.filter(
         (e) =>
-          index.get(e.original, e.origHash) !== e ||
-          index.hitDir !== 'ORIGINAL' ||
-          index.get(e.reply, e.replyHash) !== e ||
-          index.hitDir !== 'REPLY',
+          found(e.original, e.origHash)?.entry !== e ||
+          found(e.original, e.origHash)?.dir !== 'ORIGINAL' ||
+          found(e.reply, e.replyHash)?.entry !== e ||
+          found(e.reply, e.replyHash)?.dir !== 'REPLY',
       ).length;
     expect(lost(all)).toBe(0);
     for (let i = 0; i < all.length; i += 2) index.remove(all[i]!);
