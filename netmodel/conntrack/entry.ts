@@ -80,6 +80,14 @@ export class CtEntry implements ConntrackEntryView {
   /** The next entry in this entry's chains of the tuple index (by original, by reply tuple). */
   nextOrig: CtEntry | undefined = undefined;
   nextReply: CtEntry | undefined = undefined;
+  /** The table's list of confirmed entries, in confirm order (table.ts). */
+  inLive = false;
+  prevLive: CtEntry | undefined = undefined;
+  nextLive: CtEntry | undefined = undefined;
+  /** The table's list of confirmed entries without ASSURED, oldest first (early_drop's candidates). */
+  inUnassured = false;
+  prevUnassured: CtEntry | undefined = undefined;
+  nextUnassured: CtEntry | undefined = undefined;
   /** sourceHash(original) when the entry is in the bySource index (SNAT'd), else -1. */
   srcHash = -1;
   /** The id of the table that made the entry (ConntrackTable checks entries handed back to it). */

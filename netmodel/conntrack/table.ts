@@ -92,12 +92,18 @@ const L4_KILL: { readonly v: L4Verdict; readonly reason: string } = { v: 'kill',
 export class ConntrackTable {
   private values: ConntrackSysctls;
   private nextId = 1;
-  /** Confirmed entries in creation order. */
-  private readonly live = new Map<number, CtEntry>();
+  /**
+   * Confirmed entries in confirm order: a doubly linked list through the entries (prevLive /
+   * nextLive), so that an entry costs no Map slot and insertion and removal no hashing.
+   */
+  private liveHead: CtEntry | undefined = undefined;
+  private liveTail: CtEntry | undefined = undefined;
+  private liveCount = 0;
   /** Both tuples of every confirmed entry (a Map by tupleKey, without the strings: tuple-index.ts). */
   private readonly byTuple = new TupleIndex();
-  /** Confirmed entries without ASSURED, oldest first: early_drop candidates. */
-  private readonly unassured = new Set<CtEntry>();
+  /** Confirmed entries without ASSURED, oldest first: early_drop candidates (a list like the live one). */
+  private unassuredHead: CtEntry | undefined = undefined;
+  private unassuredTail: CtEntry | undefined = undefined;
   /**
    * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order: one entry
    * alone (the usual case: a masqueraded source port is one flow), an array when several share the
@@ -141,7 +147,7 @@ export class ConntrackTable {
 
   /** Entries in the table, expired ones included until `gc` or a lookup removes them. */
   get size(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
   statistics(): Readonly<CtStats> {
@@ -217,11 +223,11 @@ export class ConntrackTable {
     e.status |= CtStatus.CONFIRMED;
     e.expiresAt = now + e.pendingTimeout;
     e.pendingTimeout = 0;
-    this.live.set(e.id, e);
+    this.linkLive(e);
     e.origHash = ko;
     e.replyHash = kr;
     this.byTuple.add(e);
-    if (!e.has(CtStatus.ASSURED)) this.unassured.add(e);
+    if (!e.has(CtStatus.ASSURED)) this.linkUnassured(e);
     if (e.has(CtStatus.SRC_NAT_DONE)) {
       const k = sourceHash(e.original);
       e.srcHash = k;
@@ -318,15 +324,16 @@ export class ConntrackTable {
   /** Live entries in creation order (expired ones skipped). */
   entries(now: number): ConntrackEntryView[] {
     const out: ConntrackEntryView[] = [];
-    for (const e of this.live.values()) if (e.expiresAt > now) out.push(e);
+    for (let e = this.liveHead; e; e = e.nextLive) if (e.expiresAt > now) out.push(e);
     return out;
   }
 
   /** Remove expired entries; returns how many went. */
   gc(now: number): number {
     let n = 0;
-    // Deleting the entry being visited is safe in a Map iteration (no copy of the table per run).
-    for (const e of this.live.values()) {
+    // Only the entry being visited is deleted: its successor is read first (no copy of the table).
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
       if (e.expiresAt <= now) {
         this.kill(e);
         n++;
@@ -338,7 +345,8 @@ export class ConntrackTable {
   /** `conntrack -D` with filters; returns the number of entries deleted. */
   delete(filter: ConntrackFilter, now: number): number {
     let n = 0;
-    for (const e of [...this.live.values()]) {
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
       if (e.expiresAt <= now) {
         this.kill(e);
         continue;
@@ -353,15 +361,19 @@ export class ConntrackTable {
 
   /** `conntrack -F`. */
   flush(): number {
-    const n = this.live.size;
-    for (const e of [...this.live.values()]) this.kill(e);
+    const n = this.liveCount;
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
+      this.kill(e);
+    }
     return n;
   }
 
   /** The device a MASQUERADE binding used went down: forget its flows (nf_nat_masquerade). */
   flushMasquerade(device: string): number {
     let n = 0;
-    for (const e of [...this.live.values()]) {
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
       if (e.masqueradeDevice === device) {
         this.kill(e);
         n++;
@@ -396,10 +408,10 @@ export class ConntrackTable {
 
   private kill(e: CtEntry): void {
     e.status |= CtStatus.DYING;
-    if (this.live.get(e.id) === e) {
-      this.live.delete(e.id);
+    if (e.inLive) {
+      this.unlinkLive(e);
       this.byTuple.remove(e);
-      this.unassured.delete(e);
+      this.unlinkUnassured(e);
       const k = e.srcHash;
       const had = k < 0 ? undefined : this.bySource.get(k);
       if (had === e) this.bySource.delete(k);
@@ -414,12 +426,11 @@ export class ConntrackTable {
 
   /** early_drop: evict the oldest entry that is not ASSURED. */
   private earlyDrop(now: number): boolean {
-    for (const e of this.unassured) {
-      this.kill(e);
-      if (e.expiresAt > now) this.stats.earlyDrop++;
-      return true;
-    }
-    return false;
+    const e = this.unassuredHead;
+    if (!e) return false;
+    this.kill(e);
+    if (e.expiresAt > now) this.stats.earlyDrop++;
+    return true;
   }
 
   private create(p: Packet, t: Tuple, now: number): CtResult {
@@ -437,7 +448,7 @@ export class ConntrackTable {
       }
     }
     const max = this.sysctls.nf_conntrack_max;
-    if (max > 0 && this.live.size >= max && !this.earlyDrop(now)) {
+    if (max > 0 && this.liveCount >= max && !this.earlyDrop(now)) {
       this.stats.drop++;
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
@@ -475,7 +486,50 @@ export class ConntrackTable {
 
   private setAssured(e: CtEntry): void {
     e.status |= CtStatus.ASSURED;
-    this.unassured.delete(e);
+    this.unlinkUnassured(e);
+  }
+
+  private linkLive(e: CtEntry): void {
+    e.inLive = true;
+    e.prevLive = this.liveTail;
+    e.nextLive = undefined;
+    if (this.liveTail) this.liveTail.nextLive = e;
+    else this.liveHead = e;
+    this.liveTail = e;
+    this.liveCount++;
+  }
+
+  private unlinkLive(e: CtEntry): void {
+    if (e.prevLive) e.prevLive.nextLive = e.nextLive;
+    else this.liveHead = e.nextLive;
+    if (e.nextLive) e.nextLive.prevLive = e.prevLive;
+    else this.liveTail = e.prevLive;
+    // Loops that remove the entry they visit read its successor first.
+    e.prevLive = undefined;
+    e.nextLive = undefined;
+    e.inLive = false;
+    this.liveCount--;
+  }
+
+  private linkUnassured(e: CtEntry): void {
+    e.inUnassured = true;
+    e.prevUnassured = this.unassuredTail;
+    e.nextUnassured = undefined;
+    if (this.unassuredTail) this.unassuredTail.nextUnassured = e;
+    else this.unassuredHead = e;
+    this.unassuredTail = e;
+  }
+
+  /** Take `e` off the unassured list if it is on it. */
+  private unlinkUnassured(e: CtEntry): void {
+    if (!e.inUnassured) return;
+    if (e.prevUnassured) e.prevUnassured.nextUnassured = e.nextUnassured;
+    else this.unassuredHead = e.nextUnassured;
+    if (e.nextUnassured) e.nextUnassured.prevUnassured = e.prevUnassured;
+    else this.unassuredTail = e.prevUnassured;
+    e.prevUnassured = undefined;
+    e.nextUnassured = undefined;
+    e.inUnassured = false;
   }
 
   private l4(
