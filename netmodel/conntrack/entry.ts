@@ -80,8 +80,9 @@ export class CtEntry implements ConntrackEntryView {
   /** The next entry in this entry's chains of the tuple index (by original, by reply tuple). */
   nextOrig: CtEntry | undefined = undefined;
   nextReply: CtEntry | undefined = undefined;
-  /** The table's list of confirmed entries, in confirm order (table.ts). */
+  /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array. */
   inLive = false;
+  liveSlot = -1;
   prevLive: CtEntry | undefined = undefined;
   nextLive: CtEntry | undefined = undefined;
   /** The table's list of confirmed entries without ASSURED, oldest first (early_drop's candidates). */
