@@ -4,6 +4,7 @@
  * read-only `ConntrackEntryView`.
  */
 
+import { timeHi, timeLo, timeOf } from './split-time.js';
 import type { CtDirection } from './status.js';
 import { CtStatus } from './status.js';
 import type { TcpFlagIndex, TcpState } from './tcp.js';
@@ -40,7 +41,13 @@ interface MutableCounter {
   bytes: number;
 }
 
-/** The table's own mutable entry. */
+/**
+ * The table's own mutable entry. Flat on purpose: a confirmed entry is this object and its two
+ * tuples, nothing else (the times are split into small integers, split-time.ts; the TCP tracker's
+ * flags are fields; the hash chains run through the entry, tuple-index.ts; counters exist only
+ * with nf_conntrack_acct=1). At bench rates ~30,000 closed connections wait in TIME_WAIT, and every
+ * object they keep is work for each garbage collection.
+ */
 export class CtEntry implements ConntrackEntryView {
   readonly id: number;
   readonly original: Tuple;
@@ -48,25 +55,40 @@ export class CtEntry implements ConntrackEntryView {
   status = 0;
   mark = 0;
   tcpState: TcpState | undefined;
-  expiresAt: number;
-  readonly createdAt: number;
+  /** expiresAt and createdAt, split (split-time.ts). */
+  private expHi: number;
+  private expLo: number;
+  private readonly createdHi: number;
+  private readonly createdLo: number;
   readonly counters: { original: MutableCounter; reply: MutableCounter } | undefined;
   masqueradeDevice: string | undefined;
 
   // TCP tracker memory (struct ip_ct_tcp, minus the window data).
   lastIndex: TcpFlagIndex = 'NONE';
   lastDir: CtDirection = 'ORIGINAL';
-  /** IP_CT_TCP_FLAG_CLOSE_INIT per direction: that side sent the first FIN. */
-  closeInit = { ORIGINAL: false, REPLY: false };
+  /** IP_CT_TCP_FLAG_CLOSE_INIT of the original side: it sent the first FIN. */
+  closeInitOriginal = false;
+  /** IP_CT_TCP_FLAG_CLOSE_INIT of the reply side. */
+  closeInitReply = false;
   simultaneousOpen = false;
   challengeAckExpected = false;
-  /** UDP: after this time a replied flow counts as a stream (stream_ts = created + 2 s). */
-  udpStreamAt = 0;
 
   // The table's index keys (tuple-index.ts), set at confirm so that deletion need not hash again.
   /** hashOfTuple(original) and hashOfTuple(reply); -1 until confirmed. */
   origHash = -1;
   replyHash = -1;
+  /** The next entry in this entry's chains of the tuple index (by original, by reply tuple). */
+  nextOrig: CtEntry | undefined = undefined;
+  nextReply: CtEntry | undefined = undefined;
+  /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array. */
+  inLive = false;
+  liveSlot = -1;
+  prevLive: CtEntry | undefined = undefined;
+  nextLive: CtEntry | undefined = undefined;
+  /** The table's list of confirmed entries without ASSURED, oldest first (early_drop's candidates). */
+  inUnassured = false;
+  prevUnassured: CtEntry | undefined = undefined;
+  nextUnassured: CtEntry | undefined = undefined;
   /** sourceHash(original) when the entry is in the bySource index (SNAT'd), else -1. */
   srcHash = -1;
   /** The id of the table that made the entry (ConntrackTable checks entries handed back to it). */
@@ -78,12 +100,28 @@ export class CtEntry implements ConntrackEntryView {
     this.id = id;
     this.original = original;
     this.reply = reply;
-    this.createdAt = now;
-    this.expiresAt = now;
+    this.createdHi = timeHi(now);
+    this.createdLo = timeLo(now, this.createdHi);
+    this.expHi = this.createdHi;
+    this.expLo = this.createdLo;
     this.counters = acct
       ? { original: { packets: 0, bytes: 0 }, reply: { packets: 0, bytes: 0 } }
       : undefined;
     this.tcpState = original.proto === 'tcp' ? 'NONE' : undefined;
+  }
+
+  get expiresAt(): number {
+    return timeOf(this.expHi, this.expLo);
+  }
+
+  set expiresAt(t: number) {
+    const hi = timeHi(t);
+    this.expHi = hi;
+    this.expLo = timeLo(t, hi);
+  }
+
+  get createdAt(): number {
+    return timeOf(this.createdHi, this.createdLo);
   }
 
   has(bit: number): boolean {

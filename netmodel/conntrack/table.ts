@@ -21,7 +21,6 @@ import { conntrackSysctls } from './sysctls.js';
 import { tcpFlagIndex, tcpFlagsValid, tcpStateOrder, tcpStateTimeout, tcpTableNext } from './tcp.js';
 import type { Tuple } from './tuple.js';
 import { icmpIsError, icmpValidNew, invertTuple, isIcmp, tupleEquals, tupleOf } from './tuple.js';
-import type { TupleSlot } from './tuple-index.js';
 import { hashOfTuple, sameSource, sourceHash, TupleIndex } from './tuple-index.js';
 
 /** The kernel's log line when the table is full and nothing could be evicted. */
@@ -84,15 +83,34 @@ let nextTableId = 1;
 
 type L4Verdict = 'ok' | 'ignore' | 'invalid' | 'reopen' | 'kill';
 
+/** The protocol trackers' answers without a reason, shared (callers only read them). */
+const L4_OK: { readonly v: L4Verdict; readonly reason: string } = { v: 'ok', reason: '' };
+const L4_IGNORE: { readonly v: L4Verdict; readonly reason: string } = { v: 'ignore', reason: '' };
+const L4_REOPEN: { readonly v: L4Verdict; readonly reason: string } = { v: 'reopen', reason: '' };
+const L4_KILL: { readonly v: L4Verdict; readonly reason: string } = { v: 'kill', reason: '' };
+
 export class ConntrackTable {
   private values: ConntrackSysctls;
   private nextId = 1;
-  /** Confirmed entries in creation order. */
-  private readonly live = new Map<number, CtEntry>();
+  /**
+   * Confirmed entries in confirm order: a doubly linked list through the entries (prevLive /
+   * nextLive), so that an entry costs no Map slot and insertion and removal no hashing.
+   */
+  private liveHead: CtEntry | undefined = undefined;
+  private liveTail: CtEntry | undefined = undefined;
+  private liveCount = 0;
+  /**
+   * The same entries in no particular order (CtEntry.liveSlot; a removal moves the last one into the
+   * hole), for gc: scanning an array lets the CPU fetch many entries at once, where following the
+   * list waits for each entry before it knows the next. Which expired entry gc removes first is not
+   * observable.
+   */
+  private readonly liveSlots: CtEntry[] = [];
   /** Both tuples of every confirmed entry (a Map by tupleKey, without the strings: tuple-index.ts). */
   private readonly byTuple = new TupleIndex();
-  /** Confirmed entries without ASSURED, oldest first: early_drop candidates. */
-  private readonly unassured = new Set<CtEntry>();
+  /** Confirmed entries without ASSURED, oldest first: early_drop candidates (a list like the live one). */
+  private unassuredHead: CtEntry | undefined = undefined;
+  private unassuredTail: CtEntry | undefined = undefined;
   /**
    * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order: one entry
    * alone (the usual case: a masqueraded source port is one flow), an array when several share the
@@ -102,6 +120,21 @@ export class ConntrackTable {
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
+  /** The clock of the setupNat call under way, for `taken`. */
+  private takenNow = 0;
+  /**
+   * nf_nat_used_tuple for chooseNatTuple: whether a candidate tuple (the original direction after
+   * the manip) is the reply of an unexpired entry. Made once per table, not a closure per call.
+   */
+  private readonly taken = (cand: Tuple): boolean => {
+    if (!isIcmp(cand.proto))
+      return this.unexpired(this.byTuple.getInverse(cand), this.takenNow) !== undefined;
+    const rep = invertTuple(cand);
+    return (
+      rep !== undefined &&
+      this.unexpired(this.byTuple.get(rep, hashOfTuple(rep)), this.takenNow) !== undefined
+    );
+  };
 
   constructor(opts: { sysctls?: Partial<ConntrackSysctls> } = {}) {
     this.values = conntrackSysctls(opts.sysctls);
@@ -121,7 +154,7 @@ export class ConntrackTable {
 
   /** Entries in the table, expired ones included until `gc` or a lookup removes them. */
   get size(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
   statistics(): Readonly<CtStats> {
@@ -137,13 +170,13 @@ export class ConntrackTable {
       return this.related(p, now, opts.icmpInner);
     if (p.proto === 'tcp' && !tcpFlagsValid(p.tcp ?? SYN))
       return this.invalid('invalid tcp flag combination');
-    const hit = this.unexpired(this.byTuple.getPacket(p), now);
-    if (!hit) return this.create(p, tupleOf(p), now);
+    const e = this.unexpired(this.byTuple.getPacket(p), now);
+    if (!e) return this.create(p, tupleOf(p), now);
+    const dir = this.byTuple.hitDir;
     this.stats.found++;
-    const e = hit.entry;
     const ctinfo: CtInfo =
-      hit.dir === 'REPLY' ? 'ESTABLISHED_REPLY' : e.has(CtStatus.SEEN_REPLY) ? 'ESTABLISHED' : 'NEW';
-    const verdict = this.l4(e, hit.dir, p, now);
+      dir === 'REPLY' ? 'ESTABLISHED_REPLY' : e.has(CtStatus.SEEN_REPLY) ? 'ESTABLISHED' : 'NEW';
+    const verdict = this.l4(e, dir, p, now);
     switch (verdict.v) {
       case 'invalid':
         return this.invalid(verdict.reason);
@@ -157,14 +190,17 @@ export class ConntrackTable {
       case 'ok':
         break;
     }
-    if (hit.dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
-    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir: hit.dir, entry: e, created: false };
+    if (dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
+    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir, entry: e, created: false };
   }
 
   /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
   lookup(t: Tuple | Packet, now: number): { entry: ConntrackEntryView; dir: CtDirection } | undefined {
-    if ('length' in t) return this.unexpired(this.byTuple.getPacket(t), now);
-    return this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
+    const e = this.unexpired(
+      'length' in t ? this.byTuple.getPacket(t) : this.byTuple.get(t, hashOfTuple(t)),
+      now,
+    );
+    return e ? { entry: e, dir: this.byTuple.hitDir } : undefined;
   }
 
   /**
@@ -194,12 +230,11 @@ export class ConntrackTable {
     e.status |= CtStatus.CONFIRMED;
     e.expiresAt = now + e.pendingTimeout;
     e.pendingTimeout = 0;
-    this.live.set(e.id, e);
-    this.byTuple.set(e.original, ko, e, 'ORIGINAL');
-    this.byTuple.set(e.reply, kr, e, 'REPLY');
+    this.linkLive(e);
     e.origHash = ko;
     e.replyHash = kr;
-    if (!e.has(CtStatus.ASSURED)) this.unassured.add(e);
+    this.byTuple.add(e);
+    if (!e.has(CtStatus.ASSURED)) this.linkUnassured(e);
     if (e.has(CtStatus.SRC_NAT_DONE)) {
       const k = sourceHash(e.original);
       e.srcHash = k;
@@ -231,13 +266,7 @@ export class ConntrackTable {
     if (e.has(done)) return { kind: 'unchanged', reason: 'already-done' };
     const current = invertTuple(e.reply);
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
-    const taken = (cand: Tuple): boolean => {
-      if (!isIcmp(cand.proto)) return this.unexpired(this.byTuple.getInverse(cand), ctx.now) !== undefined;
-      const rep = invertTuple(cand);
-      return (
-        rep !== undefined && this.unexpired(this.byTuple.get(rep, hashOfTuple(rep)), ctx.now) !== undefined
-      );
-    };
+    this.takenNow = ctx.now;
     let fromSameSource: Tuple | undefined;
     if (manip === 'SRC') {
       const had = this.bySource.get(sourceHash(current));
@@ -249,7 +278,7 @@ export class ConntrackTable {
         break;
       }
     }
-    const chosen = chooseNatTuple(current, manip, range, taken, ctx.rng, fromSameSource);
+    const chosen = chooseNatTuple(current, manip, range, this.taken, ctx.rng, fromSameSource);
     const changed = !tupleEquals(chosen, current);
     if (changed) {
       e.reply = invertTuple(chosen)!;
@@ -288,7 +317,7 @@ export class ConntrackTable {
   deleteTuple(t: Tuple, now: number): boolean {
     const hit = this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
     if (!hit) return false;
-    this.kill(hit.entry);
+    this.kill(hit);
     return true;
   }
 
@@ -302,15 +331,17 @@ export class ConntrackTable {
   /** Live entries in creation order (expired ones skipped). */
   entries(now: number): ConntrackEntryView[] {
     const out: ConntrackEntryView[] = [];
-    for (const e of this.live.values()) if (e.expiresAt > now) out.push(e);
+    for (let e = this.liveHead; e; e = e.nextLive) if (e.expiresAt > now) out.push(e);
     return out;
   }
 
   /** Remove expired entries; returns how many went. */
   gc(now: number): number {
     let n = 0;
-    // Deleting the entry being visited is safe in a Map iteration (no copy of the table per run).
-    for (const e of this.live.values()) {
+    // From the end: a removal moves the last entry, already visited, into the slot being visited.
+    const slots = this.liveSlots;
+    for (let i = slots.length - 1; i >= 0; i--) {
+      const e = slots[i]!;
       if (e.expiresAt <= now) {
         this.kill(e);
         n++;
@@ -322,7 +353,8 @@ export class ConntrackTable {
   /** `conntrack -D` with filters; returns the number of entries deleted. */
   delete(filter: ConntrackFilter, now: number): number {
     let n = 0;
-    for (const e of [...this.live.values()]) {
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
       if (e.expiresAt <= now) {
         this.kill(e);
         continue;
@@ -337,15 +369,19 @@ export class ConntrackTable {
 
   /** `conntrack -F`. */
   flush(): number {
-    const n = this.live.size;
-    for (const e of [...this.live.values()]) this.kill(e);
+    const n = this.liveCount;
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
+      this.kill(e);
+    }
     return n;
   }
 
   /** The device a MASQUERADE binding used went down: forget its flows (nf_nat_masquerade). */
   flushMasquerade(device: string): number {
     let n = 0;
-    for (const e of [...this.live.values()]) {
+    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
+      next = e.nextLive;
       if (e.masqueradeDevice === device) {
         this.kill(e);
         n++;
@@ -368,11 +404,11 @@ export class ConntrackTable {
     return { kind: 'invalid', ctstate: 'INVALID', reason };
   }
 
-  /** A slot found in byTuple, unless its entry has expired (then the entry goes now). */
-  private unexpired(hit: TupleSlot | undefined, now: number): TupleSlot | undefined {
+  /** An entry found in byTuple (its direction in byTuple.hitDir), unless it has expired (then it goes now). */
+  private unexpired(hit: CtEntry | undefined, now: number): CtEntry | undefined {
     if (!hit) return undefined;
-    if (hit.entry.expiresAt <= now) {
-      this.kill(hit.entry);
+    if (hit.expiresAt <= now) {
+      this.kill(hit);
       return undefined;
     }
     return hit;
@@ -380,11 +416,10 @@ export class ConntrackTable {
 
   private kill(e: CtEntry): void {
     e.status |= CtStatus.DYING;
-    if (this.live.get(e.id) === e) {
-      this.live.delete(e.id);
-      this.byTuple.delete(e.original, e.origHash);
-      this.byTuple.delete(e.reply, e.replyHash);
-      this.unassured.delete(e);
+    if (e.inLive) {
+      this.unlinkLive(e);
+      this.byTuple.remove(e);
+      this.unlinkUnassured(e);
       const k = e.srcHash;
       const had = k < 0 ? undefined : this.bySource.get(k);
       if (had === e) this.bySource.delete(k);
@@ -399,12 +434,11 @@ export class ConntrackTable {
 
   /** early_drop: evict the oldest entry that is not ASSURED. */
   private earlyDrop(now: number): boolean {
-    for (const e of this.unassured) {
-      this.kill(e);
-      if (e.expiresAt > now) this.stats.earlyDrop++;
-      return true;
-    }
-    return false;
+    const e = this.unassuredHead;
+    if (!e) return false;
+    this.kill(e);
+    if (e.expiresAt > now) this.stats.earlyDrop++;
+    return true;
   }
 
   private create(p: Packet, t: Tuple, now: number): CtResult {
@@ -422,12 +456,11 @@ export class ConntrackTable {
       }
     }
     const max = this.sysctls.nf_conntrack_max;
-    if (max > 0 && this.live.size >= max && !this.earlyDrop(now)) {
+    if (max > 0 && this.liveCount >= max && !this.earlyDrop(now)) {
       this.stats.drop++;
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
     const e = new CtEntry(this.nextId++, t, reply, now, this.sysctls.nf_conntrack_acct === 1);
-    if (p.proto === 'udp') e.udpStreamAt = now + 2000;
     e.owner = this.tableId;
     this.l4(e, 'ORIGINAL', p, now);
     return { kind: 'tracked', ctinfo: 'NEW', ctstate: 'NEW', dir: 'ORIGINAL', entry: e, created: true };
@@ -439,9 +472,10 @@ export class ConntrackTable {
     const quoted = invertTuple(tupleOf(inner));
     const hit = quoted ? this.unexpired(this.byTuple.get(quoted, hashOfTuple(quoted)), now) : undefined;
     if (!hit) return this.invalid('ICMP error about an untracked flow');
-    const ctinfo: CtInfo = hit.dir === 'REPLY' ? 'RELATED_REPLY' : 'RELATED';
+    const dir = this.byTuple.hitDir;
+    const ctinfo: CtInfo = dir === 'REPLY' ? 'RELATED_REPLY' : 'RELATED';
     void p;
-    return { kind: 'tracked', ctinfo, ctstate: 'RELATED', dir: hit.dir, entry: hit.entry, created: false };
+    return { kind: 'tracked', ctinfo, ctstate: 'RELATED', dir, entry: hit, created: false };
   }
 
   /** nf_ct_refresh_acct. */
@@ -460,10 +494,67 @@ export class ConntrackTable {
 
   private setAssured(e: CtEntry): void {
     e.status |= CtStatus.ASSURED;
-    this.unassured.delete(e);
+    this.unlinkUnassured(e);
   }
 
-  private l4(e: CtEntry, dir: CtDirection, p: Packet, now: number): { v: L4Verdict; reason: string } {
+  private linkLive(e: CtEntry): void {
+    e.inLive = true;
+    e.liveSlot = this.liveSlots.length;
+    this.liveSlots.push(e);
+    e.prevLive = this.liveTail;
+    e.nextLive = undefined;
+    if (this.liveTail) this.liveTail.nextLive = e;
+    else this.liveHead = e;
+    this.liveTail = e;
+    this.liveCount++;
+  }
+
+  private unlinkLive(e: CtEntry): void {
+    if (e.prevLive) e.prevLive.nextLive = e.nextLive;
+    else this.liveHead = e.nextLive;
+    if (e.nextLive) e.nextLive.prevLive = e.prevLive;
+    else this.liveTail = e.prevLive;
+    // Loops that remove the entry they visit read its successor first.
+    e.prevLive = undefined;
+    e.nextLive = undefined;
+    e.inLive = false;
+    const slots = this.liveSlots;
+    const last = slots.pop()!;
+    if (last !== e) {
+      slots[e.liveSlot] = last;
+      last.liveSlot = e.liveSlot;
+    }
+    e.liveSlot = -1;
+    this.liveCount--;
+  }
+
+  private linkUnassured(e: CtEntry): void {
+    e.inUnassured = true;
+    e.prevUnassured = this.unassuredTail;
+    e.nextUnassured = undefined;
+    if (this.unassuredTail) this.unassuredTail.nextUnassured = e;
+    else this.unassuredHead = e;
+    this.unassuredTail = e;
+  }
+
+  /** Take `e` off the unassured list if it is on it. */
+  private unlinkUnassured(e: CtEntry): void {
+    if (!e.inUnassured) return;
+    if (e.prevUnassured) e.prevUnassured.nextUnassured = e.nextUnassured;
+    else this.unassuredHead = e.nextUnassured;
+    if (e.nextUnassured) e.nextUnassured.prevUnassured = e.prevUnassured;
+    else this.unassuredTail = e.prevUnassured;
+    e.prevUnassured = undefined;
+    e.nextUnassured = undefined;
+    e.inUnassured = false;
+  }
+
+  private l4(
+    e: CtEntry,
+    dir: CtDirection,
+    p: Packet,
+    now: number,
+  ): { readonly v: L4Verdict; readonly reason: string } {
     const s = this.sysctls;
     switch (p.proto) {
       case 'tcp':
@@ -472,7 +563,8 @@ export class ConntrackTable {
         if (e.has(CtStatus.SEEN_REPLY)) {
           let extra = s.nf_conntrack_udp_timeout;
           let stream = false;
-          if (now > e.udpStreamAt) {
+          // stream_ts: a replied flow older than 2 s counts as a stream.
+          if (now > e.createdAt + 2000) {
             extra = s.nf_conntrack_udp_timeout_stream;
             stream = !e.has(CtStatus.ASSURED);
           }
@@ -481,30 +573,35 @@ export class ConntrackTable {
         } else {
           this.refresh(e, dir, p, now, s.nf_conntrack_udp_timeout);
         }
-        return { v: 'ok', reason: '' };
+        return L4_OK;
       }
       case 'icmp':
         this.refresh(e, dir, p, now, s.nf_conntrack_icmp_timeout);
-        return { v: 'ok', reason: '' };
+        return L4_OK;
       case 'icmpv6':
         this.refresh(e, dir, p, now, s.nf_conntrack_icmpv6_timeout);
-        return { v: 'ok', reason: '' };
+        return L4_OK;
       case 'sctp':
         this.refresh(e, dir, p, now, s.nf_conntrack_generic_timeout);
-        return { v: 'ok', reason: '' };
+        return L4_OK;
     }
   }
 
   /** nf_conntrack_tcp_packet without window tracking. */
-  private tcp(e: CtEntry, dir: CtDirection, p: Packet, now: number): { v: L4Verdict; reason: string } {
+  private tcp(
+    e: CtEntry,
+    dir: CtDirection,
+    p: Packet,
+    now: number,
+  ): { readonly v: L4Verdict; readonly reason: string } {
     const flags = p.tcp ?? SYN;
     const index = tcpFlagIndex(flags);
     const old = e.tcpState ?? 'NONE';
     let next = tcpTableNext(dir, index, old);
     if (next === 'SYN_SENT' && tcpStateOrder(old) >= tcpStateOrder('TIME_WAIT')) {
       // A new SYN on a closed or aborted connection: forget the old entry and start again.
-      if (e.closeInit.ORIGINAL || e.closeInit.REPLY || (e.lastDir === dir && e.lastIndex === 'RST')) {
-        return { v: 'reopen', reason: '' };
+      if (e.closeInitOriginal || e.closeInitReply || (e.lastDir === dir && e.lastIndex === 'RST')) {
+        return L4_REOPEN;
       }
       next = 'IG';
     }
@@ -512,7 +609,7 @@ export class ConntrackTable {
       e.lastIndex = index;
       e.lastDir = dir;
       if (index === 'SYN' && dir === 'ORIGINAL') e.challengeAckExpected = old === 'LAST_ACK';
-      return { v: 'ignore', reason: '' };
+      return L4_IGNORE;
     }
     if (next === 'IV') return { v: 'invalid', reason: `invalid state: ${index} from ${dir} side in ${old}` };
     if (
@@ -525,21 +622,24 @@ export class ConntrackTable {
     ) {
       // An RFC 5961 challenge ACK answering a SYN, not the last ACK.
       e.challengeAckExpected = false;
-      return { v: 'ignore', reason: '' };
+      return L4_IGNORE;
     }
     if (next === 'SYN_SENT2') e.simultaneousOpen = true;
     if (next === 'SYN_RECV' && dir === 'REPLY' && index === 'ACK' && e.simultaneousOpen) next = 'ESTABLISHED';
     e.lastIndex = index;
     e.lastDir = dir;
     e.tcpState = next;
-    if (old !== next && next === 'FIN_WAIT') e.closeInit[dir] = true;
+    if (old !== next && next === 'FIN_WAIT') {
+      if (dir === 'ORIGINAL') e.closeInitOriginal = true;
+      else e.closeInitReply = true;
+    }
     const s = this.sysctls;
     let timeout = index === 'RST' ? s.nf_conntrack_tcp_timeout_close : tcpStateTimeout(next, s);
     if (!e.has(CtStatus.SEEN_REPLY)) {
       if (flags.rst) {
         // The only answer was a RST: no connection, delete the entry at once.
         this.refresh(e, dir, p, now, timeout);
-        return { v: 'kill', reason: '' };
+        return L4_KILL;
       }
       // Mid-stream pickup without a reply yet: no 5-day timeout.
       if (next === 'ESTABLISHED' && timeout > s.nf_conntrack_tcp_timeout_unacknowledged) {
@@ -553,6 +653,6 @@ export class ConntrackTable {
       this.setAssured(e);
     }
     this.refresh(e, dir, p, now, timeout);
-    return { v: 'ok', reason: '' };
+    return L4_OK;
   }
 }

@@ -2,16 +2,21 @@
  * The conntrack hash (nf_conntrack_hash): confirmed entries' tuples, found by value without building a
  * key string per lookup.
  *
- * It behaves exactly like a Map keyed by `tupleKey(t)`: `set` on a tuple already present replaces its
- * slot's entry and direction, `get`/`delete` find the one slot whose tuple is equal in the tupleKey
- * sense (family, protocol, both addresses, sport, and dport, or for ICMP/ICMPv6 the type and code
- * instead of dport, with absent type/code read as 0).
+ * Layout: the kernel's intrusive hash lists. Two bucket arrays indexed by a 30-bit hash of a
+ * tuple's fields, masked to the table size (doubled when the entries outnumber the buckets), hold
+ * the first entry of a chain: one set of chains through the entries' original tuples
+ * (`CtEntry.nextOrig`), one through their reply tuples (`CtEntry.nextReply`). An entry in the index
+ * costs no object of its own (the per-tuple slot objects this replaced were two of the eight objects
+ * each TIME_WAIT entry kept alive), and a lookup costs two array reads, no Map lookup. A lookup
+ * walks the chains comparing fields: equal in the tupleKey sense (family, protocol, both addresses,
+ * sport, and dport, or for ICMP/ICMPv6 the type and code instead of dport, absent type/code read
+ * as 0).
  *
- * Layout: `Map<number, TupleSlot>` from a 30-bit hash of those same fields (a V8 small integer, so
- * no boxed or string keys) to the first slot of a singly linked chain of the tuples that share the
- * hash; a lookup walks the chain comparing the fields. The hash of a tuple is a pure function of its
- * fields, so callers may keep it (the table stores both of an entry's on the entry at confirm, so
- * deletion does not hash again).
+ * The table never holds two equal tuples of different entries (confirm refuses a clash), so the
+ * answer does not depend on the order the chains are searched, except for an entry whose original
+ * and reply tuples are equal (a flow to itself): the reply chain is searched first, so such a
+ * packet is REPLY, as it was when both tuples went into one Map (the reply was set last). A lookup
+ * returns the entry and leaves its direction in `hitDir`, so that it allocates nothing.
  */
 import type { Family, IP } from '../addr.js';
 import { ipEquals } from '../addr.js';
@@ -19,14 +24,6 @@ import type { L4Proto, Packet } from '../packet.js';
 import type { CtEntry } from './entry.js';
 import type { CtDirection } from './status.js';
 import type { Tuple } from './tuple.js';
-
-/** One tuple of a confirmed entry: the entry and which of its directions the tuple is. */
-export interface TupleSlot {
-  readonly entry: CtEntry;
-  readonly dir: CtDirection;
-  readonly tuple: Tuple;
-  next: TupleSlot | undefined;
-}
 
 /** Small numbers for protocols in the hash (their IANA numbers). */
 function protoCode(p: L4Proto): number {
@@ -107,11 +104,26 @@ function sameTuple(
   return ipEquals(t.src, src) && ipEquals(t.dst, dst);
 }
 
-export class TupleIndex {
-  private readonly chains = new Map<number, TupleSlot>();
+/** A bucket array of `n` empty heads (packed, so that reads need no hole check). */
+function emptyBuckets(n: number): (CtEntry | undefined)[] {
+  return new Array<CtEntry | undefined>(n).fill(undefined);
+}
 
-  /** The slot of `t`, whose hash is `hash` (hashOfTuple(t)). */
-  get(t: Tuple, hash: number): TupleSlot | undefined {
+/** Buckets to start with; the table doubles them when it holds more entries than buckets. */
+const INITIAL_BUCKETS = 1024;
+
+export class TupleIndex {
+  /** Heads of the chains through original tuples, by CtEntry.origHash & mask. */
+  private origHeads: (CtEntry | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
+  /** Heads of the chains through reply tuples, by CtEntry.replyHash & mask. */
+  private replyHeads: (CtEntry | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
+  private mask = INITIAL_BUCKETS - 1;
+  private count = 0;
+  /** The direction of the tuple the last successful lookup found. */
+  hitDir: CtDirection = 'ORIGINAL';
+
+  /** The entry with tuple `t` (hash: hashOfTuple(t)); its direction in `hitDir`. */
+  get(t: Tuple, hash: number): CtEntry | undefined {
     return this.walk(
       hash,
       t.family,
@@ -125,8 +137,8 @@ export class TupleIndex {
     );
   }
 
-  /** The slot of the tuple of a packet as seen on the wire (tupleOf(p)), without building the tuple. */
-  getPacket(p: Packet): TupleSlot | undefined {
+  /** The entry of the tuple of a packet as seen on the wire (tupleOf(p)), without building the tuple. */
+  getPacket(p: Packet): CtEntry | undefined {
     if (isIcmpProto(p.proto)) {
       const type = p.icmp?.type ?? 0;
       const code = p.icmp?.code ?? 0;
@@ -138,34 +150,67 @@ export class TupleIndex {
     return this.walk(h, p.family, p.proto, p.src, p.dst, p.sport, p.dport, 0, 0);
   }
 
-  /** The slot of invertTuple(t) for a TCP/UDP/SCTP tuple (addresses and ports swapped), without building it. */
-  getInverse(t: Tuple): TupleSlot | undefined {
+  /** The entry of invertTuple(t) for a TCP/UDP/SCTP tuple (addresses and ports swapped), without building it. */
+  getInverse(t: Tuple): CtEntry | undefined {
     const h = tupleHash(t.family, t.proto, t.dst, t.src, t.dport, t.sport);
     return this.walk(h, t.family, t.proto, t.dst, t.src, t.dport, t.sport, 0, 0);
   }
 
-  /**
-   * Map.set semantics: a tuple already present is replaced by a new slot (slots handed out earlier keep
-   * what they said, as the Map's old values did).
-   */
-  set(t: Tuple, hash: number, entry: CtEntry, dir: CtDirection): void {
-    this.delete(t, hash);
-    this.chains.set(hash, { entry, dir, tuple: t, next: this.chains.get(hash) });
+  /** Link both tuples of `e` (whose origHash and replyHash are set), at the heads of their chains. */
+  add(e: CtEntry): void {
+    if (++this.count > this.mask + 1) this.grow();
+    this.link(e);
   }
 
-  /** Map.delete semantics: removes the slot of `t` if there is one. */
-  delete(t: Tuple, hash: number): void {
-    let prev: TupleSlot | undefined;
-    const family = t.family;
-    const proto = t.proto;
-    const type = t.icmpType ?? 0;
-    const code = t.icmpCode ?? 0;
-    for (let s = this.chains.get(hash); s; prev = s, s = s.next) {
-      if (!sameTuple(s.tuple, family, proto, t.src, t.dst, t.sport, t.dport, type, code)) continue;
-      if (prev) prev.next = s.next;
-      else if (s.next) this.chains.set(hash, s.next);
-      else this.chains.delete(hash);
-      return;
+  /** Unlink both tuples of `e` (nothing happens for a chain it is not in). */
+  remove(e: CtEntry): void {
+    const heads = this.origHeads;
+    const ob = e.origHash & this.mask;
+    let found = false;
+    let prev: CtEntry | undefined;
+    for (let s = heads[ob]; s; prev = s, s = s.nextOrig) {
+      if (s !== e) continue;
+      if (prev) prev.nextOrig = s.nextOrig;
+      else heads[ob] = s.nextOrig;
+      found = true;
+      break;
+    }
+    const rheads = this.replyHeads;
+    const rb = e.replyHash & this.mask;
+    prev = undefined;
+    for (let s = rheads[rb]; s; prev = s, s = s.nextReply) {
+      if (s !== e) continue;
+      if (prev) prev.nextReply = s.nextReply;
+      else rheads[rb] = s.nextReply;
+      break;
+    }
+    if (found) this.count--;
+    e.nextOrig = undefined;
+    e.nextReply = undefined;
+  }
+
+  private link(e: CtEntry): void {
+    const ob = e.origHash & this.mask;
+    e.nextOrig = this.origHeads[ob];
+    this.origHeads[ob] = e;
+    const rb = e.replyHash & this.mask;
+    e.nextReply = this.replyHeads[rb];
+    this.replyHeads[rb] = e;
+  }
+
+  /** Twice the buckets: every entry (each is in exactly one original chain) is linked again. */
+  private grow(): void {
+    const old = this.origHeads;
+    const n = old.length * 2;
+    this.origHeads = emptyBuckets(n);
+    this.replyHeads = emptyBuckets(n);
+    this.mask = n - 1;
+    for (let b = 0; b < old.length; b++) {
+      for (let e = old[b]; e; ) {
+        const next = e.nextOrig;
+        this.link(e);
+        e = next;
+      }
     }
   }
 
@@ -179,9 +224,26 @@ export class TupleIndex {
     dport: number,
     icmpType: number,
     icmpCode: number,
-  ): TupleSlot | undefined {
-    for (let s = this.chains.get(hash); s; s = s.next) {
-      if (sameTuple(s.tuple, family, proto, src, dst, sport, dport, icmpType, icmpCode)) return s;
+  ): CtEntry | undefined {
+    const b = hash & this.mask;
+    for (let e = this.replyHeads[b]; e; e = e.nextReply) {
+      // The full hash first: a bucket also holds tuples whose hashes differ above the mask.
+      if (
+        e.replyHash === hash &&
+        sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)
+      ) {
+        this.hitDir = 'REPLY';
+        return e;
+      }
+    }
+    for (let e = this.origHeads[b]; e; e = e.nextOrig) {
+      if (
+        e.origHash === hash &&
+        sameTuple(e.original, family, proto, src, dst, sport, dport, icmpType, icmpCode)
+      ) {
+        this.hitDir = 'ORIGINAL';
+        return e;
+      }
     }
     return undefined;
   }

@@ -7,6 +7,7 @@
  */
 import type { IP } from '../addr.js';
 import { ipEquals } from '../addr.js';
+import { timeHi, timeLo, timeOf } from '../conntrack/split-time.js';
 import { ipHash } from '../conntrack/tuple-index.js';
 import { type ConnHashKeys, connBucket } from './conn-hash.js';
 import type { IpvsDest } from './dest.js';
@@ -43,6 +44,12 @@ export interface IpvsConnView {
   readonly forward: IpvsForward;
 }
 
+/**
+ * A connection entry. Flat on purpose (closed connections wait ~120 s in TIME_WAIT, ~30,000 at bench
+ * rates, and every object they keep is work for each garbage collection): the times are split into
+ * small integers (split-time.ts: a Date.now()-sized number field is a HeapNumber box per entry in
+ * V8) and the timer heap keeps its keys in an array of numbers, with no slot object per timer.
+ */
 export class IpvsConn implements IpvsConnView {
   state: IpvsConnState;
   inactive = true;
@@ -51,22 +58,27 @@ export class IpvsConn implements IpvsConnView {
   /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
   nfct: boolean;
   timeoutMs: number;
-  expiresAt: number;
+  /** expiresAt, createdAt and heapKey, split (split-time.ts). */
+  private expHi: number;
+  private expLo: number;
+  private readonly createdHi: number;
+  private readonly createdLo: number;
+  private heapHi = 0;
+  private heapLo = 0;
+  /** Whether the entry has a live slot in the table's timer heap (at heapKey). */
+  armed = false;
   nControl = 0;
   control: IpvsConn | undefined;
   /** Removed from the table. */
   dead = false;
   /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
   invalid = false;
-  /** The key of this entry's live slot in the table's timer heap. */
-  heapKey = Number.POSITIVE_INFINITY;
   /** Its hashes in the table's indexes (set by the table; connKeyHash of the in and out tuples). */
   inHash = -1;
   outHash = -1;
   /** The next entry in the same index chain (by client tuple / by real-server tuple). */
   nextIn: IpvsConn | undefined = undefined;
   nextOut: IpvsConn | undefined = undefined;
-  readonly createdAt: number;
 
   constructor(
     readonly id: number,
@@ -81,14 +93,45 @@ export class IpvsConn implements IpvsConnView {
     /** The key of the service this entry was made for (its dest may outlive it). */
     readonly serviceKey: string,
     readonly template: boolean,
-    opts: { noOutput: boolean; nfct: boolean; now: number; timeoutMs: number },
+    noOutput: boolean,
+    nfct: boolean,
+    now: number,
+    timeoutMs: number,
   ) {
     this.state = 'NONE';
-    this.noOutput = opts.noOutput;
-    this.nfct = opts.nfct;
-    this.createdAt = opts.now;
-    this.timeoutMs = opts.timeoutMs;
-    this.expiresAt = opts.now + opts.timeoutMs;
+    this.noOutput = noOutput;
+    this.nfct = nfct;
+    this.createdHi = timeHi(now);
+    this.createdLo = timeLo(now, this.createdHi);
+    this.timeoutMs = timeoutMs;
+    const exp = now + timeoutMs;
+    this.expHi = timeHi(exp);
+    this.expLo = timeLo(exp, this.expHi);
+  }
+
+  get expiresAt(): number {
+    return timeOf(this.expHi, this.expLo);
+  }
+
+  set expiresAt(t: number) {
+    const hi = timeHi(t);
+    this.expHi = hi;
+    this.expLo = timeLo(t, hi);
+  }
+
+  get createdAt(): number {
+    return timeOf(this.createdHi, this.createdLo);
+  }
+
+  /** The key of this entry's live slot in the timer heap (meaningful while `armed`). */
+  get heapKey(): number {
+    return timeOf(this.heapHi, this.heapLo);
+  }
+
+  set heapKey(t: number) {
+    const hi = timeHi(t);
+    this.heapHi = hi;
+    this.heapLo = timeLo(t, hi);
   }
 
   get forward(): IpvsForward {
@@ -120,14 +163,25 @@ function connKeyHash(proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: nu
   return (h ^ (h >>> 15)) & 0x3fffffff;
 }
 
+/** Buckets an index starts with; it doubles them when it holds more entries than buckets. */
+const INITIAL_BUCKETS = 1024;
+
+function emptyBuckets(n: number): (IpvsConn | undefined)[] {
+  return new Array<IpvsConn | undefined>(n).fill(undefined);
+}
+
 /**
  * One index of the connection table: what a `Map` keyed by `proto|a|aport|b|bport` gave (set
  * replaces the entry with an equal key, delete removes an entry only while it is the one its key
- * finds), as chains of entries by a numeric hash. `side` says which of an entry's tuples the index
- * holds: 'in' (client, virtual: normal connections and templates) or 'out' (real server, client).
+ * finds), as the kernel's hash lists: a bucket array indexed by the key's numeric hash (masked,
+ * doubled as the index grows) heads chains through the entries themselves. `side` says which of an
+ * entry's tuples the index holds: 'in' (client, virtual: normal connections and templates) or 'out'
+ * (real server, client).
  */
 class ConnIndex {
-  private readonly chains = new Map<number, IpvsConn>();
+  private heads: (IpvsConn | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
+  private mask = INITIAL_BUCKETS - 1;
+  private count = 0;
   constructor(private readonly side: 'in' | 'out') {}
 
   private same(c: IpvsConn, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): boolean {
@@ -135,6 +189,10 @@ class ConnIndex {
     if (this.side === 'in')
       return c.cport === aport && c.vport === bport && ipEquals(c.caddr, a) && ipEquals(c.vaddr, b);
     return c.dport === aport && c.cport === bport && ipEquals(c.daddr, a) && ipEquals(c.caddr, b);
+  }
+
+  private hashOf(c: IpvsConn): number {
+    return this.side === 'in' ? c.inHash : c.outHash;
   }
 
   private next(c: IpvsConn): IpvsConn | undefined {
@@ -147,30 +205,50 @@ class ConnIndex {
   }
 
   get(hash: number, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): IpvsConn | undefined {
-    for (let c = this.chains.get(hash); c; c = this.next(c))
-      if (this.same(c, proto, a, aport, b, bport)) return c;
+    for (let c = this.heads[hash & this.mask]; c; c = this.next(c))
+      if (this.hashOf(c) === hash && this.same(c, proto, a, aport, b, bport)) return c;
     return undefined;
   }
 
-  /** Map.set: `c` becomes what its key finds (an entry with an equal key leaves the index). */
+  /** Map.set: `c` (its hash for this side already set) becomes what its key finds (an entry with an equal key leaves the index). */
   set(hash: number, c: IpvsConn, a: IP, aport: number, b: IP, bport: number): void {
     const old = this.get(hash, c.protocol, a, aport, b, bport);
     if (old) this.remove(hash, old);
-    this.setNext(c, this.chains.get(hash));
-    this.chains.set(hash, c);
+    if (++this.count > this.mask + 1) this.grow();
+    const i = hash & this.mask;
+    this.setNext(c, this.heads[i]);
+    this.heads[i] = c;
   }
 
   /** Removes `c` if it is in the index (what `if (map.get(key) === c) map.delete(key)` did). */
   remove(hash: number, c: IpvsConn): void {
+    const i = hash & this.mask;
     let prev: IpvsConn | undefined;
-    for (let s = this.chains.get(hash); s; prev = s, s = this.next(s)) {
+    for (let s = this.heads[i]; s; prev = s, s = this.next(s)) {
       if (s !== c) continue;
       const n = this.next(s);
       if (prev) this.setNext(prev, n);
-      else if (n) this.chains.set(hash, n);
-      else this.chains.delete(hash);
+      else this.heads[i] = n;
       this.setNext(s, undefined);
+      this.count--;
       return;
+    }
+  }
+
+  /** Twice the buckets, every entry linked again (chain order within a bucket is not observable). */
+  private grow(): void {
+    const old = this.heads;
+    const n = old.length * 2;
+    this.heads = emptyBuckets(n);
+    this.mask = n - 1;
+    for (let b = 0; b < old.length; b++) {
+      for (let c = old[b]; c; ) {
+        const next = this.next(c);
+        const i = this.hashOf(c) & this.mask;
+        this.setNext(c, this.heads[i]);
+        this.heads[i] = c;
+        c = next;
+      }
     }
   }
 }
@@ -188,10 +266,13 @@ export class IpvsConnTable {
   private readonly byOut = new ConnIndex('out');
   private readonly templates = new ConnIndex('in');
   /**
-   * The timers: a binary min-heap of (expiry, entry). A packet that moves an expiry later leaves the
-   * old slot in place (it is re-pushed when popped); one that moves it earlier pushes a new slot.
+   * The timers: a binary min-heap of (expiry, entry), as two parallel arrays (the keys an array of
+   * numbers V8 stores unboxed, so a timer costs no object). A packet that moves an expiry later
+   * leaves the old slot in place (it is re-pushed when popped); one that moves it earlier pushes a
+   * new slot.
    */
-  private readonly heap: { key: number; conn: IpvsConn }[] = [];
+  private readonly heapKeys: number[] = [];
+  private readonly heapConns: IpvsConn[] = [];
 
   get size(): number {
     return this.all.size;
@@ -225,7 +306,10 @@ export class IpvsConnTable {
       init.dest,
       init.serviceKey,
       init.template,
-      { noOutput: init.noOutput, nfct: init.nfct, now: init.now, timeoutMs: init.timeoutMs },
+      init.noOutput,
+      init.nfct,
+      init.now,
+      init.timeoutMs,
     );
     this.all.set(c.id, c);
     c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
@@ -269,9 +353,11 @@ export class IpvsConnTable {
 
   /** Note a timer restart (call after changing expiresAt). */
   rearmed(c: IpvsConn): void {
-    if (c.expiresAt < c.heapKey) {
-      c.heapKey = c.expiresAt;
-      this.push(c.expiresAt, c);
+    const at = c.expiresAt;
+    if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
+      c.armed = true;
+      c.heapKey = at;
+      this.push(at, c);
     }
   }
 
@@ -281,14 +367,15 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    const h = this.heap;
+    const keys = this.heapKeys;
     // Nothing due (every packet runs the timers first): no array.
-    if (!h.length || h[0]!.key > now) return NONE_DUE;
+    if (!keys.length || keys[0]! > now) return NONE_DUE;
     const removed: IpvsConn[] = [];
-    while (h.length && h[0]!.key <= now) {
-      const { key, conn: c } = this.pop();
-      if (c.dead || key !== c.heapKey) continue; // a stale slot
-      c.heapKey = Number.POSITIVE_INFINITY;
+    while (keys.length && keys[0]! <= now) {
+      const key = keys[0]!;
+      const c = this.pop();
+      if (c.dead || !c.armed || key !== c.heapKey) continue; // a stale slot
+      c.armed = false;
       if (c.expiresAt > key) {
         // Restarted since: wait for the new time.
         this.rearmed(c);
@@ -308,34 +395,44 @@ export class IpvsConnTable {
   }
 
   private push(key: number, conn: IpvsConn): void {
-    const h = this.heap;
-    h.push({ key, conn });
-    let i = h.length - 1;
+    const keys = this.heapKeys;
+    const conns = this.heapConns;
+    keys.push(key);
+    conns.push(conn);
+    let i = keys.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent]!.key <= key) break;
-      h[i] = h[parent]!;
+      if (keys[parent]! <= key) break;
+      keys[i] = keys[parent]!;
+      conns[i] = conns[parent]!;
       i = parent;
     }
-    h[i] = { key, conn };
+    keys[i] = key;
+    conns[i] = conn;
   }
 
-  private pop(): { key: number; conn: IpvsConn } {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length) {
+  /** Takes the root slot off the heap; returns its entry (its key was keys[0]). */
+  private pop(): IpvsConn {
+    const keys = this.heapKeys;
+    const conns = this.heapConns;
+    const top = conns[0]!;
+    const lastKey = keys.pop()!;
+    const lastConn = conns.pop()!;
+    const n = keys.length;
+    if (n) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
-        if (l >= h.length) break;
+        if (l >= n) break;
         const r = l + 1;
-        const m = r < h.length && h[r]!.key < h[l]!.key ? r : l;
-        if (h[m]!.key >= last.key) break;
-        h[i] = h[m]!;
+        const m = r < n && keys[r]! < keys[l]! ? r : l;
+        if (keys[m]! >= lastKey) break;
+        keys[i] = keys[m]!;
+        conns[i] = conns[m]!;
         i = m;
       }
-      h[i] = last;
+      keys[i] = lastKey;
+      conns[i] = lastConn;
     }
     return top;
   }

@@ -1,12 +1,12 @@
 /**
  * The conntrack hash (tuple-index.ts) against the Map keyed by tupleKey strings it replaced: the same
- * answers for random set/get/delete sequences, IPv4 and IPv6, ports and ICMP ids/types, and packet
- * and inverse lookups that build no tuple.
+ * answers for random add/remove sequences of entries, IPv4 and IPv6, ports and ICMP ids/types, and
+ * packet and inverse lookups that build no tuple.
  */
 import { describe, expect, it } from 'vitest';
 import type { IP } from '../../netmodel/addr.js';
 import { v4, v6 } from '../../netmodel/addr.js';
-import type { CtEntry } from '../../netmodel/conntrack/entry.js';
+import { CtEntry } from '../../netmodel/conntrack/entry.js';
 import type { Tuple } from '../../netmodel/conntrack/index.js';
 import { invertTuple, tupleKey, tupleOf } from '../../netmodel/conntrack/index.js';
 import type { CtDirection } from '../../netmodel/conntrack/status.js';
@@ -35,35 +35,102 @@ function randomTuple(rng: SeededRng): Tuple {
   return { family, proto, src, dst, sport: 1000 + intBelow(rng, 3), dport: 80 + intBelow(rng, 3) };
 }
 
-const fakeEntry = (n: number) => ({ id: n }) as unknown as CtEntry;
+/** A confirmed-looking entry with these tuples and hashes (what the table's confirm sets). */
+function entryOf(
+  id: number,
+  original: Tuple,
+  reply: Tuple,
+  oh = hashOfTuple(original),
+  rh = hashOfTuple(reply),
+) {
+  const e = new CtEntry(id, original, reply, 0, false);
+  e.origHash = oh;
+  e.replyHash = rh;
+  return e;
+}
+
+/** What the index answers for `t`: the entry and direction, as the reference Map holds them. */
+function answer(
+  index: TupleIndex,
+  found: CtEntry | undefined,
+): { entry: CtEntry; dir: CtDirection } | undefined {
+  return found ? { entry: found, dir: index.hitDir } : undefined;
+}
 
 describe('TupleIndex', () => {
-  it('behaves as a Map keyed by tupleKey over random set/get/delete', () => {
+  it('answers as a Map keyed by tupleKey (reply set after original) over random add/remove', () => {
+    // The table adds an entry only when neither of its tuples is in the index (confirm refuses a
+    // clash), so the reference adds under the same condition; an entry whose two tuples are equal
+    // (a flow to itself) is allowed and answers REPLY, the direction the Map got last.
     const rng = new SeededRng(7);
     const index = new TupleIndex();
     const ref = new Map<string, { entry: CtEntry; dir: CtDirection }>();
+    const live: CtEntry[] = [];
+    let hits = 0;
+    let most = 0;
     for (let i = 0; i < 20_000; i++) {
-      const t = randomTuple(rng);
-      const h = hashOfTuple(t);
-      const op = intBelow(rng, 3);
-      if (op === 0) {
-        const entry = fakeEntry(i);
-        const dir: CtDirection = intBelow(rng, 2) === 0 ? 'ORIGINAL' : 'REPLY';
-        index.set(t, h, entry, dir);
-        ref.set(tupleKey(t), { entry, dir });
-      } else if (op === 1) {
-        index.delete(t, h);
-        ref.delete(tupleKey(t));
+      const op = intBelow(rng, 4);
+      if (op <= 1) {
+        const original = randomTuple(rng);
+        const reply = intBelow(rng, 20) === 0 ? original : randomTuple(rng);
+        if (!ref.has(tupleKey(original)) && !ref.has(tupleKey(reply))) {
+          const e = entryOf(i, original, reply);
+          index.add(e);
+          live.push(e);
+          ref.set(tupleKey(original), { entry: e, dir: 'ORIGINAL' });
+          ref.set(tupleKey(reply), { entry: e, dir: 'REPLY' });
+        }
+      } else if (op === 2 && live.length) {
+        const e = live.splice(intBelow(rng, live.length), 1)[0]!;
+        index.remove(e);
+        for (const [k, v] of [...ref]) if (v.entry === e) ref.delete(k);
       }
-      const got = index.get(t, h);
-      const want = ref.get(tupleKey(t));
-      expect(got?.entry).toBe(want?.entry);
-      expect(got?.dir).toBe(want?.dir);
+      most = Math.max(most, live.length);
+      const t = randomTuple(rng);
+      if (ref.has(tupleKey(t))) hits++;
+      expect(answer(index, index.get(t, hashOfTuple(t)))).toEqual(ref.get(tupleKey(t)));
       if (t.proto !== 'icmp' && t.proto !== 'icmpv6') {
         const inv = invertTuple(t)!;
-        expect(index.getInverse(t)?.entry).toBe(ref.get(tupleKey(inv))?.entry);
+        expect(answer(index, index.getInverse(t))).toEqual(ref.get(tupleKey(inv)));
+        const p = packet({ proto: t.proto, src: t.src, dst: t.dst, sport: t.sport, dport: t.dport });
+        expect(answer(index, index.getPacket(p))).toEqual(ref.get(tupleKey(t)));
       }
     }
+    // The run went through full and empty chains and found entries often.
+    expect(most).toBeGreaterThan(20);
+    expect(hits).toBeGreaterThan(2000);
+  });
+
+  it('keeps every entry findable as it grows past its first buckets, and after removals', () => {
+    const index = new TupleIndex();
+    const all: CtEntry[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const original: Tuple = {
+        family: 4,
+        proto: 'tcp',
+        src: v4(0x0af00000 + (i >> 8)),
+        dst: v4(0x0a600050),
+        sport: 32768 + (i & 0xff),
+        dport: 80,
+      };
+      const reply = invertTuple({ ...original, dst: v4(0x0af40105), dport: 8080 })!;
+      const e = entryOf(i, original, reply);
+      index.add(e);
+      all.push(e);
+    }
+    const found = (t: Tuple, hash: number) => answer(index, index.get(t, hash));
+    const lost = (list: CtEntry[]) =>
+      list.filter(
+        (e) =>
+          found(e.original, e.origHash)?.entry !== e ||
+          found(e.original, e.origHash)?.dir !== 'ORIGINAL' ||
+          found(e.reply, e.replyHash)?.entry !== e ||
+          found(e.reply, e.replyHash)?.dir !== 'REPLY',
+      ).length;
+    expect(lost(all)).toBe(0);
+    for (let i = 0; i < all.length; i += 2) index.remove(all[i]!);
+    expect(all.filter((e, i) => i % 2 === 0 && index.get(e.original, e.origHash) !== undefined)).toEqual([]);
+    expect(lost(all.filter((_, i) => i % 2 === 1))).toBe(0);
   });
 
   it('finds a packet by its wire tuple without building it (ports, ICMP id/type/code)', () => {
@@ -73,20 +140,18 @@ describe('TupleIndex', () => {
     const pTcp = packet({ proto: 'tcp', src: a, dst: b, sport: 40000, dport: 80 });
     const pIcmp = packet({ proto: 'icmp', src: a, dst: b, icmp: { type: 8, code: 0, id: 77 } });
     const pIcmpNoBody = packet({ proto: 'icmp', src: a, dst: b });
-    const e1 = fakeEntry(1);
-    const e2 = fakeEntry(2);
-    const e3 = fakeEntry(3);
-    for (const [p, e] of [
-      [pTcp, e1],
-      [pIcmp, e2],
-      [pIcmpNoBody, e3],
-    ] as const) {
+    const found: CtEntry[] = [];
+    for (const p of [pTcp, pIcmp, pIcmpNoBody]) {
       const t = tupleOf(p);
-      index.set(t, hashOfTuple(t), e, 'ORIGINAL');
+      // A reply tuple nothing looks up (another address pair).
+      const e = entryOf(found.length + 1, t, { ...t, src: v4(9), dst: v4(10) });
+      index.add(e);
+      found.push(e);
     }
-    expect(index.getPacket(pTcp)?.entry).toBe(e1);
-    expect(index.getPacket(pIcmp)?.entry).toBe(e2);
-    expect(index.getPacket(pIcmpNoBody)?.entry).toBe(e3);
+    expect(index.getPacket(pTcp)).toBe(found[0]);
+    expect(index.getPacket(pIcmp)).toBe(found[1]);
+    expect(index.getPacket(pIcmpNoBody)).toBe(found[2]);
+    expect(index.hitDir).toBe('ORIGINAL');
     expect(
       index.getPacket(packet({ proto: 'tcp', src: a, dst: b, sport: 40000, dport: 81 })),
     ).toBeUndefined();
@@ -99,20 +164,32 @@ describe('TupleIndex', () => {
   });
 
   it('keeps tuples apart whose hashes collide', () => {
-    // Slots are chained per hash and told apart by their fields: force one hash for two tuples.
+    // Entries are chained per hash and told apart by their fields: force one hash for all tuples.
     const a: Tuple = { family: 4, proto: 'udp', src: v4(1), dst: v4(2), sport: 3, dport: 53 };
     const b: Tuple = { ...a, sport: 4 };
+    const ra = invertTuple(a)!;
+    const rb = invertTuple(b)!;
     const index = new TupleIndex();
-    const h = 12345; // the same (forced) hash for both
-    index.set(a, h, fakeEntry(1), 'ORIGINAL');
-    index.set(b, h, fakeEntry(2), 'REPLY');
-    expect(index.get(a, h)?.dir).toBe('ORIGINAL');
-    expect(index.get(b, h)?.dir).toBe('REPLY');
-    index.delete(a, h);
+    const h = 12345; // the same (forced) hash for every tuple
+    const ea = entryOf(1, a, ra, h, h);
+    const eb = entryOf(2, b, rb, h, h);
+    index.add(ea);
+    index.add(eb);
+    expect(index.get(a, h)).toBe(ea);
+    expect(index.hitDir).toBe('ORIGINAL');
+    expect(index.get(rb, h)).toBe(eb);
+    expect(index.hitDir).toBe('REPLY');
+    index.remove(ea);
     expect(index.get(a, h)).toBeUndefined();
-    expect(index.get(b, h)?.dir).toBe('REPLY');
-    index.delete(b, h);
+    expect(index.get(ra, h)).toBeUndefined();
+    expect(index.get(b, h)).toBe(eb);
+    index.remove(eb);
     expect(index.get(b, h)).toBeUndefined();
+    expect(index.get(rb, h)).toBeUndefined();
+    // Removing an entry that is not in the index changes nothing.
+    index.add(ea);
+    index.remove(eb);
+    expect(index.get(a, h)).toBe(ea);
   });
 
   it('source hashes group by family, protocol, source address and port', () => {

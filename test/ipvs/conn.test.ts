@@ -112,6 +112,41 @@ describe('TCP connection states and timeouts', () => {
   });
 });
 
+describe('a large connection table', () => {
+  it('finds every connection from both sides past its first hash buckets, on a Date.now()-sized clock, and expires them in order', () => {
+    // 3,000 clients (more than the index's first 1,024 buckets, so the indexes grow), each a SYN,
+    // then an ACK in and one out; then the timers, in the order of the last packets.
+    const t = one();
+    const t0 = 1_764_900_000_000;
+    const clients: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const c = `10.244.${(i >> 8) & 255}.${i & 255}:${40000 + (i % 7)}`;
+      clients.push(c);
+      const r = ipvsIn(t, tcp(c, '10.96.0.10:80', 'S'), t0 + i);
+      if (r.kind !== 'scheduled') throw new Error(`client ${c}: ${r.kind}`);
+      expect(r.conn.createdAt).toBe(t0 + i);
+      expect(r.conn.expiresAt).toBe(t0 + i + 60 * S);
+    }
+    expect(t.conns.size).toBe(3000);
+    const wrong: string[] = [];
+    clients.forEach((c, i) => {
+      const fromClient = ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), t0 + 3000 + i);
+      if (fromClient.kind !== 'existing' || fromClient.conn.id !== i + 1) wrong.push(`in ${c}`);
+      else {
+        const d = fromClient.destination;
+        const back = ipvsOut(t, tcp(`${d.ip.text}:8080`, c, 'A'), t0 + 3000 + i);
+        if (back.kind !== 'reply' || back.conn.id !== i + 1) wrong.push(`out ${c}`);
+      }
+    });
+    expect(wrong).toEqual([]);
+    // The ACK made each ESTABLISHED (900 s from its own time): none is due before the first's.
+    expect(t.expire(t0 + 3000 + 900 * S - 1)).toEqual([]);
+    const gone = t.expire(t0 + 3000 + 900 * S + 2999);
+    expect(gone.map((c) => c.id)).toEqual(clients.map((_, i) => i + 1));
+    expect(t.conns.size).toBe(0);
+  });
+});
+
 describe('UDP', () => {
   it('one state, 300 s, counted inactive; replies refresh it', () => {
     const t = new IpvsTable();
