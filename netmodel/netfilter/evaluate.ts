@@ -14,7 +14,7 @@
  */
 import type { IP, IPv4 } from '../addr.js';
 import { prefixContains } from '../addr.js';
-import type { Packet } from '../packet.js';
+import { type Packet, withMark } from '../packet.js';
 import { chance31 } from '../rng.js';
 import type { CChain } from './compile.js';
 import { compileTable } from './compile.js';
@@ -369,7 +369,7 @@ function newEnv(table: TableName, chain: string, packet: Packet, ctx: EvalContex
 /** The result; the packet is copied only when its mark changed. Optional keys only when present. */
 function finish(env: Env, verdict: Verdict, byPolicy: boolean, nat: NatRequest | undefined): EvalResult {
   const packet = env.pkt;
-  const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
+  const pkt = env.mark !== packet.mark ? withMark(packet, env.mark) : packet;
   const notrack = env.notrack;
   const trace = env.trace ?? EMPTY;
   const logs = env.logs ?? EMPTY;
@@ -385,7 +385,7 @@ function finish(env: Env, verdict: Verdict, byPolicy: boolean, nat: NatRequest |
 /** finish(env, ACCEPT, false, nat) for a nat known to be present (its object is not read). */
 function finishNat(env: Env, nat: NatRequest): EvalResult {
   const packet = env.pkt;
-  const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
+  const pkt = env.mark !== packet.mark ? withMark(packet, env.mark) : packet;
   const trace = env.trace ?? EMPTY;
   const logs = env.logs ?? EMPTY;
   if (env.ctmarkChanged)

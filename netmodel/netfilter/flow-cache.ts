@@ -25,7 +25,7 @@
  * compares it with plain evaluation over random rulesets, packets and flows.
  */
 import type { IP } from '../addr.js';
-import type { Packet } from '../packet.js';
+import { type Packet, withMark } from '../packet.js';
 import type { EvalContext, EvalResult, NatRequest, Verdict } from './context.js';
 import { evaluate } from './evaluate.js';
 import type { Match } from './match.js';
@@ -344,7 +344,7 @@ function replay(f: Flow, packet: Packet): EvalResult {
     c.packets++;
     c.bytes += len;
   }
-  const pkt = f.mark >= 0 && f.mark !== packet.mark ? { ...packet, mark: f.mark } : packet;
+  const pkt = f.mark >= 0 && f.mark !== packet.mark ? withMark(packet, f.mark) : packet;
   if (f.nat)
     return {
       verdict: f.verdict,
