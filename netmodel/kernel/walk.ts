@@ -84,17 +84,27 @@ const NO_STAGES: Stage[] = Object.freeze([]) as unknown as Stage[];
 /** Each node's addrType callback for EvalContext, made once instead of per walk. */
 const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
 
-class Walk {
+class Walk implements Flow {
   readonly stages: Stage[];
-  readonly flow: Flow = { state: 'INVALID', created: false, notrack: false };
+  // The flow (Flow), as fields of the walk: one object per walk instead of two.
+  ct: ConntrackEntryView | undefined = undefined;
+  dir: CtDirection | undefined = undefined;
+  state: CtView['state'] = 'INVALID';
+  created = false;
+  notrack = false;
   /** The packet has been through conntrack on this node (its entry travels with it). */
   ctAttached = false;
   /** Record stages (not env.noStages). */
   readonly rec: boolean;
   /** Evaluate through the node's megaflow cache (no stages, no trace, env.flowCache not false). */
   private readonly cached: boolean;
-  /** The EvalContext for the current conntrack view; dropped whenever the entry may have changed. */
-  private ctx: EvalContext | undefined = undefined;
+  /**
+   * The walk's EvalContext and its conntrack view, made on the first evaluation and refreshed in place
+   * (not made anew) after the entry may have changed: evaluations read them and keep neither.
+   */
+  private ctx: Mutable<EvalContext> | undefined = undefined;
+  private view: Mutable<CtView> | undefined = undefined;
+  private ctxStale = true;
   private readonly addrType: NonNullable<EvalContext['addrType']>;
   constructor(
     readonly node: KernelNode,
@@ -117,40 +127,61 @@ class Walk {
 
   /** The conntrack entry (or the walk's view of it) changed: the next table gets a fresh context. */
   ctChanged(): void {
-    this.ctx = undefined;
+    this.ctxStale = true;
   }
 
-  ctView(): CtView | undefined {
-    const f = this.flow;
-    if (f.notrack) return { state: 'UNTRACKED' };
-    if (!f.ct) return undefined;
-    const e = f.ct;
-    // Conditional fields are assigned, not spread: object spreads are slow in Node 20.
-    const v: Mutable<CtView> = {
-      state: f.state,
-      status: e.status,
-      mark: e.mark,
-      orig: e.original,
-      reply: e.reply,
-    };
-    if (f.dir) v.dir = f.dir;
+  /** The conntrack view rules see, written into the walk's one CtView (every field, in one order). */
+  private ctView(): CtView | undefined {
+    if (!this.notrack && !this.ct) return undefined;
+    let v = this.view;
+    if (!v) {
+      v = {
+        state: 'INVALID',
+        dir: undefined,
+        status: undefined,
+        mark: undefined,
+        orig: undefined,
+        reply: undefined,
+      };
+      this.view = v;
+    }
+    const e = this.ct;
+    if (this.notrack || !e) {
+      v.state = 'UNTRACKED';
+      v.dir = undefined;
+      v.status = undefined;
+      v.mark = undefined;
+      v.orig = undefined;
+      v.reply = undefined;
+    } else {
+      v.state = this.state;
+      v.dir = this.dir;
+      v.status = e.status;
+      v.mark = e.mark;
+      v.orig = e.original;
+      v.reply = e.reply;
+    }
     return v;
   }
 
   evalCtx(): EvalContext {
-    if (this.ctx) return this.ctx;
-    const ct = this.ctView();
-    const c: Mutable<EvalContext> = {
-      now: this.env.now,
-      rng: this.env.rng,
-      state: this.node.nf,
-      addrType: this.addrType,
-    };
-    if (ct) c.ct = ct;
-    if (this.ipvsProperty) c.ipvs = this.ipvsProperty;
-    if (this.physdev) c.physdev = this.physdev;
-    if (this.env.trace) c.trace = true;
-    this.ctx = c;
+    let c = this.ctx;
+    if (!c) {
+      c = {
+        now: this.env.now,
+        rng: this.env.rng,
+        state: this.node.nf,
+        addrType: this.addrType,
+        ct: undefined,
+        ipvs: undefined,
+        physdev: this.physdev,
+        trace: this.env.trace === true ? true : undefined,
+      };
+      this.ctx = c;
+    } else if (!this.ctxStale) return c;
+    c.ct = this.ctView();
+    c.ipvs = this.ipvsProperty;
+    this.ctxStale = false;
     return c;
   }
 
@@ -160,8 +191,8 @@ class Walk {
     const r = this.cached
       ? this.node.flowCache.evaluate(rs, table, hook, p, this.evalCtx(), this.node.routing.generation)
       : evaluate(rs, table, hook, p, this.evalCtx());
-    if (r.ctMark !== undefined && this.flow.ct) {
-      this.node.conntrack.setMark(this.flow.ct, r.ctMark);
+    if (r.ctMark !== undefined && this.ct) {
+      this.node.conntrack.setMark(this.ct, r.ctMark);
       this.ctChanged();
     }
     if (this.rec)
@@ -182,8 +213,8 @@ class Walk {
 
   /** The packet goes on without a conntrack entry (so no nat either). */
   private untracked(hook: BuiltinChain, note: string): CtResult {
-    this.flow.notrack = true;
-    this.flow.state = 'UNTRACKED';
+    this.notrack = true;
+    this.state = 'UNTRACKED';
     if (this.rec) this.stages.push({ kind: 'conntrack', hook, state: 'UNTRACKED', created: false, note });
     return { kind: 'untracked', ctstate: 'UNTRACKED' };
   }
@@ -195,13 +226,12 @@ class Walk {
       return this.untracked(hook, 'conntrack is not in use on this node (no loaded rule needs it)');
     }
     const r = this.node.conntrack.process(p, this.env.now, { notrack });
-    const f = this.flow;
-    f.notrack = r.kind === 'untracked';
+    this.notrack = r.kind === 'untracked';
     if (r.kind === 'tracked') {
-      f.ct = r.entry;
-      f.dir = r.dir;
-      f.state = r.ctstate;
-      f.created = r.created;
+      this.ct = r.entry;
+      this.dir = r.dir;
+      this.state = r.ctstate;
+      this.created = r.created;
       if (this.rec)
         this.stages.push({
           kind: 'conntrack',
@@ -214,7 +244,7 @@ class Walk {
     } else if (r.kind === 'untracked') {
       return this.untracked(hook, 'NOTRACK in the raw table');
     } else if (r.kind === 'invalid') {
-      f.state = 'INVALID';
+      this.state = 'INVALID';
       if (this.rec)
         this.stages.push({ kind: 'conntrack', hook, state: 'INVALID', created: false, note: r.reason });
     }
@@ -232,11 +262,10 @@ class Walk {
     outDev: string | undefined,
     nextHop: IP | undefined,
   ): Packet | Outcome {
-    const f = this.flow;
     const manip = hook === 'PREROUTING' || hook === 'OUTPUT' ? 'DST' : 'SRC';
-    if (!f.ct || f.notrack) return p; // no conntrack entry: nat does nothing
+    if (!this.ct || this.notrack) return p; // no conntrack entry: nat does nothing
     const ct = this.node.conntrack;
-    if (f.created && ct.needsNat(f.ct, manip)) {
+    if (this.created && ct.needsNat(this.ct, manip)) {
       const r = this.table(hook, 'nat', p);
       if (r.verdict.kind === 'DROP')
         return { kind: 'dropped', reason: 'dropped by the nat table', hook, table: 'nat' };
@@ -256,10 +285,10 @@ class Walk {
         rng: this.env.rng,
       };
       if (r.nat?.kind === 'MASQUERADE' && outDev) ctx.masqueradeDevice = outDev;
-      if (range) ct.setupNat(f.ct, manip, range, ctx);
-      else ct.nullBinding(f.ct, manip, ctx);
+      if (range) ct.setupNat(this.ct, manip, range, ctx);
+      else ct.nullBinding(this.ct, manip, ctx);
       this.ctChanged();
-      const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
+      const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip);
       if (after !== p && this.rec)
         this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
       return after;
@@ -268,9 +297,9 @@ class Walk {
       this.stages.push({
         kind: 'nat-skipped',
         hook,
-        reason: `not the first packet of the flow (conntrack ${f.state}): the nat table is not consulted`,
+        reason: `not the first packet of the flow (conntrack ${this.state}): the nat table is not consulted`,
       });
-    const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
+    const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip);
     if (after !== p && this.rec)
       this.stages.push({ kind: 'nat', hook, manip, binding: 'existing', before: p, after });
     return after;
@@ -387,23 +416,22 @@ class Walk {
   ipvs(hook: 'INPUT' | 'OUTPUT' | 'FORWARD', p: Packet): IpvsHookResult | undefined {
     const table = this.node.ipvs;
     if (!table) return undefined;
-    const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
     const r = ipvsHook(table, name, p, this.env.now, {
-      oldConntrack: f.ct !== undefined && !f.created,
+      oldConntrack: this.ct !== undefined && !this.created,
       explain: this.rec,
       ...(this.env.rng.choose ? { choose: (w: readonly number[]) => this.env.rng.choose!(w) } : {}),
     });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {
-        f.ct = undefined;
-        f.notrack = true;
-        f.state = 'UNTRACKED';
-      } else if (r.kind === 'xmit' && f.ct && f.dir === 'ORIGINAL') {
+        this.ct = undefined;
+        this.notrack = true;
+        this.state = 'UNTRACKED';
+      } else if (r.kind === 'xmit' && this.ct && this.dir === 'ORIGINAL') {
         const c = r.conn;
-        const rep = f.ct.reply;
-        this.node.conntrack.alterReply(f.ct, {
+        const rep = this.ct.reply;
+        this.node.conntrack.alterReply(this.ct, {
           family: rep.family,
           proto: rep.proto,
           src: c.daddr,
@@ -451,9 +479,8 @@ class Walk {
   }
 
   confirm(hook: BuiltinChain): Outcome | undefined {
-    const f = this.flow;
-    if (!f.ct || !f.created) return undefined;
-    const r = this.node.conntrack.confirm(f.ct, this.env.now);
+    if (!this.ct || !this.created) return undefined;
+    const r = this.node.conntrack.confirm(this.ct, this.env.now);
     this.ctChanged();
     if (this.rec)
       this.stages.push({
@@ -463,12 +490,11 @@ class Walk {
         ...(r.kind === 'drop' ? { note: r.message } : {}),
       });
     if (r.kind === 'drop') return { kind: 'dropped', reason: r.message, hook };
-    f.created = false;
+    this.created = false;
     return undefined;
   }
 
   finish(outcome: Outcome): WalkResult {
-    const f = this.flow;
     const verdict =
       outcome.kind === 'rejected'
         ? 'REJECT'
@@ -477,9 +503,9 @@ class Walk {
           : 'ACCEPT';
     let dnat: WalkResult['dnat'];
     let snat: WalkResult['snat'];
-    if (f.ct && f.dir === 'ORIGINAL') {
-      const to = f.ct.reply;
-      const orig = f.ct.original;
+    if (this.ct && this.dir === 'ORIGINAL') {
+      const to = this.ct.reply;
+      const orig = this.ct.original;
       if (orig.proto === 'icmp' || orig.proto === 'icmpv6') {
         // An ICMP query's tuple has no ports: both directions carry the echo id in `sport` (the
         // kernel's src.u.icmp.id), which only source NAT may change.
@@ -491,8 +517,8 @@ class Walk {
       }
     }
     const res: Mutable<WalkResult> = { outcome, stages: this.stages, input: this.input, verdict };
-    if (f.ct) res.ct = f.ct;
-    if (f.dir) res.ctDir = f.dir;
+    if (this.ct) res.ct = this.ct;
+    if (this.dir) res.ctDir = this.dir;
     if (!dnat && this.ipvsTaken) dnat = { ip: this.ipvsTaken.conn.daddr, port: this.ipvsTaken.conn.dport };
     if (dnat) res.dnat = dnat;
     if (snat) res.snat = snat;

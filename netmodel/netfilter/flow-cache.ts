@@ -265,6 +265,17 @@ export class FlowCache {
   misses = 0;
   /** false: every evaluation goes to `evaluate` (benchmarks compare both in one process). */
   enabled = true;
+  /** What a hit returns, overwritten by the next hit (every field present: one hidden class). */
+  private readonly hit: MutableResult = {
+    verdict: { kind: 'ACCEPT' },
+    byPolicy: false,
+    packet: undefined as unknown as Packet,
+    nat: undefined,
+    ctMark: undefined,
+    notrack: false,
+    trace: EMPTY,
+    logs: EMPTY,
+  };
 
   /** The (table/chain) plans of the current ruleset with their masks and flow counts (for benchmarks). */
   describe(): { plan: string; mask: number; flows: number }[] {
@@ -282,7 +293,8 @@ export class FlowCache {
 
   /**
    * evaluate(rs, table, chain, packet, ctx) through the cache. `routeGen` is the generation of the
-   * node's routing (the addrtype match's answers). A traced evaluation is never cached.
+   * node's routing (the addrtype match's answers). A traced evaluation is never cached. A hit's
+   * result is one object the cache reuses: read it before the next call (the walker does).
    */
   evaluate(
     rs: Ruleset,
@@ -315,7 +327,7 @@ export class FlowCache {
     for (let f = plan.flows.get(h); f; f = f.next) {
       if (sameShape(f.shape, n)) {
         this.hits++;
-        return replay(f, packet);
+        return replay(f, packet, this.hit);
       }
     }
     this.misses++;
@@ -373,8 +385,13 @@ function countingCtx(ctx: EvalContext, counted: Counters[]): EvalContext {
   return c;
 }
 
-/** A cached flow applied to a packet: its counters counted, the result evaluate would give. */
-function replay(f: Flow, packet: Packet): EvalResult {
+type MutableResult = { -readonly [K in keyof EvalResult]: EvalResult[K] };
+
+/**
+ * A cached flow applied to a packet: its counters counted, the result evaluate would give, written
+ * into `out` (the cache's one result object: a hit allocates nothing but a packet whose mark changes).
+ */
+function replay(f: Flow, packet: Packet, out: MutableResult): EvalResult {
   const cs = f.counters;
   const len = packet.length;
   for (let i = 0; i < cs.length; i++) {
@@ -382,25 +399,12 @@ function replay(f: Flow, packet: Packet): EvalResult {
     c.packets++;
     c.bytes += len;
   }
-  const pkt = f.mark >= 0 && f.mark !== packet.mark ? withMark(packet, f.mark) : packet;
-  if (f.nat)
-    return {
-      verdict: f.verdict,
-      byPolicy: f.byPolicy,
-      packet: pkt,
-      nat: f.nat,
-      notrack: f.notrack,
-      trace: EMPTY,
-      logs: EMPTY,
-    };
-  return {
-    verdict: f.verdict,
-    byPolicy: f.byPolicy,
-    packet: pkt,
-    notrack: f.notrack,
-    trace: EMPTY,
-    logs: EMPTY,
-  };
+  out.verdict = f.verdict;
+  out.byPolicy = f.byPolicy;
+  out.packet = f.mark >= 0 && f.mark !== packet.mark ? withMark(packet, f.mark) : packet;
+  out.nat = f.nat;
+  out.notrack = f.notrack;
+  return out;
 }
 
 /**
