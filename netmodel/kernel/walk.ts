@@ -419,10 +419,12 @@ class Walk implements Flow {
     const table = this.node.ipvs;
     if (!table) return undefined;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
+    const rng = this.env.rng;
+    // Built field by field (no spread, no closure unless a tracer chooses): this runs on every packet.
     const r = ipvsHook(table, name, p, this.env.now, {
       oldConntrack: this.ct !== undefined && !this.created,
       explain: this.rec,
-      ...(this.env.rng.choose ? { choose: (w: readonly number[]) => this.env.rng.choose!(w) } : {}),
+      choose: rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined,
     });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
