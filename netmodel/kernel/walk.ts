@@ -106,6 +106,11 @@ class Walk implements Flow {
   private view: Mutable<CtView> | undefined = undefined;
   private ctxStale = true;
   private readonly addrType: NonNullable<EvalContext['addrType']>;
+  /**
+   * The packet this walk made and nothing else holds (copy-on-write): a walk that records no stages
+   * writes its later changes (NAT, marks, devices, TTL) into it instead of copying it at each.
+   */
+  private owned: Packet | undefined = undefined;
   constructor(
     readonly node: KernelNode,
     readonly env: WalkEnv,
@@ -125,6 +130,17 @@ class Walk implements Flow {
       addrTypeOf.set(node, at);
     }
     this.addrType = at;
+  }
+
+  /** `p` is the walk's own packet: a change may be written into it (pass as the `owned` argument). */
+  mine(p: Packet): boolean {
+    return p === this.owned;
+  }
+
+  /** `p` was just made for this walk (a copy nothing else holds): it becomes the walk's own packet. */
+  adopt(p: Packet): Packet {
+    if (!this.rec) this.owned = p;
+    return p;
   }
 
   /** The conntrack entry (or the walk's view of it) changed: the next table gets a fresh context. */
@@ -191,8 +207,18 @@ class Walk implements Flow {
   table(hook: BuiltinChain, table: TableName, p: Packet): EvalResult {
     const rs = this.node.rules(p.family);
     const r = this.cached
-      ? this.node.flowCache.evaluate(rs, table, hook, p, this.evalCtx(), this.node.routing.generation)
+      ? this.node.flowCache.evaluate(
+          rs,
+          table,
+          hook,
+          p,
+          this.evalCtx(),
+          this.node.routing.generation,
+          p === this.owned,
+        )
       : evaluate(rs, table, hook, p, this.evalCtx());
+    // A changed packet (a MARK target) is a new copy, or the walk's own packet changed in place.
+    if (r.packet !== p) this.adopt(r.packet);
     if (r.ctMark !== undefined && this.ct) {
       this.node.conntrack.setMark(this.ct, r.ctMark);
       this.ctChanged();
@@ -290,7 +316,8 @@ class Walk implements Flow {
       if (range) ct.setupNat(this.ct, manip, range, ctx);
       else ct.nullBinding(this.ct, manip, ctx);
       this.ctChanged();
-      const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip);
+      const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
+      if (after !== p) this.adopt(after);
       if (after !== p && this.rec)
         this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
       return after;
@@ -301,7 +328,8 @@ class Walk implements Flow {
         hook,
         reason: `not the first packet of the flow (conntrack ${this.state}): the nat table is not consulted`,
       });
-    const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip);
+    const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
+    if (after !== p) this.adopt(after);
     if (after !== p && this.rec)
       this.stages.push({ kind: 'nat', hook, manip, binding: 'existing', before: p, after });
     return after;
@@ -572,7 +600,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
         if (v && v.kind !== 'pass') {
           if (v.kind === 'drop') return w.finish(ipvsDrop(v));
           if (v.kind === 'xmit' && !w.node.isLocal(v.packet.dst)) return ipvsXmit(w, v.packet);
-          r = v.packet;
+          r = w.adopt(v.packet);
         }
         r = w.tables('INPUT', r, IPVS_AFTER.INPUT, iif);
         if (isOutcome(r)) return w.finish(r);
@@ -610,7 +638,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           tooBig: { dev: rt.dev, mtu, packet: p, local: false },
         });
       }
-      p = withFields(p, { ttl: ttl - 1 });
+      p = w.adopt(withFields(p, { ttl: ttl - 1 }, w.mine(p)));
       if (w.rec)
         w.stages.push({
           kind: 'route',
@@ -618,12 +646,12 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           dev: rt.dev,
           nextHop,
         });
-      const pOut = withOif(p, rt.dev);
+      const pOut = w.adopt(withOif(p, rt.dev, w.mine(p)));
       let f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
       if (isOutcome(f)) return w.finish(f);
       // IPVS at FORWARD (100): replies of real servers to clients elsewhere get the virtual source back.
       const v = w.node.ipvs ? w.ipvs('FORWARD', f) : undefined;
-      if (v?.kind === 'reply') f = v.packet;
+      if (v?.kind === 'reply') f = w.adopt(v.packet);
       const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
       if (isOutcome(post)) return w.finish(post);
       const c = w.confirm('POSTROUTING');
@@ -686,6 +714,8 @@ function receiveWalk(
 ): WalkResult {
   const p0 = withIif(packet, iif);
   const w = new Walk(node, env, p0, physdev ?? env.physdev, lean);
+  // A lean walk hands back no input: the copy with iif is the walk's own from the start.
+  if (lean) w.adopt(p0);
   const p = w.tables('PREROUTING', p0, undefined, iif);
   if (isOutcome(p)) return w.finish(p);
   return afterPrerouting(w, p, iif);
@@ -729,7 +759,7 @@ function sendWalk(node: KernelNode, packet: Packet, env: WalkEnv, lean: boolean)
       tooBig: { dev: rt.dev, mtu, packet, local: true },
     });
   }
-  return localOut(w, withOif(packet, rt.dev), rt, true);
+  return localOut(w, w.adopt(withOif(packet, rt.dev)), rt, true);
 }
 
 type OutRoute = Exclude<RouteDecision, { kind: 'unreachable' | 'prohibit' | 'blackhole' }>;
@@ -743,7 +773,9 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   const node = w.node;
   let rt: RouteDecision = rt0;
   let p = p0;
-  const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? p0.dst) : p0.dst;
+  // The destination as routed: the walk may write NAT into p0 itself (copy-on-write), so keep it.
+  const dst0 = p0.dst;
+  const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? dst0) : dst0;
   const ipvs = ipvsHooks && node.ipvs !== undefined;
   const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : undefined, undefined, rt0.dev, nextHop0);
   if (isOutcome(out)) return w.finish(out);
@@ -754,13 +786,13 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     if (v && v.kind !== 'pass') {
       if (v.kind === 'drop') return w.finish(ipvsDrop(v));
       if (v.kind === 'xmit' && !node.isLocal(v.packet.dst)) return ipvsXmit(w, v.packet);
-      p = v.packet;
+      p = w.adopt(v.packet);
     }
     const f = w.tables('OUTPUT', p, IPVS_AFTER.OUTPUT, undefined, rt0.dev, nextHop0);
     if (isOutcome(f)) return w.finish(f);
     p = f;
   }
-  if (!ipEquals(p.dst, p0.dst)) {
+  if (!ipEquals(p.dst, dst0)) {
     // ip_route_me_harder: the destination changed in OUTPUT (DNAT), so route again.
     rt = node.routing.route(p.dst);
     if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
@@ -777,7 +809,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     }
     if (w.rec)
       w.stages.push({ kind: 'route', decision: `re-route after DNAT: ${describeRoute(rt)}`, dev: rt.dev });
-    p = withOif(p, rt.dev);
+    p = w.adopt(withOif(p, rt.dev, w.mine(p)));
   }
   const nextHop = rt.kind === 'unicast' ? (rt.gateway ?? p.dst) : p.dst;
   const post = w.tables('POSTROUTING', p, undefined, undefined, rt.dev, nextHop);
@@ -787,7 +819,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   if (rt.kind === 'local' || rt.kind === 'broadcast') {
     // Looped back through lo: PREROUTING raw and mangle see it (conntrack is already attached, so no
     // new lookup and no nat), then INPUT.
-    const back = withIif(post, 'lo');
+    const back = w.adopt(withIif(post, 'lo', w.mine(post)));
     const pre = w.tables('PREROUTING', back, ['raw', 'mangle'], 'lo');
     if (isOutcome(pre)) return w.finish(pre);
     const inp = w.tables('INPUT', pre, undefined, 'lo');
@@ -821,7 +853,7 @@ function ipvsXmit(w: Walk, p: Packet): WalkResult {
       decision: `IPVS sends it to the real server through LOCAL_OUT: ${describeRoute(rt)}`,
       dev: rt.dev,
     });
-  return localOut(w, withOif(p, rt.dev), rt, false);
+  return localOut(w, w.adopt(withOif(p, rt.dev, w.mine(p))), rt, false);
 }
 
 function ipvsDrop(v: Extract<IpvsHookResult, { kind: 'drop' }>): Outcome {
@@ -875,7 +907,7 @@ export function bridged(
       decision: `bridged by ${bridge} from ${inPort} to ${outPort}`,
       dev: bridge,
     });
-  const pOut = withOif(p, bridge);
+  const pOut = w.adopt(withOif(p, bridge, w.mine(p)));
   const f = w.tables('FORWARD', pOut, undefined, bridge, bridge, p.dst);
   if (isOutcome(f)) return w.finish(f);
   const post = w.tables('POSTROUTING', f, undefined, bridge, bridge, p.dst);

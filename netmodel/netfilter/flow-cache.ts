@@ -303,6 +303,8 @@ export class FlowCache {
     packet: Packet,
     ctx: EvalContext,
     routeGen: number,
+    /** The caller made `packet` and nothing else holds it: a hit's mark is written into it (packet.ts). */
+    owned = false,
   ): EvalResult {
     if (ctx.trace === true) return evaluate(rs, table, chain, packet, ctx);
     const setsGen = ctx.state.sets.generation;
@@ -327,7 +329,7 @@ export class FlowCache {
     for (let f = plan.flows.get(h); f; f = f.next) {
       if (sameShape(f.shape, n)) {
         this.hits++;
-        return replay(f, packet, this.hit);
+        return replay(f, packet, this.hit, owned);
       }
     }
     this.misses++;
@@ -391,7 +393,7 @@ type MutableResult = { -readonly [K in keyof EvalResult]: EvalResult[K] };
  * A cached flow applied to a packet: its counters counted, the result evaluate would give, written
  * into `out` (the cache's one result object: a hit allocates nothing but a packet whose mark changes).
  */
-function replay(f: Flow, packet: Packet, out: MutableResult): EvalResult {
+function replay(f: Flow, packet: Packet, out: MutableResult, owned: boolean): EvalResult {
   const cs = f.counters;
   const len = packet.length;
   for (let i = 0; i < cs.length; i++) {
@@ -401,7 +403,7 @@ function replay(f: Flow, packet: Packet, out: MutableResult): EvalResult {
   }
   out.verdict = f.verdict;
   out.byPolicy = f.byPolicy;
-  out.packet = f.mark >= 0 && f.mark !== packet.mark ? withMark(packet, f.mark) : packet;
+  out.packet = f.mark >= 0 && f.mark !== packet.mark ? withMark(packet, f.mark, owned) : packet;
   out.nat = f.nat;
   out.notrack = f.notrack;
   return out;

@@ -6,7 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseIP } from '../../netmodel/addr.js';
 import { formatConntrackList } from '../../netmodel/conntrack/index.js';
-import { KernelNode, receive, send, type WalkEnv, type WalkResult } from '../../netmodel/kernel/index.js';
+import {
+  KernelNode,
+  type Outcome,
+  receive,
+  receiveOutcome,
+  send,
+  sendOutcome,
+  type WalkEnv,
+  type WalkResult,
+} from '../../netmodel/kernel/index.js';
 import type { CtView, EvalContext, IpSetStore, Ruleset } from '../../netmodel/netfilter/index.js';
 import { emptyRuleset, evaluate, FlowCache, loadRestore } from '../../netmodel/netfilter/index.js';
 import {
@@ -212,6 +221,12 @@ function enter(n: KernelNode, p: Packet, env: WalkEnv, local: boolean): WalkResu
   return receive(n, p, dev, env);
 }
 
+/** enter() through the lean entry points (the walk's outcome alone). */
+function enterLean(n: KernelNode, p: Packet, env: WalkEnv, local: boolean): Outcome {
+  if (local) return sendOutcome(n, p, env);
+  return receiveOutcome(n, p, p.src.text.startsWith('10.244.1.') ? 'cni0' : 'eth0', env);
+}
+
 /** What a walk decided, without object identities (the conntrack entries are compared as tables). */
 function summary(r: WalkResult): unknown {
   const o = r.outcome;
@@ -221,6 +236,7 @@ function summary(r: WalkResult): unknown {
     packet: 'packet' in o ? o.packet : undefined,
     reason: 'reason' in o ? o.reason : undefined,
     dev: 'dev' in o ? o.dev : undefined,
+    input: r.input,
     dnat: r.dnat,
     snat: r.snat,
     ctDir: r.ctDir,
@@ -229,20 +245,33 @@ function summary(r: WalkResult): unknown {
 }
 
 /**
- * Random flows through twin nodes, one walking with the cache and one without: every packet's result,
- * then both nodes' counters, conntrack tables and Rng positions, are compared.
+ * Random flows through twin nodes, one walking with the cache and one without, one recording stages
+ * (no cache, and the walk copies the packet at every change instead of writing into its own copy) and
+ * one through the lean entry points: every packet's result, then the nodes' counters, conntrack tables
+ * and Rng positions, are compared, and the caller's packets are never changed.
  */
 function runFlows(rules: string, seed: number, flows: number): { hits: number } {
   const fast = worker(rules);
   const slow = worker(rules);
+  const staged = worker(rules);
+  const lean = worker(rules);
   const rf = new SeededRng(seed);
   const rs = new SeededRng(seed);
+  const rt = new SeededRng(seed);
+  const rl = new SeededRng(seed);
   const prng = new SeededRng(seed ^ 0x1234);
   let now = 1000;
   const step = (p: Packet, local: boolean): void => {
+    const before = { ...p };
     const a = enter(fast, p, { now, rng: rf, noStages: true }, local);
     const b = enter(slow, p, { now, rng: rs, noStages: true, flowCache: false }, local);
+    const c = enter(staged, p, { now, rng: rt }, local);
+    const d = enterLean(lean, p, { now, rng: rl, noStages: true }, local);
+    expect(c.stages.length).toBeGreaterThan(0);
     expect(summary(a)).toEqual(summary(b));
+    expect(summary(a)).toEqual(summary(c));
+    expect(d).toEqual(a.outcome);
+    expect(p).toStrictEqual(before);
   };
   for (let i = 0; i < flows; i++) {
     const c = pickOf(prng, CLIENTS);
@@ -308,18 +337,22 @@ function runFlows(rules: string, seed: number, flows: number): { hits: number } 
     }
     if (i % 37 === 36) {
       // A set changes (kube-proxy's ipset restore) and a route comes: the cache must start afresh.
-      for (const n of [fast, slow]) changeSets(n.nf.sets, i);
+      for (const n of [fast, slow, staged, lean]) changeSets(n.nf.sets, i);
       if (i % 74 === 73)
-        for (const n of [fast, slow]) n.routing.addAddress('eth0', `10.0.0.${100 + (i % 50)}/24`);
+        for (const n of [fast, slow, staged, lean])
+          n.routing.addAddress('eth0', `10.0.0.${100 + (i % 50)}/24`);
     }
     now += 50;
   }
-  expect(fast.save({ counters: true })).toEqual(slow.save({ counters: true }));
-  expect(formatConntrackList(fast.conntrack.entries(now), now)).toEqual(
-    formatConntrackList(slow.conntrack.entries(now), now),
-  );
-  expect(fast.conntrack.statistics()).toEqual(slow.conntrack.statistics());
-  expect(rf.uint32()).toBe(rs.uint32());
+  for (const other of [slow, staged, lean]) {
+    expect(fast.save({ counters: true })).toEqual(other.save({ counters: true }));
+    expect(formatConntrackList(fast.conntrack.entries(now), now)).toEqual(
+      formatConntrackList(other.conntrack.entries(now), now),
+    );
+    expect(fast.conntrack.statistics()).toEqual(other.conntrack.statistics());
+  }
+  const draw = rf.uint32();
+  for (const r of [rs, rt, rl]) expect(r.uint32()).toBe(draw);
   expect(slow.flowCache.hits + slow.flowCache.misses).toBe(0);
   return { hits: fast.flowCache.hits };
 }
