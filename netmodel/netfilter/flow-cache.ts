@@ -367,8 +367,22 @@ const CHAIN_INDEX: Readonly<Record<BuiltinChain, number>> = {
   POSTROUTING: 4,
 };
 
+/** TABLE_INDEX[table] * 8 + CHAIN_INDEX[chain], by comparisons (a keyed load per call showed in profiles). */
 function planIndex(table: TableName, chain: BuiltinChain): number {
-  return (TABLE_INDEX[table] ?? 7) * 8 + (CHAIN_INDEX[chain] ?? 7);
+  const t = table === 'filter' ? 3 : table === 'nat' ? 2 : table === 'mangle' ? 1 : table === 'raw' ? 0 : 7;
+  const c =
+    chain === 'OUTPUT'
+      ? 3
+      : chain === 'INPUT'
+        ? 1
+        : chain === 'POSTROUTING'
+          ? 4
+          : chain === 'PREROUTING'
+            ? 0
+            : chain === 'FORWARD'
+              ? 2
+              : 7;
+  return t * 8 + c;
 }
 
 /** ctx with `counted` set (the caller's own ctx is left as it is). */
