@@ -58,7 +58,9 @@ export interface WalkEnv {
   /**
    * Do not record stages: the result's `stages` is empty, and no stage text is built. Everything else
    * (outcome, conntrack, NAT, rule counters) is the same. For callers that only act on the verdict
-   * (the runtime's iptables mode walks every new real connection).
+   * (the runtime's iptables mode walks every new real connection). With no stages to show a packet
+   * before and after each change, the walk copies the caller's packet once and writes its later
+   * changes into that copy (the caller's packet and the result's `input` are never changed).
    */
   readonly noStages?: boolean;
   /**
