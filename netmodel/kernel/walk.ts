@@ -37,7 +37,6 @@ import {
   HOOK_ORDER,
   type IpvsPacketView,
   type NatRequest,
-  policyVerdict,
   type TableName,
 } from '../netfilter/index.js';
 import type { Packet } from '../packet.js';
@@ -410,7 +409,7 @@ class Walk implements Flow {
       const v =
         this.rec || this.env.trace
           ? undefined
-          : policyVerdict(this.node.rules(p.family), step.table, hook, p);
+          : this.node.flowCache.policy(this.node.rules(p.family), step.table, hook, p);
       let notrack = false;
       if (v !== undefined) {
         if (v.kind === 'DROP')

@@ -277,6 +277,36 @@ export class FlowCache {
     logs: EMPTY,
   };
 
+  /** The ruleset `policies` describes. */
+  private policyRules: Ruleset | undefined;
+  /** By planIndex: what a chain without rules does (its policy), null for a chain with rules. */
+  private policies: (PolicyOnly | null | undefined)[] = [];
+
+  /**
+   * policyVerdict(rs, table, chain, packet) with the lookups done once per ruleset: a built-in chain
+   * without rules counts the packet on its policy and answers its verdict (ACCEPT, uncounted, when
+   * the table or chain does not exist); undefined when the chain has rules.
+   */
+  policy(rs: Ruleset, table: TableName, chain: BuiltinChain, packet: Packet): Verdict | undefined {
+    if (rs !== this.policyRules) {
+      this.policyRules = rs;
+      this.policies = [];
+    }
+    const i = planIndex(table, chain);
+    let e = this.policies[i];
+    if (e === undefined) {
+      e = policyOnly(rs, table, chain);
+      this.policies[i] = e;
+    }
+    if (e === null) return undefined;
+    const c = e.counters;
+    if (c) {
+      c.packets++;
+      c.bytes += packet.length;
+    }
+    return e.verdict;
+  }
+
   /** The (table/chain) plans of the current ruleset with their masks and flow counts (for benchmarks). */
   describe(): { plan: string; mask: number; flows: number }[] {
     const out: { plan: string; mask: number; flows: number }[] = [];
@@ -356,6 +386,23 @@ export class FlowCache {
     plan.flows.set(h, flow);
     return r;
   }
+}
+
+interface PolicyOnly {
+  readonly verdict: Verdict;
+  /** The chain's policy counters; undefined when the table or chain does not exist. */
+  readonly counters: Counters | undefined;
+}
+
+const POLICY_ACCEPT: Verdict = { kind: 'ACCEPT' };
+const POLICY_DROP: Verdict = { kind: 'DROP' };
+
+/** What policyVerdict answers for (table, chain) of `rs`: the policy of a chain without rules, or null. */
+function policyOnly(rs: Ruleset, table: TableName, chain: BuiltinChain): PolicyOnly | null {
+  const c = rs.tables.get(table)?.chains.get(chain);
+  if (!c) return { verdict: POLICY_ACCEPT, counters: undefined };
+  if (c.rules.length > 0) return null;
+  return { verdict: (c.policy ?? 'ACCEPT') === 'ACCEPT' ? POLICY_ACCEPT : POLICY_DROP, counters: c.counters };
 }
 
 const TABLE_INDEX: Readonly<Record<TableName, number>> = { raw: 0, mangle: 1, nat: 2, filter: 3 };
