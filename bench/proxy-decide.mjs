@@ -5,10 +5,12 @@
  * cluster (one node, a ClusterIP service with one endpoint), for iptables and ipvs modes.
  *
  *   npm run build && node bench/proxy-decide.mjs [--n 200000] [--modes iptables,ipvs] [--dist dist]
- *                                                [--services 1] [--rounds 5] [--ab] [--plans]
+ *                                                [--services 1] [--rounds 5] [--ab] [--plans] [--vs DIR]
  *
  * --ab: a second proxy with the walker's flow cache off, rounds interleaved with the first (the
- * machine is shared, so compare within one run); --plans: the cache's (table, chain) plans.
+ * machine is shared, so compare within one run); --vs DIR: a second proxy from another build (say the
+ * branch's base, `tsc -p tsconfig.build.json --outDir DIR`), rounds interleaved the same way;
+ * --plans: the cache's (table, chain) plans.
  *
  * Clients are node processes (as wrk on 127.0.0.1 is) from the node's address, with a new source port
  * per connection (wrk's ephemeral range 32768-60999); the clock moves 4 ms per connection, so about
@@ -27,14 +29,29 @@ const services = Number(opt('services', 1));
 const modes = opt('modes', 'iptables,ipvs').split(',');
 const ab = flag('ab');
 const plans = flag('plans');
+const vs = opt('vs', '');
 
-const { buildCluster } = await import(`${dist}/netmodel/cluster/index.js`);
-const { ManualClock } = await import(`${dist}/netmodel/clock.js`);
-const { SeededRng } = await import(`${dist}/netmodel/rng.js`);
-const { parseIP } = await import(`${dist}/netmodel/addr.js`);
-const { IptablesMode } = await import(`${dist}/proxy/runtime/modes/iptables.js`);
-// ipvs mode's node program, passed in since session 6 (an older --dist ignores it).
-const { programIpvs } = await import(`${dist}/proxy/ipvs/index.js`);
+/** The modules a harness needs, from one build. ipvs mode's node program is passed in since
+ *  session 6 (an older build has no proxy/ipvs/program and ignores the option). */
+async function load(dir) {
+  let programIpvs;
+  try {
+    ({ programIpvs } = await import(`${dir}/proxy/ipvs/index.js`));
+  } catch {
+    programIpvs = undefined;
+  }
+  return {
+    dir,
+    programIpvs,
+    ...(await import(`${dir}/netmodel/cluster/index.js`)),
+    ...(await import(`${dir}/netmodel/clock.js`)),
+    ...(await import(`${dir}/netmodel/rng.js`)),
+    ...(await import(`${dir}/netmodel/addr.js`)),
+    ...(await import(`${dir}/proxy/runtime/modes/iptables.js`)),
+  };
+}
+const builds = [await load(dist)];
+if (vs) builds.push(await load(resolve(vs)));
 
 function yaml(mode) {
   let s = clusterHead(mode);
@@ -77,7 +94,8 @@ endpoints:
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** One emulated proxy in `mode`: `one(i)` decides and closes connection i. */
-function harness(mode, cache) {
+function harness(mode, cache, build) {
+  const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } = build;
   const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
   if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
   const clock = new ManualClock(1_000_000);
@@ -118,10 +136,16 @@ function harness(mode, cache) {
   return h;
 }
 
-// The flow cache on and off, rounds interleaved in one process (the machine is shared: compare within a run).
-const variants = ab ? [true, false] : [true];
+// The flow cache on and off (or two builds), rounds interleaved in one process (the machine is shared:
+// compare within a run).
+const variants = ab
+  ? [
+      { cache: true, build: builds[0], label: '' },
+      { cache: false, build: builds[0], label: ' (flow cache off)' },
+    ]
+  : builds.map((b, k) => ({ cache: true, build: b, label: k ? ` (${b.dir})` : '' }));
 for (const mode of modes) {
-  const hs = variants.map((c) => harness(mode, c));
+  const hs = variants.map((v) => harness(mode, v.cache, v.build));
   for (const h of hs) for (let i = 0; i < 20_000; i++) h.one(i); // warm up
   for (let r = 0; r < rounds; r++) {
     for (const h of hs) {
@@ -136,9 +160,9 @@ for (const mode of modes) {
   }
   hs.forEach((h, k) => {
     console.log(
-      `${mode}${variants[k] ? '' : ' (flow cache off)'}: ${median(h.times).toFixed(2)} CPU us/connection (rounds ${h.times.map((t) => t.toFixed(2)).join(' / ')})` +
-        (variants[k] && h.fc ? `; flow cache ${h.fc.hits} hits, ${h.fc.misses} misses` : ''),
+      `${mode}${variants[k].label}: ${median(h.times).toFixed(2)} CPU us/connection (rounds ${h.times.map((t) => t.toFixed(2)).join(' / ')})` +
+        (variants[k].cache && h.fc ? `; flow cache ${h.fc.hits} hits, ${h.fc.misses} misses` : ''),
     );
-    if (variants[k] && plans) console.log(h.fc?.describe());
+    if (variants[k].cache && plans) console.log(h.fc?.describe());
   });
 }

@@ -205,9 +205,17 @@ export function sameSourceCandidate(existingReply: Tuple, current: Tuple): Tuple
 
 /**
  * nf_nat_packet for one hook: rewrite the source (SRC manip) or destination (DST manip) of a packet
- * of the entry, if the entry's binding says so for this direction. Packets are never mutated.
+ * of the entry, if the entry's binding says so for this direction. Packets are never mutated, unless
+ * `owned` says the caller made `p` and nothing else holds it (packet.ts): then a TCP/UDP packet's
+ * address and port are written into it.
  */
-export function natPacket(entry: ConntrackEntryView, dir: CtDirection, p: Packet, manip: NatManip): Packet {
+export function natPacket(
+  entry: ConntrackEntryView,
+  dir: CtDirection,
+  p: Packet,
+  manip: NatManip,
+  owned = false,
+): Packet {
   let bit: number = manip === 'SRC' ? CtStatus.SRC_NAT : CtStatus.DST_NAT;
   if (dir === 'REPLY') bit ^= CtStatus.SRC_NAT | CtStatus.DST_NAT;
   if ((entry.status & bit) === 0) return p;
@@ -215,8 +223,8 @@ export function natPacket(entry: ConntrackEntryView, dir: CtDirection, p: Packet
   if (!isIcmp(other.proto) && !isIcmp(p.proto)) {
     // invertTuple(other) without building it: the target is `other` with the ends swapped.
     return manip === 'SRC'
-      ? withSource(p, other.dst, other.dport)
-      : withDestination(p, other.src, other.sport);
+      ? withSource(p, other.dst, other.dport, owned)
+      : withDestination(p, other.src, other.sport, owned);
   }
   const target = invertTuple(other);
   if (!target) return p;

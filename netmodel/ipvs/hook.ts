@@ -86,11 +86,13 @@ export function ipvsHook(
       lines: out.lines,
     };
   if (hook === 'FORWARD') return { kind: 'pass', reason: out.reason };
+  // Field by field, not with conditional spreads (a spread allocates and is slow in Node 20); an
+  // option left undefined means what an absent one does.
   const r = ipvsIn(table, p, now, {
     hook,
-    ...(opts.oldConntrack !== undefined ? { oldConntrack: opts.oldConntrack } : {}),
-    ...(opts.explain !== undefined ? { explain: opts.explain } : {}),
-    ...(opts.choose ? { choose: opts.choose } : {}),
+    oldConntrack: opts.oldConntrack,
+    explain: opts.explain,
+    choose: opts.choose,
   });
   switch (r.kind) {
     case 'miss':

@@ -131,12 +131,17 @@ export interface IpvsInOptions {
 const NO_LINES: readonly string[] = Object.freeze([]);
 
 class Lines {
-  readonly list: string[] = [];
-  constructor(readonly on: boolean) {}
+  readonly list: string[];
+  constructor(readonly on: boolean) {
+    this.list = on ? [] : (NO_LINES as string[]);
+  }
   say(f: () => string): void {
     if (this.on) this.list.push(f());
   }
 }
+
+/** The lines of every call that builds none (say never writes to them). */
+const NO_SENTENCES = new Lines(false);
 
 function protoOf(p: Packet): IpvsProtocol | undefined {
   return p.proto === 'tcp' ? 'TCP' : p.proto === 'udp' ? 'UDP' : p.proto === 'sctp' ? 'SCTP' : undefined;
@@ -150,7 +155,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   if (proto === 'SCTP') return { kind: 'miss', reason: 'SCTP connections are not emulated' };
   const flags = p.tcp;
   let cp = table.conns.getIn(proto, p.src, p.sport, p.dst, p.dport);
-  const lines = new Lines(opts.explain !== false);
+  const lines = opts.explain !== false ? new Lines(true) : NO_SENTENCES;
 
   // conn_reuse_mode: a SYN on an entry that is done (TIME_WAIT/CLOSE, not controlled) starts anew.
   if (cp && table.sysctls.connReuseMode && proto === 'TCP' && flags?.syn) {
@@ -214,7 +219,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
     svc = table.services.get(cp.serviceKey);
     existing = { state: cp.state, id: cp.id };
     const c = cp;
-    lines.say(() => `existing IPVS connection #${c.id} (${c.state}) -> ${c.dest.name}`);
+    if (lines.on) lines.say(() => `existing IPVS connection #${c.id} (${c.state}) -> ${c.dest.name}`);
   } else {
     svc = table.findService(proto, p.dst, p.dport);
     if (!svc)
@@ -255,10 +260,11 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   cp.touch(now);
   table.conns.rearmed(cp);
   const out = withDestination(p, cp.daddr, cp.dport);
-  lines.say(
-    () =>
-      `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
-  );
+  if (lines.on)
+    lines.say(
+      () =>
+        `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
+    );
   return {
     kind,
     conn: cp,

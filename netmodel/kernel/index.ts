@@ -21,7 +21,9 @@ export type { Outcome, Stage, WalkResult } from './outcome.js';
 export {
   bridged,
   receive,
+  receiveOutcome,
   send,
+  sendOutcome,
   type Travel,
   type TravelEnd,
   type TravelOptions,

@@ -37,7 +37,6 @@ import {
   HOOK_ORDER,
   type IpvsPacketView,
   type NatRequest,
-  policyVerdict,
   type TableName,
 } from '../netfilter/index.js';
 import type { Packet } from '../packet.js';
@@ -58,7 +57,9 @@ export interface WalkEnv {
   /**
    * Do not record stages: the result's `stages` is empty, and no stage text is built. Everything else
    * (outcome, conntrack, NAT, rule counters) is the same. For callers that only act on the verdict
-   * (the runtime's iptables mode walks every new real connection).
+   * (the runtime's iptables mode walks every new real connection). With no stages to show a packet
+   * before and after each change, the walk copies the caller's packet once and writes its later
+   * changes into that copy (the caller's packet and the result's `input` are never changed).
    */
   readonly noStages?: boolean;
   /**
@@ -84,26 +85,43 @@ const NO_STAGES: Stage[] = Object.freeze([]) as unknown as Stage[];
 /** Each node's addrType callback for EvalContext, made once instead of per walk. */
 const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
 
-class Walk {
+class Walk implements Flow {
   readonly stages: Stage[];
-  readonly flow: Flow = { state: 'INVALID', created: false, notrack: false };
+  // The flow (Flow), as fields of the walk: one object per walk instead of two.
+  ct: ConntrackEntryView | undefined = undefined;
+  dir: CtDirection | undefined = undefined;
+  state: CtView['state'] = 'INVALID';
+  created = false;
+  notrack = false;
   /** The packet has been through conntrack on this node (its entry travels with it). */
   ctAttached = false;
   /** Record stages (not env.noStages). */
   readonly rec: boolean;
   /** Evaluate through the node's megaflow cache (no stages, no trace, env.flowCache not false). */
   private readonly cached: boolean;
-  /** The EvalContext for the current conntrack view; dropped whenever the entry may have changed. */
-  private ctx: EvalContext | undefined = undefined;
+  /**
+   * The walk's EvalContext and its conntrack view, made on the first evaluation and refreshed in place
+   * (not made anew) after the entry may have changed: evaluations read them and keep neither.
+   */
+  private ctx: Mutable<EvalContext> | undefined = undefined;
+  private view: Mutable<CtView> | undefined = undefined;
+  private ctxStale = true;
   private readonly addrType: NonNullable<EvalContext['addrType']>;
+  /**
+   * The packet this walk made and nothing else holds (copy-on-write): a walk that records no stages
+   * writes its later changes (NAT, marks, devices, TTL) into it instead of copying it at each.
+   */
+  private owned: Packet | undefined = undefined;
   constructor(
     readonly node: KernelNode,
     readonly env: WalkEnv,
     readonly input: Packet,
     /** br_netfilter's bridge ports for this packet (overrides env.physdev). */
     readonly physdev: WalkEnv['physdev'] = env.physdev,
+    /** The caller takes only the outcome (receiveOutcome, sendOutcome): no stages, no WalkResult. */
+    readonly lean = false,
   ) {
-    this.rec = env.noStages !== true;
+    this.rec = !lean && env.noStages !== true;
     this.cached = !this.rec && env.trace !== true && env.flowCache !== false;
     this.stages = this.rec ? [] : NO_STAGES;
     if (node.ipvs) node.ipvs.timers(node.conntrack, env.now);
@@ -115,42 +133,74 @@ class Walk {
     this.addrType = at;
   }
 
-  /** The conntrack entry (or the walk's view of it) changed: the next table gets a fresh context. */
-  ctChanged(): void {
-    this.ctx = undefined;
+  /** `p` is the walk's own packet: a change may be written into it (pass as the `owned` argument). */
+  mine(p: Packet): boolean {
+    return p === this.owned;
   }
 
-  ctView(): CtView | undefined {
-    const f = this.flow;
-    if (f.notrack) return { state: 'UNTRACKED' };
-    if (!f.ct) return undefined;
-    const e = f.ct;
-    // Conditional fields are assigned, not spread: object spreads are slow in Node 20.
-    const v: Mutable<CtView> = {
-      state: f.state,
-      status: e.status,
-      mark: e.mark,
-      orig: e.original,
-      reply: e.reply,
-    };
-    if (f.dir) v.dir = f.dir;
+  /** `p` was just made for this walk (a copy nothing else holds): it becomes the walk's own packet. */
+  adopt(p: Packet): Packet {
+    if (!this.rec) this.owned = p;
+    return p;
+  }
+
+  /** The conntrack entry (or the walk's view of it) changed: the next table gets a fresh context. */
+  ctChanged(): void {
+    this.ctxStale = true;
+  }
+
+  /** The conntrack view rules see, written into the walk's one CtView (every field, in one order). */
+  private ctView(): CtView | undefined {
+    if (!this.notrack && !this.ct) return undefined;
+    let v = this.view;
+    if (!v) {
+      v = {
+        state: 'INVALID',
+        dir: undefined,
+        status: undefined,
+        mark: undefined,
+        orig: undefined,
+        reply: undefined,
+      };
+      this.view = v;
+    }
+    const e = this.ct;
+    if (this.notrack || !e) {
+      v.state = 'UNTRACKED';
+      v.dir = undefined;
+      v.status = undefined;
+      v.mark = undefined;
+      v.orig = undefined;
+      v.reply = undefined;
+    } else {
+      v.state = this.state;
+      v.dir = this.dir;
+      v.status = e.status;
+      v.mark = e.mark;
+      v.orig = e.original;
+      v.reply = e.reply;
+    }
     return v;
   }
 
   evalCtx(): EvalContext {
-    if (this.ctx) return this.ctx;
-    const ct = this.ctView();
-    const c: Mutable<EvalContext> = {
-      now: this.env.now,
-      rng: this.env.rng,
-      state: this.node.nf,
-      addrType: this.addrType,
-    };
-    if (ct) c.ct = ct;
-    if (this.ipvsProperty) c.ipvs = this.ipvsProperty;
-    if (this.physdev) c.physdev = this.physdev;
-    if (this.env.trace) c.trace = true;
-    this.ctx = c;
+    let c = this.ctx;
+    if (!c) {
+      c = {
+        now: this.env.now,
+        rng: this.env.rng,
+        state: this.node.nf,
+        addrType: this.addrType,
+        ct: undefined,
+        ipvs: undefined,
+        physdev: this.physdev,
+        trace: this.env.trace === true ? true : undefined,
+      };
+      this.ctx = c;
+    } else if (!this.ctxStale) return c;
+    c.ct = this.ctView();
+    c.ipvs = this.ipvsProperty;
+    this.ctxStale = false;
     return c;
   }
 
@@ -158,10 +208,20 @@ class Walk {
   table(hook: BuiltinChain, table: TableName, p: Packet): EvalResult {
     const rs = this.node.rules(p.family);
     const r = this.cached
-      ? this.node.flowCache.evaluate(rs, table, hook, p, this.evalCtx(), this.node.routing.generation)
+      ? this.node.flowCache.evaluate(
+          rs,
+          table,
+          hook,
+          p,
+          this.evalCtx(),
+          this.node.routing.generation,
+          p === this.owned,
+        )
       : evaluate(rs, table, hook, p, this.evalCtx());
-    if (r.ctMark !== undefined && this.flow.ct) {
-      this.node.conntrack.setMark(this.flow.ct, r.ctMark);
+    // A changed packet (a MARK target) is a new copy, or the walk's own packet changed in place.
+    if (r.packet !== p) this.adopt(r.packet);
+    if (r.ctMark !== undefined && this.ct) {
+      this.node.conntrack.setMark(this.ct, r.ctMark);
       this.ctChanged();
     }
     if (this.rec)
@@ -182,8 +242,8 @@ class Walk {
 
   /** The packet goes on without a conntrack entry (so no nat either). */
   private untracked(hook: BuiltinChain, note: string): CtResult {
-    this.flow.notrack = true;
-    this.flow.state = 'UNTRACKED';
+    this.notrack = true;
+    this.state = 'UNTRACKED';
     if (this.rec) this.stages.push({ kind: 'conntrack', hook, state: 'UNTRACKED', created: false, note });
     return { kind: 'untracked', ctstate: 'UNTRACKED' };
   }
@@ -195,13 +255,12 @@ class Walk {
       return this.untracked(hook, 'conntrack is not in use on this node (no loaded rule needs it)');
     }
     const r = this.node.conntrack.process(p, this.env.now, { notrack });
-    const f = this.flow;
-    f.notrack = r.kind === 'untracked';
+    this.notrack = r.kind === 'untracked';
     if (r.kind === 'tracked') {
-      f.ct = r.entry;
-      f.dir = r.dir;
-      f.state = r.ctstate;
-      f.created = r.created;
+      this.ct = r.entry;
+      this.dir = r.dir;
+      this.state = r.ctstate;
+      this.created = r.created;
       if (this.rec)
         this.stages.push({
           kind: 'conntrack',
@@ -214,7 +273,7 @@ class Walk {
     } else if (r.kind === 'untracked') {
       return this.untracked(hook, 'NOTRACK in the raw table');
     } else if (r.kind === 'invalid') {
-      f.state = 'INVALID';
+      this.state = 'INVALID';
       if (this.rec)
         this.stages.push({ kind: 'conntrack', hook, state: 'INVALID', created: false, note: r.reason });
     }
@@ -232,11 +291,10 @@ class Walk {
     outDev: string | undefined,
     nextHop: IP | undefined,
   ): Packet | Outcome {
-    const f = this.flow;
     const manip = hook === 'PREROUTING' || hook === 'OUTPUT' ? 'DST' : 'SRC';
-    if (!f.ct || f.notrack) return p; // no conntrack entry: nat does nothing
+    if (!this.ct || this.notrack) return p; // no conntrack entry: nat does nothing
     const ct = this.node.conntrack;
-    if (f.created && ct.needsNat(f.ct, manip)) {
+    if (this.created && ct.needsNat(this.ct, manip)) {
       const r = this.table(hook, 'nat', p);
       if (r.verdict.kind === 'DROP')
         return { kind: 'dropped', reason: 'dropped by the nat table', hook, table: 'nat' };
@@ -256,10 +314,11 @@ class Walk {
         rng: this.env.rng,
       };
       if (r.nat?.kind === 'MASQUERADE' && outDev) ctx.masqueradeDevice = outDev;
-      if (range) ct.setupNat(f.ct, manip, range, ctx);
-      else ct.nullBinding(f.ct, manip, ctx);
+      if (range) ct.setupNat(this.ct, manip, range, ctx);
+      else ct.nullBinding(this.ct, manip, ctx);
       this.ctChanged();
-      const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
+      const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
+      if (after !== p) this.adopt(after);
       if (after !== p && this.rec)
         this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
       return after;
@@ -268,9 +327,10 @@ class Walk {
       this.stages.push({
         kind: 'nat-skipped',
         hook,
-        reason: `not the first packet of the flow (conntrack ${f.state}): the nat table is not consulted`,
+        reason: `not the first packet of the flow (conntrack ${this.state}): the nat table is not consulted`,
       });
-    const after = natPacket(f.ct, f.dir ?? 'ORIGINAL', p, manip);
+    const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
+    if (after !== p) this.adopt(after);
     if (after !== p && this.rec)
       this.stages.push({ kind: 'nat', hook, manip, binding: 'existing', before: p, after });
     return after;
@@ -349,7 +409,7 @@ class Walk {
       const v =
         this.rec || this.env.trace
           ? undefined
-          : policyVerdict(this.node.rules(p.family), step.table, hook, p);
+          : this.node.flowCache.policy(this.node.rules(p.family), step.table, hook, p);
       let notrack = false;
       if (v !== undefined) {
         if (v.kind === 'DROP')
@@ -387,23 +447,24 @@ class Walk {
   ipvs(hook: 'INPUT' | 'OUTPUT' | 'FORWARD', p: Packet): IpvsHookResult | undefined {
     const table = this.node.ipvs;
     if (!table) return undefined;
-    const f = this.flow;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
+    const rng = this.env.rng;
+    // Built field by field (no spread, no closure unless a tracer chooses): this runs on every packet.
     const r = table.hook(name, p, this.env.now, {
-      oldConntrack: f.ct !== undefined && !f.created,
+      oldConntrack: this.ct !== undefined && !this.created,
       explain: this.rec,
-      ...(this.env.rng.choose ? { choose: (w: readonly number[]) => this.env.rng.choose!(w) } : {}),
+      choose: rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined,
     });
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {
-        f.ct = undefined;
-        f.notrack = true;
-        f.state = 'UNTRACKED';
-      } else if (r.kind === 'xmit' && f.ct && f.dir === 'ORIGINAL') {
+        this.ct = undefined;
+        this.notrack = true;
+        this.state = 'UNTRACKED';
+      } else if (r.kind === 'xmit' && this.ct && this.dir === 'ORIGINAL') {
         const c = r.conn;
-        const rep = f.ct.reply;
-        this.node.conntrack.alterReply(f.ct, {
+        const rep = this.ct.reply;
+        this.node.conntrack.alterReply(this.ct, {
           family: rep.family,
           proto: rep.proto,
           src: c.daddr,
@@ -451,9 +512,8 @@ class Walk {
   }
 
   confirm(hook: BuiltinChain): Outcome | undefined {
-    const f = this.flow;
-    if (!f.ct || !f.created) return undefined;
-    const r = this.node.conntrack.confirm(f.ct, this.env.now);
+    if (!this.ct || !this.created) return undefined;
+    const r = this.node.conntrack.confirm(this.ct, this.env.now);
     this.ctChanged();
     if (this.rec)
       this.stages.push({
@@ -463,12 +523,15 @@ class Walk {
         ...(r.kind === 'drop' ? { note: r.message } : {}),
       });
     if (r.kind === 'drop') return { kind: 'dropped', reason: r.message, hook };
-    f.created = false;
+    this.created = false;
     return undefined;
   }
 
   finish(outcome: Outcome): WalkResult {
-    const f = this.flow;
+    if (this.lean) {
+      LEAN.outcome = outcome;
+      return LEAN;
+    }
     const verdict =
       outcome.kind === 'rejected'
         ? 'REJECT'
@@ -477,9 +540,9 @@ class Walk {
           : 'ACCEPT';
     let dnat: WalkResult['dnat'];
     let snat: WalkResult['snat'];
-    if (f.ct && f.dir === 'ORIGINAL') {
-      const to = f.ct.reply;
-      const orig = f.ct.original;
+    if (this.ct && this.dir === 'ORIGINAL') {
+      const to = this.ct.reply;
+      const orig = this.ct.original;
       if (orig.proto === 'icmp' || orig.proto === 'icmpv6') {
         // An ICMP query's tuple has no ports: both directions carry the echo id in `sport` (the
         // kernel's src.u.icmp.id), which only source NAT may change.
@@ -491,8 +554,8 @@ class Walk {
       }
     }
     const res: Mutable<WalkResult> = { outcome, stages: this.stages, input: this.input, verdict };
-    if (f.ct) res.ct = f.ct;
-    if (f.dir) res.ctDir = f.dir;
+    if (this.ct) res.ct = this.ct;
+    if (this.dir) res.ctDir = this.dir;
     if (!dnat && this.ipvsTaken) dnat = { ip: this.ipvsTaken.conn.daddr, port: this.ipvsTaken.conn.dport };
     if (dnat) res.dnat = dnat;
     if (snat) res.snat = snat;
@@ -538,7 +601,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
         if (v && v.kind !== 'pass') {
           if (v.kind === 'drop') return w.finish(ipvsDrop(v));
           if (v.kind === 'xmit' && !w.node.isLocal(v.packet.dst)) return ipvsXmit(w, v.packet);
-          r = v.packet;
+          r = w.adopt(v.packet);
         }
         r = w.tables('INPUT', r, IPVS_AFTER.INPUT, iif);
         if (isOutcome(r)) return w.finish(r);
@@ -576,7 +639,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           tooBig: { dev: rt.dev, mtu, packet: p, local: false },
         });
       }
-      p = withFields(p, { ttl: ttl - 1 });
+      p = w.adopt(withFields(p, { ttl: ttl - 1 }, w.mine(p)));
       if (w.rec)
         w.stages.push({
           kind: 'route',
@@ -584,12 +647,12 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           dev: rt.dev,
           nextHop,
         });
-      const pOut = withOif(p, rt.dev);
+      const pOut = w.adopt(withOif(p, rt.dev, w.mine(p)));
       let f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
       if (isOutcome(f)) return w.finish(f);
       // IPVS at FORWARD (100): replies of real servers to clients elsewhere get the virtual source back.
       const v = w.node.ipvs ? w.ipvs('FORWARD', f) : undefined;
-      if (v?.kind === 'reply') f = v.packet;
+      if (v?.kind === 'reply') f = w.adopt(v.packet);
       const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
       if (isOutcome(post)) return w.finish(post);
       const c = w.confirm('POSTROUTING');
@@ -605,6 +668,17 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
   }
 }
 
+/**
+ * What a lean walk's finish returns: one object, overwritten by the next lean walk, whose outcome the
+ * lean entry points hand back at once (its other fields are never read).
+ */
+const LEAN: Mutable<WalkResult> = {
+  outcome: { kind: 'dropped', reason: '' },
+  stages: NO_STAGES,
+  input: undefined as unknown as Packet,
+  verdict: 'ACCEPT',
+};
+
 /** A packet arriving on interface `iif` of the node (`physdev`: the bridge port it came in on, for br_netfilter). */
 export function receive(
   node: KernelNode,
@@ -613,8 +687,36 @@ export function receive(
   env: WalkEnv,
   physdev?: WalkEnv['physdev'],
 ): WalkResult {
+  return receiveWalk(node, packet, iif, env, physdev, false);
+}
+
+/**
+ * `receive(...).outcome`, for callers that want nothing else (the runtime's kernel modes walk the
+ * handshake's and the close's packets only to move conntrack on): the same walk, with no stages, no
+ * DNAT/SNAT summary and no WalkResult. Conntrack, NAT and counters are exactly receive's.
+ */
+export function receiveOutcome(
+  node: KernelNode,
+  packet: Packet,
+  iif: string,
+  env: WalkEnv,
+  physdev?: WalkEnv['physdev'],
+): Outcome {
+  return receiveWalk(node, packet, iif, env, physdev, true).outcome;
+}
+
+function receiveWalk(
+  node: KernelNode,
+  packet: Packet,
+  iif: string,
+  env: WalkEnv,
+  physdev: WalkEnv['physdev'] | undefined,
+  lean: boolean,
+): WalkResult {
   const p0 = withIif(packet, iif);
-  const w = new Walk(node, env, p0, physdev ?? env.physdev);
+  const w = new Walk(node, env, p0, physdev ?? env.physdev, lean);
+  // A lean walk hands back no input: the copy with iif is the walk's own from the start.
+  if (lean) w.adopt(p0);
   const p = w.tables('PREROUTING', p0, undefined, iif);
   if (isOutcome(p)) return w.finish(p);
   return afterPrerouting(w, p, iif);
@@ -622,7 +724,16 @@ export function receive(
 
 /** A packet generated by a process on the node (its source may be any local address, or unset by the caller). */
 export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult {
-  const w = new Walk(node, env, packet);
+  return sendWalk(node, packet, env, false);
+}
+
+/** `send(...).outcome` with nothing else built (see receiveOutcome). */
+export function sendOutcome(node: KernelNode, packet: Packet, env: WalkEnv): Outcome {
+  return sendWalk(node, packet, env, true).outcome;
+}
+
+function sendWalk(node: KernelNode, packet: Packet, env: WalkEnv, lean: boolean): WalkResult {
+  const w = new Walk(node, env, packet, env.physdev, lean);
   const rt = node.routing.route(packet.dst);
   if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
     if (w.rec) w.stages.push({ kind: 'route', decision: `no route to ${packet.dst.text} (${rt.errno})` });
@@ -649,7 +760,7 @@ export function send(node: KernelNode, packet: Packet, env: WalkEnv): WalkResult
       tooBig: { dev: rt.dev, mtu, packet, local: true },
     });
   }
-  return localOut(w, withOif(packet, rt.dev), rt, true);
+  return localOut(w, w.adopt(withOif(packet, rt.dev)), rt, true);
 }
 
 type OutRoute = Exclude<RouteDecision, { kind: 'unreachable' | 'prohibit' | 'blackhole' }>;
@@ -663,7 +774,9 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   const node = w.node;
   let rt: RouteDecision = rt0;
   let p = p0;
-  const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? p0.dst) : p0.dst;
+  // The destination as routed: the walk may write NAT into p0 itself (copy-on-write), so keep it.
+  const dst0 = p0.dst;
+  const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? dst0) : dst0;
   const ipvs = ipvsHooks && node.ipvs !== undefined;
   const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : undefined, undefined, rt0.dev, nextHop0);
   if (isOutcome(out)) return w.finish(out);
@@ -674,13 +787,13 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     if (v && v.kind !== 'pass') {
       if (v.kind === 'drop') return w.finish(ipvsDrop(v));
       if (v.kind === 'xmit' && !node.isLocal(v.packet.dst)) return ipvsXmit(w, v.packet);
-      p = v.packet;
+      p = w.adopt(v.packet);
     }
     const f = w.tables('OUTPUT', p, IPVS_AFTER.OUTPUT, undefined, rt0.dev, nextHop0);
     if (isOutcome(f)) return w.finish(f);
     p = f;
   }
-  if (!ipEquals(p.dst, p0.dst)) {
+  if (!ipEquals(p.dst, dst0)) {
     // ip_route_me_harder: the destination changed in OUTPUT (DNAT), so route again.
     rt = node.routing.route(p.dst);
     if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
@@ -697,7 +810,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     }
     if (w.rec)
       w.stages.push({ kind: 'route', decision: `re-route after DNAT: ${describeRoute(rt)}`, dev: rt.dev });
-    p = withOif(p, rt.dev);
+    p = w.adopt(withOif(p, rt.dev, w.mine(p)));
   }
   const nextHop = rt.kind === 'unicast' ? (rt.gateway ?? p.dst) : p.dst;
   const post = w.tables('POSTROUTING', p, undefined, undefined, rt.dev, nextHop);
@@ -707,7 +820,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   if (rt.kind === 'local' || rt.kind === 'broadcast') {
     // Looped back through lo: PREROUTING raw and mangle see it (conntrack is already attached, so no
     // new lookup and no nat), then INPUT.
-    const back = withIif(post, 'lo');
+    const back = w.adopt(withIif(post, 'lo', w.mine(post)));
     const pre = w.tables('PREROUTING', back, ['raw', 'mangle'], 'lo');
     if (isOutcome(pre)) return w.finish(pre);
     const inp = w.tables('INPUT', pre, undefined, 'lo');
@@ -741,7 +854,7 @@ function ipvsXmit(w: Walk, p: Packet): WalkResult {
       decision: `IPVS sends it to the real server through LOCAL_OUT: ${describeRoute(rt)}`,
       dev: rt.dev,
     });
-  return localOut(w, withOif(p, rt.dev), rt, false);
+  return localOut(w, w.adopt(withOif(p, rt.dev, w.mine(p))), rt, false);
 }
 
 function ipvsDrop(v: Extract<IpvsHookResult, { kind: 'drop' }>): Outcome {
@@ -795,7 +908,7 @@ export function bridged(
       decision: `bridged by ${bridge} from ${inPort} to ${outPort}`,
       dev: bridge,
     });
-  const pOut = withOif(p, bridge);
+  const pOut = w.adopt(withOif(p, bridge, w.mine(p)));
   const f = w.tables('FORWARD', pOut, undefined, bridge, bridge, p.dst);
   if (isOutcome(f)) return w.finish(f);
   const post = w.tables('POSTROUTING', f, undefined, bridge, bridge, p.dst);

@@ -14,12 +14,12 @@
  */
 import type { IP, IPv4 } from '../addr.js';
 import { prefixContains } from '../addr.js';
-import type { Packet } from '../packet.js';
+import { type Packet, withMark } from '../packet.js';
 import { chance31 } from '../rng.js';
 import type { CChain } from './compile.js';
 import { compileTable } from './compile.js';
 import type { CtView, EvalContext, EvalResult, LogLine, NatRequest, TraceEntry, Verdict } from './context.js';
-import type { IpSetElement } from './ipset.js';
+import type { IpSetElement, IpSetStore } from './ipset.js';
 import { IPSET_DIMENSIONS } from './ipset.js';
 import type {
   AddrType,
@@ -29,6 +29,7 @@ import type {
   PhysdevMatch,
   PortMatch,
   RecentMatch,
+  SetMatch,
 } from './match.js';
 import { addrTypeBit, CtStateBit, CtStatus, IPPROTO, TcpFlag } from './match.js';
 import type { FlatRun, Program } from './program.js';
@@ -221,9 +222,8 @@ function ipvsMatches(m: IpvsMatch, v: EvalContext['ipvs']): boolean {
 function setElement(
   dims: readonly ('ip' | 'port' | 'ip2')[],
   dirs: readonly ('src' | 'dst')[],
-  env: Env,
+  p: Packet,
 ): IpSetElement {
-  const p = env.pkt;
   const e: { ip?: IP; proto?: number; port?: number; ip2?: IP } = {};
   for (let i = 0; i < dims.length && i < dirs.length; i++) {
     const src = dirs[i] === 'src';
@@ -232,7 +232,7 @@ function setElement(
         e.ip = src ? p.src : p.dst;
         break;
       case 'port':
-        e.proto = env.proto;
+        e.proto = PROTO_NUM[p.proto];
         e.port = src ? p.sport : p.dport;
         break;
       case 'ip2':
@@ -241,6 +241,17 @@ function setElement(
     }
   }
   return e;
+}
+
+/**
+ * Whether a set match's set holds the element the packet gives it (before the match's `!`): the
+ * one lookup xt_set's set_match_v4 makes. false when no such set exists. The flow cache keys on
+ * these answers instead of on the fields they read.
+ */
+export function setHolds(m: SetMatch, p: Packet, sets: IpSetStore): boolean {
+  const set = sets.get(m.name);
+  if (!set) return false;
+  return sets.test(m.name, setElement(IPSET_DIMENSIONS[set.type], m.dirs, p));
 }
 
 function matchOne(m: Match, env: Env): boolean {
@@ -323,12 +334,8 @@ function matchOne(m: Match, env: Env): boolean {
       return recentMatches(m, env);
     case 'physdev':
       return physdevMatches(m, env.ctx.physdev);
-    case 'set': {
-      const set = env.ctx.state.sets.get(m.name);
-      if (!set) return m.neg;
-      const hit = env.ctx.state.sets.test(m.name, setElement(IPSET_DIMENSIONS[set.type], m.dirs, env));
-      return hit !== m.neg;
-    }
+    case 'set':
+      return setHolds(m, p, env.ctx.state.sets) !== m.neg;
     case 'ipvs':
       return ipvsMatches(m, env.ctx.ipvs);
     case 'nfacct':
@@ -369,7 +376,7 @@ function newEnv(table: TableName, chain: string, packet: Packet, ctx: EvalContex
 /** The result; the packet is copied only when its mark changed. Optional keys only when present. */
 function finish(env: Env, verdict: Verdict, byPolicy: boolean, nat: NatRequest | undefined): EvalResult {
   const packet = env.pkt;
-  const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
+  const pkt = env.mark !== packet.mark ? withMark(packet, env.mark) : packet;
   const notrack = env.notrack;
   const trace = env.trace ?? EMPTY;
   const logs = env.logs ?? EMPTY;
@@ -385,7 +392,7 @@ function finish(env: Env, verdict: Verdict, byPolicy: boolean, nat: NatRequest |
 /** finish(env, ACCEPT, false, nat) for a nat known to be present (its object is not read). */
 function finishNat(env: Env, nat: NatRequest): EvalResult {
   const packet = env.pkt;
-  const pkt = env.mark !== packet.mark ? { ...packet, mark: env.mark } : packet;
+  const pkt = env.mark !== packet.mark ? withMark(packet, env.mark) : packet;
   const trace = env.trace ?? EMPTY;
   const logs = env.logs ?? EMPTY;
   if (env.ctmarkChanged)

@@ -6,10 +6,13 @@
  * and the same rule and policy counters counted (one packet, its length in bytes).
  *
  * It is exact, not a heuristic:
- * - The mask is computed once per (ruleset, table, chain) from the rules themselves (`planFor`): every
+ * - The mask is computed once per (ruleset, table, chain) from the rules themselves (`chainShape`): every
  *   match kind states the fields it reads (an addrtype match: the addresses, the devices with
- *   --limit-iface-*, and the node's routing; a set match: the addresses and ports its flags name, and
- *   the sets' contents). The protocol is always part of the shape.
+ *   --limit-iface-*, and the node's routing). The protocol is always part of the shape.
+ * - A set match puts its lookup's answer (is the packet's element in the set?) into the shape, not
+ *   the addresses and ports the lookup reads (OVS's staged lookup: what only the set examined stays
+ *   wildcarded), unless other matches read those fields anyway. ipvs mode's filter INPUT looks up
+ *   the reply's destination (a new port per connection) in its service sets: one shape for all.
  * - A chain is cached only when every rule reachable from it is a pure function of those fields:
  *   statistic, recent and nfacct matches, LOG and CONNMARK targets, and NAT targets whose range makes
  *   an Rng draw make the whole (table, chain) uncached; it is evaluated as before, every time.
@@ -18,17 +21,18 @@
  *   routing generation (addrtype). A stamp change empties the cache.
  * - On a miss the chain is evaluated with `ctx.counted`, which lists exactly the counters the traversal
  *   adds to (the matched rules', the policy's when it ends there); the list is what a hit replays.
- * - A (table, chain) whose shapes rarely repeat (a set match on the masqueraded reply port, say) stops
+ * - A (table, chain) whose shapes rarely repeat (a port match on the masqueraded reply port, say) stops
  *   caching until the next stamp change: more than half misses after 256 lookups.
  *
  * The walker uses it for untraced walks (`kpath trace` always evaluates). test/kernel/fastpath.test.ts
  * compares it with plain evaluation over random rulesets, packets and flows.
  */
 import type { IP } from '../addr.js';
-import type { Packet } from '../packet.js';
+import { type Packet, withMark } from '../packet.js';
 import type { EvalContext, EvalResult, NatRequest, Verdict } from './context.js';
-import { evaluate } from './evaluate.js';
-import type { Match } from './match.js';
+import { evaluate, setHolds } from './evaluate.js';
+import type { IpSetStore } from './ipset.js';
+import type { Match, SetMatch } from './match.js';
 import { CtStatus, TcpFlag } from './match.js';
 import type { BuiltinChain, Counters, Ruleset, Table, TableName } from './ruleset.js';
 import type { Target } from './target.js';
@@ -52,6 +56,8 @@ const F = {
   PHYSDEV: 4096,
   IPVS: 8192,
 } as const;
+
+const EMPTY: readonly never[] = [];
 
 /** A (table, chain) that cannot be cached: some reachable rule is not a pure function of the packet. */
 const IMPURE = -1;
@@ -157,9 +163,31 @@ function targetMask(t: Target | undefined): number {
   }
 }
 
-/** The shape mask of a built-in chain: the union over every rule reachable from it, or IMPURE. */
-function chainMask(table: Table, chain: string): number {
+/** The fields a set match's lookup reads (by its flags: see matchMask). */
+function setFields(m: SetMatch): number {
+  return matchMask(m);
+}
+
+/** A built-in chain's shape: the fields its rules read, and the set lookups that stand for fields. */
+interface ChainShape {
+  /** The fields of the shape (a bit per F), or IMPURE. */
+  readonly mask: number;
+  /**
+   * Set matches whose answer (is the packet's element in the set?) is part of the shape instead of
+   * the fields the lookup reads, one per distinct (set, flags). A set match on the reply's
+   * destination port makes every connection a new value of that port, but the same answer.
+   */
+  readonly probes: readonly SetMatch[];
+}
+
+/**
+ * The shape of a built-in chain: the union of the fields every rule reachable from it reads, or
+ * IMPURE. A set match adds its lookup's answer rather than the fields the lookup reads (OVS's staged
+ * lookup: wildcard what only the set examined), unless other matches read all those fields anyway.
+ */
+function chainShape(table: Table, chain: string, sets: IpSetStore): ChainShape {
   let mask = 0;
+  const bySet = new Map<string, SetMatch>();
   const seen = new Set<string>();
   const todo = [chain];
   while (todo.length) {
@@ -170,18 +198,27 @@ function chainMask(table: Table, chain: string): number {
     if (!c) continue;
     for (const r of c.rules) {
       for (const m of r.matches) {
+        if (m.kind === 'set') {
+          const key = `${m.name} ${m.dirs.join(',')}`;
+          if (!bySet.has(key)) bySet.set(key, m);
+          continue;
+        }
         const x = matchMask(m);
-        if (x === IMPURE) return IMPURE;
+        if (x === IMPURE) return { mask: IMPURE, probes: EMPTY };
         mask |= x;
       }
       const t = r.target;
       const x = targetMask(t);
-      if (x === IMPURE) return IMPURE;
+      if (x === IMPURE) return { mask: IMPURE, probes: EMPTY };
       mask |= x;
       if (t && (t.kind === 'jump' || t.kind === 'goto')) todo.push(t.chain);
     }
   }
-  return mask;
+  const probes: SetMatch[] = [];
+  // A plan lives for one generation of the sets (a change empties the cache), so the lookup in a set
+  // that is empty or missing answers "no" for all of it: no probe.
+  for (const m of bySet.values()) if ((setFields(m) & ~mask) !== 0 && !sets.isEmpty(m.name)) probes.push(m);
+  return { mask, probes };
 }
 
 /** What a cached evaluation replays. */
@@ -203,6 +240,8 @@ interface Flow {
 /** One (table, chain) of one ruleset: its mask and the flows seen. */
 interface Plan {
   readonly mask: number;
+  /** Set lookups whose answers are part of the shape (ChainShape.probes). */
+  readonly probes: readonly SetMatch[];
   /** Flows by the hash of their shape (chains of flows with equal hashes). */
   readonly flows: Map<number, Flow>;
   lookups: number;
@@ -213,8 +252,6 @@ interface Plan {
 
 /** Flows kept per (table, chain) before the map starts afresh (a cache, not a record). */
 const MAX_FLOWS = 4096;
-
-const EMPTY: readonly never[] = [];
 
 /** The megaflow cache of one network namespace (one per KernelNode). */
 export class FlowCache {
@@ -228,6 +265,47 @@ export class FlowCache {
   misses = 0;
   /** false: every evaluation goes to `evaluate` (benchmarks compare both in one process). */
   enabled = true;
+  /** What a hit returns, overwritten by the next hit (every field present: one hidden class). */
+  private readonly hit: MutableResult = {
+    verdict: { kind: 'ACCEPT' },
+    byPolicy: false,
+    packet: undefined as unknown as Packet,
+    nat: undefined,
+    ctMark: undefined,
+    notrack: false,
+    trace: EMPTY,
+    logs: EMPTY,
+  };
+
+  /** The ruleset `policies` describes. */
+  private policyRules: Ruleset | undefined;
+  /** By planIndex: what a chain without rules does (its policy), null for a chain with rules. */
+  private policies: (PolicyOnly | null | undefined)[] = [];
+
+  /**
+   * policyVerdict(rs, table, chain, packet) with the lookups done once per ruleset: a built-in chain
+   * without rules counts the packet on its policy and answers its verdict (ACCEPT, uncounted, when
+   * the table or chain does not exist); undefined when the chain has rules.
+   */
+  policy(rs: Ruleset, table: TableName, chain: BuiltinChain, packet: Packet): Verdict | undefined {
+    if (rs !== this.policyRules) {
+      this.policyRules = rs;
+      this.policies = [];
+    }
+    const i = planIndex(table, chain);
+    let e = this.policies[i];
+    if (e === undefined) {
+      e = policyOnly(rs, table, chain);
+      this.policies[i] = e;
+    }
+    if (e === null) return undefined;
+    const c = e.counters;
+    if (c) {
+      c.packets++;
+      c.bytes += packet.length;
+    }
+    return e.verdict;
+  }
 
   /** The (table/chain) plans of the current ruleset with their masks and flow counts (for benchmarks). */
   describe(): { plan: string; mask: number; flows: number }[] {
@@ -245,7 +323,8 @@ export class FlowCache {
 
   /**
    * evaluate(rs, table, chain, packet, ctx) through the cache. `routeGen` is the generation of the
-   * node's routing (the addrtype match's answers). A traced evaluation is never cached.
+   * node's routing (the addrtype match's answers). A traced evaluation is never cached. A hit's
+   * result is one object the cache reuses: read it before the next call (the walker does).
    */
   evaluate(
     rs: Ruleset,
@@ -254,6 +333,8 @@ export class FlowCache {
     packet: Packet,
     ctx: EvalContext,
     routeGen: number,
+    /** The caller made `packet` and nothing else holds it: a hit's mark is written into it (packet.ts). */
+    owned = false,
   ): EvalResult {
     if (ctx.trace === true) return evaluate(rs, table, chain, packet, ctx);
     const setsGen = ctx.state.sets.generation;
@@ -267,17 +348,18 @@ export class FlowCache {
     let plan = this.plans[pi];
     if (!plan) {
       const t = rs.tables.get(table);
-      plan = { mask: t ? chainMask(t, chain) : 0, flows: new Map(), lookups: 0, misses: 0, off: false };
+      const cs = t ? chainShape(t, chain, ctx.state.sets) : { mask: 0, probes: EMPTY };
+      plan = { mask: cs.mask, probes: cs.probes, flows: new Map(), lookups: 0, misses: 0, off: false };
       this.plans[pi] = plan;
     }
     if (plan.mask === IMPURE || plan.off || !this.enabled) return evaluate(rs, table, chain, packet, ctx);
-    const n = shapeOf(plan.mask, packet, ctx);
+    const n = shapeOf(plan, packet, ctx);
     const h = hashShape(n);
     plan.lookups++;
     for (let f = plan.flows.get(h); f; f = f.next) {
       if (sameShape(f.shape, n)) {
         this.hits++;
-        return replay(f, packet);
+        return replay(f, packet, this.hit, owned);
       }
     }
     this.misses++;
@@ -306,6 +388,23 @@ export class FlowCache {
   }
 }
 
+interface PolicyOnly {
+  readonly verdict: Verdict;
+  /** The chain's policy counters; undefined when the table or chain does not exist. */
+  readonly counters: Counters | undefined;
+}
+
+const POLICY_ACCEPT: Verdict = { kind: 'ACCEPT' };
+const POLICY_DROP: Verdict = { kind: 'DROP' };
+
+/** What policyVerdict answers for (table, chain) of `rs`: the policy of a chain without rules, or null. */
+function policyOnly(rs: Ruleset, table: TableName, chain: BuiltinChain): PolicyOnly | null {
+  const c = rs.tables.get(table)?.chains.get(chain);
+  if (!c) return { verdict: POLICY_ACCEPT, counters: undefined };
+  if (c.rules.length > 0) return null;
+  return { verdict: (c.policy ?? 'ACCEPT') === 'ACCEPT' ? POLICY_ACCEPT : POLICY_DROP, counters: c.counters };
+}
+
 const TABLE_INDEX: Readonly<Record<TableName, number>> = { raw: 0, mangle: 1, nat: 2, filter: 3 };
 const CHAIN_INDEX: Readonly<Record<BuiltinChain, number>> = {
   PREROUTING: 0,
@@ -315,8 +414,22 @@ const CHAIN_INDEX: Readonly<Record<BuiltinChain, number>> = {
   POSTROUTING: 4,
 };
 
+/** TABLE_INDEX[table] * 8 + CHAIN_INDEX[chain], by comparisons (a keyed load per call showed in profiles). */
 function planIndex(table: TableName, chain: BuiltinChain): number {
-  return (TABLE_INDEX[table] ?? 7) * 8 + (CHAIN_INDEX[chain] ?? 7);
+  const t = table === 'filter' ? 3 : table === 'nat' ? 2 : table === 'mangle' ? 1 : table === 'raw' ? 0 : 7;
+  const c =
+    chain === 'OUTPUT'
+      ? 3
+      : chain === 'INPUT'
+        ? 1
+        : chain === 'POSTROUTING'
+          ? 4
+          : chain === 'PREROUTING'
+            ? 0
+            : chain === 'FORWARD'
+              ? 2
+              : 7;
+  return t * 8 + c;
 }
 
 /** ctx with `counted` set (the caller's own ctx is left as it is). */
@@ -335,8 +448,13 @@ function countingCtx(ctx: EvalContext, counted: Counters[]): EvalContext {
   return c;
 }
 
-/** A cached flow applied to a packet: its counters counted, the result evaluate would give. */
-function replay(f: Flow, packet: Packet): EvalResult {
+type MutableResult = { -readonly [K in keyof EvalResult]: EvalResult[K] };
+
+/**
+ * A cached flow applied to a packet: its counters counted, the result evaluate would give, written
+ * into `out` (the cache's one result object: a hit allocates nothing but a packet whose mark changes).
+ */
+function replay(f: Flow, packet: Packet, out: MutableResult, owned: boolean): EvalResult {
   const cs = f.counters;
   const len = packet.length;
   for (let i = 0; i < cs.length; i++) {
@@ -344,25 +462,12 @@ function replay(f: Flow, packet: Packet): EvalResult {
     c.packets++;
     c.bytes += len;
   }
-  const pkt = f.mark >= 0 && f.mark !== packet.mark ? { ...packet, mark: f.mark } : packet;
-  if (f.nat)
-    return {
-      verdict: f.verdict,
-      byPolicy: f.byPolicy,
-      packet: pkt,
-      nat: f.nat,
-      notrack: f.notrack,
-      trace: EMPTY,
-      logs: EMPTY,
-    };
-  return {
-    verdict: f.verdict,
-    byPolicy: f.byPolicy,
-    packet: pkt,
-    notrack: f.notrack,
-    trace: EMPTY,
-    logs: EMPTY,
-  };
+  out.verdict = f.verdict;
+  out.byPolicy = f.byPolicy;
+  out.packet = f.mark >= 0 && f.mark !== packet.mark ? withMark(packet, f.mark, owned) : packet;
+  out.nat = f.nat;
+  out.notrack = f.notrack;
+  return out;
 }
 
 /**
@@ -421,7 +526,8 @@ const scratch: number[] = [];
  * The values of the masked fields (the family and protocol always) into `scratch`; returns how many.
  * The order and number of values is fixed by the mask, so equal shapes of one plan are equal arrays.
  */
-function shapeOf(mask: number, p: Packet, ctx: EvalContext): number {
+function shapeOf(plan: Plan, p: Packet, ctx: EvalContext): number {
+  const mask = plan.mask;
   const v = scratch;
   let n = 0;
   v[n++] = p.family * 256 + PROTO_CODE[p.proto];
@@ -482,6 +588,11 @@ function shapeOf(mask: number, p: Packet, ctx: EvalContext): number {
       v[n++] = intern(x.method);
       v[n++] = x.vportctl ?? 0;
     }
+  }
+  const probes = plan.probes;
+  if (probes.length) {
+    const sets = ctx.state.sets;
+    for (let i = 0; i < probes.length; i++) v[n++] = setHolds(probes[i]!, p, sets) ? 1 : 0;
   }
   return n;
 }

@@ -134,6 +134,8 @@ class SetImpl implements IpSet {
 
   /** Membership of a packet-derived element: for net types, `ip2` (or `ip`) is tested for containment. */
   test(e: IpSetElement): boolean {
+    // Most of kube-proxy's sets are empty; the rest are looked up once per set match of a walk.
+    if (this.members.size === 0) return false;
     switch (this.type) {
       case 'hash:net': {
         const ip = e.ip;
@@ -147,9 +149,29 @@ class SetImpl implements IpSet {
         );
       }
       default: {
-        const k = this.keyOf(e, false);
-        return !!k && this.exact.has(k.key);
+        const k = this.exactKey(e);
+        return k !== undefined && this.exact.has(k);
       }
+    }
+  }
+
+  /** keyOf(e, false).key for the types without a net part, without keyOf's closure and result object. */
+  private exactKey(e: IpSetElement): string | undefined {
+    switch (this.type) {
+      case 'hash:ip':
+        return e.ip ? ipKey(e.ip) : undefined;
+      case 'hash:ip,port':
+        return e.ip && e.proto !== undefined && e.port !== undefined
+          ? `${ipKey(e.ip)}|${e.proto}|${e.port}`
+          : undefined;
+      case 'hash:ip,port,ip':
+        return e.ip && e.proto !== undefined && e.port !== undefined && e.ip2
+          ? `${ipKey(e.ip)}|${e.proto}|${e.port}|${ipKey(e.ip2)}`
+          : undefined;
+      case 'bitmap:port':
+        return e.port !== undefined ? String(e.port) : undefined;
+      default:
+        return this.keyOf(e, false)?.key;
     }
   }
 }
@@ -209,6 +231,11 @@ export class IpSetStore {
   del(name: string, e: IpSetElement): void {
     this.must(name).del(e);
     this.gen++;
+  }
+
+  /** true when the set has no members or does not exist. */
+  isEmpty(name: string): boolean {
+    return (this.sets.get(name)?.members.size ?? 0) === 0;
   }
 
   /** false when the set does not exist. */

@@ -6,8 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseIP } from '../../netmodel/addr.js';
 import { formatConntrackList } from '../../netmodel/conntrack/index.js';
-import { KernelNode, receive, send, type WalkEnv, type WalkResult } from '../../netmodel/kernel/index.js';
-import type { CtView, EvalContext, Ruleset } from '../../netmodel/netfilter/index.js';
+import {
+  KernelNode,
+  type Outcome,
+  receive,
+  receiveOutcome,
+  send,
+  sendOutcome,
+  type WalkEnv,
+  type WalkResult,
+} from '../../netmodel/kernel/index.js';
+import type { CtView, EvalContext, IpSetStore, Ruleset } from '../../netmodel/netfilter/index.js';
 import { emptyRuleset, evaluate, FlowCache, loadRestore } from '../../netmodel/netfilter/index.js';
 import {
   ACK,
@@ -50,6 +59,10 @@ function randomRule(rng: SeededRng, chain: string, jumps: readonly string[], imp
     `-m addrtype ${pickOf(rng, ['--dst-type LOCAL', '--dst-type UNICAST', '! --dst-type LOCAL'])}`,
     `-m addrtype --src-type LOCAL ${intBelow(rng, 2) ? '--limit-iface-out' : ''}`.trimEnd(),
     `-m set ${not()}--match-set S1 ${pickOf(rng, ['dst', 'src', 'dst,dst'])}`,
+    // Sets whose lookups read ports: the cache keys on their answers, not on the ports.
+    `-m set ${not()}--match-set ${pickOf(rng, ['S2', 'S5'])} ${pickOf(rng, ['dst,dst', 'src,src', 'dst,src', 'src,dst'])}`,
+    `-m set ${not()}--match-set S3 ${pickOf(rng, ['dst', 'src'])}`,
+    `-m set ${not()}--match-set S4 ${pickOf(rng, ['dst,dst,src', 'src,src,dst'])}`,
     '-m comment --comment "a rule"',
     `-p ${p} -m multiport --dports 80,8080`,
   ];
@@ -143,6 +156,36 @@ function randomRules(rng: SeededRng, impure: boolean): string {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * The sets the random rules match on: S1 hash:ip; S2 hash:ip,port and S4 hash:ip,port,ip (kube-proxy's
+ * service sets), S3 bitmap:port (its node port sets), with members some flows' packets hit in each
+ * direction; S5 hash:ip,port starts empty (and gets members when `changeSets` runs).
+ */
+function createSets(sets: IpSetStore): void {
+  sets.create('S1', 'hash:ip');
+  sets.add('S1', { ip: parseIP('10.96.0.20') });
+  sets.create('S2', 'hash:ip,port');
+  sets.add('S2', { ip: parseIP('10.96.0.20'), proto: 6, port: 80 });
+  sets.add('S2', { ip: parseIP('10.96.0.53'), proto: 17, port: 53 });
+  sets.add('S2', { ip: parseIP('10.244.1.5'), proto: 6, port: 40007 });
+  sets.create('S3', 'bitmap:port', 4, { range: { from: 0, to: 65535 } });
+  for (const port of [80, 8080, 40003, 40004]) sets.add('S3', { port });
+  sets.create('S4', 'hash:ip,port,ip');
+  sets.add('S4', { ip: parseIP('10.96.0.20'), proto: 6, port: 80, ip2: parseIP('10.244.1.5') });
+  sets.add('S4', { ip: parseIP('10.244.1.6'), proto: 6, port: 40011, ip2: parseIP('10.244.2.5') });
+  sets.create('S5', 'hash:ip,port');
+}
+
+/** kube-proxy's ipset restore between syncs: members come (S5's first) and go. */
+function changeSets(sets: IpSetStore, i: number): void {
+  sets.add('S1', { ip: parseIP(`10.96.0.${20 + (i % 5)}`) });
+  sets.add('S5', { ip: parseIP('10.0.0.11'), proto: 6, port: 30080 });
+  sets.add('S5', { ip: parseIP('10.244.1.6'), proto: 6, port: 40000 + (i % 60) });
+  const p = 40000 + ((i * 7) % 60);
+  if (i % 2) sets.add('S3', { port: p });
+  else if (sets.test('S3', { port: p })) sets.del('S3', { port: p });
+}
+
 /** A worker node: eth0 on the node network, cni0 for its pods, a route to the other node's pods. */
 function worker(rules: string): KernelNode {
   const n = new KernelNode({ name: 'worker-1' });
@@ -152,8 +195,7 @@ function worker(rules: string): KernelNode {
   n.routing.addAddress('cni0', '10.244.1.1/24');
   n.routing.addRoute({ dst: '10.244.2.0/24', via: '10.0.0.12', dev: 'eth0' });
   n.routing.addRoute({ dst: 'default', via: '10.0.0.1', dev: 'eth0' });
-  n.nf.sets.create('S1', 'hash:ip');
-  n.nf.sets.add('S1', { ip: parseIP('10.96.0.20') });
+  createSets(n.nf.sets);
   n.restore(rules);
   return n;
 }
@@ -179,6 +221,12 @@ function enter(n: KernelNode, p: Packet, env: WalkEnv, local: boolean): WalkResu
   return receive(n, p, dev, env);
 }
 
+/** enter() through the lean entry points (the walk's outcome alone). */
+function enterLean(n: KernelNode, p: Packet, env: WalkEnv, local: boolean): Outcome {
+  if (local) return sendOutcome(n, p, env);
+  return receiveOutcome(n, p, p.src.text.startsWith('10.244.1.') ? 'cni0' : 'eth0', env);
+}
+
 /** What a walk decided, without object identities (the conntrack entries are compared as tables). */
 function summary(r: WalkResult): unknown {
   const o = r.outcome;
@@ -188,6 +236,7 @@ function summary(r: WalkResult): unknown {
     packet: 'packet' in o ? o.packet : undefined,
     reason: 'reason' in o ? o.reason : undefined,
     dev: 'dev' in o ? o.dev : undefined,
+    input: r.input,
     dnat: r.dnat,
     snat: r.snat,
     ctDir: r.ctDir,
@@ -196,20 +245,33 @@ function summary(r: WalkResult): unknown {
 }
 
 /**
- * Random flows through twin nodes, one walking with the cache and one without: every packet's result,
- * then both nodes' counters, conntrack tables and Rng positions, are compared.
+ * Random flows through twin nodes, one walking with the cache and one without, one recording stages
+ * (no cache, and the walk copies the packet at every change instead of writing into its own copy) and
+ * one through the lean entry points: every packet's result, then the nodes' counters, conntrack tables
+ * and Rng positions, are compared, and the caller's packets are never changed.
  */
 function runFlows(rules: string, seed: number, flows: number): { hits: number } {
   const fast = worker(rules);
   const slow = worker(rules);
+  const staged = worker(rules);
+  const lean = worker(rules);
   const rf = new SeededRng(seed);
   const rs = new SeededRng(seed);
+  const rt = new SeededRng(seed);
+  const rl = new SeededRng(seed);
   const prng = new SeededRng(seed ^ 0x1234);
   let now = 1000;
   const step = (p: Packet, local: boolean): void => {
+    const before = { ...p };
     const a = enter(fast, p, { now, rng: rf, noStages: true }, local);
     const b = enter(slow, p, { now, rng: rs, noStages: true, flowCache: false }, local);
+    const c = enter(staged, p, { now, rng: rt }, local);
+    const d = enterLean(lean, p, { now, rng: rl, noStages: true }, local);
+    expect(c.stages.length).toBeGreaterThan(0);
     expect(summary(a)).toEqual(summary(b));
+    expect(summary(a)).toEqual(summary(c));
+    expect(d).toEqual(a.outcome);
+    expect(p).toStrictEqual(before);
   };
   for (let i = 0; i < flows; i++) {
     const c = pickOf(prng, CLIENTS);
@@ -275,18 +337,22 @@ function runFlows(rules: string, seed: number, flows: number): { hits: number } 
     }
     if (i % 37 === 36) {
       // A set changes (kube-proxy's ipset restore) and a route comes: the cache must start afresh.
-      for (const n of [fast, slow]) n.nf.sets.add('S1', { ip: parseIP(`10.96.0.${20 + (i % 5)}`) });
+      for (const n of [fast, slow, staged, lean]) changeSets(n.nf.sets, i);
       if (i % 74 === 73)
-        for (const n of [fast, slow]) n.routing.addAddress('eth0', `10.0.0.${100 + (i % 50)}/24`);
+        for (const n of [fast, slow, staged, lean])
+          n.routing.addAddress('eth0', `10.0.0.${100 + (i % 50)}/24`);
     }
     now += 50;
   }
-  expect(fast.save({ counters: true })).toEqual(slow.save({ counters: true }));
-  expect(formatConntrackList(fast.conntrack.entries(now), now)).toEqual(
-    formatConntrackList(slow.conntrack.entries(now), now),
-  );
-  expect(fast.conntrack.statistics()).toEqual(slow.conntrack.statistics());
-  expect(rf.uint32()).toBe(rs.uint32());
+  for (const other of [slow, staged, lean]) {
+    expect(fast.save({ counters: true })).toEqual(other.save({ counters: true }));
+    expect(formatConntrackList(fast.conntrack.entries(now), now)).toEqual(
+      formatConntrackList(other.conntrack.entries(now), now),
+    );
+    expect(fast.conntrack.statistics()).toEqual(other.conntrack.statistics());
+  }
+  const draw = rf.uint32();
+  for (const r of [rs, rt, rl]) expect(r.uint32()).toBe(draw);
   expect(slow.flowCache.hits + slow.flowCache.misses).toBe(0);
   return { hits: fast.flowCache.hits };
 }
@@ -345,10 +411,7 @@ describe('FlowCache.evaluate against evaluate', () => {
       const cache = new FlowCache();
       const sa = newState();
       const sb = newState();
-      for (const s of [sa, sb]) {
-        s.sets.create('S1', 'hash:ip');
-        s.sets.add('S1', { ip: parseIP('10.96.0.20') });
-      }
+      for (const s of [sa, sb]) createSets(s.sets);
       const ra = new SeededRng(k);
       const rb = new SeededRng(k);
       const prng = new SeededRng(k + 500);
@@ -362,14 +425,17 @@ describe('FlowCache.evaluate against evaluate', () => {
       for (let i = 0; i < 300; i++) {
         if (i === 150) {
           routeGen++;
-          for (const s of [sa, sb]) s.sets.add('S1', { ip: parseIP('10.244.2.5') });
+          for (const s of [sa, sb]) {
+            s.sets.add('S1', { ip: parseIP('10.244.2.5') });
+            changeSets(s.sets, k);
+          }
         }
         const [dst, port] = pickOf(prng, TARGETS).split(':') as [string, string];
         const p = packet({
           proto: intBelow(prng, 4) === 0 ? 'udp' : 'tcp',
           src: parseIP(pickOf(prng, CLIENTS).src),
           dst: parseIP(dst),
-          sport: pickOf(prng, [40000, 40001, 80, 8080]),
+          sport: pickOf(prng, [40000, 40001, 40003, 40007, 40011, 80, 8080]),
           dport: Number(port),
           tcp: pickOf(prng, [SYN, SYN_ACK, ACK, FIN_ACK, RST]),
           mark: pickOf(prng, [0, 1, 0x4000]),
@@ -422,5 +488,55 @@ describe('FlowCache.evaluate against evaluate', () => {
       hits += cache.hits;
     }
     expect(hits).toBeGreaterThan(10000);
+  });
+
+  it("keys a set match on its answer: ipvs mode's filter INPUT stays cached for a new reply port per connection", () => {
+    // kube-proxy's ipvs-mode KUBE-IPVS-FILTER (pkg/proxy/ipvs/proxier.go writeIptablesRules): the
+    // reply to a masqueraded connection comes back to a new port each time.
+    const text = [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':KUBE-IPVS-FILTER - [0:0]',
+      '-A INPUT -j KUBE-IPVS-FILTER',
+      '-A KUBE-IPVS-FILTER -m set --match-set S5 dst,dst -j RETURN',
+      '-A KUBE-IPVS-FILTER -m set --match-set S2 dst,dst -j RETURN',
+      '-A KUBE-IPVS-FILTER -m set --match-set S3 dst -j RETURN',
+      '-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set S1 dst -j REJECT',
+      'COMMIT',
+      '',
+    ].join('\n');
+    const a = loadRestore(emptyRuleset(4), text);
+    const b = loadRestore(emptyRuleset(4), text);
+    const sa = newState();
+    const sb = newState();
+    createSets(sa.sets);
+    createSets(sb.sets);
+    const cache = new FlowCache();
+    const rng = new SeededRng(3);
+    const dsts = ['10.0.0.11', '10.96.0.20', '10.96.0.53'];
+    for (let i = 0; i < 3000; i++) {
+      // Replies to the node's address on a new port each, now and then a packet to a service (a set member).
+      const svc = i % 50 === 49;
+      const p = packet({
+        proto: 'tcp',
+        src: parseIP('10.244.2.5'),
+        dst: parseIP(svc ? '10.96.0.20' : dsts[i % 3]!),
+        sport: 8080,
+        dport: svc ? 80 : 32768 + i,
+        tcp: SYN_ACK,
+        iif: 'eth0',
+      });
+      const ct: CtView = { state: i % 7 === 0 ? 'NEW' : 'ESTABLISHED', status: 0, mark: 0 };
+      if (i === 1500) for (const s of [sa, sb]) s.sets.add('S3', { port: 32768 + 1600 });
+      const x = cache.evaluate(a, 'filter', 'INPUT', p, { now: i, rng, state: sa, ct }, 0);
+      const y = evaluate(b, 'filter', 'INPUT', p, { now: i, rng, state: sb, ct });
+      expect(x).toEqual(y);
+    }
+    expect(a).toEqual(b);
+    // One shape per (destination, ctstate, answers): the new ports do not make new flows.
+    expect(cache.misses).toBeLessThan(40);
+    expect(cache.hits).toBeGreaterThan(2900);
+    // The S3 member added at 1500 was seen: the packet to its port returned early (a RETURN counted).
+    expect(a.tables.get('filter')!.chains.get('KUBE-IPVS-FILTER')!.rules[2]!.counters.packets).toBe(1);
   });
 });

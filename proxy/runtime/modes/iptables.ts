@@ -15,7 +15,14 @@ import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
 import type { Tuple } from '../../../netmodel/conntrack/index.js';
 import type { IpvsTable } from '../../../netmodel/ipvs/index.js';
-import { receive, send, type WalkEnv, type WalkResult } from '../../../netmodel/kernel/index.js';
+import {
+  receive,
+  receiveOutcome,
+  send,
+  sendOutcome,
+  type WalkEnv,
+  type WalkResult,
+} from '../../../netmodel/kernel/index.js';
 import {
   ACK,
   FIN_ACK,
@@ -180,6 +187,13 @@ export class IptablesMode implements ProxyMode {
     return receive(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
   }
 
+  /** walkFrom for a packet whose walk only moves conntrack on (the caller reads nothing of it). */
+  private stepFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): void {
+    const node = this.dp!.node(nodeName);
+    if (nodeProcess || node.isLocal(p.src)) sendOutcome(node, p, env);
+    else receiveOutcome(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
+  }
+
   /** The packet an endpoint sends back for a conntrack entry (its reply tuple). */
   private static replyOf(reply: Tuple, tcp: TcpFlags): Packet {
     return packet({
@@ -219,9 +233,9 @@ export class IptablesMode implements ProxyMode {
   private completeHandshake(flow: FlowRequest, r: WalkResult): void {
     if (!r.ct) return;
     const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
-    this.walkFrom(flow.entryNode, IptablesMode.replyOf(r.ct.reply, SYN_ACK), env);
+    this.stepFrom(flow.entryNode, IptablesMode.replyOf(r.ct.reply, SYN_ACK), env);
     if (flow.protocol === 'TCP') {
-      this.walkFrom(flow.entryNode, withTcp(r.input, ACK), env, flow.clientIsNodeProcess);
+      this.stepFrom(flow.entryNode, withTcp(r.input, ACK), env, flow.clientIsNodeProcess);
     }
   }
 
@@ -246,9 +260,9 @@ export class IptablesMode implements ProxyMode {
     });
     const found = node.conntrack.lookup(fin, env.now);
     if (found?.dir !== 'ORIGINAL') return;
-    this.walkFrom(flow.entryNode, fin, env, flow.clientIsNodeProcess);
-    this.walkFrom(flow.entryNode, IptablesMode.replyOf(found.entry.reply, FIN_ACK), env);
-    this.walkFrom(flow.entryNode, withTcp(fin, ACK), env, flow.clientIsNodeProcess);
+    this.stepFrom(flow.entryNode, fin, env, flow.clientIsNodeProcess);
+    this.stepFrom(flow.entryNode, IptablesMode.replyOf(found.entry.reply, FIN_ACK), env);
+    this.stepFrom(flow.entryNode, withTcp(fin, ACK), env, flow.clientIsNodeProcess);
   }
 
   affinity(): AffinityEntry[] {
