@@ -314,13 +314,19 @@ class Walk implements Flow {
         rng: this.env.rng,
       };
       if (r.nat?.kind === 'MASQUERADE' && outDev) ctx.masqueradeDevice = outDev;
-      if (range) ct.setupNat(this.ct, manip, range, ctx);
-      else ct.nullBinding(this.ct, manip, ctx);
+      const bound = range ? ct.setupNat(this.ct, manip, range, ctx) : ct.nullBinding(this.ct, manip, ctx);
       this.ctChanged();
       const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
       if (after !== p) this.adopt(after);
-      if (after !== p && this.rec)
-        this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
+      const evicted = bound.kind === 'mapped' ? bound.evicted : undefined;
+      if ((after !== p || evicted) && this.rec) {
+        const binding = range ? 'new' : 'null';
+        if (!evicted) this.stages.push({ kind: 'nat', hook, manip, binding, before: p, after });
+        else {
+          const note = `port ${evicted.reply.dport} was held by closing conntrack entry ${evicted.id} (${evicted.tcpState}): evicted for this SYN (Linux 6.5+ nf_nat_used_tuple_harder)`;
+          this.stages.push({ kind: 'nat', hook, manip, binding, before: p, after, note });
+        }
+      }
       return after;
     }
     if (this.rec)
