@@ -360,7 +360,10 @@ class Walk implements Flow {
           r.minAddr = req.ip;
           r.maxAddr = req.ip;
         }
-        if (req.port !== undefined) {
+        if (req.portRange) {
+          r.minPort = req.portRange[0];
+          r.maxPort = req.portRange[1];
+        } else if (req.port !== undefined) {
           r.minPort = req.port;
           r.maxPort = req.port;
         }
@@ -373,7 +376,7 @@ class Walk implements Flow {
         if (manip !== 'SRC' || !outDev) return undefined;
         const addr = this.node.routing.masqueradeSource(outDev, nextHop ?? p.dst);
         if (!addr) return 'drop';
-        const r = toAddress(addr, req.port);
+        const r = toAddress(addr, req.port, req.portRange);
         r.random = req.random;
         r.randomFully = req.randomFully;
         return r;
@@ -387,7 +390,7 @@ class Walk implements Flow {
             ? ({ family: 4, n: 0x7f000001, text: '127.0.0.1' } as const)
             : ({ family: 6, big: 1n, text: '::1' } as const);
         if (!addr) return 'drop';
-        const r = toAddress(addr, req.port);
+        const r = toAddress(addr, req.port, req.portRange);
         r.random = req.random;
         return r;
       }
@@ -576,9 +579,16 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const DEFAULT_TTL = 64;
 
 /** A NAT range of one address (and one port, when given). */
-function toAddress(addr: IP, port: number | undefined): Mutable<NatRange> {
+function toAddress(
+  addr: IP,
+  port: number | undefined,
+  range: readonly [number, number] | undefined,
+): Mutable<NatRange> {
   const r: Mutable<NatRange> = { minAddr: addr, maxAddr: addr };
-  if (port !== undefined) {
+  if (range) {
+    r.minPort = range[0];
+    r.maxPort = range[1];
+  } else if (port !== undefined) {
     r.minPort = port;
     r.maxPort = port;
   }

@@ -1,10 +1,9 @@
 /**
  * The walker with SNAT port reuse (Linux 6.5+ nf_nat_used_tuple_harder): pods SNAT'd toward one
- * server with `--to-source 10.0.0.11:1000-1001`. kpath's SNAT target settles the range on one port
- * when the rule matches (netfilter/target.ts natRequest), so each SYN's port search has one
- * candidate (one attempt left, under the threshold of 32). Once both ports are held by TIME_WAIT
- * entries, a new SYN either evicts the holder of its port (the trace says which) or fails to confirm,
- * depending on the sequence numbers.
+ * server with `--to-source 10.0.0.11:1000-1001`; the walker passes the whole range to conntrack, so
+ * each SYN's search tries both ports (2 and 1 attempts left, under the threshold of 32). Once both
+ * ports are held by TIME_WAIT entries, a new SYN either evicts a holder (the trace says which) or
+ * fails to confirm, depending on the sequence numbers.
  */
 import { describe, expect, it } from 'vitest';
 import { renderTraceText } from '../../cli/format/trace.js';
