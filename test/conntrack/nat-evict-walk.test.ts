@@ -124,4 +124,15 @@ describe('the walker and SNAT eviction', () => {
     expect(evicted).toBeGreaterThan(0);
     expect(dropped).toBeGreaterThan(0);
   });
+
+  it('the whole --to-source port range is searched: a second flow always gets the free port', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const n = node();
+      const env = { now: 0, rng: new SeededRng(seed), trace: true };
+      const a = receive(n, pkt('10.244.1.5', 40000, SERVER.text, 80, SYN), 'cni0', env);
+      const b = receive(n, pkt('10.244.1.6', 40000, SERVER.text, 80, SYN), 'cni0', env);
+      if (a.outcome.kind !== 'sent' || b.outcome.kind !== 'sent') throw new Error('a SYN was dropped');
+      expect([a.outcome.packet.sport, b.outcome.packet.sport].sort()).toEqual([1000, 1001]);
+    }
+  });
 });
