@@ -323,7 +323,9 @@ class Walk implements Flow {
         const binding = range ? 'new' : 'null';
         if (!evicted) this.stages.push({ kind: 'nat', hook, manip, binding, before: p, after });
         else {
-          const note = `port ${evicted.reply.dport} was held by closing conntrack entry ${evicted.id} (${evicted.tcpState}): evicted for this SYN (Linux 6.5+ nf_nat_used_tuple_harder)`;
+          // The freed port, in the holder's reply tuple: its destination for SNAT, its source for DNAT.
+          const port = manip === 'SRC' ? evicted.reply.dport : evicted.reply.sport;
+          const note = `port ${port} was held by closing conntrack entry ${evicted.id} (${evicted.tcpState}): evicted for this SYN (Linux 6.5+ nf_nat_used_tuple_harder)`;
           this.stages.push({ kind: 'nat', hook, manip, binding, before: p, after, note });
         }
       }
