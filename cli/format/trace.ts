@@ -84,6 +84,7 @@ function stageLines(s: Stage): string[] {
     case 'nat':
       return [
         `    nat       ${s.manip === 'DST' ? 'destination' : 'source'} rewritten (${s.binding} binding): ${describePacket(s.after)}`,
+        ...(s.note ? [`               ${s.note}`] : []),
       ];
     case 'nat-skipped':
       return [`    nat       skipped: ${s.reason}`];

@@ -4,7 +4,16 @@ export { secondsLeft } from './entry.js';
 export type { ConntrackFilter } from './filter.js';
 export { matchesFilter } from './filter.js';
 export type { NatManip, NatRange, TupleTaken } from './nat.js';
-export { chooseNatTuple, isDnat, isSnat, natPacket, translate, tupleInRange } from './nat.js';
+export {
+  chooseNatTuple,
+  isDnat,
+  isSnat,
+  NF_NAT_HARDER_THRESH,
+  NF_NAT_MAX_ATTEMPTS,
+  natPacket,
+  translate,
+  tupleInRange,
+} from './nat.js';
 export type { ConntrackJson, ConntrackPrintOptions, ConntrackTupleJson } from './print.js';
 export {
   CONNTRACK_TOOLS_VERSION,
@@ -28,6 +37,8 @@ export type {
 export { ConntrackTable, TABLE_FULL_MESSAGE } from './table.js';
 export type { TcpFlagIndex, TcpNext, TcpState } from './tcp.js';
 export { TCP_STATES, tcpFlagIndex, tcpFlagsValid, tcpStateTimeout, tcpTableNext } from './tcp.js';
+export type { SeqSource } from './tcp-seq.js';
+export { initialSeq, isnClock, isnHash, originatorSeqEnd, seqHasAdvanced } from './tcp-seq.js';
 export type { Tuple } from './tuple.js';
 export {
   FAMILY_NUMBER,

@@ -101,15 +101,27 @@ function pickAddress(t: Tuple, m: NatManip, r: NatRange): IP {
   return v6(lo + (BigInt(h) % size));
 }
 
-/** Whether a candidate original-direction tuple is taken by another entry (nf_nat_used_tuple). */
-export type TupleTaken = (candidate: Tuple) => boolean;
+/**
+ * Whether a candidate original-direction tuple is taken by another entry (nf_nat_used_tuple).
+ * `attemptsLeft` is passed only from the port search's loop (attempts - i, as Linux 6.5+ calls
+ * nf_nat_used_tuple_harder): when it is at most NF_NAT_HARDER_THRESH the table may evict a closing
+ * TCP entry that holds the candidate and report the candidate free (table.ts).
+ */
+export type TupleTaken = (candidate: Tuple, attemptsLeft?: number) => boolean;
+
+/** NF_NAT_MAX_ATTEMPTS: the port search's first window. */
+export const NF_NAT_MAX_ATTEMPTS = 128;
+/** NF_NAT_HARDER_THRESH: the last attempts of a window that may evict a closing entry. */
+export const NF_NAT_HARDER_THRESH = NF_NAT_MAX_ATTEMPTS / 4;
 
 /**
  * nf_nat_l4proto_unique_tuple: move the port (or ICMP id) inside the range until the tuple is free.
  * Tries min(range, 128) keys from an offset, then halves the window with a fresh offset while it is
  * at least 16. The offset is random for source manips and --random/--random-fully, 0 for a plain
- * DNAT port range (sequential from the low end). Gives up with the last candidate, which then fails
- * to confirm, as in the kernel.
+ * DNAT port range (sequential from the low end). Since Linux 6.5 the last NF_NAT_HARDER_THRESH
+ * attempts of each window may evict a closing TCP entry holding the candidate (`taken` is told how
+ * many attempts are left). Gives up with the last candidate, which then fails to confirm, as in the
+ * kernel.
  */
 function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rng): Tuple {
   let min: number;
@@ -149,12 +161,12 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
     return t;
   }
   let off = randomAll(r) || m !== 'DST' ? rng.uint32() & 0xffff : 0;
-  let attempts = Math.min(size, 128);
+  let attempts = Math.min(size, NF_NAT_MAX_ATTEMPTS);
   let candidate = t;
   for (;;) {
     for (let i = 0; i < attempts; i++, off = (off + 1) & 0xffff) {
       candidate = withManip(t, m, addr, min + (off % size));
-      if (!taken(candidate)) return candidate;
+      if (!taken(candidate, attempts - i)) return candidate;
     }
     if (attempts >= size || attempts < 16) return candidate;
     attempts = attempts >> 1;

@@ -13,12 +13,13 @@ import { CtEntry } from './entry.js';
 import type { ConntrackFilter } from './filter.js';
 import { matchesFilter } from './filter.js';
 import type { NatManip, NatRange } from './nat.js';
-import { chooseNatTuple, sameSourceCandidate } from './nat.js';
+import { chooseNatTuple, NF_NAT_HARDER_THRESH, sameSourceCandidate } from './nat.js';
 import type { CtDirection, CtInfo, CtState } from './status.js';
 import { CtStatus, ctinfoState } from './status.js';
 import type { ConntrackSysctls } from './sysctls.js';
 import { conntrackSysctls } from './sysctls.js';
 import { tcpFlagIndex, tcpFlagsValid, tcpStateOrder, tcpStateTimeout, tcpTableNext } from './tcp.js';
+import { originatorSeqEnd, seqHasAdvanced } from './tcp-seq.js';
 import type { Tuple } from './tuple.js';
 import { icmpIsError, icmpValidNew, invertTuple, isIcmp, tupleEquals, tupleOf } from './tuple.js';
 import { hashOfTuple, sameSource, sourceHash, TupleIndex } from './tuple-index.js';
@@ -46,7 +47,16 @@ export type ConfirmResult =
   | { readonly kind: 'drop'; readonly reason: 'clash' | 'dying'; readonly message: string };
 
 export type NatSetupResult =
-  | { readonly kind: 'mapped'; readonly changed: boolean; readonly reply: Tuple }
+  | {
+      readonly kind: 'mapped';
+      readonly changed: boolean;
+      readonly reply: Tuple;
+      /**
+       * A closing TCP entry whose reply tuple the chosen port collided with, killed to free it
+       * (Linux 6.5+ nf_nat_used_tuple_harder).
+       */
+      readonly evicted?: ConntrackEntryView;
+    }
   /** The entry is confirmed or this manip was done already: the kernel leaves it alone. */
   | { readonly kind: 'unchanged'; readonly reason: 'confirmed' | 'already-done' };
 
@@ -122,11 +132,25 @@ export class ConntrackTable {
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
   /** The clock of the setupNat call under way, for `taken`. */
   private takenNow = 0;
+  /** The unconfirmed entry of the setupNat call under way (the kernel's ignored_conntrack). */
+  private takenFor: CtEntry | undefined = undefined;
+  /** The entry `taken` evicted during the setupNat call under way. */
+  private evicted: CtEntry | undefined = undefined;
+  /** The keyed-hash secret of the originators' initial sequence numbers (tcp-seq.ts). */
+  private readonly isnSecret: number;
   /**
    * nf_nat_used_tuple for chooseNatTuple: whether a candidate tuple (the original direction after
-   * the manip) is the reply of an unexpired entry. Made once per table, not a closure per call.
+   * the manip) is the reply of an unexpired entry. With `attemptsLeft` (the port search), Linux
+   * 6.5+'s nf_nat_used_tuple_harder. Made once per table, not a closure per call.
    */
-  private readonly taken = (cand: Tuple): boolean => {
+  private readonly taken = (cand: Tuple, attemptsLeft?: number): boolean => {
+    if (
+      attemptsLeft !== undefined &&
+      attemptsLeft <= NF_NAT_HARDER_THRESH &&
+      cand.proto === 'tcp' &&
+      this.takenFor?.tcpState === 'SYN_SENT'
+    )
+      return this.takenHarder(cand, this.takenFor);
     if (!isIcmp(cand.proto))
       return this.unexpired(this.byTuple.getInverse(cand), this.takenNow) !== undefined;
     const rep = invertTuple(cand);
@@ -136,8 +160,13 @@ export class ConntrackTable {
     );
   };
 
-  constructor(opts: { sysctls?: Partial<ConntrackSysctls> } = {}) {
+  /**
+   * `isnSecret`: the secret of the originators' ISN hash (net_secret), from which the TCP sequence
+   * test of SNAT port reuse is derived (tcp-seq.ts); any fixed number, so runs repeat.
+   */
+  constructor(opts: { sysctls?: Partial<ConntrackSysctls>; isnSecret?: number } = {}) {
     this.values = conntrackSysctls(opts.sysctls);
+    this.isnSecret = (opts.isnSecret ?? 0x6b706174) | 0;
   }
 
   get sysctls(): ConntrackSysctls {
@@ -278,7 +307,12 @@ export class ConntrackTable {
         break;
       }
     }
+    this.takenFor = e;
+    this.evicted = undefined;
     const chosen = chooseNatTuple(current, manip, range, this.taken, ctx.rng, fromSameSource);
+    const evicted = this.evicted as CtEntry | undefined;
+    this.takenFor = undefined;
+    this.evicted = undefined;
     const changed = !tupleEquals(chosen, current);
     if (changed) {
       e.reply = invertTuple(chosen)!;
@@ -286,7 +320,9 @@ export class ConntrackTable {
     }
     e.status |= done;
     if (ctx.masqueradeDevice !== undefined) e.masqueradeDevice = ctx.masqueradeDevice;
-    return { kind: 'mapped', changed, reply: e.reply };
+    return evicted
+      ? { kind: 'mapped', changed, reply: e.reply, evicted }
+      : { kind: 'mapped', changed, reply: e.reply };
   }
 
   /**
@@ -391,6 +427,29 @@ export class ConntrackTable {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /**
+   * nf_nat_used_tuple_harder's destructive half (the last NF_NAT_HARDER_THRESH attempts of a port
+   * search for a new TCP connection in SYN_SENT): the candidate is free if no entry holds its reply
+   * tuple, taken if one holds it as its original tuple, and freed by killing the holder when that
+   * entry is closing (TIME_WAIT or later in the kernel's state order), SNAT'd, neither
+   * FIXED_TIMEOUT nor DYING, and the new originator's sequence number has advanced past the old
+   * one's (nf_nat_may_kill, nf_seq_has_advanced). kpath has no flow offload, so a killed entry
+   * always frees the port.
+   */
+  private takenHarder(cand: Tuple, self: CtEntry): boolean {
+    const hit = this.unexpired(this.byTuple.getInverse(cand), this.takenNow);
+    if (!hit) return false;
+    if (this.byTuple.hitDir === 'ORIGINAL' || hit === self) return true;
+    if (tcpStateOrder(hit.tcpState ?? 'NONE') < tcpStateOrder('TIME_WAIT')) return true;
+    if (hit.status & (CtStatus.FIXED_TIMEOUT | CtStatus.DYING)) return true;
+    if (!hit.has(CtStatus.SRC_NAT)) return true;
+    if (!seqHasAdvanced(originatorSeqEnd(hit, this.isnSecret), originatorSeqEnd(self, this.isnSecret)))
+      return true;
+    this.kill(hit);
+    this.evicted = hit;
+    return false;
+  }
 
   private own(view: ConntrackEntryView): CtEntry {
     if (!(view instanceof CtEntry) || view.owner !== this.tableId) {

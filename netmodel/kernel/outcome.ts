@@ -48,6 +48,8 @@ export type Stage =
       readonly binding: 'new' | 'existing' | 'null';
       readonly before: Packet;
       readonly after: Packet;
+      /** How the binding was found, when it took more than a free port (a closing entry evicted). */
+      readonly note?: string;
     }
   /** A routing decision. */
   | { readonly kind: 'route'; readonly decision: string; readonly dev?: string; readonly nextHop?: IP }

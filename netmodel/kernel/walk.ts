@@ -314,13 +314,21 @@ class Walk implements Flow {
         rng: this.env.rng,
       };
       if (r.nat?.kind === 'MASQUERADE' && outDev) ctx.masqueradeDevice = outDev;
-      if (range) ct.setupNat(this.ct, manip, range, ctx);
-      else ct.nullBinding(this.ct, manip, ctx);
+      const bound = range ? ct.setupNat(this.ct, manip, range, ctx) : ct.nullBinding(this.ct, manip, ctx);
       this.ctChanged();
       const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
       if (after !== p) this.adopt(after);
-      if (after !== p && this.rec)
-        this.stages.push({ kind: 'nat', hook, manip, binding: range ? 'new' : 'null', before: p, after });
+      const evicted = bound.kind === 'mapped' ? bound.evicted : undefined;
+      if ((after !== p || evicted) && this.rec) {
+        const binding = range ? 'new' : 'null';
+        if (!evicted) this.stages.push({ kind: 'nat', hook, manip, binding, before: p, after });
+        else {
+          // The freed port, in the holder's reply tuple: its destination for SNAT, its source for DNAT.
+          const port = manip === 'SRC' ? evicted.reply.dport : evicted.reply.sport;
+          const note = `port ${port} was held by closing conntrack entry ${evicted.id} (${evicted.tcpState}): evicted for this SYN (Linux 6.5+ nf_nat_used_tuple_harder)`;
+          this.stages.push({ kind: 'nat', hook, manip, binding, before: p, after, note });
+        }
+      }
       return after;
     }
     if (this.rec)
@@ -354,7 +362,10 @@ class Walk implements Flow {
           r.minAddr = req.ip;
           r.maxAddr = req.ip;
         }
-        if (req.port !== undefined) {
+        if (req.portRange) {
+          r.minPort = req.portRange[0];
+          r.maxPort = req.portRange[1];
+        } else if (req.port !== undefined) {
           r.minPort = req.port;
           r.maxPort = req.port;
         }
@@ -367,7 +378,7 @@ class Walk implements Flow {
         if (manip !== 'SRC' || !outDev) return undefined;
         const addr = this.node.routing.masqueradeSource(outDev, nextHop ?? p.dst);
         if (!addr) return 'drop';
-        const r = toAddress(addr, req.port);
+        const r = toAddress(addr, req.port, req.portRange);
         r.random = req.random;
         r.randomFully = req.randomFully;
         return r;
@@ -381,7 +392,7 @@ class Walk implements Flow {
             ? ({ family: 4, n: 0x7f000001, text: '127.0.0.1' } as const)
             : ({ family: 6, big: 1n, text: '::1' } as const);
         if (!addr) return 'drop';
-        const r = toAddress(addr, req.port);
+        const r = toAddress(addr, req.port, req.portRange);
         r.random = req.random;
         return r;
       }
@@ -570,9 +581,16 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const DEFAULT_TTL = 64;
 
 /** A NAT range of one address (and one port, when given). */
-function toAddress(addr: IP, port: number | undefined): Mutable<NatRange> {
+function toAddress(
+  addr: IP,
+  port: number | undefined,
+  range: readonly [number, number] | undefined,
+): Mutable<NatRange> {
   const r: Mutable<NatRange> = { minAddr: addr, maxAddr: addr };
-  if (port !== undefined) {
+  if (range) {
+    r.minPort = range[0];
+    r.maxPort = range[1];
+  } else if (port !== undefined) {
     r.minPort = port;
     r.maxPort = port;
   }

@@ -99,12 +99,17 @@ export type Verdict =
  * A NAT decision for the walker/conntrack. Addresses and ports from ranges are already chosen
  * (deterministically from the Rng); absent ones stay as they are. MASQUERADE's address is chosen by
  * the walker from the outgoing interface; REDIRECT's from the incoming one (127.0.0.1 for OUTPUT).
+ * A port range of more than one port is also passed whole (`portRange`): the walker hands it to
+ * conntrack, whose port search runs over it as nf_nat_l4proto_unique_tuple does (`port` is the
+ * rule's own pick, for display).
  */
 export type NatRequest =
   | {
       readonly kind: 'DNAT' | 'SNAT';
       readonly ip?: IP;
       readonly port?: number;
+      /** The rule's whole port range when it has more than one port (see below). */
+      readonly portRange?: readonly [number, number];
       readonly random: boolean;
       readonly randomFully: boolean;
       readonly persistent: boolean;
@@ -112,10 +117,16 @@ export type NatRequest =
   | {
       readonly kind: 'MASQUERADE';
       readonly port?: number;
+      readonly portRange?: readonly [number, number];
       readonly random: boolean;
       readonly randomFully: boolean;
     }
-  | { readonly kind: 'REDIRECT'; readonly port?: number; readonly random: boolean };
+  | {
+      readonly kind: 'REDIRECT';
+      readonly port?: number;
+      readonly portRange?: readonly [number, number];
+      readonly random: boolean;
+    };
 
 export type TraceEntry =
   | { readonly kind: 'chain'; readonly table: TableName; readonly chain: string }

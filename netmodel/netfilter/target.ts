@@ -111,6 +111,12 @@ function pickIp(rng: Rng, lo: IP | undefined, hi: IP | undefined): IP | undefine
  * The NAT decision of a DNAT/SNAT/MASQUERADE/REDIRECT target: addresses and ports from ranges chosen
  * from the Rng (address first, then port; nothing drawn for a single value). undefined for other targets.
  */
+/** `{ portRange }` for a range of more than one port, else nothing. */
+function portRangeOf(min: number | undefined, max: number | undefined): { portRange?: [number, number] } {
+  if (min === undefined || max === undefined || max === min) return {};
+  return { portRange: min < max ? [min, max] : [max, min] };
+}
+
 export function natRequest(t: Target, rng: Rng): NatRequest | undefined {
   switch (t.kind) {
     case 'DNAT':
@@ -122,6 +128,7 @@ export function natRequest(t: Target, rng: Rng): NatRequest | undefined {
         kind: t.kind,
         ...(ip ? { ip } : {}),
         ...(port !== undefined ? { port } : {}),
+        ...portRangeOf(r0.minPort, r0.maxPort),
         random: t.random,
         randomFully: t.randomFully,
         persistent: t.persistent,
@@ -132,13 +139,19 @@ export function natRequest(t: Target, rng: Rng): NatRequest | undefined {
       return {
         kind: 'MASQUERADE',
         ...(port !== undefined ? { port } : {}),
+        ...portRangeOf(t.minPort, t.maxPort),
         random: t.random,
         randomFully: t.randomFully,
       };
     }
     case 'REDIRECT': {
       const port = t.minPort === undefined ? undefined : pick(rng, t.minPort, t.maxPort ?? t.minPort);
-      return { kind: 'REDIRECT', ...(port !== undefined ? { port } : {}), random: t.random };
+      return {
+        kind: 'REDIRECT',
+        ...(port !== undefined ? { port } : {}),
+        ...portRangeOf(t.minPort, t.maxPort),
+        random: t.random,
+      };
     }
     default:
       return undefined;

@@ -51,6 +51,8 @@ export type HopJson =
       readonly binding: string;
       readonly before: PacketJson;
       readonly after: PacketJson;
+      /** Present when a closing conntrack entry was evicted to free the port. */
+      readonly note?: string;
     }
   | { readonly kind: 'nat-skipped'; readonly hook: string; readonly reason: string }
   | {
@@ -148,6 +150,7 @@ function hopJson(s: Stage): HopJson {
         binding: s.binding,
         before: packetJson(s.before),
         after: packetJson(s.after),
+        ...(s.note ? { note: s.note } : {}),
       };
     case 'nat-skipped':
       return { kind: 'nat-skipped', hook: s.hook, reason: s.reason };
