@@ -76,7 +76,8 @@ function defaultAddrType(ip: IP): AddrType {
   return ip.big >> 120n === 0xffn ? 'MULTICAST' : 'UNICAST';
 }
 
-function tcpFlagBits(p: Packet): number {
+/** The packet's TCP flags as the tcp match's --tcp-flags bits (0 for other protocols). */
+export function tcpFlagBits(p: Packet): number {
   const f = p.tcp;
   if (!f) return 0;
   return (

@@ -29,11 +29,11 @@
  */
 import type { IP } from '../addr.js';
 import { type Packet, withMark } from '../packet.js';
-import type { EvalContext, EvalResult, NatRequest, Verdict } from './context.js';
-import { evaluate, setHolds } from './evaluate.js';
+import type { CtTuple, EvalContext, EvalResult, NatRequest, Verdict } from './context.js';
+import { evaluate, setHolds, tcpFlagBits } from './evaluate.js';
 import type { IpSetStore } from './ipset.js';
 import type { Match, SetMatch } from './match.js';
-import { CtStatus, TcpFlag } from './match.js';
+import { CtStatus } from './match.js';
 import type { BuiltinChain, Counters, Ruleset, Table, TableName } from './ruleset.js';
 import type { Target } from './target.js';
 
@@ -508,15 +508,18 @@ const PROTO_CODE: Readonly<Record<Packet['proto'], number>> = {
   icmpv6: 58,
 };
 
-function tcpBits(p: Packet): number {
-  const f = p.tcp;
-  if (!f) return 0;
-  return (
-    (f.fin ? TcpFlag.FIN : 0) |
-    (f.syn ? TcpFlag.SYN : 0) |
-    (f.rst ? TcpFlag.RST : 0) |
-    (f.ack ? TcpFlag.ACK : 0)
-  );
+/** A conntrack tuple into v[n..] (its protocol, addresses and ports; -1 when absent); returns the next n. */
+function pushTuple(v: number[], n: number, t: CtTuple | undefined): number {
+  if (!t) {
+    v[n++] = -1;
+    return n;
+  }
+  v[n++] = PROTO_CODE[t.proto];
+  n = pushIp(v, n, t.src);
+  n = pushIp(v, n, t.dst);
+  v[n++] = t.sport;
+  v[n++] = t.dport;
+  return n;
 }
 
 /** The shape being looked up: shapeOf fills it, a new flow keeps a copy. */
@@ -537,7 +540,7 @@ function shapeOf(plan: Plan, p: Packet, ctx: EvalContext): number {
   if (mask & F.OIF) v[n++] = intern(p.oif);
   if (mask & F.SPORT) v[n++] = p.sport;
   if (mask & F.DPORT) v[n++] = p.dport;
-  if (mask & F.TCPFLAGS) v[n++] = tcpBits(p);
+  if (mask & F.TCPFLAGS) v[n++] = tcpFlagBits(p);
   if (mask & F.ICMP) v[n++] = p.icmp ? p.icmp.type * 256 + p.icmp.code : -1;
   if (mask & F.MARK) v[n++] = p.mark;
   if (mask & (F.CTSTATE | F.CT | F.CTMARK)) {
@@ -549,22 +552,8 @@ function shapeOf(plan: Plan, p: Packet, ctx: EvalContext): number {
       if (mask & F.CT) {
         v[n++] = st;
         v[n++] = ct.dir === 'REPLY' ? 1 : 0;
-        const o = ct.orig;
-        const r = ct.reply;
-        if (o) {
-          v[n++] = PROTO_CODE[o.proto];
-          n = pushIp(v, n, o.src);
-          n = pushIp(v, n, o.dst);
-          v[n++] = o.sport;
-          v[n++] = o.dport;
-        } else v[n++] = -1;
-        if (r) {
-          v[n++] = PROTO_CODE[r.proto];
-          n = pushIp(v, n, r.src);
-          n = pushIp(v, n, r.dst);
-          v[n++] = r.sport;
-          v[n++] = r.dport;
-        } else v[n++] = -1;
+        n = pushTuple(v, n, ct.orig);
+        n = pushTuple(v, n, ct.reply);
       } else v[n++] = st & (CtStatus.SRC_NAT | CtStatus.DST_NAT);
       if (mask & F.CTMARK) v[n++] = ct.mark ?? 0;
     }
