@@ -108,7 +108,6 @@ export class ConntrackTable {
    */
   private liveHead: CtEntry | undefined = undefined;
   private liveTail: CtEntry | undefined = undefined;
-  private liveCount = 0;
   /**
    * The same entries in no particular order (CtEntry.liveSlot; a removal moves the last one into the
    * hole), for gc: scanning an array lets the CPU fetch many entries at once, where following the
@@ -183,7 +182,7 @@ export class ConntrackTable {
 
   /** Entries in the table, expired ones included until `gc` or a lookup removes them. */
   get size(): number {
-    return this.liveCount;
+    return this.liveSlots.length;
   }
 
   statistics(): Readonly<CtStats> {
@@ -405,7 +404,7 @@ export class ConntrackTable {
 
   /** `conntrack -F`. */
   flush(): number {
-    const n = this.liveCount;
+    const n = this.liveSlots.length;
     for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
       next = e.nextLive;
       this.kill(e);
@@ -515,7 +514,7 @@ export class ConntrackTable {
       }
     }
     const max = this.sysctls.nf_conntrack_max;
-    if (max > 0 && this.liveCount >= max && !this.earlyDrop(now)) {
+    if (max > 0 && this.liveSlots.length >= max && !this.earlyDrop(now)) {
       this.stats.drop++;
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
@@ -565,7 +564,6 @@ export class ConntrackTable {
     if (this.liveTail) this.liveTail.nextLive = e;
     else this.liveHead = e;
     this.liveTail = e;
-    this.liveCount++;
   }
 
   private unlinkLive(e: CtEntry): void {
@@ -584,7 +582,6 @@ export class ConntrackTable {
       last.liveSlot = e.liveSlot;
     }
     e.liveSlot = -1;
-    this.liveCount--;
   }
 
   private linkUnassured(e: CtEntry): void {
