@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { cliOptions, REPO } from './lib.mjs';
-import { clusterHead } from './proxy/cluster-head.mjs';
+import { benchServices, clusterHead, loadModeModules } from './proxy/cluster-head.mjs';
 
 const { opt, flag } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
@@ -50,44 +50,10 @@ if (modes.length > 1) {
   process.exit(0);
 }
 
-const { buildCluster } = await import(`${dist}/netmodel/cluster/index.js`);
-const { ManualClock } = await import(`${dist}/netmodel/clock.js`);
-const { SeededRng } = await import(`${dist}/netmodel/rng.js`);
-const { parseIP } = await import(`${dist}/netmodel/addr.js`);
-const { IptablesMode } = await import(`${dist}/proxy/runtime/modes/iptables.js`);
+const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } =
+  await loadModeModules(dist);
 
-function yaml(mode) {
-  return `${clusterHead(mode)}---
-apiVersion: v1
-kind: Service
-metadata:
-  name: web0
-  namespace: default
-spec:
-  clusterIP: 10.96.0.80
-  ports:
-    - name: p
-      port: 80
-      targetPort: 8080
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web0-1
-  namespace: default
-  labels:
-    kubernetes.io/service-name: web0
-addressType: IPv4
-ports:
-  - name: p
-    port: 8080
-    protocol: TCP
-endpoints:
-  - addresses: ["10.244.1.10"]
-    conditions:
-      ready: true
-`;
-}
+const yaml = (mode) => clusterHead(mode) + benchServices(1);
 
 /** Node counts of a heap snapshot (the snapshot's own JSON, summed without keeping it). */
 function snapshotObjects() {
@@ -116,7 +82,7 @@ for (const mode of modes) {
   const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
   if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
   const clock = new ManualClock(clockStart);
-  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode });
+  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
   m.sync(b.snapshot);
   if (timeWait !== undefined) {
     const node = m.dp.node('node-a');

@@ -19,7 +19,7 @@
  */
 import { resolve } from 'node:path';
 import { cliOptions, REPO } from './lib.mjs';
-import { clusterHead } from './proxy/cluster-head.mjs';
+import { benchServices, clusterHead, loadModeModules } from './proxy/cluster-head.mjs';
 
 const { opt, flag } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
@@ -31,65 +31,10 @@ const ab = flag('ab');
 const plans = flag('plans');
 const vs = opt('vs', '');
 
-/** The modules a harness needs, from one build. ipvs mode's node program is passed in since
- *  session 6 (an older build has no proxy/ipvs/program and ignores the option). */
-async function load(dir) {
-  let programIpvs;
-  try {
-    ({ programIpvs } = await import(`${dir}/proxy/ipvs/index.js`));
-  } catch {
-    programIpvs = undefined;
-  }
-  return {
-    dir,
-    programIpvs,
-    ...(await import(`${dir}/netmodel/cluster/index.js`)),
-    ...(await import(`${dir}/netmodel/clock.js`)),
-    ...(await import(`${dir}/netmodel/rng.js`)),
-    ...(await import(`${dir}/netmodel/addr.js`)),
-    ...(await import(`${dir}/proxy/runtime/modes/iptables.js`)),
-  };
-}
-const builds = [await load(dist)];
-if (vs) builds.push(await load(resolve(vs)));
+const builds = [await loadModeModules(dist)];
+if (vs) builds.push(await loadModeModules(resolve(vs)));
 
-function yaml(mode) {
-  let s = clusterHead(mode);
-  for (let i = 0; i < services; i++) {
-    const last = 80 + i;
-    s += `---
-apiVersion: v1
-kind: Service
-metadata:
-  name: web${i}
-  namespace: default
-spec:
-  clusterIP: 10.96.${(last >> 8) & 255}.${last & 255}
-  ports:
-    - name: p
-      port: 80
-      targetPort: 8080
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web${i}-1
-  namespace: default
-  labels:
-    kubernetes.io/service-name: web${i}
-addressType: IPv4
-ports:
-  - name: p
-    port: 8080
-    protocol: TCP
-endpoints:
-  - addresses: ["10.244.1.${10 + (i % 200)}"]
-    conditions:
-      ready: true
-`;
-  }
-  return s;
-}
+const yaml = (mode) => clusterHead(mode) + benchServices(services);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 

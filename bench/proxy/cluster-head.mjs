@@ -32,3 +32,69 @@ status:
       address: 10.240.0.11
 `;
 }
+
+/**
+ * `count` ClusterIP services web0.. (10.96.0.80 and up, port 80 -> 8080), each with a hand-written
+ * EndpointSlice of one ready endpoint 10.244.1.(10 + i % 200): the cluster the kernel-mode
+ * micro-benchmarks (bench/proxy-decide.mjs, bench/conntrack-heap.mjs) drive, after clusterHead.
+ */
+export function benchServices(count) {
+  let s = '';
+  for (let i = 0; i < count; i++) {
+    const last = 80 + i;
+    s += `---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web${i}
+  namespace: default
+spec:
+  clusterIP: 10.96.${(last >> 8) & 255}.${last & 255}
+  ports:
+    - name: p
+      port: 80
+      targetPort: 8080
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web${i}-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: web${i}
+addressType: IPv4
+ports:
+  - name: p
+    port: 8080
+    protocol: TCP
+endpoints:
+  - addresses: ["10.244.1.${10 + (i % 200)}"]
+    conditions:
+      ready: true
+`;
+  }
+  return s;
+}
+
+/**
+ * The modules a kernel-mode harness needs, from one build (`dir`: a dist folder). ipvs mode's node
+ * program is passed to IptablesMode since session 6 (`ipvs: programIpvs`); an older build has none
+ * and ignores the option.
+ */
+export async function loadModeModules(dir) {
+  let programIpvs;
+  try {
+    ({ programIpvs } = await import(`${dir}/proxy/ipvs/index.js`));
+  } catch {
+    programIpvs = undefined;
+  }
+  return {
+    dir,
+    programIpvs,
+    ...(await import(`${dir}/netmodel/cluster/index.js`)),
+    ...(await import(`${dir}/netmodel/clock.js`)),
+    ...(await import(`${dir}/netmodel/rng.js`)),
+    ...(await import(`${dir}/netmodel/addr.js`)),
+    ...(await import(`${dir}/proxy/runtime/modes/iptables.js`)),
+  };
+}
