@@ -129,3 +129,42 @@ export async function batch(tool: 'ip' | 'bridge', ns: string, lines: readonly s
   if (r.code !== 0)
     throw new Error(`${tool} -n ${ns} -batch failed (${r.code}): ${r.stderr.trim()}\n${lines.join('\n')}`);
 }
+
+/**
+ * A client, a router and a server namespace in a line: client c0 10.99.1.2/24 -- r0 10.99.1.1 (router,
+ * forwarding) r1 10.99.2.1 -- s0 10.99.2.2/24 server, each end's default route via the router.
+ * `mtu` sets the router-server link's MTU (both ends). Every namespace is recorded in `nss`.
+ */
+export async function routerLine(
+  nss: Namespaces,
+  names: { readonly client: string; readonly router: string; readonly server: string },
+  opts: { readonly mtu?: number } = {},
+): Promise<void> {
+  const { client: c, router: r, server: s } = names;
+  await nss.add(c);
+  await nss.add(r, ['net.ipv4.ip_forward=1']);
+  await nss.add(s);
+  const mtu = opts.mtu !== undefined ? ` mtu ${opts.mtu}` : '';
+  await batch('ip', r, [
+    `link add r0 type veth peer name c0 netns ${c}`,
+    `link add r1${mtu} type veth peer name s0 netns ${s}`,
+    'addr add 10.99.1.1/24 dev r0',
+    'addr add 10.99.2.1/24 dev r1',
+    'link set lo up',
+    'link set r0 up',
+    'link set r1 up',
+  ]);
+  await batch('ip', c, [
+    'addr add 10.99.1.2/24 dev c0',
+    'link set lo up',
+    'link set c0 up',
+    'route add default via 10.99.1.1',
+  ]);
+  await batch('ip', s, [
+    ...(opts.mtu !== undefined ? [`link set s0 mtu ${opts.mtu}`] : []),
+    'addr add 10.99.2.2/24 dev s0',
+    'link set lo up',
+    'link set s0 up',
+    'route add default via 10.99.2.1',
+  ]);
+}

@@ -12,7 +12,14 @@ import { parseIP } from '../../netmodel/addr.js';
 import { KernelNode, receive } from '../../netmodel/kernel/index.js';
 import { packet } from '../../netmodel/packet.js';
 import { SeededRng } from '../../netmodel/rng.js';
-import { batch, cleanupStaleNamespaces, exec, must, Namespaces, netnsUnavailable } from '../helpers/netns.js';
+import {
+  cleanupStaleNamespaces,
+  exec,
+  must,
+  Namespaces,
+  netnsUnavailable,
+  routerLine,
+} from '../helpers/netns.js';
 
 const PREFIX = 'kp-mtu-';
 const reason = await netnsUnavailable(PREFIX, 'a router namespace', [
@@ -80,31 +87,7 @@ describe.skipIf(reason !== undefined)(
     const [c, r, s] = ['c', 'r', 's'].map((x) => `${PREFIX}${process.pid}-${x}`) as [string, string, string];
     beforeAll(async () => {
       await cleanupStaleNamespaces(PREFIX);
-      await nss.add(c);
-      await nss.add(r, ['net.ipv4.ip_forward=1']);
-      await nss.add(s);
-      await batch('ip', r, [
-        `link add r0 type veth peer name c0 netns ${c}`,
-        `link add r1 mtu 1400 type veth peer name s0 netns ${s}`,
-        'addr add 10.99.1.1/24 dev r0',
-        'addr add 10.99.2.1/24 dev r1',
-        'link set lo up',
-        'link set r0 up',
-        'link set r1 up',
-      ]);
-      await batch('ip', c, [
-        'addr add 10.99.1.2/24 dev c0',
-        'link set lo up',
-        'link set c0 up',
-        'route add default via 10.99.1.1',
-      ]);
-      await batch('ip', s, [
-        'link set s0 mtu 1400',
-        'addr add 10.99.2.2/24 dev s0',
-        'link set lo up',
-        'link set s0 up',
-        'route add default via 10.99.2.1',
-      ]);
+      await routerLine(nss, { client: c, router: r, server: s }, { mtu: 1400 });
       await must('ip', ['netns', 'exec', r, 'iptables-restore'], RULES);
     }, 30_000);
     afterAll(() => nss.removeAll());
