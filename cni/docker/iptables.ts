@@ -35,6 +35,7 @@
 import type { DockerPlan, NetworkPlan } from '../../netmodel/docker/index.js';
 import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 import { dockerd28Commands } from './iptables28.js';
+import { publishedPortRules } from './port-rules.js';
 
 export type IptablesCommand = readonly string[];
 
@@ -169,47 +170,10 @@ export function dockerdCommands(plan: DockerPlan): IptablesCommand[] {
   for (const c of plan.containers) {
     const br = c.network.bridge;
     for (const b of c.ports) {
-      const dnat = [
-        '-p',
-        b.proto,
-        '-d',
-        b.hostIP === '0.0.0.0' ? '0/0' : b.hostIP,
-        '--dport',
-        String(b.hostPort),
-        '-j',
-        'DNAT',
-        '--to-destination',
-        `${c.ip.text}:${b.containerPort}`,
-      ];
-      if (proxy) dnat.push('!', '-i', br);
-      p.add('nat', '-A', DOCKER_CHAIN, dnat);
-      p.add('filter', '-A', DOCKER_CHAIN, [
-        '!',
-        '-i',
-        br,
-        '-o',
-        br,
-        '-p',
-        b.proto,
-        '-d',
-        c.ip.text,
-        '--dport',
-        String(b.containerPort),
-        '-j',
-        'ACCEPT',
-      ]);
-      p.add('nat', '-A', 'POSTROUTING', [
-        '-p',
-        b.proto,
-        '-s',
-        c.ip.text,
-        '-d',
-        c.ip.text,
-        '--dport',
-        String(b.containerPort),
-        '-j',
-        'MASQUERADE',
-      ]);
+      const rules = publishedPortRules(b, c.ip.text, br, proxy);
+      p.add('nat', '-A', DOCKER_CHAIN, rules.dnat);
+      p.add('filter', '-A', DOCKER_CHAIN, rules.accept);
+      p.add('nat', '-A', 'POSTROUTING', rules.hairpin);
       if (b.proto === 'sctp')
         p.add('mangle', '-A', 'POSTROUTING', [
           '-p',

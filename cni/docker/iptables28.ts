@@ -28,6 +28,7 @@
  * change the result, e.g. DOCKER-USER's jump is re-inserted by the controller).
  */
 import type { DockerPlan } from '../../netmodel/docker/index.js';
+import { publishedPortRules } from './port-rules.js';
 
 const FWD = 'DOCKER-FORWARD';
 const CT = 'DOCKER-CT';
@@ -81,50 +82,10 @@ export function dockerd28Commands(plan: DockerPlan): string[][] {
     if (ctr.network.internal) continue;
     r('-A', 'PREROUTING', '-d', ctr.ip.text, '!', '-i', br, '-j', 'DROP');
     for (const b of ctr.ports) {
-      const port = String(b.containerPort);
-      const dnat = [
-        '-p',
-        b.proto,
-        '-d',
-        b.hostIP === '0.0.0.0' ? '0/0' : b.hostIP,
-        '--dport',
-        String(b.hostPort),
-      ];
-      dnat.push('-j', 'DNAT', '--to-destination', `${ctr.ip.text}:${port}`);
-      if (proxy) dnat.push('!', '-i', br);
-      n('-A', 'DOCKER', ...dnat);
-      if (!proxy)
-        n(
-          '-A',
-          'POSTROUTING',
-          '-p',
-          b.proto,
-          '-s',
-          ctr.ip.text,
-          '-d',
-          ctr.ip.text,
-          '--dport',
-          port,
-          '-j',
-          'MASQUERADE',
-        );
-      f(
-        '-I',
-        'DOCKER',
-        '!',
-        '-i',
-        br,
-        '-o',
-        br,
-        '-p',
-        b.proto,
-        '-d',
-        ctr.ip.text,
-        '--dport',
-        port,
-        '-j',
-        'ACCEPT',
-      );
+      const rules = publishedPortRules(b, ctr.ip.text, br, proxy);
+      n('-A', 'DOCKER', ...rules.dnat);
+      if (!proxy) n('-A', 'POSTROUTING', ...rules.hairpin);
+      f('-I', 'DOCKER', ...rules.accept);
       if (b.hostIP.startsWith('127.'))
         r(
           '-A',
