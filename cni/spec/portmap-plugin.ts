@@ -86,6 +86,17 @@ export function runPortmap(
   const conf = parse(c);
   const cid = env.CNI_CONTAINERID ?? '';
   const ifname = env.CNI_IFNAME ?? '';
+  /** The rules ADD writes for the container's address, and CHECK expects. */
+  const addOps = (net: Parameters<typeof portmapAdd>[0]['containerNet']) =>
+    portmapAdd({
+      network: conf.network,
+      containerId: cid,
+      containerNet: net,
+      mappings: conf.mappings,
+      snat: conf.snat,
+      masqAll: conf.masqAll,
+      markMasqBit: conf.markMasqBit,
+    });
   switch (cmd) {
     case 'ADD': {
       if (!conf.prev) fail('must be called as chained plugin');
@@ -93,15 +104,7 @@ export function runPortmap(
       if (conf.mappings.length === 0) return { stdout: out };
       const net = containerNet(conf.prev, ifname);
       if (!net) return { stdout: out };
-      const ops = portmapAdd({
-        network: conf.network,
-        containerId: cid,
-        containerNet: net,
-        mappings: conf.mappings,
-        snat: conf.snat,
-        masqAll: conf.masqAll,
-        markMasqBit: conf.markMasqBit,
-      });
+      const ops = addOps(net);
       return { stdout: out, nat: applyToNat(nat, ops) };
     }
     case 'DEL':
@@ -117,15 +120,7 @@ export function runPortmap(
       if (!conf.prev) fail('Required prevResult missing');
       const net = containerNet(conf.prev, ifname);
       if (conf.mappings.length === 0 || !net) return { stdout: '' };
-      const ops = portmapAdd({
-        network: conf.network,
-        containerId: cid,
-        containerNet: net,
-        mappings: conf.mappings,
-        snat: conf.snat,
-        masqAll: conf.masqAll,
-        markMasqBit: conf.markMasqBit,
-      });
+      const ops = addOps(net);
       const missing = missingRule(nat, ops);
       if (missing) fail(`could not check ipv4 dnat: ${missing} not found in iptables table nat`);
       return { stdout: '' };
