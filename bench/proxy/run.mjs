@@ -684,8 +684,12 @@ for (const test of ['keepalive', 'close', 'iperf']) {
   }
 }
 // Issue 17: keepalive is client-bound here, so its target is the proxy's CPU per request (below).
+// ipvs mode's new-connection target is 0.9x (its CPU target the same share: 1 / 0.9).
 const TARGETS = { keepalive: undefined, close: 1.0, iperf: 1.2 };
 const CPU_TARGETS = { keepalive: 0.9, close: 1.0 };
+const isIpvs = (m) => /^ipvs\b/.test(m);
+const targetFor = (test, m) => (test === 'close' && isIpvs(m) ? 0.9 : TARGETS[test]);
+const cpuTargetFor = (test, m) => (test === 'close' && isIpvs(m) ? 1 / 0.9 : CPU_TARGETS[test]);
 lines.push('\nratios (ratio of medians; in brackets the median of per-round ratios):');
 lines.push('| test | kpath mode | kpath / HAProxy | kpath / direct | target (vs HAProxy) | verdict |');
 lines.push('|---|---|---:|---:|---:|---|');
@@ -699,8 +703,9 @@ for (const test of ['keepalive', 'close', 'iperf']) {
     const vh = summary[test][k] / summary[test].haproxy;
     const vd = summary[test][k] / summary[test].direct;
     ratios[`${test}/${m}`] = { vsHaproxy: vh, vsDirect: vd, perRoundVsHaproxy: perRound(test, k, 'haproxy') };
+    const t = targetFor(test, m);
     lines.push(
-      `| ${test} | ${m} | ${fmt(vh, 2)}× (${fmt(perRound(test, k, 'haproxy'), 2)}×) | ${fmt(vd, 2)}× (${fmt(perRound(test, k, 'direct'), 2)}×) | ${TARGETS[test] ? `≥ ${TARGETS[test].toFixed(1)}×` : '-'} | ${!TARGETS[test] ? 'client-bound: see CPU' : vh >= TARGETS[test] ? 'met' : `missed by ${fmt(100 * (1 - vh / TARGETS[test]))} %`} |`,
+      `| ${test} | ${m} | ${fmt(vh, 2)}× (${fmt(perRound(test, k, 'haproxy'), 2)}×) | ${fmt(vd, 2)}× (${fmt(perRound(test, k, 'direct'), 2)}×) | ${t ? `≥ ${t.toFixed(1)}×` : '-'} | ${!t ? 'client-bound: see CPU' : vh >= t ? 'met' : `missed by ${fmt(100 * (1 - vh / t))} %`} |`,
     );
   }
 }
@@ -719,9 +724,10 @@ for (const test of ['keepalive', 'close']) {
   for (const m of O.modes) {
     const c = cpuPerUnit(test, `kpath-${m}`);
     const v = c / h;
+    const ct = cpuTargetFor(test, m);
     ratios[`${test}/${m}`].cpuVsHaproxy = v;
     lines.push(
-      `| ${test} | ${m} | ${fmt(c, 1)} | ${fmt(h, 1)} | ${fmt(v, 2)}× | ≤ ${CPU_TARGETS[test].toFixed(1)}× | ${v <= CPU_TARGETS[test] ? 'met' : `missed by ${fmt(100 * (v / CPU_TARGETS[test] - 1))} %`} |`,
+      `| ${test} | ${m} | ${fmt(c, 1)} | ${fmt(h, 1)} | ${fmt(v, 2)}× | ≤ ${ct.toFixed(2)}× | ${v <= ct ? 'met' : `missed by ${fmt(100 * (v / ct - 1))} %`} |`,
     );
   }
 }
