@@ -324,9 +324,9 @@ class TcpConn implements RelayCounts {
   }
 
   /** The live entry's counters and FINs, read from the relay in one call (RelayCounts). */
-  read(): readonly [number, number, number, number, number] | undefined {
+  read(segs: boolean): readonly [number, number, number, number, number] | undefined {
     if (this.relay === undefined) return undefined;
-    const v = relayAddon!.relayBytes(this.relay);
+    const v = relayAddon!.relayBytes(this.relay, segs);
     return v && [v[0], v[1], v[4], v[5], v[6]];
   }
 
@@ -336,8 +336,9 @@ class TcpConn implements RelayCounts {
     e.sources = undefined;
     e.orig.bytes = o;
     e.repl.bytes = r;
-    e.orig.packets = so;
-    e.repl.packets = sr;
+    // -1: the relay did not read them (accounting off).
+    if (so >= 0) e.orig.packets = so;
+    if (sr >= 0) e.repl.packets = sr;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.how === 'closed' && reason !== 'closed') this.how = reason;
     this.finished();
@@ -405,6 +406,16 @@ function onRelayClosed(token: number, reason: string, o: number, r: number, so: 
   c.relayClosed(reason, o, r, so, sr);
 }
 
+/** relayStart with its trailing `segs` flag (native/src/relay.c; default true). */
+type RelayStartSegs = (
+  clientFd: number,
+  upstreamFd: number,
+  token: number,
+  own: boolean,
+  keepAliveSec: number,
+  segs: boolean,
+) => number;
+
 /** relayStart for `conn`; its end comes back to conn.relayClosed. */
 function startRelay(
   addon: NativeAddon,
@@ -423,7 +434,16 @@ function startRelay(
   // Before the start: a relay whose descriptors fail at once ends inside relayStart.
   t.conns.set(token, conn);
   try {
-    return addon.relayStart(clientFd, upFd, token, own, keepAliveSec);
+    // The last argument (`segs`): read the sockets' segment counts (TCP_INFO) at the end only
+    // when conntrack accounting shows them. An addon without it ignores the extra argument.
+    return (addon.relayStart as RelayStartSegs)(
+      clientFd,
+      upFd,
+      token,
+      own,
+      keepAliveSec,
+      conn.ctx.conntrack.acct,
+    );
   } catch (e) {
     t.conns.delete(token);
     throw e;

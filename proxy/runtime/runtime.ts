@@ -124,6 +124,11 @@ export interface RuntimeOptions {
   readonly processMetrics?: boolean;
   /** The built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works. */
   readonly dnsTwins?: boolean;
+  /**
+   * net.netfilter.nf_conntrack_acct for the live connection table (--conntrack-acct): per-direction
+   * packets= and bytes= in `kpath conntrack`. Default off, as Linux's default is 0.
+   */
+  readonly conntrackAcct?: boolean;
   /** Reset TCP connections NetworkPolicy denies instead of holding them unanswered (--policy-reject). */
   readonly policyReject?: boolean;
   /** `-n NS`: the namespace of objects that name none (kubectl apply -n). */
@@ -219,7 +224,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const cwd = opts.cwd ?? process.cwd();
   const files = opts.files ?? [];
   const metrics = new RuntimeMetrics({ processMetrics: opts.processMetrics ?? false });
-  const conntrack = new LiveConntrack(clock);
+  const conntrack = new LiveConntrack(clock, undefined, opts.conntrackAcct ?? false);
   const store = new ClusterStore();
   const open = new Set<{ destroy(): void; buffered(): number }>();
   const policy = new PolicyGate({
@@ -466,7 +471,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       m.createUi({
         snapshot: eff,
         mode: () => mode?.name ?? '',
-        conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+        conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now(), conntrack.acct)),
         denials: () => policy.denials(),
       }),
     );
@@ -488,7 +493,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     api: {
       conntrack: () => ({
         mode: mode?.name,
-        entries: conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+        acct: conntrack.acct,
+        entries: conntrack.listAll().map((c) => conntrackJson(c, clock.now(), conntrack.acct)),
       }),
       affinity: () => ({ mode: mode?.name, entries: mode?.affinity() ?? [] }),
       endpoints: () => {
