@@ -226,12 +226,13 @@ export class LiveConntrack {
     this.sample(c);
     this.entries.delete(c.id);
     c.sources = undefined;
+    if (c.protocol === 'tcp' && c.reply === undefined) return;
+    const now = this.clock.now();
     if (c.protocol === 'tcp') {
-      if (c.reply === undefined) return;
       if (c.state !== 'CLOSE') c.state = 'TIME_WAIT';
-      c.lastSeen = this.clock.now();
+      c.lastSeen = now;
     }
-    this.trim(1);
+    this.trim(now, 1);
     this.closed.push(c);
   }
 
@@ -244,15 +245,14 @@ export class LiveConntrack {
 
   /** What `conntrack -L` would show: the live connections, then the ended ones still ageing out. */
   listAll(): LiveConnection[] {
-    this.trim();
     const now = this.clock.now();
+    this.trim(now);
     const ageing = this.closed.toArray().filter((c) => remaining(c, now) > 0);
     return [...this.list(), ...ageing];
   }
 
   /** Drop expired entries from the head, and the oldest until `room` more fit. */
-  private trim(room = 0): void {
-    const now = this.clock.now();
+  private trim(now: number, room = 0): void {
     const q = this.closed;
     while (q.size > 0) {
       if (q.size + room <= this.maxClosed && q.headRemaining(now) > 0) break;

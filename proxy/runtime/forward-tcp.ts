@@ -26,7 +26,7 @@ import { flowFor } from './flow.js';
 import { type ForwardContext, keepAliveSeconds, type ListenerTarget } from './forward-context.js';
 import type { EndpointCounts } from './metrics.js';
 import type { Decision, FlowRequest, ProxyMode } from './modes/types.js';
-import { type DialResult, dialTcpFd, dialTcpThen, type FdDialResult } from './upstream.js';
+import { type DialResult, dialTcpFdTo, dialTcpThen } from './upstream.js';
 
 type Forward = Extract<Decision, { kind: 'forward' }>;
 
@@ -52,6 +52,8 @@ class TcpConn implements RelayCounts {
   /** A dialed descriptor this connection still has to close (-1: none, or the relay owns it). */
   upFd = -1;
   idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** The decision being dialled natively (its result comes back to dialOk / dialFailed). */
+  dialing: Forward | undefined = undefined;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -59,7 +61,6 @@ class TcpConn implements RelayCounts {
     readonly flow: FlowRequest,
     readonly mode: ProxyMode,
     readonly entry: LiveConnection,
-    readonly started: number,
   ) {}
 
   destroy(): void {
@@ -140,18 +141,23 @@ class TcpConn implements RelayCounts {
         continue;
       }
       if (attempt > 0) ctx.metrics.retries.inc({ service: svc });
+      if (client instanceof FdClient) {
+        // The native path: no options or result objects; the outcome comes back to this connection.
+        // The relay sets the endpoint's keepalive once the connection has lasted a second
+        // (native/src/relay.c): short connections skip two setsockopt calls.
+        this.dialing = d;
+        dialTcpFdTo(relayAddon!, local.text, host.text, d.endpoint.port, timeouts[attempt]!, this);
+        return;
+      }
       const dial = {
         host: host.text,
         port: d.endpoint.port,
         localAddress: local.text,
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
-        // The native path's relay sets the endpoint's keepalive once the connection has lasted a
-        // second (native/src/relay.c): short connections skip two setsockopt calls.
         keepAliveSec: 0,
       };
-      if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialedFd(d, r));
-      else dialTcpThen(dial, (r) => this.dialed(d, r));
+      dialTcpThen(dial, (r) => this.dialed(d, r));
       return;
     }
     ctx.metrics.verdicts.inc({ service: svc, verdict: 'exhausted' });
@@ -162,63 +168,86 @@ class TcpConn implements RelayCounts {
     client.resetAndDestroy();
   }
 
-  dialed(d: Forward, r: DialResult | FdDialResult): void {
-    const { ctx, client, entry } = this;
+  /** A Node dial's result (net.Socket). */
+  dialed(d: Forward, r: DialResult): void {
     if (!r.ok) {
-      const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
-      ctx.metrics.connectErrors.inc({ service: entry.service, endpoint: epKey, reason: r.code });
-      if (ctx.log.isLevelEnabled('debug'))
-        ctx.log.debug(
-          { svc: entry.service, endpoint: epKey, attempt: this.attempt, code: r.code },
-          'dial failed',
-        );
-      this.attempt++;
-      this.next();
+      this.failedDial(d, r.code);
       return;
     }
-    if (client.destroyed) {
-      if ('socket' in r) r.socket.destroy();
-      else {
-        relayAddon!.fdClose(r.fd, false);
-        this.upFd = -1;
-      }
+    if (this.client.destroyed) {
+      r.socket.destroy();
       return;
     }
+    this.established(d, r.socket.localPort ?? 0);
+    this.splice(r.socket);
+  }
+
+  /** A dial failed: counted, then the next attempt (or the client reset when none is left). */
+  failedDial(d: Forward, code: string): void {
+    const { ctx, entry } = this;
+    const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
+    ctx.metrics.connectErrors.inc({ service: entry.service, endpoint: epKey, reason: code });
+    if (ctx.log.isLevelEnabled('debug'))
+      ctx.log.debug({ svc: entry.service, endpoint: epKey, attempt: this.attempt, code }, 'dial failed');
+    this.attempt++;
+    this.next();
+  }
+
+  /** Connected to the endpoint from `localPort`: the live entry gets its reply tuple. */
+  established(d: Forward, localPort: number): void {
+    const { ctx, entry } = this;
     const counts = ctx.metrics.endpointAt(entry.service, d.endpoint.ip.text, d.endpoint.port, 'TCP');
     this.counts = counts;
     entry.endpoint = counts.endpoint;
-    entry.reply = {
-      src: d.endpoint.ip.text,
-      sport: d.endpoint.port,
-      dst: d.source.text,
-      dport: ('socket' in r ? r.socket.localPort : r.localPort) ?? 0,
-    };
+    entry.reply = { src: d.endpoint.ip.text, sport: d.endpoint.port, dst: d.source.text, dport: localPort };
     entry.state = 'ESTABLISHED';
     this.forwarded = d;
-    if ('socket' in r) this.splice(r.socket);
-    else this.relayFds(client as FdClient, r.fd);
   }
 
   /**
-   * A native dial's result. Called from the addon, where an exception would only be cleared: a bug
-   * here must still close what this connection holds and say so.
+   * A native dial connected (FdDialTarget). Called from the addon, where an exception would only be
+   * cleared: a bug here must still close what this connection holds and say so.
    */
-  dialedFd(d: Forward, r: FdDialResult): void {
-    if (r.ok) this.upFd = r.fd;
+  dialOk(fd: number, localPort: number): void {
+    this.upFd = fd;
+    const d = this.dialing!;
+    this.dialing = undefined;
     try {
-      this.dialed(d, r);
-    } catch (e) {
-      this.ctx.log.error(
-        { svc: this.entry.service, err: (e as Error).message },
-        'connection handling failed; client reset',
-      );
-      if (this.upFd >= 0) {
-        relayAddon!.fdClose(this.upFd, true);
+      const client = this.client as FdClient;
+      if (client.destroyed) {
+        relayAddon!.fdClose(fd, false);
         this.upFd = -1;
+        return;
       }
-      if (this.relay !== undefined) relayAddon!.relayClose(this.relay, true);
-      else this.client.resetAndDestroy();
+      this.established(d, localPort);
+      this.relayFds(client, fd);
+    } catch (e) {
+      this.dialCrashed(e as Error);
     }
+  }
+
+  /** A native dial failed (FdDialTarget); the code is the errno name. */
+  dialFailed(code: string): void {
+    const d = this.dialing!;
+    this.dialing = undefined;
+    try {
+      this.failedDial(d, code);
+    } catch (e) {
+      this.dialCrashed(e as Error);
+    }
+  }
+
+  private dialCrashed(e: Error): void {
+    this.ctx.log.error(
+      { svc: this.entry.service, err: e.message },
+      'connection handling failed; client reset',
+    );
+    if (this.upFd >= 0) {
+      relayAddon!.fdClose(this.upFd, true);
+      this.upFd = -1;
+    }
+    if (this.relay !== undefined) relayAddon!.relayClose(this.relay, true);
+    else this.client.resetAndDestroy();
   }
 
   /** The native path: both ends are descriptors; the relay takes them. */
@@ -372,7 +401,7 @@ class TcpConn implements RelayCounts {
           endpoint: entry.endpoint,
           bytesIn: entry.orig.bytes,
           bytesOut: entry.repl.bytes,
-          durationMs: ctx.clock.now() - this.started,
+          durationMs: ctx.clock.now() - entry.startedAt,
           how: this.how,
           relay: this.relay !== undefined ? 'kernel' : 'streams',
         },
@@ -456,8 +485,8 @@ function startRelay(
  */
 class FdClient {
   destroyed = false;
-  /** Called once when kpath closes the descriptor before the relay took it. */
-  onClosed: (() => void) | undefined = undefined;
+  /** Told (gone) once when kpath closes the descriptor before the relay took it. */
+  conn: TcpConn | undefined = undefined;
   constructor(readonly fd: number) {}
   resetAndDestroy(): void {
     this.end(true);
@@ -468,15 +497,15 @@ class FdClient {
   /** The relay owns the descriptor now: nothing here may close it. */
   handedOver(): void {
     this.destroyed = true;
-    this.onClosed = undefined;
+    this.conn = undefined;
   }
   private end(reset: boolean): void {
     if (this.destroyed) return;
     this.destroyed = true;
     relayAddon!.fdClose(this.fd, reset);
-    const f = this.onClosed;
-    this.onClosed = undefined;
-    f?.();
+    const c = this.conn;
+    this.conn = undefined;
+    c?.gone();
   }
 }
 
@@ -562,7 +591,7 @@ export function handleTcpFd(
   try {
     const conn = accepted(ctx, target, client, peerHost, peerPort);
     if (!conn) return;
-    client.onClosed = () => conn.gone();
+    client.conn = conn;
     conn.next();
   } catch (e) {
     // Called from the addon's accept loop: never leave the descriptor behind, never go silent.
@@ -607,7 +636,7 @@ function accepted(
     entryNode: flow.entryNode,
     mode: mode.name,
   });
-  const conn = new TcpConn(ctx, client, flow, mode, entry, ctx.clock.now());
+  const conn = new TcpConn(ctx, client, flow, mode, entry);
   ctx.open.add(conn);
   return conn;
 }
