@@ -64,6 +64,8 @@ export interface LiveConnection {
    * native relay, which reports both directions in one call.
    */
   sources: readonly [ByteSource, ByteSource] | RelayCounts | undefined;
+  /** Its index in the live table while it is live (the table's own bookkeeping); -1 after. */
+  slot: number;
 }
 
 /** A socket's cumulative received byte count (net.Socket has it, and keeps it after close). */
@@ -109,7 +111,11 @@ const TCP_TIMEOUTS: Record<TcpState, number> = {
 const MAX_CLOSED = 16_384;
 
 export class LiveConntrack {
-  private readonly entries = new Map<number, LiveConnection>();
+  /**
+   * The live entries, each at its `slot` (swap-removed at the end: no hash table churns per
+   * connection; see open-set.ts); listed in id order.
+   */
+  private readonly entries: LiveConnection[] = [];
   /**
    * Ended connections ageing out, oldest first: a ring (entries leave only at the head), since a
    * Map used as a queue leaves a hole per deleted head entry that every later scan walks over. It
@@ -148,6 +154,7 @@ export class LiveConntrack {
       | 'state'
       | 'timeoutSeconds'
       | 'sources'
+      | 'slot'
     > & {
       state: LiveConnection['state'];
       timeoutSeconds?: number;
@@ -172,8 +179,9 @@ export class LiveConntrack {
       timeoutSeconds:
         e.timeoutSeconds ?? (e.protocol === 'tcp' ? TCP_TIMEOUTS.ESTABLISHED : KERNEL_TIMEOUTS.udp),
       sources: undefined,
+      slot: this.entries.length,
     };
-    this.entries.set(c.id, c);
+    this.entries.push(c);
     return c;
   }
 
@@ -224,7 +232,7 @@ export class LiveConntrack {
    */
   close(c: LiveConnection): void {
     this.sample(c);
-    this.entries.delete(c.id);
+    this.remove(c);
     c.sources = undefined;
     if (c.protocol === 'tcp' && c.reply === undefined) return;
     const now = this.clock.now();
@@ -236,9 +244,21 @@ export class LiveConntrack {
     this.closed.push(c);
   }
 
-  /** Live connections (counters sampled now). */
+  private remove(c: LiveConnection): void {
+    const i = c.slot;
+    const all = this.entries;
+    if (i < 0 || all[i] !== c) return;
+    const last = all.pop()!;
+    if (last !== c) {
+      all[i] = last;
+      last.slot = i;
+    }
+    c.slot = -1;
+  }
+
+  /** Live connections, oldest first (counters sampled now). */
   list(): LiveConnection[] {
-    const out = [...this.entries.values()];
+    const out = this.entries.slice().sort((a, b) => a.id - b.id);
     for (const c of out) this.sample(c);
     return out;
   }
@@ -261,7 +281,7 @@ export class LiveConntrack {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.length;
   }
 }
 
@@ -366,6 +386,7 @@ class ClosedRing {
         lastSeen: num[n + 2]!,
         timeoutSeconds: num[n + 3]!,
         sources: undefined,
+        slot: -1,
       });
     }
     return out;

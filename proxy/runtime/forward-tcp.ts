@@ -54,6 +54,8 @@ class TcpConn implements RelayCounts {
   idleTimer: NodeJS.Timeout | undefined = undefined;
   /** The decision being dialled natively (its result comes back to dialOk / dialFailed). */
   dialing: Forward | undefined = undefined;
+  /** Index in ctx.open (OpenSet). */
+  openSlot = -1;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -415,23 +417,29 @@ const relayAddon: NativeAddon | undefined = nativeAddon();
 /**
  * The connections the native relay carries, by the token each relay was started with: the addon
  * calls one function (relayOnClosed) for every relay's end, naming the token, so a connection costs
- * no callback object or reference. Kept on globalThis so that a second copy of this module (a test
- * runner's fresh module graph in the same thread, where the addon is shared) uses the same tokens.
+ * no callback object or reference. A token is a slot of `conns` (free slots are reused: a relay's end
+ * comes once, and frees its slot), so no hash table churns per connection (see open-set.ts for why
+ * that matters). Kept on globalThis so that a second copy of this module (a test runner's fresh
+ * module graph in the same thread, where the addon is shared) uses the same tokens.
  */
 interface RelayTable {
-  conns: Map<number, TcpConn>;
-  next: number;
+  /** by token; undefined: free */
+  conns: (TcpConn | undefined)[];
+  /** free tokens, reused last-freed first */
+  free: number[];
   listening: boolean;
 }
-const kRelayTable = Symbol.for('kpath.relayTable');
+const kRelayTable = Symbol.for('kpath.relayTable.slots');
 const relayGlobal = globalThis as Record<symbol, RelayTable | undefined>;
-const relayTable: RelayTable = relayGlobal[kRelayTable] ?? { conns: new Map(), next: 1, listening: false };
+const relayTable: RelayTable = relayGlobal[kRelayTable] ?? { conns: [], free: [], listening: false };
 relayGlobal[kRelayTable] = relayTable;
 
 function onRelayClosed(token: number, reason: string, o: number, r: number, so: number, sr: number): void {
-  const c = relayTable.conns.get(token);
+  const t = relayTable;
+  const c = t.conns[token];
   if (c === undefined) return;
-  relayTable.conns.delete(token);
+  t.conns[token] = undefined;
+  t.free.push(token);
   c.relayClosed(reason, o, r, so, sr);
 }
 
@@ -459,9 +467,9 @@ function startRelay(
     addon.relayOnClosed(onRelayClosed);
     t.listening = true;
   }
-  const token = t.next++;
+  const token = t.free.length > 0 ? t.free.pop()! : t.conns.length;
   // Before the start: a relay whose descriptors fail at once ends inside relayStart.
-  t.conns.set(token, conn);
+  t.conns[token] = conn;
   try {
     // The last argument (`segs`): read the sockets' segment counts (TCP_INFO) at the end only
     // when conntrack accounting shows them. An addon without it ignores the extra argument.
@@ -474,7 +482,10 @@ function startRelay(
       conn.ctx.conntrack.acct,
     );
   } catch (e) {
-    t.conns.delete(token);
+    if (t.conns[token] === conn) {
+      t.conns[token] = undefined;
+      t.free.push(token);
+    }
     throw e;
   }
 }

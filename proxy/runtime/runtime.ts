@@ -48,6 +48,7 @@ import { desiredListeners, type ListenerInfo, Listeners } from './listeners.js';
 import { RuntimeMetrics } from './metrics.js';
 import { chooseMode, createMode, type ModeChoice } from './modes/select.js';
 import type { ProxyMode } from './modes/types.js';
+import { OpenSet } from './open-set.js';
 import type { ContainerTimings } from './pods/container.js';
 import type { DnsSource } from './pods/dns.js';
 import { PodManager, type PodStatus } from './pods/manager.js';
@@ -185,6 +186,17 @@ export interface Runtime {
   docker(): { containers: DockerContainerStatus[]; dns?: string };
 }
 
+/** Address -> node: a node's own addresses first, then pods' (the first pod listed wins a tie). */
+function nodesByAddress(snap: ClusterSnapshot): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const n of snap.nodes) for (const x of n.internalIPs) if (!m.has(x.text)) m.set(x.text, n.meta.name);
+  for (const p of snap.pods) {
+    if (!p.nodeName) continue;
+    for (const x of p.podIPs) if (!m.has(x.text)) m.set(x.text, p.nodeName);
+  }
+  return m;
+}
+
 function pickDefaultNode(snap: ClusterSnapshot, wanted: string | undefined): string {
   if (wanted && snap.node(wanted)) return wanted;
   const ok = snap.nodes.find((n) => n.ready && !n.taints.some((t) => t.effect === 'NoSchedule'));
@@ -226,7 +238,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const metrics = new RuntimeMetrics({ processMetrics: opts.processMetrics ?? false });
   const conntrack = new LiveConntrack(clock, undefined, opts.conntrackAcct ?? false);
   const store = new ClusterStore();
-  const open = new Set<{ destroy(): void; buffered(): number }>();
+  const open = new OpenSet();
   const policy = new PolicyGate({
     reject: opts.policyReject ?? false,
     clock,
@@ -246,6 +258,9 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   let lastGaps = '';
 
   const eff = () => store.current();
+  // ctx.nodeOf's answers for one snapshot (a connection from a pod's twin asks it every time).
+  let nodeOfSnap: ClusterSnapshot | undefined;
+  let nodeOfIP = new Map<string, string>();
   const nodeIPOf = (snap: ClusterSnapshot | undefined, name: string): IP | undefined =>
     snap?.node(name)?.internalIPs.find((x) => x.family === 4);
 
@@ -255,10 +270,11 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     nodeOf(ip) {
       const snap = eff();
       if (!snap) return undefined;
-      for (const n of snap.nodes) if (n.internalIPs.some((x) => x.text === ip.text)) return n.meta.name;
-      for (const p of snap.pods)
-        if (p.nodeName && p.podIPs.some((x) => x.text === ip.text)) return p.nodeName;
-      return undefined;
+      if (nodeOfSnap !== snap) {
+        nodeOfSnap = snap;
+        nodeOfIP = nodesByAddress(snap);
+      }
+      return nodeOfIP.get(ip.text);
     },
     nodeIP: (name) => nodeIPOf(eff(), name),
     defaultNode: () => defaultNode,
