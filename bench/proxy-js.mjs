@@ -7,6 +7,10 @@
  * at once (bench/proxy-js/fake-native.mjs). 32 connections are open at a time, as wrk -c 32 keeps.
  *
  *   npm run build && node bench/proxy-js.mjs [--dist dist] [--vs DIR] [--n 200000] [--rounds 5]
+ *                                            [--mode userspace|iptables]
+ *
+ * --mode iptables adds the emulated kernel's walks (decide and closed, as bench/proxy-decide.mjs
+ * measures them alone) to the same runtime path.
  *
  * --vs DIR: a second build (e.g. the branch's base: `tsc -p tsconfig.build.json --outDir DIR`, with
  * package.json {"type":"module"} and node_modules beside it), rounds interleaved. Each round is its
@@ -32,21 +36,24 @@ if (flag('child')) {
   const { parseIP } = await import(`${dist}/netmodel/addr.js`);
   const { TwinMap } = await import(`${dist}/netmodel/twins.js`);
   const { UserspaceMode } = await import(`${dist}/proxy/runtime/modes/userspace.js`);
+  const { IptablesMode } = await import(`${dist}/proxy/runtime/modes/iptables.js`);
+  const modeName = opt('mode', 'userspace');
   const { PolicyGate } = await import(`${dist}/proxy/runtime/policy-gate.js`);
   const { LiveConntrack } = await import(`${dist}/proxy/runtime/conntrack.js`);
   const { RuntimeMetrics } = await import(`${dist}/proxy/runtime/metrics.js`);
   const { RUNTIME_DEFAULTS } = await import(`${dist}/proxy/runtime/runtime.js`);
   const pino = (await import('pino')).default;
 
-  const b = buildCluster([{ file: 'bench.yaml', text: clusterHead('userspace') + benchServices(1) }]);
+  const b = buildCluster([{ file: 'bench.yaml', text: clusterHead(modeName) + benchServices(1) }]);
   if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
   const snap = b.snapshot;
   const clock = { now: () => Date.now() };
   const log = pino({ level: 'info' }, { write() {} });
   const metrics = new RuntimeMetrics();
-  const mode = new PolicyGate({ reject: false, clock, metrics, log }).wrap(
-    new UserspaceMode({ clock, rng: new SeededRng(1) }),
-  );
+  const rng = new SeededRng(1);
+  const inner =
+    modeName === 'userspace' ? new UserspaceMode({ clock, rng }) : new IptablesMode({ clock, rng });
+  const mode = new PolicyGate({ reject: false, clock, metrics, log }).wrap(inner);
   mode.sync(snap);
   const twins = new TwinMap([...snap.config.loopbackMap]);
   const nodeIP = snap.node('node-a').internalIPs.find((x) => x.family === 4);
@@ -79,6 +86,8 @@ if (flag('child')) {
       }
       const tokens = fake.tokens.splice(0);
       for (const t of tokens) fake.onClosed(t, 'closed', 78, 853, 4, 3);
+      // The runtime's housekeeping (every 5 s): the emulated conntrack's gc.
+      if ((i & 8191) === 0) mode.housekeeping?.(clock.now());
     }
   };
   run(50_000);
@@ -109,7 +118,8 @@ const self = fileURLToPath(import.meta.url);
 const results = builds.map(() => []);
 for (let r = 0; r < rounds; r++) {
   for (const [i, d] of builds.entries()) {
-    const out = execFileSync(process.execPath, [self, '--child', '--dist', d, '--n', String(N)], {
+    const args = [self, '--child', '--dist', d, '--n', String(N), '--mode', opt('mode', 'userspace')];
+    const out = execFileSync(process.execPath, args, {
       encoding: 'utf8',
     });
     results[i].push(JSON.parse(out.trim().split('\n').pop()));
