@@ -46,12 +46,15 @@ interface Args {
 }
 
 export async function run(args: Args, io: CliIO): Promise<number> {
-  const r = await fetchAdmin<{ mode: string; entries: ConntrackJson[] }>(args.admin, '/api/v1/conntrack');
+  const r = await fetchAdmin<{ mode: string; acct?: boolean; entries: ConntrackJson[] }>(
+    args.admin,
+    '/api/v1/conntrack',
+  );
   const entries = r.entries.filter(
     (e) => (!args.proto || e.protocol === args.proto) && (!args.origDst || e.original.dst === args.origDst),
   );
   if (args.output === 'json') {
-    io.out(`${JSON.stringify({ mode: r.mode, entries }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ mode: r.mode, acct: r.acct ?? false, entries }, null, 2)}\n`);
     return EXIT.OK;
   }
   io.out(entries.map((e) => `${formatConntrackLine(e)}\n`).join(''));

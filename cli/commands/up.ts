@@ -95,6 +95,12 @@ export function builder(y: Argv) {
       description:
         'the built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works',
     })
+    .option('conntrack-acct', {
+      type: 'boolean',
+      default: false,
+      description:
+        'net.netfilter.nf_conntrack_acct=1 for the live table: kpath conntrack shows packets= and bytes= per direction (Linux default 0: no counters)',
+    })
     .option('policy-reject', {
       type: 'boolean',
       default: false,
@@ -116,6 +122,7 @@ interface UpArgs {
   watch: boolean;
   dnsTwins?: boolean;
   policyReject?: boolean;
+  conntrackAcct?: boolean;
   exec?: boolean;
   namespace?: string;
   apiAddress?: string;
@@ -168,6 +175,7 @@ export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Pr
     processMetrics: true,
     dnsTwins: args.dnsTwins ?? false,
     policyReject: args.policyReject ?? false,
+    conntrackAcct: args.conntrackAcct ?? false,
     ...(api ? { build: api.build } : {}),
   });
   api?.attach(rt);

@@ -64,6 +64,8 @@ export interface LiveConnection {
    * native relay, which reports both directions in one call.
    */
   sources: readonly [ByteSource, ByteSource] | RelayCounts | undefined;
+  /** Its index in the live table while it is live (the table's own bookkeeping); -1 after. */
+  slot: number;
 }
 
 /** A socket's cumulative received byte count (net.Socket has it, and keeps it after close). */
@@ -77,8 +79,11 @@ export interface ByteSource {
  * with the counters.
  */
 export interface RelayCounts {
-  /** undefined once the relay is gone (its final counts came with its end) */
-  read(): readonly [number, number, number, number, number] | undefined;
+  /**
+   * undefined once the relay is gone (its final counts came with its end). `segs` false: the
+   * segment counts are not read (accounting off; they are then whatever the relay last had, or -1).
+   */
+  read(segs: boolean): readonly [number, number, number, number, number] | undefined;
 }
 
 /** Node reads at most 64 KiB from a TCP socket at a time. */
@@ -106,7 +111,11 @@ const TCP_TIMEOUTS: Record<TcpState, number> = {
 const MAX_CLOSED = 16_384;
 
 export class LiveConntrack {
-  private readonly entries = new Map<number, LiveConnection>();
+  /**
+   * The live entries, each at its `slot` (swap-removed at the end: no hash table churns per
+   * connection; see open-set.ts); listed in id order.
+   */
+  private readonly entries: LiveConnection[] = [];
   /**
    * Ended connections ageing out, oldest first: a ring (entries leave only at the head), since a
    * Map used as a queue leaves a hole per deleted head entry that every later scan walks over. It
@@ -115,12 +124,21 @@ export class LiveConntrack {
    */
   private readonly closed: ClosedRing;
   private nextId = 1;
+  /**
+   * net.netfilter.nf_conntrack_acct (Linux's default 0): with it on, `conntrack -L` prints each
+   * direction's packets= and bytes=, and the native relay reads its sockets' segment counts
+   * (TCP_INFO) for them; off, neither, and the entries carry payload bytes only (kpath's own count,
+   * which the metrics need anyway).
+   */
+  readonly acct: boolean;
 
   constructor(
     private readonly clock: Clock,
     private readonly maxClosed = MAX_CLOSED,
+    acct = false,
   ) {
     this.closed = new ClosedRing(maxClosed);
+    this.acct = acct;
   }
 
   open(
@@ -136,6 +154,7 @@ export class LiveConntrack {
       | 'state'
       | 'timeoutSeconds'
       | 'sources'
+      | 'slot'
     > & {
       state: LiveConnection['state'];
       timeoutSeconds?: number;
@@ -160,8 +179,9 @@ export class LiveConntrack {
       timeoutSeconds:
         e.timeoutSeconds ?? (e.protocol === 'tcp' ? TCP_TIMEOUTS.ESTABLISHED : KERNEL_TIMEOUTS.udp),
       sources: undefined,
+      slot: this.entries.length,
     };
-    this.entries.set(c.id, c);
+    this.entries.push(c);
     return c;
   }
 
@@ -174,7 +194,7 @@ export class LiveConntrack {
     let op: number;
     let rp: number;
     if ('read' in s) {
-      const v = s.read();
+      const v = s.read(this.acct);
       if (v === undefined) return;
       o = v[0];
       r = v[1];
@@ -212,35 +232,47 @@ export class LiveConntrack {
    */
   close(c: LiveConnection): void {
     this.sample(c);
-    this.entries.delete(c.id);
+    this.remove(c);
     c.sources = undefined;
+    if (c.protocol === 'tcp' && c.reply === undefined) return;
+    const now = this.clock.now();
     if (c.protocol === 'tcp') {
-      if (c.reply === undefined) return;
       if (c.state !== 'CLOSE') c.state = 'TIME_WAIT';
-      c.lastSeen = this.clock.now();
+      c.lastSeen = now;
     }
-    this.trim(1);
+    this.trim(now, 1);
     this.closed.push(c);
   }
 
-  /** Live connections (counters sampled now). */
+  private remove(c: LiveConnection): void {
+    const i = c.slot;
+    const all = this.entries;
+    if (i < 0 || all[i] !== c) return;
+    const last = all.pop()!;
+    if (last !== c) {
+      all[i] = last;
+      last.slot = i;
+    }
+    c.slot = -1;
+  }
+
+  /** Live connections, oldest first (counters sampled now). */
   list(): LiveConnection[] {
-    const out = [...this.entries.values()];
+    const out = this.entries.slice().sort((a, b) => a.id - b.id);
     for (const c of out) this.sample(c);
     return out;
   }
 
   /** What `conntrack -L` would show: the live connections, then the ended ones still ageing out. */
   listAll(): LiveConnection[] {
-    this.trim();
     const now = this.clock.now();
+    this.trim(now);
     const ageing = this.closed.toArray().filter((c) => remaining(c, now) > 0);
     return [...this.list(), ...ageing];
   }
 
   /** Drop expired entries from the head, and the oldest until `room` more fit. */
-  private trim(room = 0): void {
-    const now = this.clock.now();
+  private trim(now: number, room = 0): void {
     const q = this.closed;
     while (q.size > 0) {
       if (q.size + room <= this.maxClosed && q.headRemaining(now) > 0) break;
@@ -249,7 +281,7 @@ export class LiveConntrack {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.length;
   }
 }
 
@@ -354,6 +386,7 @@ class ClosedRing {
         lastSeen: num[n + 2]!,
         timeoutSeconds: num[n + 3]!,
         sources: undefined,
+        slot: -1,
       });
     }
     return out;
@@ -386,14 +419,33 @@ function finState(fins: number): TcpState {
   return client && endpoint ? 'TIME_WAIT' : client ? 'FIN_WAIT' : endpoint ? 'CLOSE_WAIT' : 'ESTABLISHED';
 }
 
-/** JSON shape of one entry for the admin API and `kpath conntrack -o json`. */
-export function conntrackJson(c: LiveConnection, now: number) {
+/** One direction in JSON: the tuple, payload bytes, and with accounting on the kernel's packets. */
+export interface ConntrackTupleJson extends Tuple {
+  /** Segments (TCP) or datagrams (UDP) seen this way; only with nf_conntrack_acct=1. */
+  readonly packets?: number;
+  /** Payload bytes the proxy carried this way (kpath's count: present with accounting off too). */
+  readonly bytes: number;
+}
+
+function tupleJson(t: Tuple, c: Counters, acct: boolean): ConntrackTupleJson {
+  const { src, dst, sport, dport } = t;
+  return acct
+    ? { src, dst, sport, dport, packets: c.packets, bytes: c.bytes }
+    : { src, dst, sport, dport, bytes: c.bytes };
+}
+
+/**
+ * JSON shape of one entry for the admin API and `kpath conntrack -o json`. `acct`: the table's
+ * nf_conntrack_acct; without it the directions carry no `packets` (and `conntrack -L` prints no
+ * counters).
+ */
+export function conntrackJson(c: LiveConnection, now: number, acct = false) {
   return {
     id: c.id,
     protocol: c.protocol,
     state: c.state,
-    original: { ...c.original, packets: c.orig.packets, bytes: c.orig.bytes },
-    reply: c.reply ? { ...c.reply, packets: c.repl.packets, bytes: c.repl.bytes } : null,
+    original: tupleJson(c.original, c.orig, acct),
+    reply: c.reply ? tupleJson(c.reply, c.repl, acct) : null,
     service: c.service,
     endpoint: c.endpoint ?? null,
     entryNode: c.entryNode,
@@ -427,35 +479,27 @@ function remainingOf(
   return Math.max(0, t - idle);
 }
 
-/** One line as `conntrack -L` prints it (with accounting on). */
+/**
+ * One line as `conntrack -L` prints it (conntrack-tools' snprintf_default.c, as
+ * netmodel/conntrack/print.ts restates it): protocol, seconds left, TCP state, the original tuple and
+ * its counters, [UNREPLIED] when no reply was seen, the reply tuple and its counters, [ASSURED],
+ * mark, use. Counters (packets= bytes=) only when the entry carries `packets`, i.e. the proxy runs
+ * with nf_conntrack_acct=1.
+ */
 export function formatConntrackLine(j: ConntrackJson): string {
   const proto = j.protocol === 'tcp' ? 'tcp      6' : 'udp      17';
   const state = j.protocol === 'tcp' ? ` ${j.state}` : '';
-  const t = (x: { src: string; dst: string; sport: number; dport: number; packets: number; bytes: number }) =>
-    `src=${x.src} dst=${x.dst} sport=${x.sport} dport=${x.dport} packets=${x.packets} bytes=${x.bytes}`;
-  const orig = t(j.original);
+  const acct = j.original.packets !== undefined;
+  const t = (x: Tuple, packets: number | undefined, bytes: number) =>
+    `src=${x.src} dst=${x.dst} sport=${x.sport} dport=${x.dport}` +
+    (acct ? ` packets=${packets ?? 0} bytes=${bytes}` : '');
+  const orig = t(j.original, j.original.packets, j.original.bytes);
   // Before a reply tuple exists (dial in progress) the kernel would show the un-NATed reply.
   const reply = j.reply
-    ? t(j.reply)
-    : t({
-        src: j.original.dst,
-        dst: j.original.src,
-        sport: j.original.dport,
-        dport: j.original.sport,
-        packets: 0,
-        bytes: 0,
-      });
-  const flag =
-    j.protocol === 'udp'
-      ? j.state === 'UNREPLIED'
-        ? ' [UNREPLIED]'
-        : j.state === 'ASSURED'
-          ? ' [ASSURED]'
-          : ''
-      : j.reply
-        ? ' [ASSURED]'
-        : ' [UNREPLIED]';
-  if (j.protocol === 'udp' && flag === ' [UNREPLIED]')
-    return `${proto} ${j.timeoutSeconds} ${orig} [UNREPLIED] ${reply} mark=0 use=1`;
-  return `${proto} ${j.timeoutSeconds}${state} ${orig} ${reply}${flag} mark=0 use=1`;
+    ? t(j.reply, j.reply.packets, j.reply.bytes)
+    : t({ src: j.original.dst, dst: j.original.src, sport: j.original.dport, dport: j.original.sport }, 0, 0);
+  // TCP: replied once the endpoint answered (forwarded), and then assured; UDP: by its state.
+  const replied = j.protocol === 'udp' ? j.state !== 'UNREPLIED' : j.reply !== null;
+  const assured = j.protocol === 'udp' ? j.state === 'ASSURED' : j.reply !== null;
+  return `${proto} ${j.timeoutSeconds}${state} ${orig}${replied ? '' : ' [UNREPLIED]'} ${reply}${assured ? ' [ASSURED]' : ''} mark=0 use=1`;
 }

@@ -26,7 +26,7 @@ import { flowFor } from './flow.js';
 import { type ForwardContext, keepAliveSeconds, type ListenerTarget } from './forward-context.js';
 import type { EndpointCounts } from './metrics.js';
 import type { Decision, FlowRequest, ProxyMode } from './modes/types.js';
-import { type DialResult, dialTcpFd, dialTcpThen, type FdDialResult } from './upstream.js';
+import { type DialResult, dialTcpFdTo, dialTcpThen } from './upstream.js';
 
 type Forward = Extract<Decision, { kind: 'forward' }>;
 
@@ -52,6 +52,10 @@ class TcpConn implements RelayCounts {
   /** A dialed descriptor this connection still has to close (-1: none, or the relay owns it). */
   upFd = -1;
   idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** The decision being dialled natively (its result comes back to dialOk / dialFailed). */
+  dialing: Forward | undefined = undefined;
+  /** Index in ctx.open (OpenSet). */
+  openSlot = -1;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -59,7 +63,6 @@ class TcpConn implements RelayCounts {
     readonly flow: FlowRequest,
     readonly mode: ProxyMode,
     readonly entry: LiveConnection,
-    readonly started: number,
   ) {}
 
   destroy(): void {
@@ -140,18 +143,23 @@ class TcpConn implements RelayCounts {
         continue;
       }
       if (attempt > 0) ctx.metrics.retries.inc({ service: svc });
+      if (client instanceof FdClient) {
+        // The native path: no options or result objects; the outcome comes back to this connection.
+        // The relay sets the endpoint's keepalive once the connection has lasted a second
+        // (native/src/relay.c): short connections skip two setsockopt calls.
+        this.dialing = d;
+        dialTcpFdTo(relayAddon!, local.text, host.text, d.endpoint.port, timeouts[attempt]!, this);
+        return;
+      }
       const dial = {
         host: host.text,
         port: d.endpoint.port,
         localAddress: local.text,
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
-        // The native path's relay sets the endpoint's keepalive once the connection has lasted a
-        // second (native/src/relay.c): short connections skip two setsockopt calls.
         keepAliveSec: 0,
       };
-      if (client instanceof FdClient) dialTcpFd(relayAddon!, dial, (r) => this.dialedFd(d, r));
-      else dialTcpThen(dial, (r) => this.dialed(d, r));
+      dialTcpThen(dial, (r) => this.dialed(d, r));
       return;
     }
     ctx.metrics.verdicts.inc({ service: svc, verdict: 'exhausted' });
@@ -162,63 +170,86 @@ class TcpConn implements RelayCounts {
     client.resetAndDestroy();
   }
 
-  dialed(d: Forward, r: DialResult | FdDialResult): void {
-    const { ctx, client, entry } = this;
+  /** A Node dial's result (net.Socket). */
+  dialed(d: Forward, r: DialResult): void {
     if (!r.ok) {
-      const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
-      ctx.metrics.connectErrors.inc({ service: entry.service, endpoint: epKey, reason: r.code });
-      if (ctx.log.isLevelEnabled('debug'))
-        ctx.log.debug(
-          { svc: entry.service, endpoint: epKey, attempt: this.attempt, code: r.code },
-          'dial failed',
-        );
-      this.attempt++;
-      this.next();
+      this.failedDial(d, r.code);
       return;
     }
-    if (client.destroyed) {
-      if ('socket' in r) r.socket.destroy();
-      else {
-        relayAddon!.fdClose(r.fd, false);
-        this.upFd = -1;
-      }
+    if (this.client.destroyed) {
+      r.socket.destroy();
       return;
     }
+    this.established(d, r.socket.localPort ?? 0);
+    this.splice(r.socket);
+  }
+
+  /** A dial failed: counted, then the next attempt (or the client reset when none is left). */
+  failedDial(d: Forward, code: string): void {
+    const { ctx, entry } = this;
+    const epKey = `${d.endpoint.ip.text}:${d.endpoint.port}`;
+    ctx.metrics.connectErrors.inc({ service: entry.service, endpoint: epKey, reason: code });
+    if (ctx.log.isLevelEnabled('debug'))
+      ctx.log.debug({ svc: entry.service, endpoint: epKey, attempt: this.attempt, code }, 'dial failed');
+    this.attempt++;
+    this.next();
+  }
+
+  /** Connected to the endpoint from `localPort`: the live entry gets its reply tuple. */
+  established(d: Forward, localPort: number): void {
+    const { ctx, entry } = this;
     const counts = ctx.metrics.endpointAt(entry.service, d.endpoint.ip.text, d.endpoint.port, 'TCP');
     this.counts = counts;
     entry.endpoint = counts.endpoint;
-    entry.reply = {
-      src: d.endpoint.ip.text,
-      sport: d.endpoint.port,
-      dst: d.source.text,
-      dport: ('socket' in r ? r.socket.localPort : r.localPort) ?? 0,
-    };
+    entry.reply = { src: d.endpoint.ip.text, sport: d.endpoint.port, dst: d.source.text, dport: localPort };
     entry.state = 'ESTABLISHED';
     this.forwarded = d;
-    if ('socket' in r) this.splice(r.socket);
-    else this.relayFds(client as FdClient, r.fd);
   }
 
   /**
-   * A native dial's result. Called from the addon, where an exception would only be cleared: a bug
-   * here must still close what this connection holds and say so.
+   * A native dial connected (FdDialTarget). Called from the addon, where an exception would only be
+   * cleared: a bug here must still close what this connection holds and say so.
    */
-  dialedFd(d: Forward, r: FdDialResult): void {
-    if (r.ok) this.upFd = r.fd;
+  dialOk(fd: number, localPort: number): void {
+    this.upFd = fd;
+    const d = this.dialing!;
+    this.dialing = undefined;
     try {
-      this.dialed(d, r);
-    } catch (e) {
-      this.ctx.log.error(
-        { svc: this.entry.service, err: (e as Error).message },
-        'connection handling failed; client reset',
-      );
-      if (this.upFd >= 0) {
-        relayAddon!.fdClose(this.upFd, true);
+      const client = this.client as FdClient;
+      if (client.destroyed) {
+        relayAddon!.fdClose(fd, false);
         this.upFd = -1;
+        return;
       }
-      if (this.relay !== undefined) relayAddon!.relayClose(this.relay, true);
-      else this.client.resetAndDestroy();
+      this.established(d, localPort);
+      this.relayFds(client, fd);
+    } catch (e) {
+      this.dialCrashed(e as Error);
     }
+  }
+
+  /** A native dial failed (FdDialTarget); the code is the errno name. */
+  dialFailed(code: string): void {
+    const d = this.dialing!;
+    this.dialing = undefined;
+    try {
+      this.failedDial(d, code);
+    } catch (e) {
+      this.dialCrashed(e as Error);
+    }
+  }
+
+  private dialCrashed(e: Error): void {
+    this.ctx.log.error(
+      { svc: this.entry.service, err: e.message },
+      'connection handling failed; client reset',
+    );
+    if (this.upFd >= 0) {
+      relayAddon!.fdClose(this.upFd, true);
+      this.upFd = -1;
+    }
+    if (this.relay !== undefined) relayAddon!.relayClose(this.relay, true);
+    else this.client.resetAndDestroy();
   }
 
   /** The native path: both ends are descriptors; the relay takes them. */
@@ -324,9 +355,9 @@ class TcpConn implements RelayCounts {
   }
 
   /** The live entry's counters and FINs, read from the relay in one call (RelayCounts). */
-  read(): readonly [number, number, number, number, number] | undefined {
+  read(segs: boolean): readonly [number, number, number, number, number] | undefined {
     if (this.relay === undefined) return undefined;
-    const v = relayAddon!.relayBytes(this.relay);
+    const v = relayAddon!.relayBytes(this.relay, segs);
     return v && [v[0], v[1], v[4], v[5], v[6]];
   }
 
@@ -336,8 +367,9 @@ class TcpConn implements RelayCounts {
     e.sources = undefined;
     e.orig.bytes = o;
     e.repl.bytes = r;
-    e.orig.packets = so;
-    e.repl.packets = sr;
+    // -1: the relay did not read them (accounting off).
+    if (so >= 0) e.orig.packets = so;
+    if (sr >= 0) e.repl.packets = sr;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.how === 'closed' && reason !== 'closed') this.how = reason;
     this.finished();
@@ -371,7 +403,7 @@ class TcpConn implements RelayCounts {
           endpoint: entry.endpoint,
           bytesIn: entry.orig.bytes,
           bytesOut: entry.repl.bytes,
-          durationMs: ctx.clock.now() - this.started,
+          durationMs: ctx.clock.now() - entry.startedAt,
           how: this.how,
           relay: this.relay !== undefined ? 'kernel' : 'streams',
         },
@@ -385,25 +417,41 @@ const relayAddon: NativeAddon | undefined = nativeAddon();
 /**
  * The connections the native relay carries, by the token each relay was started with: the addon
  * calls one function (relayOnClosed) for every relay's end, naming the token, so a connection costs
- * no callback object or reference. Kept on globalThis so that a second copy of this module (a test
- * runner's fresh module graph in the same thread, where the addon is shared) uses the same tokens.
+ * no callback object or reference. A token is a slot of `conns` (free slots are reused: a relay's end
+ * comes once, and frees its slot), so no hash table churns per connection (see open-set.ts for why
+ * that matters). Kept on globalThis so that a second copy of this module (a test runner's fresh
+ * module graph in the same thread, where the addon is shared) uses the same tokens.
  */
 interface RelayTable {
-  conns: Map<number, TcpConn>;
-  next: number;
+  /** by token; undefined: free */
+  conns: (TcpConn | undefined)[];
+  /** free tokens, reused last-freed first */
+  free: number[];
   listening: boolean;
 }
-const kRelayTable = Symbol.for('kpath.relayTable');
+const kRelayTable = Symbol.for('kpath.relayTable.slots');
 const relayGlobal = globalThis as Record<symbol, RelayTable | undefined>;
-const relayTable: RelayTable = relayGlobal[kRelayTable] ?? { conns: new Map(), next: 1, listening: false };
+const relayTable: RelayTable = relayGlobal[kRelayTable] ?? { conns: [], free: [], listening: false };
 relayGlobal[kRelayTable] = relayTable;
 
 function onRelayClosed(token: number, reason: string, o: number, r: number, so: number, sr: number): void {
-  const c = relayTable.conns.get(token);
+  const t = relayTable;
+  const c = t.conns[token];
   if (c === undefined) return;
-  relayTable.conns.delete(token);
+  t.conns[token] = undefined;
+  t.free.push(token);
   c.relayClosed(reason, o, r, so, sr);
 }
+
+/** relayStart with its trailing `segs` flag (native/src/relay.c; default true). */
+type RelayStartSegs = (
+  clientFd: number,
+  upstreamFd: number,
+  token: number,
+  own: boolean,
+  keepAliveSec: number,
+  segs: boolean,
+) => number;
 
 /** relayStart for `conn`; its end comes back to conn.relayClosed. */
 function startRelay(
@@ -419,13 +467,25 @@ function startRelay(
     addon.relayOnClosed(onRelayClosed);
     t.listening = true;
   }
-  const token = t.next++;
+  const token = t.free.length > 0 ? t.free.pop()! : t.conns.length;
   // Before the start: a relay whose descriptors fail at once ends inside relayStart.
-  t.conns.set(token, conn);
+  t.conns[token] = conn;
   try {
-    return addon.relayStart(clientFd, upFd, token, own, keepAliveSec);
+    // The last argument (`segs`): read the sockets' segment counts (TCP_INFO) at the end only
+    // when conntrack accounting shows them. An addon without it ignores the extra argument.
+    return (addon.relayStart as RelayStartSegs)(
+      clientFd,
+      upFd,
+      token,
+      own,
+      keepAliveSec,
+      conn.ctx.conntrack.acct,
+    );
   } catch (e) {
-    t.conns.delete(token);
+    if (t.conns[token] === conn) {
+      t.conns[token] = undefined;
+      t.free.push(token);
+    }
     throw e;
   }
 }
@@ -436,8 +496,8 @@ function startRelay(
  */
 class FdClient {
   destroyed = false;
-  /** Called once when kpath closes the descriptor before the relay took it. */
-  onClosed: (() => void) | undefined = undefined;
+  /** Told (gone) once when kpath closes the descriptor before the relay took it. */
+  conn: TcpConn | undefined = undefined;
   constructor(readonly fd: number) {}
   resetAndDestroy(): void {
     this.end(true);
@@ -448,15 +508,15 @@ class FdClient {
   /** The relay owns the descriptor now: nothing here may close it. */
   handedOver(): void {
     this.destroyed = true;
-    this.onClosed = undefined;
+    this.conn = undefined;
   }
   private end(reset: boolean): void {
     if (this.destroyed) return;
     this.destroyed = true;
     relayAddon!.fdClose(this.fd, reset);
-    const f = this.onClosed;
-    this.onClosed = undefined;
-    f?.();
+    const c = this.conn;
+    this.conn = undefined;
+    c?.gone();
   }
 }
 
@@ -542,7 +602,7 @@ export function handleTcpFd(
   try {
     const conn = accepted(ctx, target, client, peerHost, peerPort);
     if (!conn) return;
-    client.onClosed = () => conn.gone();
+    client.conn = conn;
     conn.next();
   } catch (e) {
     // Called from the addon's accept loop: never leave the descriptor behind, never go silent.
@@ -587,7 +647,7 @@ function accepted(
     entryNode: flow.entryNode,
     mode: mode.name,
   });
-  const conn = new TcpConn(ctx, client, flow, mode, entry, ctx.clock.now());
+  const conn = new TcpConn(ctx, client, flow, mode, entry);
   ctx.open.add(conn);
   return conn;
 }

@@ -108,6 +108,10 @@ export class PolicyGate {
         mode.sync(snap);
       },
       decide: (flow, attempt) => {
+        // No policy in the cluster: nothing can deny, so no question to ask (and no closure made
+        // per connection to ask it).
+        const e = this.engine;
+        if (!e || e.policyCount === 0) return mode.decide(flow, attempt);
         // A kernel mode asks between its first packet's walk and the rest (the handshake), so its
         // emulated state is what the drop leaves; a mode that does not ask is checked after.
         let asked = false;

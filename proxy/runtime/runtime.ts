@@ -48,6 +48,7 @@ import { desiredListeners, type ListenerInfo, Listeners } from './listeners.js';
 import { RuntimeMetrics } from './metrics.js';
 import { chooseMode, createMode, type ModeChoice } from './modes/select.js';
 import type { ProxyMode } from './modes/types.js';
+import { OpenSet } from './open-set.js';
 import type { ContainerTimings } from './pods/container.js';
 import type { DnsSource } from './pods/dns.js';
 import { PodManager, type PodStatus } from './pods/manager.js';
@@ -124,6 +125,11 @@ export interface RuntimeOptions {
   readonly processMetrics?: boolean;
   /** The built-in kube-dns answers with loopback twins (127.a.b.c) so curl to a resolved name works. */
   readonly dnsTwins?: boolean;
+  /**
+   * net.netfilter.nf_conntrack_acct for the live connection table (--conntrack-acct): per-direction
+   * packets= and bytes= in `kpath conntrack`. Default off, as Linux's default is 0.
+   */
+  readonly conntrackAcct?: boolean;
   /** Reset TCP connections NetworkPolicy denies instead of holding them unanswered (--policy-reject). */
   readonly policyReject?: boolean;
   /** `-n NS`: the namespace of objects that name none (kubectl apply -n). */
@@ -180,6 +186,17 @@ export interface Runtime {
   docker(): { containers: DockerContainerStatus[]; dns?: string };
 }
 
+/** Address -> node: a node's own addresses first, then pods' (the first pod listed wins a tie). */
+function nodesByAddress(snap: ClusterSnapshot): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const n of snap.nodes) for (const x of n.internalIPs) if (!m.has(x.text)) m.set(x.text, n.meta.name);
+  for (const p of snap.pods) {
+    if (!p.nodeName) continue;
+    for (const x of p.podIPs) if (!m.has(x.text)) m.set(x.text, p.nodeName);
+  }
+  return m;
+}
+
 function pickDefaultNode(snap: ClusterSnapshot, wanted: string | undefined): string {
   if (wanted && snap.node(wanted)) return wanted;
   const ok = snap.nodes.find((n) => n.ready && !n.taints.some((t) => t.effect === 'NoSchedule'));
@@ -219,9 +236,9 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const cwd = opts.cwd ?? process.cwd();
   const files = opts.files ?? [];
   const metrics = new RuntimeMetrics({ processMetrics: opts.processMetrics ?? false });
-  const conntrack = new LiveConntrack(clock);
+  const conntrack = new LiveConntrack(clock, undefined, opts.conntrackAcct ?? false);
   const store = new ClusterStore();
-  const open = new Set<{ destroy(): void; buffered(): number }>();
+  const open = new OpenSet();
   const policy = new PolicyGate({
     reject: opts.policyReject ?? false,
     clock,
@@ -241,6 +258,9 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   let lastGaps = '';
 
   const eff = () => store.current();
+  // ctx.nodeOf's answers for one snapshot (a connection from a pod's twin asks it every time).
+  let nodeOfSnap: ClusterSnapshot | undefined;
+  let nodeOfIP = new Map<string, string>();
   const nodeIPOf = (snap: ClusterSnapshot | undefined, name: string): IP | undefined =>
     snap?.node(name)?.internalIPs.find((x) => x.family === 4);
 
@@ -250,10 +270,11 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     nodeOf(ip) {
       const snap = eff();
       if (!snap) return undefined;
-      for (const n of snap.nodes) if (n.internalIPs.some((x) => x.text === ip.text)) return n.meta.name;
-      for (const p of snap.pods)
-        if (p.nodeName && p.podIPs.some((x) => x.text === ip.text)) return p.nodeName;
-      return undefined;
+      if (nodeOfSnap !== snap) {
+        nodeOfSnap = snap;
+        nodeOfIP = nodesByAddress(snap);
+      }
+      return nodeOfIP.get(ip.text);
     },
     nodeIP: (name) => nodeIPOf(eff(), name),
     defaultNode: () => defaultNode,
@@ -466,7 +487,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
       m.createUi({
         snapshot: eff,
         mode: () => mode?.name ?? '',
-        conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+        conntrack: () => conntrack.listAll().map((c) => conntrackJson(c, clock.now(), conntrack.acct)),
         denials: () => policy.denials(),
       }),
     );
@@ -488,7 +509,8 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
     api: {
       conntrack: () => ({
         mode: mode?.name,
-        entries: conntrack.listAll().map((c) => conntrackJson(c, clock.now())),
+        acct: conntrack.acct,
+        entries: conntrack.listAll().map((c) => conntrackJson(c, clock.now(), conntrack.acct)),
       }),
       affinity: () => ({ mode: mode?.name, entries: mode?.affinity() ?? [] }),
       endpoints: () => {

@@ -63,6 +63,41 @@ export function dialTcpFd(addon: NativeAddon, o: DialOptions, done: (r: FdDialRe
   else if (now !== undefined) done({ ok: false, code: now, message: dialMessage(now, o.timeoutMs) });
 }
 
+/** Where dialTcpFdTo reports: connected (descriptor, local port) or failed (errno name). */
+export interface FdDialTarget {
+  dialOk(fd: number, localPort: number): void;
+  dialFailed(code: string): void;
+}
+
+/**
+ * dialTcpFd for the proxy's hot path: no options or result objects, one callback for the addon (a
+ * dial that completes inside connect(), as on loopback, never calls it). keepalive is left to the
+ * relay.
+ */
+export function dialTcpFdTo(
+  addon: NativeAddon,
+  localAddress: string,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  to: FdDialTarget,
+): void {
+  assertLoopback(localAddress, host);
+  const now = addon.tcpConnect(
+    localAddress,
+    host,
+    port,
+    timeoutMs,
+    (fd, code, localPort) => {
+      if (fd >= 0) to.dialOk(fd, localPort);
+      else to.dialFailed(code ?? 'ERROR');
+    },
+    0,
+  );
+  if (typeof now === 'number') to.dialOk(Math.floor(now / 65536), now % 65536);
+  else if (now !== undefined) to.dialFailed(now);
+}
+
 function dialMessage(code: string | undefined, timeoutMs: number): string {
   return code === 'ETIMEDOUT' ? `no answer within ${timeoutMs} ms` : `connect failed: ${code}`;
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../netmodel/clock.js';
-import { type LiveConnection, LiveConntrack } from '../../proxy/runtime/conntrack.js';
+import {
+  conntrackJson,
+  formatConntrackLine,
+  type LiveConnection,
+  LiveConntrack,
+} from '../../proxy/runtime/conntrack.js';
 
 function opened(t: LiveConntrack, sport: number, protocol: 'tcp' | 'udp' = 'tcp'): LiveConnection {
   const c = t.open({
@@ -102,5 +107,63 @@ describe('LiveConntrack: ended entries age out', () => {
     });
     t.close(c);
     expect(t.listAll()).toEqual([]);
+  });
+});
+
+describe('formatConntrackLine: conntrack -L, with and without accounting', () => {
+  // Expected lines: conntrack-tools 1.4.7 (libnetfilter_conntrack src/conntrack/snprintf_default.c,
+  // __snprintf_conntrack_default): tuple, its counters only when the entry has the acct extension
+  // (net.netfilter.nf_conntrack_acct=1), [UNREPLIED] before the reply tuple, [ASSURED] after it.
+  const listed = (acct: boolean, forwarded = true) => {
+    const clock = new ManualClock(0);
+    const t = new LiveConntrack(clock, undefined, acct);
+    const c = opened(t, 40000);
+    if (!forwarded) c.reply = undefined;
+    else c.state = 'ESTABLISHED';
+    c.orig.packets = 4;
+    c.orig.bytes = 221;
+    c.repl.packets = 3;
+    c.repl.bytes = 169;
+    return formatConntrackLine(conntrackJson(c, 0, t.acct));
+  };
+
+  it('prints no packets= or bytes= with accounting off (Linux default)', () => {
+    expect(listed(false)).toBe(
+      'tcp      6 432000 ESTABLISHED src=10.244.0.5 dst=10.96.0.10 sport=40000 dport=80 src=10.244.1.7 dst=10.244.0.5 sport=8080 dport=40000 [ASSURED] mark=0 use=1',
+    );
+  });
+
+  it('prints each direction counters after its tuple with accounting on', () => {
+    expect(listed(true)).toBe(
+      'tcp      6 432000 ESTABLISHED src=10.244.0.5 dst=10.96.0.10 sport=40000 dport=80 packets=4 bytes=221 src=10.244.1.7 dst=10.244.0.5 sport=8080 dport=40000 packets=3 bytes=169 [ASSURED] mark=0 use=1',
+    );
+  });
+
+  it('puts [UNREPLIED] between the original counters and the reply tuple before the endpoint answered', () => {
+    expect(listed(true, false)).toBe(
+      'tcp      6 120 SYN_SENT src=10.244.0.5 dst=10.96.0.10 sport=40000 dport=80 packets=4 bytes=221 [UNREPLIED] src=10.96.0.10 dst=10.244.0.5 sport=80 dport=40000 packets=0 bytes=0 mark=0 use=1',
+    );
+    expect(listed(false, false)).toBe(
+      'tcp      6 120 SYN_SENT src=10.244.0.5 dst=10.96.0.10 sport=40000 dport=80 [UNREPLIED] src=10.96.0.10 dst=10.244.0.5 sport=80 dport=40000 mark=0 use=1',
+    );
+  });
+
+  it('JSON carries packets only with accounting on; bytes always', () => {
+    const clock = new ManualClock(0);
+    for (const acct of [false, true]) {
+      const t = new LiveConntrack(clock, undefined, acct);
+      const c = opened(t, 40001);
+      c.orig.packets = 2;
+      c.orig.bytes = 10;
+      const j = conntrackJson(c, 0, t.acct);
+      expect(j.original).toEqual({
+        src: '10.244.0.5',
+        dst: '10.96.0.10',
+        sport: 40001,
+        dport: 80,
+        ...(acct ? { packets: 2 } : {}),
+        bytes: 10,
+      });
+    }
   });
 });

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime } from '../../proxy/runtime/index.js';
+import { conntrackJson, formatConntrackLine, type Runtime } from '../../proxy/runtime/index.js';
 import {
   addrs,
   baseCluster,
@@ -133,6 +133,8 @@ describe.each(relays)('%s relay', (relay, slot) => {
       files: [c.file],
       logger: mem.logger,
       limits: { nativeRelay: relay === 'kernel', idleTimeoutMs: 600 },
+      // The per-direction counters below exist only with accounting on (--conntrack-acct).
+      conntrackAcct: true,
       drainTimeoutMs: 100,
     });
     await waitFor(() => rt.pods().length === 2 && rt.pods().every((p) => p.ready), 'pods ready');
@@ -166,6 +168,12 @@ describe.each(relays)('%s relay', (relay, slot) => {
       expect(live.orig.packets).toBeGreaterThan(least);
       expect(live.repl.packets).toBeGreaterThan(least);
     } else expect(live.orig.packets).toBe(least);
+    // conntrack -L with accounting: packets= and bytes= after each tuple.
+    expect(formatConntrackLine(conntrackJson(live, Date.now(), rt.conntrack.acct))).toMatch(
+      new RegExp(
+        ` sport=${s.localPort} dport=8000 packets=${live.orig.packets} bytes=${payload.length} src=.* packets=${live.repl.packets} bytes=${payload.length} \\[ASSURED\\] mark=0 use=1$`,
+      ),
+    );
     const before = closedLines().length;
     s.end();
     expect(await ending(s)).toBe('end');
