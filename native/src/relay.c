@@ -5,15 +5,18 @@
  * No byte passes through JavaScript, which only hears about the connection's end.
  *
  *   relayOnClosed(onClosed)   the function every relay of this thread calls when it ends (set once)
- *   relayStart(clientFd, upstreamFd, token, own, keepAliveSec) -> handle (a number)
+ *   relayStart(clientFd, upstreamFd, token, own, keepAliveSec, segs = true) -> handle (a number)
  *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY, the
  *       client's keepalive from its listener); keepalive after keepAliveSec idle (0: off) is set on
  *       the endpoint socket once the relay has lasted a second (KP_KA_DELAY_MS). Else it dups them
  *       and the caller closes its own (a net.Socket's), and the relay sets TCP_NODELAY, and
  *       keepalive, on both at once.
+ *       segs: read both sockets' segment counts (TCP_INFO) when the relay ends, for onClosed; false
+ *       (conntrack accounting off, as Linux's nf_conntrack_acct=0) spares the two reads, and onClosed
+ *       gets -1 for both counts.
  *   onClosed(token, reason, bytesIn, bytesOut, segsIn, segsOut)   the relay started with `token`
  *       ended: the one call to JavaScript per connection, with the final counts (as relayBytes
- *       would give them)
+ *       would give them; segments -1 when started without `segs`)
  *   relayBytes(handle, segs = true)
  *       [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
  *        segments received from the client, from the endpoint (TCP_INFO; read now only if `segs`),
@@ -125,6 +128,7 @@ struct kp_relay {
   unsigned char spliced[2]; /* direction d moves by splice (a read filled the copy buffer) */
   double bytes[2];
   double segs[2];      /* segments received on each socket (TCP_INFO), kept from the last reading */
+  int acct;            /* read the segment counts at the end (relayStart's `segs`) */
   uint64_t last_ms;
   int done;            /* closing started: no more pumping, no more events */
   int released;        /* ended, and the batch of events that might point at it is over */
@@ -298,10 +302,12 @@ static void emit_closed(kp_relay *r, const char *reason) {
 static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
   if (r->done) return;
   r->done = 1;
-  for (int i = 0; i < 2; i++) {
-    double s = kp_tcp_segs_in(r->fd[i]);
-    if (s >= 0) r->segs[i] = s;
-  }
+  if (r->acct) {
+    for (int i = 0; i < 2; i++) {
+      double s = kp_tcp_segs_in(r->fd[i]);
+      if (s >= 0) r->segs[i] = s;
+    }
+  } else r->segs[0] = r->segs[1] = -1; /* even if relayBytes read them meanwhile: none at the end */
   for (int i = 0; i < 2; i++) {
     if (i == 0 ? reset0 : reset1) kp_set_rst(r->fd[i]);
     close(r->fd[i]);
@@ -498,10 +504,10 @@ static napi_value relay_on_closed(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayStart(clientFd, upstreamFd, token, own, keepAliveSec) -> handle */
+/* relayStart(clientFd, upstreamFd, token, own, keepAliveSec, segs) -> handle */
 static napi_value relay_start(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, token)");
   int32_t fds[2];
@@ -515,10 +521,11 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayStart: no event loop");
 
-  bool own = false;
+  bool own = false, acct = true;
   uint32_t keepalive = 0;
   if (argc > 3) napi_get_value_bool(env, argv[3], &own);
   if (argc > 4) napi_get_value_uint32(env, argv[4], &keepalive);
+  if (argc > 5) napi_get_value_bool(env, argv[5], &acct); /* not a boolean (undefined): stays true */
   kp_relay *r = calloc(1, sizeof *r);
   if (!r) return kp_throw(env, "ENOMEM", "relayStart: out of memory");
   double id = slot_take(r);
@@ -528,6 +535,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   }
   r->env = env;
   r->token = token;
+  r->acct = acct;
   r->pipe[0].r = r->pipe[0].w = r->pipe[1].r = r->pipe[1].w = -1;
   for (int i = 0; i < 2; i++) {
     r->fd[i] = own ? fds[i] : fcntl(fds[i], F_DUPFD_CLOEXEC, 0);

@@ -30,8 +30,10 @@ export interface NativeAddon {
    * small, spliced once one fills the buffer); the relay takes the descriptors when `own`, else it
    * dups them. keepAliveSec (0: off): with `own`, set on the endpoint socket once the relay has
    * lasted a second; else on both at once. When it ends, onClosed (relayOnClosed) hears `token`
-   * and the final counts: the one call back. Returns the relay's handle (a number; stale once the
-   * relay has ended and been freed).
+   * and the final counts: the one call back. `segs` (default true): read the two sockets' segment
+   * counts (TCP_INFO) at the end; false (conntrack accounting off) skips both reads and onClosed
+   * gets -1 for them. Returns the relay's handle (a number; stale once the relay has ended and been
+   * freed).
    */
   relayStart(
     clientFd: number,
@@ -39,6 +41,7 @@ export interface NativeAddon {
     token: number,
     own?: boolean,
     keepAliveSec?: number,
+    segs?: boolean,
   ): number;
   /**
    * [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved,
@@ -79,7 +82,7 @@ export interface NativeAddon {
 }
 
 /** The relay started with `token` ended: why ("closed", "reset", "client ECONNRESET", ...) and its
- *  final counts. */
+ *  final counts (segments -1 when it was started with `segs` false). */
 export type RelayClosed = (
   token: number,
   reason: string,
