@@ -56,6 +56,13 @@ export interface NativeAddon {
   relayClose(handle: number, reset: boolean): void;
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
+  /**
+   * [engine, why]: the engine new relays of this thread use, "uring" (native/src/uring.c: the copy
+   * path through io_uring) or "epoll" (reactor.c: recv/send, then splice), and why. `which` chooses
+   * it first ("uring" falls back to "epoll" when io_uring cannot be set up); otherwise env
+   * KPATH_RELAY (uring | epoll, default uring) decides at the first relay.
+   */
+  relayEngine(which?: 'uring' | 'epoll'): [engine: 'uring' | 'epoll', why: string];
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
   tcpListen(
     host: string,

@@ -1,7 +1,11 @@
 /**
- * native/src/relay.c through the addon itself, on real loopback sockets: relayStart's `segs` flag
- * (the two TCP_INFO readings at the end, which JavaScript skips when conntrack accounting is off).
+ * native/src/relay.c through the addon itself, on real loopback sockets, on both of its engines
+ * (io_uring, native/src/uring.c, and epoll + splice): bytes both ways and streams handed to splice,
+ * half-close, resets both ways, relayClose with RST, stale handles, relayStart's `segs` flag (the
+ * two TCP_INFO readings at the end, which JavaScript skips when conntrack accounting is off), and
+ * the fallback to epoll when io_uring cannot be set up.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,21 +23,71 @@ function fdOf(s: Socket): number {
   return fd;
 }
 
-describe.skipIf(!addon)('native relay (addon)', () => {
+const engines = addon ? ['uring', 'epoll'] : [];
+const uringHere = addon ? addon.relayEngine('uring')[0] === 'uring' : false;
+
+describe.skipIf(!addon)('relayEngine', () => {
+  it('KPATH_RELAY=epoll picks epoll; io_uring is used here when the kernel allows it', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js'; console.log(JSON.stringify(nativeAddon().relayEngine()))`,
+      ],
+      { env: { ...process.env, KPATH_RELAY: 'epoll' }, encoding: 'utf8' },
+    );
+    expect(JSON.parse(out)).toEqual(['epoll', 'KPATH_RELAY=epoll']);
+    // This machine and CI: Linux 6.x with kernel.io_uring_disabled=0.
+    const disabled = execFileSync('sysctl', ['-n', 'kernel.io_uring_disabled'], { encoding: 'utf8' }).trim();
+    if (disabled === '0') expect(addon!.relayEngine('uring')[0]).toBe('uring');
+  });
+
+  it('falls back to epoll, saying why, when io_uring_setup fails (here: out of descriptors)', () => {
+    // A child fills its descriptor table, so io_uring_setup fails with EMFILE, as it fails with
+    // ENOSYS or EPERM elsewhere.
+    const script = `
+      import { openSync } from 'node:fs';
+      import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js';
+      const a = nativeAddon();
+      const held = [];
+      try { for (;;) held.push(openSync('/dev/null', 'r')); } catch {}
+      console.log(JSON.stringify(a.relayEngine('uring')));`;
+    const out = execFileSync(
+      'prlimit',
+      ['--nofile=256', process.execPath, '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const [engine, why] = JSON.parse(out) as [string, string];
+    expect(engine).toBe('epoll');
+    expect(why).toContain('io_uring is unavailable (io_uring_setup: EMFILE)');
+  });
+
+  it('rejects an unknown engine', () => {
+    expect(() => addon!.relayEngine('splice' as 'uring')).toThrow(/expected 'uring' or 'epoll'/);
+  });
+});
+
+describe.skipIf(!addon).each(engines)('native relay on %s', (engine) => {
   let echo: Server;
   let front: Server;
   let echoPort = 0;
   let frontPort = 0;
   const accepted: Socket[] = [];
+  const endpoints: Socket[] = [];
 
   beforeAll(async () => {
-    // The relayOnClosed function is one per thread: keep the runtime's (if a test file set it) by
-    // sharing the token table it uses? This file runs in its own fork, so it owns it.
+    if (engine === 'uring' && !uringHere) return;
+    expect(addon!.relayEngine(engine as 'uring' | 'epoll')[0]).toBe(engine);
     addon!.relayOnClosed((token, reason, o, r, so, sr) => {
       ended.get(token)?.([reason, o, r, so, sr]);
       ended.delete(token);
     });
+    // The endpoint: echoes, keeps its side open after the client's FIN until it has echoed all.
     echo = createServer({ allowHalfOpen: true }, (s) => {
+      endpoints.push(s);
       s.on('data', (d) => s.write(d));
       s.on('end', () => s.end());
       s.on('error', () => {});
@@ -47,59 +101,151 @@ describe.skipIf(!addon)('native relay (addon)', () => {
     frontPort = (front.address() as AddressInfo).port;
   });
   afterAll(() => {
-    echo.close();
-    front.close();
+    echo?.close();
+    front?.close();
   });
 
-  /** A client connected through a relay to the echo server; resolves the relay's end. */
-  async function relayed(segs: boolean | undefined): Promise<{ client: Socket; closed: Promise<Closed> }> {
-    const client = connect(frontPort, '127.0.0.1');
+  /** A client connected through a relay to the echo server. */
+  async function relayed(
+    segs?: boolean,
+  ): Promise<{ client: Socket; up: Socket; handle: number; closed: Promise<Closed> }> {
+    const client = connect({ port: frontPort, host: '127.0.0.1', allowHalfOpen: true });
+    client.on('error', () => {});
     await once(client, 'connect');
     while (accepted.length === 0) await new Promise((r) => setTimeout(r, 1));
     const down = accepted.shift()!;
-    const up = connect(echoPort, '127.0.0.1');
-    await once(up, 'connect');
+    const n = endpoints.length;
+    const upSock = connect(echoPort, '127.0.0.1');
+    await once(upSock, 'connect');
+    while (endpoints.length === n) await new Promise((r) => setTimeout(r, 1));
     const token = nextToken++;
     const closed = new Promise<Closed>((resolve) => ended.set(token, resolve));
     const args: [number, number, number, boolean, number, ...boolean[]] = [
       fdOf(down),
-      fdOf(up),
+      fdOf(upSock),
       token,
       false,
       0,
     ];
     if (segs !== undefined) args.push(segs);
-    addon!.relayStart(...args);
+    const handle = addon!.relayStart(...args);
     down.destroy();
-    up.destroy();
-    return { client, closed };
+    upSock.destroy();
+    return { client, up: endpoints[endpoints.length - 1]!, handle, closed };
   }
 
-  async function exchange(client: Socket): Promise<string> {
-    let got = '';
-    client.on('data', (d) => {
-      got += d.toString();
-    });
-    client.write('ping');
-    while (got.length < 4) await new Promise((r) => setTimeout(r, 1));
-    client.end();
-    await once(client, 'close');
-    return got;
+  function collect(s: Socket): { bytes: () => Buffer } {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => parts.push(d));
+    return { bytes: () => Buffer.concat(parts) };
   }
+
+  const until = async (f: () => boolean) => {
+    for (let i = 0; i < 5000 && !f(); i++) await new Promise((r) => setTimeout(r, 1));
+    expect(f()).toBe(true);
+  };
 
   it.each([
     [undefined, true],
     [true, true],
     [false, false],
   ])('segs %s: onClosed has the segment counts: %s', async (segs, counted) => {
+    if (engine === 'uring' && !uringHere) return;
     const { client, closed } = await relayed(segs);
-    expect(await exchange(client)).toBe('ping');
+    const got = collect(client);
+    client.write('ping');
+    await until(() => got.bytes().length === 4);
+    client.end();
+    await once(client, 'close');
     const [reason, o, r, so, sr] = await closed;
-    expect([reason, o, r]).toEqual(['closed', 4, 4]);
+    expect([reason, o, r, got.bytes().toString()]).toEqual(['closed', 4, 4, 'ping']);
     if (counted) {
       // Each side sent at least its data segment and its FIN (and the client its handshake ACK).
       expect(so).toBeGreaterThanOrEqual(2);
       expect(sr).toBeGreaterThanOrEqual(2);
     } else expect([so, sr]).toEqual([-1, -1]);
+  });
+
+  it('moves 4 MiB each way byte for byte (copied, then spliced) and counts it', async () => {
+    if (engine === 'uring' && !uringHere) return;
+    const { client, handle, closed } = await relayed();
+    const got = collect(client);
+    const data = Buffer.alloc(4 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
+    // A small request first (the copy path), then the stream.
+    client.write('hello');
+    await until(() => got.bytes().length === 5);
+    client.write(data);
+    await until(() => got.bytes().length === 5 + data.length);
+    expect(got.bytes().subarray(5).equals(data)).toBe(true);
+    const live = addon!.relayBytes(handle, false)!;
+    expect(live.slice(0, 3)).toEqual([5 + data.length, 5 + data.length, 0]);
+    client.end();
+    const [reason, o, r] = await closed;
+    expect([reason, o, r]).toEqual(['closed', 5 + data.length, 5 + data.length]);
+    await new Promise((r) => setImmediate(r)); // freed once the batch that ended it is over
+    expect(addon!.relayBytes(handle)).toBeUndefined(); // stale
+    addon!.relayClose(handle, true); // ignored
+  });
+
+  it("half-close: the client's FIN reaches the endpoint, whose reply still comes back", async () => {
+    if (engine === 'uring' && !uringHere) return;
+    const { client, up, handle, closed } = await relayed();
+    // The endpoint stops echoing and answers only after the client's FIN.
+    up.removeAllListeners('data');
+    up.removeAllListeners('end');
+    const upGot = collect(up);
+    up.on('end', () => setTimeout(() => up.end(`late reply to ${upGot.bytes().toString()}`), 20));
+    const got = collect(client);
+    const clientEnd = once(client, 'end');
+    client.end('question');
+    await until(() => (addon!.relayBytes(handle, false)?.[6] ?? 0) === 1); // the client's FIN read
+    const [reason] = await closed;
+    expect(reason).toBe('closed');
+    await clientEnd;
+    expect(got.bytes().toString()).toBe('late reply to question');
+  });
+
+  it('a reset on one side resets the other and ends the relay', async () => {
+    if (engine === 'uring' && !uringHere) return;
+    const { client, up, closed } = await relayed();
+    const got = collect(client);
+    client.write('x');
+    await until(() => got.bytes().length === 1);
+    const err = once(client, 'error');
+    up.resetAndDestroy();
+    expect(((await err)[0] as NodeJS.ErrnoException).code).toBe('ECONNRESET');
+    expect((await closed)[0]).toBe('endpoint ECONNRESET');
+
+    const b = await relayed();
+    const upErr = new Promise<string>((resolve) =>
+      b.up.once('error', (e: NodeJS.ErrnoException) => resolve(e.code!)),
+    );
+    b.client.resetAndDestroy();
+    expect(await upErr).toBe('ECONNRESET');
+    expect((await b.closed)[0]).toBe('client ECONNRESET');
+  });
+
+  it('relayClose(reset) sends RST both ways; relayClose without reset sends FINs', async () => {
+    if (engine === 'uring' && !uringHere) return;
+    const a = await relayed();
+    const clientErr = new Promise<string>((resolve) =>
+      a.client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code!)),
+    );
+    const upErr = new Promise<string>((resolve) =>
+      a.up.once('error', (e: NodeJS.ErrnoException) => resolve(e.code!)),
+    );
+    addon!.relayClose(a.handle, true);
+    expect((await a.closed)[0]).toBe('reset');
+    expect(await clientErr).toBe('ECONNRESET');
+    expect(await upErr).toBe('ECONNRESET');
+
+    const b = await relayed();
+    const clientEnd = once(b.client, 'end');
+    const upEnd = once(b.up, 'end');
+    addon!.relayClose(b.handle, false);
+    expect((await b.closed)[0]).toBe('closed by kpath');
+    await clientEnd;
+    await upEnd;
   });
 });
