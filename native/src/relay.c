@@ -505,9 +505,10 @@ static void on_event(kp_watch *w, uint32_t events) {
  * receive starts only once everything is through: one buffer in flight per direction, as the
  * epoll path's backpressure bound. A receive that fills the buffer marks the direction for splice:
  * after its send the direction leaves the ring for the epoll splice path above (bulk streams move
- * in the kernel, as before). The FIN (a receive of 0) becomes IORING_OP_SHUTDOWN on the other side;
- * the end closes both sockets with IORING_OP_CLOSE after cancelling what is still armed on them.
- * Nothing of this needs a syscall of its own: the wakeup's one io_uring_enter carries it all.
+ * in the kernel, as before). The FIN (a receive of 0) becomes shutdown(SHUT_WR) on the other side
+ * (a syscall: see ring_on_recv); the end closes both sockets with IORING_OP_CLOSE after cancelling
+ * what is still armed on them. The rest needs no syscall of its own: the wakeup's one
+ * io_uring_enter carries it all.
  *
  * A request's user_data is the relay's address (calloc: 16-byte aligned) | direction | op << 1.
  * The relay is freed only when no request names it any more (inflight).
@@ -608,14 +609,11 @@ static void ring_on_recv(kp_relay *r, int d, int32_t res, uint32_t flags) {
       finish(r, "closed", 0, 0); /* the close sends this FIN */
       return;
     }
-    struct io_uring_sqe *e = kp_ring_sqe();
-    if (!e) shutdown(r->fd[1 - d], SHUT_WR);
-    else {
-      e->opcode = IORING_OP_SHUTDOWN;
-      e->fd = r->fd[1 - d];
-      e->len = SHUT_WR;
-      e->flags = IOSQE_CQE_SKIP_SUCCESS;
-    }
+    /* Not IORING_OP_SHUTDOWN: the kernel always runs it in an io-wq worker (io_uring/net.c: forced
+     * async, or -EAGAIN from the inline try), which
+     * looks the descriptor up only then, after this relay's IORING_OP_CLOSE may have freed the number
+     * and an accept reused it (seen: another connection's client half-closed before its reply). */
+    shutdown(r->fd[1 - d], SHUT_WR);
     return;
   }
   r->bytes[d] += (double)res;
