@@ -676,20 +676,27 @@ static void ring_cqe(uint64_t ud, int32_t res, uint32_t flags) {
 }
 
 /* finish() on the ring engine: out of the epoll set (a direction that went to splice), and cancel
- * what is armed on both sockets, before finish queues their closes behind the cancels. */
+ * what is armed on both sockets, before finish queues their closes behind the cancels (a socket
+ * goes away when its last request lets go of it). */
 static void ring_close(kp_relay *r) {
   for (int i = 0; i < 2; i++) {
     if (r->events[i]) kp_reactor_ctl(r->loop, EPOLL_CTL_DEL, r->fd[i], &r->w[i].base, 0);
     r->events[i] = 0;
   }
   if (r->inflight <= r->waiting[0] + r->waiting[1]) return;
-  for (int i = 0; i < 2; i++) {
-    struct io_uring_sqe *e = kp_ring_sqe();
-    if (!e) return; /* the requests end with the sockets' errors instead */
-    e->opcode = IORING_OP_ASYNC_CANCEL;
-    e->fd = r->fd[i];
-    e->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
-    e->flags = IOSQE_CQE_SKIP_SUCCESS;
+  /* Keyed by user_data, not by descriptor: nothing to look up, so nothing that a reused descriptor
+   * number could point elsewhere. One that matches nothing fails with ENOENT (a dropped CQE). */
+  for (int d = 0; d < 2; d++) {
+    if (!r->ring[d]) continue;
+    for (int op = KP_OP_RECV; op <= KP_OP_SEND; op++) {
+      struct io_uring_sqe *e = kp_ring_sqe();
+      if (!e) return; /* the requests end with the sockets' errors instead */
+      e->opcode = IORING_OP_ASYNC_CANCEL;
+      e->fd = -1;
+      e->addr = KP_UD(r, d, op);
+      e->cancel_flags = IORING_ASYNC_CANCEL_ALL;
+      e->flags = IOSQE_CQE_SKIP_SUCCESS;
+    }
   }
 }
 
