@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 
 /** What native/src/udp_batch.c exports. */
 export interface UdpBatchOpen {
@@ -137,4 +138,20 @@ export function nativeAddon(): NativeAddon | undefined {
 export function nativeStatus(): string {
   cached ??= load();
   return cached.why;
+}
+
+/** KPATH_RELAY's values: the native relay's engines (native/src/relay.c). */
+export const RELAY_ENGINES = ['uring', 'epoll'] as const;
+
+/**
+ * Throws a usage error when KPATH_RELAY is set to something other than an engine's name (the addon
+ * would otherwise take it for the default).
+ */
+export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const v = env.KPATH_RELAY;
+  if (v === undefined || v === '' || (RELAY_ENGINES as readonly string[]).includes(v)) return;
+  throw new KpathError(
+    ErrorCodes.USAGE,
+    `KPATH_RELAY=${v}: expected ${RELAY_ENGINES.join(' or ')} (the native relay's engine; unset: uring where the kernel allows it)`,
+  );
 }

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeAddon } from '../../proxy/native/load.js';
+import { checkRelayEnv, nativeAddon } from '../../proxy/native/load.js';
 
 const addon = nativeAddon();
 
@@ -25,6 +25,19 @@ function fdOf(s: Socket): number {
 
 const engines = addon ? ['uring', 'epoll'] : [];
 const uringHere = addon ? addon.relayEngine('uring')[0] === 'uring' : false;
+
+describe('KPATH_RELAY', () => {
+  it('takes uring, epoll or nothing; anything else is a usage error (kpath up exits 2)', () => {
+    for (const v of [undefined, '', 'uring', 'epoll'])
+      expect(() => checkRelayEnv({ KPATH_RELAY: v })).not.toThrow();
+    expect(() => checkRelayEnv({ KPATH_RELAY: 'io_uring' })).toThrow(
+      expect.objectContaining({
+        code: 'KPATH_E_USAGE',
+        message: expect.stringContaining('KPATH_RELAY=io_uring: expected uring or epoll'),
+      }),
+    );
+  });
+});
 
 describe.skipIf(!addon)('relayEngine', () => {
   it('KPATH_RELAY=epoll picks epoll; io_uring is used here when the kernel allows it', () => {
