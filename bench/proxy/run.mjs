@@ -98,7 +98,8 @@ const kpathMode = (m) => m.split('/')[0].split('@')[0];
 const kpathFlags = (m) => m.split('/').slice(1);
 const kpathRelay = (m) => m.split('/')[0].split('@')[1];
 const fileId = (m) => m.replace(/[^A-Za-z0-9-]+/g, '_');
-for (const [i, m] of O.modes.entries()) if (m.includes('/') || m.includes('@')) KPATH_SVC[m] = `10.96.${10 + i}`;
+for (const [i, m] of O.modes.entries())
+  if (m.includes('/') || m.includes('@')) KPATH_SVC[m] = `10.96.${10 + i}`;
 
 const log = (...a) => console.error('[proxy-bench]', ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
