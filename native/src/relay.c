@@ -523,6 +523,7 @@ typedef struct {
 } kp_bufwait;
 static __thread kp_bufwait *bwait;
 static __thread unsigned bwait_n, bwait_cap;
+static __thread double bwaits; /* receives that had to wait (relayEngine()[2]) */
 
 static void ring_recv(kp_relay *r, int d, int poll_first) {
   struct io_uring_sqe *e = kp_ring_sqe();
@@ -570,6 +571,7 @@ static void ring_wait_buffer(kp_relay *r, int d) {
   bwait[bwait_n].r = r;
   bwait[bwait_n].d = d;
   bwait_n++;
+  bwaits++;
   r->waiting[d] = 1;
   r->inflight++;
 }
@@ -887,9 +889,9 @@ static napi_value relay_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayEngine(which?) -> [engine, why]: the engine new relays of this thread use ("uring" or
- * "epoll") and why; `which` ("uring" or "epoll") chooses it first (uring falls back to epoll when
- * io_uring cannot be used: see why). */
+/* relayEngine(which?) -> [engine, why, buffer waits]: the engine new relays of this thread use
+ * ("uring" or "epoll") and why; `which` ("uring" or "epoll") chooses it first (uring falls back to
+ * epoll when io_uring cannot be used: see why); how many ring receives found no free buffer. */
 static napi_value relay_engine(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], arr, v;
@@ -909,11 +911,13 @@ static napi_value relay_engine(napi_env env, napi_callback_info info) {
     else return kp_throw(env, "ERR_INVALID_ARG_VALUE", "relayEngine: expected 'uring' or 'epoll'");
   } else if (t != napi_undefined) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayEngine('uring' | 'epoll')");
   int u = use_uring(loop);
-  napi_create_array_with_length(env, 2, &arr);
+  napi_create_array_with_length(env, 3, &arr);
   napi_create_string_utf8(env, u ? "uring" : "epoll", NAPI_AUTO_LENGTH, &v);
   napi_set_element(env, arr, 0, v);
   napi_create_string_utf8(env, engine_why, NAPI_AUTO_LENGTH, &v);
   napi_set_element(env, arr, 1, v);
+  napi_create_double(env, bwaits, &v);
+  napi_set_element(env, arr, 2, v);
   return arr;
 }
 

@@ -14,13 +14,14 @@
  * libuv's epoll. Not SQPOLL (a kernel thread spinning on the queue costs a core).
  *
  * Provided buffers: a buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19) of KP_RING_BUFS buffers
- * of KP_RING_BUF_SIZE bytes each; a receive takes one only when data is there, so idle
- * connections hold none. Any failure here (ENOSYS on an old kernel or under seccomp, EPERM with
+ * (env KPATH_RELAY_BUFS: another power of two) of KP_RING_BUF_SIZE bytes each; a receive takes one
+ * only when data is there, so idle connections hold none; one that finds none waits (relay.c). Any failure here (ENOSYS on an old kernel or under seccomp, EPERM with
  * kernel.io_uring_disabled, EINVAL) leaves the ring unused and the relay on epoll.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -39,7 +40,7 @@
 
 #define KP_RING_SQ 1024
 #define KP_RING_CQ 4096
-#define KP_RING_BUFS 128 /* a power of two; buffers are held only while a send is under way */
+#define KP_RING_BUFS 128 /* default; a power of two; buffers are held only while a send is under way */
 #define KP_RING_ROUNDS 32 /* reap/submit rounds per wakeup before yielding to the rest of the loop */
 
 static __thread int ring_fd = -1;
@@ -62,6 +63,7 @@ static __thread struct io_uring_cqe *cqes;
 static __thread struct io_uring_buf_ring *br;
 static __thread char *bufs;
 static __thread unsigned br_tail;
+static __thread unsigned n_bufs = KP_RING_BUFS; /* KPATH_RELAY_BUFS: a power of two, 1..32768 */
 
 static int enter(unsigned to_submit, unsigned flags) {
   return (int)syscall(__NR_io_uring_enter, ring_fd, to_submit, 0, flags, NULL, 0);
@@ -103,7 +105,7 @@ struct io_uring_sqe *kp_ring_sqe(void) {
 char *kp_ring_buf(unsigned bid) { return bufs + (size_t)bid * KP_RING_BUF_SIZE; }
 
 void kp_ring_buf_put(unsigned bid) {
-  struct io_uring_buf *b = &br->bufs[br_tail & (KP_RING_BUFS - 1)];
+  struct io_uring_buf *b = &br->bufs[br_tail & (n_bufs - 1)];
   b->addr = (uint64_t)(uintptr_t)kp_ring_buf(bid);
   b->len = KP_RING_BUF_SIZE;
   b->bid = (uint16_t)bid;
@@ -209,23 +211,30 @@ int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn) {
   cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
 
   /* The buffer ring and its buffers: untouched pages cost nothing until a receive uses them. */
-  size_t br_len = KP_RING_BUFS * sizeof(struct io_uring_buf);
+  const char *nb = getenv("KPATH_RELAY_BUFS");
+  if (nb && *nb) {
+    char *end;
+    unsigned long v = strtoul(nb, &end, 10);
+    if (*end || v < 1 || v > 32768 || (v & (v - 1))) return give_up("KPATH_RELAY_BUFS (a power of two, 1..32768)", EINVAL);
+    n_bufs = (unsigned)v;
+  }
+  size_t br_len = n_bufs * sizeof(struct io_uring_buf);
   void *b = mmap(NULL, br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (b == MAP_FAILED) return give_up("mmap buffer ring", errno);
   br = b;
-  void *data = mmap(NULL, (size_t)KP_RING_BUFS * KP_RING_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+  void *data = mmap(NULL, (size_t)n_bufs * KP_RING_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                     -1, 0);
   if (data == MAP_FAILED) return give_up("mmap buffers", errno);
   bufs = data;
   struct io_uring_buf_reg reg;
   memset(&reg, 0, sizeof reg);
   reg.ring_addr = (uint64_t)(uintptr_t)br;
-  reg.ring_entries = KP_RING_BUFS;
+  reg.ring_entries = n_bufs;
   reg.bgid = KP_RING_BGID;
   if (syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
     return give_up("IORING_REGISTER_PBUF_RING", errno);
   br_tail = 0;
-  for (unsigned i = 0; i < KP_RING_BUFS; i++) kp_ring_buf_put(i);
+  for (unsigned i = 0; i < n_bufs; i++) kp_ring_buf_put(i);
 
   int r = uv_poll_init(loop, &poll_handle, ring_fd);
   if (r == 0) r = uv_poll_start(&poll_handle, UV_READABLE, on_ready);
@@ -237,7 +246,7 @@ int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn) {
   on_cqe = fn;
   opened = 1;
   snprintf(why, sizeof why, "io_uring (flags 0x%x, %u/%u entries, %u buffers of %u bytes)", p.flags, p.sq_entries,
-           p.cq_entries, KP_RING_BUFS, KP_RING_BUF_SIZE);
+           p.cq_entries, n_bufs, KP_RING_BUF_SIZE);
   refd = 0;
   kp_ring_hold(0);
   return 0;

@@ -50,7 +50,7 @@ describe.skipIf(!addon)('relayEngine', () => {
       ],
       { env: { ...process.env, KPATH_RELAY: 'epoll' }, encoding: 'utf8' },
     );
-    expect(JSON.parse(out)).toEqual(['epoll', 'KPATH_RELAY=epoll']);
+    expect(JSON.parse(out)).toEqual(['epoll', 'KPATH_RELAY=epoll', 0]);
     // This machine and CI: Linux 6.x with kernel.io_uring_disabled=0.
     const disabled = execFileSync('sysctl', ['-n', 'kernel.io_uring_disabled'], { encoding: 'utf8' }).trim();
     if (disabled === '0') expect(addon!.relayEngine('uring')[0]).toBe('uring');
@@ -76,6 +76,73 @@ describe.skipIf(!addon)('relayEngine', () => {
     const [engine, why] = JSON.parse(out) as [string, string];
     expect(engine).toBe('epoll');
     expect(why).toContain('io_uring is unavailable (io_uring_setup: EMFILE)');
+  });
+
+  it.skipIf(!uringHere)(
+    'with 2 ring buffers for 8 busy relays, receives wait for buffers and every byte still arrives in order',
+    () => {
+      // Eight clients each send 200 numbered 100-byte messages to an echo server through a relay, all
+      // at once: more receives complete in a batch than there are buffers, so some find none (ENOBUFS)
+      // and wait for one to come back.
+      const script = `
+      import { once } from 'node:events';
+      import { connect, createServer } from 'node:net';
+      import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js';
+      const a = nativeAddon();
+      a.relayOnClosed(() => {});
+      const echo = createServer((s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); });
+      echo.listen(0, '127.0.0.1'); await once(echo, 'listening');
+      const accepted = [];
+      const front = createServer({ pauseOnConnect: true }, (s) => accepted.push(s));
+      front.listen(0, '127.0.0.1'); await once(front, 'listening');
+      const clients = [];
+      for (let i = 0; i < 8; i++) {
+        const c = connect(front.address().port, '127.0.0.1'); await once(c, 'connect');
+        while (!accepted.length) await new Promise((r) => setImmediate(r));
+        const down = accepted.shift();
+        const up = connect(echo.address().port, '127.0.0.1'); await once(up, 'connect');
+        a.relayStart(down._handle.fd, up._handle.fd, i + 1, false, 0, false);
+        down.destroy(); up.destroy();
+        clients.push(c);
+      }
+      const msg = (i, k) => Buffer.from(String(i * 1000 + k).padStart(100, '.'));
+      const want = (i) => Buffer.concat(Array.from({ length: 200 }, (_, k) => msg(i, k)));
+      const got = await Promise.all(clients.map((c, i) => new Promise((resolve) => {
+        const parts = []; let n = 0;
+        c.on('data', (d) => { parts.push(d); n += d.length; if (n >= 20000) resolve(Buffer.concat(parts)); });
+        let k = 0;
+        const next = () => { for (let j = 0; j < 20 && k < 200; j++) c.write(msg(i, k++)); if (k < 200) setImmediate(next); };
+        next();
+      })));
+      const [engine, why, waits] = a.relayEngine();
+      console.log(JSON.stringify({ engine, why, waits, ok: got.map((g, i) => g.equals(want(i))) }));
+      process.exit(0);`;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, KPATH_RELAY: 'uring', KPATH_RELAY_BUFS: '2' },
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      const r = JSON.parse(out) as { engine: string; why: string; waits: number; ok: boolean[] };
+      expect(r.engine).toBe('uring');
+      expect(r.why).toContain('2 buffers of 16384 bytes');
+      expect(r.ok).toEqual(Array(8).fill(true));
+      expect(r.waits).toBeGreaterThan(0);
+    },
+  );
+
+  it('KPATH_RELAY_BUFS that is not a power of two leaves the relay on epoll, saying why', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js'; console.log(JSON.stringify(nativeAddon().relayEngine()))`,
+      ],
+      { env: { ...process.env, KPATH_RELAY: 'uring', KPATH_RELAY_BUFS: '100' }, encoding: 'utf8' },
+    );
+    const [engine, why] = JSON.parse(out) as [string, string];
+    expect(engine).toBe('epoll');
+    expect(why).toContain('KPATH_RELAY_BUFS (a power of two, 1..32768): EINVAL');
   });
 
   it('rejects an unknown engine', () => {
