@@ -89,7 +89,6 @@ describe.skipIf(!addon)('relayEngine', () => {
       // and wait for one to come back.
       const script = `
       import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
       import { connect, createServer } from 'node:net';
       import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js';
       const a = nativeAddon();
