@@ -5,7 +5,7 @@
  * clients, in one run.
  *
  *   node bench/proxy/run.mjs [--rounds 3] [--duration 10] [--conns 32] [--idle 10000]
- *                            [--modes iptables,userspace,ipvs,userspace/--single-threaded-gc] [--proxy-cpu 1] [--client-cpu 0]
+ *                            [--modes iptables,userspace,ipvs,userspace/--single-threaded-gc,userspace@epoll] [--proxy-cpu 1] [--client-cpu 0]
  *                            [--only keepalive,close,iperf,idle] [--dist DIR] [--out FILE.json]
  *                            [--quiet-wait 20] [--cpu-prof] [--keep] [--no-bare]
  *                            [--node-flags '--max-semi-space-size=1']  (extra node flags for kpath)
@@ -90,13 +90,16 @@ const IPERF = { host: '127.244.1.11', port: 5201 };
 const HAPROXY = { web: '127.77.0.80', iperf: '127.77.0.81' };
 const BARE = { web: '127.78.0.80', iperf: '127.78.0.81' };
 const KPATH_SVC = { iptables: '10.96.0', userspace: '10.96.1', ipvs: '10.96.2' };
-// A --modes entry is MODE or MODE/FLAG/FLAG...: the same mode again with extra node flags for that
-// kpath process only (e.g. `userspace,userspace/--single-threaded-gc`), so both run in one run.
+// A --modes entry is MODE[@RELAY][/FLAG/FLAG...]: the same mode again with the native relay's engine
+// (KPATH_RELAY=uring|epoll) and/or extra node flags for that kpath process only (e.g.
+// `userspace,userspace@epoll,userspace/--single-threaded-gc`), so they all run in one run.
 // Each variant gets its own service block 10.96.(10 + its index).
-const kpathMode = (m) => m.split('/')[0];
+const kpathMode = (m) => m.split('/')[0].split('@')[0];
 const kpathFlags = (m) => m.split('/').slice(1);
+const kpathRelay = (m) => m.split('/')[0].split('@')[1];
 const fileId = (m) => m.replace(/[^A-Za-z0-9-]+/g, '_');
-for (const [i, m] of O.modes.entries()) if (m.includes('/')) KPATH_SVC[m] = `10.96.${10 + i}`;
+for (const [i, m] of O.modes.entries())
+  if (m.includes('/') || m.includes('@')) KPATH_SVC[m] = `10.96.${10 + i}`;
 
 const log = (...a) => console.error('[proxy-bench]', ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -214,9 +217,9 @@ for (const m of O.modes) writeFileSync(join(work, `cluster-${fileId(m)}.yaml`), 
 
 // ---------------------------------------------------------------- 3. processes
 const procs = new Map();
-function start(name, cpu, argv, readyRe) {
+function start(name, cpu, argv, readyRe, env = process.env) {
   const cmd = ['prlimit', NOFILE, 'taskset', '-c', cpu, ...argv];
-  const p = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
+  const p = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: work, env });
   let out = '';
   const onData = (d) => {
     out += d.toString();
@@ -345,6 +348,7 @@ const startKpath = async (m, prof) => {
       'warn',
     ],
     /kpath up: ready/,
+    kpathRelay(m) ? { ...process.env, KPATH_RELAY: kpathRelay(m) } : process.env,
   );
 };
 

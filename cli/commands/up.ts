@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { ErrorCodes, isKpathError } from '../../netmodel/errors.js';
 import type { ApiService } from '../../proxy/api/index.js';
+import { checkRelayEnv } from '../../proxy/native/load.js';
 import { createLogger, MODE_NAMES, RUNTIME_DEFAULTS, startRuntime } from '../../proxy/runtime/index.js';
 import { dockerReadyLines } from '../format/docker-ready.js';
 import { readyLines } from '../format/ready.js';
@@ -106,7 +107,11 @@ export function builder(y: Argv) {
       default: false,
       description:
         'reset TCP connections NetworkPolicy denies (default: accept, never forward, close after 60 s, as close to a dropped SYN as a userspace proxy gets)',
-    });
+    })
+    .epilog(
+      'Environment: KPATH_NATIVE=0 uses Node sockets and streams instead of the native addon; ' +
+        'KPATH_RELAY=uring|epoll picks the native relay engine (default uring: io_uring where the kernel allows it, else epoll).',
+    );
 }
 
 interface UpArgs {
@@ -133,6 +138,7 @@ interface UpArgs {
 
 /** `until` lets tests stop the command without a signal. */
 export async function run(args: UpArgs, io: CliIO, until?: Promise<unknown>): Promise<number> {
+  checkRelayEnv();
   const health = loopbackHostPort('health-address', args.healthAddress);
   const metrics = loopbackHostPort('metrics-address', args.metricsAddress);
   const logger = createLogger({ level: args.logLevel });

@@ -1,24 +1,33 @@
 /*
- * A TCP relay between two connected sockets, driven by the addon's epoll (reactor.c) on the Node
- * event loop. Each direction copies through a small buffer (recv, send) until a read fills it, then
- * moves bytes in the kernel: splice(2) from one socket into a pipe and from the pipe into the other.
- * No byte passes through JavaScript, which only hears about the connection's end.
+ * A TCP relay between two connected sockets on the Node event loop. Each direction copies through a
+ * small buffer until a read fills it, then moves bytes in the kernel: splice(2) from one socket into
+ * a pipe and from the pipe into the other. No byte passes through JavaScript, which only hears about
+ * the connection's end. Two engines run the copy path (chosen per thread, for relays started after):
+ *   uring   io_uring (uring.c; the ring engine below): receives into shared provided buffers, sends
+ *           linked to the next receive, closes through the ring; the default where io_uring works;
+ *   epoll   the addon's epoll (reactor.c): recv and send per wakeup (env KPATH_RELAY=epoll, or the
+ *           fallback when io_uring cannot be set up).
+ * The splice path is the epoll one under both.
  *
  *   relayOnClosed(onClosed)   the function every relay of this thread calls when it ends (set once)
- *   relayStart(clientFd, upstreamFd, token, own, keepAliveSec) -> handle (a number)
+ *   relayStart(clientFd, upstreamFd, token, own, keepAliveSec, segs = true) -> handle (a number)
  *       own: the relay takes the descriptors (tcp_sockets.c's, which already have TCP_NODELAY, the
  *       client's keepalive from its listener); keepalive after keepAliveSec idle (0: off) is set on
  *       the endpoint socket once the relay has lasted a second (KP_KA_DELAY_MS). Else it dups them
  *       and the caller closes its own (a net.Socket's), and the relay sets TCP_NODELAY, and
  *       keepalive, on both at once.
+ *       segs: read both sockets' segment counts (TCP_INFO) when the relay ends, for onClosed; false
+ *       (conntrack accounting off, as Linux's nf_conntrack_acct=0) spares the two reads, and onClosed
+ *       gets -1 for both counts.
  *   onClosed(token, reason, bytesIn, bytesOut, segsIn, segsOut)   the relay started with `token`
  *       ended: the one call to JavaScript per connection, with the final counts (as relayBytes
- *       would give them)
+ *       would give them; segments -1 when started without `segs`)
  *   relayBytes(handle, segs = true)
  *       [client->endpoint bytes, endpoint->client bytes, bytes in flight, idle ms,
  *        segments received from the client, from the endpoint (TCP_INFO; read now only if `segs`),
  *        FINs seen: 1 the client's, 2 the endpoint's, 3 both]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
+ *   relayEngine(which?) -> [engine, why, buffer waits]   the engine new relays use, and why
  *   A handle is a slot number and its generation, not a JavaScript object: a relay costs no external,
  *   finalizer or reference. Once a relay has ended and is freed its handle is stale: relayBytes
  *   returns undefined, relayClose does nothing.
@@ -34,7 +43,8 @@
  * Half-closes are not reported as they happen (JavaScript reads them with relayBytes when it lists
  * the connection), and all relays share one async context: a connection costs JavaScript one call.
  * Pipes come from a small shared pool and go back to it whenever they are empty, so an idle
- * connection holds its two sockets and nothing else.
+ * connection holds its two sockets and nothing else (on the ring engine: and its two armed receives,
+ * about 1.7 KB of kernel memory, against two epoll entries).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +62,7 @@
 
 #include "addon.h"
 #include "reactor.h"
+#include "uring.h"
 
 #define KP_CHUNK (1 << 16)
 /* A direction starts by copying through this buffer (recv, send) and moves to splice once a read
@@ -125,10 +136,19 @@ struct kp_relay {
   unsigned char spliced[2]; /* direction d moves by splice (a read filled the copy buffer) */
   double bytes[2];
   double segs[2];      /* segments received on each socket (TCP_INFO), kept from the last reading */
+  int acct;            /* read the segment counts at the end (relayStart's `segs`) */
   uint64_t last_ms;
   int done;            /* closing started: no more pumping, no more events */
   int released;        /* ended, and the batch of events that might point at it is over */
-  int starting;        /* relayStart is still using it: not freed yet */
+  int starting;        /* relayStart or a completion handler is still using it: not freed yet */
+  /* The uring engine (relay_uring below): direction d copies through the ring while ring[d]; a
+   * read that fills a buffer hands it to the epoll splice path above for good. */
+  unsigned char uring;   /* started on the ring */
+  unsigned char ring[2];
+  unsigned char waiting[2]; /* its receive waits for a free provided buffer */
+  uint16_t bid[2];       /* the provided buffer direction d's send is sending */
+  uint32_t sending[2];   /* bytes in that send (0: none under way) */
+  int inflight;          /* ring requests (or buffer waits) that still name this relay */
   double token;        /* JavaScript's name for it, passed back to onClosed */
   uint32_t slot;       /* its handle's slot */
   /* Keepalive on the endpoint socket, set once the relay has run KP_KA_DELAY_MS (see below). */
@@ -183,7 +203,7 @@ static void slot_give(kp_relay *r) {
 }
 
 static void maybe_free(kp_relay *r) {
-  if (r->released && !r->ka_queued && !r->starting) {
+  if (r->released && !r->ka_queued && !r->starting && r->inflight == 0) {
     slot_give(r);
     free(r);
   }
@@ -272,9 +292,12 @@ static int bind_env(napi_env env) {
 static void release(void *arg) {
   kp_relay *r = arg;
   r->released = 1;
-  kp_reactor_hold(-1);
+  if (r->uring) kp_ring_hold(-1);
+  else kp_reactor_hold(-1);
   maybe_free(r);
 }
+
+static void ring_close(kp_relay *r);
 
 /* onClosed(token, reason, bytes in, bytes out, segments in, segments out) */
 static void emit_closed(kp_relay *r, const char *reason) {
@@ -298,13 +321,25 @@ static void emit_closed(kp_relay *r, const char *reason) {
 static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
   if (r->done) return;
   r->done = 1;
-  for (int i = 0; i < 2; i++) {
-    double s = kp_tcp_segs_in(r->fd[i]);
-    if (s >= 0) r->segs[i] = s;
-  }
+  if (r->acct) {
+    for (int i = 0; i < 2; i++) {
+      double s = kp_tcp_segs_in(r->fd[i]);
+      if (s >= 0) r->segs[i] = s;
+    }
+  } else r->segs[0] = r->segs[1] = -1; /* even if relayBytes read them meanwhile: none at the end */
+  if (r->uring) ring_close(r); /* cancels its requests; the closes go through the ring */
   for (int i = 0; i < 2; i++) {
     if (i == 0 ? reset0 : reset1) kp_set_rst(r->fd[i]);
-    close(r->fd[i]);
+    if (!r->uring) close(r->fd[i]);
+    else {
+      struct io_uring_sqe *e = kp_ring_sqe();
+      if (!e) close(r->fd[i]);
+      else {
+        e->opcode = IORING_OP_CLOSE;
+        e->fd = r->fd[i];
+        e->flags = IOSQE_CQE_SKIP_SUCCESS;
+      }
+    }
     r->fd[i] = -1;
     /* A pipe that still holds bytes cannot be reused: they would reach the next connection. */
     if (r->inpipe[i] > 0) pipe_drop(&r->pipe[i]);
@@ -424,6 +459,8 @@ static void on_event(kp_watch *w, uint32_t events);
 static void rearm(kp_relay *r, int w0, int w1) {
   /* Direction 0 reads fd 0 and writes fd 1; direction 1 reads fd 1 and writes fd 0. */
   uint32_t want[2] = {0, 0};
+  if (r->ring[0]) w0 = WANT_NOTHING; /* on the ring: not in the epoll set */
+  if (r->ring[1]) w1 = WANT_NOTHING;
   if (w0 == WANT_READ) want[0] |= EPOLLIN;
   if (w0 == WANT_WRITE) want[1] |= EPOLLOUT;
   if (w1 == WANT_READ) want[1] |= EPOLLIN;
@@ -466,6 +503,239 @@ static void on_event(kp_watch *w, uint32_t events) {
   rearm(r, r->want[0], r->want[1]);
 }
 
+
+/* ---- the uring engine ------------------------------------------------------------------------
+ *
+ * Each direction arms one receive (IORING_OP_RECV with a provided buffer, uring.c) on its source;
+ * its completion queues a send of those bytes to the other socket (MSG_WAITALL: the ring finishes
+ * a partial send itself, waiting for room) linked to the next receive (IOSQE_IO_LINK), so the
+ * receive starts only once everything is through: one buffer in flight per direction, as the
+ * epoll path's backpressure bound. A receive that fills the buffer marks the direction for splice:
+ * after its send the direction leaves the ring for the epoll splice path above (bulk streams move
+ * in the kernel, as before). The FIN (a receive of 0) becomes shutdown(SHUT_WR) on the other side
+ * (a syscall: see ring_on_recv); the end closes both sockets with IORING_OP_CLOSE after cancelling
+ * what is still armed on them. The rest needs no syscall of its own: the wakeup's one
+ * io_uring_enter carries it all.
+ *
+ * A request's user_data is the relay's address (calloc: 16-byte aligned) | direction | op << 1.
+ * The relay is freed only when no request names it any more (inflight).
+ */
+enum { KP_OP_RECV = 1, KP_OP_SEND = 2 };
+#define KP_UD(r, d, op) ((uint64_t)(uintptr_t)(r) | (uint64_t)(d) | ((uint64_t)(op) << 1))
+
+/* Receives that found no free buffer (ENOBUFS), re-armed as buffers come back. */
+typedef struct {
+  kp_relay *r;
+  int d;
+} kp_bufwait;
+static __thread kp_bufwait *bwait;
+static __thread unsigned bwait_n, bwait_cap;
+static __thread double bwaits; /* receives that had to wait (relayEngine()[2]) */
+
+static void ring_recv(kp_relay *r, int d, int poll_first) {
+  struct io_uring_sqe *e = kp_ring_sqe();
+  if (!e) {
+    fail(r, d, ENOMEM);
+    return;
+  }
+  e->opcode = IORING_OP_RECV;
+  e->fd = r->fd[d];
+  e->len = KP_RING_BUF_SIZE;
+  e->flags = IOSQE_BUFFER_SELECT;
+  e->buf_group = KP_RING_BGID;
+  /* Waiting for the peer's next bytes (not at the start, when they may be there already): arm the
+   * poll without trying the read first. */
+  e->ioprio = poll_first ? IORING_RECVSEND_POLL_FIRST : 0;
+  e->user_data = KP_UD(r, d, KP_OP_RECV);
+  r->inflight++;
+}
+
+static void ring_buf_put(unsigned bid) {
+  kp_ring_buf_put(bid);
+  while (bwait_n > 0) {
+    kp_bufwait w = bwait[--bwait_n];
+    w.r->waiting[w.d] = 0;
+    w.r->inflight--;
+    if (!w.r->done) {
+      ring_recv(w.r, w.d, 0);
+      return;
+    }
+    maybe_free(w.r);
+  }
+}
+
+static void ring_wait_buffer(kp_relay *r, int d) {
+  if (bwait_n == bwait_cap) {
+    unsigned cap = bwait_cap ? bwait_cap * 2 : 64;
+    kp_bufwait *b = realloc(bwait, cap * sizeof *b);
+    if (!b) {
+      fail(r, d, ENOBUFS);
+      return;
+    }
+    bwait = b;
+    bwait_cap = cap;
+  }
+  bwait[bwait_n].r = r;
+  bwait[bwait_n].d = d;
+  bwait_n++;
+  bwaits++;
+  r->waiting[d] = 1;
+  r->inflight++;
+}
+
+static void ring_on_recv(kp_relay *r, int d, int32_t res, uint32_t flags) {
+  r->inflight--;
+  int has_buf = (flags & IORING_CQE_F_BUFFER) != 0;
+  unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+  if (r->done) {
+    if (has_buf) ring_buf_put(bid);
+    return;
+  }
+  if (res == -ENOBUFS) {
+    ring_wait_buffer(r, d);
+    return;
+  }
+  if (res == -EINTR || res == -EAGAIN) {
+    if (has_buf) ring_buf_put(bid);
+    ring_recv(r, d, 1);
+    return;
+  }
+  if (res <= 0 || !has_buf) {
+    if (has_buf) ring_buf_put(bid);
+    if (res < 0) {
+      fail(r, d, -res);
+      return;
+    }
+    if (res > 0) {
+      fail(r, d, EIO);
+      return;
+    }
+    /* The source's FIN: nothing of this direction is under way (its send finished before this
+     * receive started), so it goes on at once. */
+    r->eof[d] = 1;
+    r->shut[d] = 1;
+    if (r->shut[1 - d]) {
+      finish(r, "closed", 0, 0); /* the close sends this FIN */
+      return;
+    }
+    /* Not IORING_OP_SHUTDOWN: the kernel always runs it in an io-wq worker (io_uring/net.c: forced
+     * async, or -EAGAIN from the inline try), which
+     * looks the descriptor up only then, after this relay's IORING_OP_CLOSE may have freed the number
+     * and an accept reused it (seen: another connection's client half-closed before its reply). */
+    shutdown(r->fd[1 - d], SHUT_WR);
+    return;
+  }
+  r->bytes[d] += (double)res;
+  r->last_ms = uv_now(r->loop);
+  if (res >= KP_RING_BUF_SIZE) r->spliced[d] = 1;
+  int link = !r->spliced[d];
+  if (kp_ring_reserve(link ? 2 : 1) != 0) {
+    ring_buf_put(bid);
+    fail(r, d, ENOMEM);
+    return;
+  }
+  struct io_uring_sqe *e = kp_ring_sqe();
+  e->opcode = IORING_OP_SEND;
+  e->fd = r->fd[1 - d];
+  e->addr = (uint64_t)(uintptr_t)kp_ring_buf(bid);
+  e->len = (uint32_t)res;
+  e->msg_flags = MSG_WAITALL | MSG_NOSIGNAL;
+  e->user_data = KP_UD(r, d, KP_OP_SEND);
+  r->bid[d] = (uint16_t)bid;
+  r->sending[d] = (uint32_t)res;
+  r->inflight++;
+  if (link) {
+    e->flags = IOSQE_IO_LINK;
+    ring_recv(r, d, 1);
+  }
+}
+
+static void ring_on_send(kp_relay *r, int d, int32_t res) {
+  r->inflight--;
+  uint32_t len = r->sending[d];
+  r->sending[d] = 0;
+  ring_buf_put(r->bid[d]);
+  if (r->done) return;
+  /* A failed send also cancels the receive linked to it (-ECANCELED, after the end). */
+  if (res < 0) {
+    fail(r, 1 - d, -res);
+    return;
+  }
+  if ((uint32_t)res != len) {
+    fail(r, 1 - d, EPIPE);
+    return;
+  }
+  if (r->spliced[d]) {
+    /* A stream: from now on this direction splices, driven by the epoll reactor. */
+    r->ring[d] = 0;
+    r->want[d] = pump(r, d);
+    if (r->want[d] == DEAD) return;
+    rearm(r, r->want[0], r->want[1]);
+  }
+}
+
+static void ring_cqe(uint64_t ud, int32_t res, uint32_t flags) {
+  kp_relay *r = (kp_relay *)(uintptr_t)(ud & ~(uint64_t)7);
+  int d = (int)(ud & 1);
+  r->starting++; /* not freed under the handler's feet */
+  if (((ud >> 1) & 3) == KP_OP_RECV) ring_on_recv(r, d, res, flags);
+  else ring_on_send(r, d, res);
+  r->starting--;
+  maybe_free(r);
+}
+
+/* finish() on the ring engine: out of the epoll set (a direction that went to splice), and cancel
+ * what is armed on both sockets, before finish queues their closes behind the cancels (a socket
+ * goes away when its last request lets go of it). */
+static void ring_close(kp_relay *r) {
+  for (int i = 0; i < 2; i++) {
+    if (r->events[i]) kp_reactor_ctl(r->loop, EPOLL_CTL_DEL, r->fd[i], &r->w[i].base, 0);
+    r->events[i] = 0;
+  }
+  if (r->inflight <= r->waiting[0] + r->waiting[1]) return;
+  /* Keyed by user_data, not by descriptor: nothing to look up, so nothing that a reused descriptor
+   * number could point elsewhere. One that matches nothing fails with ENOENT (a dropped CQE). */
+  for (int d = 0; d < 2; d++) {
+    if (!r->ring[d]) continue;
+    for (int op = KP_OP_RECV; op <= KP_OP_SEND; op++) {
+      struct io_uring_sqe *e = kp_ring_sqe();
+      if (!e) return; /* the requests end with the sockets' errors instead */
+      e->opcode = IORING_OP_ASYNC_CANCEL;
+      e->fd = -1;
+      e->addr = KP_UD(r, d, op);
+      e->cancel_flags = IORING_ASYNC_CANCEL_ALL;
+      e->flags = IOSQE_CQE_SKIP_SUCCESS;
+    }
+  }
+}
+
+/* Which engine new relays of this thread use: -1 not chosen yet (KPATH_RELAY decides at the first
+ * relay), 0 epoll, 1 uring. */
+static __thread int engine = -1;
+static __thread char engine_why[160];
+
+static int choose_uring(uv_loop_t *loop, const char *how) {
+  if (kp_ring_open(loop, ring_cqe) == 0) {
+    engine = 1;
+    snprintf(engine_why, sizeof engine_why, "%s: %s", how, kp_ring_why());
+  } else {
+    engine = 0;
+    snprintf(engine_why, sizeof engine_why, "%s, but io_uring is unavailable (%s)", how, kp_ring_why());
+  }
+  return engine;
+}
+
+static int use_uring(uv_loop_t *loop) {
+  if (engine < 0) {
+    const char *e = getenv("KPATH_RELAY");
+    if (e && strcmp(e, "epoll") == 0) {
+      engine = 0;
+      snprintf(engine_why, sizeof engine_why, "KPATH_RELAY=epoll");
+    } else choose_uring(loop, e && strcmp(e, "uring") == 0 ? "KPATH_RELAY=uring" : "default");
+  }
+  return engine == 1;
+}
+
 /* The relay a handle names; NULL when it is stale (the relay ended and was freed), or after throwing
  * when it is not a handle at all. */
 static kp_relay *unwrap(napi_env env, napi_value v) {
@@ -498,10 +768,10 @@ static napi_value relay_on_closed(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayStart(clientFd, upstreamFd, token, own, keepAliveSec) -> handle */
+/* relayStart(clientFd, upstreamFd, token, own, keepAliveSec, segs) -> handle */
 static napi_value relay_start(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayStart(clientFd, upstreamFd, token)");
   int32_t fds[2];
@@ -515,10 +785,11 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayStart: no event loop");
 
-  bool own = false;
+  bool own = false, acct = true;
   uint32_t keepalive = 0;
   if (argc > 3) napi_get_value_bool(env, argv[3], &own);
   if (argc > 4) napi_get_value_uint32(env, argv[4], &keepalive);
+  if (argc > 5) napi_get_value_bool(env, argv[5], &acct); /* not a boolean (undefined): stays true */
   kp_relay *r = calloc(1, sizeof *r);
   if (!r) return kp_throw(env, "ENOMEM", "relayStart: out of memory");
   double id = slot_take(r);
@@ -528,6 +799,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   }
   r->env = env;
   r->token = token;
+  r->acct = acct;
   r->pipe[0].r = r->pipe[0].w = r->pipe[1].r = r->pipe[1].w = -1;
   for (int i = 0; i < 2; i++) {
     r->fd[i] = own ? fds[i] : fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
@@ -558,12 +830,20 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
     r->w[i].r = r;
     r->w[i].side = i;
   }
-  kp_reactor_hold(1);
   napi_create_double(env, id, &handle);
   /* Start by reading both sides: whatever arrived before the handoff is still in the sockets. */
-  r->want[0] = r->want[1] = WANT_READ;
   r->starting = 1;
-  rearm(r, WANT_READ, WANT_READ);
+  if (use_uring(loop)) {
+    r->uring = r->ring[0] = r->ring[1] = 1;
+    r->want[0] = r->want[1] = WANT_NOTHING;
+    kp_ring_hold(1);
+    ring_recv(r, 0, 0);
+    if (!r->done) ring_recv(r, 1, 0);
+  } else {
+    kp_reactor_hold(1);
+    r->want[0] = r->want[1] = WANT_READ;
+    rearm(r, WANT_READ, WANT_READ);
+  }
   r->starting = 0;
   if (own && keepalive > 0 && !r->done) {
     r->ka_sec = keepalive;
@@ -592,7 +872,7 @@ static napi_value relay_bytes(napi_env env, napi_callback_info info) {
       if (s >= 0) r->segs[i] = s;
     }
   }
-  double vals[7] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1]),
+  double vals[7] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1] + r->sending[0] + r->sending[1]),
                     (double)(uv_now(loop) - r->last_ms), r->segs[0], r->segs[1],
                     (double)(r->eof[0] | (r->eof[1] << 1))};
   napi_create_array_with_length(env, 7, &arr);
@@ -616,6 +896,38 @@ static napi_value relay_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* relayEngine(which?) -> [engine, why, buffer waits]: the engine new relays of this thread use
+ * ("uring" or "epoll") and why; `which` ("uring" or "epoll") chooses it first (uring falls back to
+ * epoll when io_uring cannot be used: see why); how many ring receives found no free buffer. */
+static napi_value relay_engine(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayEngine: no event loop");
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    char want[8] = "";
+    size_t n = 0;
+    napi_get_value_string_utf8(env, argv[0], want, sizeof want, &n);
+    if (strcmp(want, "epoll") == 0) {
+      engine = 0;
+      snprintf(engine_why, sizeof engine_why, "relayEngine('epoll')");
+    } else if (strcmp(want, "uring") == 0) choose_uring(loop, "relayEngine('uring')");
+    else return kp_throw(env, "ERR_INVALID_ARG_VALUE", "relayEngine: expected 'uring' or 'epoll'");
+  } else if (t != napi_undefined) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayEngine('uring' | 'epoll')");
+  int u = use_uring(loop);
+  napi_create_array_with_length(env, 3, &arr);
+  napi_create_string_utf8(env, u ? "uring" : "epoll", NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 0, v);
+  napi_create_string_utf8(env, engine_why, NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 1, v);
+  napi_create_double(env, bwaits, &v);
+  napi_set_element(env, arr, 2, v);
+  return arr;
+}
+
 /* relayPipePool() -> empty pipes kept for reuse on this thread (two descriptors each). */
 static napi_value relay_pipe_pool(napi_env env, napi_callback_info info) {
   (void)info;
@@ -631,6 +943,7 @@ napi_status kp_relay_init(napi_env env, napi_value exports) {
       {"relayStart", NULL, relay_start, NULL, NULL, NULL, napi_default, NULL},
       {"relayBytes", NULL, relay_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"relayClose", NULL, relay_close, NULL, NULL, NULL, napi_default, NULL},
+      {"relayEngine", NULL, relay_engine, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

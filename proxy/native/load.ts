@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ErrorCodes, KpathError } from '../../netmodel/errors.js';
 
 /** What native/src/udp_batch.c exports. */
 export interface UdpBatchOpen {
@@ -30,8 +31,10 @@ export interface NativeAddon {
    * small, spliced once one fills the buffer); the relay takes the descriptors when `own`, else it
    * dups them. keepAliveSec (0: off): with `own`, set on the endpoint socket once the relay has
    * lasted a second; else on both at once. When it ends, onClosed (relayOnClosed) hears `token`
-   * and the final counts: the one call back. Returns the relay's handle (a number; stale once the
-   * relay has ended and been freed).
+   * and the final counts: the one call back. `segs` (default true): read the two sockets' segment
+   * counts (TCP_INFO) at the end; false (conntrack accounting off) skips both reads and onClosed
+   * gets -1 for them. Returns the relay's handle (a number; stale once the relay has ended and been
+   * freed).
    */
   relayStart(
     clientFd: number,
@@ -39,6 +42,7 @@ export interface NativeAddon {
     token: number,
     own?: boolean,
     keepAliveSec?: number,
+    segs?: boolean,
   ): number;
   /**
    * [client->endpoint bytes, endpoint->client bytes, bytes in flight, ms since bytes last moved,
@@ -53,6 +57,15 @@ export interface NativeAddon {
   relayClose(handle: number, reset: boolean): void;
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
+  /**
+   * [engine, why, bufferWaits]: the engine new relays of this thread use, "uring"
+   * (native/src/uring.c: the copy path through io_uring) or "epoll" (reactor.c: recv/send, then
+   * splice), why, and how many ring receives had to wait for a free buffer (env KPATH_RELAY_BUFS,
+   * a power of two, sets the ring's buffer count; default 128). `which` chooses the engine first
+   * ("uring" falls back to "epoll" when io_uring cannot be set up); otherwise env KPATH_RELAY
+   * (uring | epoll, default uring) decides at the first relay.
+   */
+  relayEngine(which?: 'uring' | 'epoll'): [engine: 'uring' | 'epoll', why: string, bufferWaits: number];
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
   tcpListen(
     host: string,
@@ -79,7 +92,7 @@ export interface NativeAddon {
 }
 
 /** The relay started with `token` ended: why ("closed", "reset", "client ECONNRESET", ...) and its
- *  final counts. */
+ *  final counts (segments -1 when it was started with `segs` false). */
 export type RelayClosed = (
   token: number,
   reason: string,
@@ -127,4 +140,20 @@ export function nativeAddon(): NativeAddon | undefined {
 export function nativeStatus(): string {
   cached ??= load();
   return cached.why;
+}
+
+/** KPATH_RELAY's values: the native relay's engines (native/src/relay.c). */
+export const RELAY_ENGINES = ['uring', 'epoll'] as const;
+
+/**
+ * Throws a usage error when KPATH_RELAY is set to something other than an engine's name (the addon
+ * would otherwise take it for the default).
+ */
+export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const v = env.KPATH_RELAY;
+  if (v === undefined || v === '' || (RELAY_ENGINES as readonly string[]).includes(v)) return;
+  throw new KpathError(
+    ErrorCodes.USAGE,
+    `KPATH_RELAY=${v}: expected ${RELAY_ENGINES.join(' or ')} (the native relay's engine; unset: uring where the kernel allows it)`,
+  );
 }

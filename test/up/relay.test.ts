@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeAddon } from '../../proxy/native/load.js';
 import { conntrackJson, formatConntrackLine, type Runtime } from '../../proxy/runtime/index.js';
 import {
   addrs,
@@ -15,6 +16,7 @@ import {
   ending,
   expectSlowReaderBounded,
   memoryLogger,
+  type Relay,
   relaysFor,
   service,
   up,
@@ -76,7 +78,17 @@ endpoints:
       ready: true
 `;
 }
-const relays = relaysFor(11, 12);
+/** The kernel relay on each of its engines (native/src/relay.c: io_uring where the kernel allows
+ *  it, and epoll + splice, the fallback; the second on slot 53), and Node's streams. */
+const relays: [Relay, number, 'uring' | 'epoll' | undefined][] = relaysFor(11, 12).flatMap(
+  ([relay, slot]): [Relay, number, 'uring' | 'epoll' | undefined][] =>
+    relay === 'kernel'
+      ? [
+          [relay, slot, 'uring'],
+          [relay, 53, 'epoll'],
+        ]
+      : [[relay, slot, undefined]],
+);
 
 /** Read from `s` until `n` bytes arrived. */
 function readN(s: import('node:net').Socket, n: number): Promise<Buffer> {
@@ -101,7 +113,7 @@ function readN(s: import('node:net').Socket, n: number): Promise<Buffer> {
   });
 }
 
-describe.each(relays)('%s relay', (relay, slot) => {
+describe.each(relays)('%s relay (slot %i, engine %s)', (relay, slot, engine) => {
   const a = addrs(slot);
   const svc = a.svcTwin(20);
   let rt: Runtime;
@@ -119,6 +131,8 @@ describe.each(relays)('%s relay', (relay, slot) => {
     });
   });
   beforeAll(async () => {
+    // Relays take the engine their thread has when they start; the file's blocks run one by one.
+    if (engine) nativeAddon()!.relayEngine(engine);
     await new Promise<void>((resolve) => holder.listen(9000, `${a.podTwinPrefix}1.200`, resolve));
     const c = writeCluster(
       baseCluster(

@@ -1,0 +1,253 @@
+/*
+ * One io_uring instance per thread, for the relay's copy path (relay.c), made with raw syscalls
+ * (no liburing): the ring's descriptor is watched by one libuv poll handle (readable when
+ * completions are waiting), so a wakeup reaps every completion from shared memory and sends
+ * everything it queued in one io_uring_enter. What JavaScript queues meanwhile (relayStart,
+ * relayClose) goes out from a prepare handle, just before the loop waits.
+ *
+ * Setup flags: IORING_SETUP_SINGLE_ISSUER (only this thread submits) and IORING_SETUP_COOP_TASKRUN
+ * (no interrupt to run completion work while the thread runs: it runs at its next syscall), with
+ * SUBMIT_ALL and a large completion queue; a kernel that refuses them gets a plain ring. Not
+ * IORING_SETUP_DEFER_TASKRUN: its completion work waits for the next io_uring_enter, and the
+ * ring's descriptor does not turn readable for it when the data arrives from another context
+ * (measured on 6.18: an epoll_wait on the ring sleeps through it), so it cannot live behind
+ * libuv's epoll. Not SQPOLL (a kernel thread spinning on the queue costs a core).
+ *
+ * Provided buffers: a buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19) of KP_RING_BUFS buffers
+ * (env KPATH_RELAY_BUFS: another power of two) of KP_RING_BUF_SIZE bytes each; a receive takes one
+ * only when data is there, so idle connections hold none; one that finds none waits (relay.c). Any failure here (ENOSYS on an old kernel or under seccomp, EPERM with
+ * kernel.io_uring_disabled, EINVAL) leaves the ring unused and the relay on epoll.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "addon.h"
+#include "uring.h"
+
+/* Newer than the 6.1 header we build against: */
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12) /* Linux 6.0 */
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8) /* Linux 5.19 */
+#endif
+
+#define KP_RING_SQ 1024
+#define KP_RING_CQ 4096
+#define KP_RING_BUFS 128 /* default; a power of two; buffers are held only while a send is under way */
+#define KP_RING_ROUNDS 32 /* reap/submit rounds per wakeup before yielding to the rest of the loop */
+
+static __thread int ring_fd = -1;
+static __thread int opened = 0; /* 1: usable; -errno: failed */
+static __thread char why[96] = "not tried";
+static __thread kp_ring_cqe_fn on_cqe;
+static __thread uv_poll_t poll_handle;
+static __thread uv_prepare_t prepare_handle;
+static __thread int holds = 0, refd = 0, running = 0;
+
+/* Submission queue */
+static __thread unsigned *sq_khead, *sq_ktail, sq_mask, sq_entries;
+static __thread struct io_uring_sqe *sqes;
+static __thread unsigned sq_tail;      /* ours: entries queued up to here */
+static __thread unsigned sq_published; /* written to the kernel's tail */
+/* Completion queue */
+static __thread unsigned *cq_khead, *cq_ktail, cq_mask;
+static __thread struct io_uring_cqe *cqes;
+/* Provided buffers */
+static __thread struct io_uring_buf_ring *br;
+static __thread char *bufs;
+static __thread unsigned br_tail;
+static __thread unsigned n_bufs = KP_RING_BUFS; /* KPATH_RELAY_BUFS: a power of two, 1..32768 */
+
+static int enter(unsigned to_submit, unsigned flags) {
+  return (int)syscall(__NR_io_uring_enter, ring_fd, to_submit, 0, flags, NULL, 0);
+}
+
+/* Hand the queued entries to the kernel. */
+static int submit(void) {
+  while (sq_published != sq_tail) {
+    atomic_store_explicit((_Atomic unsigned *)sq_ktail, sq_tail, memory_order_release);
+    unsigned n = sq_tail - sq_published;
+    int r = enter(n, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -errno; /* EBUSY/EAGAIN: completions must be reaped first; the entries stay queued */
+    }
+    sq_published += (unsigned)r;
+    if (r == 0) return -EAGAIN;
+  }
+  return 0;
+}
+
+int kp_ring_reserve(unsigned n) {
+  unsigned head = atomic_load_explicit((_Atomic unsigned *)sq_khead, memory_order_acquire);
+  if (sq_tail - head + n <= sq_entries) return 0;
+  int r = submit();
+  head = atomic_load_explicit((_Atomic unsigned *)sq_khead, memory_order_acquire);
+  if (sq_tail - head + n <= sq_entries) return 0;
+  return r < 0 ? r : -EBUSY;
+}
+
+struct io_uring_sqe *kp_ring_sqe(void) {
+  if (opened != 1 || kp_ring_reserve(1) != 0) return NULL;
+  struct io_uring_sqe *e = &sqes[sq_tail & sq_mask];
+  memset(e, 0, sizeof *e);
+  sq_tail++;
+  return e;
+}
+
+char *kp_ring_buf(unsigned bid) { return bufs + (size_t)bid * KP_RING_BUF_SIZE; }
+
+void kp_ring_buf_put(unsigned bid) {
+  struct io_uring_buf *b = &br->bufs[br_tail & (n_bufs - 1)];
+  b->addr = (uint64_t)(uintptr_t)kp_ring_buf(bid);
+  b->len = KP_RING_BUF_SIZE;
+  b->bid = (uint16_t)bid;
+  br_tail++;
+  atomic_store_explicit((_Atomic uint16_t *)&br->tail, (uint16_t)br_tail, memory_order_release);
+}
+
+/* Reap every completion, submit what that queued, and again, until both are empty (or a bound). */
+static void run(void) {
+  if (running) return;
+  running = 1;
+  for (int round = 0; round < KP_RING_ROUNDS; round++) {
+    unsigned head = *cq_khead;
+    unsigned tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+    while (head != tail) {
+      struct io_uring_cqe *c = &cqes[head & cq_mask];
+      uint64_t ud = c->user_data;
+      int32_t res = c->res;
+      uint32_t flags = c->flags;
+      head++;
+      atomic_store_explicit((_Atomic unsigned *)cq_khead, head, memory_order_release);
+      if (ud != 0) on_cqe(ud, res, flags);
+      if (head == tail) tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+    }
+    if (sq_published != sq_tail) {
+      submit();
+      continue; /* what completed inline is in the queue now */
+    }
+    if (atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire) == *cq_khead) break;
+  }
+  running = 0;
+}
+
+static void on_ready(uv_poll_t *h, int status, int events) {
+  (void)h;
+  (void)events;
+  if (status < 0) return;
+  run();
+}
+
+/* Before the loop waits: send what callbacks and JavaScript queued since the last wakeup, and take
+ * what completed at once (a receive of data that was already there). */
+static void on_prepare(uv_prepare_t *h) {
+  (void)h;
+  if (sq_published != sq_tail) run();
+}
+
+void kp_ring_hold(int delta) {
+  holds += delta;
+  if (opened != 1) return;
+  if (holds > 0 && !refd) {
+    uv_ref((uv_handle_t *)&poll_handle);
+    refd = 1;
+  } else if (holds <= 0 && refd) {
+    uv_unref((uv_handle_t *)&poll_handle);
+    refd = 0;
+  }
+}
+
+const char *kp_ring_why(void) { return why; }
+
+static int give_up(const char *what, int e) {
+  snprintf(why, sizeof why, "%s: %s", what, kp_errname(e));
+  if (ring_fd >= 0) close(ring_fd); /* unmaps nothing: the mappings below are left (a few pages) */
+  ring_fd = -1;
+  opened = -e;
+  return -e;
+}
+
+int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn) {
+  if (opened != 0) return opened == 1 ? 0 : opened;
+  struct io_uring_params p;
+  unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, 0};
+  for (int i = 0; i < 2; i++) {
+    memset(&p, 0, sizeof p);
+    p.flags = tries[i] | IORING_SETUP_CQSIZE;
+    p.cq_entries = KP_RING_CQ;
+    ring_fd = (int)syscall(__NR_io_uring_setup, KP_RING_SQ, &p);
+    if (ring_fd >= 0 || errno != EINVAL) break;
+  }
+  if (ring_fd < 0) return give_up("io_uring_setup", errno);
+  if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_NODROP))
+    return give_up("io_uring features", ENOSYS);
+  size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  size_t len = sq_len > cq_len ? sq_len : cq_len;
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
+  if (m == MAP_FAILED) return give_up("mmap ring", errno);
+  void *s = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                 ring_fd, IORING_OFF_SQES);
+  if (s == MAP_FAILED) return give_up("mmap sqes", errno);
+  sqes = s;
+  sq_khead = (unsigned *)(m + p.sq_off.head);
+  sq_ktail = (unsigned *)(m + p.sq_off.tail);
+  sq_mask = *(unsigned *)(m + p.sq_off.ring_mask);
+  sq_entries = p.sq_entries;
+  unsigned *array = (unsigned *)(m + p.sq_off.array);
+  for (unsigned i = 0; i < p.sq_entries; i++) array[i] = i; /* entry i is always slot i */
+  sq_tail = sq_published = *sq_ktail;
+  cq_khead = (unsigned *)(m + p.cq_off.head);
+  cq_ktail = (unsigned *)(m + p.cq_off.tail);
+  cq_mask = *(unsigned *)(m + p.cq_off.ring_mask);
+  cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
+
+  /* The buffer ring and its buffers: untouched pages cost nothing until a receive uses them. */
+  const char *nb = getenv("KPATH_RELAY_BUFS");
+  if (nb && *nb) {
+    char *end;
+    unsigned long v = strtoul(nb, &end, 10);
+    if (*end || v < 1 || v > 32768 || (v & (v - 1))) return give_up("KPATH_RELAY_BUFS (a power of two, 1..32768)", EINVAL);
+    n_bufs = (unsigned)v;
+  }
+  size_t br_len = n_bufs * sizeof(struct io_uring_buf);
+  void *b = mmap(NULL, br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b == MAP_FAILED) return give_up("mmap buffer ring", errno);
+  br = b;
+  void *data = mmap(NULL, (size_t)n_bufs * KP_RING_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                    -1, 0);
+  if (data == MAP_FAILED) return give_up("mmap buffers", errno);
+  bufs = data;
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)br;
+  reg.ring_entries = n_bufs;
+  reg.bgid = KP_RING_BGID;
+  if (syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+    return give_up("IORING_REGISTER_PBUF_RING", errno);
+  br_tail = 0;
+  for (unsigned i = 0; i < n_bufs; i++) kp_ring_buf_put(i);
+
+  int r = uv_poll_init(loop, &poll_handle, ring_fd);
+  if (r == 0) r = uv_poll_start(&poll_handle, UV_READABLE, on_ready);
+  if (r == 0) r = uv_prepare_init(loop, &prepare_handle);
+  if (r == 0) r = uv_prepare_start(&prepare_handle, on_prepare);
+  if (r != 0) return give_up("uv_poll_init", -r);
+  uv_unref((uv_handle_t *)&poll_handle);
+  uv_unref((uv_handle_t *)&prepare_handle);
+  on_cqe = fn;
+  opened = 1;
+  snprintf(why, sizeof why, "io_uring (flags 0x%x, %u/%u entries, %u buffers of %u bytes)", p.flags, p.sq_entries,
+           p.cq_entries, n_bufs, KP_RING_BUF_SIZE);
+  refd = 0;
+  kp_ring_hold(0);
+  return 0;
+}
