@@ -443,16 +443,6 @@ function onRelayClosed(token: number, reason: string, o: number, r: number, so: 
   c.relayClosed(reason, o, r, so, sr);
 }
 
-/** relayStart with its trailing `segs` flag (native/src/relay.c; default true). */
-type RelayStartSegs = (
-  clientFd: number,
-  upstreamFd: number,
-  token: number,
-  own: boolean,
-  keepAliveSec: number,
-  segs: boolean,
-) => number;
-
 /** relayStart for `conn`; its end comes back to conn.relayClosed. */
 function startRelay(
   addon: NativeAddon,
@@ -472,8 +462,8 @@ function startRelay(
   t.conns[token] = conn;
   try {
     // The last argument (`segs`): read the sockets' segment counts (TCP_INFO) at the end only
-    // when conntrack accounting shows them. An addon without it ignores the extra argument.
-    return (addon.relayStart as RelayStartSegs)(
+    // when conntrack accounting shows them.
+    return addon.relayStart(
       clientFd,
       upFd,
       token,
