@@ -6,11 +6,15 @@
  *
  *   npm run build && node bench/proxy-decide.mjs [--n 200000] [--modes iptables,ipvs] [--dist dist]
  *                                                [--services 1] [--rounds 5] [--ab] [--plans] [--vs DIR]
+ *                                                [--pollute KB]
  *
  * --ab: a second proxy with the walker's flow cache off, rounds interleaved with the first (the
  * machine is shared, so compare within one run); --vs DIR: a second proxy from another build (say the
  * branch's base, `tsc -p tsconfig.build.json --outDir DIR`), rounds interleaved the same way;
- * --plans: the cache's (table, chain) plans.
+ * --plans: the cache's (table, chain) plans; --pollute KB: before each connection touch KB of a buffer
+ * (one byte per 64-byte line), so that the walks find the CPU caches as cold as in the real proxy,
+ * where the kernel's socket work runs between two connections; the figures are then net of a round
+ * that only touches the buffer.
  *
  * Clients are node processes (as wrk on 127.0.0.1 is) from the node's address, with a new source port
  * per connection (wrk's ephemeral range 32768-60999); the clock moves 4 ms per connection, so about
@@ -30,6 +34,12 @@ const modes = opt('modes', 'iptables,ipvs').split(',');
 const ab = flag('ab');
 const plans = flag('plans');
 const vs = opt('vs', '');
+const polluteKB = Number(opt('pollute', 0));
+const junk = new Uint8Array(polluteKB * 1024);
+/** Touch every cache line of `junk` (a no-op without --pollute). */
+const pollute = () => {
+  for (let i = 0; i < junk.length; i += 64) junk[i]++;
+};
 
 const builds = [await loadModeModules(dist)];
 if (vs) builds.push(await loadModeModules(resolve(vs)));
@@ -56,6 +66,7 @@ function harness(mode, cache, build) {
   let lastGc = clock.now();
   const h = { fc, forwarded: 0, times: [] };
   h.one = (i) => {
+    if (polluteKB) pollute();
     port = port >= 60999 ? 32768 : port + 1;
     const svc = i % services;
     const flow = {
@@ -89,20 +100,35 @@ const variants = ab
       { cache: false, build: builds[0], label: ' (flow cache off)' },
     ]
   : builds.map((b, k) => ({ cache: true, build: b, label: k ? ` (${b.dir})` : '' }));
+/** --pollute: CPU us per connection of touching the buffer alone, measured in each round, to subtract. */
+const polluteAlone = () => {
+  if (!polluteKB) return 0;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < N; i++) pollute();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / N;
+};
 for (const mode of modes) {
   const hs = variants.map((v) => harness(mode, v.cache, v.build));
   for (const h of hs) for (let i = 0; i < 20_000; i++) h.one(i); // warm up
+  const alone = [];
   for (let r = 0; r < rounds; r++) {
+    const polluteUs = polluteAlone();
+    alone.push(polluteUs);
     for (const h of hs) {
       h.forwarded = 0;
       // CPU time of this process (user + system), less disturbed by the other work on a shared machine.
       const c0 = process.cpuUsage();
       for (let i = 0; i < N; i++) h.one(i);
       const c = process.cpuUsage(c0);
-      h.times.push((c.user + c.system) / N);
+      h.times.push((c.user + c.system) / N - polluteUs);
       if (h.forwarded !== N) console.log(`${mode}: only ${h.forwarded}/${N} forwarded`);
     }
   }
+  if (polluteKB)
+    console.log(
+      `${mode}: touching ${polluteKB} KB alone ${median(alone).toFixed(2)} CPU us/connection (subtracted per round)`,
+    );
   hs.forEach((h, k) => {
     console.log(
       `${mode}${variants[k].label}: ${median(h.times).toFixed(2)} CPU us/connection (rounds ${h.times.map((t) => t.toFixed(2)).join(' / ')})` +

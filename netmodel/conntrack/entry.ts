@@ -44,7 +44,7 @@ interface MutableCounter {
 /**
  * The table's own mutable entry. Flat on purpose: a confirmed entry is this object and its two
  * tuples, nothing else (the times are split into small integers, split-time.ts; the TCP tracker's
- * flags are fields; the hash chains run through the entry, tuple-index.ts; counters exist only
+ * flags are fields; the tuple index holds the entry in a slot array, tuple-index.ts; counters exist only
  * with nf_conntrack_acct=1). At bench rates ~30,000 closed connections wait in TIME_WAIT, and every
  * object they keep is work for each garbage collection.
  */
@@ -77,9 +77,6 @@ export class CtEntry implements ConntrackEntryView {
   /** hashOfTuple(original) and hashOfTuple(reply); -1 until confirmed. */
   origHash = -1;
   replyHash = -1;
-  /** The next entry in this entry's chains of the tuple index (by original, by reply tuple). */
-  nextOrig: CtEntry | undefined = undefined;
-  nextReply: CtEntry | undefined = undefined;
   /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array. */
   inLive = false;
   liveSlot = -1;

@@ -33,7 +33,8 @@ export interface NatRange {
   readonly persistent?: boolean;
 }
 
-function randomAll(r: NatRange): boolean {
+/** NF_NAT_RANGE_PROTO_RANDOM_ALL: --random or --random-fully. */
+export function randomAll(r: NatRange): boolean {
   return r.random === true || r.randomFully === true;
 }
 

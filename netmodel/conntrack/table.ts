@@ -13,7 +13,7 @@ import { CtEntry } from './entry.js';
 import type { ConntrackFilter } from './filter.js';
 import { matchesFilter } from './filter.js';
 import type { NatManip, NatRange } from './nat.js';
-import { chooseNatTuple, NF_NAT_HARDER_THRESH, sameSourceCandidate } from './nat.js';
+import { chooseNatTuple, NF_NAT_HARDER_THRESH, randomAll, sameSourceCandidate, tupleInRange } from './nat.js';
 import type { CtDirection, CtInfo, CtState } from './status.js';
 import { CtStatus, ctinfoState } from './status.js';
 import type { ConntrackSysctls } from './sysctls.js';
@@ -296,7 +296,10 @@ export class ConntrackTable {
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
     this.takenNow = ctx.now;
     let fromSameSource: Tuple | undefined;
-    if (manip === 'SRC') {
+    // get_unique_tuple consults the source mappings (find_appropriate_src) only for a source manip
+    // without --random/--random-fully whose current tuple is outside the range (so never for
+    // kube-proxy's MASQUERADE --random-fully): looked up only then, a cache miss at table sizes.
+    if (manip === 'SRC' && !randomAll(range) && !tupleInRange(current, manip, range)) {
       const had = this.bySource.get(sourceHash(current));
       const list = had === undefined ? EMPTY_ENTRIES : Array.isArray(had) ? had : [had];
       for (const other of list) {

@@ -2,21 +2,23 @@
  * The conntrack hash (nf_conntrack_hash): confirmed entries' tuples, found by value without building a
  * key string per lookup.
  *
- * Layout: the kernel's intrusive hash lists. Two bucket arrays indexed by a 30-bit hash of a
- * tuple's fields, masked to the table size (doubled when the entries outnumber the buckets), hold
- * the first entry of a chain: one set of chains through the entries' original tuples
- * (`CtEntry.nextOrig`), one through their reply tuples (`CtEntry.nextReply`). An entry in the index
- * costs no object of its own (the per-tuple slot objects this replaced were two of the eight objects
- * each TIME_WAIT entry kept alive), and a lookup costs two array reads, no Map lookup. A lookup
- * walks the chains comparing fields: equal in the tupleKey sense (family, protocol, both addresses,
- * sport, and dport, or for ICMP/ICMPv6 the type and code instead of dport, absent type/code read
- * as 0).
+ * Layout: one open-addressing table (linear probing) holding both tuples of every entry, as the
+ * kernel's one hash holds both tuplehash nodes. A slot is a key in an Int32Array (the tuple's 30-bit
+ * hash shifted left, its direction in the low bit; -1 empty, -2 a deleted slot) and the entry in a
+ * parallel array. A lookup reads keys, which sit sixteen to a cache line, and touches an entry only
+ * when the full hash matches: a miss (a new flow's first packet, the NAT port search's candidates,
+ * confirm's clash test) loads no entry at all, where chains through the entries loaded every entry
+ * of the bucket. At ~30,000 TIME_WAIT entries spread over the heap those loads were cache misses,
+ * the dearest part of a new connection's walk in the real proxy. The table keeps at most half its
+ * slots used (live or deleted) and is rebuilt (doubled while over a quarter live) beyond that.
+ * Entries compare equal in the tupleKey sense (family, protocol, both addresses, sport, and dport,
+ * or for ICMP/ICMPv6 the type and code instead of dport, absent type/code read as 0).
  *
  * The table never holds two equal tuples of different entries (confirm refuses a clash), so the
- * answer does not depend on the order the chains are searched, except for an entry whose original
- * and reply tuples are equal (a flow to itself): the reply chain is searched first, so such a
- * packet is REPLY, as it was when both tuples went into one Map (the reply was set last). A lookup
- * returns the entry and leaves its direction in `hitDir`, so that it allocates nothing.
+ * answer does not depend on the probe order, except for an entry whose original and reply tuples
+ * are equal (a flow to itself): such a packet is REPLY, as it was when both tuples went into one Map
+ * (the reply was set last). A lookup returns the entry and leaves its direction in `hitDir`, so that
+ * it allocates nothing.
  */
 import type { Family, IP } from '../addr.js';
 import { ipEquals } from '../addr.js';
@@ -104,37 +106,40 @@ function sameTuple(
   return ipEquals(t.src, src) && ipEquals(t.dst, dst);
 }
 
-/** A bucket array of `n` empty heads (packed, so that reads need no hole check). */
-function emptyBuckets(n: number): (CtEntry | undefined)[] {
-  return new Array<CtEntry | undefined>(n).fill(undefined);
-}
+/** Slot keys: empty, and deleted (a probe goes on past it). Live keys are hash << 1 | dir, >= 0. */
+const EMPTY = -1;
+const DELETED = -2;
 
-/** Buckets to start with; the table doubles them when it holds more entries than buckets. */
-const INITIAL_BUCKETS = 1024;
+/** Slots to start with (a power of two). */
+const INITIAL_SLOTS = 2048;
 
 export class TupleIndex {
-  /** Heads of the chains through original tuples, by CtEntry.origHash & mask. */
-  private origHeads: (CtEntry | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
-  /** Heads of the chains through reply tuples, by CtEntry.replyHash & mask. */
-  private replyHeads: (CtEntry | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
-  private mask = INITIAL_BUCKETS - 1;
-  private count = 0;
+  /** By slot: hash << 1 | (1 for the reply tuple), or EMPTY / DELETED. */
+  private keys = new Int32Array(INITIAL_SLOTS).fill(EMPTY);
+  /** By slot: the entry of a live key. */
+  private slots: (CtEntry | undefined)[] = new Array<CtEntry | undefined>(INITIAL_SLOTS).fill(undefined);
+  private mask = INITIAL_SLOTS - 1;
+  /** Live keys (two per entry). */
+  private live = 0;
+  private deleted = 0;
   /** The direction of the tuple the last successful lookup found. */
   hitDir: CtDirection = 'ORIGINAL';
+  /**
+   * The entry the last lookup found, or the last one added, while it is in the index: a connection's
+   * packets come one after another (the runtime walks SYN, SYN-ACK and ACK of one connection, later
+   * its FIN, FIN-ACK and ACK), so most lookups ask for this entry again and find it by comparing its
+   * two tuples, without hashing or probing. The answer is the table's: no tuple is in it twice, and
+   * the reply tuple is compared first.
+   */
+  private recent: CtEntry | undefined = undefined;
 
   /** The entry with tuple `t` (hash: hashOfTuple(t)); its direction in `hitDir`. */
   get(t: Tuple, hash: number): CtEntry | undefined {
-    return this.walk(
-      hash,
-      t.family,
-      t.proto,
-      t.src,
-      t.dst,
-      t.sport,
-      t.dport,
-      t.icmpType ?? 0,
-      t.icmpCode ?? 0,
-    );
+    const icmpType = t.icmpType ?? 0;
+    const icmpCode = t.icmpCode ?? 0;
+    const r = this.recentHit(t.family, t.proto, t.src, t.dst, t.sport, t.dport, icmpType, icmpCode);
+    if (r !== undefined) return r;
+    return this.probe(hash, t.family, t.proto, t.src, t.dst, t.sport, t.dport, icmpType, icmpCode);
   }
 
   /** The entry of the tuple of a packet as seen on the wire (tupleOf(p)), without building the tuple. */
@@ -143,78 +148,117 @@ export class TupleIndex {
       const type = p.icmp?.type ?? 0;
       const code = p.icmp?.code ?? 0;
       const id = p.icmp?.id ?? 0;
+      const r = this.recentHit(p.family, p.proto, p.src, p.dst, id, 0, type, code);
+      if (r !== undefined) return r;
       const h = tupleHash(p.family, p.proto, p.src, p.dst, id, ((type & 0xff) << 8) | (code & 0xff));
-      return this.walk(h, p.family, p.proto, p.src, p.dst, id, 0, type, code);
+      return this.probe(h, p.family, p.proto, p.src, p.dst, id, 0, type, code);
     }
+    const r = this.recentHit(p.family, p.proto, p.src, p.dst, p.sport, p.dport, 0, 0);
+    if (r !== undefined) return r;
     const h = tupleHash(p.family, p.proto, p.src, p.dst, p.sport, p.dport);
-    return this.walk(h, p.family, p.proto, p.src, p.dst, p.sport, p.dport, 0, 0);
+    return this.probe(h, p.family, p.proto, p.src, p.dst, p.sport, p.dport, 0, 0);
   }
 
   /** The entry of invertTuple(t) for a TCP/UDP/SCTP tuple (addresses and ports swapped), without building it. */
   getInverse(t: Tuple): CtEntry | undefined {
+    const r = this.recentHit(t.family, t.proto, t.dst, t.src, t.dport, t.sport, 0, 0);
+    if (r !== undefined) return r;
     const h = tupleHash(t.family, t.proto, t.dst, t.src, t.dport, t.sport);
-    return this.walk(h, t.family, t.proto, t.dst, t.src, t.dport, t.sport, 0, 0);
+    return this.probe(h, t.family, t.proto, t.dst, t.src, t.dport, t.sport, 0, 0);
   }
 
-  /** Link both tuples of `e` (whose origHash and replyHash are set), at the heads of their chains. */
+  /** Index both tuples of `e` (whose origHash and replyHash are set). */
   add(e: CtEntry): void {
-    if (++this.count > this.mask + 1) this.grow();
-    this.link(e);
+    if ((this.live + this.deleted + 2) * 2 > this.mask + 1) this.rebuild(this.live + 2);
+    this.insert(e.replyHash, 1, e);
+    this.insert(e.origHash, 0, e);
+    this.live += 2;
+    this.recent = e;
   }
 
-  /** Unlink both tuples of `e` (nothing happens for a chain it is not in). */
+  /** Take both tuples of `e` out (nothing happens for a tuple it has not in the index). */
   remove(e: CtEntry): void {
-    const heads = this.origHeads;
-    const ob = e.origHash & this.mask;
-    let found = false;
-    let prev: CtEntry | undefined;
-    for (let s = heads[ob]; s; prev = s, s = s.nextOrig) {
-      if (s !== e) continue;
-      if (prev) prev.nextOrig = s.nextOrig;
-      else heads[ob] = s.nextOrig;
-      found = true;
-      break;
-    }
-    const rheads = this.replyHeads;
-    const rb = e.replyHash & this.mask;
-    prev = undefined;
-    for (let s = rheads[rb]; s; prev = s, s = s.nextReply) {
-      if (s !== e) continue;
-      if (prev) prev.nextReply = s.nextReply;
-      else rheads[rb] = s.nextReply;
-      break;
-    }
-    if (found) this.count--;
-    e.nextOrig = undefined;
-    e.nextReply = undefined;
+    this.unslot(e.origHash, 0, e);
+    this.unslot(e.replyHash, 1, e);
+    if (this.recent === e) this.recent = undefined;
   }
 
-  private link(e: CtEntry): void {
-    const ob = e.origHash & this.mask;
-    e.nextOrig = this.origHeads[ob];
-    this.origHeads[ob] = e;
-    const rb = e.replyHash & this.mask;
-    e.nextReply = this.replyHeads[rb];
-    this.replyHeads[rb] = e;
+  /** Put a key in the first free slot of its probe sequence. */
+  private insert(hash: number, dir: number, e: CtEntry): void {
+    const keys = this.keys;
+    let i = hash & this.mask;
+    while (keys[i]! >= 0) i = (i + 1) & this.mask;
+    if (keys[i] === DELETED) this.deleted--;
+    keys[i] = (hash << 1) | dir;
+    this.slots[i] = e;
   }
 
-  /** Twice the buckets: every entry (each is in exactly one original chain) is linked again. */
-  private grow(): void {
-    const old = this.origHeads;
-    const n = old.length * 2;
-    this.origHeads = emptyBuckets(n);
-    this.replyHeads = emptyBuckets(n);
-    this.mask = n - 1;
-    for (let b = 0; b < old.length; b++) {
-      for (let e = old[b]; e; ) {
-        const next = e.nextOrig;
-        this.link(e);
-        e = next;
+  private unslot(hash: number, dir: number, e: CtEntry): void {
+    const keys = this.keys;
+    const mask = this.mask;
+    const key = (hash << 1) | dir;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === EMPTY) return;
+      if (k !== key || this.slots[i] !== e) continue;
+      this.slots[i] = undefined;
+      this.live--;
+      if (keys[(i + 1) & mask] !== EMPTY) {
+        keys[i] = DELETED;
+        this.deleted++;
+        return;
       }
+      // The slot ends its run: it and the deleted slots just before it become empty.
+      keys[i] = EMPTY;
+      for (let j = (i - 1) & mask; keys[j] === DELETED; j = (j - 1) & mask) {
+        keys[j] = EMPTY;
+        this.deleted--;
+      }
+      return;
     }
   }
 
-  private walk(
+  /** A fresh table for `need` live keys, at most a quarter full: every live key moves over. */
+  private rebuild(need: number): void {
+    let n = this.mask + 1;
+    while (need * 4 > n) n *= 2;
+    const oldKeys = this.keys;
+    const oldSlots = this.slots;
+    this.keys = new Int32Array(n).fill(EMPTY);
+    this.slots = new Array<CtEntry | undefined>(n).fill(undefined);
+    this.mask = n - 1;
+    this.deleted = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i]!;
+      if (k >= 0) this.insert(k >>> 1, k & 1, oldSlots[i]!);
+    }
+  }
+
+  /** `recent` when one of its tuples is the tuple given by parts (the reply tuple first); its direction in `hitDir`. */
+  private recentHit(
+    family: Family,
+    proto: L4Proto,
+    src: IP,
+    dst: IP,
+    sport: number,
+    dport: number,
+    icmpType: number,
+    icmpCode: number,
+  ): CtEntry | undefined {
+    const e = this.recent;
+    if (e === undefined) return undefined;
+    if (sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)) {
+      this.hitDir = 'REPLY';
+      return e;
+    }
+    if (sameTuple(e.original, family, proto, src, dst, sport, dport, icmpType, icmpCode)) {
+      this.hitDir = 'ORIGINAL';
+      return e;
+    }
+    return undefined;
+  }
+
+  private probe(
     hash: number,
     family: Family,
     proto: L4Proto,
@@ -225,27 +269,29 @@ export class TupleIndex {
     icmpType: number,
     icmpCode: number,
   ): CtEntry | undefined {
-    const b = hash & this.mask;
-    for (let e = this.replyHeads[b]; e; e = e.nextReply) {
-      // The full hash first: a bucket also holds tuples whose hashes differ above the mask.
-      if (
-        e.replyHash === hash &&
-        sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)
-      ) {
+    const keys = this.keys;
+    const mask = this.mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === EMPTY) return undefined;
+      // Only a key with the full hash loads its entry.
+      if (k < 0 || k >>> 1 !== hash) continue;
+      const e = this.slots[i]!;
+      if (k & 1) {
+        if (!sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)) continue;
         this.hitDir = 'REPLY';
-        return e;
+      } else {
+        if (!sameTuple(e.original, family, proto, src, dst, sport, dport, icmpType, icmpCode)) continue;
+        // A flow to itself: its two tuples are one, which is REPLY.
+        this.hitDir =
+          e.replyHash === hash &&
+          sameTuple(e.reply, family, proto, src, dst, sport, dport, icmpType, icmpCode)
+            ? 'REPLY'
+            : 'ORIGINAL';
       }
+      this.recent = e;
+      return e;
     }
-    for (let e = this.origHeads[b]; e; e = e.nextOrig) {
-      if (
-        e.origHash === hash &&
-        sameTuple(e.original, family, proto, src, dst, sport, dport, icmpType, icmpCode)
-      ) {
-        this.hitDir = 'ORIGINAL';
-        return e;
-      }
-    }
-    return undefined;
   }
 }
 

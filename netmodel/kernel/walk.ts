@@ -82,6 +82,14 @@ interface Flow {
 /** The stages of every walk that records none (WalkResult.stages is read-only). */
 const NO_STAGES: Stage[] = Object.freeze([]) as unknown as Stage[];
 
+/**
+ * The EvalContext and CtView of the last finished walk that evaluated through the flow cache (nothing
+ * holds them after its finish: evaluations read them and keep neither), for the next such walk to
+ * fill in instead of making a pair per walk. A walk started inside another finds none and makes its own.
+ */
+let spareCtx: Mutable<EvalContext> | undefined;
+let spareView: Mutable<CtView> | undefined;
+
 /** Each node's addrType callback for EvalContext, made once instead of per walk. */
 const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
 
@@ -153,6 +161,11 @@ class Walk implements Flow {
   private ctView(): CtView | undefined {
     if (!this.notrack && !this.ct) return undefined;
     let v = this.view;
+    if (!v && this.cached && spareView) {
+      v = spareView; // every field is written below
+      spareView = undefined;
+      this.view = v;
+    }
     if (!v) {
       v = {
         state: 'INVALID',
@@ -185,7 +198,17 @@ class Walk implements Flow {
 
   evalCtx(): EvalContext {
     let c = this.ctx;
-    if (!c) {
+    if (!c && this.cached && spareCtx) {
+      c = spareCtx;
+      spareCtx = undefined;
+      c.now = this.env.now;
+      c.rng = this.env.rng;
+      c.state = this.node.nf;
+      c.addrType = this.addrType;
+      c.physdev = this.physdev;
+      c.trace = undefined; // a cached walk is untraced
+      this.ctx = c;
+    } else if (!c) {
       c = {
         now: this.env.now,
         rng: this.env.rng,
@@ -539,6 +562,12 @@ class Walk implements Flow {
   }
 
   finish(outcome: Outcome): WalkResult {
+    if (this.cached) {
+      if (this.ctx) spareCtx = this.ctx;
+      if (this.view) spareView = this.view;
+      this.ctx = undefined;
+      this.view = undefined;
+    }
     if (this.lean) {
       LEAN.outcome = outcome;
       return LEAN;

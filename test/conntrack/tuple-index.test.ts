@@ -192,6 +192,68 @@ describe('TupleIndex', () => {
     expect(index.get(a, h)).toBe(ea);
   });
 
+  it('stays exact through long churn: deleted slots reused, runs emptied, the table rebuilt', () => {
+    // A steady population (as TIME_WAIT entries come and go) with hashes forced into few values, so
+    // that probe runs are long and deleted slots sit inside them; checked against a Map after every
+    // step and for every live entry at the end.
+    const rng = new SeededRng(11);
+    const index = new TupleIndex();
+    const ref = new Map<string, { entry: CtEntry; dir: CtDirection }>();
+    const live: CtEntry[] = [];
+    const tupleN = (n: number): Tuple => ({
+      family: 4,
+      proto: 'tcp',
+      src: v4(0x0af00000 + (n >> 16)),
+      dst: v4(0x0a600050),
+      sport: n & 0xffff,
+      dport: 80,
+    });
+    for (let i = 0; i < 60_000; i++) {
+      if (live.length < 1500 || (live.length < 4000 && intBelow(rng, 2) === 0)) {
+        const original = tupleN(2 * i);
+        const reply = tupleN(2 * i + 1);
+        // 40 hash values in all: long runs of equal and neighbouring hashes.
+        const e = entryOf(i, original, reply, (i * 7) % 40, (i * 13) % 40);
+        index.add(e);
+        live.push(e);
+        ref.set(tupleKey(original), { entry: e, dir: 'ORIGINAL' });
+        ref.set(tupleKey(reply), { entry: e, dir: 'REPLY' });
+      } else {
+        const e = live.splice(intBelow(rng, live.length), 1)[0]!;
+        index.remove(e);
+        ref.delete(tupleKey(e.original));
+        ref.delete(tupleKey(e.reply));
+        expect(index.get(e.original, e.origHash)).toBeUndefined();
+        expect(index.get(e.reply, e.replyHash)).toBeUndefined();
+      }
+      const probe = live[intBelow(rng, live.length)]!;
+      expect(answer(index, index.get(probe.reply, probe.replyHash))).toEqual(ref.get(tupleKey(probe.reply)));
+    }
+    for (const e of live) {
+      expect(answer(index, index.get(e.original, e.origHash))).toEqual({ entry: e, dir: 'ORIGINAL' });
+      expect(answer(index, index.get(e.reply, e.replyHash))).toEqual({ entry: e, dir: 'REPLY' });
+    }
+  });
+
+  it('answers REPLY for a flow to itself whatever was found last, and forgets a removed entry', () => {
+    const t: Tuple = { family: 4, proto: 'udp', src: v4(1), dst: v4(1), sport: 53, dport: 53 };
+    const other: Tuple = { ...t, sport: 54 };
+    const index = new TupleIndex();
+    const self = entryOf(1, t, t);
+    const e2 = entryOf(2, other, invertTuple(other)!);
+    index.add(self);
+    index.add(e2); // the last one added is the one a lookup compares first
+    expect(index.get(t, hashOfTuple(t))).toBe(self);
+    expect(index.hitDir).toBe('REPLY');
+    expect(index.get(other, hashOfTuple(other))).toBe(e2);
+    expect(index.hitDir).toBe('ORIGINAL');
+    index.remove(e2); // the entry found last goes: no lookup may answer it
+    expect(index.get(other, hashOfTuple(other))).toBeUndefined();
+    expect(index.getInverse(invertTuple(other)!)).toBeUndefined();
+    expect(index.get(t, hashOfTuple(t))).toBe(self);
+    expect(index.hitDir).toBe('REPLY');
+  });
+
   it('source hashes group by family, protocol, source address and port', () => {
     const base: Tuple = { family: 4, proto: 'tcp', src: v4(1), dst: v4(2), sport: 5, dport: 6 };
     const sameSrc: Tuple = { ...base, dst: v4(9), dport: 7 };

@@ -26,12 +26,12 @@ import {
 import {
   ACK,
   FIN_ACK,
+  type L4Proto,
   type Packet,
   packet,
   SYN,
   SYN_ACK,
   type TcpFlags,
-  withTcp,
 } from '../../../netmodel/packet.js';
 import type { Rng } from '../../../netmodel/rng.js';
 import { categorizeEndpoints, servicePortViews } from '../../../netmodel/service/index.js';
@@ -59,6 +59,8 @@ export interface IptablesModeOptions {
   /** ipvs mode: the node program (proxy/ipvs's programIpvs), loaded by whoever chose the mode. */
   readonly ipvs?: DatapathOptions['ipvs'];
 }
+
+type MutablePacket = { -readonly [K in keyof Packet]: Packet[K] };
 
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
 export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
@@ -194,16 +196,40 @@ export class IptablesMode implements ProxyMode {
     else receiveOutcome(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
   }
 
-  /** The packet an endpoint sends back for a conntrack entry (its reply tuple). */
-  private static replyOf(reply: Tuple, tcp: TcpFlags): Packet {
-    return packet({
-      proto: reply.proto,
-      src: reply.src,
-      dst: reply.dst,
-      sport: reply.sport,
-      dport: reply.dport,
-      tcp,
-    });
+  /**
+   * The packet of the next lean step (SYN-ACK, the handshake's ACK, the close's three packets): a walk
+   * copies the caller's packet before changing anything and keeps none of it once it returns
+   * (copy-on-write, netmodel/kernel/walk.ts), and conntrack keeps tuples, not packets, so this one
+   * object, rewritten in full (packet()'s fields and defaults) before each step, serves them all
+   * instead of five new packets per connection.
+   */
+  private readonly stepPacket = packet({ proto: 'tcp', src: v4(0), dst: v4(0) }) as MutablePacket;
+
+  /** stepPacket rewritten as packet({ proto, src, dst, sport, dport, tcp }) would make it. */
+  private nextStep(proto: L4Proto, src: IP, dst: IP, sport: number, dport: number, tcp: TcpFlags): Packet {
+    const p = this.stepPacket;
+    p.family = src.family;
+    p.proto = proto;
+    p.src = src;
+    p.dst = dst;
+    p.sport = sport;
+    p.dport = dport;
+    p.length = 60;
+    p.mark = 0;
+    p.tcp = proto === 'tcp' ? tcp : undefined;
+    p.icmp = undefined;
+    p.ttl = undefined;
+    p.df = undefined;
+    p.ipId = undefined;
+    p.tcpSeq = undefined;
+    p.iif = undefined;
+    p.oif = undefined;
+    return p;
+  }
+
+  /** The packet an endpoint sends back for a conntrack entry (its reply tuple), as the next step. */
+  private replyStep(reply: Tuple, tcp: TcpFlags): Packet {
+    return this.nextStep(reply.proto, reply.src, reply.dst, reply.sport, reply.dport, tcp);
   }
 
   private verdict(r: WalkResult, src: IP): Decision {
@@ -233,9 +259,15 @@ export class IptablesMode implements ProxyMode {
   private completeHandshake(flow: FlowRequest, r: WalkResult): void {
     if (!r.ct) return;
     const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
-    this.stepFrom(flow.entryNode, IptablesMode.replyOf(r.ct.reply, SYN_ACK), env);
+    this.stepFrom(flow.entryNode, this.replyStep(r.ct.reply, SYN_ACK), env);
     if (flow.protocol === 'TCP') {
-      this.stepFrom(flow.entryNode, withTcp(r.input, ACK), env, flow.clientIsNodeProcess);
+      const i = r.input;
+      this.stepFrom(
+        flow.entryNode,
+        this.nextStep(i.proto, i.src, i.dst, i.sport, i.dport, ACK),
+        env,
+        flow.clientIsNodeProcess,
+      );
     }
   }
 
@@ -250,19 +282,16 @@ export class IptablesMode implements ProxyMode {
       return; // the node went away with a reload
     }
     const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
-    const fin = packet({
-      proto: 'tcp',
-      src: flow.client.ip,
-      dst: flow.destination.ip,
-      sport: flow.client.port,
-      dport: flow.destination.port,
-      tcp: FIN_ACK,
-    });
+    const { client, destination } = flow;
+    const fin = this.nextStep('tcp', client.ip, destination.ip, client.port, destination.port, FIN_ACK);
+    // The entry's lookup is answered again, without hashing, by the FIN's own (tuple-index.ts).
     const found = node.conntrack.lookup(fin, env.now);
     if (found?.dir !== 'ORIGINAL') return;
+    const reply = found.entry.reply;
     this.stepFrom(flow.entryNode, fin, env, flow.clientIsNodeProcess);
-    this.stepFrom(flow.entryNode, IptablesMode.replyOf(found.entry.reply, FIN_ACK), env);
-    this.stepFrom(flow.entryNode, withTcp(fin, ACK), env, flow.clientIsNodeProcess);
+    this.stepFrom(flow.entryNode, this.replyStep(reply, FIN_ACK), env);
+    const ack = this.nextStep('tcp', client.ip, destination.ip, client.port, destination.port, ACK);
+    this.stepFrom(flow.entryNode, ack, env, flow.clientIsNodeProcess);
   }
 
   affinity(): AffinityEntry[] {
