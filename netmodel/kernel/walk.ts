@@ -27,7 +27,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import type { IpvsHookResult } from '../ipvs/hook.js';
+import type { IpvsHookOptions, IpvsHookResult } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -460,12 +460,16 @@ class Walk implements Flow {
     if (!table) return undefined;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
     const rng = this.env.rng;
-    // Built field by field (no spread, no closure unless a tracer chooses): this runs on every packet.
-    const r = table.hook(name, p, this.env.now, {
-      oldConntrack: this.ct !== undefined && !this.created,
-      explain: this.rec,
-      choose: rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined,
-    });
+    // The one options object, filled in place (the hook reads it and keeps nothing; no closure unless
+    // a tracer chooses): this runs on every packet of an IPVS node.
+    const o = HOOK_OPTS;
+    o.oldConntrack = this.ct !== undefined && !this.created;
+    o.explain = this.rec;
+    o.lean = this.lean;
+    o.owned = p === this.owned;
+    o.choose = rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined;
+    const r = table.hook(name, p, this.env.now, o);
+    o.choose = undefined;
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {
@@ -486,7 +490,8 @@ class Walk implements Flow {
       }
       this.ctChanged();
     }
-    if (r.kind === 'xmit') this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    // A lean walk builds no WalkResult, so nothing reads what IPVS took.
+    if (r.kind === 'xmit' && !this.lean) this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
     if (r.kind === 'xmit' || r.kind === 'reply') {
       const c = r.conn;
       const fwd = c.forward;
@@ -576,6 +581,15 @@ class Walk implements Flow {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Walk.ipvs's options to the IPVS hook, overwritten by each call (walks do not nest). */
+const HOOK_OPTS: Mutable<IpvsHookOptions> = {
+  oldConntrack: false,
+  explain: false,
+  lean: false,
+  owned: false,
+  choose: undefined,
+};
 
 /** net.ipv4.ip_default_ttl: the TTL a host's packets leave with. */
 const DEFAULT_TTL = 64;
