@@ -200,7 +200,7 @@ describe('ipset packet lookups', () => {
   it('testPacket answers what test() answers for the element xt_set builds from the packet', () => {
     const s = store();
     const addrs = ['10.96.0.10', '10.96.0.20', '10.0.0.77', '10.244.1.5', '10.240.0.11', '192.168.7.1'].map(
-      ip,
+      (a) => ip(a),
     );
     const ports = [80, 53, 443, 8080, 30080];
     const protos = ['tcp', 'udp', 'sctp'] as const;
