@@ -79,6 +79,9 @@ export class IpvsConn implements IpvsConnView {
   /** The next entry in the same index chain (by client tuple / by real-server tuple). */
   nextIn: IpvsConn | undefined = undefined;
   nextOut: IpvsConn | undefined = undefined;
+  /** Its neighbours in the table's list of live entries (creation order). */
+  prevLive: IpvsConn | undefined = undefined;
+  nextLive: IpvsConn | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -259,8 +262,13 @@ const NONE_DUE = Object.freeze([]) as unknown as IpvsConn[];
 /** The connection table of one node. */
 export class IpvsConnTable {
   private nextId = 1;
-  /** Live entries in creation order. */
-  private readonly all = new Map<number, IpvsConn>();
+  /**
+   * Live entries in creation order: a doubly linked list through the entries (prevLive / nextLive),
+   * so an entry costs no Map slot and making and removing one no hashing.
+   */
+  private liveHead: IpvsConn | undefined = undefined;
+  private liveTail: IpvsConn | undefined = undefined;
+  private live = 0;
   /** Normal connections by client tuple, by real-server tuple, and templates by their key. */
   private readonly byIn = new ConnIndex('in');
   private readonly byOut = new ConnIndex('out');
@@ -275,7 +283,7 @@ export class IpvsConnTable {
   private readonly heapConns: IpvsConn[] = [];
 
   get size(): number {
-    return this.all.size;
+    return this.live;
   }
 
   create(init: {
@@ -311,7 +319,12 @@ export class IpvsConnTable {
       init.now,
       init.timeoutMs,
     );
-    this.all.set(c.id, c);
+    const tail = this.liveTail;
+    c.prevLive = tail;
+    if (tail) tail.nextLive = c;
+    else this.liveHead = c;
+    this.liveTail = c;
+    this.live++;
     c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
     if (c.template) this.templates.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
     else {
@@ -441,7 +454,15 @@ export class IpvsConnTable {
   remove(c: IpvsConn): void {
     if (c.dead) return;
     c.dead = true;
-    this.all.delete(c.id);
+    const prev = c.prevLive;
+    const next = c.nextLive;
+    if (prev) prev.nextLive = next;
+    else this.liveHead = next;
+    if (next) next.prevLive = prev;
+    else this.liveTail = prev;
+    c.prevLive = undefined;
+    c.nextLive = undefined;
+    this.live--;
     if (c.template) this.templates.remove(c.inHash, c);
     else {
       this.byIn.remove(c.inHash, c);
@@ -461,7 +482,9 @@ export class IpvsConnTable {
 
   /** Live entries in creation order (templates included). */
   list(): IpvsConn[] {
-    return [...this.all.values()];
+    const out: IpvsConn[] = [];
+    for (let c = this.liveHead; c; c = c.nextLive) out.push(c);
+    return out;
   }
 
   /**

@@ -52,8 +52,9 @@ export interface IpvsHookOptions {
   /** Build the explanation's sentences (default true). */
   readonly explain?: boolean;
   /**
-   * The caller reads only the packet, the connection and the verdict (the walker's lean walks): no
-   * explanation at all (the result's is an empty shared one).
+   * The caller reads only the packet, the connection and the verdict, at once (the walker's lean
+   * walks): no explanation at all (the result's is an empty shared one), and the result itself is a
+   * shared object valid until the next lean call.
    */
   readonly lean?: boolean;
   /** Nothing else holds `p`: IPVS's NAT is written into it instead of a copy (packet.ts). */
@@ -76,9 +77,10 @@ export function ipvsHook(
 ): IpvsHookResult {
   const explain = opts.explain !== false;
   const owned = opts.owned === true;
-  const out = ipvsOutAt(table, p, now, explain, owned);
+  const lean = opts.lean === true;
+  const out = ipvsOutAt(table, p, now, explain, owned, lean);
   if (out.kind === 'reply' || hook === 'FORWARD') return out;
-  const level = explain ? EXPLAIN_ALL : opts.lean === true ? EXPLAIN_NONE : EXPLAIN_FACTS;
+  const level = explain ? EXPLAIN_ALL : lean ? EXPLAIN_NONE : EXPLAIN_FACTS;
   return ipvsInAt(table, p, now, opts.oldConntrack === true, level, opts.choose, owned);
 }
 

@@ -235,11 +235,38 @@ const NO_EXPLANATION: IpvsExplanation = Object.freeze({
   lines: NO_LINES,
 });
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The results handed to a lean caller (EXPLAIN_NONE; ipvsOutAt's `pooled`): one object each, filled
+ * anew by every such call. The walker's lean walks read a result before the next packet and keep
+ * nothing of it, so a packet of an established connection allocates no result.
+ */
+const LEAN_XMIT: Mutable<IpvsXmit> = {
+  kind: 'xmit',
+  action: 'existing',
+  conn: undefined as unknown as IpvsConnView,
+  service: undefined,
+  destination: undefined as unknown as IpvsDest,
+  packet: undefined as unknown as Packet,
+  nfct: false,
+  explanation: NO_EXPLANATION,
+};
+const LEAN_REPLY: Mutable<IpvsReply> = {
+  kind: 'reply',
+  conn: undefined as unknown as IpvsConnView,
+  destination: undefined as unknown as IpvsDest,
+  packet: undefined as unknown as Packet,
+  nfct: false,
+  lines: NO_LINES,
+};
+
 /**
  * ipvsIn's work for a packet on a hook, once the timers due at `now` have run (the walker runs them
  * once as the packet enters the node): what IPVS does per packet, ip_vs_conn_in_get's lookup, the
  * state transition, and the scheduler only for a new connection. `owned`: nothing else holds `p`,
- * so its DNAT is written into it (packet.ts).
+ * so its DNAT is written into it (packet.ts). With EXPLAIN_NONE an xmit result is a shared object,
+ * valid until the next such call.
  */
 export function ipvsInAt(
   table: IpvsTable,
@@ -360,6 +387,17 @@ export function ipvsInAt(
         `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
     );
   const out = withDestination(p, cp.daddr, cp.dport, owned);
+  if (level === EXPLAIN_NONE) {
+    // The lean caller reads the result at once and keeps nothing: the one shared object.
+    const x = LEAN_XMIT;
+    x.action = kind;
+    x.conn = cp;
+    x.service = svc;
+    x.destination = cp.dest;
+    x.packet = out;
+    x.nfct = cp.nfct;
+    return x;
+  }
   return {
     kind: 'xmit',
     action: kind,
@@ -368,8 +406,7 @@ export function ipvsInAt(
     destination: cp.dest,
     packet: out,
     nfct: cp.nfct,
-    explanation:
-      level === EXPLAIN_NONE ? NO_EXPLANATION : explain(svc, lines, schedule, persistence, existing, choice),
+    explanation: explain(svc, lines, schedule, persistence, existing, choice),
   };
 }
 
@@ -380,13 +417,17 @@ export function ipvsOut(table: IpvsTable, p: Packet, now: number, explain = true
   return r.kind === 'pass' ? { kind: 'miss', reason: r.reason } : r;
 }
 
-/** ipvsOut's work once the timers due at `now` have run (see ipvsInAt; `owned` likewise). */
+/**
+ * ipvsOut's work once the timers due at `now` have run (see ipvsInAt; `owned` likewise). `pooled`
+ * (without `explain`): a reply result is a shared object, valid until the next such call.
+ */
 export function ipvsOutAt(
   table: IpvsTable,
   p: Packet,
   now: number,
   explain: boolean,
   owned: boolean,
+  pooled = false,
 ): IpvsPass | IpvsReply {
   const proto = protoOf(p);
   if (!proto || proto === 'SCTP') return { kind: 'pass', reason: `${p.proto}: no IPVS connection` };
@@ -400,6 +441,14 @@ export function ipvsOutAt(
   setState(table, cp, 'OUTPUT', p);
   cp.touch(now);
   table.conns.rearmed(cp);
+  if (pooled && !explain) {
+    const x = LEAN_REPLY;
+    x.conn = cp;
+    x.destination = cp.dest;
+    x.packet = out;
+    x.nfct = cp.nfct;
+    return x;
+  }
   return {
     kind: 'reply',
     conn: cp,

@@ -495,14 +495,19 @@ class Walk implements Flow {
     if (r.kind === 'xmit' || r.kind === 'reply') {
       const c = r.conn;
       const fwd = c.forward;
-      this.ipvsProperty = {
-        vaddr: c.vaddr,
-        vport: c.vport,
-        vproto: c.protocol === 'TCP' ? 6 : c.protocol === 'UDP' ? 17 : 132,
-        original: r.kind === 'xmit',
-        method: fwd === 'Masq' ? 'MASQ' : fwd === 'Tunnel' ? 'IPIP' : 'GATE',
-        vportctl: c.control?.vport ?? 0,
-      };
+      // Rules read the view's fields while this walk runs; an untraced walk that records no stages
+      // keeps it nowhere else, so it fills the one shared view (walks do not nest).
+      const v: Mutable<IpvsPacketView> =
+        this.rec || this.env.trace === true
+          ? { vaddr: c.vaddr, vport: 0, vproto: 0, original: false, method: 'MASQ', vportctl: 0 }
+          : UNTRACED_IPVS_VIEW;
+      v.vaddr = c.vaddr;
+      v.vport = c.vport;
+      v.vproto = c.protocol === 'TCP' ? 6 : c.protocol === 'UDP' ? 17 : 132;
+      v.original = r.kind === 'xmit';
+      v.method = fwd === 'Masq' ? 'MASQ' : fwd === 'Tunnel' ? 'IPIP' : 'GATE';
+      v.vportctl = c.control?.vport ?? 0;
+      this.ipvsProperty = v;
       this.ctChanged();
     }
     if (this.rec) {
@@ -581,6 +586,16 @@ class Walk implements Flow {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The skb->ipvs_property view of untraced walks that record no stages (see Walk.ipvs). */
+const UNTRACED_IPVS_VIEW: Mutable<IpvsPacketView> = {
+  vaddr: undefined as unknown as IP,
+  vport: 0,
+  vproto: 0,
+  original: false,
+  method: 'MASQ',
+  vportctl: 0,
+};
 
 /** Walk.ipvs's options to the IPVS hook, overwritten by each call (walks do not nest). */
 const HOOK_OPTS: Mutable<IpvsHookOptions> = {
