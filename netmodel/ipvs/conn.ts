@@ -12,6 +12,7 @@ import { ipHash } from '../conntrack/tuple-index.js';
 import { type ConnHashKeys, connBucket } from './conn-hash.js';
 import type { IpvsDest } from './dest.js';
 import type { IpvsTcpState } from './tcp-state.js';
+import { TimerQueues } from './timer-queues.js';
 import type { IpvsForward, IpvsProtocol } from './types.js';
 
 /** What a connection entry shows: a TCP state, 'UDP' (IP_VS_UDP_S_NORMAL), or a template's NONE/ASSURED. */
@@ -79,9 +80,6 @@ export class IpvsConn implements IpvsConnView {
   /** The next entry in the same index chain (by client tuple / by real-server tuple). */
   nextIn: IpvsConn | undefined = undefined;
   nextOut: IpvsConn | undefined = undefined;
-  /** Its neighbours in the table's list of live entries (creation order). */
-  prevLive: IpvsConn | undefined = undefined;
-  nextLive: IpvsConn | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -262,25 +260,19 @@ const NONE_DUE = Object.freeze([]) as unknown as IpvsConn[];
 /** The connection table of one node. */
 export class IpvsConnTable {
   private nextId = 1;
-  /**
-   * Live entries in creation order: a doubly linked list through the entries (prevLive / nextLive),
-   * so an entry costs no Map slot and making and removing one no hashing.
-   */
-  private liveHead: IpvsConn | undefined = undefined;
-  private liveTail: IpvsConn | undefined = undefined;
+  /** Live entries (each has exactly one live timer slot: list() finds them there). */
   private live = 0;
   /** Normal connections by client tuple, by real-server tuple, and templates by their key. */
   private readonly byIn = new ConnIndex('in');
   private readonly byOut = new ConnIndex('out');
   private readonly templates = new ConnIndex('in');
   /**
-   * The timers: a binary min-heap of (expiry, entry), as two parallel arrays (the keys an array of
-   * numbers V8 stores unboxed, so a timer costs no object). A packet that moves an expiry later
+   * The timers: slots (expiry, entry) in one FIFO per timeout (timer-queues.ts), the keys arrays of
+   * numbers V8 stores unboxed, so a timer costs no object. A packet that moves an expiry later
    * leaves the old slot in place (it is re-pushed when popped); one that moves it earlier pushes a
    * new slot.
    */
-  private readonly heapKeys: number[] = [];
-  private readonly heapConns: IpvsConn[] = [];
+  private readonly timers = new TimerQueues<IpvsConn>();
 
   get size(): number {
     return this.live;
@@ -319,11 +311,6 @@ export class IpvsConnTable {
       init.now,
       init.timeoutMs,
     );
-    const tail = this.liveTail;
-    c.prevLive = tail;
-    if (tail) tail.nextLive = c;
-    else this.liveHead = c;
-    this.liveTail = c;
     this.live++;
     c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
     if (c.template) this.templates.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
@@ -370,7 +357,7 @@ export class IpvsConnTable {
     if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
       c.armed = true;
       c.heapKey = at;
-      this.push(at, c);
+      this.timers.push(at, c.timeoutMs, c);
     }
   }
 
@@ -380,13 +367,13 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    const keys = this.heapKeys;
+    const timers = this.timers;
     // Nothing due (every packet runs the timers first): no array.
-    if (!keys.length || keys[0]! > now) return NONE_DUE;
+    if (timers.nextKey > now) return NONE_DUE;
     const removed: IpvsConn[] = [];
-    while (keys.length && keys[0]! <= now) {
-      const key = keys[0]!;
-      const c = this.pop();
+    while (timers.nextKey <= now) {
+      const key = timers.nextKey;
+      const c = timers.pop();
       if (c.dead || !c.armed || key !== c.heapKey) continue; // a stale slot
       c.armed = false;
       if (c.expiresAt > key) {
@@ -407,61 +394,10 @@ export class IpvsConnTable {
     return removed;
   }
 
-  private push(key: number, conn: IpvsConn): void {
-    const keys = this.heapKeys;
-    const conns = this.heapConns;
-    keys.push(key);
-    conns.push(conn);
-    let i = keys.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (keys[parent]! <= key) break;
-      keys[i] = keys[parent]!;
-      conns[i] = conns[parent]!;
-      i = parent;
-    }
-    keys[i] = key;
-    conns[i] = conn;
-  }
-
-  /** Takes the root slot off the heap; returns its entry (its key was keys[0]). */
-  private pop(): IpvsConn {
-    const keys = this.heapKeys;
-    const conns = this.heapConns;
-    const top = conns[0]!;
-    const lastKey = keys.pop()!;
-    const lastConn = conns.pop()!;
-    const n = keys.length;
-    if (n) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const m = r < n && keys[r]! < keys[l]! ? r : l;
-        if (keys[m]! >= lastKey) break;
-        keys[i] = keys[m]!;
-        conns[i] = conns[m]!;
-        i = m;
-      }
-      keys[i] = lastKey;
-      conns[i] = lastConn;
-    }
-    return top;
-  }
-
   /** ip_vs_conn_expire_now + unlink: take an entry out at once. */
   remove(c: IpvsConn): void {
     if (c.dead) return;
     c.dead = true;
-    const prev = c.prevLive;
-    const next = c.nextLive;
-    if (prev) prev.nextLive = next;
-    else this.liveHead = next;
-    if (next) next.prevLive = prev;
-    else this.liveTail = prev;
-    c.prevLive = undefined;
-    c.nextLive = undefined;
     this.live--;
     if (c.template) this.templates.remove(c.inHash, c);
     else {
@@ -482,9 +418,10 @@ export class IpvsConnTable {
 
   /** Live entries in creation order (templates included). */
   list(): IpvsConn[] {
-    const out: IpvsConn[] = [];
-    for (let c = this.liveHead; c; c = c.nextLive) out.push(c);
-    return out;
+    // Every live entry has one live timer slot (armed, at its heapKey); the ids give the order.
+    const live = new Set<IpvsConn>();
+    for (const c of this.timers.items()) if (!c.dead && c.armed) live.add(c);
+    return [...live].sort((a, b) => a.id - b.id);
   }
 
   /**
