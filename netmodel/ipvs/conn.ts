@@ -49,15 +49,21 @@ export interface IpvsConnView {
  * A connection entry. Flat on purpose (closed connections wait ~120 s in TIME_WAIT, ~30,000 at bench
  * rates, and every object they keep is work for each garbage collection): the times are split into
  * small integers (split-time.ts: a Date.now()-sized number field is a HeapNumber box per entry in
- * V8) and the timer heap keeps its keys in an array of numbers, with no slot object per timer.
+ * V8), its seven flags share one small-integer field, and the timers keep their keys in arrays of
+ * numbers, with no slot object per timer.
  */
+const INACTIVE = 1;
+const NO_OUTPUT = 2;
+const NFCT = 4;
+const ARMED = 8;
+const DEAD = 16;
+const INVALID = 32;
+const TEMPLATE = 64;
+
 export class IpvsConn implements IpvsConnView {
   state: IpvsConnState;
-  inactive = true;
-  /** IP_VS_CONN_F_NOOUTPUT: no reply seen yet on a non-NAT connection. */
-  noOutput: boolean;
-  /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
-  nfct: boolean;
+  /** The flags below (inactive, noOutput, nfct, armed, dead, invalid, template), one bit each. */
+  private bits: number;
   timeoutMs: number;
   /** expiresAt, createdAt and heapKey, split (split-time.ts). */
   private expHi: number;
@@ -66,14 +72,8 @@ export class IpvsConn implements IpvsConnView {
   private readonly createdLo: number;
   private heapHi = 0;
   private heapLo = 0;
-  /** Whether the entry has a live slot in the table's timer heap (at heapKey). */
-  armed = false;
   nControl = 0;
   control: IpvsConn | undefined;
-  /** Removed from the table. */
-  dead = false;
-  /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
-  invalid = false;
   /** Its hashes in the table's indexes (set by the table; connKeyHash of the in and out tuples). */
   inHash = -1;
   outHash = -1;
@@ -93,21 +93,77 @@ export class IpvsConn implements IpvsConnView {
     readonly dest: IpvsDest,
     /** The key of the service this entry was made for (its dest may outlive it). */
     readonly serviceKey: string,
-    readonly template: boolean,
+    template: boolean,
     noOutput: boolean,
     nfct: boolean,
     now: number,
     timeoutMs: number,
   ) {
     this.state = 'NONE';
-    this.noOutput = noOutput;
-    this.nfct = nfct;
+    this.bits = INACTIVE | (template ? TEMPLATE : 0) | (noOutput ? NO_OUTPUT : 0) | (nfct ? NFCT : 0);
     this.createdHi = timeHi(now);
     this.createdLo = timeLo(now, this.createdHi);
     this.timeoutMs = timeoutMs;
     const exp = now + timeoutMs;
     this.expHi = timeHi(exp);
     this.expLo = timeLo(exp, this.expHi);
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+
+  /** IP_VS_CONN_F_TEMPLATE: a persistence template. */
+  get template(): boolean {
+    return (this.bits & TEMPLATE) !== 0;
+  }
+
+  /** IP_VS_CONN_F_INACTIVE (counted in inactconns). */
+  get inactive(): boolean {
+    return (this.bits & INACTIVE) !== 0;
+  }
+  set inactive(on: boolean) {
+    this.flag(INACTIVE, on);
+  }
+
+  /** IP_VS_CONN_F_NOOUTPUT: no reply seen yet on a non-NAT connection. */
+  get noOutput(): boolean {
+    return (this.bits & NO_OUTPUT) !== 0;
+  }
+  set noOutput(on: boolean) {
+    this.flag(NO_OUTPUT, on);
+  }
+
+  /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
+  get nfct(): boolean {
+    return (this.bits & NFCT) !== 0;
+  }
+  set nfct(on: boolean) {
+    this.flag(NFCT, on);
+  }
+
+  /** Whether the entry has a live slot in the table's timers (at heapKey). */
+  get armed(): boolean {
+    return (this.bits & ARMED) !== 0;
+  }
+  set armed(on: boolean) {
+    this.flag(ARMED, on);
+  }
+
+  /** Removed from the table. */
+  get dead(): boolean {
+    return (this.bits & DEAD) !== 0;
+  }
+  set dead(on: boolean) {
+    this.flag(DEAD, on);
+  }
+
+  /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
+  get invalid(): boolean {
+    return (this.bits & INVALID) !== 0;
+  }
+  set invalid(on: boolean) {
+    this.flag(INVALID, on);
   }
 
   get expiresAt(): number {
