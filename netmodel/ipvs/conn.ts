@@ -12,6 +12,7 @@ import { ipHash } from '../conntrack/tuple-index.js';
 import { type ConnHashKeys, connBucket } from './conn-hash.js';
 import type { IpvsDest } from './dest.js';
 import type { IpvsTcpState } from './tcp-state.js';
+import { TimerQueues } from './timer-queues.js';
 import type { IpvsForward, IpvsProtocol } from './types.js';
 
 /** What a connection entry shows: a TCP state, 'UDP' (IP_VS_UDP_S_NORMAL), or a template's NONE/ASSURED. */
@@ -48,15 +49,21 @@ export interface IpvsConnView {
  * A connection entry. Flat on purpose (closed connections wait ~120 s in TIME_WAIT, ~30,000 at bench
  * rates, and every object they keep is work for each garbage collection): the times are split into
  * small integers (split-time.ts: a Date.now()-sized number field is a HeapNumber box per entry in
- * V8) and the timer heap keeps its keys in an array of numbers, with no slot object per timer.
+ * V8), its seven flags share one small-integer field, and the timers keep their keys in arrays of
+ * numbers, with no slot object per timer.
  */
+const INACTIVE = 1;
+const NO_OUTPUT = 2;
+const NFCT = 4;
+const ARMED = 8;
+const DEAD = 16;
+const INVALID = 32;
+const TEMPLATE = 64;
+
 export class IpvsConn implements IpvsConnView {
   state: IpvsConnState;
-  inactive = true;
-  /** IP_VS_CONN_F_NOOUTPUT: no reply seen yet on a non-NAT connection. */
-  noOutput: boolean;
-  /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
-  nfct: boolean;
+  /** The flags below (inactive, noOutput, nfct, armed, dead, invalid, template), one bit each. */
+  private bits: number;
   timeoutMs: number;
   /** expiresAt, createdAt and heapKey, split (split-time.ts). */
   private expHi: number;
@@ -65,14 +72,8 @@ export class IpvsConn implements IpvsConnView {
   private readonly createdLo: number;
   private heapHi = 0;
   private heapLo = 0;
-  /** Whether the entry has a live slot in the table's timer heap (at heapKey). */
-  armed = false;
   nControl = 0;
   control: IpvsConn | undefined;
-  /** Removed from the table. */
-  dead = false;
-  /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
-  invalid = false;
   /** Its hashes in the table's indexes (set by the table; connKeyHash of the in and out tuples). */
   inHash = -1;
   outHash = -1;
@@ -92,21 +93,77 @@ export class IpvsConn implements IpvsConnView {
     readonly dest: IpvsDest,
     /** The key of the service this entry was made for (its dest may outlive it). */
     readonly serviceKey: string,
-    readonly template: boolean,
+    template: boolean,
     noOutput: boolean,
     nfct: boolean,
     now: number,
     timeoutMs: number,
   ) {
     this.state = 'NONE';
-    this.noOutput = noOutput;
-    this.nfct = nfct;
+    this.bits = INACTIVE | (template ? TEMPLATE : 0) | (noOutput ? NO_OUTPUT : 0) | (nfct ? NFCT : 0);
     this.createdHi = timeHi(now);
     this.createdLo = timeLo(now, this.createdHi);
     this.timeoutMs = timeoutMs;
     const exp = now + timeoutMs;
     this.expHi = timeHi(exp);
     this.expLo = timeLo(exp, this.expHi);
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+
+  /** IP_VS_CONN_F_TEMPLATE: a persistence template. */
+  get template(): boolean {
+    return (this.bits & TEMPLATE) !== 0;
+  }
+
+  /** IP_VS_CONN_F_INACTIVE (counted in inactconns). */
+  get inactive(): boolean {
+    return (this.bits & INACTIVE) !== 0;
+  }
+  set inactive(on: boolean) {
+    this.flag(INACTIVE, on);
+  }
+
+  /** IP_VS_CONN_F_NOOUTPUT: no reply seen yet on a non-NAT connection. */
+  get noOutput(): boolean {
+    return (this.bits & NO_OUTPUT) !== 0;
+  }
+  set noOutput(on: boolean) {
+    this.flag(NO_OUTPUT, on);
+  }
+
+  /** IP_VS_CONN_F_NFCT: net.ipv4.vs.conntrack was on when it was made. */
+  get nfct(): boolean {
+    return (this.bits & NFCT) !== 0;
+  }
+  set nfct(on: boolean) {
+    this.flag(NFCT, on);
+  }
+
+  /** Whether the entry has a live slot in the table's timers (at heapKey). */
+  get armed(): boolean {
+    return (this.bits & ARMED) !== 0;
+  }
+  set armed(on: boolean) {
+    this.flag(ARMED, on);
+  }
+
+  /** Removed from the table. */
+  get dead(): boolean {
+    return (this.bits & DEAD) !== 0;
+  }
+  set dead(on: boolean) {
+    this.flag(DEAD, on);
+  }
+
+  /** A template invalidated by ip_vs_check_template (its ports set to 0xffff so nothing finds it). */
+  get invalid(): boolean {
+    return (this.bits & INVALID) !== 0;
+  }
+  set invalid(on: boolean) {
+    this.flag(INVALID, on);
   }
 
   get expiresAt(): number {
@@ -259,23 +316,22 @@ const NONE_DUE = Object.freeze([]) as unknown as IpvsConn[];
 /** The connection table of one node. */
 export class IpvsConnTable {
   private nextId = 1;
-  /** Live entries in creation order. */
-  private readonly all = new Map<number, IpvsConn>();
+  /** Live entries (each has exactly one live timer slot: list() finds them there). */
+  private live = 0;
   /** Normal connections by client tuple, by real-server tuple, and templates by their key. */
   private readonly byIn = new ConnIndex('in');
   private readonly byOut = new ConnIndex('out');
   private readonly templates = new ConnIndex('in');
   /**
-   * The timers: a binary min-heap of (expiry, entry), as two parallel arrays (the keys an array of
-   * numbers V8 stores unboxed, so a timer costs no object). A packet that moves an expiry later
+   * The timers: slots (expiry, entry) in one FIFO per timeout (timer-queues.ts), the keys arrays of
+   * numbers V8 stores unboxed, so a timer costs no object. A packet that moves an expiry later
    * leaves the old slot in place (it is re-pushed when popped); one that moves it earlier pushes a
    * new slot.
    */
-  private readonly heapKeys: number[] = [];
-  private readonly heapConns: IpvsConn[] = [];
+  private readonly timers = new TimerQueues<IpvsConn>();
 
   get size(): number {
-    return this.all.size;
+    return this.live;
   }
 
   create(init: {
@@ -311,7 +367,7 @@ export class IpvsConnTable {
       init.now,
       init.timeoutMs,
     );
-    this.all.set(c.id, c);
+    this.live++;
     c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
     if (c.template) this.templates.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
     else {
@@ -357,7 +413,7 @@ export class IpvsConnTable {
     if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
       c.armed = true;
       c.heapKey = at;
-      this.push(at, c);
+      this.timers.push(at, c.timeoutMs, c);
     }
   }
 
@@ -367,13 +423,13 @@ export class IpvsConnTable {
    * and released from its template. Returns the entries removed.
    */
   expire(now: number): IpvsConn[] {
-    const keys = this.heapKeys;
+    const timers = this.timers;
     // Nothing due (every packet runs the timers first): no array.
-    if (!keys.length || keys[0]! > now) return NONE_DUE;
+    if (timers.nextKey > now) return NONE_DUE;
     const removed: IpvsConn[] = [];
-    while (keys.length && keys[0]! <= now) {
-      const key = keys[0]!;
-      const c = this.pop();
+    while (timers.nextKey <= now) {
+      const key = timers.nextKey;
+      const c = timers.pop();
       if (c.dead || !c.armed || key !== c.heapKey) continue; // a stale slot
       c.armed = false;
       if (c.expiresAt > key) {
@@ -394,54 +450,11 @@ export class IpvsConnTable {
     return removed;
   }
 
-  private push(key: number, conn: IpvsConn): void {
-    const keys = this.heapKeys;
-    const conns = this.heapConns;
-    keys.push(key);
-    conns.push(conn);
-    let i = keys.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (keys[parent]! <= key) break;
-      keys[i] = keys[parent]!;
-      conns[i] = conns[parent]!;
-      i = parent;
-    }
-    keys[i] = key;
-    conns[i] = conn;
-  }
-
-  /** Takes the root slot off the heap; returns its entry (its key was keys[0]). */
-  private pop(): IpvsConn {
-    const keys = this.heapKeys;
-    const conns = this.heapConns;
-    const top = conns[0]!;
-    const lastKey = keys.pop()!;
-    const lastConn = conns.pop()!;
-    const n = keys.length;
-    if (n) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const m = r < n && keys[r]! < keys[l]! ? r : l;
-        if (keys[m]! >= lastKey) break;
-        keys[i] = keys[m]!;
-        conns[i] = conns[m]!;
-        i = m;
-      }
-      keys[i] = lastKey;
-      conns[i] = lastConn;
-    }
-    return top;
-  }
-
   /** ip_vs_conn_expire_now + unlink: take an entry out at once. */
   remove(c: IpvsConn): void {
     if (c.dead) return;
     c.dead = true;
-    this.all.delete(c.id);
+    this.live--;
     if (c.template) this.templates.remove(c.inHash, c);
     else {
       this.byIn.remove(c.inHash, c);
@@ -461,7 +474,10 @@ export class IpvsConnTable {
 
   /** Live entries in creation order (templates included). */
   list(): IpvsConn[] {
-    return [...this.all.values()];
+    // Every live entry has one live timer slot (armed, at its heapKey); the ids give the order.
+    const live = new Set<IpvsConn>();
+    for (const c of this.timers.items()) if (!c.dead && c.armed) live.add(c);
+    return [...live].sort((a, b) => a.id - b.id);
   }
 
   /**

@@ -21,53 +21,53 @@
  */
 import type { ConntrackTable } from '../conntrack/index.js';
 import type { Packet } from '../packet.js';
-import type { IpvsConnView } from './conn.js';
-import type { IpvsDest } from './dest.js';
-import { type IpvsExplanation, ipvsIn, ipvsOut } from './process.js';
+import {
+  EXPLAIN_ALL,
+  EXPLAIN_FACTS,
+  EXPLAIN_NONE,
+  type IpvsDrop,
+  type IpvsPass,
+  type IpvsReply,
+  type IpvsXmit,
+  ipvsInAt,
+  ipvsOutAt,
+} from './process.js';
 import type { IpvsTable } from './table.js';
 
 export type IpvsHookName = 'LOCAL_IN' | 'LOCAL_OUT' | 'FORWARD';
 
 export type IpvsHookResult =
   /** IPVS did nothing; the packet goes on unchanged. */
-  | { readonly kind: 'pass'; readonly reason: string }
+  | IpvsPass
   /** A reply un-NATed (source back to the virtual address); the packet goes on. */
-  | {
-      readonly kind: 'reply';
-      readonly packet: Packet;
-      readonly conn: IpvsConnView;
-      readonly destination: IpvsDest;
-      readonly nfct: boolean;
-      readonly lines: readonly string[];
-    }
+  | IpvsReply
   /** A request for a virtual service: forward `packet` to the real server. */
-  | {
-      readonly kind: 'xmit';
-      readonly action: 'scheduled' | 'existing';
-      readonly packet: Packet;
-      readonly conn: IpvsConnView;
-      readonly destination: IpvsDest;
-      readonly nfct: boolean;
-      readonly explanation: IpvsExplanation;
-    }
+  | IpvsXmit
   /** IPVS drops the packet (NF_DROP), answering ICMP port unreachable when no real server is left. */
-  | {
-      readonly kind: 'drop';
-      readonly reason: string;
-      readonly icmpPortUnreachable: boolean;
-      readonly explanation?: IpvsExplanation;
-    };
+  | IpvsDrop;
 
 export interface IpvsHookOptions {
   /** The packet's conntrack entry was there before it (not created by this packet). */
   readonly oldConntrack?: boolean;
   /** Build the explanation's sentences (default true). */
   readonly explain?: boolean;
+  /**
+   * The caller reads only the packet, the connection and the verdict, at once (the walker's lean
+   * walks): no explanation at all (the result's is an empty shared one), and the result itself is a
+   * shared object valid until the next lean call.
+   */
+  readonly lean?: boolean;
+  /** Nothing else holds `p`: IPVS's NAT is written into it instead of a copy (packet.ts). */
+  readonly owned?: boolean;
   /** A tracer enumerating every path chooses among the real servers (IpvsInOptions.choose). */
   readonly choose?: (weights: readonly number[]) => number;
 }
 
-/** Run IPVS's functions on one hook, in priority order. */
+/**
+ * Run IPVS's functions on one hook, in priority order, for a packet entering the node at `now`: the
+ * timers due by then have run (ipvsTimers, which the walker calls once per walk), so this does only
+ * the per-packet work, and builds no result of its own (ipvsInAt's and ipvsOutAt's are the hook's).
+ */
 export function ipvsHook(
   table: IpvsTable,
   hook: IpvsHookName,
@@ -75,48 +75,13 @@ export function ipvsHook(
   now: number,
   opts: IpvsHookOptions = {},
 ): IpvsHookResult {
-  const out = ipvsOut(table, p, now, opts.explain !== false);
-  if (out.kind === 'reply')
-    return {
-      kind: 'reply',
-      packet: out.packet,
-      conn: out.conn,
-      destination: out.destination,
-      nfct: out.nfct,
-      lines: out.lines,
-    };
-  if (hook === 'FORWARD') return { kind: 'pass', reason: out.reason };
-  // Field by field, not with conditional spreads (a spread allocates and is slow in Node 20); an
-  // option left undefined means what an absent one does.
-  const r = ipvsIn(table, p, now, {
-    hook,
-    oldConntrack: opts.oldConntrack,
-    explain: opts.explain,
-    choose: opts.choose,
-  });
-  switch (r.kind) {
-    case 'miss':
-      return { kind: 'pass', reason: r.reason };
-    case 'drop':
-      return r.explanation
-        ? {
-            kind: 'drop',
-            reason: r.reason,
-            icmpPortUnreachable: r.icmpPortUnreachable,
-            explanation: r.explanation,
-          }
-        : { kind: 'drop', reason: r.reason, icmpPortUnreachable: r.icmpPortUnreachable };
-    default:
-      return {
-        kind: 'xmit',
-        action: r.kind,
-        packet: r.packet,
-        conn: r.conn,
-        destination: r.destination,
-        nfct: r.nfct,
-        explanation: r.explanation,
-      };
-  }
+  const explain = opts.explain !== false;
+  const owned = opts.owned === true;
+  const lean = opts.lean === true;
+  const out = ipvsOutAt(table, p, now, explain, owned, lean);
+  if (out.kind === 'reply' || hook === 'FORWARD') return out;
+  const level = explain ? EXPLAIN_ALL : lean ? EXPLAIN_NONE : EXPLAIN_FACTS;
+  return ipvsInAt(table, p, now, opts.oldConntrack === true, level, opts.choose, owned);
 }
 
 /**

@@ -150,12 +150,139 @@ function protoOf(p: Packet): IpvsProtocol | undefined {
 /** A client -> virtual service packet. */
 export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOptions = {}): IpvsInResult {
   table.expire(now);
+  const r = ipvsInAt(
+    table,
+    p,
+    now,
+    opts.oldConntrack === true,
+    opts.explain === false ? EXPLAIN_FACTS : EXPLAIN_ALL,
+    opts.choose,
+    false,
+  );
+  switch (r.kind) {
+    case 'pass':
+      return { kind: 'miss', reason: r.reason };
+    case 'drop':
+      return r;
+    default:
+      return {
+        kind: r.action,
+        conn: r.conn,
+        service: r.service,
+        destination: r.destination,
+        packet: r.packet,
+        explanation: r.explanation,
+        nfct: r.nfct,
+      };
+  }
+}
+
+/**
+ * How much of an explanation ipvsInAt builds: none (a caller that reads only the packet and the
+ * connection, as the walker's lean walks), the facts without the sentences, or all of it.
+ */
+export const EXPLAIN_NONE = 0;
+export const EXPLAIN_FACTS = 1;
+export const EXPLAIN_ALL = 2;
+export type ExplainLevel = typeof EXPLAIN_NONE | typeof EXPLAIN_FACTS | typeof EXPLAIN_ALL;
+
+/** IPVS let a packet go on unchanged (ip_vs_in / ip_vs_out returned NF_ACCEPT without touching it). */
+export interface IpvsPass {
+  readonly kind: 'pass';
+  readonly reason: string;
+}
+
+/** A request IPVS took: `packet` is DNATed to the real server and goes there (ip_vs_nat_xmit). */
+export interface IpvsXmit {
+  readonly kind: 'xmit';
+  readonly action: 'scheduled' | 'existing';
+  readonly conn: IpvsConnView;
+  readonly service: IpvsService | undefined;
+  readonly destination: IpvsDest;
+  readonly packet: Packet;
+  readonly nfct: boolean;
+  readonly explanation: IpvsExplanation;
+}
+
+/** IPVS drops the packet (NF_DROP), answering ICMP port unreachable when no real server is left. */
+export interface IpvsDrop {
+  readonly kind: 'drop';
+  readonly reason: string;
+  readonly icmpPortUnreachable: boolean;
+  readonly explanation?: IpvsExplanation;
+}
+
+/** A reply un-NATed (source back to the virtual address); the packet goes on. */
+export type IpvsReply = Extract<IpvsOutResult, { kind: 'reply' }>;
+
+/** The passes whose reason is fixed: one object each, shared (callers only read them). */
+const PASS_NO_SERVICE: IpvsPass = Object.freeze({ kind: 'pass', reason: 'no virtual service' });
+const PASS_NOT_SYN: IpvsPass = Object.freeze({
+  kind: 'pass',
+  reason: 'no IPVS connection and not a SYN',
+});
+const PASS_NOT_REPLY: IpvsPass = Object.freeze({ kind: 'pass', reason: 'not a reply of an IPVS connection' });
+const PASS_NOT_MASQ: IpvsPass = Object.freeze({
+  kind: 'pass',
+  reason: 'the connection does not masquerade',
+});
+
+/** The explanation of a packet handled with EXPLAIN_NONE (shared, never written). */
+const NO_EXPLANATION: IpvsExplanation = Object.freeze({
+  service: '',
+  scheduler: '',
+  kernelOrder: Object.freeze([]) as readonly string[],
+  lines: NO_LINES,
+});
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The results handed to a lean caller (EXPLAIN_NONE; ipvsOutAt's `pooled`): one object each, filled
+ * anew by every such call. The walker's lean walks read a result before the next packet and keep
+ * nothing of it, so a packet of an established connection allocates no result.
+ */
+const LEAN_XMIT: Mutable<IpvsXmit> = {
+  kind: 'xmit',
+  action: 'existing',
+  conn: undefined as unknown as IpvsConnView,
+  service: undefined,
+  destination: undefined as unknown as IpvsDest,
+  packet: undefined as unknown as Packet,
+  nfct: false,
+  explanation: NO_EXPLANATION,
+};
+const LEAN_REPLY: Mutable<IpvsReply> = {
+  kind: 'reply',
+  conn: undefined as unknown as IpvsConnView,
+  destination: undefined as unknown as IpvsDest,
+  packet: undefined as unknown as Packet,
+  nfct: false,
+  lines: NO_LINES,
+};
+
+/**
+ * ipvsIn's work for a packet on a hook, once the timers due at `now` have run (the walker runs them
+ * once as the packet enters the node): what IPVS does per packet, ip_vs_conn_in_get's lookup, the
+ * state transition, and the scheduler only for a new connection. `owned`: nothing else holds `p`,
+ * so its DNAT is written into it (packet.ts). With EXPLAIN_NONE an xmit result is a shared object,
+ * valid until the next such call.
+ */
+export function ipvsInAt(
+  table: IpvsTable,
+  p: Packet,
+  now: number,
+  oldConntrack: boolean,
+  level: ExplainLevel,
+  choose: IpvsInOptions['choose'],
+  owned: boolean,
+): IpvsPass | IpvsDrop | IpvsXmit {
   const proto = protoOf(p);
-  if (!proto) return { kind: 'miss', reason: `${p.proto} is not scheduled by IPVS` };
-  if (proto === 'SCTP') return { kind: 'miss', reason: 'SCTP connections are not emulated' };
+  if (!proto) return { kind: 'pass', reason: `${p.proto} is not scheduled by IPVS` };
+  if (proto === 'SCTP') return { kind: 'pass', reason: 'SCTP connections are not emulated' };
   const flags = p.tcp;
   let cp = table.conns.getIn(proto, p.src, p.sport, p.dst, p.dport);
-  const lines = opts.explain !== false ? new Lines(true) : NO_SENTENCES;
+  const lines = level === EXPLAIN_ALL ? new Lines(true) : NO_SENTENCES;
 
   // conn_reuse_mode: a SYN on an entry that is done (TIME_WAIT/CLOSE, not controlled) starts anew.
   if (cp && table.sysctls.connReuseMode && proto === 'TCP' && flags?.syn) {
@@ -163,9 +290,9 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
     let oldCt = false;
     if (table.sysctls.expireNodestConn && cp.dest.weight === 0) {
       resched = true;
-      oldCt = cp.nfct && opts.oldConntrack === true;
+      oldCt = cp.nfct && oldConntrack;
     } else if (isNewConnExpected(cp, table.sysctls.connReuseMode)) {
-      oldCt = cp.nfct && opts.oldConntrack === true;
+      oldCt = cp.nfct && oldConntrack;
       resched = cp.nControl === 0 ? true : !oldCt;
     }
     if (resched) {
@@ -187,7 +314,7 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   // The real server is gone (deleted, in the trash).
   if (cp && !cp.dest.available) {
     if (table.sysctls.expireNodestConn) {
-      const oldCt = cp.nfct && opts.oldConntrack === true;
+      const oldCt = cp.nfct && oldConntrack;
       table.conns.remove(cp);
       if (oldCt)
         return {
@@ -217,38 +344,32 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   let choice: IpvsPathChoice | undefined;
   if (cp) {
     svc = table.services.get(cp.serviceKey);
-    existing = { state: cp.state, id: cp.id };
+    if (level !== EXPLAIN_NONE) existing = { state: cp.state, id: cp.id };
     const c = cp;
     if (lines.on) lines.say(() => `existing IPVS connection #${c.id} (${c.state}) -> ${c.dest.name}`);
   } else {
     svc = table.findService(proto, p.dst, p.dport);
     if (!svc)
-      return {
-        kind: 'miss',
-        reason: lines.on
-          ? `no virtual service ${proto} ${joinHostPort(p.dst, p.dport)}`
-          : 'no virtual service',
-      };
+      return lines.on
+        ? { kind: 'pass', reason: `no virtual service ${proto} ${joinHostPort(p.dst, p.dport)}` }
+        : PASS_NO_SERVICE;
     // tcp_conn_schedule: only a SYN (no RST) starts a connection; anything else continues to the stack.
     if (proto === 'TCP' && !(flags?.syn && !flags.rst))
-      return {
-        kind: 'miss',
-        reason: lines.on
-          ? `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`
-          : 'no IPVS connection and not a SYN',
-      };
-    const r = schedulePacket(table, svc, proto, p, now, lines, opts.choose);
+      return lines.on
+        ? {
+            kind: 'pass',
+            reason: `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`,
+          }
+        : PASS_NOT_SYN;
+    const r = schedulePacket(table, svc, proto, p, now, lines, choose);
     schedule = r.schedule;
     persistence = r.persistence;
     choice = r.choice;
     if (!r.conn) {
+      const reason = `${svc.name}: no destination available; ICMP port unreachable to the client (ip_vs_leave)`;
+      if (level === EXPLAIN_NONE) return { kind: 'drop', reason, icmpPortUnreachable: true };
       const explanation = explain(svc, lines, schedule, persistence, undefined, choice);
-      return {
-        kind: 'drop',
-        reason: `${svc.name}: no destination available; ICMP port unreachable to the client (ip_vs_leave)`,
-        icmpPortUnreachable: true,
-        explanation,
-      };
+      return { kind: 'drop', reason, icmpPortUnreachable: true, explanation };
     }
     cp = r.conn;
     kind = 'scheduled';
@@ -259,36 +380,75 @@ export function ipvsIn(table: IpvsTable, p: Packet, now: number, opts: IpvsInOpt
   setState(table, cp, 'INPUT', p);
   cp.touch(now);
   table.conns.rearmed(cp);
-  const out = withDestination(p, cp.daddr, cp.dport);
+  // The sentence before the NAT: an owned packet is changed in place.
   if (lines.on)
     lines.say(
       () =>
         `DNAT ${joinHostPort(p.dst, p.dport)} -> ${joinHostPort(cp.daddr, cp.dport)} (masquerading forward); IPVS state ${cp.state}, expires in ${Math.round(cp.timeoutMs / 1000)}s`,
     );
+  const out = withDestination(p, cp.daddr, cp.dport, owned);
+  if (level === EXPLAIN_NONE) {
+    // The lean caller reads the result at once and keeps nothing: the one shared object.
+    const x = LEAN_XMIT;
+    x.action = kind;
+    x.conn = cp;
+    x.service = svc;
+    x.destination = cp.dest;
+    x.packet = out;
+    x.nfct = cp.nfct;
+    return x;
+  }
   return {
-    kind,
+    kind: 'xmit',
+    action: kind,
     conn: cp,
     service: svc,
     destination: cp.dest,
     packet: out,
-    explanation: explain(svc, lines, schedule, persistence, existing, choice),
     nfct: cp.nfct,
+    explanation: explain(svc, lines, schedule, persistence, existing, choice),
   };
 }
 
 /** A real server -> client packet: un-NAT the source from the connection (handle_response). */
 export function ipvsOut(table: IpvsTable, p: Packet, now: number, explain = true): IpvsOutResult {
   table.expire(now);
+  const r = ipvsOutAt(table, p, now, explain, false);
+  return r.kind === 'pass' ? { kind: 'miss', reason: r.reason } : r;
+}
+
+/**
+ * ipvsOut's work once the timers due at `now` have run (see ipvsInAt; `owned` likewise). `pooled`
+ * (without `explain`): a reply result is a shared object, valid until the next such call.
+ */
+export function ipvsOutAt(
+  table: IpvsTable,
+  p: Packet,
+  now: number,
+  explain: boolean,
+  owned: boolean,
+  pooled = false,
+): IpvsPass | IpvsReply {
   const proto = protoOf(p);
-  if (!proto || proto === 'SCTP') return { kind: 'miss', reason: `${p.proto}: no IPVS connection` };
+  if (!proto || proto === 'SCTP') return { kind: 'pass', reason: `${p.proto}: no IPVS connection` };
   const cp = table.conns.getOut(proto, p.src, p.sport, p.dst, p.dport);
-  if (!cp) return { kind: 'miss', reason: 'not a reply of an IPVS connection' };
-  if (cp.dest.forward !== 'Masq') return { kind: 'miss', reason: 'the connection does not masquerade' };
-  const out = withSource(p, cp.vaddr, cp.vport);
+  if (!cp) return PASS_NOT_REPLY;
+  if (cp.dest.forward !== 'Masq') return PASS_NOT_MASQ;
+  // The source as it came, before an owned packet is changed in place.
+  const from = explain ? joinHostPort(p.src, p.sport) : '';
+  const out = withSource(p, cp.vaddr, cp.vport, owned);
   outStats(table, cp, p.length);
   setState(table, cp, 'OUTPUT', p);
   cp.touch(now);
   table.conns.rearmed(cp);
+  if (pooled && !explain) {
+    const x = LEAN_REPLY;
+    x.conn = cp;
+    x.destination = cp.dest;
+    x.packet = out;
+    x.nfct = cp.nfct;
+    return x;
+  }
   return {
     kind: 'reply',
     conn: cp,
@@ -297,7 +457,7 @@ export function ipvsOut(table: IpvsTable, p: Packet, now: number, explain = true
     nfct: cp.nfct,
     lines: explain
       ? [
-          `reply of IPVS connection #${cp.id}: source ${joinHostPort(p.src, p.sport)} -> ${joinHostPort(cp.vaddr, cp.vport)}; IPVS state ${cp.state}`,
+          `reply of IPVS connection #${cp.id}: source ${from} -> ${joinHostPort(cp.vaddr, cp.vport)}; IPVS state ${cp.state}`,
         ]
       : NO_LINES,
   };
@@ -331,7 +491,7 @@ function explain(
   const e: { -readonly [K in keyof IpvsExplanation]: IpvsExplanation[K] } = {
     service: svc ? svc.name : '(deleted virtual service)',
     scheduler: svc ? svc.scheduler : '-',
-    kernelOrder: svc ? svc.dests.map((d) => d.name) : [],
+    kernelOrder: svc ? svc.kernelOrder : [],
     lines: lines.list,
   };
   if (persistence) e.persistence = persistence;

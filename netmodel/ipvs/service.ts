@@ -28,6 +28,8 @@ export class IpvsService implements SchedService {
   readonly vip: IP;
   readonly port: number;
   readonly key: string;
+  /** `TCP 10.96.0.10:53`-style name. */
+  readonly name: string;
   scheduler: IpvsSchedulerName;
   flags: Set<IpvsSchedFlag>;
   persistence: IpvsPersistence | undefined;
@@ -35,6 +37,8 @@ export class IpvsService implements SchedService {
   /** Kernel order: the most recently added first. */
   readonly dests: IpvsDest[] = [];
   readonly stats: IpvsStats = newStats();
+  /** kernelOrder's names, until the list changes. */
+  private order: readonly string[] | undefined = undefined;
 
   constructor(
     spec: IpvsServiceSpec,
@@ -45,15 +49,24 @@ export class IpvsService implements SchedService {
     this.vip = spec.vip;
     this.port = spec.port;
     this.key = serviceKey(spec.protocol, spec.vip, spec.port);
+    this.name = `${spec.protocol} ${joinHostPort(spec.vip, spec.port)}`;
     this.scheduler = spec.scheduler;
     this.flags = new Set(spec.flags);
     this.persistence = spec.persistence;
     this.sched = this.bindScheduler(now);
   }
 
-  /** `TCP  10.96.0.10:53`-style name. */
-  get name(): string {
-    return `${this.protocol} ${joinHostPort(this.vip, this.port)}`;
+  /**
+   * The real servers' names in kernel list order, for explanations: made on first use after a change
+   * to the list, not per packet.
+   */
+  get kernelOrder(): readonly string[] {
+    let o = this.order;
+    if (!o) {
+      o = Object.freeze(this.dests.map((d) => d.name));
+      this.order = o;
+    }
+    return o;
   }
 
   private bindScheduler(now: number): Scheduler {
@@ -98,6 +111,7 @@ export class IpvsService implements SchedService {
       });
     }
     this.dests.unshift(d);
+    this.order = undefined;
     this.sched.changed(this, 'add', d, 0);
     return d;
   }
@@ -124,6 +138,7 @@ export class IpvsService implements SchedService {
     const at = this.dests.indexOf(d);
     if (at < 0) return;
     this.dests.splice(at, 1);
+    this.order = undefined;
     d.available = false;
     this.sched.changed(this, 'del', d, at);
   }

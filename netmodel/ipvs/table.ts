@@ -74,6 +74,8 @@ export interface IpvsTableOptions {
 
 export class IpvsTable {
   readonly services = new Map<string, IpvsService>();
+  /** The services by virtual address text (findService's lookup, with no key string per packet). */
+  private readonly byVip = new Map<string, IpvsService[]>();
   readonly conns = new IpvsConnTable();
   /** Deleted dests still referenced by connections, by service key and dest (ipvs->dest_trash). */
   readonly trash = new Map<string, IpvsDest>();
@@ -138,6 +140,9 @@ export class IpvsTable {
     checkSpec(spec);
     const svc = new IpvsService(spec, now, this.rng);
     this.services.set(key, svc);
+    const same = this.byVip.get(svc.vip.text);
+    if (same) same.push(svc);
+    else this.byVip.set(svc.vip.text, [svc]);
     for (const d of spec.destinations) this.addDest(svc, d);
     return svc;
   }
@@ -146,6 +151,12 @@ export class IpvsTable {
   deleteService(svc: IpvsService): void {
     for (const d of [...svc.dests]) this.deleteDest(svc, d);
     this.services.delete(svc.key);
+    const same = this.byVip.get(svc.vip.text);
+    if (same) {
+      const rest = same.filter((s) => s !== svc);
+      if (rest.length) this.byVip.set(svc.vip.text, rest);
+      else this.byVip.delete(svc.vip.text);
+    }
   }
 
   /** ipvsadm -a (a dest in the trash comes back with its counters). */
@@ -224,15 +235,21 @@ export class IpvsTable {
 
   /** ip_vs_service_find: the exact service, else the port-zero (any port) service of the address. */
   findService(protocol: IpvsProtocol, vip: IP, port: number): IpvsService | undefined {
-    return (
-      this.services.get(serviceKey(protocol, vip, port)) ?? this.services.get(serviceKey(protocol, vip, 0))
-    );
+    const same = this.byVip.get(vip.text);
+    if (!same) return undefined;
+    let any: IpvsService | undefined;
+    for (let i = 0; i < same.length; i++) {
+      const s = same[i]!;
+      if (s.protocol !== protocol) continue;
+      if (s.port === port) return s;
+      if (s.port === 0) any = s;
+    }
+    return any;
   }
 
   /** Whether the address is a virtual service address (any protocol/port). */
   hasVip(vip: IP): boolean {
-    for (const s of this.services.values()) if (s.vip.text === vip.text) return true;
-    return false;
+    return this.byVip.has(vip.text);
   }
 
   /**

@@ -61,6 +61,11 @@ const sLA = 'LAST_ACK';
 const sLI = 'LISTEN';
 
 type Row = readonly IpvsTcpState[];
+
+/** A state's column in the table (IPVS_TCP_STATES order), without a search per packet. */
+const STATE_INDEX = Object.fromEntries(IPVS_TCP_STATES.map((st, i) => [st, i])) as Readonly<
+  Record<IpvsTcpState, number>
+>;
 const TABLE: Readonly<Record<TcpStateDir, readonly [Row, Row, Row, Row]>> = {
   INPUT: [
     /* syn */ [sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR],
@@ -93,5 +98,5 @@ export function ipvsTcpNext(
 ): IpvsTcpState {
   const idx = flags.rst ? 3 : flags.syn ? 0 : flags.fin ? 1 : flags.ack ? 2 : -1;
   if (idx < 0) return 'CLOSE';
-  return TABLE[dir][idx as 0 | 1 | 2 | 3][IPVS_TCP_STATES.indexOf(state)]!;
+  return TABLE[dir][idx as 0 | 1 | 2 | 3][STATE_INDEX[state]]!;
 }

@@ -27,7 +27,7 @@
 import { type IP, ipEquals } from '../addr.js';
 import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
-import type { IpvsHookResult } from '../ipvs/hook.js';
+import type { IpvsHookOptions, IpvsHookResult } from '../ipvs/hook.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -483,12 +483,16 @@ class Walk implements Flow {
     if (!table) return undefined;
     const name = hook === 'INPUT' ? 'LOCAL_IN' : hook === 'OUTPUT' ? 'LOCAL_OUT' : 'FORWARD';
     const rng = this.env.rng;
-    // Built field by field (no spread, no closure unless a tracer chooses): this runs on every packet.
-    const r = table.hook(name, p, this.env.now, {
-      oldConntrack: this.ct !== undefined && !this.created,
-      explain: this.rec,
-      choose: rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined,
-    });
+    // The one options object, filled in place (the hook reads it and keeps nothing; no closure unless
+    // a tracer chooses): this runs on every packet of an IPVS node.
+    const o = HOOK_OPTS;
+    o.oldConntrack = this.ct !== undefined && !this.created;
+    o.explain = this.rec;
+    o.lean = this.lean;
+    o.owned = p === this.owned;
+    o.choose = rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined;
+    const r = table.hook(name, p, this.env.now, o);
+    o.choose = undefined;
     if (r.kind === 'pass') return r;
     if (r.kind === 'xmit' || r.kind === 'reply') {
       if (!r.nfct) {
@@ -509,18 +513,24 @@ class Walk implements Flow {
       }
       this.ctChanged();
     }
-    if (r.kind === 'xmit') this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    // A lean walk builds no WalkResult, so nothing reads what IPVS took.
+    if (r.kind === 'xmit' && !this.lean) this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
     if (r.kind === 'xmit' || r.kind === 'reply') {
       const c = r.conn;
       const fwd = c.forward;
-      this.ipvsProperty = {
-        vaddr: c.vaddr,
-        vport: c.vport,
-        vproto: c.protocol === 'TCP' ? 6 : c.protocol === 'UDP' ? 17 : 132,
-        original: r.kind === 'xmit',
-        method: fwd === 'Masq' ? 'MASQ' : fwd === 'Tunnel' ? 'IPIP' : 'GATE',
-        vportctl: c.control?.vport ?? 0,
-      };
+      // Rules read the view's fields while this walk runs; an untraced walk that records no stages
+      // keeps it nowhere else, so it fills the one shared view (walks do not nest).
+      const v: Mutable<IpvsPacketView> =
+        this.rec || this.env.trace === true
+          ? { vaddr: c.vaddr, vport: 0, vproto: 0, original: false, method: 'MASQ', vportctl: 0 }
+          : UNTRACED_IPVS_VIEW;
+      v.vaddr = c.vaddr;
+      v.vport = c.vport;
+      v.vproto = c.protocol === 'TCP' ? 6 : c.protocol === 'UDP' ? 17 : 132;
+      v.original = r.kind === 'xmit';
+      v.method = fwd === 'Masq' ? 'MASQ' : fwd === 'Tunnel' ? 'IPIP' : 'GATE';
+      v.vportctl = c.control?.vport ?? 0;
+      this.ipvsProperty = v;
       this.ctChanged();
     }
     if (this.rec) {
@@ -605,6 +615,25 @@ class Walk implements Flow {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The skb->ipvs_property view of untraced walks that record no stages (see Walk.ipvs). */
+const UNTRACED_IPVS_VIEW: Mutable<IpvsPacketView> = {
+  vaddr: undefined as unknown as IP,
+  vport: 0,
+  vproto: 0,
+  original: false,
+  method: 'MASQ',
+  vportctl: 0,
+};
+
+/** Walk.ipvs's options to the IPVS hook, overwritten by each call (walks do not nest). */
+const HOOK_OPTS: Mutable<IpvsHookOptions> = {
+  oldConntrack: false,
+  explain: false,
+  lean: false,
+  owned: false,
+  choose: undefined,
+};
 
 /** net.ipv4.ip_default_ttl: the TTL a host's packets leave with. */
 const DEFAULT_TTL = 64;

@@ -19,8 +19,7 @@ import { chance31 } from '../rng.js';
 import type { CChain } from './compile.js';
 import { compileTable } from './compile.js';
 import type { CtView, EvalContext, EvalResult, LogLine, NatRequest, TraceEntry, Verdict } from './context.js';
-import type { IpSetElement, IpSetStore } from './ipset.js';
-import { IPSET_DIMENSIONS } from './ipset.js';
+import type { IpSetStore } from './ipset.js';
 import type {
   AddrType,
   ConntrackMatch,
@@ -220,39 +219,13 @@ function ipvsMatches(m: IpvsMatch, v: EvalContext['ipvs']): boolean {
   return true;
 }
 
-function setElement(
-  dims: readonly ('ip' | 'port' | 'ip2')[],
-  dirs: readonly ('src' | 'dst')[],
-  p: Packet,
-): IpSetElement {
-  const e: { ip?: IP; proto?: number; port?: number; ip2?: IP } = {};
-  for (let i = 0; i < dims.length && i < dirs.length; i++) {
-    const src = dirs[i] === 'src';
-    switch (dims[i]) {
-      case 'ip':
-        e.ip = src ? p.src : p.dst;
-        break;
-      case 'port':
-        e.proto = PROTO_NUM[p.proto];
-        e.port = src ? p.sport : p.dport;
-        break;
-      case 'ip2':
-        e.ip2 = src ? p.src : p.dst;
-        break;
-    }
-  }
-  return e;
-}
-
 /**
  * Whether a set match's set holds the element the packet gives it (before the match's `!`): the
  * one lookup xt_set's set_match_v4 makes. false when no such set exists. The flow cache keys on
  * these answers instead of on the fields they read.
  */
 export function setHolds(m: SetMatch, p: Packet, sets: IpSetStore): boolean {
-  const set = sets.get(m.name);
-  if (!set) return false;
-  return sets.test(m.name, setElement(IPSET_DIMENSIONS[set.type], m.dirs, p));
+  return sets.testPacket(m.name, m.dirs, p);
 }
 
 function matchOne(m: Match, env: Env): boolean {

@@ -5,6 +5,7 @@
 import type { Family, IP, Prefix } from '../addr.js';
 import { prefixContains } from '../addr.js';
 import { ErrorCodes, KpathError } from '../errors.js';
+import type { Packet } from '../packet.js';
 
 export type IpSetType =
   | 'hash:ip'
@@ -25,6 +26,68 @@ export interface IpSetElement {
 
 function ipKey(ip: IP): string {
   return ip.family === 4 ? String(ip.n) : `6:${ip.big}`;
+}
+
+/**
+ * One part of an element as a Map key: an IPv4 address as a signed 32-bit integer (a V8 small
+ * integer, no allocation), an IPv6 one as a string; a protocol and port as proto * 65536 + port.
+ */
+type Part = number | string;
+
+function ipPart(ip: IP): Part {
+  return ip.family === 4 ? ip.n | 0 : `6:${ip.big}`;
+}
+
+function portPart(proto: number, port: number): number {
+  return proto * 65536 + port;
+}
+
+/** The packet's protocol numbers (the set match's element takes the packet's protocol with its port). */
+const PROTO_NUMBER: Readonly<Record<Packet['proto'], number>> = {
+  tcp: 6,
+  udp: 17,
+  sctp: 132,
+  icmp: 1,
+  icmpv6: 58,
+};
+
+/**
+ * Elements by their parts, nested (first part -> second -> third), so a lookup builds no key string:
+ * each type uses the parts it has (IPSET_DIMENSIONS) and 0 for the others.
+ */
+class Nested<V> {
+  private readonly root = new Map<Part, Map<Part, Map<Part, V>>>();
+
+  get(a: Part, b: Part, c: Part): V | undefined {
+    return this.root.get(a)?.get(b)?.get(c);
+  }
+
+  set(a: Part, b: Part, c: Part, v: V): void {
+    let m1 = this.root.get(a);
+    if (!m1) {
+      m1 = new Map();
+      this.root.set(a, m1);
+    }
+    let m2 = m1.get(b);
+    if (!m2) {
+      m2 = new Map();
+      m1.set(b, m2);
+    }
+    m2.set(c, v);
+  }
+
+  delete(a: Part, b: Part, c: Part): void {
+    const m1 = this.root.get(a);
+    const m2 = m1?.get(b);
+    if (!m1 || !m2) return;
+    m2.delete(c);
+    if (m2.size === 0) m1.delete(b);
+    if (m1.size === 0) this.root.delete(a);
+  }
+
+  clear(): void {
+    this.root.clear();
+  }
 }
 
 /** Create options (`ipset create NAME TYPE ...`); the kernel's defaults when absent. */
@@ -52,9 +115,10 @@ export interface IpSet {
 }
 
 class SetImpl implements IpSet {
-  readonly exact = new Set<string>();
-  /** Net members, keyed by the exact part (empty string for hash:net). */
-  readonly nets = new Map<string, Prefix[]>();
+  /** Members without a net part, by their parts (parts()). */
+  readonly exact = new Nested<true>();
+  /** Net members by their exact parts (0, 0 for hash:net). */
+  readonly nets = new Nested<Prefix[]>();
   /** Every member as added, by its full key (insertion order). */
   readonly members = new Map<string, IpSetElement>();
   constructor(
@@ -105,6 +169,27 @@ class SetImpl implements IpSet {
     }
   }
 
+  /** The element's parts for the nested indexes (its fields are there: keyOf checked them). */
+  private part(e: IpSetElement, i: 0 | 1 | 2): Part {
+    switch (this.type) {
+      case 'hash:ip':
+        return i === 0 ? ipPart(e.ip!) : 0;
+      case 'bitmap:port':
+        return i === 0 ? e.port! : 0;
+      case 'hash:net':
+        return 0;
+      default:
+        // hash:ip,port, hash:ip,port,ip, hash:ip,port,net
+        return i === 0
+          ? ipPart(e.ip!)
+          : i === 1
+            ? portPart(e.proto!, e.port!)
+            : this.type === 'hash:ip,port,ip'
+              ? ipPart(e.ip2!)
+              : 0;
+    }
+  }
+
   add(e: IpSetElement): void {
     const k = this.keyOf(e, true)!;
     if (this.type === 'bitmap:port' && this.options.range) {
@@ -116,20 +201,31 @@ class SetImpl implements IpSet {
         );
     }
     this.members.set(k.net ? `${k.key}|${k.net.text}` : k.key, e);
+    const a = this.part(e, 0);
+    const b = this.part(e, 1);
     if (k.net) {
-      const list = this.nets.get(k.key) ?? [];
+      const list = this.nets.get(a, b, 0) ?? [];
       if (!list.some((p) => p.text === k.net!.text)) list.push(k.net);
-      this.nets.set(k.key, list);
-    } else this.exact.add(k.key);
+      this.nets.set(a, b, 0, list);
+    } else this.exact.set(a, b, this.part(e, 2), true);
   }
 
   del(e: IpSetElement): void {
     const k = this.keyOf(e, true)!;
     this.members.delete(k.net ? `${k.key}|${k.net.text}` : k.key);
+    const a = this.part(e, 0);
+    const b = this.part(e, 1);
     if (k.net) {
-      const list = (this.nets.get(k.key) ?? []).filter((p) => p.text !== k.net!.text);
-      this.nets.set(k.key, list);
-    } else this.exact.delete(k.key);
+      const list = (this.nets.get(a, b, 0) ?? []).filter((p) => p.text !== k.net!.text);
+      if (list.length) this.nets.set(a, b, 0, list);
+      else this.nets.delete(a, b, 0);
+    } else this.exact.delete(a, b, this.part(e, 2));
+  }
+
+  clear(): void {
+    this.exact.clear();
+    this.nets.clear();
+    this.members.clear();
   }
 
   /** Membership of a packet-derived element: for net types, `ip2` (or `ip`) is tested for containment. */
@@ -137,42 +233,66 @@ class SetImpl implements IpSet {
     // Most of kube-proxy's sets are empty; the rest are looked up once per set match of a walk.
     if (this.members.size === 0) return false;
     switch (this.type) {
-      case 'hash:net': {
-        const ip = e.ip;
-        return !!ip && (this.nets.get('') ?? []).some((p) => prefixContains(p, ip));
-      }
-      case 'hash:ip,port,net': {
+      case 'hash:net':
+        return !!e.ip && this.inNets(0, 0, e.ip);
+      case 'hash:ip,port,net':
         if (!e.ip || e.proto === undefined || e.port === undefined || !e.ip2) return false;
-        const ip2 = e.ip2;
-        return (this.nets.get(`${ipKey(e.ip)}|${e.proto}|${e.port}`) ?? []).some((p) =>
-          prefixContains(p, ip2),
+        return this.inNets(ipPart(e.ip), portPart(e.proto, e.port), e.ip2);
+      case 'hash:ip':
+        return !!e.ip && this.exact.get(ipPart(e.ip), 0, 0) === true;
+      case 'hash:ip,port':
+        return (
+          !!e.ip &&
+          e.proto !== undefined &&
+          e.port !== undefined &&
+          this.exact.get(ipPart(e.ip), portPart(e.proto, e.port), 0) === true
         );
-      }
+      case 'hash:ip,port,ip':
+        return (
+          !!e.ip &&
+          e.proto !== undefined &&
+          e.port !== undefined &&
+          !!e.ip2 &&
+          this.exact.get(ipPart(e.ip), portPart(e.proto, e.port), ipPart(e.ip2)) === true
+        );
+      case 'bitmap:port':
+        return e.port !== undefined && this.exact.get(e.port, 0, 0) === true;
+    }
+  }
+
+  /**
+   * test() of the element a set match builds from a packet (xt_set: each of the set's dimensions
+   * from the packet's source or destination, by `dirs`), without building it. Fewer flags than the
+   * set has dimensions never match (ip_set_test: opt->dim < set->type->dimension).
+   */
+  testPacket(dirs: readonly ('src' | 'dst')[], p: Packet): boolean {
+    if (this.members.size === 0) return false;
+    const dims = IPSET_DIMENSIONS[this.type].length;
+    if (dirs.length < dims) return false;
+    const s0 = dirs[0] === 'src';
+    switch (this.type) {
+      case 'hash:net':
+        return this.inNets(0, 0, s0 ? p.src : p.dst);
+      case 'bitmap:port':
+        return this.exact.get(s0 ? p.sport : p.dport, 0, 0) === true;
+      case 'hash:ip':
+        return this.exact.get(ipPart(s0 ? p.src : p.dst), 0, 0) === true;
       default: {
-        const k = this.exactKey(e);
-        return k !== undefined && this.exact.has(k);
+        const a = ipPart(s0 ? p.src : p.dst);
+        const b = portPart(PROTO_NUMBER[p.proto], dirs[1] === 'src' ? p.sport : p.dport);
+        if (this.type === 'hash:ip,port') return this.exact.get(a, b, 0) === true;
+        const third = dirs[2] === 'src' ? p.src : p.dst;
+        if (this.type === 'hash:ip,port,ip') return this.exact.get(a, b, ipPart(third)) === true;
+        return this.inNets(a, b, third);
       }
     }
   }
 
-  /** keyOf(e, false).key for the types without a net part, without keyOf's closure and result object. */
-  private exactKey(e: IpSetElement): string | undefined {
-    switch (this.type) {
-      case 'hash:ip':
-        return e.ip ? ipKey(e.ip) : undefined;
-      case 'hash:ip,port':
-        return e.ip && e.proto !== undefined && e.port !== undefined
-          ? `${ipKey(e.ip)}|${e.proto}|${e.port}`
-          : undefined;
-      case 'hash:ip,port,ip':
-        return e.ip && e.proto !== undefined && e.port !== undefined && e.ip2
-          ? `${ipKey(e.ip)}|${e.proto}|${e.port}|${ipKey(e.ip2)}`
-          : undefined;
-      case 'bitmap:port':
-        return e.port !== undefined ? String(e.port) : undefined;
-      default:
-        return this.keyOf(e, false)?.key;
-    }
+  private inNets(a: Part, b: Part, ip: IP): boolean {
+    const list = this.nets.get(a, b, 0);
+    if (!list) return false;
+    for (let i = 0; i < list.length; i++) if (prefixContains(list[i]!, ip)) return true;
+    return false;
   }
 }
 
@@ -208,9 +328,7 @@ export class IpSetStore {
   flush(name: string): void {
     const s = this.must(name);
     this.gen++;
-    s.exact.clear();
-    s.nets.clear();
-    s.members.clear();
+    s.clear();
   }
 
   get(name: string): IpSet | undefined {
@@ -241,6 +359,14 @@ export class IpSetStore {
   /** false when the set does not exist. */
   test(name: string, e: IpSetElement): boolean {
     return this.sets.get(name)?.test(e) ?? false;
+  }
+
+  /**
+   * Whether the set holds the element a set match with these flags (`--match-set NAME dst,dst`)
+   * builds from the packet (false when the set does not exist): test() without the element.
+   */
+  testPacket(name: string, dirs: readonly ('src' | 'dst')[], p: Packet): boolean {
+    return this.sets.get(name)?.testPacket(dirs, p) ?? false;
   }
 
   destroy(name: string): void {

@@ -463,14 +463,7 @@ function startRelay(
   try {
     // The last argument (`segs`): read the sockets' segment counts (TCP_INFO) at the end only
     // when conntrack accounting shows them.
-    return addon.relayStart(
-      clientFd,
-      upFd,
-      token,
-      own,
-      keepAliveSec,
-      conn.ctx.conntrack.acct,
-    );
+    return addon.relayStart(clientFd, upFd, token, own, keepAliveSec, conn.ctx.conntrack.acct);
   } catch (e) {
     if (t.conns[token] === conn) {
       t.conns[token] = undefined;

@@ -1,0 +1,175 @@
+/**
+ * The IPVS connection timers as a set of FIFO queues, one per timeout, with a binary heap behind them.
+ *
+ * A connection's timer restarts at `now + timeout` (ip_vs_conn_put), and the timeouts come from a
+ * short list (the TCP states' and UDP's, the 3 s of a new entry, a template's persistence, the 60 s
+ * of expire_later). As time only moves forward, the expiries pushed with one timeout come in
+ * non-decreasing order: a queue per timeout is sorted by construction, and the next timer is the
+ * least of a dozen queue heads. A push is an append and a pop takes a head, where a heap of ~30,000
+ * timers (TIME_WAIT entries at bench rates) moved a slot through ~15 levels scattered over memory
+ * at every push and pop. A key lower than its queue's last (a caller whose clock went back) goes
+ * to the heap, so any order of pushes stays correct.
+ *
+ * A slot is (key, entry); slots are never updated in place (the connection table skips a slot
+ * whose key is no longer its entry's, as it did with the heap alone).
+ */
+
+/** Compact a queue once this many slots at its head are taken (and they are half of it). */
+const COMPACT_AT = 4096;
+
+class Fifo<T> {
+  keys: number[] = [];
+  items: T[] = [];
+  head = 0;
+
+  get empty(): boolean {
+    return this.head === this.keys.length;
+  }
+
+  push(key: number, item: T): void {
+    this.keys.push(key);
+    this.items.push(item);
+  }
+
+  shift(): T {
+    const it = this.items[this.head]!;
+    this.items[this.head] = undefined as T; // let the entry go
+    this.head++;
+    const n = this.keys.length;
+    if (this.head === n) {
+      this.keys.length = 0;
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= COMPACT_AT && this.head * 2 >= n) {
+      this.keys.splice(0, this.head);
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+    return it;
+  }
+}
+
+export class TimerQueues<T> {
+  /** The FIFOs by timeout (ms), and the same in an array for the scans. */
+  private readonly byTimeout = new Map<number, Fifo<T>>();
+  private readonly fifos: Fifo<T>[] = [];
+  /** Keys that came out of order, as a binary min-heap (parallel arrays of keys and items). */
+  private readonly heapKeys: number[] = [];
+  private readonly heapItems: T[] = [];
+  /** The least key of all slots (Infinity when none), so "is anything due" is one comparison. */
+  private least = Number.POSITIVE_INFINITY;
+  private count = 0;
+
+  /** Slots held (live and stale). */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The least key, Infinity when empty. */
+  get nextKey(): number {
+    return this.least;
+  }
+
+  /** A slot for `item` at `key`, set by a restart with `timeout` (the FIFO it joins). */
+  push(key: number, timeout: number, item: T): void {
+    let q = this.byTimeout.get(timeout);
+    if (!q) {
+      q = new Fifo<T>();
+      this.byTimeout.set(timeout, q);
+      this.fifos.push(q);
+    }
+    const k = q.keys;
+    if (q.empty || k[k.length - 1]! <= key) q.push(key, item);
+    else this.heapPush(key, item);
+    this.count++;
+    if (key < this.least) this.least = key;
+  }
+
+  /** Takes the slot with the least key (the caller read it from nextKey); returns its item. */
+  pop(): T {
+    const key = this.least;
+    let item: T | undefined;
+    let found = false;
+    if (this.heapKeys.length && this.heapKeys[0] === key) {
+      item = this.heapPop();
+      found = true;
+    } else {
+      const fifos = this.fifos;
+      for (let i = 0; i < fifos.length; i++) {
+        const q = fifos[i]!;
+        if (!q.empty && q.keys[q.head] === key) {
+          item = q.shift();
+          found = true;
+          break;
+        }
+      }
+    }
+    if (!found) throw new Error('TimerQueues.pop: no slot at the least key');
+    this.count--;
+    this.least = this.scanLeast();
+    return item as T;
+  }
+
+  /** Every slot's item (live and stale, in no particular order). */
+  items(): T[] {
+    const out: T[] = [];
+    for (const q of this.fifos) for (let i = q.head; i < q.items.length; i++) out.push(q.items[i]!);
+    for (const it of this.heapItems) out.push(it);
+    return out;
+  }
+
+  private scanLeast(): number {
+    let m = this.heapKeys.length ? this.heapKeys[0]! : Number.POSITIVE_INFINITY;
+    const fifos = this.fifos;
+    for (let i = 0; i < fifos.length; i++) {
+      const q = fifos[i]!;
+      if (!q.empty) {
+        const k = q.keys[q.head]!;
+        if (k < m) m = k;
+      }
+    }
+    return m;
+  }
+
+  private heapPush(key: number, item: T): void {
+    const keys = this.heapKeys;
+    const items = this.heapItems;
+    keys.push(key);
+    items.push(item);
+    let i = keys.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (keys[parent]! <= key) break;
+      keys[i] = keys[parent]!;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    keys[i] = key;
+    items[i] = item;
+  }
+
+  private heapPop(): T {
+    const keys = this.heapKeys;
+    const items = this.heapItems;
+    const top = items[0]!;
+    const lastKey = keys.pop()!;
+    const lastItem = items.pop()!;
+    const n = keys.length;
+    if (n) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const m = r < n && keys[r]! < keys[l]! ? r : l;
+        if (keys[m]! >= lastKey) break;
+        keys[i] = keys[m]!;
+        items[i] = items[m]!;
+        i = m;
+      }
+      keys[i] = lastKey;
+      items[i] = lastItem;
+    }
+    return top;
+  }
+}
