@@ -157,7 +157,6 @@ class TcpConn implements RelayCounts {
         localAddress: local.text,
         timeoutMs: timeouts[attempt]!,
         highWaterMark: ctx.limits.highWaterMark,
-        keepAliveSec: 0,
       };
       dialTcpThen(dial, (r) => this.dialed(d, r));
       return;

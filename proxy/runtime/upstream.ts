@@ -31,37 +31,9 @@ export interface DialOptions {
   readonly localAddress: string;
   readonly timeoutMs: number;
   readonly highWaterMark: number;
-  /** Keepalive probes after this many idle seconds (0: off); the native dial sets it. */
-  readonly keepAliveSec: number;
 }
 
 export type DialResult = { ok: true; socket: Socket } | { ok: false; code: string; message: string };
-
-/** A native dial's result: the connected descriptor and its local port. */
-export type FdDialResult =
-  | { ok: true; fd: number; localPort: number }
-  | { ok: false; code: string; message: string };
-
-/**
- * dialTcpThen on a raw descriptor (native/src/tcp_sockets.c): no net.Socket is made. On loopback the
- * kernel usually finishes the handshake inside connect(), and then `done` runs before this returns.
- */
-export function dialTcpFd(addon: NativeAddon, o: DialOptions, done: (r: FdDialResult) => void): void {
-  assertLoopback(o.localAddress, o.host);
-  const now = addon.tcpConnect(
-    o.localAddress,
-    o.host,
-    o.port,
-    o.timeoutMs,
-    (fd, code, localPort) => {
-      if (fd >= 0) done({ ok: true, fd, localPort });
-      else done({ ok: false, code: code ?? 'ERROR', message: dialMessage(code, o.timeoutMs) });
-    },
-    o.keepAliveSec,
-  );
-  if (typeof now === 'number') done({ ok: true, fd: Math.floor(now / 65536), localPort: now % 65536 });
-  else if (now !== undefined) done({ ok: false, code: now, message: dialMessage(now, o.timeoutMs) });
-}
 
 /** Where dialTcpFdTo reports: connected (descriptor, local port) or failed (errno name). */
 export interface FdDialTarget {
@@ -70,9 +42,10 @@ export interface FdDialTarget {
 }
 
 /**
- * dialTcpFd for the proxy's hot path: no options or result objects, one callback for the addon (a
- * dial that completes inside connect(), as on loopback, never calls it). keepalive is left to the
- * relay.
+ * dialTcpThen on a raw descriptor (native/src/tcp_sockets.c), for the proxy's hot path: no net.Socket,
+ * no options or result objects, one callback for the addon. On loopback the kernel usually finishes
+ * the handshake inside connect(), and then `to` hears before this returns (the callback is never
+ * called). keepalive is left to the relay.
  */
 export function dialTcpFdTo(
   addon: NativeAddon,
@@ -96,10 +69,6 @@ export function dialTcpFdTo(
   );
   if (typeof now === 'number') to.dialOk(Math.floor(now / 65536), now % 65536);
   else if (now !== undefined) to.dialFailed(now);
-}
-
-function dialMessage(code: string | undefined, timeoutMs: number): string {
-  return code === 'ETIMEDOUT' ? `no answer within ${timeoutMs} ms` : `connect failed: ${code}`;
 }
 
 /** Connect within timeoutMs. The socket is half-open capable and paused until the caller pipes it. */
