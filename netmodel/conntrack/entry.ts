@@ -77,8 +77,7 @@ export class CtEntry implements ConntrackEntryView {
   /** hashOfTuple(original) and hashOfTuple(reply); -1 until confirmed. */
   origHash = -1;
   replyHash = -1;
-  /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array. */
-  inLive = false;
+  /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array (-1: not in the table). */
   liveSlot = -1;
   prevLive: CtEntry | undefined = undefined;
   nextLive: CtEntry | undefined = undefined;

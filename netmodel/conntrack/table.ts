@@ -477,7 +477,7 @@ export class ConntrackTable {
 
   private kill(e: CtEntry): void {
     e.status |= CtStatus.DYING;
-    if (e.inLive) {
+    if (e.liveSlot >= 0) {
       this.unlinkLive(e);
       this.byTuple.remove(e);
       this.unlinkUnassured(e);
@@ -559,7 +559,6 @@ export class ConntrackTable {
   }
 
   private linkLive(e: CtEntry): void {
-    e.inLive = true;
     e.liveSlot = this.liveSlots.length;
     this.liveSlots.push(e);
     e.prevLive = this.liveTail;
@@ -577,7 +576,6 @@ export class ConntrackTable {
     // Loops that remove the entry they visit read its successor first.
     e.prevLive = undefined;
     e.nextLive = undefined;
-    e.inLive = false;
     const slots = this.liveSlots;
     const last = slots.pop()!;
     if (last !== e) {
