@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { cliOptions, REPO } from './lib.mjs';
-import { benchServices, clusterHead, loadModeModules } from './proxy/cluster-head.mjs';
+import { loadModeModules, modeHarness } from './proxy/cluster-head.mjs';
 
 const { opt, flag } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
@@ -50,10 +50,7 @@ if (modes.length > 1) {
   process.exit(0);
 }
 
-const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } =
-  await loadModeModules(dist);
-
-const yaml = (mode) => clusterHead(mode) + benchServices(1);
+const build = await loadModeModules(dist);
 
 /** Node counts of a heap snapshot (the snapshot's own JSON, summed without keeping it). */
 function snapshotObjects() {
@@ -79,34 +76,18 @@ function snapshotObjects() {
 }
 
 for (const mode of modes) {
-  const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
-  if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
-  const clock = new ManualClock(clockStart);
-  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
-  m.sync(b.snapshot);
+  const h = modeHarness(build, mode, { clockStart });
+  // The housekeeping runs only in the steady phase, from its own start (below).
+  h.housekeeping = false;
+  const { m, clock } = h;
   if (timeWait !== undefined) {
     const node = m.dp.node('node-a');
     node.conntrack.setSysctls({ nf_conntrack_tcp_timeout_time_wait: Number(timeWait) });
     if (node.ipvs) node.ipvs.tcpTimeouts.TIME_WAIT = Number(timeWait);
   }
-  const nodeIP = parseIP('10.240.0.11');
-  const vip = parseIP('10.96.0.80');
-  let port = 32768;
   const one = () => {
-    port = port >= 60999 ? 32768 : port + 1;
-    const flow = {
-      protocol: 'TCP',
-      client: { ip: nodeIP, port },
-      clientIsNodeProcess: true,
-      destination: { ip: vip, port: 80 },
-      entryNode: 'node-a',
-      entry: 'ClusterIP',
-      servicePort: 'default/web0:p',
-    };
-    const d = m.decide(flow, 0);
+    const d = h.one();
     if (d.kind !== 'forward') throw new Error(`connection not forwarded: ${JSON.stringify(d)}`);
-    m.closed(flow, d);
-    clock.advance(4);
   };
   // Warm up (code, caches, the flow cache's plans), then let every warm-up entry time out.
   for (let i = 0; i < 2000; i++) one();

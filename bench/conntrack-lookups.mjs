@@ -14,7 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { cliOptions, REPO } from './lib.mjs';
-import { benchServices, clusterHead, loadModeModules } from './proxy/cluster-head.mjs';
+import { loadModeModules, modeHarness } from './proxy/cluster-head.mjs';
 
 const { opt } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
@@ -72,36 +72,11 @@ if (P.probe) {
 }
 
 const build = await loadModeModules(dist);
-const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } = build;
 for (const mode of modes) {
-  const b = buildCluster([{ file: 'bench.yaml', text: clusterHead(mode) + benchServices(1) }]);
-  if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
-  const clock = new ManualClock(1_000_000);
-  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
-  m.sync(b.snapshot);
-  const nodeIP = parseIP('10.240.0.11');
-  const vip = parseIP('10.96.0.80');
-  let port = 32768;
-  let lastGc = clock.now();
+  const h = modeHarness(build, mode);
   const one = () => {
-    port = port >= 60999 ? 32768 : port + 1;
-    const flow = {
-      protocol: 'TCP',
-      client: { ip: nodeIP, port },
-      clientIsNodeProcess: true,
-      destination: { ip: vip, port: 80 },
-      entryNode: 'node-a',
-      entry: 'ClusterIP',
-      servicePort: 'default/web0:p',
-    };
-    const d = m.decide(flow, 0);
+    const d = h.one();
     if (d.kind !== 'forward') throw new Error(`not forwarded: ${JSON.stringify(d)}`);
-    m.closed(flow, d);
-    clock.advance(4);
-    if (clock.now() - lastGc >= 2000) {
-      m.housekeeping(clock.now());
-      lastGc = clock.now();
-    }
   };
   for (let i = 0; i < 40_000; i++) one(); // ~30,000 in TIME_WAIT from here on
   for (const k of Object.keys(c)) c[k] = 0;

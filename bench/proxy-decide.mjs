@@ -23,7 +23,7 @@
  */
 import { resolve } from 'node:path';
 import { cliOptions, REPO } from './lib.mjs';
-import { benchServices, clusterHead, loadModeModules } from './proxy/cluster-head.mjs';
+import { loadModeModules, modeHarness } from './proxy/cluster-head.mjs';
 
 const { opt, flag } = cliOptions();
 const dist = resolve(opt('dist', `${REPO}/dist`));
@@ -44,51 +44,21 @@ const pollute = () => {
 const builds = [await loadModeModules(dist)];
 if (vs) builds.push(await loadModeModules(resolve(vs)));
 
-const yaml = (mode) => clusterHead(mode) + benchServices(services);
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-/** One emulated proxy in `mode`: `one(i)` decides and closes connection i. */
+/** One emulated proxy in `mode`: `one(i)` decides and closes connection i (after --pollute's touch). */
 function harness(mode, cache, build) {
-  const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } = build;
-  const b = buildCluster([{ file: 'bench.yaml', text: yaml(mode) }]);
-  if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
-  const clock = new ManualClock(1_000_000);
-  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
-  m.sync(b.snapshot);
-  const fc = m.dp.node('node-a').flowCache;
-  if (fc) fc.enabled = cache;
-  const nodeIP = parseIP('10.240.0.11');
-  const vips = Array.from({ length: services }, (_, i) =>
-    parseIP(`10.96.${((80 + i) >> 8) & 255}.${(80 + i) & 255}`),
-  );
-  let port = 32768;
-  let lastGc = clock.now();
-  const h = { fc, forwarded: 0, times: [] };
-  h.one = (i) => {
-    if (polluteKB) pollute();
-    port = port >= 60999 ? 32768 : port + 1;
-    const svc = i % services;
-    const flow = {
-      protocol: 'TCP',
-      client: { ip: nodeIP, port },
-      clientIsNodeProcess: true,
-      destination: { ip: vips[svc], port: 80 },
-      entryNode: 'node-a',
-      entry: 'ClusterIP',
-      servicePort: `default/web${svc}:p`,
+  const h = modeHarness(build, mode, { services });
+  h.fc = h.m.dp.node('node-a').flowCache;
+  if (h.fc) h.fc.enabled = cache;
+  h.times = [];
+  if (polluteKB) {
+    const one = h.one;
+    h.one = (i) => {
+      pollute();
+      one(i);
     };
-    const d = m.decide(flow, 0);
-    if (d.kind === 'forward') {
-      h.forwarded++;
-      m.closed(flow, d);
-    }
-    clock.advance(4);
-    if (clock.now() - lastGc >= 2000) {
-      m.housekeeping(clock.now());
-      lastGc = clock.now();
-    }
-  };
+  }
   return h;
 }
 

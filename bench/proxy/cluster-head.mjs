@@ -36,7 +36,7 @@ status:
 /**
  * `count` ClusterIP services web0.. (10.96.0.80 and up, port 80 -> 8080), each with a hand-written
  * EndpointSlice of one ready endpoint 10.244.1.(10 + i % 200): the cluster the kernel-mode
- * micro-benchmarks (bench/proxy-decide.mjs, bench/conntrack-heap.mjs) drive, after clusterHead.
+ * micro-benchmarks (modeHarness below) drive, after clusterHead.
  */
 export function benchServices(count) {
   let s = '';
@@ -97,4 +97,53 @@ export async function loadModeModules(dir) {
     ...(await import(`${dir}/netmodel/addr.js`)),
     ...(await import(`${dir}/proxy/runtime/modes/iptables.js`)),
   };
+}
+
+/**
+ * One emulated proxy in `mode` on clusterHead + benchServices(services), from a build's modules
+ * (loadModeModules): `one(i)` decides connection i (to service i % services, from the node's address,
+ * the next client port of wrk's ephemeral range 32768-60999, as a node process) and, if forwarded,
+ * closes it (the six walks of a proxied connection); the clock then moves 4 ms, so ~30,000 TIME_WAIT
+ * entries stay in the table, and every 2 s of clock the runtime's housekeeping runs (unless
+ * `housekeeping` is set false). `one` returns the decision; `forwarded` counts them.
+ */
+export function modeHarness(build, mode, { services = 1, clockStart = 1_000_000 } = {}) {
+  const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } = build;
+  const b = buildCluster([{ file: 'bench.yaml', text: clusterHead(mode) + benchServices(services) }]);
+  if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
+  const clock = new ManualClock(clockStart);
+  const m = new IptablesMode({ clock, rng: new SeededRng(1), kernelMode: mode, ipvs: programIpvs });
+  m.sync(b.snapshot);
+  const nodeIP = parseIP('10.240.0.11');
+  const vips = Array.from({ length: services }, (_, i) =>
+    parseIP(`10.96.${((80 + i) >> 8) & 255}.${(80 + i) & 255}`),
+  );
+  let port = 32768;
+  let lastGc = clock.now();
+  const h = { m, clock, forwarded: 0, housekeeping: true };
+  h.one = (i = 0) => {
+    port = port >= 60999 ? 32768 : port + 1;
+    const svc = i % services;
+    const flow = {
+      protocol: 'TCP',
+      client: { ip: nodeIP, port },
+      clientIsNodeProcess: true,
+      destination: { ip: vips[svc], port: 80 },
+      entryNode: 'node-a',
+      entry: 'ClusterIP',
+      servicePort: `default/web${svc}:p`,
+    };
+    const d = m.decide(flow, 0);
+    if (d.kind === 'forward') {
+      h.forwarded++;
+      m.closed(flow, d);
+    }
+    clock.advance(4);
+    if (h.housekeeping && clock.now() - lastGc >= 2000) {
+      m.housekeeping(clock.now());
+      lastGc = clock.now();
+    }
+    return d;
+  };
+  return h;
 }
