@@ -64,23 +64,24 @@ static int ensure(uv_loop_t *loop) {
   /* Referenced only while something is registered (kp_reactor_hold), like any libuv handle. */
   uv_unref((uv_handle_t *)&poll_handle);
   refd = 0;
-  if (holds > 0) {
-    uv_ref((uv_handle_t *)&poll_handle);
-    refd = 1;
-  }
+  kp_ref_while_held((uv_handle_t *)&poll_handle, holds, &refd);
   return 0;
+}
+
+void kp_ref_while_held(uv_handle_t *h, int holds, int *refd) {
+  if (holds > 0 && !*refd) {
+    uv_ref(h);
+    *refd = 1;
+  } else if (holds <= 0 && *refd) {
+    uv_unref(h);
+    *refd = 0;
+  }
 }
 
 void kp_reactor_hold(int delta) {
   holds += delta;
   if (epfd < 0) return;
-  if (holds > 0 && !refd) {
-    uv_ref((uv_handle_t *)&poll_handle);
-    refd = 1;
-  } else if (holds <= 0 && refd) {
-    uv_unref((uv_handle_t *)&poll_handle);
-    refd = 0;
-  }
+  kp_ref_while_held((uv_handle_t *)&poll_handle, holds, &refd);
 }
 
 int kp_reactor_ctl(uv_loop_t *loop, int op, int fd, kp_watch *w, uint32_t events) {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "reactor.h"
 #include "uring.h"
 
 /* Newer than the 6.1 header we build against: */
@@ -156,13 +157,7 @@ static void on_prepare(uv_prepare_t *h) {
 void kp_ring_hold(int delta) {
   holds += delta;
   if (opened != 1) return;
-  if (holds > 0 && !refd) {
-    uv_ref((uv_handle_t *)&poll_handle);
-    refd = 1;
-  } else if (holds <= 0 && refd) {
-    uv_unref((uv_handle_t *)&poll_handle);
-    refd = 0;
-  }
+  kp_ref_while_held((uv_handle_t *)&poll_handle, holds, &refd);
 }
 
 const char *kp_ring_why(void) { return why; }
