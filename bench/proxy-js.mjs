@@ -68,7 +68,12 @@ if (flag('child')) {
     log,
     clock,
     limits: RUNTIME_DEFAULTS.limits,
-    open: new (await import(`${dist}/proxy/runtime/open-set.js`).catch(() => ({ OpenSet: Set }))).OpenSet(),
+    // SlotSet since session 7's review (OpenSet before it; a Set in older builds).
+    open: await import(`${dist}/proxy/runtime/slot-set.js`)
+      .then((m) => new m.SlotSet())
+      .catch(() =>
+        import(`${dist}/proxy/runtime/open-set.js`).then((m) => new m.OpenSet()).catch(() => new Set()),
+      ),
   };
   const target = {
     servicePort: 'default/web0:p',

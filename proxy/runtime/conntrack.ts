@@ -19,6 +19,7 @@
  */
 import type { Clock } from '../../netmodel/clock.js';
 import { RelayFin } from '../native/load.js';
+import { SlotSet } from './slot-set.js';
 
 export interface Tuple {
   readonly src: string;
@@ -113,9 +114,9 @@ const MAX_CLOSED = 16_384;
 export class LiveConntrack {
   /**
    * The live entries, each at its `slot` (swap-removed at the end: no hash table churns per
-   * connection; see open-set.ts); listed in id order.
+   * connection; see slot-set.ts); listed in id order.
    */
-  private readonly entries: LiveConnection[] = [];
+  private readonly entries = new SlotSet<LiveConnection>();
   /**
    * Ended connections ageing out, oldest first: a ring (entries leave only at the head), since a
    * Map used as a queue leaves a hole per deleted head entry that every later scan walks over. It
@@ -179,9 +180,9 @@ export class LiveConntrack {
       timeoutSeconds:
         e.timeoutSeconds ?? (e.protocol === 'tcp' ? TCP_TIMEOUTS.ESTABLISHED : KERNEL_TIMEOUTS.udp),
       sources: undefined,
-      slot: this.entries.length,
+      slot: -1,
     };
-    this.entries.push(c);
+    this.entries.add(c);
     return c;
   }
 
@@ -232,7 +233,7 @@ export class LiveConntrack {
    */
   close(c: LiveConnection): void {
     this.sample(c);
-    this.remove(c);
+    this.entries.delete(c);
     c.sources = undefined;
     if (c.protocol === 'tcp' && c.reply === undefined) return;
     const now = this.clock.now();
@@ -244,21 +245,9 @@ export class LiveConntrack {
     this.closed.push(c);
   }
 
-  private remove(c: LiveConnection): void {
-    const i = c.slot;
-    const all = this.entries;
-    if (i < 0 || all[i] !== c) return;
-    const last = all.pop()!;
-    if (last !== c) {
-      all[i] = last;
-      last.slot = i;
-    }
-    c.slot = -1;
-  }
-
   /** Live connections, oldest first (counters sampled now). */
   list(): LiveConnection[] {
-    const out = this.entries.slice().sort((a, b) => a.id - b.id);
+    const out = this.entries.toArray().sort((a, b) => a.id - b.id);
     for (const c of out) this.sample(c);
     return out;
   }
@@ -281,7 +270,7 @@ export class LiveConntrack {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.entries.size;
   }
 }
 

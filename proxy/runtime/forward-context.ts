@@ -6,7 +6,7 @@ import type { TwinMap } from '../../netmodel/twins.js';
 import type { LiveConntrack } from './conntrack.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { EntryKind, HostPort, ProxyMode } from './modes/types.js';
-import type { OpenSet } from './open-set.js';
+import type { OpenMember, SlotSet } from './slot-set.js';
 
 /** What one listener serves; replaced in place when a reload changes nothing about the socket itself. */
 export interface ListenerTarget {
@@ -62,5 +62,5 @@ export interface ForwardContext {
   readonly clock: Clock;
   readonly limits: ForwardLimits;
   /** Live TCP connection pairs (for draining and memory accounting). */
-  readonly open: OpenSet;
+  readonly open: SlotSet<OpenMember>;
 }

@@ -54,8 +54,8 @@ class TcpConn implements RelayCounts {
   idleTimer: NodeJS.Timeout | undefined = undefined;
   /** The decision being dialled natively (its result comes back to dialOk / dialFailed). */
   dialing: Forward | undefined = undefined;
-  /** Index in ctx.open (OpenSet). */
-  openSlot = -1;
+  /** Index in ctx.open (SlotSet). */
+  slot = -1;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -417,7 +417,7 @@ const relayAddon: NativeAddon | undefined = nativeAddon();
  * The connections the native relay carries, by the token each relay was started with: the addon
  * calls one function (relayOnClosed) for every relay's end, naming the token, so a connection costs
  * no callback object or reference. A token is a slot of `conns` (free slots are reused: a relay's end
- * comes once, and frees its slot), so no hash table churns per connection (see open-set.ts for why
+ * comes once, and frees its slot), so no hash table churns per connection (see slot-set.ts for why
  * that matters). Kept on globalThis so that a second copy of this module (a test runner's fresh
  * module graph in the same thread, where the addon is shared) uses the same tokens.
  */

@@ -48,11 +48,11 @@ import { desiredListeners, type ListenerInfo, Listeners } from './listeners.js';
 import { RuntimeMetrics } from './metrics.js';
 import { chooseMode, createMode, type ModeChoice } from './modes/select.js';
 import type { ProxyMode } from './modes/types.js';
-import { OpenSet } from './open-set.js';
 import type { ContainerTimings } from './pods/container.js';
 import type { DnsSource } from './pods/dns.js';
 import { PodManager, type PodStatus } from './pods/manager.js';
 import { PolicyGate } from './policy-gate.js';
+import { type OpenMember, SlotSet } from './slot-set.js';
 import { watchManifests } from './watch.js';
 
 /** Defaults, each with its unit. */
@@ -238,7 +238,7 @@ export function startRuntime(opts: RuntimeOptions = {}): Runtime {
   const metrics = new RuntimeMetrics({ processMetrics: opts.processMetrics ?? false });
   const conntrack = new LiveConntrack(clock, undefined, opts.conntrackAcct ?? false);
   const store = new ClusterStore();
-  const open = new OpenSet();
+  const open = new SlotSet<OpenMember>();
   const policy = new PolicyGate({
     reject: opts.policyReject ?? false,
     clock,

@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../netmodel/clock.js';
 import { LiveConntrack } from '../../proxy/runtime/conntrack.js';
-import { OpenSet } from '../../proxy/runtime/open-set.js';
+import { SlotSet } from '../../proxy/runtime/slot-set.js';
 
-const member = (name: string) => ({ name, openSlot: -1, destroy() {}, buffered: () => 0 });
+const member = (name: string) => ({ name, slot: -1, destroy() {}, buffered: () => 0 });
 
-describe('OpenSet: the open connections in a slot array', () => {
+describe('SlotSet: the open connections in a slot array', () => {
   it('adds, deletes from the middle (the last member takes the slot), iterates a copy', () => {
-    const s = new OpenSet<ReturnType<typeof member>>();
+    const s = new SlotSet<ReturnType<typeof member>>();
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(member);
     for (const m of [a!, b!, c!, d!]) s.add(m);
     s.add(b!); // already in: no change
     expect(s.size).toBe(4);
     expect(s.delete(b!)).toBe(true);
     expect(s.delete(b!)).toBe(false);
-    expect(b!.openSlot).toBe(-1);
-    expect(d!.openSlot).toBe(1);
+    expect(b!.slot).toBe(-1);
+    expect(d!.slot).toBe(1);
     expect([...s].map((m) => m.name)).toEqual(['a', 'd', 'c']);
     // Deleting while walking (as a drain destroys each) sees every member once.
     const seen: string[] = [];
