@@ -29,6 +29,7 @@ import {
   type L4Proto,
   type Packet,
   packet,
+  refillPacket,
   SYN,
   SYN_ACK,
   type TcpFlags,
@@ -59,8 +60,6 @@ export interface IptablesModeOptions {
   /** ipvs mode: the node program (proxy/ipvs's programIpvs), loaded by whoever chose the mode. */
   readonly ipvs?: DatapathOptions['ipvs'];
 }
-
-type MutablePacket = { -readonly [K in keyof Packet]: Packet[K] };
 
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
 export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
@@ -203,28 +202,11 @@ export class IptablesMode implements ProxyMode {
    * object, rewritten in full (packet()'s fields and defaults) before each step, serves them all
    * instead of five new packets per connection.
    */
-  private readonly stepPacket = packet({ proto: 'tcp', src: v4(0), dst: v4(0) }) as MutablePacket;
+  private readonly stepPacket = packet({ proto: 'tcp', src: v4(0), dst: v4(0) });
 
   /** stepPacket rewritten as packet({ proto, src, dst, sport, dport, tcp }) would make it. */
   private nextStep(proto: L4Proto, src: IP, dst: IP, sport: number, dport: number, tcp: TcpFlags): Packet {
-    const p = this.stepPacket;
-    p.family = src.family;
-    p.proto = proto;
-    p.src = src;
-    p.dst = dst;
-    p.sport = sport;
-    p.dport = dport;
-    p.length = 60;
-    p.mark = 0;
-    p.tcp = proto === 'tcp' ? tcp : undefined;
-    p.icmp = undefined;
-    p.ttl = undefined;
-    p.df = undefined;
-    p.ipId = undefined;
-    p.tcpSeq = undefined;
-    p.iif = undefined;
-    p.oif = undefined;
-    return p;
+    return refillPacket(this.stepPacket, proto, src, dst, sport, dport, tcp);
   }
 
   /** The packet an endpoint sends back for a conntrack entry (its reply tuple), as the next step. */

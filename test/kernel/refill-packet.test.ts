@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseIP } from '../../netmodel/addr.js';
+import { ACK, FIN_ACK, packet, refillPacket, SYN } from '../../netmodel/packet.js';
+
+describe('refillPacket: packet() written into an existing packet', () => {
+  it('leaves exactly what packet() makes, in the same field order, whatever the packet held before', () => {
+    const a = parseIP('10.0.0.1');
+    const b = parseIP('10.96.0.10');
+    const p = packet({
+      proto: 'udp',
+      src: b,
+      dst: a,
+      sport: 53,
+      dport: 4000,
+      length: 900,
+      mark: 0x4000,
+      ttl: 3,
+      df: true,
+      ipId: 7,
+      iif: 'eth0',
+      oif: 'cni0',
+    });
+    for (const [proto, tcp] of [
+      ['tcp', FIN_ACK],
+      ['tcp', ACK],
+      ['udp', SYN],
+    ] as const) {
+      const q = refillPacket(p, proto, a, b, 43210, 80, tcp);
+      const want = packet({ proto, src: a, dst: b, sport: 43210, dport: 80, tcp });
+      expect(q).toBe(p);
+      expect(q).toStrictEqual(want);
+      expect(Object.keys(q)).toEqual(Object.keys(want));
+    }
+  });
+});
