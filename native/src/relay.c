@@ -27,7 +27,9 @@
  *        segments received from the client, from the endpoint (TCP_INFO; read now only if `segs`),
  *        FINs seen: 1 the client's, 2 the endpoint's, 3 both]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
- *   relayEngine(which?) -> [engine, why, buffer waits]   the engine new relays use, and why
+ *   relayEngine(which?, multishot?) -> [engine, why, buffer waits, backpressure stops]   the engine new relays
+ *       use, and why (uring: with multishot receives or not); how many ring receives found no free
+ *       buffer, and how many multishot receives were stopped because their sends fell behind
  *   A handle is a slot number and its generation, not a JavaScript object: a relay costs no external,
  *   finalizer or reference. Once a relay has ended and is freed its handle is stale: relayBytes
  *   returns undefined, relayClose does nothing.
@@ -146,8 +148,12 @@ struct kp_relay {
   unsigned char uring;   /* started on the ring */
   unsigned char ring[2];
   unsigned char waiting[2]; /* its receive waits for a free provided buffer */
+  unsigned char ms;         /* started with multishot receives (the thread's choice then) */
+  unsigned char mshot[2];   /* a multishot receive is armed (its last completion is still to come) */
+  unsigned char stopping[2]; /* that receive is being cancelled (backpressure, or the move to splice) */
   uint16_t bid[2];       /* the provided buffer direction d's send is sending */
   uint32_t sending[2];   /* bytes in that send (0: none under way) */
+  int32_t qhead[2], qtail[2]; /* multishot: received buffers waiting for that send (-1: none) */
   int inflight;          /* ring requests (or buffer waits) that still name this relay */
   double token;        /* JavaScript's name for it, passed back to onClosed */
   uint32_t slot;       /* its handle's slot */
@@ -327,7 +333,8 @@ static void finish(kp_relay *r, const char *reason, int reset0, int reset1) {
       if (s >= 0) r->segs[i] = s;
     }
   } else r->segs[0] = r->segs[1] = -1; /* even if relayBytes read them meanwhile: none at the end */
-  if (r->uring) ring_close(r); /* cancels its requests; the closes go through the ring */
+  if (r->uring) ring_close(r); /* cancels its requests, returns its queued buffers; the closes go
+                                  through the ring */
   for (int i = 0; i < 2; i++) {
     if (i == 0 ? reset0 : reset1) kp_set_rst(r->fd[i]);
     if (!r->uring) close(r->fd[i]);
@@ -517,6 +524,17 @@ static void on_event(kp_watch *w, uint32_t events) {
  * what is still armed on them. The rest needs no syscall of its own: the wakeup's one
  * io_uring_enter carries it all.
  *
+ * Multishot receives (the default where the kernel has them, Linux 6.0; KPATH_RELAY_MULTISHOT=0
+ * keeps one receive per message): each direction arms one IORING_RECV_MULTISHOT receive for the
+ * relay's life instead of one receive per message, so the kernel does not allocate and arm a poll
+ * for every request and reply (io_arm_apoll and its task work: ~3 % of a keepalive request's CPU).
+ * Its completions keep coming while a send is under way, so they queue per direction (a list
+ * threaded through the provided buffers' ids, no memory per relay) and go out one send at a time,
+ * in order. Backpressure: when a second buffer queues behind a send, the receive is cancelled and
+ * armed again only once the queue has drained, so a direction holds at most the few buffers that
+ * arrive before the cancel lands (the epoll path's bound is one pipe). A FIN or a full buffer
+ * (the move to splice) waits the same way for what is queued before it.
+ *
  * A request's user_data is the relay's address (calloc: 16-byte aligned) | direction | op << 1.
  * The relay is freed only when no request names it any more (inflight).
  */
@@ -531,6 +549,55 @@ typedef struct {
 static __thread kp_bufwait *bwait;
 static __thread unsigned bwait_n, bwait_cap;
 static __thread double bwaits; /* receives that had to wait (relayEngine()[2]) */
+static __thread double bpstops; /* multishot receives stopped for backpressure (relayEngine()[3]) */
+
+/* Multishot receives: -1 not decided yet (KPATH_RELAY_MULTISHOT decides at the first relay), 0
+ * off (one receive per message, the send linked to the next), 1 on. The queue of each direction is
+ * threaded through the buffer ids: q_next[bid] follows bid, q_len[bid] is its byte count. */
+static __thread int mshot = -1;
+static __thread int mshot_seen = 0; /* a multishot receive has delivered data: the kernel has them */
+static __thread uint16_t *q_next;
+static __thread uint32_t *q_len;
+
+/* Multishot receives for relays started from now on (want: 1 or 0; -1: the thread's setting, from
+ * KPATH_RELAY_MULTISHOT the first time). Only with the ring open (the queues' size is its). */
+static int mshot_on(int want) {
+  if (want < 0 && mshot < 0) {
+    const char *e = getenv("KPATH_RELAY_MULTISHOT");
+    want = !(e && strcmp(e, "0") == 0);
+  }
+  if (want >= 0) mshot = want;
+  if (mshot == 1 && !q_next) {
+    q_next = calloc(kp_ring_nbufs(), sizeof *q_next);
+    q_len = calloc(kp_ring_nbufs(), sizeof *q_len);
+    if (!q_next || !q_len) {
+      free(q_next);
+      free(q_len);
+      q_next = NULL;
+      q_len = NULL;
+      mshot = 0;
+    }
+  }
+  return mshot;
+}
+
+static void q_push(kp_relay *r, int d, unsigned bid, uint32_t len) {
+  q_len[bid] = len;
+  if (r->qtail[d] >= 0) q_next[r->qtail[d]] = (uint16_t)bid;
+  else r->qhead[d] = (int32_t)bid;
+  r->qtail[d] = (int32_t)bid;
+}
+
+static int q_pop(kp_relay *r, int d, uint32_t *len) {
+  int bid = r->qhead[d];
+  if (bid < 0) return -1;
+  *len = q_len[bid];
+  if (bid == r->qtail[d]) r->qhead[d] = r->qtail[d] = -1;
+  else r->qhead[d] = q_next[bid];
+  return bid;
+}
+
+static void ring_buf_put(unsigned bid);
 
 static void ring_recv(kp_relay *r, int d, int poll_first) {
   struct io_uring_sqe *e = kp_ring_sqe();
@@ -546,8 +613,99 @@ static void ring_recv(kp_relay *r, int d, int poll_first) {
   /* Waiting for the peer's next bytes (not at the start, when they may be there already): arm the
    * poll without trying the read first. */
   e->ioprio = poll_first ? IORING_RECVSEND_POLL_FIRST : 0;
+  if (r->ms) {
+    e->ioprio |= IORING_RECV_MULTISHOT;
+    e->len = 0; /* each completion takes one whole buffer */
+    r->mshot[d] = 1;
+  }
   e->user_data = KP_UD(r, d, KP_OP_RECV);
   r->inflight++;
+}
+
+static void ring_send(kp_relay *r, int d, unsigned bid, uint32_t len, int link) {
+  struct io_uring_sqe *e = kp_ring_sqe(); /* room reserved by the caller when linked */
+  if (!e) {
+    ring_buf_put(bid);
+    fail(r, d, ENOMEM);
+    return;
+  }
+  e->opcode = IORING_OP_SEND;
+  e->fd = r->fd[1 - d];
+  e->addr = (uint64_t)(uintptr_t)kp_ring_buf(bid);
+  e->len = len;
+  e->msg_flags = MSG_WAITALL | MSG_NOSIGNAL;
+  e->user_data = KP_UD(r, d, KP_OP_SEND);
+  r->bid[d] = (uint16_t)bid;
+  r->sending[d] = len;
+  r->inflight++;
+  if (link) {
+    e->flags = IOSQE_IO_LINK;
+    ring_recv(r, d, 1);
+  }
+}
+
+/* Cancel direction d's armed receive by its user_data (nothing to look up by descriptor); its last
+ * completion (-ECANCELED, or whatever ended it first) comes back through ring_on_recv. */
+static void ring_stop_recv(kp_relay *r, int d) {
+  struct io_uring_sqe *e = kp_ring_sqe();
+  if (!e) return; /* the receive goes on; the queue grows instead */
+  e->opcode = IORING_OP_ASYNC_CANCEL;
+  e->fd = -1;
+  e->addr = KP_UD(r, d, KP_OP_RECV);
+  e->flags = IOSQE_CQE_SKIP_SUCCESS;
+  r->stopping[d] = 1;
+}
+
+/* The source's FIN, once everything before it has gone out. */
+static void ring_fin(kp_relay *r, int d) {
+  if (r->shut[d]) return;
+  r->shut[d] = 1;
+  if (r->shut[1 - d]) {
+    finish(r, "closed", 0, 0); /* the close sends this FIN */
+    return;
+  }
+  /* Not IORING_OP_SHUTDOWN: the kernel always runs it in an io-wq worker (io_uring/net.c: forced
+   * async, or -EAGAIN from the inline try), which looks the descriptor up only then, after this
+   * relay's IORING_OP_CLOSE may have freed the number and an accept reused it (seen: another
+   * connection's client half-closed before its reply). */
+  shutdown(r->fd[1 - d], SHUT_WR);
+}
+
+/* Multishot: what direction d does next, after anything about it changed. Returns 1 when it armed
+ * a receive. */
+static int ring_next(kp_relay *r, int d) {
+  if (r->done) return 0;
+  if (!r->sending[d]) {
+    uint32_t len;
+    int bid = q_pop(r, d, &len);
+    if (bid >= 0) {
+      ring_send(r, d, (unsigned)bid, len, 0);
+      if (r->done) return 0;
+    }
+  }
+  if (r->mshot[d]) {
+    /* A second buffer behind the send, or the stream moves to splice: stop receiving. */
+    if (!r->stopping[d] && (r->qhead[d] >= 0 || r->spliced[d])) {
+      if (!r->spliced[d]) bpstops++;
+      ring_stop_recv(r, d);
+    }
+    return 0;
+  }
+  if (r->sending[d] || r->waiting[d]) return 0;
+  if (r->eof[d]) {
+    ring_fin(r, d);
+    return 0;
+  }
+  if (r->spliced[d]) {
+    /* A stream: from now on this direction splices, driven by the epoll reactor. */
+    r->ring[d] = 0;
+    r->want[d] = pump(r, d);
+    if (r->want[d] == DEAD) return 0;
+    rearm(r, r->want[0], r->want[1]);
+    return 0;
+  }
+  ring_recv(r, d, 1); /* after a backpressure stop, or a receive the kernel ended */
+  return 1;
 }
 
 static void ring_buf_put(unsigned bid) {
@@ -557,8 +715,16 @@ static void ring_buf_put(unsigned bid) {
     w.r->waiting[w.d] = 0;
     w.r->inflight--;
     if (!w.r->done) {
-      ring_recv(w.r, w.d, 0);
-      return;
+      if (!w.r->ms) {
+        ring_recv(w.r, w.d, 0);
+        return;
+      }
+      w.r->starting++;
+      int armed = ring_next(w.r, w.d);
+      w.r->starting--;
+      maybe_free(w.r);
+      if (armed) return;
+      continue;
     }
     maybe_free(w.r);
   }
@@ -584,20 +750,32 @@ static void ring_wait_buffer(kp_relay *r, int d) {
 }
 
 static void ring_on_recv(kp_relay *r, int d, int32_t res, uint32_t flags) {
-  r->inflight--;
+  int more = (flags & IORING_CQE_F_MORE) != 0; /* a multishot receive that goes on */
+  if (!more) {
+    r->inflight--;
+    r->mshot[d] = r->stopping[d] = 0;
+  }
   int has_buf = (flags & IORING_CQE_F_BUFFER) != 0;
   unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
   if (r->done) {
     if (has_buf) ring_buf_put(bid);
     return;
   }
+  if (r->ms && res == -EINVAL && !mshot_seen) {
+    /* A kernel without multishot receives (before 6.0): one receive per message from now on. */
+    mshot = 0;
+    r->ms = 0;
+    ring_recv(r, d, 0);
+    return;
+  }
   if (res == -ENOBUFS) {
     ring_wait_buffer(r, d);
     return;
   }
-  if (res == -EINTR || res == -EAGAIN) {
+  if (res == -EINTR || res == -EAGAIN || (res == -ECANCELED && r->ms)) {
     if (has_buf) ring_buf_put(bid);
-    ring_recv(r, d, 1);
+    if (r->ms) ring_next(r, d); /* -ECANCELED: stopped by ring_next; armed again once drained */
+    else ring_recv(r, d, 1);
     return;
   }
   if (res <= 0 || !has_buf) {
@@ -610,59 +788,46 @@ static void ring_on_recv(kp_relay *r, int d, int32_t res, uint32_t flags) {
       fail(r, d, EIO);
       return;
     }
-    /* The source's FIN: nothing of this direction is under way (its send finished before this
-     * receive started), so it goes on at once. */
+    /* The source's FIN. Single receives: nothing of this direction is under way (its send finished
+     * before this receive started), so it goes on at once; multishot: after what is queued. */
     r->eof[d] = 1;
-    r->shut[d] = 1;
-    if (r->shut[1 - d]) {
-      finish(r, "closed", 0, 0); /* the close sends this FIN */
-      return;
-    }
-    /* Not IORING_OP_SHUTDOWN: the kernel always runs it in an io-wq worker (io_uring/net.c: forced
-     * async, or -EAGAIN from the inline try), which
-     * looks the descriptor up only then, after this relay's IORING_OP_CLOSE may have freed the number
-     * and an accept reused it (seen: another connection's client half-closed before its reply). */
-    shutdown(r->fd[1 - d], SHUT_WR);
+    if (r->ms) ring_next(r, d);
+    else ring_fin(r, d);
     return;
   }
   r->bytes[d] += (double)res;
   r->last_ms = uv_now(r->loop);
   if (res >= KP_RING_BUF_SIZE) r->spliced[d] = 1;
+  if (r->ms) {
+    mshot_seen = 1;
+    q_push(r, d, bid, (uint32_t)res);
+    ring_next(r, d);
+    return;
+  }
   int link = !r->spliced[d];
   if (kp_ring_reserve(link ? 2 : 1) != 0) {
     ring_buf_put(bid);
     fail(r, d, ENOMEM);
     return;
   }
-  struct io_uring_sqe *e = kp_ring_sqe();
-  e->opcode = IORING_OP_SEND;
-  e->fd = r->fd[1 - d];
-  e->addr = (uint64_t)(uintptr_t)kp_ring_buf(bid);
-  e->len = (uint32_t)res;
-  e->msg_flags = MSG_WAITALL | MSG_NOSIGNAL;
-  e->user_data = KP_UD(r, d, KP_OP_SEND);
-  r->bid[d] = (uint16_t)bid;
-  r->sending[d] = (uint32_t)res;
-  r->inflight++;
-  if (link) {
-    e->flags = IOSQE_IO_LINK;
-    ring_recv(r, d, 1);
-  }
+  ring_send(r, d, bid, (uint32_t)res, link);
 }
 
 static void ring_on_send(kp_relay *r, int d, int32_t res) {
   r->inflight--;
   uint32_t len = r->sending[d];
+  unsigned bid = r->bid[d];
   r->sending[d] = 0;
-  ring_buf_put(r->bid[d]);
-  if (r->done) return;
   /* A failed send also cancels the receive linked to it (-ECANCELED, after the end). */
-  if (res < 0) {
-    fail(r, 1 - d, -res);
+  if (!r->done && (res < 0 || (uint32_t)res != len)) {
+    ring_buf_put(bid);
+    fail(r, 1 - d, res < 0 ? -res : EPIPE);
     return;
   }
-  if ((uint32_t)res != len) {
-    fail(r, 1 - d, EPIPE);
+  ring_buf_put(bid); /* may hand the buffer to a waiting receive, this relay's too */
+  if (r->done) return;
+  if (r->ms) {
+    ring_next(r, d);
     return;
   }
   if (r->spliced[d]) {
@@ -688,6 +853,11 @@ static void ring_cqe(uint64_t ud, int32_t res, uint32_t flags) {
  * what is armed on both sockets, before finish queues their closes behind the cancels (a socket
  * goes away when its last request lets go of it). */
 static void ring_close(kp_relay *r) {
+  for (int d = 0; d < 2; d++) {
+    uint32_t len;
+    int bid;
+    while ((bid = q_pop(r, d, &len)) >= 0) ring_buf_put((unsigned)bid);
+  }
   for (int i = 0; i < 2; i++) {
     if (r->events[i]) kp_reactor_ctl(r->loop, EPOLL_CTL_DEL, r->fd[i], &r->w[i].base, 0);
     r->events[i] = 0;
@@ -801,6 +971,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   r->token = token;
   r->acct = acct;
   r->pipe[0].r = r->pipe[0].w = r->pipe[1].r = r->pipe[1].w = -1;
+  r->qhead[0] = r->qhead[1] = r->qtail[0] = r->qtail[1] = -1;
   for (int i = 0; i < 2; i++) {
     r->fd[i] = own ? fds[i] : fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
     if (r->fd[i] < 0) {
@@ -837,8 +1008,10 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
     r->uring = r->ring[0] = r->ring[1] = 1;
     r->want[0] = r->want[1] = WANT_NOTHING;
     kp_ring_hold(1);
+    r->ms = (unsigned char)mshot_on(-1);
     ring_recv(r, 0, 0);
-    if (!r->done) ring_recv(r, 1, 0);
+    /* The endpoint rarely has bytes yet (multishot: arm the poll at once; it still finds them). */
+    if (!r->done) ring_recv(r, 1, r->ms);
   } else {
     kp_reactor_hold(1);
     r->want[0] = r->want[1] = WANT_READ;
@@ -872,7 +1045,11 @@ static napi_value relay_bytes(napi_env env, napi_callback_info info) {
       if (s >= 0) r->segs[i] = s;
     }
   }
-  double vals[7] = {r->bytes[0], r->bytes[1], (double)(r->inpipe[0] + r->inpipe[1] + r->sending[0] + r->sending[1]),
+  double queued = 0;
+  for (int d = 0; d < 2; d++)
+    for (int b = r->qhead[d]; b >= 0; b = b == r->qtail[d] ? -1 : q_next[b]) queued += q_len[b];
+  double vals[7] = {r->bytes[0], r->bytes[1],
+                    (double)(r->inpipe[0] + r->inpipe[1] + r->sending[0] + r->sending[1]) + queued,
                     (double)(uv_now(loop) - r->last_ms), r->segs[0], r->segs[1],
                     (double)(r->eof[0] | (r->eof[1] << 1))};
   napi_create_array_with_length(env, 7, &arr);
@@ -896,12 +1073,13 @@ static napi_value relay_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayEngine(which?) -> [engine, why, buffer waits]: the engine new relays of this thread use
+/* relayEngine(which?, multishot?) -> [engine, why, buffer waits, backpressure stops]: the engine new
+ * relays of this thread use (and, on uring, whether with multishot receives: `multishot` sets it)
  * ("uring" or "epoll") and why; `which` ("uring" or "epoll") chooses it first (uring falls back to
  * epoll when io_uring cannot be used: see why); how many ring receives found no free buffer. */
 static napi_value relay_engine(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], arr, v;
+  size_t argc = 2;
+  napi_value argv[2], arr, v;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return kp_throw(env, "EIO", "relayEngine: no event loop");
@@ -918,13 +1096,20 @@ static napi_value relay_engine(napi_env env, napi_callback_info info) {
     else return kp_throw(env, "ERR_INVALID_ARG_VALUE", "relayEngine: expected 'uring' or 'epoll'");
   } else if (t != napi_undefined) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "relayEngine('uring' | 'epoll')");
   int u = use_uring(loop);
-  napi_create_array_with_length(env, 3, &arr);
+  bool multishot = true;
+  if (u && argc >= 2 && napi_get_value_bool(env, argv[1], &multishot) == napi_ok) mshot_on(multishot ? 1 : 0);
+  napi_create_array_with_length(env, 4, &arr);
   napi_create_string_utf8(env, u ? "uring" : "epoll", NAPI_AUTO_LENGTH, &v);
   napi_set_element(env, arr, 0, v);
-  napi_create_string_utf8(env, engine_why, NAPI_AUTO_LENGTH, &v);
+  char why[256];
+  snprintf(why, sizeof why, "%s%s", engine_why,
+           !u ? "" : mshot_on(-1) ? "; multishot receives" : "; one receive per message (KPATH_RELAY_MULTISHOT=0, or none in this kernel)");
+  napi_create_string_utf8(env, why, NAPI_AUTO_LENGTH, &v);
   napi_set_element(env, arr, 1, v);
   napi_create_double(env, bwaits, &v);
   napi_set_element(env, arr, 2, v);
+  napi_create_double(env, bpstops, &v);
+  napi_set_element(env, arr, 3, v);
   return arr;
 }
 

@@ -105,6 +105,8 @@ struct io_uring_sqe *kp_ring_sqe(void) {
 
 char *kp_ring_buf(unsigned bid) { return bufs + (size_t)bid * KP_RING_BUF_SIZE; }
 
+unsigned kp_ring_nbufs(void) { return n_bufs; }
+
 void kp_ring_buf_put(unsigned bid) {
   struct io_uring_buf *b = &br->bufs[br_tail & (n_bufs - 1)];
   b->addr = (uint64_t)(uintptr_t)kp_ring_buf(bid);

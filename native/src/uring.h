@@ -34,5 +34,7 @@ void kp_ring_hold(int delta);
 #define KP_RING_BUF_SIZE (1 << 14)
 char *kp_ring_buf(unsigned bid);
 void kp_ring_buf_put(unsigned bid);
+/* How many provided buffers there are (their ids are 0 .. n-1). */
+unsigned kp_ring_nbufs(void);
 
 #endif
