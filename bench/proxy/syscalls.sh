@@ -6,6 +6,8 @@
 #   ip netns exec kb-NAME node bench/proxy/run.mjs --rounds 1 --duration 1 --only close \
 #       --modes userspace,userspace@epoll --no-bare --keep          # prints "kept WORKDIR"
 #   bench/proxy/syscalls.sh kb-NAME WORKDIR dist [strace|cpu] [rounds]
+# SECOND='KPATH_RELAY=uring KPATH_RELAY_MULTISHOT=0' (env assignments) runs the second kpath with
+# those instead of KPATH_RELAY=epoll (reported as "second").
 # strace: syscalls per connection (close; normalised by accept4) and per request (keepalive).
 # cpu: CPU µs per unit from /proc/PID/stat (tick-rounded), the targets alternating, `rounds` times.
 set -u
@@ -17,11 +19,12 @@ sleep 1
 # ip netns exec, prlimit, env and taskset all exec: these pids are the proxies'.
 $NS $LIM taskset -c 1 haproxy -db -f "$W/haproxy.cfg" > "$OUT/haproxy.log" 2>&1 &
 HAP=$!
-up() { exec $NS $LIM env KPATH_RELAY=$1 taskset -c 1 node "$DIST/cli/bin.js" up -f "$W/$2" --mode userspace \
+SECOND=${SECOND:-}
+up() { exec $NS $LIM env $1 taskset -c 1 node "$DIST/cli/bin.js" up -f "$W/$2" --mode userspace \
   --health-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 --no-watch --api-address '' --log-level warn; }
-up uring cluster-userspace.yaml > "$OUT/kp-uring.log" 2>&1 &
+up KPATH_RELAY=uring cluster-userspace.yaml > "$OUT/kp-uring.log" 2>&1 &
 KU=$!
-up epoll cluster-userspace_epoll.yaml > "$OUT/kp-epoll.log" 2>&1 &
+up "${SECOND:-KPATH_RELAY=epoll}" cluster-userspace_epoll.yaml > "$OUT/kp-epoll.log" 2>&1 &
 KE=$!
 trap 'kill $HAP $KU $KE; kill $(cat "$W/nginx.pid"); cat "$OUT"/kp-*.log; rm -rf "$OUT"' EXIT
 sleep 6
@@ -61,6 +64,6 @@ for _ in $(seq "$ROUNDS"); do
     extra=(); [ $t = close ] && extra=(-H 'Connection: close')
     run $t-haproxy $HAP http://127.77.0.80:80/ "${extra[@]}"
     run $t-uring $KU http://127.96.1.80:80/ "${extra[@]}"
-    run $t-epoll $KE "http://127.96.$EP.80:80/" "${extra[@]}"
+    run $t-"$([ -n "$SECOND" ] && echo second || echo epoll)" $KE "http://127.96.$EP.80:80/" "${extra[@]}"
   done
 done
