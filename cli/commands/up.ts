@@ -110,7 +110,8 @@ export function builder(y: Argv) {
     })
     .epilog(
       'Environment: KPATH_NATIVE=0 uses Node sockets and streams instead of the native addon; ' +
-        'KPATH_RELAY=uring|epoll picks the native relay engine (default uring: io_uring where the kernel allows it, else epoll).',
+        'KPATH_RELAY=uring|epoll picks the native relay engine (default uring: io_uring where the kernel allows it, else epoll); ' +
+        'KPATH_RELAY_MULTISHOT=0 arms one io_uring receive per message instead of one multishot receive per direction.',
     );
 }
 

@@ -152,14 +152,21 @@ export function nativeStatus(): string {
 export const RELAY_ENGINES = ['uring', 'epoll'] as const;
 
 /**
- * Throws a usage error when KPATH_RELAY is set to something other than an engine's name (the addon
- * would otherwise take it for the default).
+ * Throws a usage error when KPATH_RELAY is set to something other than an engine's name, or
+ * KPATH_RELAY_MULTISHOT to something other than 0 or 1 (the addon would otherwise take either for
+ * the default).
  */
 export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
   const v = env.KPATH_RELAY;
-  if (v === undefined || v === '' || (RELAY_ENGINES as readonly string[]).includes(v)) return;
-  throw new KpathError(
-    ErrorCodes.USAGE,
-    `KPATH_RELAY=${v}: expected ${RELAY_ENGINES.join(' or ')} (the native relay's engine; unset: uring where the kernel allows it)`,
-  );
+  if (v !== undefined && v !== '' && !(RELAY_ENGINES as readonly string[]).includes(v))
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `KPATH_RELAY=${v}: expected ${RELAY_ENGINES.join(' or ')} (the native relay's engine; unset: uring where the kernel allows it)`,
+    );
+  const m = env.KPATH_RELAY_MULTISHOT;
+  if (m !== undefined && m !== '' && m !== '0' && m !== '1')
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `KPATH_RELAY_MULTISHOT=${m}: expected 0 or 1 (0: one io_uring receive per message; unset or 1: one multishot receive per direction)`,
+    );
 }

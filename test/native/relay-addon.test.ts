@@ -40,6 +40,17 @@ describe('KPATH_RELAY', () => {
       }),
     );
   });
+
+  it('KPATH_RELAY_MULTISHOT takes 0, 1 or nothing; anything else is a usage error', () => {
+    for (const v of [undefined, '', '0', '1'])
+      expect(() => checkRelayEnv({ KPATH_RELAY_MULTISHOT: v })).not.toThrow();
+    expect(() => checkRelayEnv({ KPATH_RELAY_MULTISHOT: 'no' })).toThrow(
+      expect.objectContaining({
+        code: 'KPATH_E_USAGE',
+        message: expect.stringContaining('KPATH_RELAY_MULTISHOT=no: expected 0 or 1'),
+      }),
+    );
+  });
 });
 
 describe.skipIf(!addon)('relayEngine', () => {
