@@ -3,8 +3,9 @@
  * small buffer until a read fills it, then moves bytes in the kernel: splice(2) from one socket into
  * a pipe and from the pipe into the other. No byte passes through JavaScript, which only hears about
  * the connection's end. Two engines run the copy path (chosen per thread, for relays started after):
- *   uring   io_uring (uring.c; the ring engine below): receives into shared provided buffers, sends
- *           linked to the next receive, closes through the ring; the default where io_uring works;
+ *   uring   io_uring (uring.c; the ring engine below): one multishot receive per direction into
+ *           shared provided buffers (or one receive per message, the send linked to the next),
+ *           closes through the ring; the default where io_uring works;
  *   epoll   the addon's epoll (reactor.c): recv and send per wakeup (env KPATH_RELAY=epoll, or the
  *           fallback when io_uring cannot be set up).
  * The splice path is the epoll one under both.

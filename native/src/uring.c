@@ -10,8 +10,12 @@
  * SUBMIT_ALL and a large completion queue; a kernel that refuses them gets a plain ring. Not
  * IORING_SETUP_DEFER_TASKRUN: its completion work waits for the next io_uring_enter, and the
  * ring's descriptor does not turn readable for it when the data arrives from another context
- * (measured on 6.18: an epoll_wait on the ring sleeps through it), so it cannot live behind
- * libuv's epoll. Not SQPOLL (a kernel thread spinning on the queue costs a core).
+ * (measured on 6.18: an epoll_wait on the ring sleeps through it). A registered eventfd does wake
+ * libuv for it (tried in session 8: the eventfd polled instead of the ring, drained per wakeup,
+ * every io_uring_enter with GETEVENTS to run the deferred work, TASKRUN_FLAG to see more pending),
+ * but it cost 1.66x the CPU per keepalive request of this setup (median of 5 rounds; 1.01x per
+ * short connection) and 0.38 syscalls per request against 0.07. Not SQPOLL (a kernel thread
+ * spinning on the queue costs a core).
  *
  * Provided buffers: a buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19) of KP_RING_BUFS buffers
  * (env KPATH_RELAY_BUFS: another power of two) of KP_RING_BUF_SIZE bytes each; a receive takes one
