@@ -752,6 +752,7 @@ static void ring_wait_buffer(kp_relay *r, int d) {
 
 static void ring_on_recv(kp_relay *r, int d, int32_t res, uint32_t flags) {
   int more = (flags & IORING_CQE_F_MORE) != 0; /* a multishot receive that goes on */
+  int was_mshot = r->mshot[d];
   if (!more) {
     r->inflight--;
     r->mshot[d] = r->stopping[d] = 0;
@@ -762,8 +763,9 @@ static void ring_on_recv(kp_relay *r, int d, int32_t res, uint32_t flags) {
     if (has_buf) ring_buf_put(bid);
     return;
   }
-  if (r->ms && res == -EINVAL && !mshot_seen) {
-    /* A kernel without multishot receives (before 6.0): one receive per message from now on. */
+  if (was_mshot && res == -EINVAL && !mshot_seen) {
+    /* A kernel without multishot receives (before 6.0): one receive per message from now on (the
+     * relay's other direction, armed the same way, comes back here too). */
     mshot = 0;
     r->ms = 0;
     ring_recv(r, d, 0);
