@@ -559,6 +559,10 @@ static __thread int mshot = -1;
 static __thread int mshot_seen = 0; /* a multishot receive has delivered data: the kernel has them */
 static __thread uint16_t *q_next;
 static __thread uint32_t *q_len;
+/* Tests only (KPATH_TEST_MULTISHOT_EINVAL=1): multishot receives carry an ioprio bit no kernel knows,
+ * so the kernel rejects them with EINVAL as one before 6.0 rejects IORING_RECV_MULTISHOT, and the
+ * fallback below runs on this kernel too. */
+static __thread unsigned mshot_bad_bit;
 
 /* Multishot receives for relays started from now on (want: 1 or 0; -1: the thread's setting, from
  * KPATH_RELAY_MULTISHOT the first time). Only with the ring open (the queues' size is its). */
@@ -566,6 +570,8 @@ static int mshot_on(int want) {
   if (want < 0 && mshot < 0) {
     const char *e = getenv("KPATH_RELAY_MULTISHOT");
     want = !(e && strcmp(e, "0") == 0);
+    const char *t = getenv("KPATH_TEST_MULTISHOT_EINVAL");
+    if (t && strcmp(t, "1") == 0) mshot_bad_bit = 1u << 15;
   }
   if (want >= 0) mshot = want;
   if (mshot == 1 && !q_next) {
@@ -615,7 +621,7 @@ static void ring_recv(kp_relay *r, int d, int poll_first) {
    * poll without trying the read first. */
   e->ioprio = poll_first ? IORING_RECVSEND_POLL_FIRST : 0;
   if (r->ms) {
-    e->ioprio |= IORING_RECV_MULTISHOT;
+    e->ioprio |= IORING_RECV_MULTISHOT | mshot_bad_bit;
     e->len = 0; /* each completion takes one whole buffer */
     r->mshot[d] = 1;
   }

@@ -94,13 +94,15 @@ describe.skipIf(!addon)('relayEngine', () => {
     expect(why).toContain('io_uring is unavailable (io_uring_setup: EMFILE)');
   });
 
-  it.skipIf(!uringHere)(
-    'with 2 ring buffers for 8 busy relays, receives wait for buffers and every byte still arrives in order',
-    () => {
-      // Eight clients each send 200 numbered 100-byte messages to an echo server through a relay, all
-      // at once: more receives complete in a batch than there are buffers, so some find none (ENOBUFS)
-      // and wait for one to come back.
-      const script = `
+  /** Eight clients each send 200 numbered 100-byte messages to an echo server through a relay, all
+   * at once, in a child process with `env`; what came back and what relayEngine() says after. */
+  function eightBusyRelays(env: Record<string, string>): {
+    engine: string;
+    why: string;
+    waits: number;
+    ok: boolean[];
+  } {
+    const script = `
       import { once } from 'node:events';
       import { connect, createServer } from 'node:net';
       import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js';
@@ -133,16 +135,37 @@ describe.skipIf(!addon)('relayEngine', () => {
       const [engine, why, waits] = a.relayEngine();
       console.log(JSON.stringify({ engine, why, waits, ok: got.map((g, i) => g.equals(want(i))) }));
       process.exit(0);`;
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-        env: { ...process.env, KPATH_RELAY: 'uring', KPATH_RELAY_BUFS: '2' },
-        encoding: 'utf8',
-        timeout: 15_000,
-      });
-      const r = JSON.parse(out) as { engine: string; why: string; waits: number; ok: boolean[] };
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, KPATH_RELAY: 'uring', ...env },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    return JSON.parse(out) as { engine: string; why: string; waits: number; ok: boolean[] };
+  }
+
+  it.skipIf(!uringHere)(
+    'with 2 ring buffers for 8 busy relays, receives wait for buffers and every byte still arrives in order',
+    () => {
+      // More receives complete in a batch than there are buffers, so some find none (ENOBUFS) and
+      // wait for one to come back.
+      const r = eightBusyRelays({ KPATH_RELAY_BUFS: '2' });
       expect(r.engine).toBe('uring');
       expect(r.why).toContain('2 buffers of 16384 bytes');
       expect(r.ok).toEqual(Array(8).fill(true));
       expect(r.waits).toBeGreaterThan(0);
+    },
+  );
+
+  it.skipIf(!uringHere)(
+    'a kernel that rejects multishot receives (EINVAL, before 6.0; simulated): one receive per message, every byte in order',
+    () => {
+      const r = eightBusyRelays({ KPATH_TEST_MULTISHOT_EINVAL: '1' });
+      expect(r.engine).toBe('uring');
+      expect(r.why).toContain('; one receive per message');
+      expect(r.ok).toEqual(Array(8).fill(true));
+      const plain = eightBusyRelays({});
+      expect(plain.why).toContain('; multishot receives');
+      expect(plain.ok).toEqual(Array(8).fill(true));
     },
   );
 
