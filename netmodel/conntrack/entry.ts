@@ -77,10 +77,8 @@ export class CtEntry implements ConntrackEntryView {
   /** hashOfTuple(original) and hashOfTuple(reply); -1 until confirmed. */
   origHash = -1;
   replyHash = -1;
-  /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array (-1: not in the table). */
+  /** The entry's slot in the table's array of confirmed entries in confirm order (table.ts); -1: not in the table. */
   liveSlot = -1;
-  prevLive: CtEntry | undefined = undefined;
-  nextLive: CtEntry | undefined = undefined;
   /** The table's list of confirmed entries without ASSURED, oldest first (early_drop's candidates). */
   inUnassured = false;
   prevUnassured: CtEntry | undefined = undefined;
@@ -89,6 +87,9 @@ export class CtEntry implements ConntrackEntryView {
   srcHash = -1;
   /** The id of the table that made the entry (ConntrackTable checks entries handed back to it). */
   owner = 0;
+  /** The expiry timer's slot (expiry.ts): its FIFO (NO_TIMER: none) and position there. */
+  timerQ = -1;
+  timerPos = 0;
   /** Before confirm: the relative timeout, ms, that confirm turns into expiresAt (the kernel adds the clock then). */
   pendingTimeout = 0;
 

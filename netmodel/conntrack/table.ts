@@ -10,10 +10,12 @@ import { SYN } from '../packet.js';
 import type { Rng } from '../rng.js';
 import type { ConntrackEntryView } from './entry.js';
 import { CtEntry } from './entry.js';
+import { ExpiryQueues } from './expiry.js';
 import type { ConntrackFilter } from './filter.js';
 import { matchesFilter } from './filter.js';
 import type { NatManip, NatRange } from './nat.js';
 import { chooseNatTuple, NF_NAT_HARDER_THRESH, randomAll, sameSourceCandidate, tupleInRange } from './nat.js';
+import { SlotRing } from './slot-ring.js';
 import type { CtDirection, CtInfo, CtState } from './status.js';
 import { CtStatus, ctinfoState } from './status.js';
 import type { ConntrackSysctls } from './sysctls.js';
@@ -88,6 +90,11 @@ export interface CtStats {
 
 const EMPTY_ENTRIES: readonly CtEntry[] = [];
 
+/** The live ring squeezed its holes out: entries learn their new slots. */
+function movedLive(e: CtEntry, pos: number): void {
+  e.liveSlot = pos;
+}
+
 /** Table ids for CtEntry.owner; 0 is no table. */
 let nextTableId = 1;
 
@@ -103,18 +110,15 @@ export class ConntrackTable {
   private values: ConntrackSysctls;
   private nextId = 1;
   /**
-   * Confirmed entries in confirm order: a doubly linked list through the entries (prevLive /
-   * nextLive), so that an entry costs no Map slot and insertion and removal no hashing.
+   * Confirmed entries in confirm order, each at its CtEntry.liveSlot (slot-ring.ts): a removal clears
+   * its slot and reads no other entry (a linked list's unlink loaded both neighbours, cold at table
+   * sizes).
    */
-  private liveHead: CtEntry | undefined = undefined;
-  private liveTail: CtEntry | undefined = undefined;
-  /**
-   * The same entries in no particular order (CtEntry.liveSlot; a removal moves the last one into the
-   * hole), for gc: scanning an array lets the CPU fetch many entries at once, where following the
-   * list waits for each entry before it knows the next. Which expired entry gc removes first is not
-   * observable.
-   */
-  private readonly liveSlots: CtEntry[] = [];
+  private readonly live = new SlotRing<CtEntry>(false, 0.5, movedLive);
+  /** Entries in `live`. */
+  private liveCount = 0;
+  /** The confirmed entries' expiry timers, for gc (expiry.ts). */
+  private readonly expiry = new ExpiryQueues();
   /** Both tuples of every confirmed entry (a Map by tupleKey, without the strings: tuple-index.ts). */
   private readonly byTuple = new TupleIndex();
   /** Confirmed entries without ASSURED, oldest first: early_drop candidates (a list like the live one). */
@@ -182,7 +186,7 @@ export class ConntrackTable {
 
   /** Entries in the table, expired ones included until `gc` or a lookup removes them. */
   get size(): number {
-    return this.liveSlots.length;
+    return this.liveCount;
   }
 
   statistics(): Readonly<CtStats> {
@@ -257,6 +261,7 @@ export class ConntrackTable {
     }
     e.status |= CtStatus.CONFIRMED;
     e.expiresAt = now + e.pendingTimeout;
+    this.expiry.restart(e, now, e.pendingTimeout);
     e.pendingTimeout = 0;
     this.linkLive(e);
     e.origHash = ko;
@@ -366,24 +371,40 @@ export class ConntrackTable {
 
   // ---- housekeeping --------------------------------------------------------------------------
 
-  /** Live entries in creation order (expired ones skipped). */
+  /** Live entries in confirm order (expired ones skipped). */
   entries(now: number): ConntrackEntryView[] {
     const out: ConntrackEntryView[] = [];
-    for (let e = this.liveHead; e; e = e.nextLive) if (e.expiresAt > now) out.push(e);
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) {
+      const e = live.at(i);
+      if (e !== undefined && e.expiresAt > now) out.push(e);
+    }
     return out;
   }
 
-  /** Remove expired entries; returns how many went. */
+  /** Every entry in the table in confirm order, expired ones too: a copy, for loops that kill. */
+  private all(): CtEntry[] {
+    const out: CtEntry[] = [];
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) {
+      const e = live.at(i);
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Remove expired entries; returns how many went. Reads only the entries whose timer slot is due
+   * (expiry.ts): those expired, and those refreshed since with the same timeout, re-armed.
+   */
   gc(now: number): number {
     let n = 0;
-    // From the end: a removal moves the last entry, already visited, into the slot being visited.
-    const slots = this.liveSlots;
-    for (let i = slots.length - 1; i >= 0; i--) {
-      const e = slots[i]!;
+    const q = this.expiry;
+    for (let e = q.popDue(now); e !== undefined; e = q.popDue(now)) {
       if (e.expiresAt <= now) {
         this.kill(e);
         n++;
-      }
+      } else q.rearm(e, now);
     }
     return n;
   }
@@ -391,8 +412,7 @@ export class ConntrackTable {
   /** `conntrack -D` with filters; returns the number of entries deleted. */
   delete(filter: ConntrackFilter, now: number): number {
     let n = 0;
-    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
-      next = e.nextLive;
+    for (const e of this.all()) {
       if (e.expiresAt <= now) {
         this.kill(e);
         continue;
@@ -407,19 +427,15 @@ export class ConntrackTable {
 
   /** `conntrack -F`. */
   flush(): number {
-    const n = this.liveSlots.length;
-    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
-      next = e.nextLive;
-      this.kill(e);
-    }
+    const n = this.liveCount;
+    for (const e of this.all()) this.kill(e);
     return n;
   }
 
   /** The device a MASQUERADE binding used went down: forget its flows (nf_nat_masquerade). */
   flushMasquerade(device: string): number {
     let n = 0;
-    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
-      next = e.nextLive;
+    for (const e of this.all()) {
       if (e.masqueradeDevice === device) {
         this.kill(e);
         n++;
@@ -478,6 +494,7 @@ export class ConntrackTable {
   private kill(e: CtEntry): void {
     e.status |= CtStatus.DYING;
     if (e.liveSlot >= 0) {
+      this.expiry.clear(e);
       this.unlinkLive(e);
       this.byTuple.remove(e);
       this.unlinkUnassured(e);
@@ -517,7 +534,7 @@ export class ConntrackTable {
       }
     }
     const max = this.sysctls.nf_conntrack_max;
-    if (max > 0 && this.liveSlots.length >= max && !this.earlyDrop(now)) {
+    if (max > 0 && this.liveCount >= max && !this.earlyDrop(now)) {
       this.stats.drop++;
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
@@ -541,8 +558,10 @@ export class ConntrackTable {
 
   /** nf_ct_refresh_acct. */
   private refresh(e: CtEntry, dir: CtDirection, p: Packet, now: number, seconds: number): void {
-    if (e.confirmed) e.expiresAt = now + seconds * 1000;
-    else {
+    if (e.confirmed) {
+      e.expiresAt = now + seconds * 1000;
+      this.expiry.restart(e, now, seconds * 1000);
+    } else {
       e.pendingTimeout = seconds * 1000;
       e.expiresAt = now + seconds * 1000;
     }
@@ -559,30 +578,14 @@ export class ConntrackTable {
   }
 
   private linkLive(e: CtEntry): void {
-    e.liveSlot = this.liveSlots.length;
-    this.liveSlots.push(e);
-    e.prevLive = this.liveTail;
-    e.nextLive = undefined;
-    if (this.liveTail) this.liveTail.nextLive = e;
-    else this.liveHead = e;
-    this.liveTail = e;
+    e.liveSlot = this.live.push(e);
+    this.liveCount++;
   }
 
   private unlinkLive(e: CtEntry): void {
-    if (e.prevLive) e.prevLive.nextLive = e.nextLive;
-    else this.liveHead = e.nextLive;
-    if (e.nextLive) e.nextLive.prevLive = e.prevLive;
-    else this.liveTail = e.prevLive;
-    // Loops that remove the entry they visit read its successor first.
-    e.prevLive = undefined;
-    e.nextLive = undefined;
-    const slots = this.liveSlots;
-    const last = slots.pop()!;
-    if (last !== e) {
-      slots[e.liveSlot] = last;
-      last.liveSlot = e.liveSlot;
-    }
+    this.live.clear(e.liveSlot);
     e.liveSlot = -1;
+    this.liveCount--;
   }
 
   private linkUnassured(e: CtEntry): void {
