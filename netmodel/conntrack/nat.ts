@@ -58,7 +58,10 @@ function manipKey(t: Tuple, m: NatManip): number {
   return m === 'SRC' ? t.sport : t.dport;
 }
 
-function withManip(t: Tuple, m: NatManip, addr: IP, key: number): Tuple {
+/** A tuple whose ports uniqueL4 rewrites in place. */
+type MutableTuple = { -readonly [K in keyof Tuple]: Tuple[K] };
+
+function withManip(t: Tuple, m: NatManip, addr: IP, key: number): MutableTuple {
   if (isIcmp(t.proto)) return m === 'SRC' ? { ...t, src: addr, sport: key } : { ...t, dst: addr, sport: key };
   // Literals, not spreads: the port search makes one per candidate.
   return m === 'SRC'
@@ -163,13 +166,22 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
   }
   let off = randomAll(r) || m !== 'DST' ? rng.uint32() & 0xffff : 0;
   let attempts = Math.min(size, NF_NAT_MAX_ATTEMPTS);
+  // One candidate object for the whole search, its port rewritten per attempt (`taken` reads it and
+  // keeps nothing); the tuple returned is a copy. ICMP candidates are built one by one.
+  const scratch: MutableTuple | undefined = isIcmp(t.proto) ? undefined : withManip(t, m, addr, 0);
   let candidate = t;
   for (;;) {
     for (let i = 0; i < attempts; i++, off = (off + 1) & 0xffff) {
-      candidate = withManip(t, m, addr, min + (off % size));
-      if (!taken(candidate, attempts - i)) return candidate;
+      const key = min + (off % size);
+      if (scratch === undefined) candidate = withManip(t, m, addr, key);
+      else {
+        if (m === 'SRC') scratch.sport = key;
+        else scratch.dport = key;
+        candidate = scratch;
+      }
+      if (!taken(candidate, attempts - i)) return candidate === scratch ? { ...scratch } : candidate;
     }
-    if (attempts >= size || attempts < 16) return candidate;
+    if (attempts >= size || attempts < 16) return candidate === scratch ? { ...scratch } : candidate;
     attempts = attempts >> 1;
     off = rng.uint32() & 0xffff;
   }

@@ -94,6 +94,11 @@ export class SlotRing<T extends object> {
     if (this.holes >= SQUEEZE_AT && this.holes >= this.holeShare * (this.tail - this.head)) this.squeeze();
   }
 
+  /** The head slot's item (the oldest; the head is never a hole), undefined when empty. */
+  first(): T | undefined {
+    return this.head === this.tail ? undefined : this.items[this.head & this.mask];
+  }
+
   /** The item at ring index k (0 = head) in order, undefined for a hole: `for k < length`. */
   at(k: number): T | undefined {
     return this.items[(this.head + k) & this.mask];

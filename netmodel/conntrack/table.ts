@@ -95,6 +95,10 @@ function movedLive(e: CtEntry, pos: number): void {
   e.liveSlot = pos;
 }
 
+function movedUnassured(e: CtEntry, pos: number): void {
+  e.unassuredSlot = pos;
+}
+
 /** Table ids for CtEntry.owner; 0 is no table. */
 let nextTableId = 1;
 
@@ -121,15 +125,21 @@ export class ConntrackTable {
   private readonly expiry = new ExpiryQueues();
   /** Both tuples of every confirmed entry (a Map by tupleKey, without the strings: tuple-index.ts). */
   private readonly byTuple = new TupleIndex();
-  /** Confirmed entries without ASSURED, oldest first: early_drop candidates (a list like the live one). */
-  private unassuredHead: CtEntry | undefined = undefined;
-  private unassuredTail: CtEntry | undefined = undefined;
+  /** Confirmed entries without ASSURED, oldest first: early_drop's candidates (a ring like `live`). */
+  private readonly unassured = new SlotRing<CtEntry>(false, 0.5, movedUnassured);
   /**
    * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order: one entry
    * alone (the usual case: a masqueraded source port is one flow), an array when several share the
    * hash. Entries of different sources may share a hash: readers compare with sameSource.
+   *
+   * Only a source manip without --random/--random-fully whose tuple is outside its range reads it
+   * (find_appropriate_src); kube-proxy's, flannel's and calico's MASQUERADE --random-fully and the
+   * null bindings of un-NATed flows never do, yet every one of those entries is SNAT'd. So the index
+   * is built on its first read, from the table in confirm order (the order it would have had), and
+   * kept from then on: until then a connection costs no Map insert and delete.
    */
   private readonly bySource = new Map<number, CtEntry | CtEntry[]>();
+  private bySourceKept = false;
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
@@ -268,14 +278,7 @@ export class ConntrackTable {
     e.replyHash = kr;
     this.byTuple.add(e);
     if (!e.has(CtStatus.ASSURED)) this.linkUnassured(e);
-    if (e.has(CtStatus.SRC_NAT_DONE)) {
-      const k = sourceHash(e.original);
-      e.srcHash = k;
-      const had = this.bySource.get(k);
-      if (had === undefined) this.bySource.set(k, e);
-      else if (Array.isArray(had)) had.push(e);
-      else this.bySource.set(k, [had, e]);
-    }
+    if (this.bySourceKept && e.has(CtStatus.SRC_NAT_DONE)) this.addBySource(e);
     return { kind: 'confirmed', entry: e };
   }
 
@@ -305,6 +308,10 @@ export class ConntrackTable {
     // without --random/--random-fully whose current tuple is outside the range (so never for
     // kube-proxy's MASQUERADE --random-fully): looked up only then, a cache miss at table sizes.
     if (manip === 'SRC' && !randomAll(range) && !tupleInRange(current, manip, range)) {
+      if (!this.bySourceKept) {
+        this.bySourceKept = true;
+        for (const x of this.all()) if (x.has(CtStatus.SRC_NAT_DONE)) this.addBySource(x);
+      }
       const had = this.bySource.get(sourceHash(current));
       const list = had === undefined ? EMPTY_ENTRIES : Array.isArray(had) ? had : [had];
       for (const other of list) {
@@ -469,6 +476,16 @@ export class ConntrackTable {
     return false;
   }
 
+  /** Index a confirmed SNAT'd entry by its source (the newest last). */
+  private addBySource(e: CtEntry): void {
+    const k = sourceHash(e.original);
+    e.srcHash = k;
+    const had = this.bySource.get(k);
+    if (had === undefined) this.bySource.set(k, e);
+    else if (Array.isArray(had)) had.push(e);
+    else this.bySource.set(k, [had, e]);
+  }
+
   private own(view: ConntrackEntryView): CtEntry {
     if (!(view instanceof CtEntry) || view.owner !== this.tableId) {
       throw new Error('kpath internal error: conntrack entry does not belong to this table');
@@ -512,7 +529,7 @@ export class ConntrackTable {
 
   /** early_drop: evict the oldest entry that is not ASSURED. */
   private earlyDrop(now: number): boolean {
-    const e = this.unassuredHead;
+    const e = this.unassured.first();
     if (!e) return false;
     this.kill(e);
     if (e.expiresAt > now) this.stats.earlyDrop++;
@@ -589,24 +606,14 @@ export class ConntrackTable {
   }
 
   private linkUnassured(e: CtEntry): void {
-    e.inUnassured = true;
-    e.prevUnassured = this.unassuredTail;
-    e.nextUnassured = undefined;
-    if (this.unassuredTail) this.unassuredTail.nextUnassured = e;
-    else this.unassuredHead = e;
-    this.unassuredTail = e;
+    e.unassuredSlot = this.unassured.push(e);
   }
 
-  /** Take `e` off the unassured list if it is on it. */
+  /** Take `e` off the unassured ring if it is on it. */
   private unlinkUnassured(e: CtEntry): void {
-    if (!e.inUnassured) return;
-    if (e.prevUnassured) e.prevUnassured.nextUnassured = e.nextUnassured;
-    else this.unassuredHead = e.nextUnassured;
-    if (e.nextUnassured) e.nextUnassured.prevUnassured = e.prevUnassured;
-    else this.unassuredTail = e.prevUnassured;
-    e.prevUnassured = undefined;
-    e.nextUnassured = undefined;
-    e.inUnassured = false;
+    if (e.unassuredSlot < 0) return;
+    this.unassured.clear(e.unassuredSlot);
+    e.unassuredSlot = -1;
   }
 
   private l4(
