@@ -42,10 +42,17 @@ function protoSpecified(r: NatRange): boolean {
   return r.minPort !== undefined;
 }
 
-function portRange(r: NatRange): [number, number] {
+/** The range's ports, low end (no array per call: the DNAT of every new connection asks). */
+function portLo(r: NatRange): number {
   const a = r.minPort ?? 0;
   const b = r.maxPort ?? a;
-  return a <= b ? [a, b] : [b, a];
+  return a <= b ? a : b;
+}
+
+function portHi(r: NatRange): number {
+  const a = r.minPort ?? 0;
+  const b = r.maxPort ?? a;
+  return a <= b ? b : a;
 }
 
 /** The manipulated half of a tuple: source for SRC, destination for DST. */
@@ -79,7 +86,8 @@ function addrInRange(ip: IP, r: NatRange): boolean {
 export function tupleInRange(t: Tuple, m: NatManip, r: NatRange): boolean {
   if (!addrInRange(manipAddr(t, m), r)) return false;
   if (!protoSpecified(r)) return true;
-  const [lo, hi] = portRange(r);
+  const lo = portLo(r);
+  const hi = portHi(r);
   const k = manipKey(t, m);
   return k >= lo && k <= hi;
 }
@@ -133,7 +141,8 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
   const addr = manipAddr(t, m);
   if (isIcmp(t.proto)) {
     if (protoSpecified(r)) {
-      const [lo, hi] = portRange(r);
+      const lo = portLo(r);
+      const hi = portHi(r);
       min = lo;
       size = hi - lo + 1;
     } else {
@@ -157,7 +166,8 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
         size = 65535 - 1024 + 1;
       }
     } else {
-      const [lo, hi] = portRange(r);
+      const lo = portLo(r);
+      const hi = portHi(r);
       min = lo;
       size = hi - lo + 1;
     }
@@ -167,7 +177,7 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
   let off = randomAll(r) || m !== 'DST' ? rng.uint32() & 0xffff : 0;
   let attempts = Math.min(size, NF_NAT_MAX_ATTEMPTS);
   // One candidate object for the whole search, its port rewritten per attempt (`taken` reads it and
-  // keeps nothing); the tuple returned is a copy. ICMP candidates are built one by one.
+  // keeps nothing); the one returned is no longer written. ICMP candidates are built one by one.
   const scratch: MutableTuple | undefined = isIcmp(t.proto) ? undefined : withManip(t, m, addr, 0);
   let candidate = t;
   for (;;) {
@@ -179,9 +189,9 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
         else scratch.dport = key;
         candidate = scratch;
       }
-      if (!taken(candidate, attempts - i)) return candidate === scratch ? { ...scratch } : candidate;
+      if (!taken(candidate, attempts - i)) return candidate;
     }
-    if (attempts >= size || attempts < 16) return candidate === scratch ? { ...scratch } : candidate;
+    if (attempts >= size || attempts < 16) return candidate;
     attempts = attempts >> 1;
     off = rng.uint32() & 0xffff;
   }
@@ -210,7 +220,8 @@ export function chooseNatTuple(
   const base = withManip(current, m, pickAddress(current, m, r), manipKey(current, m));
   if (!randomAll(r)) {
     if (protoSpecified(r)) {
-      const [lo, hi] = portRange(r);
+      const lo = portLo(r);
+      const hi = portHi(r);
       const k = manipKey(base, m);
       if (k >= lo && k <= hi && (lo === hi || !taken(base))) return base;
     } else if (!taken(base)) {

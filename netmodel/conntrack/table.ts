@@ -90,6 +90,8 @@ export interface CtStats {
 
 const EMPTY_ENTRIES: readonly CtEntry[] = [];
 
+type FoundResult = Extract<CtResult, { kind: 'tracked' }>;
+
 /** The live ring squeezed its holes out: entries learn their new slots. */
 function movedLive(e: CtEntry, pos: number): void {
   e.liveSlot = pos;
@@ -142,6 +144,8 @@ export class ConntrackTable {
   private bySourceKept = false;
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
+  /** process()'s last result for an entry it found, by direction (ORIGINAL, REPLY). */
+  private readonly lastFound: (FoundResult | undefined)[] = [undefined, undefined];
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
   /** The clock of the setupNat call under way, for `taken`. */
   private takenNow = 0;
@@ -233,7 +237,21 @@ export class ConntrackTable {
         break;
     }
     if (dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
-    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir, entry: e, created: false };
+    // A result is a value: the last one per direction is given again when it says the same (a
+    // connection's close asks with the same entry, direction and ctinfo as its handshake did).
+    const di = dir === 'REPLY' ? 1 : 0;
+    const last = this.lastFound[di];
+    if (last !== undefined && last.entry === e && last.ctinfo === ctinfo) return last;
+    const r: FoundResult = {
+      kind: 'tracked',
+      ctinfo,
+      ctstate: ctinfoState(ctinfo),
+      dir,
+      entry: e,
+      created: false,
+    };
+    this.lastFound[di] = r;
+    return r;
   }
 
   /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
