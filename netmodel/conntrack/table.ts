@@ -91,6 +91,7 @@ export interface CtStats {
 const EMPTY_ENTRIES: readonly CtEntry[] = [];
 
 type FoundResult = Extract<CtResult, { kind: 'tracked' }>;
+type MutableTuple = { -readonly [K in keyof Tuple]: Tuple[K] };
 
 /** The live ring squeezed its holes out: entries learn their new slots. */
 function movedLive(e: CtEntry, pos: number): void {
@@ -144,6 +145,8 @@ export class ConntrackTable {
   private bySourceKept = false;
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
+  /** invertedReply's tuple. */
+  private inverted: MutableTuple | undefined = undefined;
   /** process()'s last result for an entry it found, by direction (ORIGINAL, REPLY). */
   private readonly lastFound: (FoundResult | undefined)[] = [undefined, undefined];
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
@@ -318,7 +321,7 @@ export class ConntrackTable {
     if (e.confirmed) return { kind: 'unchanged', reason: 'confirmed' };
     const done = manip === 'SRC' ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE;
     if (e.has(done)) return { kind: 'unchanged', reason: 'already-done' };
-    const current = invertTuple(e.reply);
+    const current = this.invertedReply(e.reply);
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
     this.takenNow = ctx.now;
     let fromSameSource: Tuple | undefined;
@@ -492,6 +495,27 @@ export class ConntrackTable {
     this.kill(hit);
     this.evicted = hit;
     return false;
+  }
+
+  /**
+   * invertTuple(reply), for setupNat: for TCP/UDP/SCTP written into one tuple the table keeps, as
+   * nothing setupNat passes it to keeps it (chooseNatTuple reads it, copies it into candidates, and
+   * may hand it back, which setupNat then only compares).
+   */
+  private invertedReply(reply: Tuple): Tuple | undefined {
+    if (isIcmp(reply.proto)) return invertTuple(reply);
+    const c = this.inverted;
+    if (c === undefined) {
+      this.inverted = invertTuple(reply) as MutableTuple;
+      return this.inverted;
+    }
+    c.family = reply.family;
+    c.proto = reply.proto;
+    c.src = reply.dst;
+    c.dst = reply.src;
+    c.sport = reply.dport;
+    c.dport = reply.sport;
+    return c;
   }
 
   /** Index a confirmed SNAT'd entry by its source (the newest last). */
