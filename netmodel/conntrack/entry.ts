@@ -36,6 +36,12 @@ export interface ConntrackEntryView {
   readonly masqueradeDevice: string | undefined;
 }
 
+/** CtEntry.tcpBits. */
+const CLOSE_INIT_ORIGINAL = 1;
+const CLOSE_INIT_REPLY = 2;
+const SIMULTANEOUS_OPEN = 4;
+const CHALLENGE_ACK_EXPECTED = 8;
+
 interface MutableCounter {
   packets: number;
   bytes: number;
@@ -44,9 +50,10 @@ interface MutableCounter {
 /**
  * The table's own mutable entry. Flat on purpose: a confirmed entry is this object and its two
  * tuples, nothing else (the times are split into small integers, split-time.ts; the TCP tracker's
- * flags are fields; the tuple index holds the entry in a slot array, tuple-index.ts; counters exist only
- * with nf_conntrack_acct=1). At bench rates ~30,000 closed connections wait in TIME_WAIT, and every
- * object they keep is work for each garbage collection.
+ * flags are bits of one field; the table's rings and the tuple index hold the entry by slot number,
+ * slot-ring.ts and tuple-index.ts; counters exist only with nf_conntrack_acct=1). At bench rates
+ * ~30,000 closed connections wait in TIME_WAIT, and every object and field they keep is work for
+ * each garbage collection.
  */
 export class CtEntry implements ConntrackEntryView {
   readonly id: number;
@@ -66,29 +73,24 @@ export class CtEntry implements ConntrackEntryView {
   // TCP tracker memory (struct ip_ct_tcp, minus the window data).
   lastIndex: TcpFlagIndex = 'NONE';
   lastDir: CtDirection = 'ORIGINAL';
-  /** IP_CT_TCP_FLAG_CLOSE_INIT of the original side: it sent the first FIN. */
-  closeInitOriginal = false;
-  /** IP_CT_TCP_FLAG_CLOSE_INIT of the reply side. */
-  closeInitReply = false;
-  simultaneousOpen = false;
-  challengeAckExpected = false;
+  /** The tracker's four flags below, as bits of one field (a field per flag is 8 bytes per entry). */
+  private tcpBits = 0;
 
   // The table's index keys (tuple-index.ts), set at confirm so that deletion need not hash again.
   /** hashOfTuple(original) and hashOfTuple(reply); -1 until confirmed. */
   origHash = -1;
   replyHash = -1;
-  /** The table's list of confirmed entries, in confirm order (table.ts), and the entry's slot in its unordered array (-1: not in the table). */
+  /** The entry's slot in the table's array of confirmed entries in confirm order (table.ts); -1: not in the table. */
   liveSlot = -1;
-  prevLive: CtEntry | undefined = undefined;
-  nextLive: CtEntry | undefined = undefined;
-  /** The table's list of confirmed entries without ASSURED, oldest first (early_drop's candidates). */
-  inUnassured = false;
-  prevUnassured: CtEntry | undefined = undefined;
-  nextUnassured: CtEntry | undefined = undefined;
+  /** The entry's slot in the table's ring of confirmed entries without ASSURED, oldest first (early_drop's candidates); -1: not in it. */
+  unassuredSlot = -1;
   /** sourceHash(original) when the entry is in the bySource index (SNAT'd), else -1. */
   srcHash = -1;
   /** The id of the table that made the entry (ConntrackTable checks entries handed back to it). */
   owner = 0;
+  /** The expiry timer's slot (expiry.ts): its FIFO (NO_TIMER: none) and position there. */
+  timerQ = -1;
+  timerPos = 0;
   /** Before confirm: the relative timeout, ms, that confirm turns into expiresAt (the kernel adds the clock then). */
   pendingTimeout = 0;
 
@@ -104,6 +106,36 @@ export class CtEntry implements ConntrackEntryView {
       ? { original: { packets: 0, bytes: 0 }, reply: { packets: 0, bytes: 0 } }
       : undefined;
     this.tcpState = original.proto === 'tcp' ? 'NONE' : undefined;
+  }
+
+  /** IP_CT_TCP_FLAG_CLOSE_INIT of the original side: it sent the first FIN. */
+  get closeInitOriginal(): boolean {
+    return (this.tcpBits & CLOSE_INIT_ORIGINAL) !== 0;
+  }
+  set closeInitOriginal(v: boolean) {
+    this.tcpBits = v ? this.tcpBits | CLOSE_INIT_ORIGINAL : this.tcpBits & ~CLOSE_INIT_ORIGINAL;
+  }
+
+  /** IP_CT_TCP_FLAG_CLOSE_INIT of the reply side. */
+  get closeInitReply(): boolean {
+    return (this.tcpBits & CLOSE_INIT_REPLY) !== 0;
+  }
+  set closeInitReply(v: boolean) {
+    this.tcpBits = v ? this.tcpBits | CLOSE_INIT_REPLY : this.tcpBits & ~CLOSE_INIT_REPLY;
+  }
+
+  get simultaneousOpen(): boolean {
+    return (this.tcpBits & SIMULTANEOUS_OPEN) !== 0;
+  }
+  set simultaneousOpen(v: boolean) {
+    this.tcpBits = v ? this.tcpBits | SIMULTANEOUS_OPEN : this.tcpBits & ~SIMULTANEOUS_OPEN;
+  }
+
+  get challengeAckExpected(): boolean {
+    return (this.tcpBits & CHALLENGE_ACK_EXPECTED) !== 0;
+  }
+  set challengeAckExpected(v: boolean) {
+    this.tcpBits = v ? this.tcpBits | CHALLENGE_ACK_EXPECTED : this.tcpBits & ~CHALLENGE_ACK_EXPECTED;
   }
 
   get expiresAt(): number {

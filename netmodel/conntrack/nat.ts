@@ -42,10 +42,17 @@ function protoSpecified(r: NatRange): boolean {
   return r.minPort !== undefined;
 }
 
-function portRange(r: NatRange): [number, number] {
+/** The range's ports, low end (no array per call: the DNAT of every new connection asks). */
+function portLo(r: NatRange): number {
   const a = r.minPort ?? 0;
   const b = r.maxPort ?? a;
-  return a <= b ? [a, b] : [b, a];
+  return a <= b ? a : b;
+}
+
+function portHi(r: NatRange): number {
+  const a = r.minPort ?? 0;
+  const b = r.maxPort ?? a;
+  return a <= b ? b : a;
 }
 
 /** The manipulated half of a tuple: source for SRC, destination for DST. */
@@ -58,7 +65,10 @@ function manipKey(t: Tuple, m: NatManip): number {
   return m === 'SRC' ? t.sport : t.dport;
 }
 
-function withManip(t: Tuple, m: NatManip, addr: IP, key: number): Tuple {
+/** A tuple whose ports uniqueL4 rewrites in place. */
+type MutableTuple = { -readonly [K in keyof Tuple]: Tuple[K] };
+
+function withManip(t: Tuple, m: NatManip, addr: IP, key: number): MutableTuple {
   if (isIcmp(t.proto)) return m === 'SRC' ? { ...t, src: addr, sport: key } : { ...t, dst: addr, sport: key };
   // Literals, not spreads: the port search makes one per candidate.
   return m === 'SRC'
@@ -76,7 +86,8 @@ function addrInRange(ip: IP, r: NatRange): boolean {
 export function tupleInRange(t: Tuple, m: NatManip, r: NatRange): boolean {
   if (!addrInRange(manipAddr(t, m), r)) return false;
   if (!protoSpecified(r)) return true;
-  const [lo, hi] = portRange(r);
+  const lo = portLo(r);
+  const hi = portHi(r);
   const k = manipKey(t, m);
   return k >= lo && k <= hi;
 }
@@ -130,7 +141,8 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
   const addr = manipAddr(t, m);
   if (isIcmp(t.proto)) {
     if (protoSpecified(r)) {
-      const [lo, hi] = portRange(r);
+      const lo = portLo(r);
+      const hi = portHi(r);
       min = lo;
       size = hi - lo + 1;
     } else {
@@ -154,7 +166,8 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
         size = 65535 - 1024 + 1;
       }
     } else {
-      const [lo, hi] = portRange(r);
+      const lo = portLo(r);
+      const hi = portHi(r);
       min = lo;
       size = hi - lo + 1;
     }
@@ -163,10 +176,19 @@ function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rn
   }
   let off = randomAll(r) || m !== 'DST' ? rng.uint32() & 0xffff : 0;
   let attempts = Math.min(size, NF_NAT_MAX_ATTEMPTS);
+  // One candidate object for the whole search, its port rewritten per attempt (`taken` reads it and
+  // keeps nothing); the one returned is no longer written. ICMP candidates are built one by one.
+  const scratch: MutableTuple | undefined = isIcmp(t.proto) ? undefined : withManip(t, m, addr, 0);
   let candidate = t;
   for (;;) {
     for (let i = 0; i < attempts; i++, off = (off + 1) & 0xffff) {
-      candidate = withManip(t, m, addr, min + (off % size));
+      const key = min + (off % size);
+      if (scratch === undefined) candidate = withManip(t, m, addr, key);
+      else {
+        if (m === 'SRC') scratch.sport = key;
+        else scratch.dport = key;
+        candidate = scratch;
+      }
       if (!taken(candidate, attempts - i)) return candidate;
     }
     if (attempts >= size || attempts < 16) return candidate;
@@ -198,7 +220,8 @@ export function chooseNatTuple(
   const base = withManip(current, m, pickAddress(current, m, r), manipKey(current, m));
   if (!randomAll(r)) {
     if (protoSpecified(r)) {
-      const [lo, hi] = portRange(r);
+      const lo = portLo(r);
+      const hi = portHi(r);
       const k = manipKey(base, m);
       if (k >= lo && k <= hi && (lo === hi || !taken(base))) return base;
     } else if (!taken(base)) {

@@ -10,10 +10,12 @@ import { SYN } from '../packet.js';
 import type { Rng } from '../rng.js';
 import type { ConntrackEntryView } from './entry.js';
 import { CtEntry } from './entry.js';
+import { ExpiryQueues } from './expiry.js';
 import type { ConntrackFilter } from './filter.js';
 import { matchesFilter } from './filter.js';
 import type { NatManip, NatRange } from './nat.js';
 import { chooseNatTuple, NF_NAT_HARDER_THRESH, randomAll, sameSourceCandidate, tupleInRange } from './nat.js';
+import { SlotRing } from './slot-ring.js';
 import type { CtDirection, CtInfo, CtState } from './status.js';
 import { CtStatus, ctinfoState } from './status.js';
 import type { ConntrackSysctls } from './sysctls.js';
@@ -88,6 +90,18 @@ export interface CtStats {
 
 const EMPTY_ENTRIES: readonly CtEntry[] = [];
 
+type FoundResult = Extract<CtResult, { kind: 'tracked' }>;
+type MutableTuple = { -readonly [K in keyof Tuple]: Tuple[K] };
+
+/** The live ring squeezed its holes out: entries learn their new slots. */
+function movedLive(e: CtEntry, pos: number): void {
+  e.liveSlot = pos;
+}
+
+function movedUnassured(e: CtEntry, pos: number): void {
+  e.unassuredSlot = pos;
+}
+
 /** Table ids for CtEntry.owner; 0 is no table. */
 let nextTableId = 1;
 
@@ -103,31 +117,38 @@ export class ConntrackTable {
   private values: ConntrackSysctls;
   private nextId = 1;
   /**
-   * Confirmed entries in confirm order: a doubly linked list through the entries (prevLive /
-   * nextLive), so that an entry costs no Map slot and insertion and removal no hashing.
+   * Confirmed entries in confirm order, each at its CtEntry.liveSlot (slot-ring.ts): a removal clears
+   * its slot and reads no other entry (a linked list's unlink loaded both neighbours, cold at table
+   * sizes).
    */
-  private liveHead: CtEntry | undefined = undefined;
-  private liveTail: CtEntry | undefined = undefined;
-  /**
-   * The same entries in no particular order (CtEntry.liveSlot; a removal moves the last one into the
-   * hole), for gc: scanning an array lets the CPU fetch many entries at once, where following the
-   * list waits for each entry before it knows the next. Which expired entry gc removes first is not
-   * observable.
-   */
-  private readonly liveSlots: CtEntry[] = [];
+  private readonly live = new SlotRing<CtEntry>(false, 0.5, movedLive);
+  /** Entries in `live`. */
+  private liveCount = 0;
+  /** The confirmed entries' expiry timers, for gc (expiry.ts). */
+  private readonly expiry = new ExpiryQueues();
   /** Both tuples of every confirmed entry (a Map by tupleKey, without the strings: tuple-index.ts). */
   private readonly byTuple = new TupleIndex();
-  /** Confirmed entries without ASSURED, oldest first: early_drop candidates (a list like the live one). */
-  private unassuredHead: CtEntry | undefined = undefined;
-  private unassuredTail: CtEntry | undefined = undefined;
+  /** Confirmed entries without ASSURED, oldest first: early_drop's candidates (a ring like `live`). */
+  private readonly unassured = new SlotRing<CtEntry>(false, 0.5, movedUnassured);
   /**
    * SNAT'd entries by sourceHash of the original tuple (nf_nat_bysource), in confirm order: one entry
    * alone (the usual case: a masqueraded source port is one flow), an array when several share the
    * hash. Entries of different sources may share a hash: readers compare with sameSource.
+   *
+   * Only a source manip without --random/--random-fully whose tuple is outside its range reads it
+   * (find_appropriate_src); kube-proxy's, flannel's and calico's MASQUERADE --random-fully and the
+   * null bindings of un-NATed flows never do, yet every one of those entries is SNAT'd. So the index
+   * is built on its first read, from the table in confirm order (the order it would have had), and
+   * kept from then on: until then a connection costs no Map insert and delete.
    */
   private readonly bySource = new Map<number, CtEntry | CtEntry[]>();
+  private bySourceKept = false;
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
+  /** invertedReply's tuple. */
+  private inverted: MutableTuple | undefined = undefined;
+  /** process()'s last result for an entry it found, by direction (ORIGINAL, REPLY). */
+  private readonly lastFound: (FoundResult | undefined)[] = [undefined, undefined];
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
   /** The clock of the setupNat call under way, for `taken`. */
   private takenNow = 0;
@@ -182,7 +203,7 @@ export class ConntrackTable {
 
   /** Entries in the table, expired ones included until `gc` or a lookup removes them. */
   get size(): number {
-    return this.liveSlots.length;
+    return this.liveCount;
   }
 
   statistics(): Readonly<CtStats> {
@@ -219,7 +240,21 @@ export class ConntrackTable {
         break;
     }
     if (dir === 'REPLY' && !e.has(CtStatus.SEEN_REPLY)) e.status |= CtStatus.SEEN_REPLY;
-    return { kind: 'tracked', ctinfo, ctstate: ctinfoState(ctinfo), dir, entry: e, created: false };
+    // A result is a value: the last one per direction is given again when it says the same (a
+    // connection's close asks with the same entry, direction and ctinfo as its handshake did).
+    const di = dir === 'REPLY' ? 1 : 0;
+    const last = this.lastFound[di];
+    if (last !== undefined && last.entry === e && last.ctinfo === ctinfo) return last;
+    const r: FoundResult = {
+      kind: 'tracked',
+      ctinfo,
+      ctstate: ctinfoState(ctinfo),
+      dir,
+      entry: e,
+      created: false,
+    };
+    this.lastFound[di] = r;
+    return r;
   }
 
   /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
@@ -257,20 +292,14 @@ export class ConntrackTable {
     }
     e.status |= CtStatus.CONFIRMED;
     e.expiresAt = now + e.pendingTimeout;
+    this.expiry.restart(e, now, e.pendingTimeout);
     e.pendingTimeout = 0;
     this.linkLive(e);
     e.origHash = ko;
     e.replyHash = kr;
     this.byTuple.add(e);
     if (!e.has(CtStatus.ASSURED)) this.linkUnassured(e);
-    if (e.has(CtStatus.SRC_NAT_DONE)) {
-      const k = sourceHash(e.original);
-      e.srcHash = k;
-      const had = this.bySource.get(k);
-      if (had === undefined) this.bySource.set(k, e);
-      else if (Array.isArray(had)) had.push(e);
-      else this.bySource.set(k, [had, e]);
-    }
+    if (this.bySourceKept && e.has(CtStatus.SRC_NAT_DONE)) this.addBySource(e);
     return { kind: 'confirmed', entry: e };
   }
 
@@ -292,7 +321,7 @@ export class ConntrackTable {
     if (e.confirmed) return { kind: 'unchanged', reason: 'confirmed' };
     const done = manip === 'SRC' ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE;
     if (e.has(done)) return { kind: 'unchanged', reason: 'already-done' };
-    const current = invertTuple(e.reply);
+    const current = this.invertedReply(e.reply);
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
     this.takenNow = ctx.now;
     let fromSameSource: Tuple | undefined;
@@ -300,6 +329,10 @@ export class ConntrackTable {
     // without --random/--random-fully whose current tuple is outside the range (so never for
     // kube-proxy's MASQUERADE --random-fully): looked up only then, a cache miss at table sizes.
     if (manip === 'SRC' && !randomAll(range) && !tupleInRange(current, manip, range)) {
+      if (!this.bySourceKept) {
+        this.bySourceKept = true;
+        for (const x of this.all()) if (x.has(CtStatus.SRC_NAT_DONE)) this.addBySource(x);
+      }
       const had = this.bySource.get(sourceHash(current));
       const list = had === undefined ? EMPTY_ENTRIES : Array.isArray(had) ? had : [had];
       for (const other of list) {
@@ -366,24 +399,40 @@ export class ConntrackTable {
 
   // ---- housekeeping --------------------------------------------------------------------------
 
-  /** Live entries in creation order (expired ones skipped). */
+  /** Live entries in confirm order (expired ones skipped). */
   entries(now: number): ConntrackEntryView[] {
     const out: ConntrackEntryView[] = [];
-    for (let e = this.liveHead; e; e = e.nextLive) if (e.expiresAt > now) out.push(e);
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) {
+      const e = live.at(i);
+      if (e !== undefined && e.expiresAt > now) out.push(e);
+    }
     return out;
   }
 
-  /** Remove expired entries; returns how many went. */
+  /** Every entry in the table in confirm order, expired ones too: a copy, for loops that kill. */
+  private all(): CtEntry[] {
+    const out: CtEntry[] = [];
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) {
+      const e = live.at(i);
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Remove expired entries; returns how many went. Reads only the entries whose timer slot is due
+   * (expiry.ts): those expired, and those refreshed since with the same timeout, re-armed.
+   */
   gc(now: number): number {
     let n = 0;
-    // From the end: a removal moves the last entry, already visited, into the slot being visited.
-    const slots = this.liveSlots;
-    for (let i = slots.length - 1; i >= 0; i--) {
-      const e = slots[i]!;
+    const q = this.expiry;
+    for (let e = q.popDue(now); e !== undefined; e = q.popDue(now)) {
       if (e.expiresAt <= now) {
         this.kill(e);
         n++;
-      }
+      } else q.rearm(e, now);
     }
     return n;
   }
@@ -391,8 +440,7 @@ export class ConntrackTable {
   /** `conntrack -D` with filters; returns the number of entries deleted. */
   delete(filter: ConntrackFilter, now: number): number {
     let n = 0;
-    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
-      next = e.nextLive;
+    for (const e of this.all()) {
       if (e.expiresAt <= now) {
         this.kill(e);
         continue;
@@ -407,19 +455,15 @@ export class ConntrackTable {
 
   /** `conntrack -F`. */
   flush(): number {
-    const n = this.liveSlots.length;
-    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
-      next = e.nextLive;
-      this.kill(e);
-    }
+    const n = this.liveCount;
+    for (const e of this.all()) this.kill(e);
     return n;
   }
 
   /** The device a MASQUERADE binding used went down: forget its flows (nf_nat_masquerade). */
   flushMasquerade(device: string): number {
     let n = 0;
-    for (let e = this.liveHead, next: CtEntry | undefined; e; e = next) {
-      next = e.nextLive;
+    for (const e of this.all()) {
       if (e.masqueradeDevice === device) {
         this.kill(e);
         n++;
@@ -453,6 +497,37 @@ export class ConntrackTable {
     return false;
   }
 
+  /**
+   * invertTuple(reply), for setupNat: for TCP/UDP/SCTP written into one tuple the table keeps, as
+   * nothing setupNat passes it to keeps it (chooseNatTuple reads it, copies it into candidates, and
+   * may hand it back, which setupNat then only compares).
+   */
+  private invertedReply(reply: Tuple): Tuple | undefined {
+    if (isIcmp(reply.proto)) return invertTuple(reply);
+    const c = this.inverted;
+    if (c === undefined) {
+      this.inverted = invertTuple(reply) as MutableTuple;
+      return this.inverted;
+    }
+    c.family = reply.family;
+    c.proto = reply.proto;
+    c.src = reply.dst;
+    c.dst = reply.src;
+    c.sport = reply.dport;
+    c.dport = reply.sport;
+    return c;
+  }
+
+  /** Index a confirmed SNAT'd entry by its source (the newest last). */
+  private addBySource(e: CtEntry): void {
+    const k = sourceHash(e.original);
+    e.srcHash = k;
+    const had = this.bySource.get(k);
+    if (had === undefined) this.bySource.set(k, e);
+    else if (Array.isArray(had)) had.push(e);
+    else this.bySource.set(k, [had, e]);
+  }
+
   private own(view: ConntrackEntryView): CtEntry {
     if (!(view instanceof CtEntry) || view.owner !== this.tableId) {
       throw new Error('kpath internal error: conntrack entry does not belong to this table');
@@ -478,6 +553,7 @@ export class ConntrackTable {
   private kill(e: CtEntry): void {
     e.status |= CtStatus.DYING;
     if (e.liveSlot >= 0) {
+      this.expiry.clear(e);
       this.unlinkLive(e);
       this.byTuple.remove(e);
       this.unlinkUnassured(e);
@@ -495,7 +571,7 @@ export class ConntrackTable {
 
   /** early_drop: evict the oldest entry that is not ASSURED. */
   private earlyDrop(now: number): boolean {
-    const e = this.unassuredHead;
+    const e = this.unassured.first();
     if (!e) return false;
     this.kill(e);
     if (e.expiresAt > now) this.stats.earlyDrop++;
@@ -517,7 +593,7 @@ export class ConntrackTable {
       }
     }
     const max = this.sysctls.nf_conntrack_max;
-    if (max > 0 && this.liveSlots.length >= max && !this.earlyDrop(now)) {
+    if (max > 0 && this.liveCount >= max && !this.earlyDrop(now)) {
       this.stats.drop++;
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
@@ -541,8 +617,10 @@ export class ConntrackTable {
 
   /** nf_ct_refresh_acct. */
   private refresh(e: CtEntry, dir: CtDirection, p: Packet, now: number, seconds: number): void {
-    if (e.confirmed) e.expiresAt = now + seconds * 1000;
-    else {
+    if (e.confirmed) {
+      e.expiresAt = now + seconds * 1000;
+      this.expiry.restart(e, now, seconds * 1000);
+    } else {
       e.pendingTimeout = seconds * 1000;
       e.expiresAt = now + seconds * 1000;
     }
@@ -559,51 +637,25 @@ export class ConntrackTable {
   }
 
   private linkLive(e: CtEntry): void {
-    e.liveSlot = this.liveSlots.length;
-    this.liveSlots.push(e);
-    e.prevLive = this.liveTail;
-    e.nextLive = undefined;
-    if (this.liveTail) this.liveTail.nextLive = e;
-    else this.liveHead = e;
-    this.liveTail = e;
+    e.liveSlot = this.live.push(e);
+    this.liveCount++;
   }
 
   private unlinkLive(e: CtEntry): void {
-    if (e.prevLive) e.prevLive.nextLive = e.nextLive;
-    else this.liveHead = e.nextLive;
-    if (e.nextLive) e.nextLive.prevLive = e.prevLive;
-    else this.liveTail = e.prevLive;
-    // Loops that remove the entry they visit read its successor first.
-    e.prevLive = undefined;
-    e.nextLive = undefined;
-    const slots = this.liveSlots;
-    const last = slots.pop()!;
-    if (last !== e) {
-      slots[e.liveSlot] = last;
-      last.liveSlot = e.liveSlot;
-    }
+    this.live.clear(e.liveSlot);
     e.liveSlot = -1;
+    this.liveCount--;
   }
 
   private linkUnassured(e: CtEntry): void {
-    e.inUnassured = true;
-    e.prevUnassured = this.unassuredTail;
-    e.nextUnassured = undefined;
-    if (this.unassuredTail) this.unassuredTail.nextUnassured = e;
-    else this.unassuredHead = e;
-    this.unassuredTail = e;
+    e.unassuredSlot = this.unassured.push(e);
   }
 
-  /** Take `e` off the unassured list if it is on it. */
+  /** Take `e` off the unassured ring if it is on it. */
   private unlinkUnassured(e: CtEntry): void {
-    if (!e.inUnassured) return;
-    if (e.prevUnassured) e.prevUnassured.nextUnassured = e.nextUnassured;
-    else this.unassuredHead = e.nextUnassured;
-    if (e.nextUnassured) e.nextUnassured.prevUnassured = e.prevUnassured;
-    else this.unassuredTail = e.prevUnassured;
-    e.prevUnassured = undefined;
-    e.nextUnassured = undefined;
-    e.inUnassured = false;
+    if (e.unassuredSlot < 0) return;
+    this.unassured.clear(e.unassuredSlot);
+    e.unassuredSlot = -1;
   }
 
   private l4(

@@ -140,6 +140,22 @@ describe('source port clash handling (nf_nat_core.c get_unique_tuple)', () => {
     expect(again.out.sport).toBe(1124);
   });
 
+  it('find_appropriate_src also finds flows SNATed before any source lookup (--random-fully, null bindings)', () => {
+    // The table builds its by-source index on the first lookup that needs it (table.ts): what was
+    // confirmed before must be in it, in confirm order, as the kernel's always-kept hash has it.
+    const table = new ConntrackTable();
+    first(table, udp('10.244.0.5:41010', dst), 0, {}); // a null binding only
+    first(table, udp('10.244.0.6:41010', dst), 0, { snat: { ...masq, randomFully: true } }, fixedRng(100));
+    expect(table.lookup(udp('10.244.1.7:9999', '10.244.1.1:1124'), 0)?.dir).toBe('REPLY');
+    // Not in range (10.244.0.6 is not 10.244.1.1) and not random: the mapping of the flow above.
+    const again = first(table, udp('10.244.0.6:41010', '10.244.1.8:9999'), 0, { snat: masq }, fixedRng(999));
+    expect(again.out.sport).toBe(1124);
+    // Flows confirmed after the index was built are in it too.
+    first(table, udp('10.244.0.7:41011', dst), 0, { snat: { ...masq, randomFully: true } }, fixedRng(200));
+    const third = first(table, udp('10.244.0.7:41011', '10.244.1.9:9999'), 0, { snat: masq }, fixedRng(5));
+    expect(third.out.sport).toBe(1224);
+  });
+
   it('a null binding moves a port whose reply tuple would clash with a DNATed flow', () => {
     const table = new ConntrackTable();
     // Client reaches the pod through the VIP ...
