@@ -101,6 +101,16 @@ let spareView: Mutable<CtView> | undefined;
 /** Each node's addrType callback for EvalContext, made once instead of per walk. */
 const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
 
+/**
+ * Make and remember a node's addrType callback. A function of its own: the closure's context (the
+ * captured node) would otherwise be allocated on every entry to the caller, closure made or not.
+ */
+function addrTypeFor(node: KernelNode): NonNullable<EvalContext['addrType']> {
+  const at: NonNullable<EvalContext['addrType']> = (ip, dev) => node.routing.addrType(ip, dev);
+  addrTypeOf.set(node, at);
+  return at;
+}
+
 class Walk implements Flow {
   // Every field is written by start(), in this order, so that a finished lean walk's object can be
   // started again (one object for every lean walk; see takeLeanWalk).
@@ -185,12 +195,7 @@ class Walk implements Flow {
     this.ipvsConn = undefined;
     this.ipvsProperty = undefined;
     if (node.ipvs) node.ipvs.timers(node.conntrack, env.now);
-    let at = addrTypeOf.get(node);
-    if (!at) {
-      at = (ip, dev) => node.routing.addrType(ip, dev);
-      addrTypeOf.set(node, at);
-    }
-    this.addrType = at;
+    this.addrType = addrTypeOf.get(node) ?? addrTypeFor(node);
     return this;
   }
 
@@ -564,7 +569,7 @@ class Walk implements Flow {
     o.explain = this.rec;
     o.lean = this.lean;
     o.owned = p === this.owned;
-    o.choose = rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined;
+    o.choose = rng.choose ? chooserOf(rng) : undefined;
     const r = table.hook(name, p, this.env.now, o);
     o.choose = undefined;
     if (r.kind === 'pass') return r;
@@ -777,6 +782,14 @@ const HOOK_OPTS: Mutable<IpvsHookOptions> = {
   owned: false,
   choose: undefined,
 };
+
+/**
+ * A tracer's Rng.choose as IPVS's choose option. A function of its own: a closure in Walk.ipvs would
+ * have its context (the captured rng) allocated on every call, tracer or not.
+ */
+function chooserOf(rng: Rng): (weights: readonly number[]) => number {
+  return (w) => rng.choose!(w);
+}
 
 /** net.ipv4.ip_default_ttl: the TTL a host's packets leave with. */
 const DEFAULT_TTL = 64;
