@@ -506,44 +506,46 @@ class Walk implements Flow {
     }
   }
 
-  /** The non-nat tables of a hook, in order; returns the packet or how it ended. */
+  /**
+   * The tables of a hook in the kernel's order (HOOK_ORDER), those of `only` (TABLE_BIT bits), with
+   * conntrack after raw on PREROUTING and OUTPUT; returns the packet or how it ended.
+   */
   tables(
     hook: BuiltinChain,
     p: Packet,
-    only: readonly TableName[] | undefined,
+    only: number,
     inDev?: string,
     outDev?: string,
     nextHop?: IP,
   ): Packet | Outcome {
-    for (const step of HOOK_ORDER[hook]) {
-      if (only && !only.includes(step.table)) continue;
-      if (step.table === 'nat') {
+    const steps = hookTables(hook);
+    const tracks = hook === 'PREROUTING' || hook === 'OUTPUT';
+    // Untraced and recording no stages, a chain without rules is only its policy: no evaluation.
+    const policies = this.rec || this.env.trace ? undefined : this.node.flowCache;
+    for (let i = 0; i < steps.length; i++) {
+      const table = steps[i]!;
+      if ((only & tableBit(table)) === 0) continue;
+      if (table === 'nat') {
         const r = this.nat(hook, p, inDev, outDev, nextHop);
         if (isOutcome(r)) return r;
         p = r;
         continue;
       }
-      // Untraced and recording no stages, a chain without rules is only its policy: no evaluation.
-      const v =
-        this.rec || this.env.trace
-          ? undefined
-          : this.node.flowCache.policy(this.node.rules(p.family), step.table, hook, p);
+      const v = policies?.policy(this.node.rules(p.family), table, hook, p);
       let notrack = false;
       if (v !== undefined) {
-        if (v.kind === 'DROP')
-          return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
+        if (v.kind === 'DROP') return { kind: 'dropped', reason: `dropped by ${table} ${hook}`, hook, table };
       } else {
-        const r = this.table(hook, step.table, p);
+        const r = this.table(hook, table, p);
         if (r.verdict.kind === 'DROP')
-          return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
-        if (r.verdict.kind === 'REJECT')
-          return { kind: 'rejected', with: r.verdict.with, hook, table: step.table };
+          return { kind: 'dropped', reason: `dropped by ${table} ${hook}`, hook, table };
+        if (r.verdict.kind === 'REJECT') return { kind: 'rejected', with: r.verdict.with, hook, table };
         p = r.packet;
         notrack = r.notrack;
       }
       // Conntrack sits right after raw on PREROUTING and OUTPUT. A packet looped back through lo
       // already carries its entry (the kernel skips the lookup), so it is tracked once per node.
-      if ((hook === 'PREROUTING' || hook === 'OUTPUT') && step.table === 'raw' && !this.ctAttached) {
+      if (tracks && table === 'raw' && !this.ctAttached) {
         this.ctAttached = true;
         const ct = this.conntrack(hook, p, notrack);
         if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
@@ -851,7 +853,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           kind: 'route',
           decision: `local delivery (${p.dst.text} is an address of ${w.node.name})`,
         });
-      let r = w.tables('INPUT', p, w.node.ipvs ? IPVS_BEFORE.INPUT : undefined, iif);
+      let r = w.tables('INPUT', p, w.node.ipvs ? IPVS_BEFORE.INPUT : ALL_TABLES, iif);
       if (isOutcome(r)) return w.finish(r);
       if (w.node.ipvs) {
         // IPVS at LOCAL_IN (98, 99), between filter and nat INPUT.
@@ -906,12 +908,12 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           nextHop,
         });
       const pOut = w.adopt(withOif(p, rt.dev, w.mine(p)));
-      let f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
+      let f = w.tables('FORWARD', pOut, ALL_TABLES, iif, rt.dev, nextHop);
       if (isOutcome(f)) return w.finish(f);
       // IPVS at FORWARD (100): replies of real servers to clients elsewhere get the virtual source back.
       const v = w.node.ipvs ? w.ipvs('FORWARD', f) : undefined;
       if (v?.kind === 'reply') f = w.adopt(v.packet);
-      const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
+      const post = w.tables('POSTROUTING', f, ALL_TABLES, iif, rt.dev, nextHop);
       if (isOutcome(post)) return w.finish(post);
       const c = w.confirm('POSTROUTING');
       if (c) return w.finish(c);
@@ -982,13 +984,13 @@ function receiveWalk(
     // A lean walk hands back no input: the copy with iif is the walk's own from the start.
     const w = leanWalk(node, env, packet, physdev ?? env.physdev);
     const p0 = withIif(w.copyIn(packet), iif, true);
-    const p = w.tables('PREROUTING', p0, undefined, iif);
+    const p = w.tables('PREROUTING', p0, ALL_TABLES, iif);
     if (isOutcome(p)) return w.finish(p);
     return afterPrerouting(w, p, iif);
   }
   const p0 = withIif(packet, iif);
   const w = new Walk().start(node, env, p0, physdev ?? env.physdev, false);
-  const p = w.tables('PREROUTING', p0, undefined, iif);
+  const p = w.tables('PREROUTING', p0, ALL_TABLES, iif);
   if (isOutcome(p)) return w.finish(p);
   return afterPrerouting(w, p, iif);
 }
@@ -1057,7 +1059,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   const dst0 = p0.dst;
   const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? dst0) : dst0;
   const ipvs = ipvsHooks && node.ipvs !== undefined;
-  const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : undefined, undefined, rt0.dev, nextHop0);
+  const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : ALL_TABLES, undefined, rt0.dev, nextHop0);
   if (isOutcome(out)) return w.finish(out);
   p = out;
   if (ipvs) {
@@ -1092,7 +1094,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     p = w.adopt(withOif(p, rt.dev, w.mine(p)));
   }
   const nextHop = rt.kind === 'unicast' ? (rt.gateway ?? p.dst) : p.dst;
-  const post = w.tables('POSTROUTING', p, undefined, undefined, rt.dev, nextHop);
+  const post = w.tables('POSTROUTING', p, ALL_TABLES, undefined, rt.dev, nextHop);
   if (isOutcome(post)) return w.finish(post);
   const c = w.confirm('POSTROUTING');
   if (c) return w.finish(c);
@@ -1100,18 +1102,50 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     // Looped back through lo: PREROUTING raw and mangle see it (conntrack is already attached, so no
     // new lookup and no nat), then INPUT.
     const back = w.adopt(withIif(post, 'lo', w.mine(post)));
-    const pre = w.tables('PREROUTING', back, ['raw', 'mangle'], 'lo');
+    const pre = w.tables('PREROUTING', back, TABLE_BIT.raw | TABLE_BIT.mangle, 'lo');
     if (isOutcome(pre)) return w.finish(pre);
-    const inp = w.tables('INPUT', pre, undefined, 'lo');
+    const inp = w.tables('INPUT', pre, ALL_TABLES, 'lo');
     if (isOutcome(inp)) return w.finish(inp);
     return w.finish(w.delivered(inp));
   }
   return w.finish(w.sent(rt.dev, nextHop, post, false));
 }
 
+/** Sets of tables for Walk.tables' `only`, a bit each. */
+const TABLE_BIT: Readonly<Record<TableName, number>> = { raw: 1, mangle: 2, nat: 4, filter: 8 };
+const ALL_TABLES = 15;
+
+/** TABLE_BIT[table], by comparisons. */
+function tableBit(t: TableName): number {
+  return t === 'filter' ? 8 : t === 'nat' ? 4 : t === 'mangle' ? 2 : 1;
+}
+
+/** Each hook's tables in HOOK_ORDER's order, as names. */
+const PREROUTING_TABLES = HOOK_ORDER.PREROUTING.map((s) => s.table);
+const INPUT_TABLES = HOOK_ORDER.INPUT.map((s) => s.table);
+const FORWARD_TABLES = HOOK_ORDER.FORWARD.map((s) => s.table);
+const OUTPUT_TABLES = HOOK_ORDER.OUTPUT.map((s) => s.table);
+const POSTROUTING_TABLES = HOOK_ORDER.POSTROUTING.map((s) => s.table);
+
+/** HOOK_ORDER[hook]'s tables, by comparisons (a keyed load by hook name showed in profiles). */
+function hookTables(hook: BuiltinChain): readonly TableName[] {
+  return hook === 'OUTPUT'
+    ? OUTPUT_TABLES
+    : hook === 'POSTROUTING'
+      ? POSTROUTING_TABLES
+      : hook === 'PREROUTING'
+        ? PREROUTING_TABLES
+        : hook === 'INPUT'
+          ? INPUT_TABLES
+          : FORWARD_TABLES;
+}
+
 /** The tables of a hook before and after IPVS's place on it. */
-const IPVS_BEFORE = { INPUT: ['mangle', 'filter'], OUTPUT: ['raw', 'mangle', 'nat'] } as const;
-const IPVS_AFTER = { INPUT: ['nat'], OUTPUT: ['filter'] } as const;
+const IPVS_BEFORE = {
+  INPUT: TABLE_BIT.mangle | TABLE_BIT.filter,
+  OUTPUT: TABLE_BIT.raw | TABLE_BIT.mangle | TABLE_BIT.nat,
+} as const;
+const IPVS_AFTER = { INPUT: TABLE_BIT.nat, OUTPUT: TABLE_BIT.filter } as const;
 
 /**
  * ip_vs_nat_xmit for a real server that is not local: route to it and send the DNATed packet
@@ -1171,7 +1205,7 @@ export function bridged(
 ): WalkResult {
   const p0 = withIif(packet, bridge);
   const w = new Walk().start(node, env, p0, { in: inPort, out: outPort }, false);
-  const p = w.tables('PREROUTING', p0, undefined, bridge);
+  const p = w.tables('PREROUTING', p0, ALL_TABLES, bridge);
   if (isOutcome(p)) return w.finish(p);
   if (!ipEquals(p.dst, packet.dst)) {
     if (w.rec)
@@ -1188,9 +1222,9 @@ export function bridged(
       dev: bridge,
     });
   const pOut = w.adopt(withOif(p, bridge, w.mine(p)));
-  const f = w.tables('FORWARD', pOut, undefined, bridge, bridge, p.dst);
+  const f = w.tables('FORWARD', pOut, ALL_TABLES, bridge, bridge, p.dst);
   if (isOutcome(f)) return w.finish(f);
-  const post = w.tables('POSTROUTING', f, undefined, bridge, bridge, p.dst);
+  const post = w.tables('POSTROUTING', f, ALL_TABLES, bridge, bridge, p.dst);
   if (isOutcome(post)) return w.finish(post);
   const c = w.confirm('POSTROUTING');
   if (c) return w.finish(c);
