@@ -98,19 +98,6 @@ const NO_STAGES: Stage[] = Object.freeze([]) as unknown as Stage[];
 let spareCtx: Mutable<EvalContext> | undefined;
 let spareView: Mutable<CtView> | undefined;
 
-/** Each node's addrType callback for EvalContext, made once instead of per walk. */
-const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
-
-/**
- * Make and remember a node's addrType callback. A function of its own: the closure's context (the
- * captured node) would otherwise be allocated on every entry to the caller, closure made or not.
- */
-function addrTypeFor(node: KernelNode): NonNullable<EvalContext['addrType']> {
-  const at: NonNullable<EvalContext['addrType']> = (ip, dev) => node.routing.addrType(ip, dev);
-  addrTypeOf.set(node, at);
-  return at;
-}
-
 class Walk implements Flow {
   // Every field is written by start(), in this order, so that a finished lean walk's object can be
   // started again (one object for every lean walk; see takeLeanWalk).
@@ -195,7 +182,7 @@ class Walk implements Flow {
     this.ipvsConn = undefined;
     this.ipvsProperty = undefined;
     if (node.ipvs) node.ipvs.timers(node.conntrack, env.now);
-    this.addrType = addrTypeOf.get(node) ?? addrTypeFor(node);
+    this.addrType = node.addrType;
     return this;
   }
 
@@ -523,9 +510,10 @@ class Walk implements Flow {
     // Untraced and recording no stages, a chain without rules is only its policy: no evaluation.
     const policies = this.rec || this.env.trace ? undefined : this.node.flowCache;
     for (let i = 0; i < steps.length; i++) {
-      const table = steps[i]!;
-      if ((only & tableBit(table)) === 0) continue;
-      if (table === 'nat') {
+      const t = steps[i]!;
+      if ((only & (1 << t)) === 0) continue;
+      const table = TABLE_NAMES[t]!;
+      if (t === NAT) {
         const r = this.nat(hook, p, inDev, outDev, nextHop);
         if (isOutcome(r)) return r;
         p = r;
@@ -545,7 +533,7 @@ class Walk implements Flow {
       }
       // Conntrack sits right after raw on PREROUTING and OUTPUT. A packet looped back through lo
       // already carries its entry (the kernel skips the lookup), so it is tracked once per node.
-      if (tracks && table === 'raw' && !this.ctAttached) {
+      if (tracks && t === RAW && !this.ctAttached) {
         this.ctAttached = true;
         const ct = this.conntrack(hook, p, notrack);
         if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
@@ -1111,24 +1099,24 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   return w.finish(w.sent(rt.dev, nextHop, post, false));
 }
 
-/** Sets of tables for Walk.tables' `only`, a bit each. */
+/** The tables by number (Walk.tables' `only` has bit 1 << number set for each table it runs). */
+const TABLE_NAMES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter'];
+const RAW = 0;
+const NAT = 2;
 const TABLE_BIT: Readonly<Record<TableName, number>> = { raw: 1, mangle: 2, nat: 4, filter: 8 };
 const ALL_TABLES = 15;
 
-/** TABLE_BIT[table], by comparisons. */
-function tableBit(t: TableName): number {
-  return t === 'filter' ? 8 : t === 'nat' ? 4 : t === 'mangle' ? 2 : 1;
-}
-
-/** Each hook's tables in HOOK_ORDER's order, as names. */
-const PREROUTING_TABLES = HOOK_ORDER.PREROUTING.map((s) => s.table);
-const INPUT_TABLES = HOOK_ORDER.INPUT.map((s) => s.table);
-const FORWARD_TABLES = HOOK_ORDER.FORWARD.map((s) => s.table);
-const OUTPUT_TABLES = HOOK_ORDER.OUTPUT.map((s) => s.table);
-const POSTROUTING_TABLES = HOOK_ORDER.POSTROUTING.map((s) => s.table);
+/** A hook's tables in HOOK_ORDER's order, as numbers (TABLE_NAMES). */
+const numbers = (hook: BuiltinChain): readonly number[] =>
+  HOOK_ORDER[hook].map((s) => TABLE_NAMES.indexOf(s.table));
+const PREROUTING_TABLES = numbers('PREROUTING');
+const INPUT_TABLES = numbers('INPUT');
+const FORWARD_TABLES = numbers('FORWARD');
+const OUTPUT_TABLES = numbers('OUTPUT');
+const POSTROUTING_TABLES = numbers('POSTROUTING');
 
 /** HOOK_ORDER[hook]'s tables, by comparisons (a keyed load by hook name showed in profiles). */
-function hookTables(hook: BuiltinChain): readonly TableName[] {
+function hookTables(hook: BuiltinChain): readonly number[] {
   return hook === 'OUTPUT'
     ? OUTPUT_TABLES
     : hook === 'POSTROUTING'
