@@ -84,7 +84,6 @@ export class IptablesMode implements ProxyMode {
 
   /** The emulated nodes (their conntrack, IPVS and rules) as the real flows left them. */
   datapath(): ClusterDatapath | undefined {
-    this.flushClosing();
     return this.dp;
   }
 
@@ -94,7 +93,6 @@ export class IptablesMode implements ProxyMode {
    * tuple comes back.
    */
   housekeeping(now: number): void {
-    this.flushClosing();
     const dp = this.dp;
     if (!dp) return;
     for (const name of dp.nodeNames()) {
@@ -105,7 +103,6 @@ export class IptablesMode implements ProxyMode {
   }
 
   sync(snap: ClusterSnapshot): void {
-    this.flushClosing();
     const now = this.opts.clock.now();
     this.ingress = new Map();
     if (!this.dp)
@@ -150,7 +147,6 @@ export class IptablesMode implements ProxyMode {
   decide(flow: FlowRequest, attempt: number, admit?: Admission): Decision {
     if (attempt > 0)
       return { kind: 'reject', reason: 'the endpoint the kernel chose refused the connection' };
-    this.flushClosing();
     const dp = this.dp;
     if (!dp) return { kind: 'reject', reason: 'no cluster loaded' };
     dp.node(flow.entryNode); // throws KPATH_E_NOT_FOUND for an unknown node
@@ -291,54 +287,10 @@ export class IptablesMode implements ProxyMode {
     }
   }
 
-  /**
-   * The connection ended: walk FIN, FIN-ACK, ACK so the entry goes to TIME_WAIT and then ages out.
-   * The three walks wait, with the clock reading of the close, for the connections that close in the
-   * same turn of the event loop (one batch, run from setImmediate): the walks of a batch run back to
-   * back, with the walker's code and data warm, instead of between the sockets' work of each close.
-   * Everything that reads or changes the emulated tables (decide, housekeeping, sync, the listings)
-   * runs the batch first, so each walk sees the tables exactly as it would have at once.
-   */
+  /** The connection ended: walk FIN, FIN-ACK, ACK so the entry goes to TIME_WAIT and then ages out. */
   closed(flow: FlowRequest, _d: Extract<Decision, { kind: 'forward' }>): void {
-    if (!this.dp || flow.protocol !== 'TCP') return;
-    const i = this.closing;
-    this.closingFlows[i] = flow;
-    this.closingAt[i] = this.opts.clock.now();
-    this.closing = i + 1;
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      setImmediate(this.onImmediate);
-    }
-  }
-
-  /** A setImmediate for the waiting closes is queued (one at a time). */
-  private flushQueued = false;
-  private readonly onImmediate = (): void => {
-    this.flushQueued = false;
-    this.flushClosing();
-  };
-
-  /** Connections closed and not yet walked (closed()): their flows and clock readings, in order. */
-  private closing = 0;
-  private readonly closingFlows: (FlowRequest | undefined)[] = [];
-  private readonly closingAt: number[] = [];
-
-  /** Walk the waiting closes, in the order they came (see closed()). */
-  private readonly flushClosing = (): void => {
-    const n = this.closing;
-    if (n === 0) return;
-    this.closing = 0; // a walk that throws leaves the rest behind, not walked twice
-    for (let i = 0; i < n; i++) {
-      const flow = this.closingFlows[i]!;
-      this.closingFlows[i] = undefined;
-      this.walkClose(flow, this.closingAt[i]!);
-    }
-  };
-
-  /** closed()'s three walks at clock reading `now`. */
-  private walkClose(flow: FlowRequest, now: number): void {
     const dp = this.dp;
-    if (!dp) return;
+    if (!dp || flow.protocol !== 'TCP') return;
     const name = flow.entryNode;
     let node: KernelNode;
     try {
@@ -346,12 +298,11 @@ export class IptablesMode implements ProxyMode {
     } catch {
       return; // the node went away with a reload
     }
-    const env = this.env;
-    env.now = now;
+    const env = this.walkEnv();
     const { client, destination } = flow;
     const fin = this.nextStep('tcp', client.ip, destination.ip, client.port, destination.port, FIN_ACK);
     // The entry's lookup is answered again, without hashing, by the FIN's own (tuple-index.ts).
-    const found = node.conntrack.lookup(fin, now);
+    const found = node.conntrack.lookup(fin, env.now);
     if (found?.dir !== 'ORIGINAL') return;
     const reply = found.entry.reply;
     this.stepFrom(node, name, fin, env, flow.clientIsNodeProcess);
@@ -361,7 +312,6 @@ export class IptablesMode implements ProxyMode {
   }
 
   affinity(): AffinityEntry[] {
-    this.flushClosing();
     const dp = this.dp;
     if (!dp || !this.snap) return [];
     const now = this.opts.clock.now();
@@ -391,7 +341,6 @@ export class IptablesMode implements ProxyMode {
   }
 
   ipvsTables(): ReadonlyMap<string, IpvsTable> {
-    this.flushClosing();
     const out = new Map<string, IpvsTable>();
     const dp = this.dp;
     if (dp)
@@ -449,7 +398,6 @@ export class IptablesMode implements ProxyMode {
   }
 
   close(): void {
-    this.flushClosing();
     this.dp = undefined;
   }
 }
