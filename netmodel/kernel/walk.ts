@@ -100,7 +100,7 @@ let spareView: Mutable<CtView> | undefined;
 
 class Walk implements Flow {
   // Every field is written by start(), in this order, so that a finished lean walk's object can be
-  // started again (one object for every lean walk; see takeLeanWalk).
+  // started again (one object for every lean walk; see leanWalk).
   node: KernelNode = undefined as unknown as KernelNode;
   env: WalkEnv = undefined as unknown as WalkEnv;
   /** The packet as the caller handed it in (never changed). */
