@@ -64,6 +64,9 @@ export interface IptablesModeOptions {
   readonly ipvs?: DatapathOptions['ipvs'];
 }
 
+/** Source addresses whose ingress interface a node remembers (IptablesMode.ingressFor) before starting afresh. */
+const INGRESS_REMEMBERED = 4096;
+
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
 export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
 
@@ -209,6 +212,7 @@ export class IptablesMode implements ProxyMode {
     let dev = m.get(src.text);
     if (dev === undefined) {
       dev = this.dp!.network.ingressFor(nodeName, src);
+      if (m.size >= INGRESS_REMEMBERED) m.clear(); // many clients' addresses: a cache, not a record
       m.set(src.text, dev);
     }
     return dev;
