@@ -20,15 +20,20 @@ export { KernelNode, type KernelNodeOptions } from './node.js';
 export type { Outcome, Stage, WalkResult } from './outcome.js';
 export {
   bridged,
+  dnatOf,
   receive,
   receiveOutcome,
+  receiveVerdict,
   send,
   sendOutcome,
+  sendVerdict,
+  snatOf,
   type Travel,
   type TravelEnd,
   type TravelOptions,
   type TravelStep,
   travel,
   type WalkEnv,
+  type WalkVerdict,
 } from './walk.js';
 export { type Attachment, type NetWorld, podNsName, podOfNs } from './world.js';

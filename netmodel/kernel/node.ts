@@ -19,7 +19,7 @@ import {
   type Ruleset,
   renderSave,
 } from '../netfilter/index.js';
-import { type InterfaceInit, RoutingNode } from '../routing/index.js';
+import { type AddrType, type InterfaceInit, RoutingNode } from '../routing/index.js';
 
 /**
  * iptables-nft's table order in iptables-save output (enum nft_table_type: mangle, security, raw,
@@ -91,6 +91,8 @@ export class KernelNode {
    * the routing change.
    */
   readonly flowCache = new FlowCache();
+  /** `-m addrtype`'s question to this node's routing (the walker's EvalContext.addrType), made once. */
+  readonly addrType = (ip: IP, dev: string | undefined): AddrType => this.routing.addrType(ip, dev);
   private rules4: Ruleset = emptyRuleset(4);
   private rules6: Ruleset = emptyRuleset(6);
 

@@ -25,9 +25,17 @@
  * ends the walk; nothing throws for traffic.
  */
 import { type IP, ipEquals } from '../addr.js';
-import type { ConntrackEntryView, CtDirection, CtResult, NatRange } from '../conntrack/index.js';
+import type {
+  ConntrackEntryView,
+  CtDirection,
+  CtResult,
+  NatContext,
+  NatRange,
+  ProcessOptions,
+} from '../conntrack/index.js';
 import { natPacket } from '../conntrack/index.js';
 import type { IpvsHookOptions, IpvsHookResult } from '../ipvs/hook.js';
+import type { IpvsConnView } from '../ipvs/index.js';
 import {
   type BuiltinChain,
   type CtView,
@@ -40,7 +48,7 @@ import {
   type TableName,
 } from '../netfilter/index.js';
 import type { Packet } from '../packet.js';
-import { packet, withFields, withIif, withOif } from '../packet.js';
+import { copyPacket, copyPacketInto, packet, withFields, withIif, withOif } from '../packet.js';
 import type { Rng } from '../rng.js';
 import type { RouteDecision } from '../routing/index.js';
 import type { KernelNode } from './node.js';
@@ -90,11 +98,18 @@ const NO_STAGES: Stage[] = Object.freeze([]) as unknown as Stage[];
 let spareCtx: Mutable<EvalContext> | undefined;
 let spareView: Mutable<CtView> | undefined;
 
-/** Each node's addrType callback for EvalContext, made once instead of per walk. */
-const addrTypeOf = new WeakMap<KernelNode, NonNullable<EvalContext['addrType']>>();
-
 class Walk implements Flow {
-  readonly stages: Stage[];
+  // Every field is written by start(), in this order, so that a finished lean walk's object can be
+  // started again (one object for every lean walk; see leanWalk).
+  node: KernelNode = undefined as unknown as KernelNode;
+  env: WalkEnv = undefined as unknown as WalkEnv;
+  /** The packet as the caller handed it in (never changed). */
+  input: Packet = undefined as unknown as Packet;
+  /** br_netfilter's bridge ports for this packet (overrides env.physdev). */
+  physdev: WalkEnv['physdev'] = undefined;
+  /** The caller takes only the outcome and the conntrack entry (the lean and verdict entry points). */
+  lean = false;
+  stages: Stage[] = NO_STAGES;
   // The flow (Flow), as fields of the walk: one object per walk instead of two.
   ct: ConntrackEntryView | undefined = undefined;
   dir: CtDirection | undefined = undefined;
@@ -104,9 +119,9 @@ class Walk implements Flow {
   /** The packet has been through conntrack on this node (its entry travels with it). */
   ctAttached = false;
   /** Record stages (not env.noStages). */
-  readonly rec: boolean;
+  rec = false;
   /** Evaluate through the node's megaflow cache (no stages, no trace, env.flowCache not false). */
-  private readonly cached: boolean;
+  private cached = false;
   /**
    * The walk's EvalContext and its conntrack view, made on the first evaluation and refreshed in place
    * (not made anew) after the entry may have changed: evaluations read them and keep neither.
@@ -114,31 +129,99 @@ class Walk implements Flow {
   private ctx: Mutable<EvalContext> | undefined = undefined;
   private view: Mutable<CtView> | undefined = undefined;
   private ctxStale = true;
-  private readonly addrType: NonNullable<EvalContext['addrType']>;
+  private addrType: NonNullable<EvalContext['addrType']> = undefined as unknown as NonNullable<
+    EvalContext['addrType']
+  >;
   /**
    * The packet this walk made and nothing else holds (copy-on-write): a walk that records no stages
    * writes its later changes (NAT, marks, devices, TTL) into it instead of copying it at each.
    */
   private owned: Packet | undefined = undefined;
-  constructor(
-    readonly node: KernelNode,
-    readonly env: WalkEnv,
-    readonly input: Packet,
-    /** br_netfilter's bridge ports for this packet (overrides env.physdev). */
-    readonly physdev: WalkEnv['physdev'] = env.physdev,
+  /** IPVS took the packet: its connection and why (WalkResult.ipvs; not kept by lean walks). */
+  ipvsTaken: WalkResult['ipvs'] = undefined;
+  /** IPVS took the packet: its connection (the real server it was sent to), in every walk. */
+  ipvsConn: IpvsConnView | undefined = undefined;
+  /** skb->ipvs_property: IPVS handled this packet (its request or reply); what `-m ipvs` reads. */
+  ipvsProperty: IpvsPacketView | undefined = undefined;
+  /**
+   * A lean walk's own packet: the copy of the caller's packet is written into this one object, made
+   * once per Walk object (a lean walk's outcome hands it out, valid until the next lean walk).
+   */
+  private scratch: Packet | undefined = undefined;
+  /** A lean walk's result, its `sent` and `delivered` outcomes: one each per Walk object, refilled. */
+  private leanOut: LeanResult | undefined = undefined;
+  private sentOut: Mutable<Extract<Outcome, { kind: 'sent' }>> | undefined = undefined;
+  private deliveredOut: Mutable<Extract<Outcome, { kind: 'delivered' }>> | undefined = undefined;
+
+  /** Start a walk of `input` on `node` (every per-walk field written: the object may be a reused one). */
+  start(
+    node: KernelNode,
+    env: WalkEnv,
+    input: Packet,
+    physdev: WalkEnv['physdev'],
     /** The caller takes only the outcome (receiveOutcome, sendOutcome): no stages, no WalkResult. */
-    readonly lean = false,
-  ) {
+    lean: boolean,
+  ): this {
+    this.node = node;
+    this.env = env;
+    this.input = input;
+    this.physdev = physdev;
+    this.lean = lean;
     this.rec = !lean && env.noStages !== true;
     this.cached = !this.rec && env.trace !== true && env.flowCache !== false;
     this.stages = this.rec ? [] : NO_STAGES;
+    this.ct = undefined;
+    this.dir = undefined;
+    this.state = 'INVALID';
+    this.created = false;
+    this.notrack = false;
+    this.ctAttached = false;
+    this.ctxStale = true;
+    this.owned = undefined;
+    this.ipvsTaken = undefined;
+    this.ipvsConn = undefined;
+    this.ipvsProperty = undefined;
     if (node.ipvs) node.ipvs.timers(node.conntrack, env.now);
-    let at = addrTypeOf.get(node);
-    if (!at) {
-      at = (ip, dev) => node.routing.addrType(ip, dev);
-      addrTypeOf.set(node, at);
+    this.addrType = node.addrType;
+    return this;
+  }
+
+  /**
+   * The walk's own copy of the caller's packet, to change in place: a lean walk writes it into its one
+   * scratch packet (unless the caller handed that very packet back in), any other walk makes a copy.
+   */
+  copyIn(p: Packet): Packet {
+    if (!this.lean || p === this.scratch) return this.adopt(copyPacket(p));
+    const q = this.scratch ? copyPacketInto(this.scratch, p) : copyPacket(p);
+    this.scratch = q;
+    return this.adopt(q);
+  }
+
+  /** The outcome `sent` (a lean walk's one object, refilled). */
+  sent(dev: string, nextHop: IP, packet: Packet, forwarded: boolean): Outcome {
+    if (!this.lean) return { kind: 'sent', dev, nextHop, packet, forwarded };
+    let o = this.sentOut;
+    if (!o) {
+      o = { kind: 'sent', dev, nextHop, packet, forwarded };
+      this.sentOut = o;
+    } else {
+      o.dev = dev;
+      o.nextHop = nextHop;
+      o.packet = packet;
+      o.forwarded = forwarded;
     }
-    this.addrType = at;
+    return o;
+  }
+
+  /** The outcome `delivered` (a lean walk's one object, refilled). */
+  delivered(packet: Packet): Outcome {
+    if (!this.lean) return { kind: 'delivered', packet };
+    let o = this.deliveredOut;
+    if (!o) {
+      o = { kind: 'delivered', packet };
+      this.deliveredOut = o;
+    } else o.packet = packet;
+    return o;
   }
 
   /** `p` is the walk's own packet: a change may be written into it (pass as the `owned` argument). */
@@ -277,7 +360,7 @@ class Walk implements Flow {
       // No rule takes a reference on conntrack in this namespace: no entry, and no nat.
       return this.untracked(hook, 'conntrack is not in use on this node (no loaded rule needs it)');
     }
-    const r = this.node.conntrack.process(p, this.env.now, { notrack });
+    const r = this.node.conntrack.process(p, this.env.now, notrack ? NOTRACK : TRACK);
     this.notrack = r.kind === 'untracked';
     if (r.kind === 'tracked') {
       this.ct = r.entry;
@@ -332,11 +415,11 @@ class Walk implements Flow {
           table: 'nat',
         };
       }
-      const ctx: { now: number; rng: Rng; masqueradeDevice?: string } = {
-        now: this.env.now,
-        rng: this.env.rng,
-      };
-      if (r.nat?.kind === 'MASQUERADE' && outDev) ctx.masqueradeDevice = outDev;
+      // The one context object, filled per call (setupNat reads it and keeps nothing of it).
+      const ctx = NAT_CTX;
+      ctx.now = this.env.now;
+      ctx.rng = this.env.rng;
+      ctx.masqueradeDevice = r.nat?.kind === 'MASQUERADE' && outDev ? outDev : undefined;
       const bound = range ? ct.setupNat(this.ct, manip, range, ctx) : ct.nullBinding(this.ct, manip, ctx);
       this.ctChanged();
       const after = natPacket(this.ct, this.dir ?? 'ORIGINAL', p, manip, p === this.owned);
@@ -379,19 +462,7 @@ class Walk implements Flow {
       case 'DNAT':
       case 'SNAT': {
         if ((req.kind === 'DNAT') !== (manip === 'DST')) return undefined;
-        // Built field by field (no spreads): this runs for every new connection.
-        const r: Mutable<NatRange> = {};
-        if (req.ip) {
-          r.minAddr = req.ip;
-          r.maxAddr = req.ip;
-        }
-        if (req.portRange) {
-          r.minPort = req.portRange[0];
-          r.maxPort = req.portRange[1];
-        } else if (req.port !== undefined) {
-          r.minPort = req.port;
-          r.maxPort = req.port;
-        }
+        const r = natRangeOf(req.ip, req.port, req.portRange);
         r.random = req.random;
         r.randomFully = req.randomFully;
         r.persistent = req.persistent;
@@ -401,7 +472,7 @@ class Walk implements Flow {
         if (manip !== 'SRC' || !outDev) return undefined;
         const addr = this.node.routing.masqueradeSource(outDev, nextHop ?? p.dst);
         if (!addr) return 'drop';
-        const r = toAddress(addr, req.port, req.portRange);
+        const r = natRangeOf(addr, req.port, req.portRange);
         r.random = req.random;
         r.randomFully = req.randomFully;
         return r;
@@ -415,51 +486,54 @@ class Walk implements Flow {
             ? ({ family: 4, n: 0x7f000001, text: '127.0.0.1' } as const)
             : ({ family: 6, big: 1n, text: '::1' } as const);
         if (!addr) return 'drop';
-        const r = toAddress(addr, req.port, req.portRange);
+        const r = natRangeOf(addr, req.port, req.portRange);
         r.random = req.random;
         return r;
       }
     }
   }
 
-  /** The non-nat tables of a hook, in order; returns the packet or how it ended. */
+  /**
+   * The tables of a hook in the kernel's order (HOOK_ORDER), those of `only` (TABLE_BIT bits), with
+   * conntrack after raw on PREROUTING and OUTPUT; returns the packet or how it ended.
+   */
   tables(
     hook: BuiltinChain,
     p: Packet,
-    only: readonly TableName[] | undefined,
+    only: number,
     inDev?: string,
     outDev?: string,
     nextHop?: IP,
   ): Packet | Outcome {
-    for (const step of HOOK_ORDER[hook]) {
-      if (only && !only.includes(step.table)) continue;
-      if (step.table === 'nat') {
+    const steps = hookTables(hook);
+    const tracks = hook === 'PREROUTING' || hook === 'OUTPUT';
+    // Untraced and recording no stages, a chain without rules is only its policy: no evaluation.
+    const policies = this.rec || this.env.trace ? undefined : this.node.flowCache;
+    for (let i = 0; i < steps.length; i++) {
+      const t = steps[i]!;
+      if ((only & (1 << t)) === 0) continue;
+      const table = TABLE_NAMES[t]!;
+      if (t === NAT) {
         const r = this.nat(hook, p, inDev, outDev, nextHop);
         if (isOutcome(r)) return r;
         p = r;
         continue;
       }
-      // Untraced and recording no stages, a chain without rules is only its policy: no evaluation.
-      const v =
-        this.rec || this.env.trace
-          ? undefined
-          : this.node.flowCache.policy(this.node.rules(p.family), step.table, hook, p);
+      const v = policies?.policy(this.node.rules(p.family), table, hook, p);
       let notrack = false;
       if (v !== undefined) {
-        if (v.kind === 'DROP')
-          return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
+        if (v.kind === 'DROP') return { kind: 'dropped', reason: `dropped by ${table} ${hook}`, hook, table };
       } else {
-        const r = this.table(hook, step.table, p);
+        const r = this.table(hook, table, p);
         if (r.verdict.kind === 'DROP')
-          return { kind: 'dropped', reason: `dropped by ${step.table} ${hook}`, hook, table: step.table };
-        if (r.verdict.kind === 'REJECT')
-          return { kind: 'rejected', with: r.verdict.with, hook, table: step.table };
+          return { kind: 'dropped', reason: `dropped by ${table} ${hook}`, hook, table };
+        if (r.verdict.kind === 'REJECT') return { kind: 'rejected', with: r.verdict.with, hook, table };
         p = r.packet;
         notrack = r.notrack;
       }
       // Conntrack sits right after raw on PREROUTING and OUTPUT. A packet looped back through lo
       // already carries its entry (the kernel skips the lookup), so it is tracked once per node.
-      if ((hook === 'PREROUTING' || hook === 'OUTPUT') && step.table === 'raw' && !this.ctAttached) {
+      if (tracks && t === RAW && !this.ctAttached) {
         this.ctAttached = true;
         const ct = this.conntrack(hook, p, notrack);
         if (ct.kind === 'drop') return { kind: 'dropped', reason: ct.message, hook };
@@ -467,11 +541,6 @@ class Walk implements Flow {
     }
     return p;
   }
-
-  /** IPVS took the packet: its connection and why (WalkResult.ipvs). */
-  ipvsTaken: WalkResult['ipvs'];
-  /** skb->ipvs_property: IPVS handled this packet (its request or reply); what `-m ipvs` reads. */
-  ipvsProperty: IpvsPacketView | undefined;
 
   /**
    * IPVS's functions on this hook (netmodel/ipvs/hook.ts). A request it takes is DNATed to the real
@@ -490,7 +559,7 @@ class Walk implements Flow {
     o.explain = this.rec;
     o.lean = this.lean;
     o.owned = p === this.owned;
-    o.choose = rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined;
+    o.choose = rng.choose ? chooserOf(rng) : undefined;
     const r = table.hook(name, p, this.env.now, o);
     o.choose = undefined;
     if (r.kind === 'pass') return r;
@@ -513,8 +582,11 @@ class Walk implements Flow {
       }
       this.ctChanged();
     }
-    // A lean walk builds no WalkResult, so nothing reads what IPVS took.
-    if (r.kind === 'xmit' && !this.lean) this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    if (r.kind === 'xmit') {
+      this.ipvsConn = r.conn;
+      // A lean walk builds no WalkResult, so nothing reads IPVS's explanation.
+      if (!this.lean) this.ipvsTaken = { conn: r.conn, explanation: r.explanation };
+    }
     if (r.kind === 'xmit' || r.kind === 'reply') {
       const c = r.conn;
       const fwd = c.forward;
@@ -579,8 +651,26 @@ class Walk implements Flow {
       this.view = undefined;
     }
     if (this.lean) {
-      LEAN.outcome = outcome;
-      return LEAN;
+      let v = this.leanOut;
+      if (!v) {
+        v = {
+          outcome,
+          stages: NO_STAGES,
+          input: undefined as unknown as Packet,
+          verdict: 'ACCEPT',
+          ct: undefined,
+          ctDir: undefined,
+          ipvsConn: undefined,
+        };
+        this.leanOut = v;
+      }
+      v.outcome = outcome;
+      v.ct = this.ct;
+      v.ctDir = this.dir;
+      v.ipvsConn = this.ipvsConn;
+      // Done: the next lean walk may start this object again (nothing below reads it).
+      spareWalk = this;
+      return v;
     }
     const verdict =
       outcome.kind === 'rejected'
@@ -588,30 +678,78 @@ class Walk implements Flow {
         : outcome.kind === 'dropped' || outcome.kind === 'unreachable'
           ? 'DROP'
           : 'ACCEPT';
-    let dnat: WalkResult['dnat'];
-    let snat: WalkResult['snat'];
-    if (this.ct && this.dir === 'ORIGINAL') {
-      const to = this.ct.reply;
-      const orig = this.ct.original;
-      if (orig.proto === 'icmp' || orig.proto === 'icmpv6') {
-        // An ICMP query's tuple has no ports: both directions carry the echo id in `sport` (the
-        // kernel's src.u.icmp.id), which only source NAT may change.
-        if (!ipEquals(orig.dst, to.src)) dnat = { ip: to.src, port: to.sport };
-        if (!ipEquals(orig.src, to.dst) || orig.sport !== to.sport) snat = { ip: to.dst, port: to.sport };
-      } else {
-        if (!ipEquals(orig.dst, to.src) || orig.dport !== to.sport) dnat = { ip: to.src, port: to.sport };
-        if (!ipEquals(orig.src, to.dst) || orig.sport !== to.dport) snat = { ip: to.dst, port: to.dport };
-      }
-    }
     const res: Mutable<WalkResult> = { outcome, stages: this.stages, input: this.input, verdict };
     if (this.ct) res.ct = this.ct;
     if (this.dir) res.ctDir = this.dir;
-    if (!dnat && this.ipvsTaken) dnat = { ip: this.ipvsTaken.conn.daddr, port: this.ipvsTaken.conn.dport };
+    const dnat = dnatOf(this.ct, this.dir, this.ipvsConn);
+    const snat = snatOf(this.ct, this.dir);
     if (dnat) res.dnat = dnat;
     if (snat) res.snat = snat;
     if (this.ipvsTaken) res.ipvs = this.ipvsTaken;
     return res;
   }
+}
+
+/**
+ * What a verdict walk (sendVerdict, receiveVerdict) hands back: the outcome, the packet's conntrack
+ * entry and direction and IPVS's connection, read from one object each lean walk refills (valid until
+ * the next walk). dnatOf and snatOf give WalkResult's dnat and snat from it.
+ */
+export interface WalkVerdict {
+  readonly outcome: Outcome;
+  readonly ct: ConntrackEntryView | undefined;
+  readonly ctDir: CtDirection | undefined;
+  /** IPVS took the packet: its connection (its real server is the destination). */
+  readonly ipvsConn: IpvsConnView | undefined;
+}
+
+/** A lean walk's result: a WalkResult (whose outcome alone is read) that is also a WalkVerdict. */
+type LeanResult = Mutable<WalkResult> & Mutable<WalkVerdict>;
+
+/**
+ * WalkResult.dnat: the destination after DNAT when it changed, from the entry's tuples in the original
+ * direction (or the real server IPVS sent the packet to, when no conntrack DNAT shows).
+ */
+export function dnatOf(
+  ct: ConntrackEntryView | undefined,
+  dir: CtDirection | undefined,
+  ipvsConn?: IpvsConnView,
+): { ip: IP; port: number } | undefined {
+  if (ct && dir === 'ORIGINAL') {
+    const to = ct.reply;
+    const orig = ct.original;
+    // An ICMP query's tuple has no ports: both directions carry the echo id in `sport` (the
+    // kernel's src.u.icmp.id), which only source NAT may change.
+    const icmp = orig.proto === 'icmp' || orig.proto === 'icmpv6';
+    if (!ipEquals(orig.dst, to.src) || (!icmp && orig.dport !== to.sport))
+      return { ip: to.src, port: to.sport };
+  }
+  return ipvsConn ? { ip: ipvsConn.daddr, port: ipvsConn.dport } : undefined;
+}
+
+/** WalkResult.snat: the source after SNAT/MASQUERADE when it changed (see dnatOf). */
+export function snatOf(
+  ct: ConntrackEntryView | undefined,
+  dir: CtDirection | undefined,
+): { ip: IP; port: number } | undefined {
+  if (!ct || dir !== 'ORIGINAL') return undefined;
+  const to = ct.reply;
+  const orig = ct.original;
+  if (orig.proto === 'icmp' || orig.proto === 'icmpv6')
+    return !ipEquals(orig.src, to.dst) || orig.sport !== to.sport
+      ? { ip: to.dst, port: to.sport }
+      : undefined;
+  return !ipEquals(orig.src, to.dst) || orig.sport !== to.dport ? { ip: to.dst, port: to.dport } : undefined;
+}
+
+/** The Walk object lean walks reuse: a finished lean walk leaves it here, the next one takes it. */
+let spareWalk: Walk | undefined;
+
+/** A lean walk (spareWalk, or a new object when a walk is under way: one started inside another). */
+function leanWalk(node: KernelNode, env: WalkEnv, input: Packet, physdev: WalkEnv['physdev']): Walk {
+  const w = spareWalk ?? new Walk();
+  spareWalk = undefined;
+  return w.start(node, env, input, physdev, true);
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -635,25 +773,59 @@ const HOOK_OPTS: Mutable<IpvsHookOptions> = {
   choose: undefined,
 };
 
+/**
+ * A tracer's Rng.choose as IPVS's choose option. A function of its own: a closure in Walk.ipvs would
+ * have its context (the captured rng) allocated on every call, tracer or not.
+ */
+function chooserOf(rng: Rng): (weights: readonly number[]) => number {
+  return (w) => rng.choose!(w);
+}
+
 /** net.ipv4.ip_default_ttl: the TTL a host's packets leave with. */
 const DEFAULT_TTL = 64;
 
-/** A NAT range of one address (and one port, when given). */
-function toAddress(
-  addr: IP,
+/**
+ * The NAT range of one address (none: the address stays) and a port range, one port or none, in the
+ * one range object Walk.nat hands to conntrack (setupNat reads it and keeps nothing of it; a range's
+ * absent bounds are undefined, which is how conntrack reads them). Flags off; the caller sets them.
+ */
+function natRangeOf(
+  addr: IP | undefined,
   port: number | undefined,
   range: readonly [number, number] | undefined,
 ): Mutable<NatRange> {
-  const r: Mutable<NatRange> = { minAddr: addr, maxAddr: addr };
-  if (range) {
-    r.minPort = range[0];
-    r.maxPort = range[1];
-  } else if (port !== undefined) {
-    r.minPort = port;
-    r.maxPort = port;
-  }
+  const r = NAT_RANGE;
+  r.minAddr = addr;
+  r.maxAddr = addr;
+  r.minPort = range ? range[0] : port;
+  r.maxPort = range ? range[1] : port;
+  r.random = undefined;
+  r.randomFully = undefined;
+  r.persistent = undefined;
   return r;
 }
+
+/** natRangeOf's one range (every field present: one hidden class). */
+const NAT_RANGE: Mutable<NatRange> = {
+  minAddr: undefined,
+  maxAddr: undefined,
+  minPort: undefined,
+  maxPort: undefined,
+  random: undefined,
+  randomFully: undefined,
+  persistent: undefined,
+};
+
+/** Walk.nat's context for setupNat, overwritten by each call (setupNat keeps nothing of it). */
+const NAT_CTX: Mutable<NatContext> = {
+  now: 0,
+  rng: undefined as unknown as Rng,
+  masqueradeDevice: undefined,
+};
+
+/** conntrack.process's options, one object each (no literal per walk). */
+const TRACK: ProcessOptions = Object.freeze({ notrack: false });
+const NOTRACK: ProcessOptions = Object.freeze({ notrack: true });
 
 function isOutcome(x: Packet | Outcome): x is Outcome {
   return 'kind' in x && !('proto' in x);
@@ -669,7 +841,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           kind: 'route',
           decision: `local delivery (${p.dst.text} is an address of ${w.node.name})`,
         });
-      let r = w.tables('INPUT', p, w.node.ipvs ? IPVS_BEFORE.INPUT : undefined, iif);
+      let r = w.tables('INPUT', p, w.node.ipvs ? IPVS_BEFORE.INPUT : ALL_TABLES, iif);
       if (isOutcome(r)) return w.finish(r);
       if (w.node.ipvs) {
         // IPVS at LOCAL_IN (98, 99), between filter and nat INPUT.
@@ -684,7 +856,7 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
       }
       const c = w.confirm('INPUT');
       if (c) return w.finish(c);
-      return w.finish({ kind: 'delivered', packet: r });
+      return w.finish(w.delivered(r));
     }
     case 'forward': {
       const nextHop = rt.gateway ?? p.dst;
@@ -724,16 +896,16 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
           nextHop,
         });
       const pOut = w.adopt(withOif(p, rt.dev, w.mine(p)));
-      let f = w.tables('FORWARD', pOut, undefined, iif, rt.dev, nextHop);
+      let f = w.tables('FORWARD', pOut, ALL_TABLES, iif, rt.dev, nextHop);
       if (isOutcome(f)) return w.finish(f);
       // IPVS at FORWARD (100): replies of real servers to clients elsewhere get the virtual source back.
       const v = w.node.ipvs ? w.ipvs('FORWARD', f) : undefined;
       if (v?.kind === 'reply') f = w.adopt(v.packet);
-      const post = w.tables('POSTROUTING', f, undefined, iif, rt.dev, nextHop);
+      const post = w.tables('POSTROUTING', f, ALL_TABLES, iif, rt.dev, nextHop);
       if (isOutcome(post)) return w.finish(post);
       const c = w.confirm('POSTROUTING');
       if (c) return w.finish(c);
-      return w.finish({ kind: 'sent', dev: rt.dev, nextHop, packet: post, forwarded: true });
+      return w.finish(w.sent(rt.dev, nextHop, post, true));
     }
     case 'drop':
       if (w.rec) w.stages.push({ kind: 'route', decision: `dropped: ${rt.reason}` });
@@ -743,17 +915,6 @@ function afterPrerouting(w: Walk, p: Packet, iif: string): WalkResult {
       return w.finish({ kind: 'unreachable', icmpCode: rt.icmpCode, reason: rt.reason });
   }
 }
-
-/**
- * What a lean walk's finish returns: one object, overwritten by the next lean walk, whose outcome the
- * lean entry points hand back at once (its other fields are never read).
- */
-const LEAN: Mutable<WalkResult> = {
-  outcome: { kind: 'dropped', reason: '' },
-  stages: NO_STAGES,
-  input: undefined as unknown as Packet,
-  verdict: 'ACCEPT',
-};
 
 /** A packet arriving on interface `iif` of the node (`physdev`: the bridge port it came in on, for br_netfilter). */
 export function receive(
@@ -769,7 +930,8 @@ export function receive(
 /**
  * `receive(...).outcome`, for callers that want nothing else (the runtime's kernel modes walk the
  * handshake's and the close's packets only to move conntrack on): the same walk, with no stages, no
- * DNAT/SNAT summary and no WalkResult. Conntrack, NAT and counters are exactly receive's.
+ * DNAT/SNAT summary and no WalkResult. Conntrack, NAT and counters are exactly receive's. The outcome
+ * (and the packet in it) is an object the next walk refills: read it before walking again.
  */
 export function receiveOutcome(
   node: KernelNode,
@@ -781,6 +943,23 @@ export function receiveOutcome(
   return receiveWalk(node, packet, iif, env, physdev, true).outcome;
 }
 
+/**
+ * receive() for a caller that acts on the verdict alone (the runtime's kernel modes, for a connection's
+ * first packet): the same walk as receiveOutcome's, handing back the outcome, the conntrack entry and
+ * IPVS's connection (dnatOf and snatOf give receive's dnat and snat from them) in one object that the
+ * next walk refills: read it before walking again.
+ */
+export function receiveVerdict(
+  node: KernelNode,
+  packet: Packet,
+  iif: string,
+  env: WalkEnv,
+  physdev?: WalkEnv['physdev'],
+): WalkVerdict {
+  // A lean walk's result is its LeanResult (Walk.finish).
+  return receiveWalk(node, packet, iif, env, physdev, true) as LeanResult;
+}
+
 function receiveWalk(
   node: KernelNode,
   packet: Packet,
@@ -789,11 +968,17 @@ function receiveWalk(
   physdev: WalkEnv['physdev'] | undefined,
   lean: boolean,
 ): WalkResult {
+  if (lean) {
+    // A lean walk hands back no input: the copy with iif is the walk's own from the start.
+    const w = leanWalk(node, env, packet, physdev ?? env.physdev);
+    const p0 = withIif(w.copyIn(packet), iif, true);
+    const p = w.tables('PREROUTING', p0, ALL_TABLES, iif);
+    if (isOutcome(p)) return w.finish(p);
+    return afterPrerouting(w, p, iif);
+  }
   const p0 = withIif(packet, iif);
-  const w = new Walk(node, env, p0, physdev ?? env.physdev, lean);
-  // A lean walk hands back no input: the copy with iif is the walk's own from the start.
-  if (lean) w.adopt(p0);
-  const p = w.tables('PREROUTING', p0, undefined, iif);
+  const w = new Walk().start(node, env, p0, physdev ?? env.physdev, false);
+  const p = w.tables('PREROUTING', p0, ALL_TABLES, iif);
   if (isOutcome(p)) return w.finish(p);
   return afterPrerouting(w, p, iif);
 }
@@ -808,8 +993,16 @@ export function sendOutcome(node: KernelNode, packet: Packet, env: WalkEnv): Out
   return sendWalk(node, packet, env, true).outcome;
 }
 
+/** send() for a caller that acts on the verdict alone (see receiveVerdict). */
+export function sendVerdict(node: KernelNode, packet: Packet, env: WalkEnv): WalkVerdict {
+  // A lean walk's result is its LeanResult (Walk.finish).
+  return sendWalk(node, packet, env, true) as LeanResult;
+}
+
 function sendWalk(node: KernelNode, packet: Packet, env: WalkEnv, lean: boolean): WalkResult {
-  const w = new Walk(node, env, packet, env.physdev, lean);
+  const w = lean
+    ? leanWalk(node, env, packet, env.physdev)
+    : new Walk().start(node, env, packet, env.physdev, false);
   const rt = node.routing.route(packet.dst);
   if (rt.kind === 'unreachable' || rt.kind === 'prohibit' || rt.kind === 'blackhole') {
     if (w.rec) w.stages.push({ kind: 'route', decision: `no route to ${packet.dst.text} (${rt.errno})` });
@@ -836,7 +1029,7 @@ function sendWalk(node: KernelNode, packet: Packet, env: WalkEnv, lean: boolean)
       tooBig: { dev: rt.dev, mtu, packet, local: true },
     });
   }
-  return localOut(w, w.adopt(withOif(packet, rt.dev)), rt, true);
+  return localOut(w, withOif(w.copyIn(packet), rt.dev, true), rt, true);
 }
 
 type OutRoute = Exclude<RouteDecision, { kind: 'unreachable' | 'prohibit' | 'blackhole' }>;
@@ -854,7 +1047,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
   const dst0 = p0.dst;
   const nextHop0 = rt0.kind === 'unicast' ? (rt0.gateway ?? dst0) : dst0;
   const ipvs = ipvsHooks && node.ipvs !== undefined;
-  const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : undefined, undefined, rt0.dev, nextHop0);
+  const out = w.tables('OUTPUT', p, ipvs ? IPVS_BEFORE.OUTPUT : ALL_TABLES, undefined, rt0.dev, nextHop0);
   if (isOutcome(out)) return w.finish(out);
   p = out;
   if (ipvs) {
@@ -889,7 +1082,7 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     p = w.adopt(withOif(p, rt.dev, w.mine(p)));
   }
   const nextHop = rt.kind === 'unicast' ? (rt.gateway ?? p.dst) : p.dst;
-  const post = w.tables('POSTROUTING', p, undefined, undefined, rt.dev, nextHop);
+  const post = w.tables('POSTROUTING', p, ALL_TABLES, undefined, rt.dev, nextHop);
   if (isOutcome(post)) return w.finish(post);
   const c = w.confirm('POSTROUTING');
   if (c) return w.finish(c);
@@ -897,18 +1090,50 @@ function localOut(w: Walk, p0: Packet, rt0: OutRoute, ipvsHooks: boolean): WalkR
     // Looped back through lo: PREROUTING raw and mangle see it (conntrack is already attached, so no
     // new lookup and no nat), then INPUT.
     const back = w.adopt(withIif(post, 'lo', w.mine(post)));
-    const pre = w.tables('PREROUTING', back, ['raw', 'mangle'], 'lo');
+    const pre = w.tables('PREROUTING', back, TABLE_BIT.raw | TABLE_BIT.mangle, 'lo');
     if (isOutcome(pre)) return w.finish(pre);
-    const inp = w.tables('INPUT', pre, undefined, 'lo');
+    const inp = w.tables('INPUT', pre, ALL_TABLES, 'lo');
     if (isOutcome(inp)) return w.finish(inp);
-    return w.finish({ kind: 'delivered', packet: inp });
+    return w.finish(w.delivered(inp));
   }
-  return w.finish({ kind: 'sent', dev: rt.dev, nextHop, packet: post, forwarded: false });
+  return w.finish(w.sent(rt.dev, nextHop, post, false));
+}
+
+/** The tables by number (Walk.tables' `only` has bit 1 << number set for each table it runs). */
+const TABLE_NAMES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter'];
+const RAW = 0;
+const NAT = 2;
+const TABLE_BIT: Readonly<Record<TableName, number>> = { raw: 1, mangle: 2, nat: 4, filter: 8 };
+const ALL_TABLES = 15;
+
+/** A hook's tables in HOOK_ORDER's order, as numbers (TABLE_NAMES). */
+const numbers = (hook: BuiltinChain): readonly number[] =>
+  HOOK_ORDER[hook].map((s) => TABLE_NAMES.indexOf(s.table));
+const PREROUTING_TABLES = numbers('PREROUTING');
+const INPUT_TABLES = numbers('INPUT');
+const FORWARD_TABLES = numbers('FORWARD');
+const OUTPUT_TABLES = numbers('OUTPUT');
+const POSTROUTING_TABLES = numbers('POSTROUTING');
+
+/** HOOK_ORDER[hook]'s tables, by comparisons (a keyed load by hook name showed in profiles). */
+function hookTables(hook: BuiltinChain): readonly number[] {
+  return hook === 'OUTPUT'
+    ? OUTPUT_TABLES
+    : hook === 'POSTROUTING'
+      ? POSTROUTING_TABLES
+      : hook === 'PREROUTING'
+        ? PREROUTING_TABLES
+        : hook === 'INPUT'
+          ? INPUT_TABLES
+          : FORWARD_TABLES;
 }
 
 /** The tables of a hook before and after IPVS's place on it. */
-const IPVS_BEFORE = { INPUT: ['mangle', 'filter'], OUTPUT: ['raw', 'mangle', 'nat'] } as const;
-const IPVS_AFTER = { INPUT: ['nat'], OUTPUT: ['filter'] } as const;
+const IPVS_BEFORE = {
+  INPUT: TABLE_BIT.mangle | TABLE_BIT.filter,
+  OUTPUT: TABLE_BIT.raw | TABLE_BIT.mangle | TABLE_BIT.nat,
+} as const;
+const IPVS_AFTER = { INPUT: TABLE_BIT.nat, OUTPUT: TABLE_BIT.filter } as const;
 
 /**
  * ip_vs_nat_xmit for a real server that is not local: route to it and send the DNATed packet
@@ -967,8 +1192,8 @@ export function bridged(
   env: WalkEnv,
 ): WalkResult {
   const p0 = withIif(packet, bridge);
-  const w = new Walk(node, env, p0, { in: inPort, out: outPort });
-  const p = w.tables('PREROUTING', p0, undefined, bridge);
+  const w = new Walk().start(node, env, p0, { in: inPort, out: outPort }, false);
+  const p = w.tables('PREROUTING', p0, ALL_TABLES, bridge);
   if (isOutcome(p)) return w.finish(p);
   if (!ipEquals(p.dst, packet.dst)) {
     if (w.rec)
@@ -985,9 +1210,9 @@ export function bridged(
       dev: bridge,
     });
   const pOut = w.adopt(withOif(p, bridge, w.mine(p)));
-  const f = w.tables('FORWARD', pOut, undefined, bridge, bridge, p.dst);
+  const f = w.tables('FORWARD', pOut, ALL_TABLES, bridge, bridge, p.dst);
   if (isOutcome(f)) return w.finish(f);
-  const post = w.tables('POSTROUTING', f, undefined, bridge, bridge, p.dst);
+  const post = w.tables('POSTROUTING', f, ALL_TABLES, bridge, bridge, p.dst);
   if (isOutcome(post)) return w.finish(post);
   const c = w.confirm('POSTROUTING');
   if (c) return w.finish(c);

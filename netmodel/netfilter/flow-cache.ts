@@ -244,6 +244,11 @@ interface Plan {
   readonly probes: readonly SetMatch[];
   /** Flows by the hash of their shape (chains of flows with equal hashes). */
   readonly flows: Map<number, Flow>;
+  /**
+   * The flow found or added last, compared before hashing: a connection's packets on one hook mostly
+   * share a shape, one after another. Valid while the plan is (a stamp change makes new plans).
+   */
+  last: Flow | undefined;
   lookups: number;
   misses: number;
   /** Shapes did not repeat: evaluate every time until the cache starts afresh. */
@@ -349,16 +354,30 @@ export class FlowCache {
     if (!plan) {
       const t = rs.tables.get(table);
       const cs = t ? chainShape(t, chain, ctx.state.sets) : { mask: 0, probes: EMPTY };
-      plan = { mask: cs.mask, probes: cs.probes, flows: new Map(), lookups: 0, misses: 0, off: false };
+      plan = {
+        mask: cs.mask,
+        probes: cs.probes,
+        flows: new Map(),
+        last: undefined,
+        lookups: 0,
+        misses: 0,
+        off: false,
+      };
       this.plans[pi] = plan;
     }
     if (plan.mask === IMPURE || plan.off || !this.enabled) return evaluate(rs, table, chain, packet, ctx);
     const n = shapeOf(plan, packet, ctx);
-    const h = hashShape(n);
     plan.lookups++;
+    const last = plan.last;
+    if (last !== undefined && sameShape(last.shape, n)) {
+      this.hits++;
+      return replay(last, packet, this.hit, owned);
+    }
+    const h = hashShape(n);
     for (let f = plan.flows.get(h); f; f = f.next) {
       if (sameShape(f.shape, n)) {
         this.hits++;
+        plan.last = f;
         return replay(f, packet, this.hit, owned);
       }
     }
@@ -366,6 +385,7 @@ export class FlowCache {
     if (++plan.misses * 2 > plan.lookups && plan.lookups >= 256) {
       plan.off = true;
       plan.flows.clear();
+      plan.last = undefined;
     }
     // The shape is copied before evaluating: a callback (addrType) could evaluate again and refill scratch.
     const shape = scratch.slice(0, n);
@@ -384,6 +404,7 @@ export class FlowCache {
       next: plan.flows.get(h),
     };
     plan.flows.set(h, flow);
+    plan.last = flow;
     return r;
   }
 }

@@ -57,6 +57,10 @@ export type RouteDecision =
   | { readonly kind: 'prohibit'; readonly errno: 'EACCES'; readonly icmpCode: 13 };
 
 /** What happens to a packet arriving on an interface (ip_route_input). */
+/** routeInput's answers for local delivery, one object each (a decision is a value: nobody changes it). */
+const LOCAL_UNICAST: InputDecision = Object.freeze({ kind: 'local', broadcast: false });
+const LOCAL_BROADCAST: InputDecision = Object.freeze({ kind: 'local', broadcast: true });
+
 export type InputDecision =
   | { readonly kind: 'local'; readonly broadcast: boolean }
   | {
@@ -489,10 +493,10 @@ export class RoutingNode {
     this.dev(iif);
     if (dst.family === 4 && dst.n >>> 28 === 0xe)
       return { kind: 'drop', reason: 'multicast delivery is not modelled' };
-    if (dst.family === 4 && dst.n === 0xffffffff) return { kind: 'local', broadcast: true };
+    if (dst.family === 4 && dst.n === 0xffffffff) return LOCAL_BROADCAST;
     const r = this.fibLookup(dst);
-    if (r?.type === 'local') return { kind: 'local', broadcast: false };
-    if (r?.type === 'broadcast') return { kind: 'local', broadcast: true };
+    if (r?.type === 'local') return LOCAL_UNICAST;
+    if (r?.type === 'broadcast') return LOCAL_BROADCAST;
     if (!this.ipForward) return { kind: 'drop', reason: 'not for this host and ip_forward=0' };
     if (!r) return { kind: 'icmp-unreachable', icmpCode: 0, reason: 'no route to network' };
     switch (r.type) {

@@ -7,14 +7,19 @@ import { describe, expect, it } from 'vitest';
 import { parseIP } from '../../netmodel/addr.js';
 import { formatConntrackList } from '../../netmodel/conntrack/index.js';
 import {
+  dnatOf,
   KernelNode,
   type Outcome,
   receive,
   receiveOutcome,
+  receiveVerdict,
   send,
   sendOutcome,
+  sendVerdict,
+  snatOf,
   type WalkEnv,
   type WalkResult,
+  type WalkVerdict,
 } from '../../netmodel/kernel/index.js';
 import type { CtView, EvalContext, IpSetStore, Ruleset } from '../../netmodel/netfilter/index.js';
 import { emptyRuleset, evaluate, FlowCache, loadRestore } from '../../netmodel/netfilter/index.js';
@@ -227,6 +232,12 @@ function enterLean(n: KernelNode, p: Packet, env: WalkEnv, local: boolean): Outc
   return receiveOutcome(n, p, p.src.text.startsWith('10.244.1.') ? 'cni0' : 'eth0', env);
 }
 
+/** enter() through the verdict entry points (the outcome, the conntrack entry, IPVS's connection). */
+function enterVerdict(n: KernelNode, p: Packet, env: WalkEnv, local: boolean): WalkVerdict {
+  if (local) return sendVerdict(n, p, env);
+  return receiveVerdict(n, p, p.src.text.startsWith('10.244.1.') ? 'cni0' : 'eth0', env);
+}
+
 /** What a walk decided, without object identities (the conntrack entries are compared as tables). */
 function summary(r: WalkResult): unknown {
   const o = r.outcome;
@@ -246,19 +257,22 @@ function summary(r: WalkResult): unknown {
 
 /**
  * Random flows through twin nodes, one walking with the cache and one without, one recording stages
- * (no cache, and the walk copies the packet at every change instead of writing into its own copy) and
- * one through the lean entry points: every packet's result, then the nodes' counters, conntrack tables
- * and Rng positions, are compared, and the caller's packets are never changed.
+ * (no cache, and the walk copies the packet at every change instead of writing into its own copy), one
+ * through the lean entry points and one through the verdict entry points (both reuse one walk object,
+ * packet and result): every packet's result, then the nodes' counters, conntrack tables and Rng
+ * positions, are compared, and the caller's packets are never changed.
  */
 function runFlows(rules: string, seed: number, flows: number): { hits: number } {
   const fast = worker(rules);
   const slow = worker(rules);
   const staged = worker(rules);
   const lean = worker(rules);
+  const verdict = worker(rules);
   const rf = new SeededRng(seed);
   const rs = new SeededRng(seed);
   const rt = new SeededRng(seed);
   const rl = new SeededRng(seed);
+  const rv = new SeededRng(seed);
   const prng = new SeededRng(seed ^ 0x1234);
   let now = 1000;
   const step = (p: Packet, local: boolean): void => {
@@ -270,7 +284,15 @@ function runFlows(rules: string, seed: number, flows: number): { hits: number } 
     expect(c.stages.length).toBeGreaterThan(0);
     expect(summary(a)).toEqual(summary(b));
     expect(summary(a)).toEqual(summary(c));
+    // Read before the next walk, which refills it.
     expect(d).toEqual(a.outcome);
+    const v = enterVerdict(verdict, p, { now, rng: rv, noStages: true }, local);
+    expect(v.outcome).toEqual(a.outcome);
+    expect(v.ctDir).toEqual(a.ctDir);
+    expect(v.ct?.original).toEqual(a.ct?.original);
+    expect(v.ct?.reply).toEqual(a.ct?.reply);
+    expect(dnatOf(v.ct, v.ctDir, v.ipvsConn)).toEqual(a.dnat);
+    expect(snatOf(v.ct, v.ctDir)).toEqual(a.snat);
     expect(p).toStrictEqual(before);
   };
   for (let i = 0; i < flows; i++) {
@@ -337,14 +359,14 @@ function runFlows(rules: string, seed: number, flows: number): { hits: number } 
     }
     if (i % 37 === 36) {
       // A set changes (kube-proxy's ipset restore) and a route comes: the cache must start afresh.
-      for (const n of [fast, slow, staged, lean]) changeSets(n.nf.sets, i);
+      for (const n of [fast, slow, staged, lean, verdict]) changeSets(n.nf.sets, i);
       if (i % 74 === 73)
-        for (const n of [fast, slow, staged, lean])
+        for (const n of [fast, slow, staged, lean, verdict])
           n.routing.addAddress('eth0', `10.0.0.${100 + (i % 50)}/24`);
     }
     now += 50;
   }
-  for (const other of [slow, staged, lean]) {
+  for (const other of [slow, staged, lean, verdict]) {
     expect(fast.save({ counters: true })).toEqual(other.save({ counters: true }));
     expect(formatConntrackList(fast.conntrack.entries(now), now)).toEqual(
       formatConntrackList(other.conntrack.entries(now), now),
@@ -352,7 +374,7 @@ function runFlows(rules: string, seed: number, flows: number): { hits: number } 
     expect(fast.conntrack.statistics()).toEqual(other.conntrack.statistics());
   }
   const draw = rf.uint32();
-  for (const r of [rs, rt, rl]) expect(r.uint32()).toBe(draw);
+  for (const r of [rs, rt, rl, rv]) expect(r.uint32()).toBe(draw);
   expect(slow.flowCache.hits + slow.flowCache.misses).toBe(0);
   return { hits: fast.flowCache.hits };
 }

@@ -13,15 +13,18 @@
 import { type IP, joinHostPort, v4 } from '../../../netmodel/addr.js';
 import type { Clock } from '../../../netmodel/clock.js';
 import type { ClusterSnapshot, Protocol } from '../../../netmodel/cluster/index.js';
-import type { Tuple } from '../../../netmodel/conntrack/index.js';
+import type { ConntrackEntryView, Tuple } from '../../../netmodel/conntrack/index.js';
 import type { IpvsTable } from '../../../netmodel/ipvs/index.js';
 import {
-  receive,
+  dnatOf,
+  type KernelNode,
   receiveOutcome,
-  send,
+  receiveVerdict,
   sendOutcome,
+  sendVerdict,
+  snatOf,
   type WalkEnv,
-  type WalkResult,
+  type WalkVerdict,
 } from '../../../netmodel/kernel/index.js';
 import {
   ACK,
@@ -61,6 +64,9 @@ export interface IptablesModeOptions {
   readonly ipvs?: DatapathOptions['ipvs'];
 }
 
+/** Source addresses whose ingress interface a node remembers (IptablesMode.ingressFor) before starting afresh. */
+const INGRESS_REMEMBERED = 4096;
+
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
 export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
 
@@ -76,6 +82,7 @@ export class IptablesMode implements ProxyMode {
 
   constructor(private readonly opts: IptablesModeOptions) {
     this.name = opts.kernelMode ?? 'iptables';
+    this.env = { now: 0, rng: opts.rng, noStages: true };
   }
 
   /** The emulated nodes (their conntrack, IPVS and rules) as the real flows left them. */
@@ -100,6 +107,7 @@ export class IptablesMode implements ProxyMode {
 
   sync(snap: ClusterSnapshot): void {
     const now = this.opts.clock.now();
+    this.ingress = new Map();
     if (!this.dp)
       this.dp = ClusterDatapath.build(snap, {
         mode: this.name,
@@ -146,17 +154,19 @@ export class IptablesMode implements ProxyMode {
     if (!dp) return { kind: 'reject', reason: 'no cluster loaded' };
     dp.node(flow.entryNode); // throws KPATH_E_NOT_FOUND for an unknown node
     const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
-    const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
+    const env = this.walkEnv();
     const src = flow.client.ip;
-    const first = packet({
+    const first = this.nextStep(
       proto,
       src,
-      dst: flow.destination.ip,
-      sport: flow.client.port,
-      dport: flow.destination.port,
-      tcp: SYN, // used for tcp only
-    });
-    const r = this.walkFrom(flow.entryNode, first, env, flow.clientIsNodeProcess);
+      flow.destination.ip,
+      flow.client.port,
+      flow.destination.port,
+      SYN,
+    );
+    const r = this.verdictFrom(flow.entryNode, first, env, flow.clientIsNodeProcess);
+    // r is refilled by the next walk: what comes after it reads the entry from here.
+    const ct = r.ct;
     const d = this.verdict(r, src);
     if (d.kind !== 'forward') return d;
     const denied = admit?.(d);
@@ -167,10 +177,10 @@ export class IptablesMode implements ProxyMode {
       // keeps its SYN_SENT [UNREPLIED] entry. Either way no reply comes: no handshake.
       const onEntry =
         denied.direction === 'Egress' || dp.network.podByAddress(d.endpoint.ip)?.nodeName === flow.entryNode;
-      if (onEntry && r.ct) dp.node(flow.entryNode).conntrack.deleteTuple(r.ct.original, env.now);
+      if (onEntry && ct) dp.node(flow.entryNode).conntrack.deleteTuple(ct.original, env.now);
       return denied.decision;
     }
-    this.completeHandshake(flow, r);
+    if (ct) this.completeHandshake(flow, ct);
     return d;
   }
 
@@ -179,20 +189,50 @@ export class IptablesMode implements ProxyMode {
   }
 
   /**
-   * Walk a packet into the entry node from where its source is: generated on the node (a process, or
-   * the node's own address), or arriving on cni0 (one of its pods) or eth0 (anything else).
+   * The walks' environment: one object, its clock reading refreshed for each connection event (a walk
+   * reads it while it runs and keeps nothing of it).
    */
-  private walkFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): WalkResult {
-    const node = this.dp!.node(nodeName);
-    if (nodeProcess || node.isLocal(p.src)) return send(node, p, env);
-    return receive(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
+  private readonly env: { now: number; readonly rng: Rng; readonly noStages: true };
+
+  private walkEnv(): WalkEnv {
+    this.env.now = this.opts.clock.now();
+    return this.env;
   }
 
-  /** walkFrom for a packet whose walk only moves conntrack on (the caller reads nothing of it). */
-  private stepFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): void {
+  /** ingressFor's answers by node and source address (the same few per node), until the next sync. */
+  private ingress = new Map<string, Map<string, string>>();
+
+  /** The interface a packet from `src` arrives on at `nodeName` (the network's ingressFor, remembered). */
+  private ingressFor(nodeName: string, src: IP): string {
+    let m = this.ingress.get(nodeName);
+    if (!m) {
+      m = new Map();
+      this.ingress.set(nodeName, m);
+    }
+    let dev = m.get(src.text);
+    if (dev === undefined) {
+      dev = this.dp!.network.ingressFor(nodeName, src);
+      if (m.size >= INGRESS_REMEMBERED) m.clear(); // many clients' addresses: a cache, not a record
+      m.set(src.text, dev);
+    }
+    return dev;
+  }
+
+  /**
+   * Walk a packet into the entry node from where its source is: generated on the node (a process, or
+   * the node's own address), or arriving on cni0 (one of its pods) or eth0 (anything else). The
+   * verdict is an object the next walk refills.
+   */
+  private verdictFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): WalkVerdict {
     const node = this.dp!.node(nodeName);
+    if (nodeProcess || node.isLocal(p.src)) return sendVerdict(node, p, env);
+    return receiveVerdict(node, p, this.ingressFor(nodeName, p.src), env);
+  }
+
+  /** verdictFrom for a packet whose walk only moves conntrack on (the caller reads nothing of it). */
+  private stepFrom(node: KernelNode, nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): void {
     if (nodeProcess || node.isLocal(p.src)) sendOutcome(node, p, env);
-    else receiveOutcome(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
+    else receiveOutcome(node, p, this.ingressFor(nodeName, p.src), env);
   }
 
   /**
@@ -214,7 +254,7 @@ export class IptablesMode implements ProxyMode {
     return this.nextStep(reply.proto, reply.src, reply.dst, reply.sport, reply.dport, tcp);
   }
 
-  private verdict(r: WalkResult, src: IP): Decision {
+  private verdict(r: WalkVerdict, src: IP): Decision {
     switch (r.outcome.kind) {
       case 'rejected':
         return {
@@ -227,29 +267,27 @@ export class IptablesMode implements ProxyMode {
         return { kind: 'reject', reason: `unreachable: ${r.outcome.reason}` };
       case 'sent':
       case 'delivered': {
-        if (!r.dnat)
+        const dnat = dnatOf(r.ct, r.ctDir, r.ipvsConn);
+        if (!dnat)
           return {
             kind: 'reject',
             reason: 'no kube-proxy rule rewrote the destination: nothing listens there',
           };
-        return { kind: 'forward', endpoint: { ip: r.dnat.ip, port: r.dnat.port }, source: r.snat?.ip ?? src };
+        return { kind: 'forward', endpoint: dnat, source: snatOf(r.ct, r.ctDir)?.ip ?? src };
       }
     }
   }
 
   /** Walk the reply (and the client's ACK) so the conntrack entry is ESTABLISHED, as on a real node. */
-  private completeHandshake(flow: FlowRequest, r: WalkResult): void {
-    if (!r.ct) return;
-    const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
-    this.stepFrom(flow.entryNode, this.replyStep(r.ct.reply, SYN_ACK), env);
+  private completeHandshake(flow: FlowRequest, ct: ConntrackEntryView): void {
+    const env = this.walkEnv();
+    const name = flow.entryNode;
+    const node = this.dp!.node(name);
+    this.stepFrom(node, name, this.replyStep(ct.reply, SYN_ACK), env);
     if (flow.protocol === 'TCP') {
-      const i = r.input;
-      this.stepFrom(
-        flow.entryNode,
-        this.nextStep(i.proto, i.src, i.dst, i.sport, i.dport, ACK),
-        env,
-        flow.clientIsNodeProcess,
-      );
+      const { client, destination } = flow;
+      const ack = this.nextStep('tcp', client.ip, destination.ip, client.port, destination.port, ACK);
+      this.stepFrom(node, name, ack, env, flow.clientIsNodeProcess);
     }
   }
 
@@ -257,23 +295,24 @@ export class IptablesMode implements ProxyMode {
   closed(flow: FlowRequest, _d: Extract<Decision, { kind: 'forward' }>): void {
     const dp = this.dp;
     if (!dp || flow.protocol !== 'TCP') return;
-    let node: ReturnType<ClusterDatapath['node']>;
+    const name = flow.entryNode;
+    let node: KernelNode;
     try {
-      node = dp.node(flow.entryNode);
+      node = dp.node(name);
     } catch {
       return; // the node went away with a reload
     }
-    const env = { now: this.opts.clock.now(), rng: this.opts.rng, noStages: true };
+    const env = this.walkEnv();
     const { client, destination } = flow;
     const fin = this.nextStep('tcp', client.ip, destination.ip, client.port, destination.port, FIN_ACK);
     // The entry's lookup is answered again, without hashing, by the FIN's own (tuple-index.ts).
     const found = node.conntrack.lookup(fin, env.now);
     if (found?.dir !== 'ORIGINAL') return;
     const reply = found.entry.reply;
-    this.stepFrom(flow.entryNode, fin, env, flow.clientIsNodeProcess);
-    this.stepFrom(flow.entryNode, this.replyStep(reply, FIN_ACK), env);
+    this.stepFrom(node, name, fin, env, flow.clientIsNodeProcess);
+    this.stepFrom(node, name, this.replyStep(reply, FIN_ACK), env);
     const ack = this.nextStep('tcp', client.ip, destination.ip, client.port, destination.port, ACK);
-    this.stepFrom(flow.entryNode, ack, env, flow.clientIsNodeProcess);
+    this.stepFrom(node, name, ack, env, flow.clientIsNodeProcess);
   }
 
   affinity(): AffinityEntry[] {
