@@ -488,7 +488,9 @@ class Walk implements Flow {
     const o = HOOK_OPTS;
     o.oldConntrack = this.ct !== undefined && !this.created;
     o.explain = this.rec;
-    o.lean = this.lean;
+    // A walk that records no stages asks for no explanation either (WalkResult.ipvs then carries the
+    // connection and an empty explanation): IPVS hands back its shared result, read here at once.
+    o.lean = !this.rec;
     o.owned = p === this.owned;
     o.choose = rng.choose ? (w: readonly number[]) => rng.choose!(w) : undefined;
     const r = table.hook(name, p, this.env.now, o);
