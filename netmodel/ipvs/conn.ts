@@ -215,12 +215,15 @@ const PROTO_CODE: Record<IpvsProtocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
  * which entries share one and their order within it.
  */
 function connKeyHash(proto: IpvsProtocol, addr: IP, port: number): number {
-  let h = Math.imul(ipHash(addr) ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ (((port & 0xffff) << 8) | PROTO_CODE[proto]), 0xc2b2ae35);
-  return (h ^ (h >>> 15)) & 0x3fffffff;
+  // The address spread by a multiply, the port and protocol in the low bits, then murmur3's fmix32,
+  // so every input bit reaches the low bits the bucket index takes (one client's ports spread evenly).
+  let h = Math.imul(ipHash(addr), 0x9e3779b1) ^ ((PROTO_CODE[proto] << 16) | (port & 0xffff));
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
-/** Buckets the table starts with; it doubles them when it holds more entries than buckets. */
+/** Buckets the table starts with; it doubles them when it holds more entries than half its buckets. */
 const INITIAL_BUCKETS = 1024;
 
 function emptyBuckets(n: number): (IpvsConn | undefined)[] {
@@ -230,13 +233,14 @@ function emptyBuckets(n: number): (IpvsConn | undefined)[] {
 /**
  * ip_vs_conn_tab: every entry once, connections and templates alike, hashed by protocol, client
  * address and client port (ip_vs_conn_hash; a template by its client network and port 0), each
- * bucket a chain through the entries, newest first (hlist_add_head_rcu). The three lookups hash the
- * client side of the packet and compare what they match on along the chain, so the first match is
- * the newest, and a lookup from the real server's side (a reply) or for a client -> virtual
- * service packet that is no reply lands in the same bucket as the packets from that client (or in
- * the virtual service's own one, which holds no connection: a miss that loads no entry). Unlike the
- * kernel's fixed 4096 buckets, the table doubles as it grows (chains stay short; the order within a
- * bucket is kept, and which entries share a bucket is not observable).
+ * bucket a chain through the entries, newest first (hlist_add_head_rcu). Every lookup hashes the
+ * client side of its packet and compares along that one chain, so the first match is the newest.
+ * A reply's lookup (ip_vs_conn_out_get) lands in the bucket of the client it goes to; the same
+ * lookup for a client -> virtual service packet (ip_vs_out runs first on LOCAL_OUT and LOCAL_IN)
+ * lands in the virtual address and port's bucket, where no client's connection is. Unlike the
+ * kernel's fixed 4096 buckets, the table doubles as it fills (kept at most half full: ~1.4 entries
+ * per bucket a lookup meets); a chain keeps its order, and which entries share a bucket is not
+ * observable.
  */
 class ConnTab {
   private heads: (IpvsConn | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
@@ -245,7 +249,7 @@ class ConnTab {
 
   /** ip_vs_conn_hash: link `c` (its hash set) at the head of its bucket. */
   add(c: IpvsConn): void {
-    if (++this.count > this.mask + 1) this.grow();
+    if (++this.count * 2 > this.mask + 1) this.grow();
     const i = c.hash & this.mask;
     c.next = this.heads[i];
     this.heads[i] = c;
