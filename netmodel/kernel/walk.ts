@@ -501,7 +501,9 @@ class Walk implements Flow {
         this.ct = undefined;
         this.notrack = true;
         this.state = 'UNTRACKED';
-      } else if (r.kind === 'xmit' && this.ct && this.dir === 'ORIGINAL') {
+      } else if (r.kind === 'xmit' && this.ct && this.created && this.dir === 'ORIGINAL') {
+        // ip_vs_update_conntrack changes only an unconfirmed entry (its first packet's, which this
+        // walk created): a later packet of the flow builds no tuple for alterReply to refuse.
         const c = r.conn;
         const rep = this.ct.reply;
         this.node.conntrack.alterReply(this.ct, {
