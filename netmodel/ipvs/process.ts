@@ -380,7 +380,7 @@ export function ipvsInAt(
   }
 
   // ip_vs_in_stats, ip_vs_set_state(INPUT), packet_xmit, ip_vs_conn_put.
-  inStats(table, cp, p.length);
+  inStats(table, cp, svc, p.length);
   setState(table, cp, 'INPUT', p);
   cp.touch(now);
   table.conns.rearmed(cp);
@@ -595,7 +595,7 @@ function schedulePacket(
     PICKED.conn = dest
       ? newConn(table, svc, proto, p.src, p.sport, p.dst, p.dport, dest, dest.port || p.dport, false, now)
       : undefined;
-    if (PICKED.conn) connStats(table, PICKED.conn);
+    if (PICKED.conn) connStats(table, PICKED.conn, svc);
     return PICKED;
   }
   const { r, choice } = runScheduler(svc, p, now, lines, choose);
@@ -613,7 +613,7 @@ function schedulePacket(
     false,
     now,
   );
-  connStats(table, conn);
+  connStats(table, conn, svc);
   return choice ? { conn, schedule: r.why, choice } : { conn, schedule: r.why };
 }
 
@@ -680,7 +680,7 @@ function schedulePersist(
   ct.nControl++;
   ct.touch(now);
   table.conns.rearmed(ct);
-  connStats(table, cp);
+  connStats(table, cp, svc);
   const pe: PersistenceExplanation = {
     clientNet: snet.text,
     netmaskBits: pers.netmaskBits,
@@ -774,14 +774,14 @@ function assure(cp: IpvsConn): void {
   if (ct?.template && ct.state !== 'ASSURED') ct.state = 'ASSURED';
 }
 
-function inStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
+/** The packet's bytes into the dest's, its service's (`svc`: the table's service of cp.serviceKey) and the totals. */
+function inStats(table: IpvsTable, cp: IpvsConn, svc: IpvsService | undefined, bytes: number): void {
   const d = cp.dest;
   d.stats.inpkts++;
   d.stats.inbytes += bytes;
-  const s = table.services.get(cp.serviceKey);
-  if (s) {
-    s.stats.inpkts++;
-    s.stats.inbytes += bytes;
+  if (svc) {
+    svc.stats.inpkts++;
+    svc.stats.inbytes += bytes;
   }
   table.totalStats.inpkts++;
   table.totalStats.inbytes += bytes;
@@ -800,10 +800,9 @@ function outStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
   table.totalStats.outbytes += bytes;
 }
 
-/** ip_vs_conn_stats: one more connection for the dest, its service and the total. */
-function connStats(table: IpvsTable, cp: IpvsConn): void {
+/** ip_vs_conn_stats: one more connection for the dest, its service (`svc`, as for inStats) and the total. */
+function connStats(table: IpvsTable, cp: IpvsConn, svc: IpvsService): void {
   cp.dest.stats.conns++;
-  const s = table.services.get(cp.serviceKey);
-  if (s) s.stats.conns++;
+  svc.stats.conns++;
   table.totalStats.conns++;
 }
