@@ -81,6 +81,8 @@ export class IpvsConn implements IpvsConnView {
   hash = -1;
   /** The next (older) entry in the same bucket of the connection table (c_list). */
   next: IpvsConn | undefined = undefined;
+  /** The timers' handle of its live slot (meaningful while `armed`; -1: none to release). */
+  slot = -1;
 
   constructor(
     readonly id: number,
@@ -378,7 +380,10 @@ export class IpvsConnTable {
 
   /**
    * ip_vs_conn_new: an entry for `dest` (its address; `dport` the real server's port), hashed into
-   * the table, bound to the dest and with its timer armed.
+   * the table, bound to the dest and with its timer armed (`arm` false: the caller arms it with
+   * `rearmed` before time moves on, once the first packet has set its state and timeout, which
+   * restarts the kernel's 3 s timer before it can fire; its slot is then that timeout's, not a 3 s
+   * one that would come due only to be pushed again).
    */
   create(
     protocol: IpvsProtocol,
@@ -394,6 +399,7 @@ export class IpvsConnTable {
     nfct: boolean,
     now: number,
     timeoutMs: number,
+    arm = true,
   ): IpvsConn {
     const c = new IpvsConn(
       this.nextId++,
@@ -420,7 +426,7 @@ export class IpvsConnTable {
     if (c.template) d.persistConns++;
     else d.inactConns++;
     d.afterBind();
-    this.rearmed(c);
+    if (arm) this.rearmed(c);
     return c;
   }
 
@@ -453,7 +459,7 @@ export class IpvsConnTable {
     if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
       c.armed = true;
       c.heapKey = at;
-      this.timers.push(at, c.timeoutMs, c);
+      c.slot = this.timers.push(at, c.timeoutMs, c);
     }
   }
 
@@ -470,7 +476,7 @@ export class IpvsConnTable {
     while (timers.nextKey <= now) {
       const key = timers.nextKey;
       const c = timers.pop();
-      if (c.dead || !c.armed || key !== c.heapKey) continue; // a stale slot
+      if (c === undefined || c.dead || !c.armed || key !== c.heapKey) continue; // released, or stale
       c.armed = false;
       if (c.expiresAt > key) {
         // Restarted since: wait for the new time.
@@ -495,6 +501,9 @@ export class IpvsConnTable {
     if (c.dead) return;
     c.dead = true;
     this.live--;
+    // The timer goes with it (ip_vs_conn_expire frees the entry): its slot lets go of the entry now,
+    // not when it comes due (up to the TIME_WAIT timeout later for a reused client port).
+    if (c.armed) this.timers.release(c.slot, c);
     this.tab.remove(c);
     // ip_vs_unbind_dest
     const d = c.dest;

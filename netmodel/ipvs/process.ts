@@ -733,6 +733,9 @@ function newConn(
     table.sysctls.conntrack && !template,
     now,
     NEW_CONN_TIMEOUT_S * 1000,
+    // Armed by the caller at once: ipvsInAt after the first packet's state (ip_vs_set_state then
+    // ip_vs_conn_put), schedulePersist after a template's timeout is set.
+    false,
   );
 }
 
