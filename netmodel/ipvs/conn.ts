@@ -74,12 +74,15 @@ export class IpvsConn implements IpvsConnView {
   private heapLo = 0;
   nControl = 0;
   control: IpvsConn | undefined;
-  /** Its hashes in the table's indexes (set by the table; connKeyHash of the in and out tuples). */
-  inHash = -1;
-  outHash = -1;
-  /** The next entry in the same index chain (by client tuple / by real-server tuple). */
-  nextIn: IpvsConn | undefined = undefined;
-  nextOut: IpvsConn | undefined = undefined;
+  /**
+   * Its hash in the connection table (ip_vs_conn_hashkey_conn: protocol, client address and client
+   * port; a template's client network and port 0), set by the table.
+   */
+  hash = -1;
+  /** The next (older) entry in the same bucket of the connection table (c_list). */
+  next: IpvsConn | undefined = undefined;
+  /** The timers' handle of its live slot (meaningful while `armed`; -1: none to release). */
+  slot = -1;
 
   constructor(
     readonly id: number,
@@ -208,19 +211,21 @@ export class IpvsConn implements IpvsConnView {
 const PROTO_CODE: Record<IpvsProtocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
 /**
- * The hash of an index key (protocol, address a, port a, address b, port b): 30 bits, a V8 small
- * integer, so the indexes need no key string per packet. Equal keys hash equally; chains compare the
- * fields themselves.
+ * The hash of a bucket key (protocol, client address, client port): 30 bits, a V8 small integer, so
+ * the table needs no key string per packet. kpath's own mix, not the kernel's jhash (conn-hash.ts
+ * restates that one for the listing order): the bucket an entry sits in is not observable, only
+ * which entries share one and their order within it.
  */
-function connKeyHash(proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): number {
-  let h = Math.imul(ipHash(a) ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ ipHash(b), 0xc2b2ae35);
-  h = Math.imul(h ^ (((aport & 0xffff) << 16) | (bport & 0xffff)), 0x27d4eb2f);
-  h = Math.imul(h ^ PROTO_CODE[proto], 0x165667b1);
-  return (h ^ (h >>> 15)) & 0x3fffffff;
+function connKeyHash(proto: IpvsProtocol, addr: IP, port: number): number {
+  // The address spread by a multiply, the port and protocol in the low bits, then murmur3's fmix32,
+  // so every input bit reaches the low bits the bucket index takes (one client's ports spread evenly).
+  let h = Math.imul(ipHash(addr), 0x9e3779b1) ^ ((PROTO_CODE[proto] << 16) | (port & 0xffff));
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
-/** Buckets an index starts with; it doubles them when it holds more entries than buckets. */
+/** Buckets the table starts with; it doubles them when it holds more entries than half its buckets. */
 const INITIAL_BUCKETS = 1024;
 
 function emptyBuckets(n: number): (IpvsConn | undefined)[] {
@@ -228,85 +233,126 @@ function emptyBuckets(n: number): (IpvsConn | undefined)[] {
 }
 
 /**
- * One index of the connection table: what a `Map` keyed by `proto|a|aport|b|bport` gave (set
- * replaces the entry with an equal key, delete removes an entry only while it is the one its key
- * finds), as the kernel's hash lists: a bucket array indexed by the key's numeric hash (masked,
- * doubled as the index grows) heads chains through the entries themselves. `side` says which of an
- * entry's tuples the index holds: 'in' (client, virtual: normal connections and templates) or 'out'
- * (real server, client).
+ * ip_vs_conn_tab: every entry once, connections and templates alike, hashed by protocol, client
+ * address and client port (ip_vs_conn_hash; a template by its client network and port 0), each
+ * bucket a chain through the entries, newest first (hlist_add_head_rcu). Every lookup hashes the
+ * client side of its packet and compares along that one chain, so the first match is the newest.
+ * A reply's lookup (ip_vs_conn_out_get) lands in the bucket of the client it goes to; the same
+ * lookup for a client -> virtual service packet (ip_vs_out runs first on LOCAL_OUT and LOCAL_IN)
+ * lands in the virtual address and port's bucket, where no client's connection is. Unlike the
+ * kernel's fixed 4096 buckets, the table doubles as it fills (kept at most half full: ~1.4 entries
+ * per bucket a lookup meets); a chain keeps its order, and which entries share a bucket is not
+ * observable.
  */
-class ConnIndex {
+class ConnTab {
   private heads: (IpvsConn | undefined)[] = emptyBuckets(INITIAL_BUCKETS);
   private mask = INITIAL_BUCKETS - 1;
   private count = 0;
-  constructor(private readonly side: 'in' | 'out') {}
 
-  private same(c: IpvsConn, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): boolean {
-    if (c.protocol !== proto) return false;
-    if (this.side === 'in')
-      return c.cport === aport && c.vport === bport && ipEquals(c.caddr, a) && ipEquals(c.vaddr, b);
-    return c.dport === aport && c.cport === bport && ipEquals(c.daddr, a) && ipEquals(c.caddr, b);
-  }
-
-  private hashOf(c: IpvsConn): number {
-    return this.side === 'in' ? c.inHash : c.outHash;
-  }
-
-  private next(c: IpvsConn): IpvsConn | undefined {
-    return this.side === 'in' ? c.nextIn : c.nextOut;
-  }
-
-  private setNext(c: IpvsConn, n: IpvsConn | undefined): void {
-    if (this.side === 'in') c.nextIn = n;
-    else c.nextOut = n;
-  }
-
-  get(hash: number, proto: IpvsProtocol, a: IP, aport: number, b: IP, bport: number): IpvsConn | undefined {
-    for (let c = this.heads[hash & this.mask]; c; c = this.next(c))
-      if (this.hashOf(c) === hash && this.same(c, proto, a, aport, b, bport)) return c;
-    return undefined;
-  }
-
-  /** Map.set: `c` (its hash for this side already set) becomes what its key finds (an entry with an equal key leaves the index). */
-  set(hash: number, c: IpvsConn, a: IP, aport: number, b: IP, bport: number): void {
-    const old = this.get(hash, c.protocol, a, aport, b, bport);
-    if (old) this.remove(hash, old);
-    if (++this.count > this.mask + 1) this.grow();
-    const i = hash & this.mask;
-    this.setNext(c, this.heads[i]);
+  /** ip_vs_conn_hash: link `c` (its hash set) at the head of its bucket. */
+  add(c: IpvsConn): void {
+    if (++this.count * 2 > this.mask + 1) this.grow();
+    const i = c.hash & this.mask;
+    c.next = this.heads[i];
     this.heads[i] = c;
   }
 
-  /** Removes `c` if it is in the index (what `if (map.get(key) === c) map.delete(key)` did). */
-  remove(hash: number, c: IpvsConn): void {
-    const i = hash & this.mask;
+  /** ip_vs_conn_unhash: unlink `c` if it is linked. */
+  remove(c: IpvsConn): void {
+    const i = c.hash & this.mask;
     let prev: IpvsConn | undefined;
-    for (let s = this.heads[i]; s; prev = s, s = this.next(s)) {
+    for (let s = this.heads[i]; s; prev = s, s = s.next) {
       if (s !== c) continue;
-      const n = this.next(s);
-      if (prev) this.setNext(prev, n);
-      else this.heads[i] = n;
-      this.setNext(s, undefined);
+      if (prev) prev.next = s.next;
+      else this.heads[i] = s.next;
+      s.next = undefined;
       this.count--;
       return;
     }
   }
 
-  /** Twice the buckets, every entry linked again (chain order within a bucket is not observable). */
+  /**
+   * __ip_vs_conn_in_get: the newest connection (not a template) with this client and virtual
+   * address and port. ip_vs_conn_in_get's second try with client port 0 is for connections made
+   * without a client port (IP_VS_CONN_F_NO_CPORT: FTP's data connections), which kpath does not make.
+   */
+  getIn(proto: IpvsProtocol, caddr: IP, cport: number, vaddr: IP, vport: number): IpvsConn | undefined {
+    for (let c = this.heads[connKeyHash(proto, caddr, cport) & this.mask]; c; c = c.next)
+      if (
+        c.cport === cport &&
+        c.vport === vport &&
+        c.protocol === proto &&
+        !c.template &&
+        ipEquals(c.caddr, caddr) &&
+        ipEquals(c.vaddr, vaddr)
+      )
+        return c;
+    return undefined;
+  }
+
+  /**
+   * ip_vs_conn_out_get: the newest connection (not a template) whose real server is (raddr, rport)
+   * and whose client is (caddr, cport): the bucket of the packet's destination, the client.
+   */
+  getOut(proto: IpvsProtocol, raddr: IP, rport: number, caddr: IP, cport: number): IpvsConn | undefined {
+    for (let c = this.heads[connKeyHash(proto, caddr, cport) & this.mask]; c; c = c.next)
+      if (
+        c.cport === cport &&
+        c.dport === rport &&
+        c.protocol === proto &&
+        !c.template &&
+        ipEquals(c.caddr, caddr) &&
+        ipEquals(c.daddr, raddr)
+      )
+        return c;
+    return undefined;
+  }
+
+  /** ip_vs_ct_in_get: the newest template of (client network, port 0, virtual address and port). */
+  getTemplate(proto: IpvsProtocol, cnet: IP, vaddr: IP, vport: number): IpvsConn | undefined {
+    for (let c = this.heads[connKeyHash(proto, cnet, 0) & this.mask]; c; c = c.next)
+      if (
+        c.template &&
+        c.cport === 0 &&
+        c.vport === vport &&
+        c.protocol === proto &&
+        ipEquals(c.caddr, cnet) &&
+        ipEquals(c.vaddr, vaddr)
+      )
+        return c;
+    return undefined;
+  }
+
+  /**
+   * Twice the buckets. An old bucket's entries go to two new ones (its index, and that plus the old
+   * size); each is appended at the tail of its new chain, so every chain keeps its newest-first order.
+   */
   private grow(): void {
     const old = this.heads;
-    const n = old.length * 2;
-    this.heads = emptyBuckets(n);
-    this.mask = n - 1;
-    for (let b = 0; b < old.length; b++) {
+    const n = old.length;
+    const heads = emptyBuckets(n * 2);
+    const mask = n * 2 - 1;
+    for (let b = 0; b < n; b++) {
+      let lo: IpvsConn | undefined;
+      let hi: IpvsConn | undefined;
       for (let c = old[b]; c; ) {
-        const next = this.next(c);
-        const i = this.hashOf(c) & this.mask;
-        this.setNext(c, this.heads[i]);
-        this.heads[i] = c;
+        const next = c.next;
+        c.next = undefined;
+        const i = c.hash & mask;
+        if (i === b) {
+          if (lo) lo.next = c;
+          else heads[i] = c;
+          lo = c;
+        } else {
+          if (hi) hi.next = c;
+          else heads[i] = c;
+          hi = c;
+        }
         c = next;
       }
     }
+    this.heads = heads;
+    this.mask = mask;
   }
 }
 
@@ -318,10 +364,8 @@ export class IpvsConnTable {
   private nextId = 1;
   /** Live entries (each has exactly one live timer slot: list() finds them there). */
   private live = 0;
-  /** Normal connections by client tuple, by real-server tuple, and templates by their key. */
-  private readonly byIn = new ConnIndex('in');
-  private readonly byOut = new ConnIndex('out');
-  private readonly templates = new ConnIndex('in');
+  /** ip_vs_conn_tab: every live entry, hashed by its client side. */
+  private readonly tab = new ConnTab();
   /**
    * The timers: slots (expiry, entry) in one FIFO per timeout (timer-queues.ts), the keys arrays of
    * numbers V8 stores unboxed, so a timer costs no object. A packet that moves an expiry later
@@ -334,74 +378,76 @@ export class IpvsConnTable {
     return this.live;
   }
 
-  create(init: {
-    protocol: IpvsProtocol;
-    caddr: IP;
-    cport: number;
-    vaddr: IP;
-    vport: number;
-    daddr: IP;
-    dport: number;
-    dest: IpvsDest;
-    serviceKey: string;
-    template: boolean;
-    noOutput: boolean;
-    nfct: boolean;
-    now: number;
-    timeoutMs: number;
-  }): IpvsConn {
+  /**
+   * ip_vs_conn_new: an entry for `dest` (its address; `dport` the real server's port), hashed into
+   * the table, bound to the dest and with its timer armed (`arm` false: the caller arms it with
+   * `rearmed` before time moves on, once the first packet has set its state and timeout, which
+   * restarts the kernel's 3 s timer before it can fire; its slot is then that timeout's, not a 3 s
+   * one that would come due only to be pushed again).
+   */
+  create(
+    protocol: IpvsProtocol,
+    caddr: IP,
+    cport: number,
+    vaddr: IP,
+    vport: number,
+    dest: IpvsDest,
+    dport: number,
+    serviceKey: string,
+    template: boolean,
+    noOutput: boolean,
+    nfct: boolean,
+    now: number,
+    timeoutMs: number,
+    arm = true,
+  ): IpvsConn {
     const c = new IpvsConn(
       this.nextId++,
-      init.protocol,
-      init.caddr,
-      init.cport,
-      init.vaddr,
-      init.vport,
-      init.daddr,
-      init.dport,
-      init.dest,
-      init.serviceKey,
-      init.template,
-      init.noOutput,
-      init.nfct,
-      init.now,
-      init.timeoutMs,
+      protocol,
+      caddr,
+      cport,
+      vaddr,
+      vport,
+      dest.ip,
+      dport,
+      dest,
+      serviceKey,
+      template,
+      noOutput,
+      nfct,
+      now,
+      timeoutMs,
     );
     this.live++;
-    c.inHash = connKeyHash(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
-    if (c.template) this.templates.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
-    else {
-      c.outHash = connKeyHash(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
-      this.byIn.set(c.inHash, c, c.caddr, c.cport, c.vaddr, c.vport);
-      this.byOut.set(c.outHash, c, c.daddr, c.dport, c.caddr, c.cport);
-    }
+    c.hash = connKeyHash(c.protocol, c.caddr, c.cport);
+    this.tab.add(c);
     // ip_vs_bind_dest: templates count in persistconns, others start inactive.
     const d = c.dest;
     if (c.template) d.persistConns++;
     else d.inactConns++;
     d.afterBind();
-    this.rearmed(c);
+    if (arm) this.rearmed(c);
     return c;
   }
 
   /** ip_vs_conn_in_get: the connection of a client->VIP packet. */
   getIn(proto: IpvsProtocol, caddr: IP, cport: number, vaddr: IP, vport: number): IpvsConn | undefined {
-    return this.byIn.get(connKeyHash(proto, caddr, cport, vaddr, vport), proto, caddr, cport, vaddr, vport);
+    return this.tab.getIn(proto, caddr, cport, vaddr, vport);
   }
 
   /** ip_vs_conn_out_get: the connection of a real-server->client packet. */
   getOut(proto: IpvsProtocol, raddr: IP, rport: number, caddr: IP, cport: number): IpvsConn | undefined {
-    return this.byOut.get(connKeyHash(proto, raddr, rport, caddr, cport), proto, raddr, rport, caddr, cport);
+    return this.tab.getOut(proto, raddr, rport, caddr, cport);
   }
 
   /** ip_vs_ct_in_get: a persistence template. */
   getTemplate(proto: IpvsProtocol, cnet: IP, vaddr: IP, vport: number): IpvsConn | undefined {
-    return this.templates.get(connKeyHash(proto, cnet, 0, vaddr, vport), proto, cnet, 0, vaddr, vport);
+    return this.tab.getTemplate(proto, cnet, vaddr, vport);
   }
 
   /** ip_vs_check_template failed: the template can no longer be found (ports 0xffff), it waits for its timer. */
   invalidate(t: IpvsConn): void {
-    this.templates.remove(t.inHash, t);
+    this.tab.remove(t);
     t.invalid = true;
     t.vport = 0xffff;
     t.cport = 0;
@@ -413,7 +459,7 @@ export class IpvsConnTable {
     if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
       c.armed = true;
       c.heapKey = at;
-      this.timers.push(at, c.timeoutMs, c);
+      c.slot = this.timers.push(at, c.timeoutMs, c);
     }
   }
 
@@ -430,7 +476,7 @@ export class IpvsConnTable {
     while (timers.nextKey <= now) {
       const key = timers.nextKey;
       const c = timers.pop();
-      if (c.dead || !c.armed || key !== c.heapKey) continue; // a stale slot
+      if (c === undefined || c.dead || !c.armed || key !== c.heapKey) continue; // released, or stale
       c.armed = false;
       if (c.expiresAt > key) {
         // Restarted since: wait for the new time.
@@ -455,11 +501,10 @@ export class IpvsConnTable {
     if (c.dead) return;
     c.dead = true;
     this.live--;
-    if (c.template) this.templates.remove(c.inHash, c);
-    else {
-      this.byIn.remove(c.inHash, c);
-      this.byOut.remove(c.outHash, c);
-    }
+    // The timer goes with it (ip_vs_conn_expire frees the entry): its slot lets go of the entry now,
+    // not when it comes due (up to the TIME_WAIT timeout later for a reused client port).
+    if (c.armed) this.timers.release(c.slot, c);
+    this.tab.remove(c);
     // ip_vs_unbind_dest
     const d = c.dest;
     if (c.template) d.persistConns--;

@@ -52,9 +52,10 @@ export interface IpvsHookOptions {
   /** Build the explanation's sentences (default true). */
   readonly explain?: boolean;
   /**
-   * The caller reads only the packet, the connection and the verdict, at once (the walker's lean
-   * walks): no explanation at all (the result's is an empty shared one), and the result itself is a
-   * shared object valid until the next lean call.
+   * The caller reads only the packet, the connection and the verdict, at once (the walker's walks
+   * that record no stages): no explanation at all (the result's is an empty shared one; a scheduler
+   * with Scheduler.pick builds none either), and the result itself is a shared object valid until
+   * the next lean call.
    */
   readonly lean?: boolean;
   /** Nothing else holds `p`: IPVS's NAT is written into it instead of a copy (packet.ts). */

@@ -23,6 +23,7 @@ import { ipvsChoices } from './choices.js';
 import type { IpvsConn, IpvsConnView } from './conn.js';
 import type { IpvsDest } from './dest.js';
 import type { SchedExplanation, SchedPacket, SchedResult } from './schedulers/types.js';
+import { pickDest } from './schedulers/types.js';
 import type { IpvsService } from './service.js';
 import type { IpvsTable } from './table.js';
 import { ipvsTcpNext, NEW_CONN_TIMEOUT_S, tcpStateActive } from './tcp-state.js';
@@ -304,10 +305,11 @@ export function ipvsInAt(
           icmpPortUnreachable: false,
         };
       const old = cp;
-      lines.say(
-        () =>
-          `connection #${old.id} (${old.state}) is done and a new SYN reuses its ports: scheduled again (conn_reuse_mode)`,
-      );
+      if (lines.on)
+        lines.say(
+          () =>
+            `connection #${old.id} (${old.state}) is done and a new SYN reuses its ports: scheduled again (conn_reuse_mode)`,
+        );
       cp = undefined;
     }
   }
@@ -323,9 +325,11 @@ export function ipvsInAt(
           icmpPortUnreachable: false,
         };
       const old = cp;
-      lines.say(
-        () => `real server ${old.dest.name} was removed: connection #${old.id} expired (expire_nodest_conn)`,
-      );
+      if (lines.on)
+        lines.say(
+          () =>
+            `real server ${old.dest.name} was removed: connection #${old.id} expired (expire_nodest_conn)`,
+        );
       cp = undefined;
     } else {
       return {
@@ -361,7 +365,7 @@ export function ipvsInAt(
             reason: `no IPVS connection for this ${describeFlags(flags)} segment and only a SYN starts one: it goes on to the local stack`,
           }
         : PASS_NOT_SYN;
-    const r = schedulePacket(table, svc, proto, p, now, lines, choose);
+    const r = schedulePacket(table, svc, proto, p, now, lines, choose, level);
     schedule = r.schedule;
     persistence = r.persistence;
     choice = r.choice;
@@ -376,7 +380,7 @@ export function ipvsInAt(
   }
 
   // ip_vs_in_stats, ip_vs_set_state(INPUT), packet_xmit, ip_vs_conn_put.
-  inStats(table, cp, p.length);
+  inStats(table, cp, svc, p.length);
   setState(table, cp, 'INPUT', p);
   cp.touch(now);
   table.conns.rearmed(cp);
@@ -504,10 +508,16 @@ function explain(
 
 interface Scheduled {
   conn: IpvsConn | undefined;
-  schedule?: SchedExplanation;
-  persistence?: PersistenceExplanation;
-  choice?: IpvsPathChoice;
+  schedule?: SchedExplanation | undefined;
+  persistence?: PersistenceExplanation | undefined;
+  choice?: IpvsPathChoice | undefined;
 }
+
+/**
+ * What schedulePacket hands an EXPLAIN_NONE caller for a service without persistence: one object,
+ * its connection written by each such call (ipvsInAt reads it at once), the rest never set.
+ */
+const PICKED: Scheduled = { conn: undefined, schedule: undefined, persistence: undefined, choice: undefined };
 
 /**
  * The scheduler's pick; when a tracer enumerates paths (`choose`) and the pick depends on state the
@@ -524,7 +534,7 @@ function runScheduler(
   const alts = choose ? ipvsChoices(svc, p, now) : undefined;
   const r = svc.sched.schedule(svc, p, now);
   if (!alts || !r.dest || alts.choices.length === 0) {
-    lines.say(() => r.why.text);
+    if (lines.on) lines.say(() => r.why.text);
     return { r };
   }
   const i = alts.choices.length > 1 ? choose!(alts.choices.map((c) => c.probability)) : 0;
@@ -566,16 +576,27 @@ function schedulePacket(
   p: Packet,
   now: number,
   lines: Lines,
-  choose?: IpvsInOptions['choose'],
+  choose: IpvsInOptions['choose'],
+  level: ExplainLevel,
 ): Scheduled {
-  lines.say(
-    () =>
-      `virtual service ${svc.name} (${svc.scheduler}${svc.flags.size ? ` ${[...svc.flags].join(',')}` : ''}${svc.persistence ? ` persistent ${svc.persistence.timeoutSeconds}` : ''}); real servers in kernel list order: ${svc.dests.map((d) => `${d.name} w${d.weight}`).join(', ') || 'none'}`,
-  );
+  if (lines.on)
+    lines.say(
+      () =>
+        `virtual service ${svc.name} (${svc.scheduler}${svc.flags.size ? ` ${[...svc.flags].join(',')}` : ''}${svc.persistence ? ` persistent ${svc.persistence.timeoutSeconds}` : ''}); real servers in kernel list order: ${svc.dests.map((d) => `${d.name} w${d.weight}`).join(', ') || 'none'}`,
+    );
   if (svc.persistence) return schedulePersist(table, svc, proto, p, now, lines, choose);
   if (svc.port !== p.dport) {
-    lines.say(() => 'a port-zero service must be persistent: no destination');
+    if (lines.on) lines.say(() => 'a port-zero service must be persistent: no destination');
     return { conn: undefined };
+  }
+  if (level === EXPLAIN_NONE && !choose) {
+    // Only the pick: no explanation, no result object of its own.
+    const dest = pickDest(svc.sched, svc, p, now);
+    PICKED.conn = dest
+      ? newConn(table, svc, proto, p.src, p.sport, p.dst, p.dport, dest, dest.port || p.dport, false, now)
+      : undefined;
+    if (PICKED.conn) connStats(table, PICKED.conn, svc);
+    return PICKED;
   }
   const { r, choice } = runScheduler(svc, p, now, lines, choose);
   if (!r.dest) return { conn: undefined, schedule: r.why };
@@ -592,7 +613,7 @@ function schedulePacket(
     false,
     now,
   );
-  connStats(table, conn);
+  connStats(table, conn, svc);
   return choice ? { conn, schedule: r.why, choice } : { conn, schedule: r.why };
 }
 
@@ -659,7 +680,7 @@ function schedulePersist(
   ct.nControl++;
   ct.touch(now);
   table.conns.rearmed(ct);
-  connStats(table, cp);
+  connStats(table, cp, svc);
   const pe: PersistenceExplanation = {
     clientNet: snet.text,
     netmaskBits: pers.netmaskBits,
@@ -697,23 +718,25 @@ function newConn(
   template: boolean,
   now: number,
 ): IpvsConn {
-  return table.conns.create({
-    protocol: proto,
+  return table.conns.create(
+    proto,
     caddr,
     cport,
     vaddr,
     vport,
-    daddr: dest.ip,
-    dport,
     dest,
-    serviceKey: svc.key,
+    dport,
+    svc.key,
     template,
     // __ip_vs_update_dest: IP_VS_CONN_F_NOOUTPUT unless masquerading.
-    noOutput: dest.forward !== 'Masq',
-    nfct: table.sysctls.conntrack && !template,
+    dest.forward !== 'Masq',
+    table.sysctls.conntrack && !template,
     now,
-    timeoutMs: NEW_CONN_TIMEOUT_S * 1000,
-  });
+    NEW_CONN_TIMEOUT_S * 1000,
+    // Armed by the caller at once: ipvsInAt after the first packet's state (ip_vs_set_state then
+    // ip_vs_conn_put), schedulePersist after a template's timeout is set.
+    false,
+  );
 }
 
 /** ip_vs_set_state for TCP (set_tcp_state) and UDP (udp_state_transition). */
@@ -754,14 +777,14 @@ function assure(cp: IpvsConn): void {
   if (ct?.template && ct.state !== 'ASSURED') ct.state = 'ASSURED';
 }
 
-function inStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
+/** The packet's bytes into the dest's, its service's (`svc`: the table's service of cp.serviceKey) and the totals. */
+function inStats(table: IpvsTable, cp: IpvsConn, svc: IpvsService | undefined, bytes: number): void {
   const d = cp.dest;
   d.stats.inpkts++;
   d.stats.inbytes += bytes;
-  const s = table.services.get(cp.serviceKey);
-  if (s) {
-    s.stats.inpkts++;
-    s.stats.inbytes += bytes;
+  if (svc) {
+    svc.stats.inpkts++;
+    svc.stats.inbytes += bytes;
   }
   table.totalStats.inpkts++;
   table.totalStats.inbytes += bytes;
@@ -780,10 +803,9 @@ function outStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
   table.totalStats.outbytes += bytes;
 }
 
-/** ip_vs_conn_stats: one more connection for the dest, its service and the total. */
-function connStats(table: IpvsTable, cp: IpvsConn): void {
+/** ip_vs_conn_stats: one more connection for the dest, its service (`svc`, as for inStats) and the total. */
+function connStats(table: IpvsTable, cp: IpvsConn, svc: IpvsService): void {
   cp.dest.stats.conns++;
-  const s = table.services.get(cp.serviceKey);
-  if (s) s.stats.conns++;
+  svc.stats.conns++;
   table.totalStats.conns++;
 }

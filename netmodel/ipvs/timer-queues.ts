@@ -11,38 +11,59 @@
  * to the heap, so any order of pushes stays correct.
  *
  * A slot is (key, entry); slots are never updated in place (the connection table skips a slot
- * whose key is no longer its entry's, as it did with the heap alone).
+ * whose key is no longer its entry's, as it did with the heap alone). A FIFO slot can be released
+ * (`release`, by the handle `push` returned): its entry goes at once, as a deleted kernel timer
+ * lets its connection go, and the slot pops later with no entry (pop returns undefined).
  */
 
 /** Compact a queue once this many slots at its head are taken (and they are half of it). */
 const COMPACT_AT = 4096;
 
+/** Positions of FIFO slots in handles, modulo this (a handle stays a V8 small integer). */
+const POS_MASK = 0xffffff;
+/** FIFOs a handle can name (handle = position * MAX_FIFOS + FIFO index); more get no handles. */
+const MAX_FIFOS = 64;
+
 class Fifo<T> {
   keys: number[] = [];
-  items: T[] = [];
+  items: (T | undefined)[] = [];
   head = 0;
+  /** The position (counted since the FIFO was made, modulo POS_MASK + 1) of keys[0]. */
+  base = 0;
+  /** Its index in TimerQueues.fifos. */
+  constructor(readonly index: number) {}
 
   get empty(): boolean {
     return this.head === this.keys.length;
   }
 
-  push(key: number, item: T): void {
+  /** Appends a slot; returns its position. */
+  push(key: number, item: T): number {
     this.keys.push(key);
     this.items.push(item);
+    return (this.base + this.keys.length - 1) & POS_MASK;
   }
 
-  shift(): T {
-    const it = this.items[this.head]!;
-    this.items[this.head] = undefined as T; // let the entry go
+  /** Lets the slot at `pos` drop `item`, if it still holds it (it pops with none). */
+  release(pos: number, item: T): void {
+    const i = (pos - this.base) & POS_MASK;
+    if (i >= this.head && i < this.items.length && this.items[i] === item) this.items[i] = undefined;
+  }
+
+  shift(): T | undefined {
+    const it = this.items[this.head];
+    this.items[this.head] = undefined; // let the entry go
     this.head++;
     const n = this.keys.length;
     if (this.head === n) {
       this.keys.length = 0;
       this.items.length = 0;
       this.head = 0;
+      this.base = (this.base + n) & POS_MASK;
     } else if (this.head >= COMPACT_AT && this.head * 2 >= n) {
       this.keys.splice(0, this.head);
       this.items.splice(0, this.head);
+      this.base = (this.base + this.head) & POS_MASK;
       this.head = 0;
     }
     return it;
@@ -70,23 +91,42 @@ export class TimerQueues<T> {
     return this.least;
   }
 
-  /** A slot for `item` at `key`, set by a restart with `timeout` (the FIFO it joins). */
-  push(key: number, timeout: number, item: T): void {
+  /**
+   * A slot for `item` at `key`, set by a restart with `timeout` (the FIFO it joins). Returns a handle
+   * for `release`, or -1 when the slot cannot be released (it went to the heap).
+   */
+  push(key: number, timeout: number, item: T): number {
     let q = this.byTimeout.get(timeout);
     if (!q) {
-      q = new Fifo<T>();
+      q = new Fifo<T>(this.fifos.length);
       this.byTimeout.set(timeout, q);
       this.fifos.push(q);
     }
     const k = q.keys;
-    if (q.empty || k[k.length - 1]! <= key) q.push(key, item);
-    else this.heapPush(key, item);
+    let handle = -1;
+    if (q.empty || k[k.length - 1]! <= key) {
+      const pos = q.push(key, item);
+      if (q.index < MAX_FIFOS) handle = pos * MAX_FIFOS + q.index;
+    } else this.heapPush(key, item);
     this.count++;
     if (key < this.least) this.least = key;
+    return handle;
   }
 
-  /** Takes the slot with the least key (the caller read it from nextKey); returns its item. */
-  pop(): T {
+  /**
+   * The slot `handle` (from push) no longer holds `item`: it stays, keyed as it was, and pops with no
+   * item. Nothing happens if that slot already popped (or holds something else).
+   */
+  release(handle: number, item: T): void {
+    if (handle < 0) return;
+    this.fifos[handle % MAX_FIFOS]?.release(Math.floor(handle / MAX_FIFOS), item);
+  }
+
+  /**
+   * Takes the slot with the least key (the caller read it from nextKey); returns its item, undefined
+   * for a released slot.
+   */
+  pop(): T | undefined {
     const key = this.least;
     let item: T | undefined;
     let found = false;
@@ -107,13 +147,17 @@ export class TimerQueues<T> {
     if (!found) throw new Error('TimerQueues.pop: no slot at the least key');
     this.count--;
     this.least = this.scanLeast();
-    return item as T;
+    return item;
   }
 
-  /** Every slot's item (live and stale, in no particular order). */
+  /** Every slot's item (live and stale, in no particular order; released slots have none). */
   items(): T[] {
     const out: T[] = [];
-    for (const q of this.fifos) for (let i = q.head; i < q.items.length; i++) out.push(q.items[i]!);
+    for (const q of this.fifos)
+      for (let i = q.head; i < q.items.length; i++) {
+        const it = q.items[i];
+        if (it !== undefined) out.push(it);
+      }
     for (const it of this.heapItems) out.push(it);
     return out;
   }

@@ -123,6 +123,9 @@ export interface WalkResult {
   readonly dnat?: { readonly ip: IP; readonly port: number };
   /** Source after SNAT/MASQUERADE, when it changed. */
   readonly snat?: { readonly ip: IP; readonly port: number };
-  /** IPVS took the packet (a virtual service request): its connection and why that real server. */
+  /**
+   * IPVS took the packet (a virtual service request): its connection and why that real server (an
+   * empty explanation when the walk recorded no stages: env.noStages).
+   */
   readonly ipvs?: { readonly conn: IpvsConnView; readonly explanation: IpvsExplanation };
 }

@@ -557,7 +557,9 @@ class Walk implements Flow {
     const o = HOOK_OPTS;
     o.oldConntrack = this.ct !== undefined && !this.created;
     o.explain = this.rec;
-    o.lean = this.lean;
+    // A walk that records no stages asks for no explanation either (WalkResult.ipvs then carries the
+    // connection and an empty explanation): IPVS hands back its shared result, read here at once.
+    o.lean = !this.rec;
     o.owned = p === this.owned;
     o.choose = rng.choose ? chooserOf(rng) : undefined;
     const r = table.hook(name, p, this.env.now, o);
@@ -568,7 +570,9 @@ class Walk implements Flow {
         this.ct = undefined;
         this.notrack = true;
         this.state = 'UNTRACKED';
-      } else if (r.kind === 'xmit' && this.ct && this.dir === 'ORIGINAL') {
+      } else if (r.kind === 'xmit' && this.ct && this.created && this.dir === 'ORIGINAL') {
+        // ip_vs_update_conntrack changes only an unconfirmed entry (its first packet's, which this
+        // walk created): a later packet of the flow builds no tuple for alterReply to refuse.
         const c = r.conn;
         const rep = this.ct.reply;
         this.node.conntrack.alterReply(this.ct, {

@@ -5,8 +5,9 @@
  * ip_vs_conn.c ip_vs_conn_expire), and lc/wlc deciding from those counts.
  */
 import { describe, expect, it } from 'vitest';
-import { parseIP } from '../../netmodel/addr.js';
-import { IpvsTable, ipvsIn, ipvsOut } from '../../netmodel/ipvs/index.js';
+import { ipEquals, parseIP } from '../../netmodel/addr.js';
+import { type IpvsConn, type IpvsProtocol, IpvsTable, ipvsIn, ipvsOut } from '../../netmodel/ipvs/index.js';
+import { intBelow, SeededRng } from '../../netmodel/rng.js';
 import { rs, tcp, udp, vs } from './builders.js';
 
 const S = 1000;
@@ -144,6 +145,105 @@ describe('a large connection table', () => {
     const gone = t.expire(t0 + 3000 + 900 * S + 2999);
     expect(gone.map((c) => c.id)).toEqual(clients.map((_, i) => i + 1));
     expect(t.conns.size).toBe(0);
+  });
+});
+
+describe('the connection hash table (ip_vs_conn_tab)', () => {
+  it('answers every lookup as one list per client address and port, newest first, through growth and removals', () => {
+    // The kernel hashes every entry once by protocol, client address and client port
+    // (ip_vs_conn.c ip_vs_conn_hash, hlist_add_head_rcu) and each lookup returns the first match
+    // along that chain: __ip_vs_conn_in_get (client and virtual address and port), ip_vs_conn_out_get
+    // (real server and client), ip_vs_ct_in_get (templates). The reference below is the live entries
+    // newest first, searched with those comparisons. Few addresses and ports, so the same key comes
+    // back (a client port reused to the same real server through another service: two entries that
+    // one reply matches), and thousands of entries, so the table doubles its buckets (from 1,024).
+    const t = new IpvsTable();
+    t.addService(vs('10.96.0.10:80', 'rr', [rs('10.244.1.2:8080'), rs('10.244.2.3:8080')]));
+    const dests = [...[...t.services.values()][0]!.dests];
+    const conns = t.conns;
+    const rng = new SeededRng(11);
+    const ips = ['10.0.0.1', '10.0.0.2', '10.96.0.10', '10.96.0.11', '10.244.1.2', '10.244.2.3'].map((x) =>
+      parseIP(x),
+    );
+    const protos: IpvsProtocol[] = ['TCP', 'UDP'];
+    const pick = <T>(xs: readonly T[]): T => xs[intBelow(rng, xs.length)]!;
+    const port = () => pick([0, 80, 8080, 40000, 40001]);
+    let live: IpvsConn[] = []; // newest first
+    const misses = { in: 0, out: 0, tpl: 0 };
+    const several = { in: 0, out: 0, tpl: 0 };
+    for (let step = 0; step < 20_000; step++) {
+      const op = intBelow(rng, 10);
+      if (op < 3 || live.length < 50) {
+        const template = intBelow(rng, 8) === 0;
+        const d = pick(dests);
+        const c = conns.create(
+          pick(protos),
+          pick(ips),
+          template ? 0 : port() + intBelow(rng, 2000) * (step < 10_000 ? 1 : 0),
+          pick(ips),
+          port(),
+          d,
+          pick([0, d.port]),
+          'TCP 10.96.0.10:80',
+          template,
+          false,
+          false,
+          step,
+          1_000_000,
+        );
+        live.unshift(c);
+      } else if (op < 5) {
+        const c = pick(live);
+        conns.remove(c);
+        live = live.filter((x) => x !== c);
+      } else {
+        const p = pick(protos);
+        const a = pick(ips);
+        const ap = port();
+        const b = pick(ips);
+        const bp = port();
+        const inMatch = (c: IpvsConn) =>
+          !c.template &&
+          c.protocol === p &&
+          ipEquals(c.caddr, a) &&
+          c.cport === ap &&
+          ipEquals(c.vaddr, b) &&
+          c.vport === bp;
+        const outMatch = (c: IpvsConn) =>
+          !c.template &&
+          c.protocol === p &&
+          ipEquals(c.daddr, a) &&
+          c.dport === ap &&
+          ipEquals(c.caddr, b) &&
+          c.cport === bp;
+        const tplMatch = (c: IpvsConn) =>
+          c.template &&
+          c.protocol === p &&
+          ipEquals(c.caddr, a) &&
+          c.cport === 0 &&
+          ipEquals(c.vaddr, b) &&
+          c.vport === bp;
+        expect(conns.getIn(p, a, ap, b, bp)).toBe(live.find(inMatch));
+        expect(conns.getOut(p, a, ap, b, bp)).toBe(live.find(outMatch));
+        expect(conns.getTemplate(p, a, b, bp)).toBe(live.find(tplMatch));
+        for (const [k, m] of [
+          ['in', inMatch],
+          ['out', outMatch],
+          ['tpl', tplMatch],
+        ] as const) {
+          const n = live.filter(m).length;
+          if (n === 0) misses[k]++;
+          if (n > 1) several[k]++;
+        }
+      }
+    }
+    expect(conns.size).toBe(live.length);
+    expect(live.length).toBeGreaterThan(1500);
+    // Each lookup missed, and found one of several matching entries (the newest), many times.
+    for (const k of ['in', 'out', 'tpl'] as const) {
+      expect(misses[k]).toBeGreaterThan(500);
+      expect(several[k]).toBeGreaterThan(100);
+    }
   });
 });
 

@@ -55,9 +55,34 @@ describe('IPVS timer queues', () => {
     const q = new TimerQueues<number>();
     for (let i = 0; i < 50_000; i++) q.push(i, 120_000, i);
     const out: number[] = [];
-    for (let i = 0; i < 30_000; i++) out.push(q.pop());
+    for (let i = 0; i < 30_000; i++) out.push(q.pop()!);
     for (let i = 50_000; i < 60_000; i++) q.push(i, 120_000, i);
-    while (q.size) out.push(q.pop());
+    while (q.size) out.push(q.pop()!);
     expect(out).toEqual(Array.from({ length: 60_000 }, (_, i) => i));
+  });
+
+  it('a released slot lets its item go at once and pops later, in its place, with none', () => {
+    // Entries in the 120 s FIFO (kept long enough to compact twice), every third released while
+    // queued; releasing one that already popped, or through a handle whose slot holds another
+    // item, changes nothing.
+    const q = new TimerQueues<{ id: number }>();
+    const items = Array.from({ length: 30_000 }, (_, id) => ({ id }));
+    const handles = items.map((it, i) => q.push(1_000 + i, 120_000, it));
+    expect(handles.every((h) => h >= 0)).toBe(true);
+    const popped: (number | undefined)[] = [];
+    for (let i = 0; i < 10_000; i++) popped.push(q.pop()?.id);
+    items.forEach((it, i) => {
+      if (i % 3 === 0) q.release(handles[i]!, it);
+    });
+    q.release(handles[1]!, items[2]!); // not the item in that slot
+    const kept = items.filter((_, i) => i >= 10_000 && i % 3 !== 0);
+    expect(new Set(q.items())).toEqual(new Set(kept));
+    const keys: number[] = [];
+    while (q.size) {
+      keys.push(q.nextKey);
+      popped.push(q.pop()?.id);
+    }
+    expect(keys).toEqual(Array.from({ length: 20_000 }, (_, i) => 11_000 + i));
+    expect(popped).toEqual(items.map((it, i) => (i >= 10_000 && i % 3 === 0 ? undefined : it.id)));
   });
 });

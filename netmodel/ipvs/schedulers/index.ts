@@ -35,6 +35,7 @@ export type {
   SchedService,
   Scheduler,
 } from './types.js';
+export { pickDest } from './types.js';
 export { WeightedRoundRobin } from './wrr.js';
 
 /** A fresh scheduler instance for a service (init_service); twos needs the table's seeded Rng. */

@@ -91,6 +91,17 @@ export interface Scheduler {
   /** add_dest / del_dest / upd_dest: the list already reflects the change. `at` is the removed dest's former index. */
   changed(svc: SchedService, kind: 'add' | 'del' | 'upd', dest: IpvsDest, at: number): void;
   schedule(svc: SchedService, p: SchedPacket, now: number): SchedResult;
+  /**
+   * schedule(svc, p, now).dest with the same effect on the scheduler's state, and no explanation
+   * built: for callers that read only the pick (the walker's untraced walks that record no stages).
+   * Optional: pickDest falls back to schedule.
+   */
+  pick?(svc: SchedService, p: SchedPacket, now: number): IpvsDest | undefined;
+}
+
+/** The scheduler's pick without its explanation (Scheduler.pick, else schedule's dest). */
+export function pickDest(s: Scheduler, svc: SchedService, p: SchedPacket, now: number): IpvsDest | undefined {
+  return s.pick ? s.pick(svc, p, now) : s.schedule(svc, p, now).dest;
 }
 
 /** Usable for a new connection: weight > 0 and not overloaded (most schedulers' test). */
