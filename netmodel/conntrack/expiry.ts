@@ -19,6 +19,8 @@
  * whose slots are mostly cleared is squeezed, rewriting the positions of the few entries still in it
  * (slot-ring.ts).
  */
+
+import { MinHeap } from '../min-heap.js';
 import type { CtEntry } from './entry.js';
 import { SlotRing } from './slot-ring.js';
 
@@ -50,10 +52,8 @@ export class ExpiryQueues {
   private readonly fifos: Fifo[] = [];
   /** The latest `now` a slot was armed at: a restart at or after it has key <= the new expiry. */
   private high = Number.NEGATIVE_INFINITY;
-  /** Out-of-order slots, a binary min-heap in parallel arrays (keys, entries, slot ids). */
-  private readonly heapKeys: number[] = [];
-  private readonly heapItems: CtEntry[] = [];
-  private readonly heapIds: number[] = [];
+  /** Out-of-order slots (tagged with their slot ids). */
+  private readonly heap = new MinHeap<CtEntry>();
   private nextHeapId = 0;
   /** popDue's place: the FIFO it is draining. */
   private cursor = 0;
@@ -110,9 +110,9 @@ export class ExpiryQueues {
         return e;
       }
     }
-    while (this.heapKeys.length > 0 && this.heapKeys[0]! <= now) {
-      const id = this.heapIds[0]!;
-      const e = this.heapPop();
+    while (this.heap.topKey <= now) {
+      const id = this.heap.topTag;
+      const e = this.heap.pop();
       if (e.timerQ !== IN_HEAP || e.timerPos !== id) continue; // stale
       e.timerQ = NO_TIMER;
       return e;
@@ -123,7 +123,7 @@ export class ExpiryQueues {
 
   /** Slots held (armed and cleared), for tests. */
   get slots(): number {
-    let n = this.heapKeys.length;
+    let n = this.heap.size;
     for (const q of this.fifos) n += q.ring.length;
     return n;
   }
@@ -150,52 +150,6 @@ export class ExpiryQueues {
     const id = this.nextHeapId++;
     e.timerQ = IN_HEAP;
     e.timerPos = id;
-    const keys = this.heapKeys;
-    const items = this.heapItems;
-    const ids = this.heapIds;
-    let i = keys.length;
-    keys.push(key);
-    items.push(e);
-    ids.push(id);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (keys[parent]! <= key) break;
-      keys[i] = keys[parent]!;
-      items[i] = items[parent]!;
-      ids[i] = ids[parent]!;
-      i = parent;
-    }
-    keys[i] = key;
-    items[i] = e;
-    ids[i] = id;
-  }
-
-  private heapPop(): CtEntry {
-    const keys = this.heapKeys;
-    const items = this.heapItems;
-    const ids = this.heapIds;
-    const top = items[0]!;
-    const lastKey = keys.pop()!;
-    const lastItem = items.pop()!;
-    const lastId = ids.pop()!;
-    const n = keys.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const m = r < n && keys[r]! < keys[l]! ? r : l;
-        if (keys[m]! >= lastKey) break;
-        keys[i] = keys[m]!;
-        items[i] = items[m]!;
-        ids[i] = ids[m]!;
-        i = m;
-      }
-      keys[i] = lastKey;
-      items[i] = lastItem;
-      ids[i] = lastId;
-    }
-    return top;
+    this.heap.push(key, e, id);
   }
 }

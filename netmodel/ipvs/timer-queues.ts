@@ -15,6 +15,7 @@
  * (`release`, by the handle `push` returned): its entry goes at once, as a deleted kernel timer
  * lets its connection go, and the slot pops later with no entry (pop returns undefined).
  */
+import { MinHeap } from '../min-heap.js';
 
 /** Compact a queue once this many slots at its head are taken (and they are half of it). */
 const COMPACT_AT = 4096;
@@ -74,9 +75,8 @@ export class TimerQueues<T> {
   /** The FIFOs by timeout (ms), and the same in an array for the scans. */
   private readonly byTimeout = new Map<number, Fifo<T>>();
   private readonly fifos: Fifo<T>[] = [];
-  /** Keys that came out of order, as a binary min-heap (parallel arrays of keys and items). */
-  private readonly heapKeys: number[] = [];
-  private readonly heapItems: T[] = [];
+  /** Keys that came out of order. */
+  private readonly heap = new MinHeap<T>();
   /** The least key of all slots (Infinity when none), so "is anything due" is one comparison. */
   private least = Number.POSITIVE_INFINITY;
   private count = 0;
@@ -107,7 +107,7 @@ export class TimerQueues<T> {
     if (q.empty || k[k.length - 1]! <= key) {
       const pos = q.push(key, item);
       if (q.index < MAX_FIFOS) handle = pos * MAX_FIFOS + q.index;
-    } else this.heapPush(key, item);
+    } else this.heap.push(key, item);
     this.count++;
     if (key < this.least) this.least = key;
     return handle;
@@ -130,8 +130,8 @@ export class TimerQueues<T> {
     const key = this.least;
     let item: T | undefined;
     let found = false;
-    if (this.heapKeys.length && this.heapKeys[0] === key) {
-      item = this.heapPop();
+    if (this.heap.size > 0 && this.heap.topKey === key) {
+      item = this.heap.pop();
       found = true;
     } else {
       const fifos = this.fifos;
@@ -158,12 +158,12 @@ export class TimerQueues<T> {
         const it = q.items[i];
         if (it !== undefined) out.push(it);
       }
-    for (const it of this.heapItems) out.push(it);
+    for (const it of this.heap.values()) out.push(it);
     return out;
   }
 
   private scanLeast(): number {
-    let m = this.heapKeys.length ? this.heapKeys[0]! : Number.POSITIVE_INFINITY;
+    let m = this.heap.topKey;
     const fifos = this.fifos;
     for (let i = 0; i < fifos.length; i++) {
       const q = fifos[i]!;
@@ -173,47 +173,5 @@ export class TimerQueues<T> {
       }
     }
     return m;
-  }
-
-  private heapPush(key: number, item: T): void {
-    const keys = this.heapKeys;
-    const items = this.heapItems;
-    keys.push(key);
-    items.push(item);
-    let i = keys.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (keys[parent]! <= key) break;
-      keys[i] = keys[parent]!;
-      items[i] = items[parent]!;
-      i = parent;
-    }
-    keys[i] = key;
-    items[i] = item;
-  }
-
-  private heapPop(): T {
-    const keys = this.heapKeys;
-    const items = this.heapItems;
-    const top = items[0]!;
-    const lastKey = keys.pop()!;
-    const lastItem = items.pop()!;
-    const n = keys.length;
-    if (n) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const m = r < n && keys[r]! < keys[l]! ? r : l;
-        if (keys[m]! >= lastKey) break;
-        keys[i] = keys[m]!;
-        items[i] = items[m]!;
-        i = m;
-      }
-      keys[i] = lastKey;
-      items[i] = lastItem;
-    }
-    return top;
   }
 }
