@@ -50,7 +50,7 @@ interface Ctx {
 /** The `NAME@PEER` part and the `link-netnsid` of a veth. */
 function vethPeer(k: KernelNode, i: Interface, ctx: Ctx): { at: string; netns: string } {
   const l = k.link(i.name);
-  if (!l || l.spec.kind !== 'veth') return { at: '', netns: '' };
+  if (l?.spec.kind !== 'veth') return { at: '', netns: '' };
   if (l.spec.peerNs === ctx.ns) return { at: `@${l.spec.peer}`, netns: '' };
   const peerIf = ctx.world?.ns(l.spec.peerNs)?.routing.interface(l.spec.peer);
   let id = 0;
