@@ -1,6 +1,6 @@
 // Shared by the benchmark scripts: command-line options and compiling kpath into a scratch folder.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +22,7 @@ export function cliOptions(argv = process.argv.slice(2)) {
  * repository's node_modules as ESM.
  */
 export function kpathDist(work, dist, log) {
-  if (dist) return resolve(dist);
+  if (dist) return checkedDist(resolve(dist));
   const distDir = join(work, 'dist');
   log('compiling kpath (tsc -p tsconfig.build.json) into', distDir);
   const tsc = spawnSync(
@@ -53,4 +53,25 @@ export function kpathDist(work, dist, log) {
   mkdirSync(join(work, 'native'), { recursive: true });
   symlinkSync(join(REPO, 'native', 'build'), join(work, 'native', 'build'));
   return distDir;
+}
+
+/**
+ * A --dist build, refused when kpath run from it would not find the native addon: proxy/native/load.ts
+ * looks for native/build/Release/kpath_native.node from its own folder upwards, stopping at a
+ * package.json, and without it kpath quietly runs Node's sockets and relay, which is then what the
+ * bench measures instead of the build asked for.
+ */
+function checkedDist(distDir) {
+  let dir = join(distDir, 'proxy', 'native');
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'native', 'build', 'Release', 'kpath_native.node'))) return distDir;
+    if (existsSync(join(dir, 'package.json'))) break;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    `--dist ${distDir}: kpath run from there finds no native addon (native/build/Release/kpath_native.node ` +
+      `in a folder above its proxy/native/, before a package.json), so it would run Node's slower sockets ` +
+      `and relay. Build it (npm run build:native in that checkout) or link this repo's: ` +
+      `mkdir -p ${dirname(distDir)}/native && ln -s ${join(REPO, 'native', 'build')} ${dirname(distDir)}/native/build`,
+  );
 }
