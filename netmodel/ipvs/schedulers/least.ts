@@ -46,49 +46,9 @@ export class LeastConnection implements Scheduler {
   changed(): void {}
 
   schedule(svc: SchedService): SchedResult {
-    const list = svc.dests;
     const seen: ComparedDest[] = [];
-    let best: IpvsDest | undefined;
-    let bestLoad = 0;
+    const best = this.least(svc.dests, seen);
     const k = this.name;
-    for (const d of list) {
-      const load =
-        k === 'lc' || k === 'wlc' ? d.overhead : k === 'sed' || k === 'nq' ? d.activeConns + 1 : d.weight;
-      if (d.overloaded) {
-        seen.push(compared(d, load, 'overloaded'));
-        continue;
-      }
-      if (k === 'lc' || k === 'nq' || k === 'fo' || k === 'ovf' || !best) {
-        // lc, nq, fo, ovf skip weight 0 everywhere; wlc and sed only while seeding.
-        if (d.weight === 0) {
-          seen.push(compared(d, load, 'weight 0'));
-          continue;
-        }
-      }
-      if (k === 'ovf' && d.activeConns > d.weight) {
-        seen.push(compared(d, load, 'active connections above its weight'));
-        continue;
-      }
-      seen.push(compared(d, load));
-      if (k === 'nq' && d.activeConns === 0) {
-        best = d;
-        bestLoad = load;
-        break;
-      }
-      if (!best) {
-        best = d;
-        bestLoad = load;
-        continue;
-      }
-      let better: boolean;
-      if (k === 'lc') better = load < bestLoad;
-      else if (k === 'fo' || k === 'ovf') better = d.weight > best.weight;
-      else better = bestLoad * d.weight > load * best.weight;
-      if (better) {
-        best = d;
-        bestLoad = load;
-      }
-    }
     const table = seen
       .map(
         (c) =>
@@ -105,5 +65,51 @@ export class LeastConnection implements Scheduler {
           : `${k}: no destination available (${table || 'no real servers'})`,
       },
     };
+  }
+  pick(svc: SchedService): IpvsDest | undefined {
+    return this.least(svc.dests, undefined);
+  }
+
+  /** The pick: the list walked in kernel order; each dest compared goes into `seen` when given. */
+  private least(list: readonly IpvsDest[], seen: ComparedDest[] | undefined): IpvsDest | undefined {
+    let best: IpvsDest | undefined;
+    let bestLoad = 0;
+    const k = this.name;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      const load =
+        k === 'lc' || k === 'wlc' ? d.overhead : k === 'sed' || k === 'nq' ? d.activeConns + 1 : d.weight;
+      if (d.overloaded) {
+        seen?.push(compared(d, load, 'overloaded'));
+        continue;
+      }
+      if (k === 'lc' || k === 'nq' || k === 'fo' || k === 'ovf' || !best) {
+        // lc, nq, fo, ovf skip weight 0 everywhere; wlc and sed only while seeding.
+        if (d.weight === 0) {
+          seen?.push(compared(d, load, 'weight 0'));
+          continue;
+        }
+      }
+      if (k === 'ovf' && d.activeConns > d.weight) {
+        seen?.push(compared(d, load, 'active connections above its weight'));
+        continue;
+      }
+      seen?.push(compared(d, load));
+      if (k === 'nq' && d.activeConns === 0) return d;
+      if (!best) {
+        best = d;
+        bestLoad = load;
+        continue;
+      }
+      let better: boolean;
+      if (k === 'lc') better = load < bestLoad;
+      else if (k === 'fo' || k === 'ovf') better = d.weight > best.weight;
+      else better = bestLoad * d.weight > load * best.weight;
+      if (better) {
+        best = d;
+        bestLoad = load;
+      }
+    }
+    return best;
   }
 }

@@ -97,6 +97,23 @@ export class SourceHash implements Scheduler {
     }
     return explain(undefined, ` -> ${first.name} is unavailable and sh-fallback found no usable bucket`);
   }
+
+  /** schedule's dest, without the explanation (the same buckets and probes). */
+  pick(svc: SchedService, pk: SchedPacket): IpvsDest | undefined {
+    const addr = addrFold(pk.src);
+    const port = svc.flags.has('sh-port') ? pk.sport : 0;
+    const ihash = shHashKey(addr, port, 0);
+    const first = this.buckets[ihash];
+    if (!first) return undefined;
+    if (!shUnavailable(first)) return first;
+    if (!svc.flags.has('sh-fallback')) return undefined;
+    for (let off = 0; off < SH_TAB_SIZE; off++) {
+      const d = this.buckets[shHashKey(addr, port, (off + ihash) % SH_TAB_SIZE)];
+      if (!d) break;
+      if (!shUnavailable(d)) return d;
+    }
+    return undefined;
+  }
 }
 
 /** ip_vs_dh_hashkey: hash_32(ntohl(addr), 8). */
@@ -130,5 +147,11 @@ export class DestinationHash implements Scheduler {
         text: `destination hashing: hash_32(${pk.dst.text} = ${addr}, 8) = bucket ${bucket} of ${SH_TAB_SIZE} -> ${d ? `${d.name}${ok ? '' : ' (unavailable: no destination)'}` : 'empty'}`,
       },
     };
+  }
+
+  /** schedule's dest, without the explanation. */
+  pick(_svc: SchedService, pk: SchedPacket): IpvsDest | undefined {
+    const d = this.buckets[dhHashKey(addrFold(pk.dst))];
+    return d?.available && d.weight > 0 && !d.overloaded ? d : undefined;
   }
 }

@@ -54,9 +54,36 @@ export class WeightedRoundRobin implements Scheduler {
   }
 
   schedule(svc: SchedService, _p: SchedPacket): SchedResult {
+    const i = this.advance(svc);
+    if (i < 0) return this.none();
+    const d = svc.dests[i]!;
+    return {
+      dest: d,
+      why: {
+        scheduler: 'wrr',
+        position: i,
+        currentWeight: this.cw,
+        maxWeight: this.mw,
+        gcd: this.di,
+        text: `weighted round robin: current weight ${this.cw} (max ${this.mw}, step gcd ${this.di}); ${d.name} (weight ${d.weight}) is the next in kernel list order with weight >= ${this.cw}`,
+      },
+    };
+  }
+
+  pick(svc: SchedService, _p: SchedPacket): IpvsDest | undefined {
+    const i = this.advance(svc);
+    return i < 0 ? undefined : svc.dests[i];
+  }
+
+  /**
+   * The pick, with the cursor and the current weight moved onto it: the index of the first dest
+   * after the cursor that is not overloaded with weight >= cw (cw dropping by di at each pass of the
+   * list's end, back to mw at <= 0), or -1 (the cursor back at the head).
+   */
+  private advance(svc: SchedService): number {
     if (!this.inited) this.init(svc);
     const list = svc.dests;
-    if (this.mw <= 0 || list.length === 0) return this.none();
+    if (this.mw <= 0 || list.length === 0) return -1;
     let i = this.cl;
     // Every dest is tried at every weight level from mw down to 1 at most once: beyond that nothing fits.
     let levels = 0;
@@ -66,17 +93,7 @@ export class WeightedRoundRobin implements Scheduler {
         const d = list[i]!;
         if (!d.overloaded && d.weight >= this.cw) {
           this.cl = i;
-          return {
-            dest: d,
-            why: {
-              scheduler: 'wrr',
-              position: i,
-              currentWeight: this.cw,
-              maxWeight: this.mw,
-              gcd: this.di,
-              text: `weighted round robin: current weight ${this.cw} (max ${this.mw}, step gcd ${this.di}); ${d.name} (weight ${d.weight}) is the next in kernel list order with weight >= ${this.cw}`,
-            },
-          };
+          return i;
         }
       }
       i = -1;
@@ -84,7 +101,7 @@ export class WeightedRoundRobin implements Scheduler {
       if (this.cw <= 0) this.cw = this.mw;
       if (++levels > maxLevels) {
         this.cl = -1;
-        return this.none();
+        return -1;
       }
     }
   }
