@@ -472,7 +472,9 @@ export class IpvsConnTable {
     const timers = this.timers;
     // Nothing due (every packet runs the timers first): no array.
     if (timers.nextKey > now) return NONE_DUE;
-    const removed: IpvsConn[] = [];
+    // Most slots that come due are released or stale (a reused client port removed its entry): the
+    // array only once an entry goes.
+    let removed: IpvsConn[] | undefined;
     while (timers.nextKey <= now) {
       const key = timers.nextKey;
       const c = timers.pop();
@@ -491,9 +493,10 @@ export class IpvsConnTable {
         continue;
       }
       this.remove(c);
-      removed.push(c);
+      if (removed) removed.push(c);
+      else removed = [c];
     }
-    return removed;
+    return removed ?? NONE_DUE;
   }
 
   /** ip_vs_conn_expire_now + unlink: take an entry out at once. */
