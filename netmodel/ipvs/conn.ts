@@ -91,7 +91,6 @@ export class IpvsConn implements IpvsConnView {
     public cport: number,
     public vaddr: IP,
     public vport: number,
-    readonly daddr: IP,
     readonly dport: number,
     readonly dest: IpvsDest,
     /** The key of the service this entry was made for (its dest may outlive it). */
@@ -192,6 +191,11 @@ export class IpvsConn implements IpvsConnView {
     const hi = timeHi(t);
     this.heapHi = hi;
     this.heapLo = timeLo(t, hi);
+  }
+
+  /** The real server's address (cp->daddr): its dest's, read through it (one field less per entry). */
+  get daddr(): IP {
+    return this.dest.ip;
   }
 
   get forward(): IpvsForward {
@@ -408,7 +412,6 @@ export class IpvsConnTable {
       cport,
       vaddr,
       vport,
-      dest.ip,
       dport,
       dest,
       serviceKey,
