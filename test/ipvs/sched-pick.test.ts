@@ -21,7 +21,8 @@ interface Twin {
 }
 
 function twin(scheduler: IpvsSchedulerName, flags: IpvsSchedFlag[], dests: [string, number][]): Twin {
-  const table = new IpvsTable();
+  // twos draws from the table's rng: each twin gets its own, seeded alike.
+  const table = new IpvsTable({ rng: new SeededRng(5) });
   const svc = table.addService(
     vs(
       '10.96.0.10:80',
@@ -65,6 +66,9 @@ const CASES: { scheduler: IpvsSchedulerName; flags: IpvsSchedFlag[] }[] = [
   { scheduler: 'sh', flags: ['sh-port'] },
   { scheduler: 'sh', flags: ['sh-fallback', 'sh-port'] },
   { scheduler: 'dh', flags: [] },
+  { scheduler: 'mh', flags: [] },
+  { scheduler: 'mh', flags: ['mh-fallback', 'mh-port'] },
+  { scheduler: 'twos', flags: [] },
 ];
 
 describe('Scheduler.pick against Scheduler.schedule', () => {

@@ -176,4 +176,23 @@ export class MaglevHash implements Scheduler {
     }
     return explain(undefined, ` -> ${first.name} is unavailable and mh-fallback found no usable slot`);
   }
+
+  /** schedule's dest, without the explanation (the same slot and probes). */
+  pick(svc: SchedService, pk: SchedPacket): IpvsDest | undefined {
+    const m = this.tableSize;
+    const addr = addrFold(pk.src);
+    const port = svc.flags.has('mh-port') ? pk.sport : 0;
+    const slot = mhHashKey(addr, port, MH_HASH1, 0) % m;
+    const lookup = this.table(svc);
+    const first = lookup[slot];
+    if (!first) return undefined;
+    if (!mhUnavailable(first)) return first;
+    if (!svc.flags.has('mh-fallback')) return undefined;
+    for (let off = 0; off < m; off++) {
+      const d = lookup[mhHashKey(addr, port, MH_HASH1, (off + slot) % m) % m];
+      if (!d) break;
+      if (!mhUnavailable(d)) return d;
+    }
+    return undefined;
+  }
 }

@@ -74,4 +74,45 @@ export class TwoChoices implements Scheduler {
       },
     };
   }
+
+  /** schedule's dest, without the explanation: the same two draws from the rng. */
+  pick(svc: SchedService): IpvsDest | undefined {
+    const list = svc.dests;
+    let total = 0;
+    let c1: IpvsDest | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      if (!d.overloaded && d.weight > 0) {
+        total += d.weight;
+        c1 = d;
+      }
+    }
+    if (!c1) return undefined;
+    total += 1;
+    let r1 = this.rng.uint32() % total;
+    let r2 = this.rng.uint32() % total;
+    let c2: IpvsDest | undefined;
+    let w1 = -1;
+    let w2 = -1;
+    let o1 = 0;
+    let o2 = 0;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
+      if (d.overloaded || d.weight <= 0) continue;
+      r1 -= d.weight;
+      r2 -= d.weight;
+      if (r1 <= 0 && w1 === -1) {
+        c1 = d;
+        w1 = d.weight;
+        o1 = d.overhead;
+      }
+      if (r2 <= 0 && w2 === -1) {
+        c2 = d;
+        w2 = d.weight;
+        o2 = d.overhead;
+      }
+      if (w1 !== -1 && w2 !== -1) break;
+    }
+    return c2 && w2 * o1 > w1 * o2 ? c2 : c1;
+  }
 }
