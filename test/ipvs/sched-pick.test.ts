@@ -69,6 +69,8 @@ const CASES: { scheduler: IpvsSchedulerName; flags: IpvsSchedFlag[] }[] = [
   { scheduler: 'mh', flags: [] },
   { scheduler: 'mh', flags: ['mh-fallback', 'mh-port'] },
   { scheduler: 'twos', flags: [] },
+  { scheduler: 'lblc', flags: [] },
+  { scheduler: 'lblcr', flags: [] },
 ];
 
 describe('Scheduler.pick against Scheduler.schedule', () => {
@@ -87,8 +89,10 @@ describe('Scheduler.pick against Scheduler.schedule', () => {
           `10.0.${intBelow(rng, 4)}.${1 + intBelow(rng, 200)}:${1024 + intBelow(rng, 60000)}`,
           `10.96.0.${10 + intBelow(rng, 3)}:80`,
         );
-        const want = a.svc.sched.schedule(a.svc, p, i).dest?.name;
-        const got = b.svc.sched.pick!(b.svc, p, i)?.name;
+        // Ten minutes between picks: lblcr's sets shrink (24 h unchanged) and lblc's entries expire along the run.
+        const now = i * 600_000;
+        const want = a.svc.sched.schedule(a.svc, p, now).dest?.name;
+        const got = b.svc.sched.pick!(b.svc, p, now)?.name;
         expect(got, `pick ${i}`).toBe(want);
         if (want) picked.add(want);
         else none++;

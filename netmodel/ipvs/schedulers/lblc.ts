@@ -197,6 +197,45 @@ export class LocalityLeastConnection implements Scheduler {
     this.entries.set(key, { set: [d], lastuse: now, lastmod: now });
     return result(d, false, `lblcr: ${key} is not cached; weighted least-connection picks ${d.name}`, all());
   }
+
+  /** schedule's dest and its effect on the cache (the same steps), without the explanation. */
+  pick(svc: SchedService, pk: SchedPacket, now: number): IpvsDest | undefined {
+    this.runTimers(now);
+    const key = pk.dst.text;
+    const list = svc.dests;
+    const en = this.entries.get(key);
+    if (this.name === 'lblc') {
+      if (en) {
+        en.lastuse = now;
+        const d = en.set[0]!;
+        if (d.available && d.weight > 0 && !lblcOverloaded(d, list)) return d;
+      }
+      const d = wlcPick(list);
+      if (d && (!en || en.set[0] !== d)) this.entries.set(key, { set: [d], lastuse: now, lastmod: now });
+      return d;
+    }
+    if (en) {
+      en.lastuse = now;
+      const min = setMin(en.set);
+      if (en.set.length > 1 && now > en.lastmod + this.expirationMs) {
+        const m = setMax(en.set);
+        if (m) {
+          en.set.splice(en.set.indexOf(m), 1);
+          en.lastmod = now;
+        }
+      }
+      if (min && !lblcOverloaded(min, list)) return min;
+      const d = wlcPick(list);
+      if (d && !en.set.includes(d)) {
+        en.set.unshift(d);
+        en.lastmod = now;
+      }
+      return d;
+    }
+    const d = wlcPick(list);
+    if (d) this.entries.set(key, { set: [d], lastuse: now, lastmod: now });
+    return d;
+  }
 }
 
 /** ip_vs_dest_set_min. */
