@@ -15,69 +15,51 @@ export class TwoChoices implements Scheduler {
 
   changed(): void {}
 
+  /** The last draw (draw()): the usable weights' sum + 1, the two rolls, the two choices. */
+  private total = 0;
+  private roll1 = 0;
+  private roll2 = 0;
+  private first: IpvsDest | undefined;
+  private second: IpvsDest | undefined;
+
   schedule(svc: SchedService): SchedResult {
-    let total = 0;
-    let c1: IpvsDest | undefined;
-    for (const d of svc.dests) {
-      if (!d.overloaded && d.weight > 0) {
-        total += d.weight;
-        c1 = d;
-      }
-    }
-    if (!c1)
+    const d = this.draw(svc.dests);
+    if (!d)
       return {
         dest: undefined,
         why: { scheduler: 'twos', compared: [], text: 'twos: no destination available' },
       };
-    total += 1;
-    let r1 = this.rng.uint32() % total;
-    let r2 = this.rng.uint32() % total;
-    const roll = [r1, r2];
-    let c2: IpvsDest | undefined;
-    let w1 = -1;
-    let w2 = -1;
-    let o1 = 0;
-    let o2 = 0;
-    for (const d of svc.dests) {
-      if (d.overloaded || d.weight <= 0) continue;
-      r1 -= d.weight;
-      r2 -= d.weight;
-      if (r1 <= 0 && w1 === -1) {
-        c1 = d;
-        w1 = d.weight;
-        o1 = d.overhead;
-      }
-      if (r2 <= 0 && w2 === -1) {
-        c2 = d;
-        w2 = d.weight;
-        o2 = d.overhead;
-      }
-      if (w1 !== -1 && w2 !== -1) break;
-    }
-    const first = c1;
-    if (c2 && w2 * o1 > w1 * o2) c1 = c2;
+    const first = this.first!;
+    const c2 = this.second;
     const cmp = [first, c2]
-      .filter((d): d is IpvsDest => d !== undefined)
-      .map((d) => ({
-        dest: d.name,
-        weight: d.weight,
-        activeConns: d.activeConns,
-        inactConns: d.inactConns,
-        load: d.overhead,
+      .filter((x): x is IpvsDest => x !== undefined)
+      .map((x) => ({
+        dest: x.name,
+        weight: x.weight,
+        activeConns: x.activeConns,
+        inactConns: x.inactConns,
+        load: x.overhead,
       }));
     return {
-      dest: c1,
+      dest: d,
       why: {
         scheduler: 'twos',
         compared: cmp,
-        text: `twos: random weights ${roll[0]} and ${roll[1]} of ${total} drew ${first.name} and ${c2?.name ?? '-'}; the less loaded by overhead/weight is ${c1.name}`,
+        text: `twos: random weights ${this.roll1} and ${this.roll2} of ${this.total} drew ${first.name} and ${c2?.name ?? '-'}; the less loaded by overhead/weight is ${d.name}`,
       },
     };
   }
 
   /** schedule's dest, without the explanation: the same two draws from the rng. */
   pick(svc: SchedService): IpvsDest | undefined {
-    const list = svc.dests;
+    return this.draw(svc.dests);
+  }
+
+  /**
+   * The two random choices (two numbers from the rng) and the winner; undefined, drawing nothing,
+   * when no dest is usable. Leaves the draw in total, roll1, roll2, first and second.
+   */
+  private draw(list: readonly IpvsDest[]): IpvsDest | undefined {
     let total = 0;
     let c1: IpvsDest | undefined;
     for (let i = 0; i < list.length; i++) {
@@ -89,8 +71,11 @@ export class TwoChoices implements Scheduler {
     }
     if (!c1) return undefined;
     total += 1;
+    this.total = total;
     let r1 = this.rng.uint32() % total;
     let r2 = this.rng.uint32() % total;
+    this.roll1 = r1;
+    this.roll2 = r2;
     let c2: IpvsDest | undefined;
     let w1 = -1;
     let w2 = -1;
@@ -113,6 +98,8 @@ export class TwoChoices implements Scheduler {
       }
       if (w1 !== -1 && w2 !== -1) break;
     }
+    this.first = c1;
+    this.second = c2;
     return c2 && w2 * o1 > w1 * o2 ? c2 : c1;
   }
 }
