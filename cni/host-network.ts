@@ -90,6 +90,9 @@ function buildNode(
 }
 
 /** Build every node's and pod's namespace; `previous` nodes keep their conntrack, recent lists and rules. */
+/** Source addresses whose ingress interface a world keeps per node (ingressFor) before starting afresh. */
+const INGRESS_REMEMBERED = 4096;
+
 export function buildHostNetwork(
   snap: ClusterSnapshot,
   previous?: ReadonlyMap<string, KernelNode>,
@@ -110,6 +113,7 @@ export function buildHostNetwork(
   for (const n of snap.nodes) for (const ip of n.internalIPs) byNodeIP.set(ip.text, n);
   const byPodIP = new Map<string, Pod>();
   for (const p of snap.pods) if (!p.hostNetwork) for (const ip of p.podIPs) byPodIP.set(ip.text, p);
+  const ingress = new Map<string, Map<string, string>>();
   const underlay: Attachment[] = [...nodes.keys()].map((ns) => ({ ns, dev: UPLINK }));
   const net = snap.config.network;
   return {
@@ -122,9 +126,22 @@ export function buildHostNetwork(
     podByAddress: (ip) => byPodIP.get(ip.text),
     nodeOfPod: (pod) => (pod.nodeName ? snap.node(pod.nodeName) : undefined),
     ingressFor: (node, src) => {
-      const pod = byPodIP.get(src.text);
-      if (net.plugin === 'calico') return pod && pod.nodeName === node ? caliName(pod) : UPLINK;
-      return ingressInterface(snap.node(node), src);
+      // Asked for every packet the proxy's kernel modes walk in from a pod: answers are kept per node
+      // and source address for this snapshot's world (a bounded cache, not a record of every client).
+      let known = ingress.get(node);
+      if (!known) {
+        known = new Map();
+        ingress.set(node, known);
+      }
+      let dev = known.get(src.text);
+      if (dev === undefined) {
+        const pod = byPodIP.get(src.text);
+        if (net.plugin === 'calico') dev = pod && pod.nodeName === node ? caliName(pod) : UPLINK;
+        else dev = ingressInterface(snap.node(node), src);
+        if (known.size >= INGRESS_REMEMBERED) known.clear();
+        known.set(src.text, dev);
+      }
+      return dev;
     },
   };
 }

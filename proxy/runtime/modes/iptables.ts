@@ -64,9 +64,6 @@ export interface IptablesModeOptions {
   readonly ipvs?: DatapathOptions['ipvs'];
 }
 
-/** Source addresses whose ingress interface a node remembers (IptablesMode.ingressFor) before starting afresh. */
-const INGRESS_REMEMBERED = 4096;
-
 /** One attempt: a refused DNAT target is a reset, as in the kernel (no retry to another endpoint). */
 export const KERNEL_DIAL_TIMEOUTS_MS: readonly number[] = Object.freeze([3000]);
 
@@ -107,7 +104,6 @@ export class IptablesMode implements ProxyMode {
 
   sync(snap: ClusterSnapshot): void {
     const now = this.opts.clock.now();
-    this.ingress = new Map();
     if (!this.dp)
       this.dp = ClusterDatapath.build(snap, {
         mode: this.name,
@@ -199,25 +195,6 @@ export class IptablesMode implements ProxyMode {
     return this.env;
   }
 
-  /** ingressFor's answers by node and source address (the same few per node), until the next sync. */
-  private ingress = new Map<string, Map<string, string>>();
-
-  /** The interface a packet from `src` arrives on at `nodeName` (the network's ingressFor, remembered). */
-  private ingressFor(nodeName: string, src: IP): string {
-    let m = this.ingress.get(nodeName);
-    if (!m) {
-      m = new Map();
-      this.ingress.set(nodeName, m);
-    }
-    let dev = m.get(src.text);
-    if (dev === undefined) {
-      dev = this.dp!.network.ingressFor(nodeName, src);
-      if (m.size >= INGRESS_REMEMBERED) m.clear(); // many clients' addresses: a cache, not a record
-      m.set(src.text, dev);
-    }
-    return dev;
-  }
-
   /**
    * Walk a packet into the entry node from where its source is: generated on the node (a process, or
    * the node's own address), or arriving on cni0 (one of its pods) or eth0 (anything else). The
@@ -226,13 +203,13 @@ export class IptablesMode implements ProxyMode {
   private verdictFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): WalkVerdict {
     const node = this.dp!.node(nodeName);
     if (nodeProcess || node.isLocal(p.src)) return sendVerdict(node, p, env);
-    return receiveVerdict(node, p, this.ingressFor(nodeName, p.src), env);
+    return receiveVerdict(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
   }
 
   /** verdictFrom for a packet whose walk only moves conntrack on (the caller reads nothing of it). */
   private stepFrom(node: KernelNode, nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): void {
     if (nodeProcess || node.isLocal(p.src)) sendOutcome(node, p, env);
-    else receiveOutcome(node, p, this.ingressFor(nodeName, p.src), env);
+    else receiveOutcome(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
   }
 
   /**
