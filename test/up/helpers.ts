@@ -174,10 +174,20 @@ export interface HttpReply {
   status: number;
   body: string;
   json: () => Record<string, unknown>;
+  /** The client socket's own port (the kernel picks it unless the caller chose one). */
+  localPort: number;
 }
 
-/** One GET with a fresh connection, optionally from a chosen local (loopback) address. */
-export function get(host: string, port: number, path = '/', localAddress?: string): Promise<HttpReply> {
+/**
+ * One GET with a fresh connection, optionally from a chosen local (loopback) address and port.
+ */
+export function get(
+  host: string,
+  port: number,
+  path = '/',
+  localAddress?: string,
+  localPort?: number,
+): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -186,9 +196,11 @@ export function get(host: string, port: number, path = '/', localAddress?: strin
         path,
         agent: false,
         ...(localAddress ? { localAddress } : {}),
+        ...(localPort ? { localPort } : {}),
         headers: { connection: 'close' },
       },
       (res) => {
+        const localPort = res.socket.localPort ?? 0;
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => {
@@ -199,6 +211,7 @@ export function get(host: string, port: number, path = '/', localAddress?: strin
             status: res.statusCode ?? 0,
             body,
             json: () => JSON.parse(body) as Record<string, unknown>,
+            localPort,
           }),
         );
       },

@@ -79,15 +79,44 @@ describe('kpath up --mode ipvs, rr (the emulated IPVS decides every connection)'
 
   it('rr: consecutive connections go round the real servers in the kernel list order', async () => {
     const pods: string[] = [];
-    for (let i = 0; i < 6; i++) pods.push(String((await get(a.svcTwin(20), 8000, '/', client)).json().pod));
+    const ports: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await get(a.svcTwin(20), 8000, '/', client);
+      pods.push(String(r.json().pod));
+      ports.push(r.localPort);
+    }
     // rr visits every real server once per round, in the same order each round.
     expect(new Set(pods.slice(0, 3)).size).toBe(3);
     expect(pods.slice(3)).toEqual(pods.slice(0, 3));
-    // The kernel's connection table holds them, with the real server the backend answered from.
-    const conns = ipvsOf(rt, 'node-a')
-      .conns.list()
-      .filter((c) => !c.template && c.vport === 8000);
-    expect(conns.length).toBeGreaterThanOrEqual(6);
+    // The kernel's connection table holds them, one per client port (the kernel may hand a client
+    // port out again: that SYN replaces its TIME_WAIT entry, the next test), with the real server
+    // the backend answered from.
+    const mine = () =>
+      ipvsOf(rt, 'node-a')
+        .conns.list()
+        .filter((c) => !c.template && c.vport === 8000 && c.caddr.text === client.replace(/^127\./, '10.'));
+    // Each connection's close walks after its reply has reached the client.
+    await waitFor(() => mine().every((c) => c.state === 'TIME_WAIT'), 'every connection closed');
+    expect(new Set(mine().map((c) => c.cport))).toEqual(new Set(ports));
+  });
+
+  it('a client port used again: its SYN on the TIME_WAIT entry is scheduled anew (conn_reuse_mode)', async () => {
+    const port = 40_000 + (process.pid % 20_000);
+    const mine = () =>
+      ipvsOf(rt, 'node-a')
+        .conns.list()
+        .filter((c) => !c.template && c.vport === 8000 && c.cport === port);
+    const first = await get(a.svcTwin(20), 8000, '/', client, port);
+    expect(first.localPort).toBe(port);
+    const old = await waitFor(() => mine().find((c) => c.state === 'TIME_WAIT'), 'the first closed');
+    const again = await get(a.svcTwin(20), 8000, '/', client, port);
+    expect(again.localPort).toBe(port);
+    // ip_vs_in: the old entry is expired at once and rr schedules the SYN: a new entry, the next
+    // real server in the list.
+    const now = mine();
+    expect(now.map((c) => c.id)).toHaveLength(1);
+    expect(now[0]!.id).toBeGreaterThan(old.id);
+    expect(String(again.json().pod)).not.toBe(String(first.json().pod));
   });
 
   it('ClientIP affinity is IPVS persistence: one client stays on one pod until the template expires', async () => {
