@@ -90,7 +90,11 @@ current-context: capture
         }
         const env = { ...process.env, KUBECONFIG: kubeconfig, HOME: c.dir };
         execFile(KUBECTL, [...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+          const code = err
+            ? typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : 1
+            : 0;
           resolve({ code, stdout, stderr });
         });
       });
