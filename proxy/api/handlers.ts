@@ -444,7 +444,11 @@ export function remove(store: ApiStore, c: Call): Promise<Reply> {
   if (c.body?.length) {
     let opts: Obj;
     if (isProtobuf(c.contentType)) {
-      opts = decodeProtobufBody(c.body, { group: c.resource.group, version: c.resource.version, kind: 'DeleteOptions' });
+      opts = decodeProtobufBody(c.body, {
+        group: c.resource.group,
+        version: c.resource.version,
+        kind: 'DeleteOptions',
+      });
     } else {
       try {
         opts = JSON.parse(c.body.toString('utf8')) as Obj;

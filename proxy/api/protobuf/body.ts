@@ -34,7 +34,14 @@ const KINDS: Readonly<Record<string, string>> = (() => {
   add('networking.k8s.io/v1', 'networking', ['NetworkPolicy']);
   out['autoscaling/v1/Scale'] = 'autoscaling.Scale';
   out['v1/Status'] = 'meta.Status';
-  for (const v of ['v1', 'meta.k8s.io/v1', 'apps/v1', 'discovery.k8s.io/v1', 'networking.k8s.io/v1', 'autoscaling/v1'])
+  for (const v of [
+    'v1',
+    'meta.k8s.io/v1',
+    'apps/v1',
+    'discovery.k8s.io/v1',
+    'networking.k8s.io/v1',
+    'autoscaling/v1',
+  ])
     out[`${v}/DeleteOptions`] = 'meta.DeleteOptions';
   for (const m of Object.values(out)) if (!hasMessage(m)) throw new Error(`protobuf schema: no message ${m}`);
   return out;
@@ -59,14 +66,18 @@ function readUnknown(buf: Buffer): Unknown {
   while (!r.done) {
     const { num, wire } = r.tag('Unknown');
     if (num >= 1 && num <= 4 && wire !== WIRE.bytes)
-      throw new WireError(`proto: wrong wireType = ${wire} for field ${['', 'TypeMeta', 'Raw', 'ContentEncoding', 'ContentType'][num]}`);
+      throw new WireError(
+        `proto: wrong wireType = ${wire} for field ${['', 'TypeMeta', 'Raw', 'ContentEncoding', 'ContentType'][num]}`,
+      );
     if (num === 1) {
       const [s, e] = r.span();
       const t = new Reader(buf, s, e);
       while (!t.done) {
         const f = t.tag('TypeMeta');
         if ((f.num === 1 || f.num === 2) && f.wire !== WIRE.bytes)
-          throw new WireError(`proto: wrong wireType = ${f.wire} for field ${f.num === 1 ? 'APIVersion' : 'Kind'}`);
+          throw new WireError(
+            `proto: wrong wireType = ${f.wire} for field ${f.num === 1 ? 'APIVersion' : 'Kind'}`,
+          );
         if (f.num === 1) u.apiVersion = spanText(buf, t.span());
         else if (f.num === 2) u.kind = spanText(buf, t.span());
         else t.skip(f.wire);
@@ -131,7 +142,9 @@ export function decodeProtobufBody(body: Buffer, expect: Expected): Record<strin
   }
   const apiVersion = group ? `${group}/${version}` : version;
   const cannot = (why: string) =>
-    errors.badRequest(`${kind} in version ${JSON.stringify(version)} cannot be handled as a ${expect.kind}: ${why}`);
+    errors.badRequest(
+      `${kind} in version ${JSON.stringify(version)} cannot be handled as a ${expect.kind}: ${why}`,
+    );
   const msg = KINDS[`${apiVersion}/${kind}`];
   const served =
     msg !== undefined &&

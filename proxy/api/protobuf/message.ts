@@ -121,11 +121,17 @@ function readSpecial(elem: string, r: Reader, start: number, end: number): unkno
       continue;
     }
     const expect = k === 'v' ? WIRE.varint : WIRE.bytes;
-    if (wire !== expect) throw new WireError(`proto: wrong wireType = ${wire} for field ${specialField(elem, num)}`);
+    if (wire !== expect)
+      throw new WireError(`proto: wrong wireType = ${wire} for field ${specialField(elem, num)}`);
     if (k === 'v') vals.set(num, sub.varint());
     else {
       const [s, e] = sub.span();
-      vals.set(num, k === 's' ? Buffer.from(r.buf.buffer, r.buf.byteOffset + s, e - s).toString('utf8') : r.buf.subarray(s, e));
+      vals.set(
+        num,
+        k === 's'
+          ? Buffer.from(r.buf.buffer, r.buf.byteOffset + s, e - s).toString('utf8')
+          : r.buf.subarray(s, e),
+      );
     }
   }
   switch (elem) {
@@ -229,7 +235,8 @@ function decodeInto(name: string, r: Reader, state: State): State {
           if (t.num === 1 && t.wire === WIRE.bytes) {
             const [ks, ke] = entry.span();
             key = Buffer.from(r.buf.buffer, r.buf.byteOffset + ks, ke - ks).toString('utf8');
-          } else if (t.num === 2 && t.wire === wireOf(f.elem)) value = readElem(f.elem, entry, t.wire, undefined);
+          } else if (t.num === 2 && t.wire === wireOf(f.elem))
+            value = readElem(f.elem, entry, t.wire, undefined);
           else entry.skip(t.wire);
         }
         const map = (state.get(num) as Map<string, unknown> | undefined) ?? new Map<string, unknown>();
@@ -292,7 +299,12 @@ function toJson(name: string, state: State): Record<string, unknown> {
     switch (f.shape) {
       case 'one':
         // omitempty drops zero scalars and nil []byte, never a struct (Time, Quantity... included)
-        if (f.omit && !hasMessage(f.elem) && !SPECIAL.has(f.elem) && (isEmpty(v) || (f.elem === 'bytes' && v === '')))
+        if (
+          f.omit &&
+          !hasMessage(f.elem) &&
+          !SPECIAL.has(f.elem) &&
+          (isEmpty(v) || (f.elem === 'bytes' && v === ''))
+        )
           continue;
         out[f.json] = jsonValue(f.elem, v);
         break;
@@ -303,7 +315,9 @@ function toJson(name: string, state: State): Record<string, unknown> {
         out[f.json] = (v as unknown[]).map((x) => jsonValue(f.elem, x));
         break;
       case 'map':
-        out[f.json] = Object.fromEntries([...(v as Map<string, unknown>)].map(([k, x]) => [k, jsonValue(f.elem, x)]));
+        out[f.json] = Object.fromEntries(
+          [...(v as Map<string, unknown>)].map(([k, x]) => [k, jsonValue(f.elem, x)]),
+        );
         break;
     }
   }
@@ -311,6 +325,11 @@ function toJson(name: string, state: State): Record<string, unknown> {
 }
 
 /** Decode `buf[start, end)` as the message `name` (a key of MESSAGES) into its JSON object. */
-export function decodeMessage(name: string, buf: Buffer, start = 0, end = buf.length): Record<string, unknown> {
+export function decodeMessage(
+  name: string,
+  buf: Buffer,
+  start = 0,
+  end = buf.length,
+): Record<string, unknown> {
   return toJson(name, decodeInto(name, new Reader(buf, start, end), new Map()));
 }

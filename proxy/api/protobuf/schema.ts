@@ -26,10 +26,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 reason string o',
     '5 message string o',
   ],
-  'apps.DaemonSetList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []apps.DaemonSet',
-  ],
+  'apps.DaemonSetList': ['1 metadata meta.ListMeta o', '2 items []apps.DaemonSet'],
   'apps.DaemonSetSpec': [
     '1 selector *meta.LabelSelector',
     '2 template core.PodTemplateSpec',
@@ -49,10 +46,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '9 collisionCount *int32 o',
     '10 conditions []apps.DaemonSetCondition o',
   ],
-  'apps.DaemonSetUpdateStrategy': [
-    '1 type string o',
-    '2 rollingUpdate *apps.RollingUpdateDaemonSet o',
-  ],
+  'apps.DaemonSetUpdateStrategy': ['1 type string o', '2 rollingUpdate *apps.RollingUpdateDaemonSet o'],
   'apps.Deployment': [
     '1 metadata meta.ObjectMeta o',
     '2 spec apps.DeploymentSpec o',
@@ -66,10 +60,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 reason string o',
     '5 message string o',
   ],
-  'apps.DeploymentList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []apps.Deployment',
-  ],
+  'apps.DeploymentList': ['1 metadata meta.ListMeta o', '2 items []apps.Deployment'],
   'apps.DeploymentSpec': [
     '1 replicas *int32 o',
     '2 selector *meta.LabelSelector',
@@ -91,10 +82,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '6 conditions []apps.DeploymentCondition o',
     '8 collisionCount *int32 o',
   ],
-  'apps.DeploymentStrategy': [
-    '1 type string o',
-    '2 rollingUpdate *apps.RollingUpdateDeployment o',
-  ],
+  'apps.DeploymentStrategy': ['1 type string o', '2 rollingUpdate *apps.RollingUpdateDeployment o'],
   'apps.ReplicaSet': [
     '1 metadata meta.ObjectMeta o',
     '2 spec apps.ReplicaSetSpec o',
@@ -107,10 +95,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 reason string o',
     '5 message string o',
   ],
-  'apps.ReplicaSetList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []apps.ReplicaSet',
-  ],
+  'apps.ReplicaSetList': ['1 metadata meta.ListMeta o', '2 items []apps.ReplicaSet'],
   'apps.ReplicaSetSpec': [
     '1 replicas *int32 o',
     '4 minReadySeconds int32 o',
@@ -126,18 +111,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '3 observedGeneration int64 o',
     '6 conditions []apps.ReplicaSetCondition o',
   ],
-  'apps.RollingUpdateDaemonSet': [
-    '1 maxUnavailable *IntOrString o',
-    '2 maxSurge *IntOrString o',
-  ],
-  'apps.RollingUpdateDeployment': [
-    '1 maxUnavailable *IntOrString o',
-    '2 maxSurge *IntOrString o',
-  ],
-  'apps.RollingUpdateStatefulSetStrategy': [
-    '1 partition *int32 o',
-    '2 maxUnavailable *IntOrString o',
-  ],
+  'apps.RollingUpdateDaemonSet': ['1 maxUnavailable *IntOrString o', '2 maxSurge *IntOrString o'],
+  'apps.RollingUpdateDeployment': ['1 maxUnavailable *IntOrString o', '2 maxSurge *IntOrString o'],
+  'apps.RollingUpdateStatefulSetStrategy': ['1 partition *int32 o', '2 maxUnavailable *IntOrString o'],
   'apps.StatefulSet': [
     '1 metadata meta.ObjectMeta o',
     '2 spec apps.StatefulSetSpec o',
@@ -150,17 +126,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 reason string o',
     '5 message string o',
   ],
-  'apps.StatefulSetList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []apps.StatefulSet',
-  ],
-  'apps.StatefulSetOrdinals': [
-    '1 start int32',
-  ],
-  'apps.StatefulSetPersistentVolumeClaimRetentionPolicy': [
-    '1 whenDeleted string o',
-    '2 whenScaled string o',
-  ],
+  'apps.StatefulSetList': ['1 metadata meta.ListMeta o', '2 items []apps.StatefulSet'],
+  'apps.StatefulSetOrdinals': ['1 start int32'],
+  'apps.StatefulSetPersistentVolumeClaimRetentionPolicy': ['1 whenDeleted string o', '2 whenScaled string o'],
   'apps.StatefulSetSpec': [
     '1 replicas *int32 o',
     '2 selector *meta.LabelSelector',
@@ -195,13 +163,8 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 spec autoscaling.ScaleSpec o',
     '3 status autoscaling.ScaleStatus o',
   ],
-  'autoscaling.ScaleSpec': [
-    '1 replicas int32 o',
-  ],
-  'autoscaling.ScaleStatus': [
-    '1 replicas int32',
-    '2 selector string o',
-  ],
+  'autoscaling.ScaleSpec': ['1 replicas int32 o'],
+  'autoscaling.ScaleStatus': ['1 replicas int32', '2 selector string o'],
   'core.AWSElasticBlockStoreVolumeSource': [
     '1 volumeID string',
     '2 fsType string o',
@@ -213,14 +176,8 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 podAffinity *core.PodAffinity o',
     '3 podAntiAffinity *core.PodAntiAffinity o',
   ],
-  'core.AppArmorProfile': [
-    '1 type string',
-    '2 localhostProfile *string o',
-  ],
-  'core.AttachedVolume': [
-    '1 name string',
-    '2 devicePath string',
-  ],
+  'core.AppArmorProfile': ['1 type string', '2 localhostProfile *string o'],
+  'core.AttachedVolume': ['1 name string', '2 devicePath string'],
   'core.AzureDiskVolumeSource': [
     '1 diskName string',
     '2 diskURI string',
@@ -229,11 +186,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '5 readOnly *bool o',
     '6 kind *string o',
   ],
-  'core.AzureFileVolumeSource': [
-    '1 secretName string',
-    '2 shareName string',
-    '3 readOnly bool o',
-  ],
+  'core.AzureFileVolumeSource': ['1 secretName string', '2 shareName string', '3 readOnly bool o'],
   'core.CSIVolumeSource': [
     '1 driver string',
     '2 readOnly *bool o',
@@ -241,10 +194,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 volumeAttributes map[string]string o',
     '5 nodePublishSecretRef *core.LocalObjectReference o',
   ],
-  'core.Capabilities': [
-    '1 add []string o',
-    '2 drop []string o',
-  ],
+  'core.Capabilities': ['1 add []string o', '2 drop []string o'],
   'core.CephFSVolumeSource': [
     '1 monitors []string',
     '2 path string o',
@@ -259,9 +209,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '3 readOnly bool o',
     '4 secretRef *core.LocalObjectReference o',
   ],
-  'core.ClientIPConfig': [
-    '1 timeoutSeconds *int32 o',
-  ],
+  'core.ClientIPConfig': ['1 timeoutSeconds *int32 o'],
   'core.ClusterTrustBundleProjection': [
     '1 name *string o',
     '2 signerName *string o',
@@ -276,19 +224,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 data map[string]string o',
     '3 binaryData map[string]bytes o',
   ],
-  'core.ConfigMapEnvSource': [
-    '1 . core.LocalObjectReference',
-    '2 optional *bool o',
-  ],
-  'core.ConfigMapKeySelector': [
-    '1 . core.LocalObjectReference',
-    '2 key string',
-    '3 optional *bool o',
-  ],
-  'core.ConfigMapList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.ConfigMap',
-  ],
+  'core.ConfigMapEnvSource': ['1 . core.LocalObjectReference', '2 optional *bool o'],
+  'core.ConfigMapKeySelector': ['1 . core.LocalObjectReference', '2 key string', '3 optional *bool o'],
+  'core.ConfigMapList': ['1 metadata meta.ListMeta o', '2 items []core.ConfigMap'],
   'core.ConfigMapNodeConfigSource': [
     '1 namespace string',
     '2 name string',
@@ -340,10 +278,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 resourceName string',
     '3 requestName string',
   ],
-  'core.ContainerImage': [
-    '1 names []string',
-    '2 sizeBytes int64 o',
-  ],
+  'core.ContainerImage': ['1 names []string', '2 sizeBytes int64 o'],
   'core.ContainerPort': [
     '1 name string o',
     '2 hostPort int32 o',
@@ -351,26 +286,15 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 protocol string o',
     '5 hostIP string o',
   ],
-  'core.ContainerResizePolicy': [
-    '1 resourceName string',
-    '2 restartPolicy string',
-  ],
-  'core.ContainerRestartRule': [
-    '1 action string o',
-    '2 exitCodes *core.ContainerRestartRuleOnExitCodes o',
-  ],
-  'core.ContainerRestartRuleOnExitCodes': [
-    '1 operator string o',
-    '2 values []int32 o',
-  ],
+  'core.ContainerResizePolicy': ['1 resourceName string', '2 restartPolicy string'],
+  'core.ContainerRestartRule': ['1 action string o', '2 exitCodes *core.ContainerRestartRuleOnExitCodes o'],
+  'core.ContainerRestartRuleOnExitCodes': ['1 operator string o', '2 values []int32 o'],
   'core.ContainerState': [
     '1 waiting *core.ContainerStateWaiting o',
     '2 running *core.ContainerStateRunning o',
     '3 terminated *core.ContainerStateTerminated o',
   ],
-  'core.ContainerStateRunning': [
-    '1 startedAt Time o',
-  ],
+  'core.ContainerStateRunning': ['1 startedAt Time o'],
   'core.ContainerStateTerminated': [
     '1 exitCode int32',
     '2 signal int32 o',
@@ -380,10 +304,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '6 finishedAt Time o',
     '7 containerID string o',
   ],
-  'core.ContainerStateWaiting': [
-    '1 reason string o',
-    '2 message string o',
-  ],
+  'core.ContainerStateWaiting': ['1 reason string o', '2 message string o'],
   'core.ContainerStatus': [
     '1 name string',
     '2 state core.ContainerState o',
@@ -401,15 +322,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '14 allocatedResourcesStatus []core.ResourceStatus o',
     '15 stopSignal *string o',
   ],
-  'core.ContainerUser': [
-    '1 linux *core.LinuxContainerUser o',
-  ],
-  'core.DaemonEndpoint': [
-    '1 Port int32',
-  ],
-  'core.DownwardAPIProjection': [
-    '1 items []core.DownwardAPIVolumeFile o',
-  ],
+  'core.ContainerUser': ['1 linux *core.LinuxContainerUser o'],
+  'core.DaemonEndpoint': ['1 Port int32'],
+  'core.DownwardAPIProjection': ['1 items []core.DownwardAPIVolumeFile o'],
   'core.DownwardAPIVolumeFile': [
     '1 path string',
     '2 fieldRef *core.ObjectFieldSelector o',
@@ -422,46 +337,27 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 defaultMode *int32 o',
     '3 defaultUser *int64 o',
   ],
-  'core.EmptyDirVolumeSource': [
-    '1 medium string o',
-    '2 sizeLimit *Quantity o',
-    '3 mode *int32 o',
-  ],
+  'core.EmptyDirVolumeSource': ['1 medium string o', '2 sizeLimit *Quantity o', '3 mode *int32 o'],
   'core.EndpointAddress': [
     '1 ip string',
     '3 hostname string o',
     '4 nodeName *string o',
     '2 targetRef *core.ObjectReference o',
   ],
-  'core.EndpointPort': [
-    '1 name string o',
-    '2 port int32',
-    '3 protocol string o',
-    '4 appProtocol *string o',
-  ],
+  'core.EndpointPort': ['1 name string o', '2 port int32', '3 protocol string o', '4 appProtocol *string o'],
   'core.EndpointSubset': [
     '1 addresses []core.EndpointAddress o',
     '2 notReadyAddresses []core.EndpointAddress o',
     '3 ports []core.EndpointPort o',
   ],
-  'core.Endpoints': [
-    '1 metadata meta.ObjectMeta o',
-    '2 subsets []core.EndpointSubset o',
-  ],
-  'core.EndpointsList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.Endpoints',
-  ],
+  'core.Endpoints': ['1 metadata meta.ObjectMeta o', '2 subsets []core.EndpointSubset o'],
+  'core.EndpointsList': ['1 metadata meta.ListMeta o', '2 items []core.Endpoints'],
   'core.EnvFromSource': [
     '1 prefix string o',
     '2 configMapRef *core.ConfigMapEnvSource o',
     '3 secretRef *core.SecretEnvSource o',
   ],
-  'core.EnvVar': [
-    '1 name string',
-    '2 value string o',
-    '3 valueFrom *core.EnvVarSource o',
-  ],
+  'core.EnvVar': ['1 name string', '2 value string o', '3 valueFrom *core.EnvVarSource o'],
   'core.EnvVarSource': [
     '1 fieldRef *core.ObjectFieldSelector o',
     '2 resourceFieldRef *core.ResourceFieldSelector o',
@@ -469,10 +365,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 secretKeyRef *core.SecretKeySelector o',
     '5 fileKeyRef *core.FileKeySelector o',
   ],
-  'core.EphemeralContainer': [
-    '1 . core.EphemeralContainerCommon',
-    '2 targetContainerName string o',
-  ],
+  'core.EphemeralContainer': ['1 . core.EphemeralContainerCommon', '2 targetContainerName string o'],
   'core.EphemeralContainerCommon': [
     '1 name string',
     '2 image string o',
@@ -500,9 +393,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '17 stdinOnce bool o',
     '18 tty bool o',
   ],
-  'core.EphemeralVolumeSource': [
-    '1 volumeClaimTemplate *core.PersistentVolumeClaimTemplate o',
-  ],
+  'core.EphemeralVolumeSource': ['1 volumeClaimTemplate *core.PersistentVolumeClaimTemplate o'],
   'core.Event': [
     '1 metadata meta.ObjectMeta',
     '2 involvedObject core.ObjectReference',
@@ -520,25 +411,11 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '14 reportingComponent string',
     '15 reportingInstance string',
   ],
-  'core.EventList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.Event',
-  ],
-  'core.EventSeries': [
-    '1 count int32 o',
-    '2 lastObservedTime MicroTime o',
-  ],
-  'core.EventSource': [
-    '1 component string o',
-    '2 host string o',
-  ],
-  'core.EvictionResponder': [
-    '1 name string',
-    '2 priority *int32',
-  ],
-  'core.ExecAction': [
-    '1 command []string o',
-  ],
+  'core.EventList': ['1 metadata meta.ListMeta o', '2 items []core.Event'],
+  'core.EventSeries': ['1 count int32 o', '2 lastObservedTime MicroTime o'],
+  'core.EventSource': ['1 component string o', '2 host string o'],
+  'core.EvictionResponder': ['1 name string', '2 priority *int32'],
+  'core.ExecAction': ['1 command []string o'],
   'core.FCVolumeSource': [
     '1 targetWWNs []string o',
     '2 lun *int32 o',
@@ -546,12 +423,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 readOnly bool o',
     '5 wwids []string o',
   ],
-  'core.FileKeySelector': [
-    '1 volumeName string',
-    '2 path string',
-    '3 key string',
-    '4 optional *bool o',
-  ],
+  'core.FileKeySelector': ['1 volumeName string', '2 path string', '3 key string', '4 optional *bool o'],
   'core.FlexVolumeSource': [
     '1 driver string',
     '2 fsType string o',
@@ -559,31 +431,16 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 readOnly bool o',
     '5 options map[string]string o',
   ],
-  'core.FlockerVolumeSource': [
-    '1 datasetName string o',
-    '2 datasetUUID string o',
-  ],
+  'core.FlockerVolumeSource': ['1 datasetName string o', '2 datasetUUID string o'],
   'core.GCEPersistentDiskVolumeSource': [
     '1 pdName string',
     '2 fsType string o',
     '3 partition int32 o',
     '4 readOnly bool o',
   ],
-  'core.GRPCAction': [
-    '1 port int32',
-    '2 service *string',
-    '3 mode *string o',
-  ],
-  'core.GitRepoVolumeSource': [
-    '1 repository string',
-    '2 revision string o',
-    '3 directory string o',
-  ],
-  'core.GlusterfsVolumeSource': [
-    '1 endpoints string',
-    '2 path string',
-    '3 readOnly bool o',
-  ],
+  'core.GRPCAction': ['1 port int32', '2 service *string', '3 mode *string o'],
+  'core.GitRepoVolumeSource': ['1 repository string', '2 revision string o', '3 directory string o'],
+  'core.GlusterfsVolumeSource': ['1 endpoints string', '2 path string', '3 readOnly bool o'],
   'core.HTTPGetAction': [
     '1 path string o',
     '2 port IntOrString',
@@ -592,21 +449,10 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '5 httpHeaders []core.HTTPHeader o',
     '6 protocol *string o',
   ],
-  'core.HTTPHeader': [
-    '1 name string',
-    '2 value string',
-  ],
-  'core.HostAlias': [
-    '1 ip string',
-    '2 hostnames []string o',
-  ],
-  'core.HostIP': [
-    '1 ip string',
-  ],
-  'core.HostPathVolumeSource': [
-    '1 path string',
-    '2 type *string o',
-  ],
+  'core.HTTPHeader': ['1 name string', '2 value string'],
+  'core.HostAlias': ['1 ip string', '2 hostnames []string o'],
+  'core.HostIP': ['1 ip string'],
+  'core.HostPathVolumeSource': ['1 path string', '2 type *string o'],
   'core.ISCSIVolumeSource': [
     '1 targetPortal string',
     '2 iqn string',
@@ -620,19 +466,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '10 secretRef *core.LocalObjectReference o',
     '12 initiatorName *string o',
   ],
-  'core.ImageVolumeSource': [
-    '1 reference string o',
-    '2 pullPolicy string o',
-  ],
-  'core.ImageVolumeStatus': [
-    '1 imageRef string o',
-  ],
-  'core.KeyToPath': [
-    '1 key string',
-    '2 path string',
-    '3 mode *int32 o',
-    '4 user *int64 o',
-  ],
+  'core.ImageVolumeSource': ['1 reference string o', '2 pullPolicy string o'],
+  'core.ImageVolumeStatus': ['1 imageRef string o'],
+  'core.KeyToPath': ['1 key string', '2 path string', '3 mode *int32 o', '4 user *int64 o'],
   'core.Lifecycle': [
     '1 postStart *core.LifecycleHandler o',
     '2 preStop *core.LifecycleHandler o',
@@ -644,32 +480,17 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '3 tcpSocket *core.TCPSocketAction o',
     '4 sleep *core.SleepAction o',
   ],
-  'core.LinuxContainerUser': [
-    '1 uid int64',
-    '2 gid int64',
-    '3 supplementalGroups []int64 o',
-  ],
+  'core.LinuxContainerUser': ['1 uid int64', '2 gid int64', '3 supplementalGroups []int64 o'],
   'core.LoadBalancerIngress': [
     '1 ip string o',
     '2 hostname string o',
     '3 ipMode *string o',
     '4 ports []core.PortStatus o',
   ],
-  'core.LoadBalancerStatus': [
-    '1 ingress []core.LoadBalancerIngress o',
-  ],
-  'core.LocalObjectReference': [
-    '1 name string o',
-  ],
-  'core.ModifyVolumeStatus': [
-    '1 targetVolumeAttributesClassName string o',
-    '2 status string',
-  ],
-  'core.NFSVolumeSource': [
-    '1 server string',
-    '2 path string',
-    '3 readOnly bool o',
-  ],
+  'core.LoadBalancerStatus': ['1 ingress []core.LoadBalancerIngress o'],
+  'core.LocalObjectReference': ['1 name string o'],
+  'core.ModifyVolumeStatus': ['1 targetVolumeAttributesClassName string o', '2 status string'],
+  'core.NFSVolumeSource': ['1 server string', '2 path string', '3 readOnly bool o'],
   'core.Namespace': [
     '1 metadata meta.ObjectMeta o',
     '2 spec core.NamespaceSpec o',
@@ -682,34 +503,16 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '5 reason string o',
     '6 message string o',
   ],
-  'core.NamespaceList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.Namespace',
-  ],
-  'core.NamespaceSpec': [
-    '1 finalizers []string o',
-  ],
-  'core.NamespaceStatus': [
-    '1 phase string o',
-    '2 conditions []core.NamespaceCondition o',
-  ],
-  'core.Node': [
-    '1 metadata meta.ObjectMeta o',
-    '2 spec core.NodeSpec o',
-    '3 status core.NodeStatus o',
-  ],
-  'core.NodeAddress': [
-    '1 type string',
-    '2 address string',
-  ],
+  'core.NamespaceList': ['1 metadata meta.ListMeta o', '2 items []core.Namespace'],
+  'core.NamespaceSpec': ['1 finalizers []string o'],
+  'core.NamespaceStatus': ['1 phase string o', '2 conditions []core.NamespaceCondition o'],
+  'core.Node': ['1 metadata meta.ObjectMeta o', '2 spec core.NodeSpec o', '3 status core.NodeStatus o'],
+  'core.NodeAddress': ['1 type string', '2 address string'],
   'core.NodeAffinity': [
     '1 requiredDuringSchedulingIgnoredDuringExecution *core.NodeSelector o',
     '2 preferredDuringSchedulingIgnoredDuringExecution []core.PreferredSchedulingTerm o',
   ],
-  'core.NodeAllocatableMappedResources': [
-    '1 name string',
-    '2 quantity *Quantity',
-  ],
+  'core.NodeAllocatableMappedResources': ['1 name string', '2 quantity *Quantity'],
   'core.NodeAllocatableOverheadResources': [
     '1 name string',
     '2 perPod *Quantity o',
@@ -729,44 +532,21 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '5 reason string o',
     '6 message string o',
   ],
-  'core.NodeConfigSource': [
-    '2 configMap *core.ConfigMapNodeConfigSource o',
-  ],
+  'core.NodeConfigSource': ['2 configMap *core.ConfigMapNodeConfigSource o'],
   'core.NodeConfigStatus': [
     '1 assigned *core.NodeConfigSource o',
     '2 active *core.NodeConfigSource o',
     '3 lastKnownGood *core.NodeConfigSource o',
     '4 error string o',
   ],
-  'core.NodeDaemonEndpoints': [
-    '1 kubeletEndpoint core.DaemonEndpoint o',
-  ],
-  'core.NodeFeatures': [
-    '1 supplementalGroupsPolicy *bool o',
-  ],
-  'core.NodeList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.Node',
-  ],
-  'core.NodePodPreemptionPolicy': [
-    '1 disableResizePreemption []string o',
-  ],
-  'core.NodeRuntimeHandler': [
-    '1 name string',
-    '2 features *core.NodeRuntimeHandlerFeatures o',
-  ],
-  'core.NodeRuntimeHandlerFeatures': [
-    '1 recursiveReadOnlyMounts *bool o',
-    '2 userNamespaces *bool o',
-  ],
-  'core.NodeSelector': [
-    '1 nodeSelectorTerms []core.NodeSelectorTerm',
-  ],
-  'core.NodeSelectorRequirement': [
-    '1 key string',
-    '2 operator string',
-    '3 values []string o',
-  ],
+  'core.NodeDaemonEndpoints': ['1 kubeletEndpoint core.DaemonEndpoint o'],
+  'core.NodeFeatures': ['1 supplementalGroupsPolicy *bool o'],
+  'core.NodeList': ['1 metadata meta.ListMeta o', '2 items []core.Node'],
+  'core.NodePodPreemptionPolicy': ['1 disableResizePreemption []string o'],
+  'core.NodeRuntimeHandler': ['1 name string', '2 features *core.NodeRuntimeHandlerFeatures o'],
+  'core.NodeRuntimeHandlerFeatures': ['1 recursiveReadOnlyMounts *bool o', '2 userNamespaces *bool o'],
+  'core.NodeSelector': ['1 nodeSelectorTerms []core.NodeSelectorTerm'],
+  'core.NodeSelectorRequirement': ['1 key string', '2 operator string', '3 values []string o'],
   'core.NodeSelectorTerm': [
     '1 matchExpressions []core.NodeSelectorRequirement o',
     '2 matchFields []core.NodeSelectorRequirement o',
@@ -797,9 +577,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '13 features *core.NodeFeatures o',
     '14 declaredFeatures []string o',
   ],
-  'core.NodeSwapStatus': [
-    '1 capacity *int64 o',
-  ],
+  'core.NodeSwapStatus': ['1 capacity *int64 o'],
   'core.NodeSystemInfo': [
     '1 machineID string',
     '2 systemUUID string',
@@ -813,10 +591,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '10 architecture string',
     '11 swap *core.NodeSwapStatus o',
   ],
-  'core.ObjectFieldSelector': [
-    '1 apiVersion string o',
-    '2 fieldPath string',
-  ],
+  'core.ObjectFieldSelector': ['1 apiVersion string o', '2 fieldPath string'],
   'core.ObjectReference': [
     '1 kind string o',
     '2 namespace string o',
@@ -865,19 +640,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '1 metadata meta.ObjectMeta o',
     '2 spec core.PersistentVolumeClaimSpec',
   ],
-  'core.PersistentVolumeClaimVolumeSource': [
-    '1 claimName string',
-    '2 readOnly bool o',
-  ],
-  'core.PhotonPersistentDiskVolumeSource': [
-    '1 pdID string',
-    '2 fsType string o',
-  ],
-  'core.Pod': [
-    '1 metadata meta.ObjectMeta o',
-    '2 spec core.PodSpec o',
-    '3 status core.PodStatus o',
-  ],
+  'core.PersistentVolumeClaimVolumeSource': ['1 claimName string', '2 readOnly bool o'],
+  'core.PhotonPersistentDiskVolumeSource': ['1 pdID string', '2 fsType string o'],
+  'core.Pod': ['1 metadata meta.ObjectMeta o', '2 spec core.PodSpec o', '3 status core.PodStatus o'],
   'core.PodAffinity': [
     '1 requiredDuringSchedulingIgnoredDuringExecution []core.PodAffinityTerm o',
     '2 preferredDuringSchedulingIgnoredDuringExecution []core.WeightedPodAffinityTerm o',
@@ -918,42 +683,23 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 searches []string o',
     '3 options []core.PodDNSConfigOption o',
   ],
-  'core.PodDNSConfigOption': [
-    '1 name string o',
-    '2 value *string o',
-  ],
+  'core.PodDNSConfigOption': ['1 name string o', '2 value *string o'],
   'core.PodExtendedResourceClaimStatus': [
     '1 requestMappings []core.ContainerExtendedResourceRequest',
     '2 resourceClaimName string',
   ],
-  'core.PodIP': [
-    '1 ip string',
-  ],
-  'core.PodList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.Pod',
-  ],
-  'core.PodOS': [
-    '1 name string',
-  ],
-  'core.PodReadinessGate': [
-    '1 conditionType string',
-  ],
+  'core.PodIP': ['1 ip string'],
+  'core.PodList': ['1 metadata meta.ListMeta o', '2 items []core.Pod'],
+  'core.PodOS': ['1 name string'],
+  'core.PodReadinessGate': ['1 conditionType string'],
   'core.PodResourceClaim': [
     '1 name string',
     '3 resourceClaimName *string o',
     '4 resourceClaimTemplateName *string o',
   ],
-  'core.PodResourceClaimStatus': [
-    '1 name string',
-    '2 resourceClaimName *string o',
-  ],
-  'core.PodSchedulingGate': [
-    '1 name string',
-  ],
-  'core.PodSchedulingGroup': [
-    '1 podGroupName *string o',
-  ],
+  'core.PodResourceClaimStatus': ['1 name string', '2 resourceClaimName *string o'],
+  'core.PodSchedulingGate': ['1 name string'],
+  'core.PodSchedulingGroup': ['1 podGroupName *string o'],
   'core.PodSecurityContext': [
     '1 seLinuxOptions *core.SELinuxOptions o',
     '8 windowsOptions *core.WindowsSecurityContextOptions o',
@@ -1038,29 +784,15 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '21 nodeAllocatableResourceClaimStatuses []core.NodeAllocatableResourceClaimStatus o',
     '22 volumeHealth []core.PodVolumeHealth o',
   ],
-  'core.PodTemplateSpec': [
-    '1 metadata meta.ObjectMeta o',
-    '2 spec core.PodSpec o',
-  ],
+  'core.PodTemplateSpec': ['1 metadata meta.ObjectMeta o', '2 spec core.PodSpec o'],
   'core.PodVolumeHealth': [
     '1 name string',
     '2 healthConditions []core.VolumeHealthCondition o',
     '3 lastTransitionTime Time o',
   ],
-  'core.PortStatus': [
-    '1 port int32',
-    '2 protocol string',
-    '3 error *string o',
-  ],
-  'core.PortworxVolumeSource': [
-    '1 volumeID string',
-    '2 fsType string o',
-    '3 readOnly bool o',
-  ],
-  'core.PreferredSchedulingTerm': [
-    '1 weight int32',
-    '2 preference core.NodeSelectorTerm',
-  ],
+  'core.PortStatus': ['1 port int32', '2 protocol string', '3 error *string o'],
+  'core.PortworxVolumeSource': ['1 volumeID string', '2 fsType string o', '3 readOnly bool o'],
+  'core.PreferredSchedulingTerm': ['1 weight int32', '2 preference core.NodeSelectorTerm'],
   'core.Probe': [
     '1 . core.ProbeHandler',
     '2 initialDelaySeconds int32 o',
@@ -1099,35 +831,16 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '7 secretRef *core.LocalObjectReference o',
     '8 readOnly bool o',
   ],
-  'core.ResourceClaim': [
-    '1 name string',
-    '2 request string o',
-  ],
-  'core.ResourceFieldSelector': [
-    '1 containerName string o',
-    '2 resource string',
-    '3 divisor Quantity o',
-  ],
-  'core.ResourceHealth': [
-    '1 resourceID string',
-    '2 health string o',
-    '6 message *string o',
-  ],
+  'core.ResourceClaim': ['1 name string', '2 request string o'],
+  'core.ResourceFieldSelector': ['1 containerName string o', '2 resource string', '3 divisor Quantity o'],
+  'core.ResourceHealth': ['1 resourceID string', '2 health string o', '6 message *string o'],
   'core.ResourceRequirements': [
     '1 limits map[string]Quantity o',
     '2 requests map[string]Quantity o',
     '3 claims []core.ResourceClaim o',
   ],
-  'core.ResourceStatus': [
-    '1 name string',
-    '2 resources []core.ResourceHealth o',
-  ],
-  'core.SELinuxOptions': [
-    '1 user string o',
-    '2 role string o',
-    '3 type string o',
-    '4 level string o',
-  ],
+  'core.ResourceStatus': ['1 name string', '2 resources []core.ResourceHealth o'],
+  'core.SELinuxOptions': ['1 user string o', '2 role string o', '3 type string o', '4 level string o'],
   'core.ScaleIOVolumeSource': [
     '1 gateway string',
     '2 system string',
@@ -1140,19 +853,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '9 fsType string o',
     '10 readOnly bool o',
   ],
-  'core.SeccompProfile': [
-    '1 type string',
-    '2 localhostProfile *string o',
-  ],
-  'core.SecretEnvSource': [
-    '1 . core.LocalObjectReference',
-    '2 optional *bool o',
-  ],
-  'core.SecretKeySelector': [
-    '1 . core.LocalObjectReference',
-    '2 key string',
-    '3 optional *bool o',
-  ],
+  'core.SeccompProfile': ['1 type string', '2 localhostProfile *string o'],
+  'core.SecretEnvSource': ['1 . core.LocalObjectReference', '2 optional *bool o'],
+  'core.SecretKeySelector': ['1 . core.LocalObjectReference', '2 key string', '3 optional *bool o'],
   'core.SecretProjection': [
     '1 . core.LocalObjectReference',
     '2 items []core.KeyToPath o',
@@ -1190,10 +893,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '3 path string',
     '4 user *int64 o',
   ],
-  'core.ServiceList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []core.Service',
-  ],
+  'core.ServiceList': ['1 metadata meta.ListMeta o', '2 items []core.Service'],
   'core.ServicePort': [
     '1 name string o',
     '2 protocol string o',
@@ -1224,16 +924,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '22 internalTrafficPolicy *string o',
     '23 trafficDistribution *string o',
   ],
-  'core.ServiceStatus': [
-    '1 loadBalancer core.LoadBalancerStatus o',
-    '2 conditions []meta.Condition o',
-  ],
-  'core.SessionAffinityConfig': [
-    '1 clientIP *core.ClientIPConfig o',
-  ],
-  'core.SleepAction': [
-    '1 seconds int64',
-  ],
+  'core.ServiceStatus': ['1 loadBalancer core.LoadBalancerStatus o', '2 conditions []meta.Condition o'],
+  'core.SessionAffinityConfig': ['1 clientIP *core.ClientIPConfig o'],
+  'core.SleepAction': ['1 seconds int64'],
   'core.StorageOSVolumeSource': [
     '1 volumeName string o',
     '2 volumeNamespace string o',
@@ -1241,20 +934,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 readOnly bool o',
     '5 secretRef *core.LocalObjectReference o',
   ],
-  'core.Sysctl': [
-    '1 name string',
-    '2 value string',
-  ],
-  'core.TCPSocketAction': [
-    '1 port IntOrString',
-    '2 host string o',
-  ],
-  'core.Taint': [
-    '1 key string',
-    '2 value string o',
-    '3 effect string',
-    '4 timeAdded *Time o',
-  ],
+  'core.Sysctl': ['1 name string', '2 value string'],
+  'core.TCPSocketAction': ['1 port IntOrString', '2 host string o'],
+  'core.Taint': ['1 key string', '2 value string o', '3 effect string', '4 timeAdded *Time o'],
   'core.Toleration': [
     '1 key string o',
     '2 operator string o',
@@ -1272,30 +954,16 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '7 nodeTaintsPolicy *string o',
     '8 matchLabelKeys []string o',
   ],
-  'core.TypedLocalObjectReference': [
-    '1 apiGroup *string',
-    '2 kind string',
-    '3 name string',
-  ],
+  'core.TypedLocalObjectReference': ['1 apiGroup *string', '2 kind string', '3 name string'],
   'core.TypedObjectReference': [
     '1 apiGroup *string',
     '2 kind string',
     '3 name string',
     '4 namespace *string o',
   ],
-  'core.Volume': [
-    '1 name string',
-    '2 . core.VolumeSource',
-  ],
-  'core.VolumeDevice': [
-    '1 name string',
-    '2 devicePath string',
-  ],
-  'core.VolumeHealthCondition': [
-    '1 status string',
-    '2 reason string',
-    '3 message string o',
-  ],
+  'core.Volume': ['1 name string', '2 . core.VolumeSource'],
+  'core.VolumeDevice': ['1 name string', '2 devicePath string'],
+  'core.VolumeHealthCondition': ['1 status string', '2 reason string', '3 message string o'],
   'core.VolumeHealthStatus': [
     '1 healthConditions []core.VolumeHealthCondition o',
     '2 lastTransitionTime Time o',
@@ -1325,10 +993,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '5 clusterTrustBundle *core.ClusterTrustBundleProjection o',
     '6 podCertificate *core.PodCertificateProjection o',
   ],
-  'core.VolumeResourceRequirements': [
-    '1 limits map[string]Quantity o',
-    '2 requests map[string]Quantity o',
-  ],
+  'core.VolumeResourceRequirements': ['1 limits map[string]Quantity o', '2 requests map[string]Quantity o'],
   'core.VolumeSource': [
     '1 hostPath *core.HostPathVolumeSource o',
     '2 emptyDir *core.EmptyDirVolumeSource o',
@@ -1361,19 +1026,14 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '29 ephemeral *core.EphemeralVolumeSource o',
     '30 image *core.ImageVolumeSource o',
   ],
-  'core.VolumeStatus': [
-    '1 image *core.ImageVolumeStatus o',
-  ],
+  'core.VolumeStatus': ['1 image *core.ImageVolumeStatus o'],
   'core.VsphereVirtualDiskVolumeSource': [
     '1 volumePath string',
     '2 fsType string o',
     '3 storagePolicyName string o',
     '4 storagePolicyID string o',
   ],
-  'core.WeightedPodAffinityTerm': [
-    '1 weight int32',
-    '2 podAffinityTerm core.PodAffinityTerm',
-  ],
+  'core.WeightedPodAffinityTerm': ['1 weight int32', '2 podAffinityTerm core.PodAffinityTerm'],
   'core.WindowsSecurityContextOptions': [
     '1 gmsaCredentialSpecName *string o',
     '2 gmsaCredentialSpec *string o',
@@ -1390,15 +1050,8 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '7 zone *string o',
     '8 hints *discovery.EndpointHints o',
   ],
-  'discovery.EndpointConditions': [
-    '1 ready *bool o',
-    '2 serving *bool o',
-    '3 terminating *bool o',
-  ],
-  'discovery.EndpointHints': [
-    '1 forZones []discovery.ForZone o',
-    '2 forNodes []discovery.ForNode o',
-  ],
+  'discovery.EndpointConditions': ['1 ready *bool o', '2 serving *bool o', '3 terminating *bool o'],
+  'discovery.EndpointHints': ['1 forZones []discovery.ForZone o', '2 forNodes []discovery.ForNode o'],
   'discovery.EndpointPort': [
     '1 name *string o',
     '2 protocol *string o',
@@ -1411,16 +1064,9 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '2 endpoints []discovery.Endpoint',
     '3 ports []discovery.EndpointPort',
   ],
-  'discovery.EndpointSliceList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []discovery.EndpointSlice',
-  ],
-  'discovery.ForNode': [
-    '1 name string',
-  ],
-  'discovery.ForZone': [
-    '1 name string',
-  ],
+  'discovery.EndpointSliceList': ['1 metadata meta.ListMeta o', '2 items []discovery.EndpointSlice'],
+  'discovery.ForNode': ['1 name string'],
+  'discovery.ForZone': ['1 name string'],
   'meta.Condition': [
     '1 type string',
     '2 status string',
@@ -1441,11 +1087,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '1 matchLabels map[string]string o',
     '2 matchExpressions []meta.LabelSelectorRequirement o',
   ],
-  'meta.LabelSelectorRequirement': [
-    '1 key string',
-    '2 operator string',
-    '3 values []string o',
-  ],
+  'meta.LabelSelectorRequirement': ['1 key string', '2 operator string', '3 values []string o'],
   'meta.ListMeta': [
     '1 selfLink string o',
     '2 resourceVersion string o',
@@ -1487,13 +1129,8 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '6 controller *bool o',
     '7 blockOwnerDeletion *bool o',
   ],
-  'meta.Preconditions': [
-    '1 uid *string o',
-    '2 resourceVersion *string o',
-  ],
-  'meta.ShardInfo': [
-    '1 selector string',
-  ],
+  'meta.Preconditions': ['1 uid *string o', '2 resourceVersion *string o'],
+  'meta.ShardInfo': ['1 selector string'],
   'meta.Status': [
     '1 metadata meta.ListMeta o',
     '2 status string o',
@@ -1502,11 +1139,7 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '5 details *meta.StatusDetails o',
     '6 code int32 o',
   ],
-  'meta.StatusCause': [
-    '1 reason string o',
-    '2 message string o',
-    '3 field string o',
-  ],
+  'meta.StatusCause': ['1 reason string o', '2 message string o', '3 field string o'],
   'meta.StatusDetails': [
     '1 name string o',
     '2 group string o',
@@ -1515,14 +1148,8 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '4 causes []meta.StatusCause o',
     '5 retryAfterSeconds int32 o',
   ],
-  'networking.IPBlock': [
-    '1 cidr string',
-    '2 except []string o',
-  ],
-  'networking.NetworkPolicy': [
-    '1 metadata meta.ObjectMeta o',
-    '2 spec networking.NetworkPolicySpec o',
-  ],
+  'networking.IPBlock': ['1 cidr string', '2 except []string o'],
+  'networking.NetworkPolicy': ['1 metadata meta.ObjectMeta o', '2 spec networking.NetworkPolicySpec o'],
   'networking.NetworkPolicyEgressRule': [
     '1 ports []networking.NetworkPolicyPort o',
     '2 to []networking.NetworkPolicyPeer o',
@@ -1531,20 +1158,13 @@ export const MESSAGES: Readonly<Record<string, readonly string[]>> = {
     '1 ports []networking.NetworkPolicyPort o',
     '2 from []networking.NetworkPolicyPeer o',
   ],
-  'networking.NetworkPolicyList': [
-    '1 metadata meta.ListMeta o',
-    '2 items []networking.NetworkPolicy',
-  ],
+  'networking.NetworkPolicyList': ['1 metadata meta.ListMeta o', '2 items []networking.NetworkPolicy'],
   'networking.NetworkPolicyPeer': [
     '1 podSelector *meta.LabelSelector o',
     '2 namespaceSelector *meta.LabelSelector o',
     '3 ipBlock *networking.IPBlock o',
   ],
-  'networking.NetworkPolicyPort': [
-    '1 protocol *string o',
-    '2 port *IntOrString o',
-    '3 endPort *int32 o',
-  ],
+  'networking.NetworkPolicyPort': ['1 protocol *string o', '2 port *IntOrString o', '3 endPort *int32 o'],
   'networking.NetworkPolicySpec': [
     '1 podSelector meta.LabelSelector',
     '2 ingress []networking.NetworkPolicyIngressRule o',
