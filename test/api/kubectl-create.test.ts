@@ -208,6 +208,10 @@ describe.skipIf(!KUBECTL)(
       expect(cbor.status).toBe(415);
       expect(cbor.json().message).toContain('application/vnd.kubernetes.protobuf');
       expect((await c.kubectl(['create', 'namespace', 'after'])).stdout).toBe('namespace/after created\n');
+      // a generator of a kind kpath does not serve
+      const secret = await c.kubectl(['create', 'secret', 'generic', 's', '--from-literal=a=b']);
+      expect(secret.code).toBe(1);
+      expect(secret.stderr).toContain('the server could not find the requested resource');
     });
   },
 );
