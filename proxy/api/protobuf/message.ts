@@ -101,18 +101,20 @@ function varintValue(elem: string, v: bigint): unknown {
   }
 }
 
+/** The fields of apimachinery's own messages: v varint, s string, b bytes. */
+const SPECIAL_FIELDS: Record<string, Record<number, 'v' | 's' | 'b'>> = {
+  Time: { 1: 'v', 2: 'v' },
+  MicroTime: { 1: 'v', 2: 'v' },
+  IntOrString: { 1: 'v', 2: 'v', 3: 's' },
+  Quantity: { 1: 's' },
+  FieldsV1: { 1: 'b' },
+};
+
 /** The sub-message fields of Time/MicroTime (seconds=1, nanos=2), IntOrString, Quantity, FieldsV1. */
 function readSpecial(elem: string, r: Reader, start: number, end: number): unknown {
   const sub = new Reader(r.buf, start, end);
   const vals = new Map<number, bigint | string | Uint8Array>();
-  const kinds: Record<string, Record<number, 'v' | 's' | 'b'>> = {
-    Time: { 1: 'v', 2: 'v' },
-    MicroTime: { 1: 'v', 2: 'v' },
-    IntOrString: { 1: 'v', 2: 'v', 3: 's' },
-    Quantity: { 1: 's' },
-    FieldsV1: { 1: 'b' },
-  };
-  const want = kinds[elem]!;
+  const want = SPECIAL_FIELDS[elem]!;
   while (!sub.done) {
     const { num, wire } = sub.tag(elem === 'Time' || elem === 'MicroTime' ? 'Timestamp' : elem);
     const k = want[num];
@@ -183,13 +185,12 @@ function formatTime(secs: number, nanos: number, micro: boolean): string | null 
   return `${base}.${String(micros).padStart(6, '0').slice(-6)}Z`;
 }
 
-function readElem(elem: string, r: Reader, wire: number, into: unknown): unknown {
+function readElem(elem: string, r: Reader, into: unknown): unknown {
   if (VARINT.has(elem)) return varintValue(elem, r.varint());
   const [s, e] = r.span();
   if (elem === 'string') return Buffer.from(r.buf.buffer, r.buf.byteOffset + s, e - s).toString('utf8');
   if (elem === 'bytes') return Buffer.from(r.buf.subarray(s, e)).toString('base64');
   if (SPECIAL.has(elem)) return readSpecial(elem, r, s, e);
-  void wire;
   return decodeInto(elem, new Reader(r.buf, s, e), into instanceof Map ? (into as State) : new Map());
 }
 
@@ -217,11 +218,11 @@ function decodeInto(name: string, r: Reader, state: State): State {
     switch (f.shape) {
       case 'one':
       case 'ptr':
-        state.set(num, readElem(f.elem, r, wire, state.get(num)));
+        state.set(num, readElem(f.elem, r, state.get(num)));
         break;
       case 'list': {
         const list = (state.get(num) as unknown[] | undefined) ?? [];
-        list.push(readElem(f.elem, r, wire, undefined));
+        list.push(readElem(f.elem, r, undefined));
         state.set(num, list);
         break;
       }
@@ -235,8 +236,7 @@ function decodeInto(name: string, r: Reader, state: State): State {
           if (t.num === 1 && t.wire === WIRE.bytes) {
             const [ks, ke] = entry.span();
             key = Buffer.from(r.buf.buffer, r.buf.byteOffset + ks, ke - ks).toString('utf8');
-          } else if (t.num === 2 && t.wire === wireOf(f.elem))
-            value = readElem(f.elem, entry, t.wire, undefined);
+          } else if (t.num === 2 && t.wire === wireOf(f.elem)) value = readElem(f.elem, entry, undefined);
           else entry.skip(t.wire);
         }
         const map = (state.get(num) as Map<string, unknown> | undefined) ?? new Map<string, unknown>();

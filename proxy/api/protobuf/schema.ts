@@ -3,6 +3,7 @@
  * struct tags of k8s.io/api {core,apps,discovery,networking,autoscaling}/v1/types.go (commit 10b39a39bcee)
  * and k8s.io/apimachinery pkg/apis/meta/v1/types.go (commit eed236ceee2c); the field numbers and names agree
  * with their generated.proto. Every struct reachable from the kinds in KINDS is listed, whole.
+ * Written by scripts/protobuf-schema.mjs.
  *
  * One line per Go struct field, in declaration order (the order encoding/json writes them):
  *   NUMBER JSONNAME TYPE [o]
