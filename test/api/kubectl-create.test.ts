@@ -5,7 +5,9 @@
  * kubectl itself does not send that way (a Scale PUT, DeleteOptions), and the apiserver's 400s.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeProtobufBody } from '../../proxy/api/protobuf/index.js';
 import { addrs, baseCluster, echoDeployment, get } from '../up/helpers.js';
+import { startCapture } from './capture.js';
 import { type Cluster, eventually, KUBECTL, NO_KUBECTL, startCluster } from './helpers.js';
 
 const SLOT = 37;
@@ -150,6 +152,36 @@ describe.skipIf(!KUBECTL)(
       expect(dup.stderr).toContain(
         'error: failed to create deployment: deployments.apps "web" already exists',
       );
+    });
+
+    it('what this kubectl sends as protobuf decodes to what it prints with --dry-run=client -o json', async () => {
+      const cap = await startCapture(c);
+      try {
+        const cmds = [
+          ['create', 'deployment', 'probe', '--image=nginx', '--port=8080', '--replicas=3'],
+          ['create', 'service', 'nodeport', 'probe', '--tcp=80:8080'],
+          ['create', 'namespace', 'probe'],
+          ['create', 'configmap', 'probe', '--from-literal=k=v'],
+        ];
+        for (const args of cmds) {
+          const before = cap.requests.length;
+          const r = await cap.kubectl([...args, '--dry-run=server', '-o', 'json']);
+          expect(r.code, r.stderr).toBe(0);
+          const post = cap.requests.slice(before).find((q) => q.method === 'POST');
+          expect(post?.contentType).toBe('application/vnd.kubernetes.protobuf');
+          const want = JSON.parse((await cap.kubectl([...args, '--dry-run=client', '-o', 'json'])).stdout);
+          const [group, version] = String(want.apiVersion).includes('/')
+            ? String(want.apiVersion).split('/')
+            : ['', String(want.apiVersion)];
+          expect(
+            decodeProtobufBody(post!.body, { group: group!, version: version!, kind: want.kind }),
+          ).toStrictEqual(want);
+        }
+        // --dry-run=server changed nothing
+        expect((await c.kubectl(['get', 'ns', 'probe'])).code).toBe(1);
+      } finally {
+        await cap.stop();
+      }
     });
 
     it('a protobuf Scale PUT scales; a protobuf DeleteOptions precondition is checked', async () => {
