@@ -122,7 +122,11 @@ export function decodeService(f: Fields, meta: Meta): Service {
     }
     let targetPort: number | string = port ?? 0;
     const tp = p.get(['targetPort']);
-    if (typeof tp === 'number') {
+    // SetDefaults_Service: a targetPort of 0 or "" (what a Go client that leaves it out sends) is
+    // the service port.
+    if (tp === 0 || tp === '') {
+      // the default above
+    } else if (typeof tp === 'number') {
       if (!Number.isInteger(tp) || tp < 1 || tp > 65535)
         p.error(['targetPort'], `must be between 1 and 65535, inclusive (got ${tp})`);
       else targetPort = tp;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildCluster, formatDiagnostic } from '../../netmodel/cluster/index.js';
-import { clusterCfg, deployment, errorsOf, node, pod, svc } from '../helpers/cluster.js';
+import { clusterCfg, deployment, errorsOf, node, pod, snapshotOf, svc } from '../helpers/cluster.js';
 
 /** The one error expected, by field path, with a message fragment. */
 function expectError(errors: ReturnType<typeof errorsOf>, field: string, fragment: string | RegExp) {
@@ -106,6 +106,16 @@ describe('validation like the apiserver', () => {
     );
     expectError(
       errorsOf(svc('a', { ports: [{ port: 80, targetPort: 70000 }] })),
+      'spec.ports[0].targetPort',
+      /between 1 and 65535/,
+    );
+    // SetDefaults_Service: targetPort 0 or "" (a Go client that leaves it out sends 0) is the port.
+    for (const targetPort of [0, '']) {
+      const snap = snapshotOf(svc('a', { ports: [{ port: 8080, targetPort }] }));
+      expect(snap.service('default', 'a')?.ports[0]?.targetPort).toBe(8080);
+    }
+    expectError(
+      errorsOf(svc('a', { ports: [{ port: 80, targetPort: -1 }] })),
       'spec.ports[0].targetPort',
       /between 1 and 65535/,
     );
