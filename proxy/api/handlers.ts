@@ -10,7 +10,7 @@ import { serverSideApply } from './apply.js';
 import type { Entry } from './cache.js';
 import { checkUnknownFields, pruneUnknown } from './fieldcheck.js';
 import { type Json, jsonPatch, mergePatch, strategicMerge } from './patch.js';
-import { decodeProtobufBody, isProtobuf, PROTOBUF } from './protobuf/index.js';
+import { bodyType, decodeProtobufBody, isProtobuf, PROTOBUF } from './protobuf/index.js';
 import { type Obj, objKey } from './render.js';
 import { apiVersionOf, RESOURCES, type ResourceInfo, resourceId } from './resources.js';
 import {
@@ -61,6 +61,9 @@ function decodeBody(c: Call, yamlOk: boolean): Json {
   }
 }
 
+/** What a scale subresource's PUT body is. */
+const SCALE = { group: 'autoscaling', version: 'v1', kind: 'Scale' } as const;
+
 /**
  * The object a create or update sends: JSON, YAML, or protobuf (kubectl's typed clients: `kubectl
  * create deployment|service|namespace|configmap`), decoded to the same JSON object. `kind` is what
@@ -108,14 +111,9 @@ function fieldWarnings(c: Call, obj: Obj): string[] {
 /** Check kind/apiVersion/name/namespace of a body against the request. */
 function checkIdentity(c: Call, obj: Obj, name: string): void {
   const av = apiVersionOf(c.resource);
-  if (obj.apiVersion !== undefined && obj.apiVersion !== av)
-    throw errors.badRequest(
-      `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${av})`,
-    );
-  if (obj.kind !== undefined && obj.kind !== c.resource.kind)
-    throw errors.badRequest(
-      `the kind in the data (${String(obj.kind)}) does not match the expected kind (${c.resource.kind})`,
-    );
+  // The apiserver judges a JSON body's type as a protobuf one's (bodyType).
+  if (obj.apiVersion !== undefined || obj.kind !== undefined)
+    bodyType(c.resource, String(obj.apiVersion ?? ''), String(obj.kind ?? ''));
   obj.apiVersion = av;
   obj.kind = c.resource.kind;
   const m = meta(obj);
@@ -555,10 +553,8 @@ export function writeScale(store: ApiStore, c: Call, method: 'PUT' | 'PATCH'): P
     let next: Obj;
     if (method === 'PUT') {
       const body = objectBody(c, { group: 'autoscaling', kind: 'Scale' });
-      if (body.kind !== undefined && body.kind !== 'Scale')
-        throw errors.badRequest(
-          `the kind in the data (${String(body.kind)}) does not match the expected kind (Scale)`,
-        );
+      if (body.apiVersion !== undefined || body.kind !== undefined)
+        bodyType(SCALE, String(body.apiVersion ?? ''), String(body.kind ?? ''));
       next = body;
     } else next = applyPatch({ ...c, query: c.query }, scale, store.now());
     preconditionRv(c, next, cur);

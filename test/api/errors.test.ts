@@ -244,6 +244,22 @@ describe('API errors and concurrency', () => {
     expect(mismatch.json()).toMatchObject({
       message: 'the namespace of the provided object does not match the namespace sent on the request',
     });
+    // Another kind, a kind no scheme knows: the apiserver's messages (transformDecodeError), the
+    // same for JSON as for protobuf bodies (test/api/protobuf.test.ts).
+    for (const [body, message] of [
+      [
+        { ...svcBody('k'), kind: 'Pod' },
+        'Pod in version "v1" cannot be handled as a Service: converting (v1.Pod) to (core.Service): unknown conversion',
+      ],
+      [
+        { ...svcBody('k'), kind: 'Servce' },
+        'Servce in version "v1" cannot be handled as a Service: no kind "Servce" is registered for version "v1" in scheme "pkg/api/legacyscheme/scheme.go:30"',
+      ],
+    ] as const) {
+      const r = await c.call('POST', SVC, body);
+      expect(r.status).toBe(400);
+      expect(r.json()).toMatchObject({ reason: 'BadRequest', message });
+    }
   });
 
   it("derived objects are the controllers': changing a Deployment's ReplicaSet is 403 Forbidden", async () => {

@@ -133,9 +133,36 @@ export function decodeProtobufBody(body: Buffer, expect: Expected): Record<strin
     if (e instanceof WireError) throw unrecognized(e.message);
     throw e;
   }
-  // copyKindDefaults: what the body leaves out, the URL says
-  let { group, version } = splitApiVersion(u.apiVersion);
-  const kind = u.kind || expect.kind;
+  const { kind, apiVersion, version, msg } = bodyType(expect, u.apiVersion, u.kind);
+  const cannot = (why: string) =>
+    errors.badRequest(
+      `${kind} in version ${JSON.stringify(version)} cannot be handled as a ${expect.kind}: ${why}`,
+    );
+  let obj: Record<string, unknown>;
+  try {
+    obj = decodeMessage(msg, body, u.raw[0], u.raw[1]);
+  } catch (e) {
+    if (e instanceof WireError) throw cannot(e.message);
+    throw e;
+  }
+  return { kind, apiVersion, ...obj };
+}
+
+/**
+ * The type a body names (apiVersion and kind as it wrote them, '' where it left them out) against the
+ * one the URL expects, as the apiserver's decoder and create/update handlers judge it, whatever the
+ * body's encoding: what the body leaves out the URL says (copyKindDefaults); a kind the scheme does
+ * not know, or another kind, "cannot be handled as" the expected one (transformDecodeError); the
+ * expected kind in another version is "the API version in the data ... does not match". Returns the
+ * kind, its apiVersion and its struct in schema.ts.
+ */
+export function bodyType(
+  expect: Expected,
+  bodyApiVersion: string,
+  bodyKind: string,
+): { kind: string; apiVersion: string; version: string; msg: string } {
+  let { group, version } = splitApiVersion(bodyApiVersion);
+  const kind = bodyKind || expect.kind;
   if (!version) {
     group = expect.group;
     version = expect.version;
@@ -163,14 +190,7 @@ export function decodeProtobufBody(body: Buffer, expect: Expected): Record<strin
       `the API version in the data (${apiVersion}) does not match the expected API version (${expect.group ? `${expect.group}/` : ''}${expect.version})`,
     );
   }
-  let obj: Record<string, unknown>;
-  try {
-    obj = decodeMessage(msg as string, body, u.raw[0], u.raw[1]);
-  } catch (e) {
-    if (e instanceof WireError) throw cannot(e.message);
-    throw e;
-  }
-  return { kind, apiVersion, ...obj };
+  return { kind, apiVersion, version, msg: msg as string };
 }
 
 export function isProtobuf(contentType: string): boolean {

@@ -1,3 +1,3 @@
 // Kubernetes' protobuf request bodies, decoded to the JSON objects the API's handlers take.
-export { decodeProtobufBody, type Expected, isProtobuf, PROTOBUF } from './body.js';
+export { bodyType, decodeProtobufBody, type Expected, isProtobuf, PROTOBUF } from './body.js';
 export { decodeMessage } from './message.js';
