@@ -3,12 +3,11 @@
  * test can see the bytes the real kubectl sends (its typed clients' protobuf) and still get the real
  * answers. kubectl reaches it through a kubeconfig of its own (same CA, token and serving cert).
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { type Cluster, KUBECTL, NO_KUBECTL } from './helpers.js';
+import { type Cluster, runKubectl } from './helpers.js';
 
 export interface Captured {
   readonly method: string;
@@ -83,21 +82,7 @@ current-context: capture
   return {
     requests,
     kubectl(args) {
-      return new Promise((resolve, reject) => {
-        if (!KUBECTL) {
-          reject(new Error(NO_KUBECTL));
-          return;
-        }
-        const env = { ...process.env, KUBECONFIG: kubeconfig, HOME: c.dir };
-        execFile(KUBECTL, [...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-          const code = err
-            ? typeof (err as { code?: unknown }).code === 'number'
-              ? (err as { code: number }).code
-              : 1
-            : 0;
-          resolve({ code, stdout, stderr });
-        });
-      });
+      return runKubectl({ ...process.env, KUBECONFIG: kubeconfig, HOME: c.dir }, args);
     },
     stop: () =>
       new Promise<void>((resolve) => {

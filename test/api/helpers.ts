@@ -101,21 +101,7 @@ export async function startCluster(
     rt,
     api,
     kubectl(args, input) {
-      return new Promise((resolve, reject) => {
-        if (!KUBECTL) {
-          reject(new Error(NO_KUBECTL));
-          return;
-        }
-        const child = execFile(KUBECTL, [...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-          const code = err
-            ? typeof (err as { code?: unknown }).code === 'number'
-              ? (err as { code: number }).code
-              : 1
-            : 0;
-          resolve({ code, stdout, stderr });
-        });
-        if (input !== undefined) child.stdin?.end(input);
-      });
+      return runKubectl(env, args, input);
     },
     call(method, path, body, headers = {}, token = api.credentials.token) {
       return new Promise((resolve, reject) => {
@@ -165,6 +151,29 @@ export async function startCluster(
 }
 
 /** A long-running kubectl (get -w): its output so far, and a stop. */
+/** The real kubectl with this environment (its KUBECONFIG): exit code and output, never a throw. */
+export function runKubectl(
+  env: NodeJS.ProcessEnv,
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    if (!KUBECTL) {
+      reject(new Error(NO_KUBECTL));
+      return;
+    }
+    const child = execFile(KUBECTL, [...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
 export function kubectlStream(
   c: Cluster,
   args: readonly string[],

@@ -9,35 +9,11 @@ import { decodeProtobufBody } from '../../proxy/api/protobuf/index.js';
 import { addrs, baseCluster, echoDeployment, get } from '../up/helpers.js';
 import { startCapture } from './capture.js';
 import { type Cluster, eventually, KUBECTL, NO_KUBECTL, startCluster } from './helpers.js';
+import { bytes, envelope, int, msg } from './pb-writer.js';
 
 const SLOT = 37;
 const a = addrs(SLOT);
 const PB = { 'Content-Type': 'application/vnd.kubernetes.protobuf' };
-
-// A protobuf writer by field number (k8s.io/api generated.proto, apimachinery runtime.Unknown).
-function varint(n: number): number[] {
-  let v = BigInt.asUintN(64, BigInt(n));
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-const bytes = (num: number, b: string | Buffer): Buffer => {
-  const buf = typeof b === 'string' ? Buffer.from(b) : b;
-  return Buffer.from([...varint(num * 8 + 2), ...varint(buf.length), ...buf]);
-};
-const msg = (num: number, ...parts: Buffer[]) => bytes(num, Buffer.concat(parts));
-const int = (num: number, n: number) => Buffer.from([...varint(num * 8), ...varint(n)]);
-const envelope = (apiVersion: string, kind: string, ...raw: Buffer[]) =>
-  Buffer.concat([
-    Buffer.from([0x6b, 0x38, 0x73, 0x00]),
-    msg(1, bytes(1, apiVersion), bytes(2, kind)),
-    bytes(2, Buffer.concat(raw)),
-  ]);
 
 /** Pod names answering at host:port over `n` fresh connections. */
 async function answering(host: string, port: number, n = 12): Promise<Set<string>> {
