@@ -15,6 +15,12 @@
  *         a string   failed at once with that errno name; onDone is never called
  *         undefined  in progress: onDone(fd, undefined, localPort) once connected, or
  *                    onDone(-1, errno name or ETIMEDOUT, 0)
+ *       The setsockopts, bind and connect go to the kernel as one io_uring submission where the
+ *       kernel has the opcodes (dial_ring.c; env KPATH_DIAL=syscalls: five syscalls and a TCP_INFO
+ *       read instead), with the same results.
+ *   tcpDialEngine(which?) -> [engine, why, dials, slow]   "uring" or "syscalls", and why; `which`
+ *       chooses first ("uring" stays "syscalls" where the ring cannot be set up); dials through the
+ *       ring so far, and how many of them did not connect at once
  *   fdClose(fd, reset)                     close a descriptor this module handed out; reset: RST
  *
  * Errors carry the errno name as `code`, as Node's do, so listen errors read the same either way.
@@ -34,6 +40,7 @@
 #include <uv.h>
 
 #include "addon.h"
+#include "dial_ring.h"
 #include "reactor.h"
 
 #define KP_ACCEPTS_PER_WAKEUP 64
@@ -325,7 +332,30 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
   const char *fail = NULL;
   int fd = socket(df, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail = kp_errname(errno);
-  if (!fail) {
+  int pending = 0; /* connecting still: wait below for the socket to turn writable */
+  if (!fail && kp_dial_ring_on()) {
+    int r = kp_dial_ring_connect(fd, (struct sockaddr *)&sa, slen, (struct sockaddr *)&da, dlen);
+    if (r == KP_DIAL_REDO) {
+      close(fd); /* the ring may have half-configured it; by syscalls from here on */
+      fd = socket(df, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) fail = kp_errname(errno);
+    } else {
+      if (keepalive > 0) set_conn_opts(fd, keepalive);
+      if (r < 0) fail = kp_errname(-r);
+      else if (r == KP_DIAL_PENDING) pending = 1;
+      else {
+        struct sockaddr_storage local;
+        socklen_t llen = sizeof local;
+        if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
+          napi_create_double(env, (double)fd * 65536.0 + (double)port_of(&local), &ret);
+          return ret;
+        }
+        pending = 1; /* not expected: the writable wait reports it */
+      }
+      if (fail) close(fd);
+    }
+  }
+  if (!fail && !pending) {
     int one = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     set_conn_opts(fd, keepalive);
@@ -401,11 +431,41 @@ static napi_value fd_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value tcp_dial_engine(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    char want[12] = "";
+    size_t n = 0;
+    napi_get_value_string_utf8(env, argv[0], want, sizeof want, &n);
+    if (strcmp(want, "uring") == 0) kp_dial_ring_choose(1);
+    else if (strcmp(want, "syscalls") == 0) kp_dial_ring_choose(0);
+    else return kp_throw(env, "ERR_INVALID_ARG_VALUE", "tcpDialEngine: expected 'uring' or 'syscalls'");
+  } else if (t != napi_undefined) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpDialEngine('uring' | 'syscalls')");
+  int on = kp_dial_ring_on();
+  double dials, slow;
+  kp_dial_ring_counts(&dials, &slow);
+  napi_create_array_with_length(env, 4, &arr);
+  napi_create_string_utf8(env, on ? "uring" : "syscalls", NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 0, v);
+  napi_create_string_utf8(env, kp_dial_ring_why(), NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 1, v);
+  napi_create_double(env, dials, &v);
+  napi_set_element(env, arr, 2, v);
+  napi_create_double(env, slow, &v);
+  napi_set_element(env, arr, 3, v);
+  return arr;
+}
+
 napi_status kp_tcp_sockets_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tcpListen", NULL, tcp_listen, NULL, NULL, NULL, napi_default, NULL},
       {"tcpListenClose", NULL, tcp_listen_close, NULL, NULL, NULL, napi_default, NULL},
       {"tcpConnect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"tcpDialEngine", NULL, tcp_dial_engine, NULL, NULL, NULL, napi_default, NULL},
       {"fdClose", NULL, fd_close, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -94,6 +94,16 @@ export interface NativeAddon {
     onDone: (fd: number, code: string | undefined, localPort: number) => void,
     keepAliveSec?: number,
   ): number | string | undefined;
+  /**
+   * [engine, why, dials, slow]: how tcpConnect dials, "uring" (native/src/dial_ring.c: the
+   * setsockopts, bind and connect in one io_uring submission, Linux 6.11) or "syscalls", and why;
+   * `which` chooses first ("uring" stays "syscalls" where the ring cannot be set up); otherwise env
+   * KPATH_DIAL (uring | syscalls, default uring) decides at the first dial. dials: through the ring
+   * so far; slow: of them, connects that did not finish at once (waited for as on the syscall path).
+   */
+  tcpDialEngine(
+    which?: 'uring' | 'syscalls',
+  ): [engine: 'uring' | 'syscalls', why: string, dials: number, slow: number];
   fdClose(fd: number, reset: boolean): void;
 }
 
@@ -151,10 +161,13 @@ export function nativeStatus(): string {
 /** KPATH_RELAY's values: the native relay's engines (native/src/relay.c). */
 export const RELAY_ENGINES = ['uring', 'epoll'] as const;
 
+/** KPATH_DIAL's values: how the native dial reaches the kernel (native/src/dial_ring.c). */
+export const DIAL_ENGINES = ['uring', 'syscalls'] as const;
+
 /**
- * Throws a usage error when KPATH_RELAY is set to something other than an engine's name, or
- * KPATH_RELAY_MULTISHOT to something other than 0 or 1 (the addon would otherwise take either for
- * the default).
+ * Throws a usage error when KPATH_RELAY is set to something other than an engine's name,
+ * KPATH_RELAY_MULTISHOT to something other than 0 or 1, or KPATH_DIAL to something other than a
+ * dial engine's name (the addon would otherwise take any of them for the default).
  */
 export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
   const v = env.KPATH_RELAY;
@@ -168,5 +181,11 @@ export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
     throw new KpathError(
       ErrorCodes.USAGE,
       `KPATH_RELAY_MULTISHOT=${m}: expected 0 or 1 (0: one io_uring receive per message; unset or 1: one multishot receive per direction)`,
+    );
+  const d = env.KPATH_DIAL;
+  if (d !== undefined && d !== '' && !(DIAL_ENGINES as readonly string[]).includes(d))
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `KPATH_DIAL=${d}: expected ${DIAL_ENGINES.join(' or ')} (how the native dial reaches the kernel; unset: uring where the kernel allows it)`,
     );
 }
