@@ -26,4 +26,19 @@ void kp_dial_ring_counts(double *n, double *n_slow);
 int kp_dial_ring_connect(int fd, const struct sockaddr *src, socklen_t slen, const struct sockaddr *dst,
                          socklen_t dlen);
 
+/* A connection kp_ring_accept took: its descriptor and the peer's address. */
+#define KP_ACCEPT_BATCH 16
+typedef struct {
+  int fd;
+  struct sockaddr_storage peer;
+} kp_accepted;
+
+/* Accept up to n (at most KP_ACCEPT_BATCH) connections waiting on the non-blocking listening
+ * socket lfd in one io_uring_enter. Returns how many were taken (out[0..]); *more: all n were (more
+ * may wait); *err: the first error other than EAGAIN, ECONNABORTED, EINTR (0: none). -1 when the
+ * ring does not accept here (KPATH_DIAL=syscalls, no io_uring, a kernel before 6.10): accept4. */
+int kp_ring_accept(int lfd, int n, kp_accepted *out, int *more, int *err);
+const char *kp_ring_accept_why(void);
+void kp_ring_accept_counts(double *n, double *batches);
+
 #endif

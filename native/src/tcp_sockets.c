@@ -4,6 +4,9 @@
  * decision (the emulated kernel's verdict), not for two stream objects per connection.
  *
  *   tcpListen(host, port, backlog, onAccept(fd, peerHost, peerPort), keepAliveSec?) -> { handle, port }
+ *       A wakeup accepts what waits through the dial's ring in batches (dial_ring.c: one
+ *       io_uring_enter for up to 16 connections, each with its peer's address), or by accept4 where
+ *       the ring does not accept (KPATH_DIAL=syscalls, a kernel before 6.10).
  *       TCP_NODELAY (and keepalive after keepAliveSec idle, 0: off) are set on the listening socket:
  *       accepted sockets inherit them, so an accept costs no setsockopt
  *   tcpListenClose(handle)                 stop accepting (accepted connections are not touched)
@@ -18,9 +21,11 @@
  *       The setsockopts, bind and connect go to the kernel as one io_uring submission where the
  *       kernel has the opcodes (dial_ring.c; env KPATH_DIAL=syscalls: five syscalls and a TCP_INFO
  *       read instead), with the same results.
- *   tcpDialEngine(which?) -> [engine, why, dials, slow]   "uring" or "syscalls", and why; `which`
- *       chooses first ("uring" stays "syscalls" where the ring cannot be set up); dials through the
- *       ring so far, and how many of them did not connect at once
+ *   tcpDialEngine(which?) -> [engine, why, dials, slow, accept, accepts, acceptBatches]   "uring" or
+ *       "syscalls", and why; `which` chooses first ("uring" stays "syscalls" where the ring cannot
+ *       be set up); dials through the ring so far, and how many of them did not connect at once;
+ *       how listeners accept (io_uring batches on the same ring, or accept4), connections accepted
+ *       through the ring, and in how many batches
  *   fdClose(fd, reset)                     close a descriptor this module handed out; reset: RST
  *
  * Errors carry the errno name as `code`, as Node's do, so listen errors read the same either way.
@@ -83,6 +88,7 @@ typedef struct {
   int closed;
   int handles;
   int finalized;
+  int last_accepts; /* how many the last wakeup accepted: the size of the next one's first batch */
 } kp_listener;
 
 static void listener_maybe_free(kp_listener *l) {
@@ -105,6 +111,50 @@ static void on_backoff(uv_timer_t *t) {
   if (!l->closed) uv_poll_start(&l->poll, UV_READABLE, on_accept);
 }
 
+/* One wakeup's calls into JavaScript: one callback scope for all of them, opened at the first, so
+ * microtasks and ticks run once after the batch instead of after every connection (as one
+ * napi_make_callback each would). */
+typedef struct {
+  napi_env env;
+  kp_listener *l;
+  napi_callback_scope cscope;
+  napi_value cb, recv;
+  int batched; /* -1: not tried yet; 0: one napi_make_callback per connection after all */
+} kp_accept_batch;
+
+static void deliver(kp_accept_batch *b, int cfd, const struct sockaddr_storage *peer) {
+  napi_env env = b->env;
+  char host[INET6_ADDRSTRLEN];
+  host_of(peer, host, sizeof host);
+  napi_value argv[3], result;
+  napi_create_int32(env, cfd, &argv[0]);
+  napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
+  napi_create_uint32(env, port_of(peer), &argv[2]);
+  if (b->batched < 0) {
+    napi_value resource;
+    b->batched = 0;
+    if (napi_create_object(env, &resource) == napi_ok &&
+        napi_open_callback_scope(env, resource, b->l->actx, &b->cscope) == napi_ok &&
+        napi_get_reference_value(env, b->l->cb, &b->cb) == napi_ok && b->cb != NULL &&
+        napi_get_global(env, &b->recv) == napi_ok)
+      b->batched = 1;
+  }
+  if (!b->batched) kp_call_js(env, b->l->actx, b->l->cb, 3, argv);
+  else if (napi_call_function(env, b->recv, b->cb, 3, argv, &result) == napi_pending_exception) {
+    napi_value ignored; /* the handler catches its own; nobody here to hand an exception to */
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
+/* Out of descriptors or memory: stop accepting for a moment instead of spinning. */
+static int accept_backoff(kp_listener *l, int e) {
+  if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+    uv_poll_stop(&l->poll);
+    uv_timer_start(&l->backoff, on_backoff, 100, 0);
+  }
+  return 1;
+}
+
 static void on_accept(uv_poll_t *h, int status, int events) {
   (void)events;
   kp_listener *l = h->data;
@@ -112,44 +162,44 @@ static void on_accept(uv_poll_t *h, int status, int events) {
   napi_env env = l->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  /* One callback scope for the wakeup's accepts, opened at the first: microtasks and ticks run once
-   * after the batch instead of after every connection (as one napi_make_callback each would). */
-  napi_callback_scope cscope = NULL;
-  napi_value cb = NULL, recv = NULL, result;
-  int batched = -1; /* -1: not tried yet; 0: one napi_make_callback per connection after all */
-  for (int i = 0; i < KP_ACCEPTS_PER_WAKEUP && !l->closed; i++) {
-    struct sockaddr_storage peer;
-    socklen_t plen = sizeof peer;
-    int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        uv_poll_stop(&l->poll);
-        uv_timer_start(&l->backoff, on_backoff, 100, 0);
-      }
+  kp_accept_batch b = {env, l, NULL, NULL, NULL, -1};
+  int total = 0;
+  /* Through the ring (dial_ring.c), in batches sized by what the last wakeup found: a batch much
+   * larger than the queue costs more than the accept4 calls it replaces. */
+  int n = l->last_accepts + 1;
+  if (n < 2) n = 2;
+  while (total < KP_ACCEPTS_PER_WAKEUP && !l->closed) {
+    kp_accepted got[KP_ACCEPT_BATCH];
+    int more = 0, err = 0;
+    int k = kp_ring_accept(l->fd, n, got, &more, &err);
+    if (k < 0) break; /* accept4 below */
+    for (int i = 0; i < k; i++) {
+      if (l->closed) close(got[i].fd); /* the handler closed the listener: nobody for these */
+      else deliver(&b, got[i].fd, &got[i].peer);
+    }
+    total += k;
+    if (err) accept_backoff(l, err);
+    if (!more || err) {
+      total = -total - 1; /* done: no accept4 */
       break;
     }
-    char host[INET6_ADDRSTRLEN];
-    host_of(&peer, host, sizeof host);
-    napi_value argv[3];
-    napi_create_int32(env, cfd, &argv[0]);
-    napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
-    napi_create_uint32(env, port_of(&peer), &argv[2]);
-    if (batched < 0) {
-      napi_value resource;
-      batched = 0;
-      if (napi_create_object(env, &resource) == napi_ok &&
-          napi_open_callback_scope(env, resource, l->actx, &cscope) == napi_ok &&
-          napi_get_reference_value(env, l->cb, &cb) == napi_ok && cb != NULL && napi_get_global(env, &recv) == napi_ok)
-        batched = 1;
-    }
-    if (!batched) kp_call_js(env, l->actx, l->cb, 3, argv);
-    else if (napi_call_function(env, recv, cb, 3, argv, &result) == napi_pending_exception) {
-      napi_value ignored; /* the handler catches its own; nobody here to hand an exception to */
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
+    n = KP_ACCEPT_BATCH;
   }
-  if (cscope) napi_close_callback_scope(env, cscope);
+  if (total >= 0) {
+    for (; total < KP_ACCEPTS_PER_WAKEUP && !l->closed; total++) {
+      struct sockaddr_storage peer;
+      socklen_t plen = sizeof peer;
+      int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (cfd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        accept_backoff(l, errno);
+        break;
+      }
+      deliver(&b, cfd, &peer);
+    }
+  } else total = -total - 1;
+  l->last_accepts = total;
+  if (b.cscope) napi_close_callback_scope(env, b.cscope);
   napi_close_handle_scope(env, scope);
 }
 
@@ -448,7 +498,9 @@ static napi_value tcp_dial_engine(napi_env env, napi_callback_info info) {
   int on = kp_dial_ring_on();
   double dials, slow;
   kp_dial_ring_counts(&dials, &slow);
-  napi_create_array_with_length(env, 4, &arr);
+  double acc, batches;
+  kp_ring_accept_counts(&acc, &batches);
+  napi_create_array_with_length(env, 7, &arr);
   napi_create_string_utf8(env, on ? "uring" : "syscalls", NAPI_AUTO_LENGTH, &v);
   napi_set_element(env, arr, 0, v);
   napi_create_string_utf8(env, kp_dial_ring_why(), NAPI_AUTO_LENGTH, &v);
@@ -457,6 +509,12 @@ static napi_value tcp_dial_engine(napi_env env, napi_callback_info info) {
   napi_set_element(env, arr, 2, v);
   napi_create_double(env, slow, &v);
   napi_set_element(env, arr, 3, v);
+  napi_create_string_utf8(env, kp_ring_accept_why(), NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 4, v);
+  napi_create_double(env, acc, &v);
+  napi_set_element(env, arr, 5, v);
+  napi_create_double(env, batches, &v);
+  napi_set_element(env, arr, 6, v);
   return arr;
 }
 

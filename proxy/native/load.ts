@@ -99,11 +99,22 @@ export interface NativeAddon {
    * setsockopts, bind and connect in one io_uring submission, Linux 6.11) or "syscalls", and why;
    * `which` chooses first ("uring" stays "syscalls" where the ring cannot be set up); otherwise env
    * KPATH_DIAL (uring | syscalls, default uring) decides at the first dial. dials: through the ring
-   * so far; slow: of them, connects that did not finish at once (waited for as on the syscall path).
+   * so far; slow: of them, connects that did not finish at once (waited for as on the syscall path);
+   * accept: how tcpListen's listeners accept ("io_uring accept batches" on the same ring, up to 16
+   * connections per io_uring_enter, Linux 6.10; else "accept4 ..."), connections accepted through
+   * the ring, and in how many batches.
    */
   tcpDialEngine(
     which?: 'uring' | 'syscalls',
-  ): [engine: 'uring' | 'syscalls', why: string, dials: number, slow: number];
+  ): [
+    engine: 'uring' | 'syscalls',
+    why: string,
+    dials: number,
+    slow: number,
+    accept: string,
+    accepts: number,
+    acceptBatches: number,
+  ];
   fdClose(fd: number, reset: boolean): void;
 }
 

@@ -26,7 +26,7 @@ function ringExpected(): boolean {
   return disabled === '0' && (maj! > 6 || (maj === 6 && min! >= 11));
 }
 
-function childDialEngine(env: Record<string, string>): [string, string, number, number] {
+function childDialEngine(env: Record<string, string>): unknown[] {
   const out = execFileSync(
     process.execPath,
     [
@@ -36,7 +36,7 @@ function childDialEngine(env: Record<string, string>): [string, string, number, 
     ],
     { env: { ...process.env, ...env }, encoding: 'utf8' },
   );
-  return JSON.parse(out) as [string, string, number, number];
+  return JSON.parse(out) as unknown[];
 }
 
 describe('KPATH_DIAL', () => {
@@ -51,7 +51,7 @@ describe('KPATH_DIAL', () => {
 
 describe.skipIf(!addon)('tcpDialEngine', () => {
   it('dials through the ring by default where the kernel has IORING_OP_BIND; KPATH_DIAL=syscalls does not', () => {
-    const [engine, why] = childDialEngine({});
+    const [engine, why] = childDialEngine({}) as [string, string];
     if (ringExpected()) {
       expect(engine).toBe('uring');
       expect(why).toContain('setsockopt, bind and connect in one submission');
@@ -61,11 +61,14 @@ describe.skipIf(!addon)('tcpDialEngine', () => {
       'syscalls: KPATH_DIAL=syscalls',
       0,
       0,
+      'accept4',
+      0,
+      0,
     ]);
   });
 
   it('falls back to syscalls, saying why, on a kernel without IORING_OP_BIND (the probe answers as 6.10 would)', () => {
-    const [engine, why] = childDialEngine({ KPATH_TEST_DIAL_PROBE: 'nobind' });
+    const [engine, why] = childDialEngine({ KPATH_TEST_DIAL_PROBE: 'nobind' }) as [string, string];
     expect(engine).toBe('syscalls');
     if (ringExpected()) expect(why).toBe('syscalls: this kernel has no IORING_OP_BIND (Linux 6.11)');
   });
@@ -245,5 +248,70 @@ describe.skipIf(!addon).each(engines)('tcpConnect on %s', (engine) => {
     } finally {
       l.child.kill();
     }
+  });
+});
+
+/** Clients from SRC to a tcpListen listener, in `env` in a child process: what the listener's
+ * onAccept got (peer address and port, against each client's own), and tcpDialEngine() after. */
+function acceptInChild(
+  env: Record<string, string>,
+  clients: number,
+): { ok: boolean; engine: unknown[]; n: number } {
+  const script = `
+    import { connect } from 'node:net';
+    import { nativeAddon } from '${process.cwd()}/dist/proxy/native/load.js';
+    const a = nativeAddon();
+    const got = [];
+    const l = a.tcpListen('${DST}', 0, 511, (fd, host, port) => { got.push([host, port]); a.fdClose(fd, false); });
+    const socks = [];
+    for (let i = 0; i < ${clients}; i++) socks.push(connect({ host: '${DST}', port: l.port, localAddress: '${SRC}' }));
+    await Promise.all(socks.map((s) => new Promise((res) => s.on('connect', res))));
+    const want = socks.map((s) => [s.localAddress, s.localPort]);
+    while (got.length < want.length) await new Promise((res) => setTimeout(res, 5));
+    const key = (p) => p.join(':');
+    const ok = JSON.stringify(got.map(key).sort()) === JSON.stringify(want.map(key).sort());
+    console.log(JSON.stringify({ ok, engine: a.tcpDialEngine(), n: got.length }));
+    process.exit(0);`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out);
+}
+
+describe.skipIf(!addon)('tcpListen accepts', () => {
+  it('through the ring in batches where the kernel has IORING_ACCEPT_DONTWAIT: every peer address right', () => {
+    const r = acceptInChild({}, 40);
+    expect(r.ok).toBe(true);
+    expect(r.n).toBe(40);
+    const [engine, , , , how, accepts, batches] = r.engine as [
+      string,
+      string,
+      number,
+      number,
+      string,
+      number,
+      number,
+    ];
+    if (engine === 'uring') {
+      expect(how).toBe('io_uring accept batches');
+      expect(accepts).toBe(40);
+      expect(batches).toBeGreaterThan(0);
+      expect(batches).toBeLessThan(40 * 2);
+    }
+  });
+
+  it('by accept4 with KPATH_DIAL=syscalls, and on a kernel that rejects the accept flag (EINVAL)', () => {
+    const sys = acceptInChild({ KPATH_DIAL: 'syscalls' }, 10);
+    expect(sys.ok).toBe(true);
+    expect(sys.engine.slice(4)).toEqual(['accept4', 0, 0]);
+    const old = acceptInChild({ KPATH_TEST_ACCEPT_EINVAL: '1' }, 10);
+    expect(old.ok).toBe(true);
+    if (old.engine[0] === 'uring')
+      expect(old.engine.slice(4)).toEqual([
+        'accept4 (this kernel has no IORING_ACCEPT_DONTWAIT, Linux 6.10)',
+        0,
+        1,
+      ]);
   });
 });
