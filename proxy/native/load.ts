@@ -58,7 +58,7 @@ export interface NativeAddon {
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
   /**
-   * [engine, why, bufferWaits, backpressureStops]: the engine new relays of this thread use,
+   * [engine, why, bufferWaits, backpressureStops, finsWithClose]: the engine new relays use,
    * "uring" (native/src/uring.c: the copy path through io_uring) or "epoll" (reactor.c: recv/send,
    * then splice), why (uring: with multishot receives, unless env KPATH_RELAY_MULTISHOT=0 or the
    * kernel lacks them), how many ring receives had to wait for a free buffer (env KPATH_RELAY_BUFS,
@@ -66,12 +66,20 @@ export interface NativeAddon {
    * were stopped because their sends fell behind. `which` chooses the engine first ("uring" falls
    * back to "epoll" when io_uring cannot be set up); otherwise env KPATH_RELAY (uring | epoll,
    * default uring) decides at the first relay. `multishot` (uring only) sets whether relays
-   * started from now on use multishot receives.
+   * started from now on use multishot receives. finsWithClose: FINs the ring engine passed on with
+   * the relay's close instead of a shutdown of their own (the other side's FIN came in the same
+   * batch of completions).
    */
   relayEngine(
     which?: 'uring' | 'epoll',
     multishot?: boolean,
-  ): [engine: 'uring' | 'epoll', why: string, bufferWaits: number, backpressureStops: number];
+  ): [
+    engine: 'uring' | 'epoll',
+    why: string,
+    bufferWaits: number,
+    backpressureStops: number,
+    finsWithClose: number,
+  ];
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
   tcpListen(
     host: string,
