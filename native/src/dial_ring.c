@@ -12,8 +12,8 @@
  * could not name it, except as a direct descriptor, which would need installing and releasing: two
  * more requests.)
  *
- * The ring is the dial's alone, one per thread, and used only synchronously: nothing stays in it
- * between dials, and libuv never polls it (the relay's ring, uring.c, carries completions that
+ * The ring is the dial's and the accept's (below) alone, one per thread, and used only
+ * synchronously: nothing stays in it between calls, and libuv never polls it (the relay's ring, uring.c, carries completions that
  * must not be handled inside a JavaScript call). A connect that does not finish at once (the
  * listener dropped the SYN: its accept queue is full) has its ring request cancelled; the socket
  * goes on connecting, and tcp_sockets.c waits for it as on the syscall path.
