@@ -91,7 +91,8 @@ const HAPROXY = { web: '127.77.0.80', iperf: '127.77.0.81' };
 const BARE = { web: '127.78.0.80', iperf: '127.78.0.81' };
 const KPATH_SVC = { iptables: '10.96.0', userspace: '10.96.1', ipvs: '10.96.2' };
 // A --modes entry is MODE[@RELAY][/FLAG/FLAG...]: the same mode again with the native relay's engine
-// (KPATH_RELAY=uring|epoll) and/or extra node flags for that kpath process only (e.g.
+// (KPATH_RELAY=uring|epoll; @syscalls: KPATH_DIAL=syscalls, dials and accepts by syscalls instead of
+// through io_uring) and/or extra node flags for that kpath process only (e.g.
 // `userspace,userspace@epoll,userspace/--single-threaded-gc`), so they all run in one run.
 // Each variant gets its own service block 10.96.(10 + its index).
 const kpathMode = (m) => m.split('/')[0].split('@')[0];
@@ -348,7 +349,11 @@ const startKpath = async (m, prof) => {
       'warn',
     ],
     /kpath up: ready/,
-    kpathRelay(m) ? { ...process.env, KPATH_RELAY: kpathRelay(m) } : process.env,
+    kpathRelay(m) === 'syscalls'
+      ? { ...process.env, KPATH_DIAL: 'syscalls' }
+      : kpathRelay(m)
+        ? { ...process.env, KPATH_RELAY: kpathRelay(m) }
+        : process.env,
   );
 };
 

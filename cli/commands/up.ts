@@ -111,7 +111,8 @@ export function builder(y: Argv) {
     .epilog(
       'Environment: KPATH_NATIVE=0 uses Node sockets and streams instead of the native addon; ' +
         'KPATH_RELAY=uring|epoll picks the native relay engine (default uring: io_uring where the kernel allows it, else epoll); ' +
-        'KPATH_RELAY_MULTISHOT=0 arms one io_uring receive per message instead of one multishot receive per direction.',
+        'KPATH_RELAY_MULTISHOT=0 arms one io_uring receive per message instead of one multishot receive per direction; ' +
+        'KPATH_DIAL=syscalls dials endpoints with five syscalls instead of one io_uring submission (default uring where the kernel has IORING_OP_BIND, Linux 6.11).',
     );
 }
 

@@ -28,9 +28,11 @@
  *        segments received from the client, from the endpoint (TCP_INFO; read now only if `segs`),
  *        FINs seen: 1 the client's, 2 the endpoint's, 3 both]
  *   relayClose(handle, reset)   close both sides now (reset: with RST, as SO_LINGER 0 does)
- *   relayEngine(which?, multishot?) -> [engine, why, buffer waits, backpressure stops]   the engine new relays
- *       use, and why (uring: with multishot receives or not); how many ring receives found no free
- *       buffer, and how many multishot receives were stopped because their sends fell behind
+ *   relayEngine(which?, multishot?) -> [engine, why, buffer waits, backpressure stops, FINs with close]
+ *       the engine new relays use, and why (uring: with multishot receives or not); how many ring
+ *       receives found no free buffer, how many multishot receives were stopped because their sends
+ *       fell behind, and how many FINs went out with the relay's close instead of a shutdown (both
+ *       sides' FINs in one batch of ring completions: see ring_fin)
  *   A handle is a slot number and its generation, not a JavaScript object: a relay costs no external,
  *   finalizer or reference. Once a relay has ended and is freed its handle is stale: relayBytes
  *   returns undefined, relayClose does nothing.
@@ -156,6 +158,9 @@ struct kp_relay {
   uint32_t sending[2];   /* bytes in that send (0: none under way) */
   int32_t qhead[2], qtail[2]; /* multishot: received buffers waiting for that send (-1: none) */
   int inflight;          /* ring requests (or buffer waits) that still name this relay */
+  unsigned char fin_later;  /* a FIN to pass on (shutdown) at the end of the ring's batch: fin_dir's */
+  unsigned char fin_dir;
+  kp_relay *fin_next;
   double token;        /* JavaScript's name for it, passed back to onClosed */
   uint32_t slot;       /* its handle's slot */
   /* Keepalive on the endpoint socket, set once the relay has run KP_KA_DELAY_MS (see below). */
@@ -210,7 +215,7 @@ static void slot_give(kp_relay *r) {
 }
 
 static void maybe_free(kp_relay *r) {
-  if (r->released && !r->ka_queued && !r->starting && r->inflight == 0) {
+  if (r->released && !r->ka_queued && !r->starting && r->inflight == 0 && !r->fin_later) {
     slot_give(r);
     free(r);
   }
@@ -663,6 +668,11 @@ static void ring_stop_recv(kp_relay *r, int d) {
   r->stopping[d] = 1;
 }
 
+/* Relays whose FIN waits for the end of the ring's batch (ring_fin), and how many such FINs went
+ * out with the close instead of a shutdown (relayEngine()[4]). */
+static __thread kp_relay *fin_head;
+static __thread double fins_saved;
+
 /* The source's FIN, once everything before it has gone out. */
 static void ring_fin(kp_relay *r, int d) {
   if (r->shut[d]) return;
@@ -674,8 +684,32 @@ static void ring_fin(kp_relay *r, int d) {
   /* Not IORING_OP_SHUTDOWN: the kernel always runs it in an io-wq worker (io_uring/net.c: forced
    * async, or -EAGAIN from the inline try), which looks the descriptor up only then, after this
    * relay's IORING_OP_CLOSE may have freed the number and an accept reused it (seen: another
-   * connection's client half-closed before its reply). */
+   * connection's client half-closed before its reply).
+   * Inside a batch of completions the shutdown waits for the batch's end (fin_flush): when the
+   * other side's FIN is in the same batch (a request-per-connection client closes as the server
+   * does), the relay ends, and the close sends this FIN without a syscall of its own. Either way
+   * the peer gets the FIN within the same wakeup, after every byte before it. */
+  if (kp_ring_in_batch()) {
+    r->fin_later = 1;
+    r->fin_dir = (unsigned char)d;
+    r->fin_next = fin_head;
+    fin_head = r;
+    return;
+  }
   shutdown(r->fd[1 - d], SHUT_WR);
+}
+
+/* The end of a batch of ring completions: the FINs ring_fin held back, for relays that go on. */
+static void fin_flush(void) {
+  while (fin_head) {
+    kp_relay *r = fin_head;
+    fin_head = r->fin_next;
+    r->fin_next = NULL;
+    r->fin_later = 0;
+    if (!r->done) shutdown(r->fd[1 - r->fin_dir], SHUT_WR);
+    else fins_saved++;
+    maybe_free(r);
+  }
 }
 
 /* Multishot: what direction d does next, after anything about it changed. Returns 1 when it armed
@@ -894,7 +928,7 @@ static __thread int engine = -1;
 static __thread char engine_why[160];
 
 static int choose_uring(uv_loop_t *loop, const char *how) {
-  if (kp_ring_open(loop, ring_cqe) == 0) {
+  if (kp_ring_open(loop, ring_cqe, fin_flush) == 0) {
     engine = 1;
     snprintf(engine_why, sizeof engine_why, "%s: %s", how, kp_ring_why());
   } else {
@@ -1107,7 +1141,7 @@ static napi_value relay_engine(napi_env env, napi_callback_info info) {
   int u = use_uring(loop);
   bool multishot = true;
   if (u && argc >= 2 && napi_get_value_bool(env, argv[1], &multishot) == napi_ok) mshot_on(multishot ? 1 : 0);
-  napi_create_array_with_length(env, 4, &arr);
+  napi_create_array_with_length(env, 5, &arr);
   napi_create_string_utf8(env, u ? "uring" : "epoll", NAPI_AUTO_LENGTH, &v);
   napi_set_element(env, arr, 0, v);
   char why[256];
@@ -1119,6 +1153,8 @@ static napi_value relay_engine(napi_env env, napi_callback_info info) {
   napi_set_element(env, arr, 2, v);
   napi_create_double(env, bpstops, &v);
   napi_set_element(env, arr, 3, v);
+  napi_create_double(env, fins_saved, &v);
+  napi_set_element(env, arr, 4, v);
   return arr;
 }
 

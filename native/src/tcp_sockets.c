@@ -4,6 +4,9 @@
  * decision (the emulated kernel's verdict), not for two stream objects per connection.
  *
  *   tcpListen(host, port, backlog, onAccept(fd, peerHost, peerPort), keepAliveSec?) -> { handle, port }
+ *       A wakeup accepts what waits through the dial's ring in batches (dial_ring.c: one
+ *       io_uring_enter for up to 16 connections, each with its peer's address), or by accept4 where
+ *       the ring does not accept (KPATH_DIAL=syscalls, a kernel before 6.10).
  *       TCP_NODELAY (and keepalive after keepAliveSec idle, 0: off) are set on the listening socket:
  *       accepted sockets inherit them, so an accept costs no setsockopt
  *   tcpListenClose(handle)                 stop accepting (accepted connections are not touched)
@@ -15,6 +18,14 @@
  *         a string   failed at once with that errno name; onDone is never called
  *         undefined  in progress: onDone(fd, undefined, localPort) once connected, or
  *                    onDone(-1, errno name or ETIMEDOUT, 0)
+ *       The setsockopts, bind and connect go to the kernel as one io_uring submission where the
+ *       kernel has the opcodes (dial_ring.c; env KPATH_DIAL=syscalls: five syscalls and a TCP_INFO
+ *       read instead), with the same results.
+ *   tcpDialEngine(which?) -> [engine, why, dials, slow, accept, accepts, acceptBatches]   "uring" or
+ *       "syscalls", and why; `which` chooses first ("uring" stays "syscalls" where the ring cannot
+ *       be set up); dials through the ring so far, and how many of them did not connect at once;
+ *       how listeners accept (io_uring batches on the same ring, or accept4), connections accepted
+ *       through the ring, and in how many batches
  *   fdClose(fd, reset)                     close a descriptor this module handed out; reset: RST
  *
  * Errors carry the errno name as `code`, as Node's do, so listen errors read the same either way.
@@ -34,6 +45,7 @@
 #include <uv.h>
 
 #include "addon.h"
+#include "dial_ring.h"
 #include "reactor.h"
 
 #define KP_ACCEPTS_PER_WAKEUP 64
@@ -76,6 +88,7 @@ typedef struct {
   int closed;
   int handles;
   int finalized;
+  int last_accepts; /* how many the last wakeup accepted: the size of the next one's first batch */
 } kp_listener;
 
 static void listener_maybe_free(kp_listener *l) {
@@ -98,6 +111,50 @@ static void on_backoff(uv_timer_t *t) {
   if (!l->closed) uv_poll_start(&l->poll, UV_READABLE, on_accept);
 }
 
+/* One wakeup's calls into JavaScript: one callback scope for all of them, opened at the first, so
+ * microtasks and ticks run once after the batch instead of after every connection (as one
+ * napi_make_callback each would). */
+typedef struct {
+  napi_env env;
+  kp_listener *l;
+  napi_callback_scope cscope;
+  napi_value cb, recv;
+  int batched; /* -1: not tried yet; 0: one napi_make_callback per connection after all */
+} kp_accept_batch;
+
+static void deliver(kp_accept_batch *b, int cfd, const struct sockaddr_storage *peer) {
+  napi_env env = b->env;
+  char host[INET6_ADDRSTRLEN];
+  host_of(peer, host, sizeof host);
+  napi_value argv[3], result;
+  napi_create_int32(env, cfd, &argv[0]);
+  napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
+  napi_create_uint32(env, port_of(peer), &argv[2]);
+  if (b->batched < 0) {
+    napi_value resource;
+    b->batched = 0;
+    if (napi_create_object(env, &resource) == napi_ok &&
+        napi_open_callback_scope(env, resource, b->l->actx, &b->cscope) == napi_ok &&
+        napi_get_reference_value(env, b->l->cb, &b->cb) == napi_ok && b->cb != NULL &&
+        napi_get_global(env, &b->recv) == napi_ok)
+      b->batched = 1;
+  }
+  if (!b->batched) kp_call_js(env, b->l->actx, b->l->cb, 3, argv);
+  else if (napi_call_function(env, b->recv, b->cb, 3, argv, &result) == napi_pending_exception) {
+    napi_value ignored; /* the handler catches its own; nobody here to hand an exception to */
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+}
+
+/* Out of descriptors or memory: stop accepting for a moment instead of spinning. */
+static int accept_backoff(kp_listener *l, int e) {
+  if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+    uv_poll_stop(&l->poll);
+    uv_timer_start(&l->backoff, on_backoff, 100, 0);
+  }
+  return 1;
+}
+
 static void on_accept(uv_poll_t *h, int status, int events) {
   (void)events;
   kp_listener *l = h->data;
@@ -105,44 +162,44 @@ static void on_accept(uv_poll_t *h, int status, int events) {
   napi_env env = l->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  /* One callback scope for the wakeup's accepts, opened at the first: microtasks and ticks run once
-   * after the batch instead of after every connection (as one napi_make_callback each would). */
-  napi_callback_scope cscope = NULL;
-  napi_value cb = NULL, recv = NULL, result;
-  int batched = -1; /* -1: not tried yet; 0: one napi_make_callback per connection after all */
-  for (int i = 0; i < KP_ACCEPTS_PER_WAKEUP && !l->closed; i++) {
-    struct sockaddr_storage peer;
-    socklen_t plen = sizeof peer;
-    int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        uv_poll_stop(&l->poll);
-        uv_timer_start(&l->backoff, on_backoff, 100, 0);
-      }
+  kp_accept_batch b = {env, l, NULL, NULL, NULL, -1};
+  int total = 0;
+  /* Through the ring (dial_ring.c), in batches sized by what the last wakeup found: a batch much
+   * larger than the queue costs more than the accept4 calls it replaces. */
+  int n = l->last_accepts + 1;
+  if (n < 2) n = 2;
+  while (total < KP_ACCEPTS_PER_WAKEUP && !l->closed) {
+    kp_accepted got[KP_ACCEPT_BATCH];
+    int more = 0, err = 0;
+    int k = kp_ring_accept(l->fd, n, got, &more, &err);
+    if (k < 0) break; /* accept4 below */
+    for (int i = 0; i < k; i++) {
+      if (l->closed) close(got[i].fd); /* the handler closed the listener: nobody for these */
+      else deliver(&b, got[i].fd, &got[i].peer);
+    }
+    total += k;
+    if (err) accept_backoff(l, err);
+    if (!more || err) {
+      total = -total - 1; /* done: no accept4 */
       break;
     }
-    char host[INET6_ADDRSTRLEN];
-    host_of(&peer, host, sizeof host);
-    napi_value argv[3];
-    napi_create_int32(env, cfd, &argv[0]);
-    napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &argv[1]);
-    napi_create_uint32(env, port_of(&peer), &argv[2]);
-    if (batched < 0) {
-      napi_value resource;
-      batched = 0;
-      if (napi_create_object(env, &resource) == napi_ok &&
-          napi_open_callback_scope(env, resource, l->actx, &cscope) == napi_ok &&
-          napi_get_reference_value(env, l->cb, &cb) == napi_ok && cb != NULL && napi_get_global(env, &recv) == napi_ok)
-        batched = 1;
-    }
-    if (!batched) kp_call_js(env, l->actx, l->cb, 3, argv);
-    else if (napi_call_function(env, recv, cb, 3, argv, &result) == napi_pending_exception) {
-      napi_value ignored; /* the handler catches its own; nobody here to hand an exception to */
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
+    n = KP_ACCEPT_BATCH;
   }
-  if (cscope) napi_close_callback_scope(env, cscope);
+  if (total >= 0) {
+    for (; total < KP_ACCEPTS_PER_WAKEUP && !l->closed; total++) {
+      struct sockaddr_storage peer;
+      socklen_t plen = sizeof peer;
+      int cfd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (cfd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        accept_backoff(l, errno);
+        break;
+      }
+      deliver(&b, cfd, &peer);
+    }
+  } else total = -total - 1;
+  l->last_accepts = total;
+  if (b.cscope) napi_close_callback_scope(env, b.cscope);
   napi_close_handle_scope(env, scope);
 }
 
@@ -325,7 +382,30 @@ static napi_value tcp_connect(napi_env env, napi_callback_info info) {
   const char *fail = NULL;
   int fd = socket(df, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail = kp_errname(errno);
-  if (!fail) {
+  int pending = 0; /* connecting still: wait below for the socket to turn writable */
+  if (!fail && kp_dial_ring_on()) {
+    int r = kp_dial_ring_connect(fd, (struct sockaddr *)&sa, slen, (struct sockaddr *)&da, dlen);
+    if (r == KP_DIAL_REDO) {
+      close(fd); /* the ring may have half-configured it; by syscalls from here on */
+      fd = socket(df, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) fail = kp_errname(errno);
+    } else {
+      if (keepalive > 0) set_conn_opts(fd, keepalive);
+      if (r < 0) fail = kp_errname(-r);
+      else if (r == KP_DIAL_PENDING) pending = 1;
+      else {
+        struct sockaddr_storage local;
+        socklen_t llen = sizeof local;
+        if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
+          napi_create_double(env, (double)fd * 65536.0 + (double)port_of(&local), &ret);
+          return ret;
+        }
+        pending = 1; /* not expected: the writable wait reports it */
+      }
+      if (fail) close(fd);
+    }
+  }
+  if (!fail && !pending) {
     int one = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     set_conn_opts(fd, keepalive);
@@ -401,11 +481,49 @@ static napi_value fd_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value tcp_dial_engine(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    char want[12] = "";
+    size_t n = 0;
+    napi_get_value_string_utf8(env, argv[0], want, sizeof want, &n);
+    if (strcmp(want, "uring") == 0) kp_dial_ring_choose(1);
+    else if (strcmp(want, "syscalls") == 0) kp_dial_ring_choose(0);
+    else return kp_throw(env, "ERR_INVALID_ARG_VALUE", "tcpDialEngine: expected 'uring' or 'syscalls'");
+  } else if (t != napi_undefined) return kp_throw(env, "ERR_INVALID_ARG_TYPE", "tcpDialEngine('uring' | 'syscalls')");
+  int on = kp_dial_ring_on();
+  double dials, slow;
+  kp_dial_ring_counts(&dials, &slow);
+  double acc, batches;
+  kp_ring_accept_counts(&acc, &batches);
+  napi_create_array_with_length(env, 7, &arr);
+  napi_create_string_utf8(env, on ? "uring" : "syscalls", NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 0, v);
+  napi_create_string_utf8(env, kp_dial_ring_why(), NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 1, v);
+  napi_create_double(env, dials, &v);
+  napi_set_element(env, arr, 2, v);
+  napi_create_double(env, slow, &v);
+  napi_set_element(env, arr, 3, v);
+  napi_create_string_utf8(env, kp_ring_accept_why(), NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, arr, 4, v);
+  napi_create_double(env, acc, &v);
+  napi_set_element(env, arr, 5, v);
+  napi_create_double(env, batches, &v);
+  napi_set_element(env, arr, 6, v);
+  return arr;
+}
+
 napi_status kp_tcp_sockets_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tcpListen", NULL, tcp_listen, NULL, NULL, NULL, napi_default, NULL},
       {"tcpListenClose", NULL, tcp_listen_close, NULL, NULL, NULL, napi_default, NULL},
       {"tcpConnect", NULL, tcp_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"tcpDialEngine", NULL, tcp_dial_engine, NULL, NULL, NULL, napi_default, NULL},
       {"fdClose", NULL, fd_close, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -52,6 +52,7 @@ static __thread int ring_fd = -1;
 static __thread int opened = 0; /* 1: usable; -errno: failed */
 static __thread char why[96] = "not tried";
 static __thread kp_ring_cqe_fn on_cqe;
+static __thread kp_ring_batch_fn on_batch_end;
 static __thread uv_poll_t poll_handle;
 static __thread uv_prepare_t prepare_handle;
 static __thread int holds = 0, refd = 0, running = 0;
@@ -127,6 +128,7 @@ static void run(void) {
   for (int round = 0; round < KP_RING_ROUNDS; round++) {
     unsigned head = *cq_khead;
     unsigned tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+    int handled = head != tail;
     while (head != tail) {
       struct io_uring_cqe *c = &cqes[head & cq_mask];
       uint64_t ud = c->user_data;
@@ -137,6 +139,7 @@ static void run(void) {
       if (ud != 0) on_cqe(ud, res, flags);
       if (head == tail) tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
     }
+    if (handled && on_batch_end) on_batch_end();
     if (sq_published != sq_tail) {
       submit();
       continue; /* what completed inline is in the queue now */
@@ -176,7 +179,9 @@ static int give_up(const char *what, int e) {
   return -e;
 }
 
-int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn) {
+int kp_ring_in_batch(void) { return running; }
+
+int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn, kp_ring_batch_fn batch_end) {
   if (opened != 0) return opened == 1 ? 0 : opened;
   struct io_uring_params p;
   unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, 0};
@@ -245,6 +250,7 @@ int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn) {
   uv_unref((uv_handle_t *)&poll_handle);
   uv_unref((uv_handle_t *)&prepare_handle);
   on_cqe = fn;
+  on_batch_end = batch_end;
   opened = 1;
   snprintf(why, sizeof why, "io_uring (flags 0x%x, %u/%u entries, %u buffers of %u bytes)", p.flags, p.sq_entries,
            p.cq_entries, n_bufs, KP_RING_BUF_SIZE);

@@ -11,9 +11,15 @@
  * passed: requests whose result nobody needs carry 0 and are dropped. */
 typedef void (*kp_ring_cqe_fn)(uint64_t user_data, int32_t res, uint32_t flags);
 
+/* Called after each batch of completions has been handled, before what they queued is submitted. */
+typedef void (*kp_ring_batch_fn)(void);
+
 /* Set this thread's ring up on `loop` (once; later calls return the first call's result): 0, or
  * -errno when io_uring cannot be used here (kp_ring_why() says why). */
-int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn);
+int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn, kp_ring_batch_fn batch_end);
+
+/* Whether completions are being handled now (batch_end will run before the next submission). */
+int kp_ring_in_batch(void);
 const char *kp_ring_why(void);
 
 /* Room for n more requests (submitting what is queued when the queue is that full): 0 or -errno.

@@ -58,7 +58,7 @@ export interface NativeAddon {
   /** Empty pipes the relay keeps for reuse (two descriptors each). */
   relayPipePool(): number;
   /**
-   * [engine, why, bufferWaits, backpressureStops]: the engine new relays of this thread use,
+   * [engine, why, bufferWaits, backpressureStops, finsWithClose]: the engine new relays use,
    * "uring" (native/src/uring.c: the copy path through io_uring) or "epoll" (reactor.c: recv/send,
    * then splice), why (uring: with multishot receives, unless env KPATH_RELAY_MULTISHOT=0 or the
    * kernel lacks them), how many ring receives had to wait for a free buffer (env KPATH_RELAY_BUFS,
@@ -66,12 +66,20 @@ export interface NativeAddon {
    * were stopped because their sends fell behind. `which` chooses the engine first ("uring" falls
    * back to "epoll" when io_uring cannot be set up); otherwise env KPATH_RELAY (uring | epoll,
    * default uring) decides at the first relay. `multishot` (uring only) sets whether relays
-   * started from now on use multishot receives.
+   * started from now on use multishot receives. finsWithClose: FINs the ring engine passed on with
+   * the relay's close instead of a shutdown of their own (the other side's FIN came in the same
+   * batch of completions).
    */
   relayEngine(
     which?: 'uring' | 'epoll',
     multishot?: boolean,
-  ): [engine: 'uring' | 'epoll', why: string, bufferWaits: number, backpressureStops: number];
+  ): [
+    engine: 'uring' | 'epoll',
+    why: string,
+    bufferWaits: number,
+    backpressureStops: number,
+    finsWithClose: number,
+  ];
   /** native/src/tcp_sockets.c: a listener whose connections arrive as descriptors. */
   tcpListen(
     host: string,
@@ -94,6 +102,27 @@ export interface NativeAddon {
     onDone: (fd: number, code: string | undefined, localPort: number) => void,
     keepAliveSec?: number,
   ): number | string | undefined;
+  /**
+   * [engine, why, dials, slow]: how tcpConnect dials, "uring" (native/src/dial_ring.c: the
+   * setsockopts, bind and connect in one io_uring submission, Linux 6.11) or "syscalls", and why;
+   * `which` chooses first ("uring" stays "syscalls" where the ring cannot be set up); otherwise env
+   * KPATH_DIAL (uring | syscalls, default uring) decides at the first dial. dials: through the ring
+   * so far; slow: of them, connects that did not finish at once (waited for as on the syscall path);
+   * accept: how tcpListen's listeners accept ("io_uring accept batches" on the same ring, up to 16
+   * connections per io_uring_enter, Linux 6.10; else "accept4 ..."), connections accepted through
+   * the ring, and in how many batches.
+   */
+  tcpDialEngine(
+    which?: 'uring' | 'syscalls',
+  ): [
+    engine: 'uring' | 'syscalls',
+    why: string,
+    dials: number,
+    slow: number,
+    accept: string,
+    accepts: number,
+    acceptBatches: number,
+  ];
   fdClose(fd: number, reset: boolean): void;
 }
 
@@ -151,10 +180,13 @@ export function nativeStatus(): string {
 /** KPATH_RELAY's values: the native relay's engines (native/src/relay.c). */
 export const RELAY_ENGINES = ['uring', 'epoll'] as const;
 
+/** KPATH_DIAL's values: how the native dial reaches the kernel (native/src/dial_ring.c). */
+export const DIAL_ENGINES = ['uring', 'syscalls'] as const;
+
 /**
- * Throws a usage error when KPATH_RELAY is set to something other than an engine's name, or
- * KPATH_RELAY_MULTISHOT to something other than 0 or 1 (the addon would otherwise take either for
- * the default).
+ * Throws a usage error when KPATH_RELAY is set to something other than an engine's name,
+ * KPATH_RELAY_MULTISHOT to something other than 0 or 1, or KPATH_DIAL to something other than a
+ * dial engine's name (the addon would otherwise take any of them for the default).
  */
 export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
   const v = env.KPATH_RELAY;
@@ -168,5 +200,11 @@ export function checkRelayEnv(env: NodeJS.ProcessEnv = process.env): void {
     throw new KpathError(
       ErrorCodes.USAGE,
       `KPATH_RELAY_MULTISHOT=${m}: expected 0 or 1 (0: one io_uring receive per message; unset or 1: one multishot receive per direction)`,
+    );
+  const d = env.KPATH_DIAL;
+  if (d !== undefined && d !== '' && !(DIAL_ENGINES as readonly string[]).includes(d))
+    throw new KpathError(
+      ErrorCodes.USAGE,
+      `KPATH_DIAL=${d}: expected ${DIAL_ENGINES.join(' or ')} (how the native dial reaches the kernel; unset: uring where the kernel allows it)`,
     );
 }

@@ -64,7 +64,7 @@ describe.skipIf(!addon)('relayEngine', () => {
       ],
       { env: { ...process.env, KPATH_RELAY: 'epoll' }, encoding: 'utf8' },
     );
-    expect(JSON.parse(out)).toEqual(['epoll', 'KPATH_RELAY=epoll', 0, 0]);
+    expect(JSON.parse(out)).toEqual(['epoll', 'KPATH_RELAY=epoll', 0, 0, 0]);
     // This machine and CI: Linux 6.x with kernel.io_uring_disabled=0.
     // (kernel.io_uring_disabled exists from Linux 6.6; before it io_uring is on unless seccomp says no)
     const knob = '/proc/sys/kernel/io_uring_disabled';
@@ -365,6 +365,28 @@ describe.skipIf(!addon).each(engines)('native relay on %s', (engine) => {
     expect(reason).toBe('closed');
     await clientEnd;
     expect(got.bytes().toString()).toBe('late reply to question');
+  });
+
+  it('both FINs at once (a request-per-connection close): each side gets all its bytes, then the FIN', async () => {
+    if (engine !== 'epoll' && !uringHere) return;
+    const { client, up, closed } = await relayed();
+    up.removeAllListeners('data');
+    up.removeAllListeners('end');
+    const upGot = collect(up);
+    const got = collect(client);
+    const ends = [once(client, 'end'), once(up, 'end')];
+    const saved = addon!.relayEngine()[4];
+    // In one JavaScript turn: both FINs (behind their bytes) reach the relay's sockets before the
+    // event loop hands it their completions, so the ring engine sees both in one batch.
+    client.end('last request');
+    up.end('last reply');
+    await Promise.all(ends);
+    const [reason, o, r] = await closed;
+    expect([reason, o, r]).toEqual(['closed', 12, 10]);
+    expect([got.bytes().toString(), upGot.bytes().toString()]).toEqual(['last reply', 'last request']);
+    // The first FIN the ring saw waited for the batch's end, and went out with the close.
+    if (engine !== 'epoll') expect(addon!.relayEngine()[4]).toBe(saved + 1);
+    else expect(addon!.relayEngine()[4]).toBe(saved);
   });
 
   it('a reset on one side resets the other and ends the relay', async () => {
