@@ -13,8 +13,7 @@ import { CtEntry } from './entry.js';
 import { ExpiryQueues } from './expiry.js';
 import type { ConntrackFilter } from './filter.js';
 import { matchesFilter } from './filter.js';
-import type { NatManip, NatRange } from './nat.js';
-import type { NatScratch } from './nat.js';
+import type { NatManip, NatRange, NatScratch } from './nat.js';
 import {
   chooseNatTuple,
   NF_NAT_HARDER_THRESH,
@@ -433,7 +432,19 @@ export class ConntrackTable {
   alterReply(view: ConntrackEntryView, reply: Tuple): boolean {
     const e = this.own(view);
     if (e.confirmed) return false;
-    e.reply = reply;
+    const own = e.ownReply;
+    if (own !== undefined && this.free !== undefined && !isIcmp(reply.proto)) {
+      // Recycling: the values go into the entry's own tuple (the caller's dies young instead of
+      // living as long as the entry).
+      const r = own as MutableTuple;
+      r.family = reply.family;
+      r.proto = reply.proto;
+      r.src = reply.src;
+      r.dst = reply.dst;
+      r.sport = reply.sport;
+      r.dport = reply.dport;
+      e.reply = r;
+    } else e.reply = reply;
     return true;
   }
 
