@@ -88,7 +88,16 @@ export interface NatScratch {
 
 /** A NatScratch (its tuples' values are placeholders until written). */
 export function natScratch(t: Tuple): NatScratch {
-  return { base: withManip(t, 'SRC', t.src, 0), search: withManip(t, 'SRC', t.src, 0) };
+  // TCP/UDP/SCTP-shaped whatever `t` is (no ICMP type or code to compare later).
+  const make = (): MutableTuple => ({
+    family: t.family,
+    proto: t.proto,
+    src: t.src,
+    dst: t.dst,
+    sport: 0,
+    dport: 0,
+  });
+  return { base: make(), search: make() };
 }
 
 /** withManip for TCP/UDP/SCTP, written into `out`. */

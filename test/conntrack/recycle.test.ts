@@ -24,7 +24,7 @@ import type {
   NatRange,
   NatSetupResult,
 } from '../../netmodel/conntrack/index.js';
-import { ConntrackTable, formatConntrackList } from '../../netmodel/conntrack/index.js';
+import { ConntrackTable, CtStatus, formatConntrackList } from '../../netmodel/conntrack/index.js';
 import type { Packet, TcpFlags } from '../../netmodel/packet.js';
 import { ACK, FIN_ACK, packet, RST, SYN, SYN_ACK } from '../../netmodel/packet.js';
 import { intBelow, SeededRng } from '../../netmodel/rng.js';
@@ -303,5 +303,34 @@ describe('conntrack entry recycling', () => {
     // The burst's dead entries are trimmed to FREE_MIN by the next gc once the table is empty.
     t.gc(now + 1);
     expect((t as unknown as { free: { length: number } }).free.length).toBeLessThanOrEqual(1024);
+  });
+});
+
+describe('the NAT candidates a table lends (nat.ts NatScratch)', () => {
+  it('an ICMP flow bound first leaves no ICMP fields in the candidates of later TCP flows', () => {
+    for (const recycle of [false, true]) {
+      const t = new ConntrackTable({ recycle });
+      const now = 1_764_900_000_000;
+      const ping = t.process(icmp('10.244.0.5', '10.96.0.30', 8, 7), now);
+      if (ping.kind !== 'tracked') throw new Error('not tracked');
+      const ctx = { now, rng: new SeededRng(1) };
+      t.setupNat(ping.entry, 'DST', { minAddr: ENDPOINTS[0]!, maxAddr: ENDPOINTS[0]! }, ctx);
+      t.confirm(ping.entry, now);
+      // A TCP flow DNATed to its own destination: the base candidate is the tuple itself, so nothing
+      // changes (the kernel sets no IPS_DST_NAT), and then to another address.
+      const syn = t.process(tcp('10.244.0.5:40000', '10.96.0.20:80', SYN), now);
+      if (syn.kind !== 'tracked') throw new Error('not tracked');
+      const self = parseIP('10.96.0.20');
+      const d = t.setupNat(syn.entry, 'DST', { minAddr: self, maxAddr: self }, ctx);
+      expect(d.kind === 'mapped' && d.changed).toBe(false);
+      expect(syn.entry.status & CtStatus.DST_NAT).toBe(0);
+      const syn2 = t.process(tcp('10.244.0.5:40001', '10.96.0.20:80', SYN), now);
+      if (syn2.kind !== 'tracked') throw new Error('not tracked');
+      const d2 = t.setupNat(syn2.entry, 'DST', { minAddr: ENDPOINTS[1]!, maxAddr: ENDPOINTS[1]! }, ctx);
+      expect(d2.kind === 'mapped' && d2.changed).toBe(true);
+      expect(syn2.entry.status & CtStatus.DST_NAT).toBe(CtStatus.DST_NAT);
+      expect(syn2.entry.reply.src.text).toBe('10.244.2.7');
+      expect(syn2.entry.reply.sport).toBe(80);
+    }
   });
 });
