@@ -76,48 +76,6 @@ function withManip(t: Tuple, m: NatManip, addr: IP, key: number): MutableTuple {
     : { family: t.family, proto: t.proto, src: t.src, dst: addr, sport: t.sport, dport: key };
 }
 
-/**
- * Two tuples a caller lends chooseNatTuple for its TCP/UDP/SCTP candidates (the base tuple and the
- * port search's), instead of two new objects per call: the table's setupNat, which reads the chosen
- * tuple at once and keeps none of it. Each is rewritten in full (every field, in one order).
- */
-export interface NatScratch {
-  readonly base: MutableTuple;
-  readonly search: MutableTuple;
-}
-
-/** A NatScratch (its tuples' values are placeholders until written). */
-export function natScratch(t: Tuple): NatScratch {
-  // TCP/UDP/SCTP-shaped whatever `t` is (no ICMP type or code to compare later).
-  const make = (): MutableTuple => ({
-    family: t.family,
-    proto: t.proto,
-    src: t.src,
-    dst: t.dst,
-    sport: 0,
-    dport: 0,
-  });
-  return { base: make(), search: make() };
-}
-
-/** withManip for TCP/UDP/SCTP, written into `out`. */
-function manipInto(out: MutableTuple, t: Tuple, m: NatManip, addr: IP, key: number): MutableTuple {
-  out.family = t.family;
-  out.proto = t.proto;
-  if (m === 'SRC') {
-    out.src = addr;
-    out.dst = t.dst;
-    out.sport = key;
-    out.dport = t.dport;
-  } else {
-    out.src = t.src;
-    out.dst = addr;
-    out.sport = t.sport;
-    out.dport = key;
-  }
-  return out;
-}
-
 function addrInRange(ip: IP, r: NatRange): boolean {
   if (!r.minAddr) return true;
   const max = r.maxAddr ?? r.minAddr;
@@ -177,14 +135,7 @@ export const NF_NAT_HARDER_THRESH = NF_NAT_MAX_ATTEMPTS / 4;
  * many attempts are left). Gives up with the last candidate, which then fails to confirm, as in the
  * kernel.
  */
-function uniqueL4(
-  t: Tuple,
-  m: NatManip,
-  r: NatRange,
-  taken: TupleTaken,
-  rng: Rng,
-  lent: NatScratch | undefined,
-): Tuple {
+function uniqueL4(t: Tuple, m: NatManip, r: NatRange, taken: TupleTaken, rng: Rng): Tuple {
   let min: number;
   let size: number;
   const addr = manipAddr(t, m);
@@ -227,11 +178,7 @@ function uniqueL4(
   let attempts = Math.min(size, NF_NAT_MAX_ATTEMPTS);
   // One candidate object for the whole search, its port rewritten per attempt (`taken` reads it and
   // keeps nothing); the one returned is no longer written. ICMP candidates are built one by one.
-  const scratch: MutableTuple | undefined = isIcmp(t.proto)
-    ? undefined
-    : lent !== undefined
-      ? manipInto(lent.search, t, m, addr, 0)
-      : withManip(t, m, addr, 0);
+  const scratch: MutableTuple | undefined = isIcmp(t.proto) ? undefined : withManip(t, m, addr, 0);
   let candidate = t;
   for (;;) {
     for (let i = 0; i < attempts; i++, off = (off + 1) & 0xffff) {
@@ -262,7 +209,6 @@ export function chooseNatTuple(
   taken: TupleTaken,
   rng: Rng,
   sameSource?: Tuple,
-  lent?: NatScratch,
 ): Tuple {
   if (m === 'SRC' && !randomAll(r)) {
     if (tupleInRange(current, m, r)) {
@@ -271,12 +217,7 @@ export function chooseNatTuple(
       return sameSource;
     }
   }
-  const addr = pickAddress(current, m, r);
-  const key = manipKey(current, m);
-  const base =
-    lent !== undefined && !isIcmp(current.proto)
-      ? manipInto(lent.base, current, m, addr, key)
-      : withManip(current, m, addr, key);
+  const base = withManip(current, m, pickAddress(current, m, r), manipKey(current, m));
   if (!randomAll(r)) {
     if (protoSpecified(r)) {
       const lo = portLo(r);
@@ -287,7 +228,7 @@ export function chooseNatTuple(
       return base;
     }
   }
-  return uniqueL4(base, m, r, taken, rng, lent);
+  return uniqueL4(base, m, r, taken, rng);
 }
 
 /** The source-manip candidate an existing SNAT'd flow from the same source gives a new tuple. */

@@ -13,15 +13,8 @@ import { CtEntry } from './entry.js';
 import { ExpiryQueues } from './expiry.js';
 import type { ConntrackFilter } from './filter.js';
 import { matchesFilter } from './filter.js';
-import type { NatManip, NatRange, NatScratch } from './nat.js';
-import {
-  chooseNatTuple,
-  NF_NAT_HARDER_THRESH,
-  natScratch,
-  randomAll,
-  sameSourceCandidate,
-  tupleInRange,
-} from './nat.js';
+import type { NatManip, NatRange } from './nat.js';
+import { chooseNatTuple, NF_NAT_HARDER_THRESH, randomAll, sameSourceCandidate, tupleInRange } from './nat.js';
 import { SlotRing } from './slot-ring.js';
 import type { CtDirection, CtInfo, CtState } from './status.js';
 import { CtStatus, ctinfoState } from './status.js';
@@ -158,8 +151,6 @@ export class ConntrackTable {
   private bySourceKept = false;
   /** Stamped on every entry this table creates (CtEntry.owner). */
   private readonly tableId = nextTableId++;
-  /** chooseNatTuple's candidates (setupNat reads the chosen one at once and keeps none). */
-  private natLent: NatScratch | undefined = undefined;
   /** invertedReply's tuple. */
   private inverted: MutableTuple | undefined = undefined;
   /** process()'s last result for an entry it found, by direction (ORIGINAL, REPLY). */
@@ -389,8 +380,7 @@ export class ConntrackTable {
     }
     this.takenFor = e;
     this.evicted = undefined;
-    this.natLent ??= natScratch(current);
-    const chosen = chooseNatTuple(current, manip, range, this.taken, ctx.rng, fromSameSource, this.natLent);
+    const chosen = chooseNatTuple(current, manip, range, this.taken, ctx.rng, fromSameSource);
     const evicted = this.evicted as CtEntry | undefined;
     this.takenFor = undefined;
     this.evicted = undefined;

@@ -4,14 +4,13 @@
  *
  * Layout: one open-addressing table (linear probing) holding both tuples of every entry, as the
  * kernel's one hash holds both tuplehash nodes. A slot is a key in an Int32Array (the tuple's 30-bit
- * hash shifted left, its direction in the low bit; -1 empty) and the entry in a
+ * hash shifted left, its direction in the low bit; -1 empty, -2 a deleted slot) and the entry in a
  * parallel array. A lookup reads keys, which sit sixteen to a cache line, and touches an entry only
  * when the full hash matches: a miss (a new flow's first packet, the NAT port search's candidates,
  * confirm's clash test) loads no entry at all, where chains through the entries loaded every entry
  * of the bucket. At ~30,000 TIME_WAIT entries spread over the heap those loads were cache misses,
- * the dearest part of a new connection's walk in the real proxy. A removal shifts the rest of its
- * run back (no deleted slots: probes stay short, and churn never rebuilds the table); the table is
- * at most half full and grows to at most a quarter full beyond that.
+ * the dearest part of a new connection's walk in the real proxy. The table keeps at most half its
+ * slots used (live or deleted) and is rebuilt (doubled while over a quarter live) beyond that.
  * Entries compare equal in the tupleKey sense (family, protocol, both addresses, sport, and dport,
  * or for ICMP/ICMPv6 the type and code instead of dport, absent type/code read as 0).
  *
@@ -107,20 +106,22 @@ function sameTuple(
   return ipEquals(t.src, src) && ipEquals(t.dst, dst);
 }
 
-/** A slot key: empty. Live keys are hash << 1 | dir, >= 0. */
+/** Slot keys: empty, and deleted (a probe goes on past it). Live keys are hash << 1 | dir, >= 0. */
 const EMPTY = -1;
+const DELETED = -2;
 
 /** Slots to start with (a power of two). */
 const INITIAL_SLOTS = 2048;
 
 export class TupleIndex {
-  /** By slot: hash << 1 | (1 for the reply tuple), or EMPTY. */
+  /** By slot: hash << 1 | (1 for the reply tuple), or EMPTY / DELETED. */
   private keys = new Int32Array(INITIAL_SLOTS).fill(EMPTY);
   /** By slot: the entry of a live key. */
   private slots: (CtEntry | undefined)[] = new Array<CtEntry | undefined>(INITIAL_SLOTS).fill(undefined);
   private mask = INITIAL_SLOTS - 1;
   /** Live keys (two per entry). */
   private live = 0;
+  private deleted = 0;
   /** The direction of the tuple the last successful lookup found. */
   hitDir: CtDirection = 'ORIGINAL';
   /**
@@ -168,7 +169,7 @@ export class TupleIndex {
 
   /** Index both tuples of `e` (whose origHash and replyHash are set). */
   add(e: CtEntry): void {
-    if ((this.live + 2) * 2 > this.mask + 1) this.rebuild(this.live + 2);
+    if ((this.live + this.deleted + 2) * 2 > this.mask + 1) this.rebuild(this.live + 2);
     this.insert(e.replyHash, 1, e);
     this.insert(e.origHash, 0, e);
     this.live += 2;
@@ -187,39 +188,34 @@ export class TupleIndex {
     const keys = this.keys;
     let i = hash & this.mask;
     while (keys[i]! >= 0) i = (i + 1) & this.mask;
+    if (keys[i] === DELETED) this.deleted--;
     keys[i] = (hash << 1) | dir;
     this.slots[i] = e;
   }
 
   private unslot(hash: number, dir: number, e: CtEntry): void {
     const keys = this.keys;
-    const slots = this.slots;
     const mask = this.mask;
     const key = (hash << 1) | dir;
-    let i = hash & mask;
-    for (; ; i = (i + 1) & mask) {
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
       const k = keys[i]!;
       if (k === EMPTY) return;
-      if (k === key && slots[i] === e) break;
-    }
-    this.live--;
-    // Backward-shift deletion (Knuth's algorithm R for linear probing): the keys after the hole in
-    // its run move up into it when their probe from their home slot passes the hole, so a run never
-    // holds a deleted slot and no rebuild is needed to clear them (a kill writes a few slots of the
-    // cache line it already loaded).
-    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const k = keys[j]!;
-      if (k === EMPTY) break;
-      const home = (k >>> 1) & mask;
-      // Move k up when the hole lies on its probe path: home..j cyclically includes i.
-      if (((j - home) & mask) >= ((j - i) & mask)) {
-        keys[i] = k;
-        slots[i] = slots[j];
-        i = j;
+      if (k !== key || this.slots[i] !== e) continue;
+      this.slots[i] = undefined;
+      this.live--;
+      if (keys[(i + 1) & mask] !== EMPTY) {
+        keys[i] = DELETED;
+        this.deleted++;
+        return;
       }
+      // The slot ends its run: it and the deleted slots just before it become empty.
+      keys[i] = EMPTY;
+      for (let j = (i - 1) & mask; keys[j] === DELETED; j = (j - 1) & mask) {
+        keys[j] = EMPTY;
+        this.deleted--;
+      }
+      return;
     }
-    keys[i] = EMPTY;
-    slots[i] = undefined;
   }
 
   /** A fresh table for `need` live keys, at most a quarter full: every live key moves over. */
@@ -231,6 +227,7 @@ export class TupleIndex {
     this.keys = new Int32Array(n).fill(EMPTY);
     this.slots = new Array<CtEntry | undefined>(n).fill(undefined);
     this.mask = n - 1;
+    this.deleted = 0;
     for (let i = 0; i < oldKeys.length; i++) {
       const k = oldKeys[i]!;
       if (k >= 0) this.insert(k >>> 1, k & 1, oldSlots[i]!);

@@ -306,8 +306,8 @@ describe('conntrack entry recycling', () => {
   });
 });
 
-describe('the NAT candidates a table lends (nat.ts NatScratch)', () => {
-  it('an ICMP flow bound first leaves no ICMP fields in the candidates of later TCP flows', () => {
+describe('NAT bindings after an ICMP flow, recycling or not', () => {
+  it('a TCP DNAT to its own address changes nothing, after an ICMP flow was bound', () => {
     for (const recycle of [false, true]) {
       const t = new ConntrackTable({ recycle });
       const now = 1_764_900_000_000;
