@@ -56,18 +56,25 @@ interface MutableCounter {
  * each garbage collection.
  */
 export class CtEntry implements ConntrackEntryView {
-  readonly id: number;
-  readonly original: Tuple;
+  /** Readonly to everyone but the table: a recycled entry gets a new id (table.ts, `recycle`). */
+  id: number;
+  original: Tuple;
   reply: Tuple;
+  /**
+   * The reply tuple object the table made for this entry and may rewrite in place when it recycles
+   * the entry or binds NAT on it (table.ts); undefined when the table made none (ICMP, or a table
+   * that does not recycle). Never a tuple a caller handed in (alterReply).
+   */
+  ownReply: Tuple | undefined = undefined;
   status = 0;
   mark = 0;
   tcpState: TcpState | undefined;
   /** expiresAt and createdAt, split (split-time.ts). */
   private expHi: number;
   private expLo: number;
-  private readonly createdHi: number;
-  private readonly createdLo: number;
-  readonly counters: { original: MutableCounter; reply: MutableCounter } | undefined;
+  private createdHi: number;
+  private createdLo: number;
+  counters: { original: MutableCounter; reply: MutableCounter } | undefined;
   masqueradeDevice: string | undefined;
 
   // TCP tracker memory (struct ip_ct_tcp, minus the window data).
@@ -106,6 +113,45 @@ export class CtEntry implements ConntrackEntryView {
       ? { original: { packets: 0, bytes: 0 }, reply: { packets: 0, bytes: 0 } }
       : undefined;
     this.tcpState = original.proto === 'tcp' ? 'NONE' : undefined;
+  }
+
+  /**
+   * Make a dead entry (out of every ring, timer and index of its table) a fresh one, as the
+   * constructor would with these arguments; the caller rewrites its tuples. Every field is written
+   * here: test/conntrack/recycle.test.ts compares recycled tables with plain ones.
+   */
+  reinit(id: number, now: number, acct: boolean, tcp: boolean): void {
+    this.id = id;
+    this.status = 0;
+    this.mark = 0;
+    this.tcpState = tcp ? 'NONE' : undefined;
+    const hi = timeHi(now);
+    this.createdHi = hi;
+    this.createdLo = timeLo(now, hi);
+    this.expHi = hi;
+    this.expLo = this.createdLo;
+    const c = this.counters;
+    if (!acct) this.counters = undefined;
+    else if (c === undefined)
+      this.counters = { original: { packets: 0, bytes: 0 }, reply: { packets: 0, bytes: 0 } };
+    else {
+      c.original.packets = 0;
+      c.original.bytes = 0;
+      c.reply.packets = 0;
+      c.reply.bytes = 0;
+    }
+    this.masqueradeDevice = undefined;
+    this.lastIndex = 'NONE';
+    this.lastDir = 'ORIGINAL';
+    this.tcpBits = 0;
+    this.origHash = -1;
+    this.replyHash = -1;
+    this.liveSlot = -1;
+    this.unassuredSlot = -1;
+    this.srcHash = -1;
+    this.timerQ = -1;
+    this.timerPos = 0;
+    this.pendingTimeout = 0;
   }
 
   /** IP_CT_TCP_FLAG_CLOSE_INIT of the original side: it sent the first FIN. */

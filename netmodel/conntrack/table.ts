@@ -102,6 +102,12 @@ function movedUnassured(e: CtEntry, pos: number): void {
   e.unassuredSlot = pos;
 }
 
+/** The free ring is never cleared by position, so never squeezed: nothing moves. */
+function noMove(): void {}
+
+/** Free entries kept at least (the free ring holds at most max(this, entries in the table)). */
+const FREE_MIN = 1024;
+
 /** Table ids for CtEntry.owner; 0 is no table. */
 let nextTableId = 1;
 
@@ -150,6 +156,13 @@ export class ConntrackTable {
   /** process()'s last result for an entry it found, by direction (ORIGINAL, REPLY). */
   private readonly lastFound: (FoundResult | undefined)[] = [undefined, undefined];
   private readonly stats: CtStats = { found: 0, invalid: 0, insertFailed: 0, drop: 0, earlyDrop: 0 };
+  /**
+   * Recycling (`recycle`): dead TCP/UDP/SCTP entries that were confirmed, oldest death first, each
+   * keyed by the clock reading it died at; undefined when the table does not recycle.
+   */
+  private free: SlotRing<CtEntry> | undefined = undefined;
+  /** The latest clock reading the table was called with: a death's time, for `free`. */
+  private seen = Number.NEGATIVE_INFINITY;
   /** The clock of the setupNat call under way, for `taken`. */
   private takenNow = 0;
   /** The unconfirmed entry of the setupNat call under way (the kernel's ignored_conntrack). */
@@ -184,9 +197,28 @@ export class ConntrackTable {
    * `isnSecret`: the secret of the originators' ISN hash (net_secret), from which the TCP sequence
    * test of SNAT port reuse is derived (tcp-seq.ts); any fixed number, so runs repeat.
    */
-  constructor(opts: { sysctls?: Partial<ConntrackSysctls>; isnSecret?: number } = {}) {
+  constructor(opts: { sysctls?: Partial<ConntrackSysctls>; isnSecret?: number; recycle?: boolean } = {}) {
     this.values = conntrackSysctls(opts.sysctls);
     this.isnSecret = (opts.isnSecret ?? 0x6b706174) | 0;
+    if (opts.recycle) this.recycle(true);
+  }
+
+  /**
+   * Recycle dead entries: a confirmed TCP/UDP/SCTP entry that dies (expired, deleted, replaced by a
+   * new SYN on its port, evicted) is kept, with its two tuples, and becomes the next new entry once
+   * the clock has moved past the reading it died at, instead of a new object. Nothing observable
+   * changes for the table (listings, ids, counts, statistics, NAT choices: test/conntrack/
+   * recycle.test.ts), but an entry view is only the old flow's until it dies: a reused entry has a
+   * new `id` (the generation to compare), new tuples and state. For callers that keep no view past a
+   * dead entry's death and a later packet, like the proxy runtime (proxy/runtime/modes/iptables.ts):
+   * there ~30,000 entries live 120 s in TIME_WAIT, and each one that is not a new object is one
+   * object fewer for V8 to copy out of the young generation, promote and mark (a connection's entry
+   * and tuples were nearly all the bytes its walks allocated). Off: dead entries are left to the
+   * garbage collector (the default; anything may keep a view).
+   */
+  recycle(on: boolean): void {
+    if (!on) this.free = undefined;
+    else if (this.free === undefined) this.free = new SlotRing<CtEntry>(true, 1, noMove);
   }
 
   get sysctls(): ConntrackSysctls {
@@ -214,13 +246,14 @@ export class ConntrackTable {
 
   /** nf_conntrack_in for one packet at PREROUTING or OUTPUT. */
   process(p: Packet, now: number, opts: ProcessOptions = {}): CtResult {
+    if (now > this.seen) this.seen = now;
     if (opts.notrack) return { kind: 'untracked', ctstate: 'UNTRACKED' };
     if (isIcmp(p.proto) && p.icmp && icmpIsError(p.proto, p.icmp.type))
       return this.related(p, now, opts.icmpInner);
     if (p.proto === 'tcp' && !tcpFlagsValid(p.tcp ?? SYN))
       return this.invalid('invalid tcp flag combination');
     const e = this.unexpired(this.byTuple.getPacket(p), now);
-    if (!e) return this.create(p, tupleOf(p), now);
+    if (!e) return this.create(p, now);
     const dir = this.byTuple.hitDir;
     this.stats.found++;
     const ctinfo: CtInfo =
@@ -259,6 +292,7 @@ export class ConntrackTable {
 
   /** The entry and direction of a tuple (or a packet's tuple), ignoring expired entries. */
   lookup(t: Tuple | Packet, now: number): { entry: ConntrackEntryView; dir: CtDirection } | undefined {
+    if (now > this.seen) this.seen = now;
     const e = this.unexpired(
       'length' in t ? this.byTuple.getPacket(t) : this.byTuple.get(t, hashOfTuple(t)),
       now,
@@ -272,6 +306,7 @@ export class ConntrackTable {
    * took meanwhile drops the packet (insert_failed).
    */
   confirm(view: ConntrackEntryView, now: number): ConfirmResult {
+    if (now > this.seen) this.seen = now;
     const e = this.own(view);
     if (e.confirmed) return { kind: 'confirmed', entry: e };
     if (e.has(CtStatus.DYING)) {
@@ -324,6 +359,7 @@ export class ConntrackTable {
     const current = this.invertedReply(e.reply);
     if (!current) return { kind: 'unchanged', reason: 'already-done' };
     this.takenNow = ctx.now;
+    if (ctx.now > this.seen) this.seen = ctx.now;
     let fromSameSource: Tuple | undefined;
     // get_unique_tuple consults the source mappings (find_appropriate_src) only for a source manip
     // without --random/--random-fully whose current tuple is outside the range (so never for
@@ -350,7 +386,16 @@ export class ConntrackTable {
     this.evicted = undefined;
     const changed = !tupleEquals(chosen, current);
     if (changed) {
-      e.reply = invertTuple(chosen)!;
+      const own = e.ownReply;
+      if (own !== undefined && e.reply === own && this.free !== undefined) {
+        // Recycling: the entry's own reply tuple takes the new values (nothing else holds it but
+        // views of this entry, which see its reply change either way).
+        const r = own as MutableTuple;
+        r.src = chosen.dst;
+        r.dst = chosen.src;
+        r.sport = chosen.dport;
+        r.dport = chosen.sport;
+      } else e.reply = invertTuple(chosen)!;
       e.status |= manip === 'SRC' ? CtStatus.SRC_NAT : CtStatus.DST_NAT;
     }
     e.status |= done;
@@ -377,7 +422,19 @@ export class ConntrackTable {
   alterReply(view: ConntrackEntryView, reply: Tuple): boolean {
     const e = this.own(view);
     if (e.confirmed) return false;
-    e.reply = reply;
+    const own = e.ownReply;
+    if (own !== undefined && this.free !== undefined && !isIcmp(reply.proto)) {
+      // Recycling: the values go into the entry's own tuple (the caller's dies young instead of
+      // living as long as the entry).
+      const r = own as MutableTuple;
+      r.family = reply.family;
+      r.proto = reply.proto;
+      r.src = reply.src;
+      r.dst = reply.dst;
+      r.sport = reply.sport;
+      r.dport = reply.dport;
+      e.reply = r;
+    } else e.reply = reply;
     return true;
   }
 
@@ -386,6 +443,7 @@ export class ConntrackTable {
    * (IPVS's ip_vs_conn_drop_conntrack). Returns whether one went.
    */
   deleteTuple(t: Tuple, now: number): boolean {
+    if (now > this.seen) this.seen = now;
     const hit = this.unexpired(this.byTuple.get(t, hashOfTuple(t)), now);
     if (!hit) return false;
     this.kill(hit);
@@ -426,6 +484,7 @@ export class ConntrackTable {
    * (expiry.ts): those expired, and those refreshed since with the same timeout, re-armed.
    */
   gc(now: number): number {
+    if (now > this.seen) this.seen = now;
     let n = 0;
     const q = this.expiry;
     for (let e = q.popDue(now); e !== undefined; e = q.popDue(now)) {
@@ -434,11 +493,18 @@ export class ConntrackTable {
         n++;
       } else q.rearm(e, now);
     }
+    const free = this.free;
+    if (free !== undefined) {
+      // A burst's dead entries do not stay once the table has shrunk: the oldest go to V8's gc.
+      const keep = Math.max(FREE_MIN, this.liveCount);
+      while (free.length > keep) free.shift();
+    }
     return n;
   }
 
   /** `conntrack -D` with filters; returns the number of entries deleted. */
   delete(filter: ConntrackFilter, now: number): number {
+    if (now > this.seen) this.seen = now;
     let n = 0;
     for (const e of this.all()) {
       if (e.expiresAt <= now) {
@@ -566,6 +632,9 @@ export class ConntrackTable {
         if (had.length === 1) this.bySource.set(k, had[0]!);
         else if (had.length === 0) this.bySource.delete(k);
       }
+      const free = this.free;
+      if (free !== undefined && e.ownReply !== undefined && free.length < Math.max(FREE_MIN, this.liveCount))
+        free.push(e, this.seen);
     }
   }
 
@@ -578,12 +647,17 @@ export class ConntrackTable {
     return true;
   }
 
-  private create(p: Packet, t: Tuple, now: number): CtResult {
-    if (isIcmp(p.proto) && !icmpValidNew(p.proto, t.icmpType ?? -1)) {
-      return this.invalid(`${p.proto} type ${t.icmpType} cannot start a connection`);
+  private create(p: Packet, now: number): CtResult {
+    let t: Tuple | undefined;
+    let reply: Tuple | undefined;
+    if (isIcmp(p.proto)) {
+      t = tupleOf(p);
+      if (!icmpValidNew(p.proto, t.icmpType ?? -1)) {
+        return this.invalid(`${p.proto} type ${t.icmpType} cannot start a connection`);
+      }
+      reply = invertTuple(t);
+      if (!reply) return this.invalid('tuple cannot be inverted');
     }
-    const reply = invertTuple(t);
-    if (!reply) return this.invalid('tuple cannot be inverted');
     if (p.proto === 'tcp') {
       const next = tcpTableNext('ORIGINAL', tcpFlagIndex(p.tcp ?? SYN), 'NONE');
       if (next === 'IV' || next === 'IG')
@@ -597,10 +671,49 @@ export class ConntrackTable {
       this.stats.drop++;
       return { kind: 'drop', reason: 'table-full', message: TABLE_FULL_MESSAGE };
     }
-    const e = new CtEntry(this.nextId++, t, reply, now, this.sysctls.nf_conntrack_acct === 1);
+    const acct = this.sysctls.nf_conntrack_acct === 1;
+    let e: CtEntry;
+    if (t !== undefined) e = new CtEntry(this.nextId++, t, reply!, now, acct);
+    else {
+      const free = this.free;
+      if (free !== undefined && !free.empty && free.headKey < now)
+        e = this.reuse(free.shift()!, p, now, acct);
+      else {
+        t = tupleOf(p);
+        e = new CtEntry(this.nextId++, t, invertTuple(t)!, now, acct);
+        if (free !== undefined) e.ownReply = e.reply;
+      }
+    }
     e.owner = this.tableId;
     this.l4(e, 'ORIGINAL', p, now);
     return { kind: 'tracked', ctinfo: 'NEW', ctstate: 'NEW', dir: 'ORIGINAL', entry: e, created: true };
+  }
+
+  /**
+   * A free entry (recycling) made the entry of `p`'s new TCP/UDP/SCTP flow: its two tuples (its own)
+   * rewritten as tupleOf(p) and its inverse. process()'s last results forget it.
+   */
+  private reuse(e: CtEntry, p: Packet, now: number, acct: boolean): CtEntry {
+    e.reinit(this.nextId++, now, acct, p.proto === 'tcp');
+    const o = e.original as MutableTuple;
+    o.family = p.family;
+    o.proto = p.proto;
+    o.src = p.src;
+    o.dst = p.dst;
+    o.sport = p.sport;
+    o.dport = p.dport;
+    const r = e.ownReply as MutableTuple;
+    r.family = p.family;
+    r.proto = p.proto;
+    r.src = p.dst;
+    r.dst = p.src;
+    r.sport = p.dport;
+    r.dport = p.sport;
+    e.reply = r;
+    const last = this.lastFound;
+    if (last[0]?.entry === e) last[0] = undefined;
+    if (last[1]?.entry === e) last[1] = undefined;
+    return e;
   }
 
   /** icmp_error_message: an ICMP error quoting a packet of a tracked flow is RELATED to it. */

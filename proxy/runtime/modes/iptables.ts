@@ -118,6 +118,10 @@ export class IptablesMode implements ProxyMode {
         ),
       );
     }
+    // The runtime keeps no conntrack view past the call that got it (decide, closed, housekeeping's
+    // gc; the API lists the runtime's own connections), so dead entries may become new flows instead
+    // of garbage (netmodel/conntrack/table.ts, recycle): ~30,000 TIME_WAIT entries at bench rates.
+    for (const name of this.dp.nodeNames()) this.dp.node(name).conntrack.recycle(true);
     this.snap = snap;
     this.sepOwners = new Map();
     if (this.name === 'ipvs') return;
@@ -148,7 +152,7 @@ export class IptablesMode implements ProxyMode {
       return { kind: 'reject', reason: 'the endpoint the kernel chose refused the connection' };
     const dp = this.dp;
     if (!dp) return { kind: 'reject', reason: 'no cluster loaded' };
-    dp.node(flow.entryNode); // throws KPATH_E_NOT_FOUND for an unknown node
+    const node = dp.node(flow.entryNode); // throws KPATH_E_NOT_FOUND for an unknown node
     const proto = flow.protocol === 'TCP' ? 'tcp' : 'udp';
     const env = this.walkEnv();
     const src = flow.client.ip;
@@ -160,7 +164,7 @@ export class IptablesMode implements ProxyMode {
       flow.destination.port,
       SYN,
     );
-    const r = this.verdictFrom(flow.entryNode, first, env, flow.clientIsNodeProcess);
+    const r = this.verdictFrom(node, flow.entryNode, first, env, flow.clientIsNodeProcess);
     // r is refilled by the next walk: what comes after it reads the entry from here.
     const ct = r.ct;
     const d = this.verdict(r, src);
@@ -173,10 +177,12 @@ export class IptablesMode implements ProxyMode {
       // keeps its SYN_SENT [UNREPLIED] entry. Either way no reply comes: no handshake.
       const onEntry =
         denied.direction === 'Egress' || dp.network.podByAddress(d.endpoint.ip)?.nodeName === flow.entryNode;
-      if (onEntry && ct) dp.node(flow.entryNode).conntrack.deleteTuple(ct.original, env.now);
+      if (onEntry && ct) node.conntrack.deleteTuple(ct.original, env.now);
       return denied.decision;
     }
-    if (ct) this.completeHandshake(flow, ct);
+    // The reply and the client's ACK at the SYN's clock reading (the same millisecond but for a rare
+    // tick between two readings: the real handshake is over by the time decide runs).
+    if (ct) this.completeHandshake(node, flow, ct, env);
     return d;
   }
 
@@ -200,8 +206,13 @@ export class IptablesMode implements ProxyMode {
    * the node's own address), or arriving on cni0 (one of its pods) or eth0 (anything else). The
    * verdict is an object the next walk refills.
    */
-  private verdictFrom(nodeName: string, p: Packet, env: WalkEnv, nodeProcess = false): WalkVerdict {
-    const node = this.dp!.node(nodeName);
+  private verdictFrom(
+    node: KernelNode,
+    nodeName: string,
+    p: Packet,
+    env: WalkEnv,
+    nodeProcess = false,
+  ): WalkVerdict {
     if (nodeProcess || node.isLocal(p.src)) return sendVerdict(node, p, env);
     return receiveVerdict(node, p, this.dp!.network.ingressFor(nodeName, p.src), env);
   }
@@ -256,10 +267,8 @@ export class IptablesMode implements ProxyMode {
   }
 
   /** Walk the reply (and the client's ACK) so the conntrack entry is ESTABLISHED, as on a real node. */
-  private completeHandshake(flow: FlowRequest, ct: ConntrackEntryView): void {
-    const env = this.walkEnv();
+  private completeHandshake(node: KernelNode, flow: FlowRequest, ct: ConntrackEntryView, env: WalkEnv): void {
     const name = flow.entryNode;
-    const node = this.dp!.node(name);
     this.stepFrom(node, name, this.replyStep(ct.reply, SYN_ACK), env);
     if (flow.protocol === 'TCP') {
       const { client, destination } = flow;
