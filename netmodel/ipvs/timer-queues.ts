@@ -14,11 +14,22 @@
  * whose key is no longer its entry's, as it did with the heap alone). A FIFO slot can be released
  * (`release`, by the handle `push` returned): its entry goes at once, as a deleted kernel timer
  * lets its connection go, and the slot pops later with no entry (pop returns undefined).
+ *
+ * Released slots are squeezed out of a FIFO once they are most of it: at real-traffic rates a
+ * client port comes back within seconds (wrk's ~28,000 ports at ~10,000 connections a second), so
+ * nearly every connection is removed by the next SYN on its port long before its 60 s SYN_RECV
+ * slot is due; without the squeeze that FIFO held a minute of connections (~600,000 slots, keys
+ * and items, ~10 MB that every full garbage collection scanned) for ~28,000 live entries. A squeeze
+ * moves the live slots to new positions, so their handles change: the `moved` callback given to
+ * the constructor hears each (item, old handle, new handle). The kernel deletes a timer outright
+ * (del_timer in ip_vs_conn_expire); no slot outlives it there.
  */
 import { MinHeap } from '../min-heap.js';
 
 /** Compact a queue once this many slots at its head are taken (and they are half of it). */
 const COMPACT_AT = 4096;
+/** Squeeze the released slots out of a queue once this many are queued (and they are half of it). */
+const SQUEEZE_AT = 1024;
 
 /** Positions of FIFO slots in handles, modulo this (a handle stays a V8 small integer). */
 const POS_MASK = 0xffffff;
@@ -31,6 +42,8 @@ class Fifo<T> {
   head = 0;
   /** The position (counted since the FIFO was made, modulo POS_MASK + 1) of keys[0]. */
   base = 0;
+  /** Released slots still queued (from head on). */
+  holes = 0;
   /** Its index in TimerQueues.fifos. */
   constructor(readonly index: number) {}
 
@@ -45,15 +58,22 @@ class Fifo<T> {
     return (this.base + this.keys.length - 1) & POS_MASK;
   }
 
-  /** Lets the slot at `pos` drop `item`, if it still holds it (it pops with none). */
-  release(pos: number, item: T): void {
+  /**
+   * Lets the slot at `pos` drop `item`, if it still holds it (it pops with none). Returns whether
+   * the queue should now be squeezed (its released slots are most of it).
+   */
+  release(pos: number, item: T): boolean {
     const i = (pos - this.base) & POS_MASK;
-    if (i >= this.head && i < this.items.length && this.items[i] === item) this.items[i] = undefined;
+    if (i < this.head || i >= this.items.length || this.items[i] !== item) return false;
+    this.items[i] = undefined;
+    this.holes++;
+    return this.holes >= SQUEEZE_AT && this.holes * 2 > this.items.length - this.head;
   }
 
   shift(): T | undefined {
     const it = this.items[this.head];
-    this.items[this.head] = undefined; // let the entry go
+    if (it === undefined) this.holes--;
+    else this.items[this.head] = undefined; // let the entry go
     this.head++;
     const n = this.keys.length;
     if (this.head === n) {
@@ -62,12 +82,56 @@ class Fifo<T> {
       this.head = 0;
       this.base = (this.base + n) & POS_MASK;
     } else if (this.head >= COMPACT_AT && this.head * 2 >= n) {
-      this.keys.splice(0, this.head);
-      this.items.splice(0, this.head);
-      this.base = (this.base + this.head) & POS_MASK;
+      // Move the queued slots to the front, in place (splice would allocate the removed part);
+      // positions are counted from base, so every handle stays valid.
+      const keys = this.keys;
+      const items = this.items;
+      const head = this.head;
+      for (let i = head; i < n; i++) {
+        keys[i - head] = keys[i]!;
+        items[i - head] = items[i];
+      }
+      keys.length = n - head;
+      items.length = n - head;
+      this.base = (this.base + head) & POS_MASK;
       this.head = 0;
     }
     return it;
+  }
+
+  /**
+   * Drops the released slots, keeping the others in order at new positions (after every position
+   * handed out so far); `moved` hears each kept item with its old and new handle. Returns how many
+   * slots went.
+   */
+  squeeze(moved: ((item: T, from: number, to: number) => void) | undefined): number {
+    const keys = this.keys;
+    const items = this.items;
+    const n = keys.length;
+    const base = this.base;
+    const next = (base + n) & POS_MASK;
+    const named = moved !== undefined && this.index < MAX_FIFOS;
+    let j = 0;
+    for (let i = this.head; i < n; i++) {
+      const it = items[i];
+      if (it === undefined) continue;
+      keys[j] = keys[i]!;
+      items[j] = it;
+      if (named)
+        moved(
+          it,
+          ((base + i) & POS_MASK) * MAX_FIFOS + this.index,
+          ((next + j) & POS_MASK) * MAX_FIFOS + this.index,
+        );
+      j++;
+    }
+    const gone = n - this.head - j;
+    keys.length = j;
+    items.length = j;
+    this.head = 0;
+    this.base = next;
+    this.holes = 0;
+    return gone;
   }
 }
 
@@ -81,7 +145,13 @@ export class TimerQueues<T> {
   private least = Number.POSITIVE_INFINITY;
   private count = 0;
 
-  /** Slots held (live and stale). */
+  /**
+   * `moved`: a squeeze gave a live slot a new handle (see the file's comment); the caller that keeps
+   * handles updates its own (an item may sit in several slots: compare with the handle it holds).
+   */
+  constructor(private readonly moved?: (item: T, from: number, to: number) => void) {}
+
+  /** Slots held (live, stale and released ones not yet squeezed out). */
   get size(): number {
     return this.count;
   }
@@ -115,11 +185,16 @@ export class TimerQueues<T> {
 
   /**
    * The slot `handle` (from push) no longer holds `item`: it stays, keyed as it was, and pops with no
-   * item. Nothing happens if that slot already popped (or holds something else).
+   * item, unless its FIFO is squeezed first (its released slots are most of it), which drops it and
+   * gives the FIFO's live slots new handles (the constructor's `moved`). Nothing happens if that slot
+   * already popped (or holds something else).
    */
   release(handle: number, item: T): void {
     if (handle < 0) return;
-    this.fifos[handle % MAX_FIFOS]?.release(Math.floor(handle / MAX_FIFOS), item);
+    const q = this.fifos[handle % MAX_FIFOS];
+    if (!q?.release(Math.floor(handle / MAX_FIFOS), item)) return;
+    this.count -= q.squeeze(this.moved);
+    this.least = this.scanLeast();
   }
 
   /**
