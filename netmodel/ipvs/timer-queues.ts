@@ -144,6 +144,9 @@ export class TimerQueues<T> {
   /** The least key of all slots (Infinity when none), so "is anything due" is one comparison. */
   private least = Number.POSITIVE_INFINITY;
   private count = 0;
+  /** The timeout and FIFO of the last push. */
+  private lastTimeout = -1;
+  private lastFifo: Fifo<T> | undefined = undefined;
 
   /**
    * `moved`: a squeeze gave a live slot a new handle (see the file's comment); the caller that keeps
@@ -166,11 +169,17 @@ export class TimerQueues<T> {
    * for `release`, or -1 when the slot cannot be released (it went to the heap).
    */
   push(key: number, timeout: number, item: T): number {
-    let q = this.byTimeout.get(timeout);
-    if (!q) {
-      q = new Fifo<T>(this.fifos.length);
-      this.byTimeout.set(timeout, q);
-      this.fifos.push(q);
+    // The FIFO of the last push first (a connection's restarts come in runs of one timeout).
+    let q = this.lastFifo;
+    if (q === undefined || this.lastTimeout !== timeout) {
+      q = this.byTimeout.get(timeout);
+      if (!q) {
+        q = new Fifo<T>(this.fifos.length);
+        this.byTimeout.set(timeout, q);
+        this.fifos.push(q);
+      }
+      this.lastTimeout = timeout;
+      this.lastFifo = q;
     }
     const k = q.keys;
     let handle = -1;
