@@ -36,10 +36,20 @@ const POS_MASK = 0xffffff;
 /** FIFOs a handle can name (handle = position * MAX_FIFOS + FIFO index); more get no handles. */
 const MAX_FIFOS = 64;
 
+/**
+ * Arrays keep their length when a queue drains or compacts (a shorter length trims V8's backing
+ * store, and the next pushes grow it again: a copy of the whole queue each time); they are cut back
+ * only when they are this many times longer than what they hold (and over TRIM_MIN).
+ */
+const TRIM_RATIO = 4;
+const TRIM_MIN = 8192;
+
 class Fifo<T> {
   keys: number[] = [];
   items: (T | undefined)[] = [];
   head = 0;
+  /** One past the last queued slot (the arrays may be longer: see TRIM_RATIO). */
+  end = 0;
   /** The position (counted since the FIFO was made, modulo POS_MASK + 1) of keys[0]. */
   base = 0;
   /** Released slots still queued (from head on). */
@@ -48,14 +58,25 @@ class Fifo<T> {
   constructor(readonly index: number) {}
 
   get empty(): boolean {
-    return this.head === this.keys.length;
+    return this.head === this.end;
+  }
+
+  /** The key of the last queued slot (the queue is not empty). */
+  get lastKey(): number {
+    return this.keys[this.end - 1]!;
   }
 
   /** Appends a slot; returns its position. */
   push(key: number, item: T): number {
-    this.keys.push(key);
-    this.items.push(item);
-    return (this.base + this.keys.length - 1) & POS_MASK;
+    const i = this.end++;
+    if (i < this.keys.length) {
+      this.keys[i] = key;
+      this.items[i] = item;
+    } else {
+      this.keys.push(key);
+      this.items.push(item);
+    }
+    return (this.base + i) & POS_MASK;
   }
 
   /**
@@ -64,10 +85,10 @@ class Fifo<T> {
    */
   release(pos: number, item: T): boolean {
     const i = (pos - this.base) & POS_MASK;
-    if (i < this.head || i >= this.items.length || this.items[i] !== item) return false;
+    if (i < this.head || i >= this.end || this.items[i] !== item) return false;
     this.items[i] = undefined;
     this.holes++;
-    return this.holes >= SQUEEZE_AT && this.holes * 2 > this.items.length - this.head;
+    return this.holes >= SQUEEZE_AT && this.holes * 2 > this.end - this.head;
   }
 
   shift(): T | undefined {
@@ -75,12 +96,13 @@ class Fifo<T> {
     if (it === undefined) this.holes--;
     else this.items[this.head] = undefined; // let the entry go
     this.head++;
-    const n = this.keys.length;
+    const n = this.end;
     if (this.head === n) {
-      this.keys.length = 0;
-      this.items.length = 0;
+      // Every slot popped, each item cleared as it went.
       this.head = 0;
+      this.end = 0;
       this.base = (this.base + n) & POS_MASK;
+      this.trim();
     } else if (this.head >= COMPACT_AT && this.head * 2 >= n) {
       // Move the queued slots to the front, in place (splice would allocate the removed part);
       // positions are counted from base, so every handle stays valid.
@@ -91,10 +113,11 @@ class Fifo<T> {
         keys[i - head] = keys[i]!;
         items[i - head] = items[i];
       }
-      keys.length = n - head;
-      items.length = n - head;
+      this.end = n - head;
+      for (let i = this.end; i < n; i++) items[i] = undefined;
       this.base = (this.base + head) & POS_MASK;
       this.head = 0;
+      this.trim();
     }
     return it;
   }
@@ -107,7 +130,7 @@ class Fifo<T> {
   squeeze(moved: ((item: T, from: number, to: number) => void) | undefined): number {
     const keys = this.keys;
     const items = this.items;
-    const n = keys.length;
+    const n = this.end;
     const base = this.base;
     const next = (base + n) & POS_MASK;
     const named = moved !== undefined && this.index < MAX_FIFOS;
@@ -126,12 +149,22 @@ class Fifo<T> {
       j++;
     }
     const gone = n - this.head - j;
-    keys.length = j;
-    items.length = j;
+    for (let i = j; i < n; i++) items[i] = undefined;
+    this.end = j;
     this.head = 0;
     this.base = next;
     this.holes = 0;
+    this.trim();
     return gone;
+  }
+
+  /** Cuts the arrays back to what they hold once they are far longer (TRIM_RATIO). */
+  private trim(): void {
+    const len = this.keys.length;
+    if (len > TRIM_MIN && len > TRIM_RATIO * this.end) {
+      this.keys.length = this.end;
+      this.items.length = this.end;
+    }
   }
 }
 
@@ -181,9 +214,8 @@ export class TimerQueues<T> {
       this.lastTimeout = timeout;
       this.lastFifo = q;
     }
-    const k = q.keys;
     let handle = -1;
-    if (q.empty || k[k.length - 1]! <= key) {
+    if (q.empty || q.lastKey <= key) {
       const pos = q.push(key, item);
       if (q.index < MAX_FIFOS) handle = pos * MAX_FIFOS + q.index;
     } else this.heap.push(key, item);
@@ -238,7 +270,7 @@ export class TimerQueues<T> {
   items(): T[] {
     const out: T[] = [];
     for (const q of this.fifos)
-      for (let i = q.head; i < q.items.length; i++) {
+      for (let i = q.head; i < q.end; i++) {
         const it = q.items[i];
         if (it !== undefined) out.push(it);
       }
