@@ -6,7 +6,7 @@
  *
  *   npm run build && node bench/proxy-decide.mjs [--n 200000] [--modes iptables,ipvs] [--dist dist]
  *                                                [--services 1] [--rounds 5] [--ab] [--plans] [--vs DIR]
- *                                                [--pollute KB]
+ *                                                [--pollute KB] [--clock-step-us 4000] [--warm 20000]
  *
  * --ab: a second proxy with the walker's flow cache off, rounds interleaved with the first (the
  * machine is shared, so compare within one run); --vs DIR: a second proxy from another build (say the
@@ -20,6 +20,12 @@
  * per connection (wrk's ephemeral range 32768-60999); the clock moves 4 ms per connection, so about
  * 30,000 TIME_WAIT entries (120 s) stay in the table as in the real bench and the conntrack gc runs every 2 s of clock as the runtime's housekeeping does.
  * Prints CPU us per connection (process.cpuUsage, user + system; median over rounds).
+ *
+ * --clock-step-us 110: the clock as the real proxy's moves at ~9,000 connections a second. The client
+ * ports then come back every ~3 s, so the next SYN on a port removes its old entries (TIME_WAIT) long
+ * before their timers are due, as in `kpath up` under wrk; pass --warm 700000 to run past the first
+ * 60 s of clock (IPVS's SYN_RECV timers come due) before measuring. The walks run in one process:
+ * builds compared with --vs share its heap (run each build alone to compare garbage collection).
  */
 import { resolve } from 'node:path';
 import { cliOptions, REPO } from './lib.mjs';
@@ -35,6 +41,8 @@ const ab = flag('ab');
 const plans = flag('plans');
 const vs = opt('vs', '');
 const polluteKB = Number(opt('pollute', 0));
+const clockStepUs = Number(opt('clock-step-us', 4000));
+const warm = Number(opt('warm', 20_000));
 const junk = new Uint8Array(polluteKB * 1024);
 /** Touch every cache line of `junk` (a no-op without --pollute). */
 const pollute = () => {
@@ -48,7 +56,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** One emulated proxy in `mode`: `one(i)` decides and closes connection i (after --pollute's touch). */
 function harness(mode, cache, build) {
-  const h = modeHarness(build, mode, { services });
+  const h = modeHarness(build, mode, { services, clockStepUs });
   h.fc = h.m.dp.node('node-a').flowCache;
   if (h.fc) h.fc.enabled = cache;
   h.times = [];
@@ -80,7 +88,7 @@ const polluteAlone = () => {
 };
 for (const mode of modes) {
   const hs = variants.map((v) => harness(mode, v.cache, v.build));
-  for (const h of hs) for (let i = 0; i < 20_000; i++) h.one(i); // warm up
+  for (const h of hs) for (let i = 0; i < warm; i++) h.one(i); // warm up
   const alone = [];
   for (let r = 0; r < rounds; r++) {
     const polluteUs = polluteAlone();

@@ -103,11 +103,11 @@ export async function loadModeModules(dir) {
  * One emulated proxy in `mode` on clusterHead + benchServices(services), from a build's modules
  * (loadModeModules): `one(i)` decides connection i (to service i % services, from the node's address,
  * the next client port of wrk's ephemeral range 32768-60999, as a node process) and, if forwarded,
- * closes it (the six walks of a proxied connection); the clock then moves 4 ms, so ~30,000 TIME_WAIT
- * entries stay in the table, and every 2 s of clock the runtime's housekeeping runs (unless
+ * closes it (the six walks of a proxied connection); the clock then moves 4 ms (`clockStepUs`), so
+ * ~30,000 TIME_WAIT entries stay in the table, and every 2 s of clock the runtime's housekeeping runs (unless
  * `housekeeping` is set false). `one` returns the decision; `forwarded` counts them.
  */
-export function modeHarness(build, mode, { services = 1, clockStart = 1_000_000 } = {}) {
+export function modeHarness(build, mode, { services = 1, clockStart = 1_000_000, clockStepUs = 4000 } = {}) {
   const { buildCluster, ManualClock, SeededRng, parseIP, IptablesMode, programIpvs } = build;
   const b = buildCluster([{ file: 'bench.yaml', text: clusterHead(mode) + benchServices(services) }]);
   if (!b.ok) throw new Error(JSON.stringify(b.diagnostics));
@@ -120,6 +120,8 @@ export function modeHarness(build, mode, { services = 1, clockStart = 1_000_000 
   );
   let port = 32768;
   let lastGc = clock.now();
+  // The clock moves clockStepUs per connection, in whole milliseconds (the remainder carried over).
+  let carryUs = 0;
   const h = { m, clock, forwarded: 0, housekeeping: true };
   h.one = (i = 0) => {
     port = port >= 60999 ? 32768 : port + 1;
@@ -138,7 +140,10 @@ export function modeHarness(build, mode, { services = 1, clockStart = 1_000_000 
       h.forwarded++;
       m.closed(flow, d);
     }
-    clock.advance(4);
+    carryUs += clockStepUs;
+    const ms = Math.floor(carryUs / 1000);
+    carryUs -= ms * 1000;
+    if (ms) clock.advance(ms);
     if (h.housekeeping && clock.now() - lastGc >= 2000) {
       m.housekeeping(clock.now());
       lastGc = clock.now();

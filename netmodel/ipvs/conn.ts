@@ -35,7 +35,6 @@ export interface IpvsConnView {
   /** The timeout the next timer restart uses, ms. */
   readonly timeoutMs: number;
   readonly expiresAt: number;
-  readonly createdAt: number;
   /** Connections this template controls (n_control). */
   readonly nControl: number;
   /** The template that controls this connection, if any. */
@@ -65,11 +64,12 @@ export class IpvsConn implements IpvsConnView {
   /** The flags below (inactive, noOutput, nfct, armed, dead, invalid, template), one bit each. */
   private bits: number;
   timeoutMs: number;
-  /** expiresAt, createdAt and heapKey, split (split-time.ts). */
+  /**
+   * expiresAt and heapKey, split (split-time.ts). No creation time: nothing the kernel shows reads
+   * one (ip_vs_conn has none), and each entry waits ~120 s in TIME_WAIT, so 16 bytes less apiece.
+   */
   private expHi: number;
   private expLo: number;
-  private readonly createdHi: number;
-  private readonly createdLo: number;
   private heapHi = 0;
   private heapLo = 0;
   nControl = 0;
@@ -103,8 +103,6 @@ export class IpvsConn implements IpvsConnView {
   ) {
     this.state = 'NONE';
     this.bits = INACTIVE | (template ? TEMPLATE : 0) | (noOutput ? NO_OUTPUT : 0) | (nfct ? NFCT : 0);
-    this.createdHi = timeHi(now);
-    this.createdLo = timeLo(now, this.createdHi);
     this.timeoutMs = timeoutMs;
     const exp = now + timeoutMs;
     this.expHi = timeHi(exp);
@@ -176,10 +174,6 @@ export class IpvsConn implements IpvsConnView {
     const hi = timeHi(t);
     this.expHi = hi;
     this.expLo = timeLo(t, hi);
-  }
-
-  get createdAt(): number {
-    return timeOf(this.createdHi, this.createdLo);
   }
 
   /** The key of this entry's live slot in the timer heap (meaningful while `armed`). */
@@ -360,6 +354,11 @@ class ConnTab {
   }
 }
 
+/** A squeeze of the timers moved an entry's slot: its handle follows if that is its live slot. */
+function slotMoved(c: IpvsConn, from: number, to: number): void {
+  if (c.slot === from) c.slot = to;
+}
+
 /** What expire returns when no timer is due (shared and frozen: callers only read it). */
 const NONE_DUE = Object.freeze([]) as unknown as IpvsConn[];
 
@@ -376,10 +375,26 @@ export class IpvsConnTable {
    * leaves the old slot in place (it is re-pushed when popped); one that moves it earlier pushes a
    * new slot.
    */
-  private readonly timers = new TimerQueues<IpvsConn>();
+  private readonly timers = new TimerQueues<IpvsConn>(slotMoved);
+  /**
+   * The last answer of getIn and of getOut, and the entry create made last: a packet's lookup is
+   * answered from these before hashing, when the entry matches it and nothing was linked since (a
+   * proxied connection's handshake and close are walked back to back, so the SYN-ACK, the ACK and the
+   * close's FIN-ACK and ACK find their entry here). An entry the chain lists before them would have
+   * to be newer, and a create resets both; each lookup keeps its own, because the newest entry one
+   * kind of key matches need not be the newest another kind matches (two services, one real server:
+   * getIn finds the older connection for its virtual address, getOut the newer for the same reply).
+   */
+  private lastIn: IpvsConn | undefined = undefined;
+  private lastOut: IpvsConn | undefined = undefined;
 
   get size(): number {
     return this.live;
+  }
+
+  /** Timer slots held (live, and released or stale ones not yet dropped): at most ~2x size plus 1,024 per FIFO. */
+  get timerSlots(): number {
+    return this.timers.size;
   }
 
   /**
@@ -424,6 +439,11 @@ export class IpvsConnTable {
     this.live++;
     c.hash = connKeyHash(c.protocol, c.caddr, c.cport);
     this.tab.add(c);
+    // The newest entry of its chain: what any lookup it matches answers (templates match neither).
+    if (!template) {
+      this.lastIn = c;
+      this.lastOut = c;
+    }
     // ip_vs_bind_dest: templates count in persistconns, others start inactive.
     const d = c.dest;
     if (c.template) d.persistConns++;
@@ -435,12 +455,36 @@ export class IpvsConnTable {
 
   /** ip_vs_conn_in_get: the connection of a client->VIP packet. */
   getIn(proto: IpvsProtocol, caddr: IP, cport: number, vaddr: IP, vport: number): IpvsConn | undefined {
-    return this.tab.getIn(proto, caddr, cport, vaddr, vport);
+    const m = this.lastIn;
+    if (
+      m !== undefined &&
+      m.cport === cport &&
+      m.vport === vport &&
+      m.protocol === proto &&
+      ipEquals(m.caddr, caddr) &&
+      ipEquals(m.vaddr, vaddr)
+    )
+      return m;
+    const c = this.tab.getIn(proto, caddr, cport, vaddr, vport);
+    if (c !== undefined) this.lastIn = c;
+    return c;
   }
 
   /** ip_vs_conn_out_get: the connection of a real-server->client packet. */
   getOut(proto: IpvsProtocol, raddr: IP, rport: number, caddr: IP, cport: number): IpvsConn | undefined {
-    return this.tab.getOut(proto, raddr, rport, caddr, cport);
+    const m = this.lastOut;
+    if (
+      m !== undefined &&
+      m.cport === cport &&
+      m.dport === rport &&
+      m.protocol === proto &&
+      ipEquals(m.caddr, caddr) &&
+      ipEquals(m.daddr, raddr)
+    )
+      return m;
+    const c = this.tab.getOut(proto, raddr, rport, caddr, cport);
+    if (c !== undefined) this.lastOut = c;
+    return c;
   }
 
   /** ip_vs_ct_in_get: a persistence template. */
@@ -460,6 +504,9 @@ export class IpvsConnTable {
   rearmed(c: IpvsConn): void {
     const at = c.expiresAt;
     if (at < (c.armed ? c.heapKey : Number.POSITIVE_INFINITY)) {
+      // The later slot it leaves would only pop stale: it lets go of the entry now (mod_timer moves
+      // the kernel's one timer; a keepalive connection's 900 s slot no longer holds it after close).
+      if (c.armed) this.timers.release(c.slot, c);
       c.armed = true;
       c.heapKey = at;
       c.slot = this.timers.push(at, c.timeoutMs, c);
@@ -507,6 +554,8 @@ export class IpvsConnTable {
     if (c.dead) return;
     c.dead = true;
     this.live--;
+    if (this.lastIn === c) this.lastIn = undefined;
+    if (this.lastOut === c) this.lastOut = undefined;
     // The timer goes with it (ip_vs_conn_expire frees the entry): its slot lets go of the entry now,
     // not when it comes due (up to the TIME_WAIT timeout later for a reused client port).
     if (c.armed) this.timers.release(c.slot, c);

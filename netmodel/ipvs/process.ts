@@ -26,7 +26,7 @@ import type { SchedExplanation, SchedPacket, SchedResult } from './schedulers/ty
 import { pickDest } from './schedulers/types.js';
 import type { IpvsService } from './service.js';
 import type { IpvsTable } from './table.js';
-import { ipvsTcpNext, NEW_CONN_TIMEOUT_S, tcpStateActive } from './tcp-state.js';
+import { ipvsTcpNext, NEW_CONN_TIMEOUT_S, tcpStateActive, tcpTimeoutOf } from './tcp-state.js';
 import type { IpvsProtocol } from './types.js';
 
 export type IpvsHook = 'LOCAL_IN' | 'LOCAL_OUT' | 'FORWARD';
@@ -347,7 +347,7 @@ export function ipvsInAt(
   let existing: IpvsExplanation['existing'];
   let choice: IpvsPathChoice | undefined;
   if (cp) {
-    svc = table.services.get(cp.serviceKey);
+    svc = table.serviceOf(cp.serviceKey);
     if (level !== EXPLAIN_NONE) existing = { state: cp.state, id: cp.id };
     const c = cp;
     if (lines.on) lines.say(() => `existing IPVS connection #${c.id} (${c.state}) -> ${c.dest.name}`);
@@ -768,7 +768,7 @@ function setState(table: IpvsTable, cp: IpvsConn, dir: 'INPUT' | 'OUTPUT', p: Pa
     if (next === 'ESTABLISHED') assure(cp);
   }
   cp.state = next;
-  cp.timeoutMs = table.tcpTimeouts[next] * 1000;
+  cp.timeoutMs = tcpTimeoutOf(table.tcpTimeouts, next) * 1000;
 }
 
 /** ip_vs_control_assure_ct: the controlling template is marked ASSURED. */
@@ -794,7 +794,7 @@ function outStats(table: IpvsTable, cp: IpvsConn, bytes: number): void {
   const d = cp.dest;
   d.stats.outpkts++;
   d.stats.outbytes += bytes;
-  const s = table.services.get(cp.serviceKey);
+  const s = table.serviceOf(cp.serviceKey);
   if (s) {
     s.stats.outpkts++;
     s.stats.outbytes += bytes;

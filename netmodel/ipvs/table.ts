@@ -140,6 +140,7 @@ export class IpvsTable {
     checkSpec(spec);
     const svc = new IpvsService(spec, now, this.rng);
     this.services.set(key, svc);
+    this.lastKey = undefined;
     const same = this.byVip.get(svc.vip.text);
     if (same) same.push(svc);
     else this.byVip.set(svc.vip.text, [svc]);
@@ -151,6 +152,7 @@ export class IpvsTable {
   deleteService(svc: IpvsService): void {
     for (const d of [...svc.dests]) this.deleteDest(svc, d);
     this.services.delete(svc.key);
+    this.lastKey = undefined;
     const same = this.byVip.get(svc.vip.text);
     if (same) {
       const rest = same.filter((s) => s !== svc);
@@ -246,6 +248,24 @@ export class IpvsTable {
     }
     return any;
   }
+
+  /**
+   * The service of a connection's serviceKey (`services.get`), answered from the last answer while no
+   * service was added or deleted: every packet of an existing connection asks (its statistics), and
+   * the entries of one service share its key string, so the comparison is of one pointer where the
+   * Map compared the characters of two equal strings.
+   */
+  serviceOf(key: string): IpvsService | undefined {
+    if (key === this.lastKey && this.lastKey !== undefined) return this.lastService;
+    const svc = this.services.get(key);
+    this.lastKey = key;
+    this.lastService = svc;
+    return svc;
+  }
+
+  /** serviceOf's last answer (forgotten by every add and delete of a service). */
+  private lastKey: string | undefined = undefined;
+  private lastService: IpvsService | undefined = undefined;
 
   /** Whether the address is a virtual service address (any protocol/port). */
   hasVip(vip: IP): boolean {

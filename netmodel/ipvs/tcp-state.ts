@@ -62,10 +62,37 @@ const sLI = 'LISTEN';
 
 type Row = readonly IpvsTcpState[];
 
-/** A state's column in the table (IPVS_TCP_STATES order), without a search per packet. */
-const STATE_INDEX = Object.fromEntries(IPVS_TCP_STATES.map((st, i) => [st, i])) as Readonly<
-  Record<IpvsTcpState, number>
->;
+/**
+ * A state's column in the table (IPVS_TCP_STATES order). A switch over the literals, not a keyed load
+ * from an object by the state's name: that load site sees a dozen names, goes megamorphic in V8 and
+ * took a stub-cache probe on every packet.
+ */
+function stateIndex(s: IpvsTcpState): number {
+  switch (s) {
+    case 'NONE':
+      return 0;
+    case 'ESTABLISHED':
+      return 1;
+    case 'SYN_SENT':
+      return 2;
+    case 'SYN_RECV':
+      return 3;
+    case 'FIN_WAIT':
+      return 4;
+    case 'TIME_WAIT':
+      return 5;
+    case 'CLOSE':
+      return 6;
+    case 'CLOSE_WAIT':
+      return 7;
+    case 'LAST_ACK':
+      return 8;
+    case 'LISTEN':
+      return 9;
+    case 'SYNACK':
+      return 10;
+  }
+}
 const TABLE: Readonly<Record<TcpStateDir, readonly [Row, Row, Row, Row]>> = {
   INPUT: [
     /* syn */ [sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR],
@@ -98,5 +125,34 @@ export function ipvsTcpNext(
 ): IpvsTcpState {
   const idx = flags.rst ? 3 : flags.syn ? 0 : flags.fin ? 1 : flags.ack ? 2 : -1;
   if (idx < 0) return 'CLOSE';
-  return TABLE[dir][idx as 0 | 1 | 2 | 3][STATE_INDEX[state]]!;
+  const rows = dir === 'INPUT' ? TABLE.INPUT : dir === 'OUTPUT' ? TABLE.OUTPUT : TABLE.INPUT_ONLY;
+  return rows[idx as 0 | 1 | 2 | 3][stateIndex(state)]!;
+}
+
+/** A state's timeout from a table of them (tcp_timeouts), read by name without a keyed load (stateIndex). */
+export function tcpTimeoutOf(t: Readonly<Record<IpvsTcpState, number>>, s: IpvsTcpState): number {
+  switch (s) {
+    case 'NONE':
+      return t.NONE;
+    case 'ESTABLISHED':
+      return t.ESTABLISHED;
+    case 'SYN_SENT':
+      return t.SYN_SENT;
+    case 'SYN_RECV':
+      return t.SYN_RECV;
+    case 'FIN_WAIT':
+      return t.FIN_WAIT;
+    case 'TIME_WAIT':
+      return t.TIME_WAIT;
+    case 'CLOSE':
+      return t.CLOSE;
+    case 'CLOSE_WAIT':
+      return t.CLOSE_WAIT;
+    case 'LAST_ACK':
+      return t.LAST_ACK;
+    case 'LISTEN':
+      return t.LISTEN;
+    case 'SYNACK':
+      return t.SYNACK;
+  }
 }

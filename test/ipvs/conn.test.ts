@@ -125,7 +125,6 @@ describe('a large connection table', () => {
       clients.push(c);
       const r = ipvsIn(t, tcp(c, '10.96.0.10:80', 'S'), t0 + i);
       if (r.kind !== 'scheduled') throw new Error(`client ${c}: ${r.kind}`);
-      expect(r.conn.createdAt).toBe(t0 + i);
       expect(r.conn.expiresAt).toBe(t0 + i + 60 * S);
     }
     expect(t.conns.size).toBe(3000);
@@ -244,6 +243,108 @@ describe('the connection hash table (ip_vs_conn_tab)', () => {
       expect(misses[k]).toBeGreaterThan(500);
       expect(several[k]).toBeGreaterThan(100);
     }
+  });
+});
+
+describe('lookups answered from the last answer', () => {
+  it('a reply finds the newer of two connections through one real server after the client lookup found the older', () => {
+    // One client port to two virtual services that share a real server: getIn for the first
+    // service's address finds the older entry; the reply (ip_vs_conn_out_get) matches both and is
+    // answered by the newer, as the chain lists it, not by what the last lookup found.
+    const t = new IpvsTable();
+    t.addService(vs('10.96.0.10:80', 'rr', [rs('10.244.1.2:8080')]));
+    t.addService(vs('10.96.0.11:80', 'rr', [rs('10.244.1.2:8080')]));
+    const c = '10.244.0.7:40000';
+    const a = ipvsIn(t, tcp(c, '10.96.0.10:80', 'S'), 0);
+    const b = ipvsIn(t, tcp(c, '10.96.0.11:80', 'S'), 1);
+    if (a.kind !== 'scheduled' || b.kind !== 'scheduled') throw new Error('not scheduled');
+    const again = ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), 2);
+    expect(again.kind === 'existing' && again.conn.id).toBe(a.conn.id);
+    const reply = ipvsOut(t, tcp('10.244.1.2:8080', c, 'SA'), 3);
+    expect(reply.kind === 'reply' && reply.conn.id).toBe(b.conn.id);
+    // And the other way round: a reply first, then the client lookup of the older service.
+    const back = ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), 4);
+    expect(back.kind === 'existing' && back.conn.id).toBe(a.conn.id);
+    t.conns.remove(b.conn as IpvsConn);
+    const older = ipvsOut(t, tcp('10.244.1.2:8080', c, 'A'), 5);
+    expect(older.kind === 'reply' && older.conn.id).toBe(a.conn.id);
+  });
+
+  it('answers lookups repeated right after creates, lookups and removals as the newest-first list does', () => {
+    // As the test above, with lookups mostly of keys just used (the memo's hits): a create, then
+    // lookups of its keys and of keys near them, both kinds, in either order, between removals.
+    const t = new IpvsTable();
+    t.addService(vs('10.96.0.10:80', 'rr', [rs('10.244.1.2:8080'), rs('10.244.2.3:8080')]));
+    const dests = [...[...t.services.values()][0]!.dests];
+    const conns = t.conns;
+    const rng = new SeededRng(23);
+    const ips = ['10.0.0.1', '10.96.0.10', '10.96.0.11', '10.244.1.2'].map((x) => parseIP(x));
+    const pick = <T>(xs: readonly T[]): T => xs[intBelow(rng, xs.length)]!;
+    let live: IpvsConn[] = [];
+    let hits = 0;
+    const check = (
+      p: IpvsProtocol,
+      a: (typeof ips)[number],
+      ap: number,
+      b: (typeof ips)[number],
+      bp: number,
+    ) => {
+      const inWant = live.find(
+        (c) =>
+          !c.template &&
+          c.protocol === p &&
+          ipEquals(c.caddr, a) &&
+          c.cport === ap &&
+          ipEquals(c.vaddr, b) &&
+          c.vport === bp,
+      );
+      const outWant = live.find(
+        (c) =>
+          !c.template &&
+          c.protocol === p &&
+          ipEquals(c.daddr, a) &&
+          c.dport === ap &&
+          ipEquals(c.caddr, b) &&
+          c.cport === bp,
+      );
+      expect(conns.getIn(p, a, ap, b, bp)).toBe(inWant);
+      expect(conns.getOut(p, a, ap, b, bp)).toBe(outWant);
+      if (inWant || outWant) hits++;
+    };
+    for (let step = 0; step < 6_000; step++) {
+      const op = intBelow(rng, 10);
+      if (op < 3 || live.length < 20) {
+        const d = pick(dests);
+        const c = conns.create(
+          pick<IpvsProtocol>(['TCP', 'UDP']),
+          pick(ips),
+          pick([80, 8080, 40000]),
+          pick(ips),
+          pick([80, 8080]),
+          d,
+          d.port,
+          'TCP 10.96.0.10:80',
+          intBelow(rng, 10) === 0,
+          false,
+          false,
+          step,
+          1_000_000,
+        );
+        live.unshift(c);
+      } else if (op < 4) {
+        const c = pick(live);
+        conns.remove(c);
+        live = live.filter((x) => x !== c);
+      } else {
+        // Keys of a recent entry: its client side, its reply side, or a mix of the two.
+        const c = live[intBelow(rng, Math.min(4, live.length))]!;
+        const k = intBelow(rng, 3);
+        if (k === 0) check(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
+        else if (k === 1) check(c.protocol, c.daddr, c.dport, c.caddr, c.cport);
+        else check(c.protocol, c.caddr, c.cport, pick(ips), pick([80, 8080]));
+      }
+    }
+    expect(hits).toBeGreaterThan(2_000);
   });
 });
 
@@ -420,5 +521,40 @@ describe('connection thresholds (ipvsadm -x / -y)', () => {
     t.expire(11_000);
     expect(d2.totalConns).toBe(1);
     expect(d2.overloaded).toBe(false);
+  });
+});
+
+describe('timers of connections removed before they are due', () => {
+  it('client ports reused within a second keep the timer slots near the size of the table', () => {
+    // 100 client ports, 12,000 whole connections 1 ms apart: each port comes back after 0.1 s, its
+    // entry in TIME_WAIT, so conn_reuse_mode removes it for the new SYN, long before its 60 s
+    // SYN_RECV slot is due. Those slots are released; once they are most of their queue they go.
+    const t = one();
+    let now = 1_764_900_000_000;
+    let last = 0;
+    for (let i = 0; i < 12_000; i++) {
+      const c = `10.244.0.7:${40_000 + (i % 100)}`;
+      const syn = ipvsIn(t, tcp(c, '10.96.0.10:80', 'S'), now);
+      if (syn.kind !== 'scheduled') throw new Error(`connection ${i}: ${syn.kind}`);
+      last = syn.conn.id;
+      const rsv = `${syn.destination.ip.text}:8080`;
+      ipvsOut(t, tcp(rsv, c, 'SA'), now);
+      ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), now);
+      ipvsIn(t, tcp(c, '10.96.0.10:80', 'FA'), now);
+      ipvsOut(t, tcp(rsv, c, 'FA'), now);
+      const ack = ipvsIn(t, tcp(c, '10.96.0.10:80', 'A'), now);
+      if (ack.kind !== 'existing') throw new Error(`connection ${i}: ${ack.kind}`);
+      expect(ack.conn.state).toBe('TIME_WAIT');
+      now += 1;
+    }
+    expect(t.conns.size).toBe(100);
+    // Without the squeeze: all 12,000 slots (none is due within the 12 s of clock).
+    expect(t.conns.timerSlots).toBeLessThanOrEqual(2 * 100 + 1_024);
+    const listed = t.conns.list();
+    expect(listed.map((c) => c.id)).toEqual(Array.from({ length: 100 }, (_, k) => last - 99 + k));
+    // They expire 120 s after their last packet, all of them, and nothing else is left.
+    ipvsIn(t, tcp('10.244.0.8:1', '10.96.0.10:80', 'A'), now + 120 * S);
+    expect(t.conns.size).toBe(0);
+    expect(t.conns.timerSlots).toBe(0);
   });
 });
