@@ -453,6 +453,7 @@ async function measure(test, t) {
   const pid = t.proc ? procs.get(t.proc)?.pid : undefined;
   const c0 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
   const b0 = coreBusy(O.proxyCpu);
+  const k0 = coreBusy(O.clientCpu);
   const w0 = Date.now();
   let r;
   if (test === 'keepalive' || test === 'close') {
@@ -481,7 +482,10 @@ async function measure(test, t) {
   }
   const secs = (Date.now() - w0) / 1000;
   const b1 = coreBusy(O.proxyCpu);
+  const k1 = coreBusy(O.clientCpu);
   const c1 = pid ? cpuTimes(pid) : { user: 0, sys: 0 };
+  // The client core (wrk, nginx or iperf3, and the kernel's work charged to that core): busy share.
+  r.clientBusy = (k1.busy - k0.busy) / Math.max(0.001, k1.total - k0.total);
   r.proxyUser = (c1.user - c0.user) / secs;
   r.proxySys = (c1.sys - c0.sys) / secs;
   const proxyCpu = r.proxyUser + r.proxySys;
@@ -627,7 +631,7 @@ try {
           if (!results[test][t.name]) results[test][t.name] = [];
           results[test][t.name].push(r);
           log(
-            `round ${round + 1} ${test.padEnd(9)} ${t.name.padEnd(16)} ${test === 'iperf' ? `${r.gbps.toFixed(2)} Gbit/s` : `${Math.round(r.rps)} req/s (errors ${r.errors}, non2xx ${r.non2xx})`}  proxy cpu ${(100 * r.proxyCpu).toFixed(0)}%  other load ${(100 * r.otherLoad).toFixed(0)}%`,
+            `round ${round + 1} ${test.padEnd(9)} ${t.name.padEnd(16)} ${test === 'iperf' ? `${r.gbps.toFixed(2)} Gbit/s` : `${Math.round(r.rps)} req/s (errors ${r.errors}, non2xx ${r.non2xx})`}  proxy cpu ${(100 * r.proxyCpu).toFixed(0)}%  other load ${(100 * r.otherLoad).toFixed(0)}%  client core ${(100 * r.clientBusy).toFixed(0)}%`,
           );
         }
       }
@@ -738,6 +742,27 @@ for (const test of ['keepalive', 'close']) {
     lines.push(
       `| ${test} | ${m} | ${fmt(c, 1)} | ${fmt(h, 1)} | ${fmt(v, 2)}× | ≤ ${ct.toFixed(2)}× | ${v <= ct ? 'met' : `missed by ${fmt(100 * (v / ct - 1))} %`} |`,
     );
+  }
+}
+if (summary.keepalive || summary.close) {
+  // What the client core (wrk and nginx share it) spends per unit with each proxy in the path: when
+  // it is busy all the time, the rate is its, and a proxy that makes it work more per unit costs rate.
+  lines.push('\nclient core (wrk + nginx, pinned together) per unit (median over rounds):');
+  lines.push('| test | target | client core busy | client core µs per unit | against HAProxy |');
+  lines.push('|---|---|---:|---:|---:|');
+  const clientPerUnit = (test, name) =>
+    median((results[test][name] ?? []).map((r) => (1e6 * r.clientBusy) / r.value));
+  for (const test of ['keepalive', 'close']) {
+    if (!summary[test]) continue;
+    const h = clientPerUnit(test, 'haproxy');
+    for (const t of targets) {
+      const rs = results[test][t.name] ?? [];
+      if (!rs.length) continue;
+      const c = clientPerUnit(test, t.name);
+      lines.push(
+        `| ${test} | ${t.name} | ${fmt(100 * median(rs.map((r) => r.clientBusy)))} % | ${fmt(c, 1)} | ${fmt(c / h, 2)}× |`,
+      );
+    }
   }
 }
 if (idle.length) {
