@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "ring_map.h"
 #include "dial_ring.h"
 
 /* Newer than the 6.1 header we build against (include/uapi/linux/io_uring.h's enum io_uring_op and
@@ -124,25 +125,18 @@ static int open_ring(void) {
     snprintf(what, sizeof what, "this kernel has no %s", missing);
     return give_up(what, 0);
   }
-  size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-  size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-  size_t len = sq_len > cq_len ? sq_len : cq_len;
-  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
-  if (m == MAP_FAILED) return give_up("mmap ring", errno);
-  void *s = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                 ring_fd, IORING_OFF_SQES);
-  if (s == MAP_FAILED) return give_up("mmap sqes", errno);
-  sqes = s;
-  sq_khead = (unsigned *)(m + p.sq_off.head);
-  sq_ktail = (unsigned *)(m + p.sq_off.tail);
-  sq_mask = *(unsigned *)(m + p.sq_off.ring_mask);
-  unsigned *array = (unsigned *)(m + p.sq_off.array);
-  for (unsigned i = 0; i < p.sq_entries; i++) array[i] = i;
+  struct kp_ring_map rm;
+  const char *failed = kp_ring_map(ring_fd, &p, &rm);
+  if (failed) return give_up(failed, errno);
+  sqes = rm.sqes;
+  sq_khead = rm.sq_khead;
+  sq_ktail = rm.sq_ktail;
+  sq_mask = rm.sq_mask;
   sq_tail = *sq_ktail;
-  cq_khead = (unsigned *)(m + p.cq_off.head);
-  cq_ktail = (unsigned *)(m + p.cq_off.tail);
-  cq_mask = *(unsigned *)(m + p.cq_off.ring_mask);
-  cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
+  cq_khead = rm.cq_khead;
+  cq_ktail = rm.cq_ktail;
+  cq_mask = rm.cq_mask;
+  cqes = rm.cqes;
   snprintf(why, sizeof why, "uring: setsockopt, bind and connect in one submission (flags 0x%x)", p.flags);
   state = 1;
   return 1;

@@ -33,6 +33,7 @@
 
 #include "addon.h"
 #include "reactor.h"
+#include "ring_map.h"
 #include "uring.h"
 
 /* Newer than the 6.1 header we build against: */
@@ -195,26 +196,19 @@ int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn, kp_ring_batch_fn batch_end)
   if (ring_fd < 0) return give_up("io_uring_setup", errno);
   if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_NODROP))
     return give_up("io_uring features", ENOSYS);
-  size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-  size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-  size_t len = sq_len > cq_len ? sq_len : cq_len;
-  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
-  if (m == MAP_FAILED) return give_up("mmap ring", errno);
-  void *s = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                 ring_fd, IORING_OFF_SQES);
-  if (s == MAP_FAILED) return give_up("mmap sqes", errno);
-  sqes = s;
-  sq_khead = (unsigned *)(m + p.sq_off.head);
-  sq_ktail = (unsigned *)(m + p.sq_off.tail);
-  sq_mask = *(unsigned *)(m + p.sq_off.ring_mask);
+  struct kp_ring_map rm;
+  const char *failed = kp_ring_map(ring_fd, &p, &rm);
+  if (failed) return give_up(failed, errno);
+  sqes = rm.sqes;
+  sq_khead = rm.sq_khead;
+  sq_ktail = rm.sq_ktail;
+  sq_mask = rm.sq_mask;
   sq_entries = p.sq_entries;
-  unsigned *array = (unsigned *)(m + p.sq_off.array);
-  for (unsigned i = 0; i < p.sq_entries; i++) array[i] = i; /* entry i is always slot i */
   sq_tail = sq_published = *sq_ktail;
-  cq_khead = (unsigned *)(m + p.cq_off.head);
-  cq_ktail = (unsigned *)(m + p.cq_off.tail);
-  cq_mask = *(unsigned *)(m + p.cq_off.ring_mask);
-  cqes = (struct io_uring_cqe *)(m + p.cq_off.cqes);
+  cq_khead = rm.cq_khead;
+  cq_ktail = rm.cq_ktail;
+  cq_mask = rm.cq_mask;
+  cqes = rm.cqes;
 
   /* The buffer ring and its buffers: untouched pages cost nothing until a receive uses them. */
   const char *nb = getenv("KPATH_RELAY_BUFS");
