@@ -71,7 +71,8 @@ function checkedDist(distDir) {
   throw new Error(
     `--dist ${distDir}: kpath run from there finds no native addon (native/build/Release/kpath_native.node ` +
       `in a folder above its proxy/native/, before a package.json), so it would run Node's slower sockets ` +
-      `and relay. Build it (npm run build:native in that checkout) or link this repo's: ` +
+      `and relay. Make a complete build of another revision with bench/base-build.sh REV DIR (then --dist DIR/dist), ` +
+      `build the addon (npm run build:native in that checkout) or link this repo's: ` +
       `mkdir -p ${dirname(distDir)}/native && ln -s ${join(REPO, 'native', 'build')} ${dirname(distDir)}/native/build`,
   );
 }
