@@ -64,10 +64,9 @@ enum { STEP_NOPORT = 1, STEP_NODELAY = 2, STEP_BIND = 3, STEP_CONNECT = 4, STEP_
 static __thread int ring_fd = -1;
 static __thread int state = -1; /* -1 not decided yet; 0 syscalls; 1 the ring */
 static __thread char why[160] = "not tried";
-static __thread unsigned *sq_ktail, *sq_khead, sq_mask, sq_tail;
-static __thread struct io_uring_sqe *sqes;
-static __thread unsigned *cq_khead, *cq_ktail, cq_mask;
-static __thread struct io_uring_cqe *cqes;
+/* The ring's queues (ring_map.h). */
+static __thread struct kp_ring_map q;
+static __thread unsigned sq_tail;
 static __thread uint64_t seq;
 static __thread uint64_t dials, slow; /* dials through the ring; of them, connects that did not finish at once */
 static __thread int accept_on = -1;    /* accepts through the ring: -1 not tried yet, 0 the kernel refused them */
@@ -125,18 +124,9 @@ static int open_ring(void) {
     snprintf(what, sizeof what, "this kernel has no %s", missing);
     return give_up(what, 0);
   }
-  struct kp_ring_map rm;
-  const char *failed = kp_ring_map(ring_fd, &p, &rm);
+  const char *failed = kp_ring_map(ring_fd, &p, &q);
   if (failed) return give_up(failed, errno);
-  sqes = rm.sqes;
-  sq_khead = rm.sq_khead;
-  sq_ktail = rm.sq_ktail;
-  sq_mask = rm.sq_mask;
-  sq_tail = *sq_ktail;
-  cq_khead = rm.cq_khead;
-  cq_ktail = rm.cq_ktail;
-  cq_mask = rm.cq_mask;
-  cqes = rm.cqes;
+  sq_tail = *q.sq_ktail;
   snprintf(why, sizeof why, "uring: setsockopt, bind and connect in one submission (flags 0x%x)", p.flags);
   state = 1;
   return 1;
@@ -174,7 +164,7 @@ void kp_dial_ring_counts(double *n, double *n_slow) {
 }
 
 static struct io_uring_sqe *sqe(unsigned step, uint8_t flags) {
-  struct io_uring_sqe *e = &sqes[sq_tail & sq_mask];
+  struct io_uring_sqe *e = &q.sqes[sq_tail & q.sq_mask];
   memset(e, 0, sizeof *e);
   sq_tail++;
   e->flags = flags;
@@ -198,10 +188,10 @@ static void sqe_setsockopt(int fd, unsigned step, int level, int name, const int
  * error in *bind_err, whether the cancel's has come in *got_cancel. Others' (none: the ring is used
  * only here, synchronously) are dropped. */
 static void reap(int *got_conn, int *conn, int *bind_err, int *got_cancel) {
-  unsigned head = *cq_khead;
-  unsigned tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+  unsigned head = *q.cq_khead;
+  unsigned tail = atomic_load_explicit((_Atomic unsigned *)q.cq_ktail, memory_order_acquire);
   for (; head != tail; head++) {
-    struct io_uring_cqe *c = &cqes[head & cq_mask];
+    struct io_uring_cqe *c = &q.cqes[head & q.cq_mask];
     if ((c->user_data >> 4) != seq) continue;
     unsigned step = (unsigned)(c->user_data & 15);
     if (step == STEP_CONNECT) {
@@ -210,7 +200,7 @@ static void reap(int *got_conn, int *conn, int *bind_err, int *got_cancel) {
     } else if (step == STEP_BIND && c->res < 0) *bind_err = c->res;
     else if (step == STEP_CANCEL) *got_cancel = 1;
   }
-  atomic_store_explicit((_Atomic unsigned *)cq_khead, head, memory_order_release);
+  atomic_store_explicit((_Atomic unsigned *)q.cq_khead, head, memory_order_release);
 }
 
 int kp_dial_ring_connect(int fd, const struct sockaddr *src, socklen_t slen, const struct sockaddr *dst,
@@ -229,7 +219,7 @@ int kp_dial_ring_connect(int fd, const struct sockaddr *src, socklen_t slen, con
   e->fd = fd;
   e->addr = (uint64_t)(uintptr_t)dst;
   e->off = dlen;
-  atomic_store_explicit((_Atomic unsigned *)sq_ktail, sq_tail, memory_order_release);
+  atomic_store_explicit((_Atomic unsigned *)q.sq_ktail, sq_tail, memory_order_release);
   int r;
   do r = enter(4, 0, 0);
   while (r < 0 && errno == EINTR);
@@ -255,7 +245,7 @@ int kp_dial_ring_connect(int fd, const struct sockaddr *src, socklen_t slen, con
     e->opcode = IORING_OP_ASYNC_CANCEL;
     e->fd = -1;
     e->addr = (seq << 4) | STEP_CONNECT;
-    atomic_store_explicit((_Atomic unsigned *)sq_ktail, sq_tail, memory_order_release);
+    atomic_store_explicit((_Atomic unsigned *)q.sq_ktail, sq_tail, memory_order_release);
     /* Both completions come at once (a poll is cancelled where it waits); the wait is bounded all
      * the same, so that a surprise cannot stall the event loop: then the ring goes, with them. */
     struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
@@ -263,7 +253,7 @@ int kp_dial_ring_connect(int fd, const struct sockaddr *src, socklen_t slen, con
     memset(&ga, 0, sizeof ga);
     ga.ts = (uint64_t)(uintptr_t)&ts;
     for (int tries = 0; !got_conn || !got_cancel; tries++) {
-      unsigned submit = sq_tail - atomic_load_explicit((_Atomic unsigned *)sq_khead, memory_order_acquire);
+      unsigned submit = sq_tail - atomic_load_explicit((_Atomic unsigned *)q.sq_khead, memory_order_acquire);
       if (tries == 5) {
         give_up("the dial's cancelled connect did not complete", ETIME);
         return KP_DIAL_REDO;
@@ -315,7 +305,7 @@ int kp_ring_accept(int lfd, int n, kp_accepted *out, int *more, int *err) {
     e->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
     e->ioprio = IORING_ACCEPT_DONTWAIT | accept_bad_bit;
   }
-  atomic_store_explicit((_Atomic unsigned *)sq_ktail, sq_tail, memory_order_release);
+  atomic_store_explicit((_Atomic unsigned *)q.sq_ktail, sq_tail, memory_order_release);
   int r;
   do r = enter((unsigned)n, 0, 0);
   while (r < 0 && errno == EINTR);
@@ -329,10 +319,10 @@ int kp_ring_accept(int lfd, int n, kp_accepted *out, int *more, int *err) {
   int fds[KP_ACCEPT_BATCH];
   int seen = 0, again = 0, einval = 0;
   for (int i = 0; i < n; i++) fds[i] = INT32_MIN;
-  unsigned head = *cq_khead;
-  unsigned tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+  unsigned head = *q.cq_khead;
+  unsigned tail = atomic_load_explicit((_Atomic unsigned *)q.cq_ktail, memory_order_acquire);
   for (; head != tail; head++) {
-    struct io_uring_cqe *c = &cqes[head & cq_mask];
+    struct io_uring_cqe *c = &q.cqes[head & q.cq_mask];
     if ((c->user_data >> 4) != seq) continue;
     unsigned i = (unsigned)(c->user_data & 15);
     if (i < (unsigned)n && fds[i] == INT32_MIN) {
@@ -340,7 +330,7 @@ int kp_ring_accept(int lfd, int n, kp_accepted *out, int *more, int *err) {
       seen++;
     }
   }
-  atomic_store_explicit((_Atomic unsigned *)cq_khead, head, memory_order_release);
+  atomic_store_explicit((_Atomic unsigned *)q.cq_khead, head, memory_order_release);
   /* In the order the kernel took them (the requests ran in order); the first failure ends it. */
   int got = 0;
   for (int i = 0; i < n; i++) {

@@ -58,14 +58,11 @@ static __thread uv_poll_t poll_handle;
 static __thread uv_prepare_t prepare_handle;
 static __thread int holds = 0, refd = 0, running = 0;
 
-/* Submission queue */
-static __thread unsigned *sq_khead, *sq_ktail, sq_mask, sq_entries;
-static __thread struct io_uring_sqe *sqes;
+/* The ring's queues (ring_map.h), and where ours stand in the submission queue. */
+static __thread struct kp_ring_map q;
+static __thread unsigned sq_entries;
 static __thread unsigned sq_tail;      /* ours: entries queued up to here */
 static __thread unsigned sq_published; /* written to the kernel's tail */
-/* Completion queue */
-static __thread unsigned *cq_khead, *cq_ktail, cq_mask;
-static __thread struct io_uring_cqe *cqes;
 /* Provided buffers */
 static __thread struct io_uring_buf_ring *br;
 static __thread char *bufs;
@@ -79,7 +76,7 @@ static int enter(unsigned to_submit, unsigned flags) {
 /* Hand the queued entries to the kernel. */
 static int submit(void) {
   while (sq_published != sq_tail) {
-    atomic_store_explicit((_Atomic unsigned *)sq_ktail, sq_tail, memory_order_release);
+    atomic_store_explicit((_Atomic unsigned *)q.sq_ktail, sq_tail, memory_order_release);
     unsigned n = sq_tail - sq_published;
     int r = enter(n, 0);
     if (r < 0) {
@@ -93,17 +90,17 @@ static int submit(void) {
 }
 
 int kp_ring_reserve(unsigned n) {
-  unsigned head = atomic_load_explicit((_Atomic unsigned *)sq_khead, memory_order_acquire);
+  unsigned head = atomic_load_explicit((_Atomic unsigned *)q.sq_khead, memory_order_acquire);
   if (sq_tail - head + n <= sq_entries) return 0;
   int r = submit();
-  head = atomic_load_explicit((_Atomic unsigned *)sq_khead, memory_order_acquire);
+  head = atomic_load_explicit((_Atomic unsigned *)q.sq_khead, memory_order_acquire);
   if (sq_tail - head + n <= sq_entries) return 0;
   return r < 0 ? r : -EBUSY;
 }
 
 struct io_uring_sqe *kp_ring_sqe(void) {
   if (opened != 1 || kp_ring_reserve(1) != 0) return NULL;
-  struct io_uring_sqe *e = &sqes[sq_tail & sq_mask];
+  struct io_uring_sqe *e = &q.sqes[sq_tail & q.sq_mask];
   memset(e, 0, sizeof *e);
   sq_tail++;
   return e;
@@ -127,25 +124,25 @@ static void run(void) {
   if (running) return;
   running = 1;
   for (int round = 0; round < KP_RING_ROUNDS; round++) {
-    unsigned head = *cq_khead;
-    unsigned tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+    unsigned head = *q.cq_khead;
+    unsigned tail = atomic_load_explicit((_Atomic unsigned *)q.cq_ktail, memory_order_acquire);
     int handled = head != tail;
     while (head != tail) {
-      struct io_uring_cqe *c = &cqes[head & cq_mask];
+      struct io_uring_cqe *c = &q.cqes[head & q.cq_mask];
       uint64_t ud = c->user_data;
       int32_t res = c->res;
       uint32_t flags = c->flags;
       head++;
-      atomic_store_explicit((_Atomic unsigned *)cq_khead, head, memory_order_release);
+      atomic_store_explicit((_Atomic unsigned *)q.cq_khead, head, memory_order_release);
       if (ud != 0) on_cqe(ud, res, flags);
-      if (head == tail) tail = atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire);
+      if (head == tail) tail = atomic_load_explicit((_Atomic unsigned *)q.cq_ktail, memory_order_acquire);
     }
     if (handled && on_batch_end) on_batch_end();
     if (sq_published != sq_tail) {
       submit();
       continue; /* what completed inline is in the queue now */
     }
-    if (atomic_load_explicit((_Atomic unsigned *)cq_ktail, memory_order_acquire) == *cq_khead) break;
+    if (atomic_load_explicit((_Atomic unsigned *)q.cq_ktail, memory_order_acquire) == *q.cq_khead) break;
   }
   running = 0;
 }
@@ -196,19 +193,10 @@ int kp_ring_open(uv_loop_t *loop, kp_ring_cqe_fn fn, kp_ring_batch_fn batch_end)
   if (ring_fd < 0) return give_up("io_uring_setup", errno);
   if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_NODROP))
     return give_up("io_uring features", ENOSYS);
-  struct kp_ring_map rm;
-  const char *failed = kp_ring_map(ring_fd, &p, &rm);
+  const char *failed = kp_ring_map(ring_fd, &p, &q);
   if (failed) return give_up(failed, errno);
-  sqes = rm.sqes;
-  sq_khead = rm.sq_khead;
-  sq_ktail = rm.sq_ktail;
-  sq_mask = rm.sq_mask;
   sq_entries = p.sq_entries;
-  sq_tail = sq_published = *sq_ktail;
-  cq_khead = rm.cq_khead;
-  cq_ktail = rm.cq_ktail;
-  cq_mask = rm.cq_mask;
-  cqes = rm.cqes;
+  sq_tail = sq_published = *q.sq_ktail;
 
   /* The buffer ring and its buffers: untouched pages cost nothing until a receive uses them. */
   const char *nb = getenv("KPATH_RELAY_BUFS");
